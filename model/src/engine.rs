@@ -1,0 +1,262 @@
+//! The engine: one thread that owns the llama.cpp model and context, and the messages to it.
+//!
+//! llama.cpp contexts are not thread-safe and a decode can take seconds on a CPU, so the context
+//! lives on its own thread and everything else sends it [`CompletionRequest`]s. Requests run one
+//! at a time in arrival order; a request whose [`CancelToken`] fired while it waited is dropped
+//! without touching the model.
+
+use crate::cancel::CancelToken;
+use crate::error::{EngineError, ModelError};
+use crate::loader;
+use crate::sampling::SamplingConfig;
+use crate::shape::SuggestionShape;
+use crate::template::PromptTemplate;
+use crate::vocabulary;
+use crate::worker::Worker;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+
+/// The smallest prompt Splice will build; a context must hold this plus the generation budget.
+pub const MIN_PROMPT_TOKENS: u32 = 64;
+
+/// Default context size when none is given (capped at the model's training context).
+pub const DEFAULT_CONTEXT_TOKENS: u32 = 4096;
+
+/// How to load the model and size its context.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineConfig {
+    /// The GGUF file.
+    pub model_path: PathBuf,
+    /// Context size in tokens; `None` = [`DEFAULT_CONTEXT_TOKENS`] capped at the training context.
+    pub context_tokens: Option<u32>,
+    /// Largest number of tokens decoded in one llama.cpp batch.
+    pub batch_tokens: u32,
+    /// Threads for prompt batches; `None` = all cores.
+    pub batch_threads: Option<u32>,
+    /// Threads for single-token decodes; `None` = 1. Two threads spin-waiting on each other
+    /// collapse generation speed when the editor keeps the other core busy.
+    pub decode_threads: Option<u32>,
+    /// Layers offloaded to a GPU; `None` = all when llama.cpp was built with a GPU backend, else 0.
+    pub gpu_layers: Option<u32>,
+    /// The largest generation budget any request will ask for (checked against the context).
+    pub max_tokens: u32,
+}
+
+impl EngineConfig {
+    /// A configuration with Splice's defaults for `model_path`.
+    pub fn new(model_path: impl Into<PathBuf>) -> Self {
+        Self {
+            model_path: model_path.into(),
+            context_tokens: None,
+            batch_tokens: 512,
+            batch_threads: None,
+            decode_threads: None,
+            gpu_layers: None,
+            max_tokens: 128,
+        }
+    }
+}
+
+/// What was loaded, for logs, `splice/status` and `--json` output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// The GGUF file.
+    pub path: PathBuf,
+    /// `general.architecture`, e.g. `gemma3`, `llama`, `qwen2`.
+    pub architecture: String,
+    /// The detected prompt template.
+    pub template: PromptTemplate,
+    /// Context size in tokens.
+    pub context_tokens: u32,
+    /// The model's training context.
+    pub trained_context_tokens: u32,
+    /// Layers offloaded to a GPU (0 on CPU).
+    pub gpu_layers: u32,
+    /// Whether this build of llama.cpp can offload to a GPU at all.
+    pub gpu_offload_supported: bool,
+    /// Threads used for prompt batches and for single-token decodes.
+    pub threads: (u32, u32),
+}
+
+/// One completion to compute.
+#[derive(Debug, Clone)]
+pub struct CompletionRequest {
+    /// Document text before the cursor (the caller may already have cut far-away text).
+    pub prefix: String,
+    /// Document text after the cursor.
+    pub suffix: String,
+    /// When generation may stop early (single line, block end, …).
+    pub shape: SuggestionShape,
+    /// Generation budget in tokens.
+    pub max_tokens: u32,
+    /// Sampling settings.
+    pub sampling: SamplingConfig,
+    /// Fires when the editor no longer wants the answer.
+    pub cancel: CancelToken,
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The model produced an end-of-generation or template stop token.
+    EndOfGeneration,
+    /// The suggestion's shape was complete (end of line, end of block, line budget).
+    ShapeComplete,
+    /// The token budget was spent.
+    TokenBudget,
+    /// The context is full.
+    ContextFull,
+}
+
+/// Counters and timings of one request; `--json` and the benchmarks print them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CompletionStats {
+    /// Tokens in the prompt.
+    pub prompt_tokens: usize,
+    /// Prompt tokens found in the KV cache from an earlier request.
+    pub reused_tokens: usize,
+    /// Prompt tokens decoded for this request.
+    pub encoded_tokens: usize,
+    /// Prefix tokens dropped to fit the context.
+    pub dropped_prefix_tokens: usize,
+    /// Tokens generated.
+    pub generated_tokens: usize,
+    /// Milliseconds to decode the prompt.
+    pub prompt_ms: f64,
+    /// Milliseconds from the start of the request to the first generated token.
+    pub first_token_ms: f64,
+    /// Milliseconds for the whole request.
+    pub total_ms: f64,
+}
+
+impl CompletionStats {
+    /// Generated tokens per second after the first one (the decode speed), if measurable.
+    pub fn generation_tokens_per_second(&self) -> Option<f64> {
+        let decode_ms = self.total_ms - self.first_token_ms;
+        (self.generated_tokens > 1 && decode_ms > 0.0).then(|| (self.generated_tokens - 1) as f64 * 1000.0 / decode_ms)
+    }
+}
+
+/// A finished request: the raw generated text (before postprocessing) and how it went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The generated text, exactly as decoded.
+    pub text: String,
+    /// Why generation ended.
+    pub stop: StopReason,
+    /// Counters and timings.
+    pub stats: CompletionStats,
+}
+
+/// Called on the engine thread with a request's outcome. Must not block.
+pub type Reply = Box<dyn FnOnce(Result<Completion, EngineError>) + Send>;
+
+enum Job {
+    Complete(Box<CompletionRequest>, Reply),
+}
+
+/// A handle to the engine thread. Cloning is cheap; the thread stops when the last handle drops.
+#[derive(Clone)]
+pub struct Engine {
+    jobs: mpsc::Sender<Job>,
+    info: Arc<ModelInfo>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Loads the model on a new engine thread and waits until it is ready (or failed).
+    /// Costs the model load: well under a second for small models with a warm page cache.
+    pub fn start(config: EngineConfig) -> Result<Engine, ModelError> {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<ModelInfo, ModelError>>();
+        std::thread::Builder::new()
+            .name("splice-engine".to_owned())
+            .spawn(move || run_thread(config, ready_tx, job_rx))
+            .map_err(ModelError::Thread)?;
+        let info = ready_rx.recv().map_err(|_| ModelError::Llama {
+            action: "start",
+            reason: "the model thread stopped while loading".to_owned(),
+        })??;
+        Ok(Engine { jobs, info: Arc::new(info) })
+    }
+
+    /// What was loaded.
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// Queues a request; `reply` is called on the engine thread when it is done, failed or was
+    /// cancelled. If the engine has stopped, `reply` is called at once with [`EngineError::Stopped`].
+    pub fn submit(&self, request: CompletionRequest, reply: Reply) {
+        if let Err(mpsc::SendError(Job::Complete(_, reply))) = self.jobs.send(Job::Complete(Box::new(request), reply)) {
+            reply(Err(EngineError::Stopped));
+        }
+    }
+
+    /// Runs a request and waits for it. For the CLI and benchmarks; async callers use [`submit`](Self::submit).
+    pub fn complete_blocking(&self, request: CompletionRequest) -> Result<Completion, EngineError> {
+        let (tx, rx) = mpsc::channel();
+        self.submit(request, Box::new(move |result| {
+            let _ = tx.send(result);
+        }));
+        rx.recv().unwrap_or(Err(EngineError::Stopped))
+    }
+}
+
+/// Loads only the vocabulary of `path` and detects its prompt template. Cheap: no weights are read.
+pub fn detect_template(path: &Path) -> Result<PromptTemplate, ModelError> {
+    let (model, _) = loader::load_model(path, 0, true)?;
+    Ok(vocabulary::detect_template(&model))
+}
+
+fn run_thread(config: EngineConfig, ready: mpsc::Sender<Result<ModelInfo, ModelError>>, jobs: mpsc::Receiver<Job>) {
+    let gpu_offload_supported = match loader::backend() {
+        Ok(backend) => backend.supports_gpu_offload(),
+        Err(err) => {
+            let _ = ready.send(Err(err));
+            return;
+        }
+    };
+    let gpu_layers = config.gpu_layers.unwrap_or(if gpu_offload_supported { u32::MAX } else { 0 });
+    let (model, architecture) = match loader::load_model(&config.model_path, gpu_layers, false) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            let _ = ready.send(Err(err));
+            return;
+        }
+    };
+    let mut worker = match Worker::new(&model, &config) {
+        Ok(worker) => worker,
+        Err(err) => {
+            let _ = ready.send(Err(err));
+            return;
+        }
+    };
+    let info = ModelInfo {
+        path: config.model_path.clone(),
+        architecture,
+        template: worker.template().clone(),
+        context_tokens: worker.context_tokens(),
+        trained_context_tokens: model.n_ctx_train(),
+        gpu_layers: gpu_layers.min(model.n_layer()),
+        gpu_offload_supported,
+        threads: worker.threads(),
+    };
+    tracing::info!(
+        model = %info.path.display(), architecture = %info.architecture, template = %info.template.describe(),
+        ctx = info.context_tokens, gpu_layers = info.gpu_layers, "model loaded"
+    );
+    if ready.send(Ok(info)).is_err() {
+        return;
+    }
+    while let Ok(Job::Complete(request, reply)) = jobs.recv() {
+        let result = if request.cancel.is_cancelled() { Err(EngineError::Cancelled) } else { worker.complete(&request) };
+        reply(result);
+    }
+}

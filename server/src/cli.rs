@@ -1,0 +1,105 @@
+//! The command line: subcommands and their flags.
+
+use crate::config::Options;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Code completion from a local llama.cpp model, over LSP.
+#[derive(Debug, Parser)]
+#[command(name = "splice", version = version(), about, propagate_version = true)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Where logs go.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+fn version() -> &'static str {
+    if cfg!(feature = "cuda") {
+        concat!(env!("CARGO_PKG_VERSION"), " (llama.cpp via llama-cpp-2 0.1.160, CUDA)")
+    } else {
+        concat!(env!("CARGO_PKG_VERSION"), " (llama.cpp via llama-cpp-2 0.1.160, CPU)")
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve LSP on stdin/stdout (the default).
+    Serve(ServeArgs),
+    /// Print one completion for a position in a file.
+    Complete(CompleteArgs),
+    /// Measure latency and throughput; prints numbers, never fails on them.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+impl Default for Command {
+    fn default() -> Self {
+        Command::Serve(ServeArgs::default())
+    }
+}
+
+/// Flags of `splice serve`.
+#[derive(Debug, Default, Args)]
+pub struct ServeArgs {
+    /// Model and generation options; `initializationOptions` fill in what is not given here.
+    #[command(flatten)]
+    pub options: Options,
+}
+
+/// Flags of `splice complete`.
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// The file to complete in.
+    pub file: PathBuf,
+    /// Cursor line, 1-based.
+    #[arg(long)]
+    pub line: u32,
+    /// Cursor column, 1-based, in characters (Unicode scalar values).
+    #[arg(long)]
+    pub col: u32,
+    /// Print JSON with the suggestion, the model and timings.
+    #[arg(long)]
+    pub json: bool,
+    /// Model and generation options.
+    #[command(flatten)]
+    pub options: Options,
+}
+
+/// `splice bench …`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Cold prompt, per-request latency after one-character edits, generation speed, peak RSS.
+    Latency(BenchLatencyArgs),
+}
+
+/// Flags of `splice bench latency`.
+#[derive(Debug, Args)]
+pub struct BenchLatencyArgs {
+    /// The Python file to edit; default: the cached `requests` source file (`make corpus`).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// How many one-character edits of each kind to time.
+    #[arg(long, default_value_t = 5)]
+    pub edits: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Model and generation options.
+    #[command(flatten)]
+    pub options: Options,
+}
+
+/// Logging flags, shared by every subcommand.
+#[derive(Debug, Default, Args)]
+pub struct LogArgs {
+    /// Write logs to this file instead of stderr.
+    #[arg(long, global = true)]
+    pub log_file: Option<PathBuf>,
+    /// Log filter (`info`, `debug`, `splice_model=trace`, …); default `info,llama_cpp=error`, or $SPLICE_LOG.
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+}

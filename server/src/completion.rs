@@ -1,0 +1,131 @@
+//! From "this document, this cursor" to a suggestion: the path the LSP handlers, the headless
+//! CLI and the benchmarks share.
+//!
+//! [`prepare`] cuts the prompt window out of the document (so a 50 MB file never reaches the
+//! tokenizer), decides the suggestion's shape and refuses binary-looking text; the engine runs
+//! the request; [`finish`] trims the raw output into what the editor shows.
+
+use crate::config::Settings;
+use splice_model::shape::{finish_suggestion, CursorContext, ShapeLimits, SuggestionShape};
+use splice_model::{CancelToken, Completion, CompletionRequest};
+
+/// Bytes of document text per context token given to the tokenizer. Code averages 3–4 bytes a
+/// token; 8 leaves room so the token-exact fit, not this cut, decides what is kept.
+const BYTES_PER_TOKEN_CAP: usize = 8;
+
+/// Why no request was made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Skip {
+    /// NUL bytes near the cursor: the file is binary, not code.
+    #[error("the text around the cursor contains NUL bytes; binary files are not completed")]
+    Binary,
+}
+
+/// A request ready for the engine; its prefix and suffix are all [`finish`] needs afterwards.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The engine request.
+    pub request: CompletionRequest,
+}
+
+/// Builds the engine request for the cursor at byte offset `cursor` of `text`.
+/// Costs O(window), not O(document).
+pub fn prepare(text: &str, cursor: usize, settings: &Settings, context_tokens: u32, cancel: CancelToken) -> Result<Prepared, Skip> {
+    let cap = context_tokens as usize * BYTES_PER_TOKEN_CAP;
+    let start = window_start(text, cursor, cap);
+    let end = floor_char_boundary(text, cursor.saturating_add(cap / 4).min(text.len()));
+    let prefix = &text[start..cursor];
+    let suffix = &text[cursor..end];
+    if looks_binary(prefix, suffix) {
+        return Err(Skip::Binary);
+    }
+    let shape = SuggestionShape::for_cursor(&CursorContext::from_text(text, cursor), limits(settings));
+    let request = CompletionRequest {
+        prefix: prefix.to_owned(),
+        suffix: suffix.to_owned(),
+        shape,
+        max_tokens: settings.engine.max_tokens,
+        sampling: settings.sampling,
+        cancel,
+    };
+    Ok(Prepared { request })
+}
+
+/// The suggestion to show for `completion`, or `None` when there is nothing worth showing.
+/// Works on the request's own window, so the document may have changed meanwhile.
+pub fn finish(prepared: &Prepared, completion: &Completion) -> Option<String> {
+    let window = format!("{}{}", prepared.request.prefix, prepared.request.suffix);
+    let ctx = CursorContext::from_text(&window, prepared.request.prefix.len());
+    finish_suggestion(&prepared.request.shape, &ctx, &completion.text)
+}
+
+fn limits(settings: &Settings) -> ShapeLimits {
+    ShapeLimits { max_lines: settings.max_lines }
+}
+
+/// Start of the prefix window: the whole prefix if it is shorter than `cap` bytes, else a line
+/// start chosen on a grid of `cap / 4` bytes, so typing does not move it every keystroke.
+fn window_start(text: &str, cursor: usize, cap: usize) -> usize {
+    if cursor <= cap {
+        return 0;
+    }
+    let step = (cap / 4).max(1);
+    let earliest = cursor - cap;
+    let grid = earliest.div_ceil(step) * step;
+    let from = floor_char_boundary(text, grid.min(cursor));
+    text[from..cursor].find('\n').map_or(from, |i| from + i + 1)
+}
+
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+/// NUL bytes within 4 KiB of the cursor mean a binary file.
+fn looks_binary(prefix: &str, suffix: &str) -> bool {
+    const NEAR: usize = 4096;
+    let near_prefix = &prefix.as_bytes()[prefix.len().saturating_sub(NEAR)..];
+    let near_suffix = &suffix.as_bytes()[..suffix.len().min(NEAR)];
+    near_prefix.contains(&0) || near_suffix.contains(&0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Options, Settings};
+
+    fn settings() -> Settings {
+        Settings::resolve(Options::default())
+    }
+
+    #[test]
+    fn a_small_document_is_sent_whole() {
+        let text = "def f(x):\n    return x\n\nprint(f(1))\n";
+        let cursor = text.find("return").unwrap();
+        let p = prepare(text, cursor, &settings(), 4096, CancelToken::new()).unwrap();
+        assert_eq!(p.request.prefix, "def f(x):\n    ");
+        assert_eq!(p.request.suffix, "return x\n\nprint(f(1))\n");
+    }
+
+    #[test]
+    fn a_huge_document_is_windowed_at_a_stable_line_start() {
+        let text = "x = 1  # 😀 padding\n".repeat(100_000);
+        let cursor = text.len() / 2;
+        let cursor = floor_char_boundary(&text, cursor);
+        let a = prepare(&text, cursor, &settings(), 512, CancelToken::new()).unwrap();
+        assert!(a.request.prefix.len() <= 512 * BYTES_PER_TOKEN_CAP);
+        assert!(a.request.prefix.starts_with("x = 1"), "the window starts at a line start");
+        let b = prepare(&text, floor_char_boundary(&text, cursor + 3), &settings(), 512, CancelToken::new()).unwrap();
+        let start_a = cursor - a.request.prefix.len();
+        let start_b = floor_char_boundary(&text, cursor + 3) - b.request.prefix.len();
+        assert_eq!(start_a, start_b, "typing a few characters keeps the window start");
+    }
+
+    #[test]
+    fn nul_bytes_near_the_cursor_skip_the_request() {
+        let text = "abc\0\0\0def";
+        assert_eq!(prepare(text, 5, &settings(), 4096, CancelToken::new()).unwrap_err(), Skip::Binary);
+    }
+}

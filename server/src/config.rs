@@ -1,0 +1,146 @@
+//! Settings: command-line flags, then the editor's `initializationOptions`, then defaults.
+//!
+//! One struct, [`Options`], is both the clap flag set and the serde shape of
+//! `initializationOptions` (camelCase keys), so the two can never drift apart. Flags given on the
+//! command line win; the editor's options fill the rest; [`Settings::resolve`] applies defaults.
+
+use clap::Args;
+use serde::Deserialize;
+use splice_model::{EngineConfig, SamplingConfig};
+use std::path::PathBuf;
+
+/// The model and generation options, each optional until resolved.
+#[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Options {
+    /// GGUF model file; default: Gemma 3 270M in the cache (`make models`).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Context size in tokens; default 4096 (capped at the model's training context).
+    #[arg(long)]
+    pub ctx: Option<u32>,
+    /// Threads for prompt batches; default: all cores.
+    #[arg(long)]
+    pub threads: Option<u32>,
+    /// Threads for single-token decodes; default 1 (more threads spin against a busy editor).
+    #[arg(long)]
+    pub threads_decode: Option<u32>,
+    /// Layers offloaded to the GPU; default: all when built with a GPU backend, else 0.
+    #[arg(long)]
+    pub gpu_layers: Option<u32>,
+    /// Largest number of tokens generated per suggestion; default 96.
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    /// Largest number of lines in a multi-line suggestion; default 8.
+    #[arg(long)]
+    pub max_lines: Option<usize>,
+    /// Sampling temperature; default 0 (greedy).
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Top-k for sampling with temperature > 0; default 40.
+    #[arg(long)]
+    pub top_k: Option<i32>,
+    /// Top-p for sampling with temperature > 0; default 0.95.
+    #[arg(long)]
+    pub top_p: Option<f32>,
+    /// Seed for sampling with temperature > 0; default 0.
+    #[arg(long)]
+    pub seed: Option<u32>,
+}
+
+impl Options {
+    /// Fills every option not set in `self` from `fallback`.
+    pub fn or(self, fallback: Options) -> Options {
+        Options {
+            model: self.model.or(fallback.model),
+            ctx: self.ctx.or(fallback.ctx),
+            threads: self.threads.or(fallback.threads),
+            threads_decode: self.threads_decode.or(fallback.threads_decode),
+            gpu_layers: self.gpu_layers.or(fallback.gpu_layers),
+            max_tokens: self.max_tokens.or(fallback.max_tokens),
+            max_lines: self.max_lines.or(fallback.max_lines),
+            temperature: self.temperature.or(fallback.temperature),
+            top_k: self.top_k.or(fallback.top_k),
+            top_p: self.top_p.or(fallback.top_p),
+            seed: self.seed.or(fallback.seed),
+        }
+    }
+}
+
+/// Default generation budget per suggestion.
+pub const DEFAULT_MAX_TOKENS: u32 = 96;
+/// Default line budget of multi-line suggestions.
+pub const DEFAULT_MAX_LINES: usize = 8;
+/// File name of the default model in the models cache.
+pub const DEFAULT_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
+
+/// Fully resolved settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// How to load the model.
+    pub engine: EngineConfig,
+    /// Sampling.
+    pub sampling: SamplingConfig,
+    /// Largest number of lines in a multi-line suggestion.
+    pub max_lines: usize,
+}
+
+impl Settings {
+    /// Applies defaults to whatever `options` leaves open.
+    pub fn resolve(options: Options) -> Settings {
+        let model = options.model.unwrap_or_else(default_model_path);
+        let mut engine = EngineConfig::new(model);
+        engine.context_tokens = options.ctx;
+        engine.batch_threads = options.threads;
+        engine.decode_threads = options.threads_decode;
+        engine.gpu_layers = options.gpu_layers;
+        engine.max_tokens = options.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS).max(1);
+        let defaults = SamplingConfig::default();
+        let sampling = SamplingConfig {
+            temperature: options.temperature.unwrap_or(defaults.temperature),
+            top_k: options.top_k.unwrap_or(defaults.top_k),
+            top_p: options.top_p.unwrap_or(defaults.top_p),
+            seed: options.seed.unwrap_or(defaults.seed),
+        };
+        Settings { engine, sampling, max_lines: options.max_lines.unwrap_or(DEFAULT_MAX_LINES).max(1) }
+    }
+}
+
+/// Splice's cache directory: `$XDG_CACHE_HOME/splice`, else `~/.cache/splice`.
+pub fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    base.join("splice")
+}
+
+/// Where `scripts/models.sh` puts the default model.
+pub fn default_model_path() -> PathBuf {
+    cache_dir().join("models").join(DEFAULT_MODEL_FILE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_wins_and_initialization_options_fill_in() {
+        let cli = Options { max_tokens: Some(10), ..Options::default() };
+        let init: Options = serde_json::from_value(serde_json::json!({
+            "maxTokens": 50, "gpuLayers": 3, "model": "/m.gguf", "unknownKey": true
+        }))
+        .expect("camelCase options parse, unknown keys are ignored");
+        let settings = Settings::resolve(cli.or(init));
+        assert_eq!(settings.engine.max_tokens, 10);
+        assert_eq!(settings.engine.gpu_layers, Some(3));
+        assert_eq!(settings.engine.model_path, PathBuf::from("/m.gguf"));
+        assert_eq!(settings.max_lines, DEFAULT_MAX_LINES);
+    }
+
+    #[test]
+    fn the_default_model_lives_in_the_cache() {
+        assert!(default_model_path().ends_with("splice/models/gemma-3-270m-q4_k_m.gguf"));
+    }
+}

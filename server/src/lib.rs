@@ -1,0 +1,41 @@
+//! `splice-server`: the `splice` binary's code, an LSP server that answers inline code completions from a warm llama.cpp model.
+//!
+//! Subcommands: `serve` (LSP over stdio, the default), `complete` (one completion, headless),
+//! `bench` (numbers, never pass/fail). stdout belongs to the LSP channel or to the command's
+//! result; logs go to stderr or `--log-file`.
+
+pub mod bench;
+pub mod cli;
+pub mod completion;
+pub mod config;
+pub mod document;
+pub mod headless;
+pub mod logging;
+pub mod lsp;
+
+use clap::Parser;
+
+/// Parses the command line, sets up logging and runs the subcommand. Returns the exit code.
+pub fn run_from_args() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    if let Err(err) = logging::init(&cli.log) {
+        eprintln!("splice: {err:#}");
+        return std::process::ExitCode::FAILURE;
+    }
+    let logs_to_file = cli.log.log_file.is_some();
+    let result = match cli.command.unwrap_or_default() {
+        cli::Command::Serve(args) => lsp::serve(args),
+        cli::Command::Complete(args) => headless::complete(args),
+        cli::Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            if logs_to_file {
+                tracing::error!("{err:#}");
+            }
+            eprintln!("splice: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

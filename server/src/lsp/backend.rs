@@ -1,0 +1,365 @@
+//! The LSP server state and its handlers.
+//!
+//! Documents are the input: the editor's text, kept byte-identical through incremental edits.
+//! Everything else (prompts, KV cache) is derived from them on demand. Each handler is a short
+//! function; the completion path is shared by `textDocument/inlineCompletion` and
+//! `textDocument/completion`.
+
+use super::convert;
+use super::engine_slot::{EngineSlot, EngineState};
+use super::status::{self, StatusBoard};
+use crate::completion::{self, Prepared};
+use crate::config::{Options, Settings};
+use crate::document::{Document, PositionEncoding};
+use dashmap::DashMap;
+use serde_json::Value;
+use splice_model::{CancelToken, EngineError};
+use std::sync::{Arc, RwLock};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer};
+
+/// An open document and whether Splice still trusts that it matches the editor's.
+struct OpenDocument {
+    document: Document,
+    /// False after an edit was rejected; a full-text change or reopening fixes it.
+    in_sync: bool,
+}
+
+/// A suggestion and where it goes.
+struct Suggestion {
+    text: String,
+    /// The cursor.
+    at: Position,
+    /// Start of the identifier left of the cursor (for `textDocument/completion` filtering).
+    word_start: Position,
+    /// That identifier's text.
+    word: String,
+}
+
+/// The server.
+pub struct Backend {
+    client: Client,
+    cli_options: Options,
+    settings: RwLock<Settings>,
+    encoding: RwLock<PositionEncoding>,
+    documents: DashMap<Uri, OpenDocument>,
+    in_flight: DashMap<Uri, CancelToken>,
+    engine: EngineSlot,
+    board: Arc<StatusBoard>,
+}
+
+impl Backend {
+    /// A server whose command-line options win over the editor's `initializationOptions`.
+    pub fn new(client: Client, cli_options: Options) -> Self {
+        Self {
+            client,
+            settings: RwLock::new(Settings::resolve(cli_options.clone())),
+            cli_options,
+            encoding: RwLock::new(PositionEncoding::Utf16),
+            documents: DashMap::new(),
+            in_flight: DashMap::new(),
+            engine: EngineSlot::new(),
+            board: Arc::new(StatusBoard::default()),
+        }
+    }
+
+    /// `textDocument/inlineCompletion` (LSP 3.18).
+    pub async fn inline_completion(&self, params: InlineCompletionParams) -> Result<Option<InlineCompletionResponse>> {
+        let position = params.text_document_position;
+        let suggestion = self.suggest(&position.text_document.uri, position.position).await?;
+        let items = suggestion
+            .map(|s| InlineCompletionItem {
+                insert_text: s.text,
+                filter_text: None,
+                range: Some(convert::empty_range(s.at)),
+                command: None,
+                insert_text_format: Some(InsertTextFormat::PLAIN_TEXT),
+            })
+            .into_iter()
+            .collect();
+        Ok(Some(InlineCompletionResponse::List(InlineCompletionList { items })))
+    }
+
+    /// `splice/status`: engine state, model and counters.
+    pub async fn status(&self, _params: Value) -> Result<Value> {
+        Ok(status::to_json(&self.engine.current(), &self.board.snapshot()))
+    }
+
+    /// The shared completion path: waits for the engine, supersedes the document's older request,
+    /// runs the model and postprocesses. `Ok(None)` means "no item".
+    async fn suggest(&self, uri: &Uri, at: Position) -> Result<Option<Suggestion>> {
+        let engine = self.engine.ready().await.map_err(|reason| convert::server_error(format!("model failed to load: {reason}")))?;
+        let cancel = CancelToken::new();
+        let mut guard = RequestGuard::new(cancel.clone(), self.board.clone());
+        if let Some(older) = self.in_flight.insert(uri.clone(), cancel.clone()) {
+            older.cancel();
+        }
+        let prepared = self.prepare(uri, at, engine.info().context_tokens, cancel.clone());
+        let outcome = match prepared {
+            Ok(Some((prepared, word_start, word))) => {
+                let result = run(&engine, prepared.request.clone()).await;
+                Some((prepared, word_start, word, result))
+            }
+            Ok(None) => None,
+            Err(err) => {
+                self.forget_in_flight(uri, &cancel);
+                guard.finish(|c| c.failed += 1);
+                return Err(err);
+            }
+        };
+        self.forget_in_flight(uri, &cancel);
+        let Some((prepared, word_start, word, result)) = outcome else {
+            guard.finish(|c| c.empty += 1);
+            return Ok(None);
+        };
+        match result {
+            Ok(done) => {
+                let text = completion::finish(&prepared, &done);
+                let generated = done.stats.generated_tokens as u64;
+                guard.finish(|c| {
+                    c.generated_tokens += generated;
+                    c.last = Some(done.stats.clone());
+                    if text.is_some() { c.suggested += 1 } else { c.empty += 1 }
+                });
+                tracing::info!(
+                    uri = uri.as_str(), line = at.line, col = at.character,
+                    prompt = done.stats.prompt_tokens, encoded = done.stats.encoded_tokens,
+                    generated = done.stats.generated_tokens, first_token_ms = done.stats.first_token_ms as u64,
+                    total_ms = done.stats.total_ms as u64, shown = text.is_some(), "completion"
+                );
+                Ok(text.map(|text| Suggestion { text, at, word_start, word }))
+            }
+            Err(EngineError::Cancelled) => {
+                // The client did not cancel (this future is still running): a newer request or an
+                // edit superseded this one.
+                guard.finish(|c| c.superseded += 1);
+                Ok(None)
+            }
+            Err(err) => {
+                guard.finish(|c| c.failed += 1);
+                Err(convert::server_error(err))
+            }
+        }
+    }
+
+    /// Cuts the prompt window at the cursor. `Ok(None)`: nothing to complete (binary text).
+    fn prepare(&self, uri: &Uri, at: Position, context_tokens: u32, cancel: CancelToken) -> Result<Option<(Prepared, Position, String)>> {
+        let open = self.documents.get(uri).ok_or_else(|| convert::invalid_params(format!("document {} is not open", uri.as_str())))?;
+        if !open.in_sync {
+            return Err(convert::invalid_params(format!(
+                "document {} is out of sync after a rejected edit; close and reopen it",
+                uri.as_str()
+            )));
+        }
+        let encoding = *self.encoding.read().unwrap_or_else(|p| p.into_inner());
+        let document = &open.document;
+        let cursor = document.offset_at(convert::position(at), encoding).map_err(convert::invalid_params)?;
+        let settings = self.settings.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let prepared = match completion::prepare(document.text(), cursor, &settings, context_tokens, cancel) {
+            Ok(prepared) => prepared,
+            Err(skip) => {
+                tracing::warn!(uri = uri.as_str(), "no completion: {skip}");
+                return Ok(None);
+            }
+        };
+        let word_offset = identifier_start(document.text(), cursor);
+        let word_start = document.position_at(word_offset, encoding).map(convert::lsp_position).unwrap_or(at);
+        Ok(Some((prepared, word_start, document.text()[word_offset..cursor].to_owned())))
+    }
+
+    fn forget_in_flight(&self, uri: &Uri, cancel: &CancelToken) {
+        self.in_flight.remove_if(uri, |_, current| current.same_as(cancel));
+    }
+
+    fn cancel_in_flight(&self, uri: &Uri) {
+        if let Some((_, token)) = self.in_flight.remove(uri) {
+            token.cancel();
+        }
+    }
+
+    async fn notify_status(client: &Client, state: &EngineState, board: &StatusBoard) {
+        client.send_notification::<StatusNotification>(status::to_json(state, &board.snapshot())).await;
+        if let EngineState::Failed(reason) = state {
+            client.show_message(MessageType::ERROR, format!("Splice: model failed to load: {reason}")).await;
+        }
+    }
+}
+
+/// Runs a request on the engine thread and awaits it without blocking the runtime.
+async fn run(engine: &splice_model::Engine, request: splice_model::CompletionRequest) -> std::result::Result<splice_model::Completion, EngineError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    engine.submit(request, Box::new(move |result| {
+        let _ = tx.send(result);
+    }));
+    rx.await.unwrap_or(Err(EngineError::Stopped))
+}
+
+/// Byte offset where the identifier ending at `cursor` starts.
+fn identifier_start(text: &str, cursor: usize) -> usize {
+    text[..cursor]
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_alphanumeric() || *c == '_')
+        .last()
+        .map_or(cursor, |(i, _)| i)
+}
+
+/// Cancels the engine request when the handler's future is dropped (the client sent
+/// `$/cancelRequest`, or the connection closed), and counts it.
+struct RequestGuard {
+    cancel: CancelToken,
+    board: Arc<StatusBoard>,
+    finished: bool,
+}
+
+impl RequestGuard {
+    fn new(cancel: CancelToken, board: Arc<StatusBoard>) -> Self {
+        Self { cancel, board, finished: false }
+    }
+
+    fn finish(&mut self, count: impl FnOnce(&mut status::Counters)) {
+        self.finished = true;
+        self.board.update(count);
+    }
+}
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        if !self.finished {
+            self.board.update(|c| c.cancelled += 1);
+        }
+    }
+}
+
+/// `splice/status` as a server-to-client notification, sent when the engine's state changes.
+enum StatusNotification {}
+
+impl notification::Notification for StatusNotification {
+    type Params = Value;
+    const METHOD: &'static str = "splice/status";
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let encoding = convert::negotiate_encoding(&params);
+        *self.encoding.write().unwrap_or_else(|p| p.into_inner()) = encoding;
+        let editor_options = parse_initialization_options(params.initialization_options);
+        let settings = Settings::resolve(self.cli_options.clone().or(editor_options));
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = settings.clone();
+        tracing::info!(encoding = ?encoding, model = %settings.engine.model_path.display(), "initialize");
+        let (client, board) = (self.client.clone(), self.board.clone());
+        self.engine.start(settings.engine, move |state| {
+            let state = state.clone();
+            tokio::spawn(async move { Backend::notify_status(&client, &state, &board).await });
+        });
+        Ok(InitializeResult { capabilities: capabilities(encoding), server_info: Some(server_info()), offset_encoding: None })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        tracing::debug!("client initialized");
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        for entry in self.in_flight.iter() {
+            entry.value().cancel();
+        }
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let doc = params.text_document;
+        tracing::debug!(uri = doc.uri.as_str(), bytes = doc.text.len(), "didOpen");
+        let document = Document::new(doc.text, doc.version);
+        self.documents.insert(doc.uri, OpenDocument { document, in_sync: true });
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        let uri = params.text_document.uri;
+        self.cancel_in_flight(&uri);
+        let encoding = *self.encoding.read().unwrap_or_else(|p| p.into_inner());
+        let Some(mut open) = self.documents.get_mut(&uri) else {
+            self.warn(format!("didChange for {}, which is not open; ignored", uri.as_str())).await;
+            return;
+        };
+        let full_text = params.content_changes.iter().any(|c| c.range.is_none());
+        let changes: Vec<_> = params.content_changes.into_iter().map(convert::change).collect();
+        match open.document.apply_changes(&changes, params.text_document.version, encoding) {
+            Ok(_) => open.in_sync |= full_text,
+            Err(err) => {
+                open.in_sync = false;
+                drop(open);
+                self.warn(format!("rejected an edit of {}: {err}; the document is kept as it was", uri.as_str())).await;
+            }
+        }
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        tracing::debug!(uri = params.text_document.uri.as_str(), "didSave");
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        let uri = params.text_document.uri;
+        self.cancel_in_flight(&uri);
+        if self.documents.remove(&uri).is_none() {
+            tracing::warn!(uri = uri.as_str(), "didClose for a document that is not open");
+        }
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        let position = params.text_document_position;
+        let Some(s) = self.suggest(&position.text_document.uri, position.position).await? else {
+            return Ok(None);
+        };
+        let label = s.text.lines().next().unwrap_or_default().trim().chars().take(80).collect::<String>();
+        let new_text = format!("{}{}", s.word, s.text);
+        let item = CompletionItem {
+            label: if label.is_empty() { new_text.trim().chars().take(80).collect() } else { label },
+            kind: Some(CompletionItemKind::TEXT),
+            detail: Some("Splice".to_owned()),
+            filter_text: Some(new_text.clone()),
+            sort_text: Some("0".to_owned()),
+            insert_text_format: Some(InsertTextFormat::PLAIN_TEXT),
+            text_edit: Some(CompletionTextEdit::Edit(TextEdit { range: Range { start: s.word_start, end: s.at }, new_text })),
+            ..CompletionItem::default()
+        };
+        Ok(Some(CompletionResponse::Array(vec![item])))
+    }
+}
+
+impl Backend {
+    async fn warn(&self, message: String) {
+        tracing::warn!("{message}");
+        self.client.log_message(MessageType::WARNING, message).await;
+    }
+}
+
+fn parse_initialization_options(value: Option<Value>) -> Options {
+    match value {
+        None | Some(Value::Null) => Options::default(),
+        Some(value) => serde_json::from_value(value).unwrap_or_else(|err| {
+            tracing::warn!("ignoring malformed initializationOptions: {err}");
+            Options::default()
+        }),
+    }
+}
+
+fn capabilities(encoding: PositionEncoding) -> ServerCapabilities {
+    ServerCapabilities {
+        position_encoding: Some(convert::encoding_kind(encoding)),
+        text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+            open_close: Some(true),
+            change: Some(TextDocumentSyncKind::INCREMENTAL),
+            save: Some(TextDocumentSyncSaveOptions::SaveOptions(SaveOptions { include_text: Some(false) })),
+            ..TextDocumentSyncOptions::default()
+        })),
+        completion_provider: Some(CompletionOptions::default()),
+        inline_completion_provider: Some(OneOf::Left(true)),
+        ..ServerCapabilities::default()
+    }
+}
+
+fn server_info() -> ServerInfo {
+    ServerInfo { name: "splice".to_owned(), version: Some(env!("CARGO_PKG_VERSION").to_owned()) }
+}

@@ -1,0 +1,95 @@
+//! What `splice/status` reports: the engine's state, the model, and request counters.
+//!
+//! Editors show it in a status bar; tests use it to see what the server did (for example that a
+//! cancelled request really stopped the decode).
+
+use super::engine_slot::EngineState;
+use serde_json::{json, Value};
+use splice_model::CompletionStats;
+use std::sync::Mutex;
+
+/// Counters since the server started.
+#[derive(Debug, Default, Clone)]
+pub struct Counters {
+    /// Requests that produced a suggestion.
+    pub suggested: u64,
+    /// Requests that finished with nothing worth showing.
+    pub empty: u64,
+    /// Requests the client cancelled (`$/cancelRequest`) before they finished.
+    pub cancelled: u64,
+    /// Requests replaced by a newer request or an edit of the same document.
+    pub superseded: u64,
+    /// Requests that failed.
+    pub failed: u64,
+    /// Tokens generated in total (a cancelled decode stops adding to it).
+    pub generated_tokens: u64,
+    /// The last finished request's stats.
+    pub last: Option<CompletionStats>,
+}
+
+/// Thread-safe counters.
+#[derive(Debug, Default)]
+pub struct StatusBoard {
+    counters: Mutex<Counters>,
+}
+
+impl StatusBoard {
+    /// Applies `update` to the counters.
+    pub fn update(&self, update: impl FnOnce(&mut Counters)) {
+        let mut counters = self.counters.lock().unwrap_or_else(|poison| poison.into_inner());
+        update(&mut counters);
+    }
+
+    /// A copy of the counters.
+    pub fn snapshot(&self) -> Counters {
+        self.counters.lock().unwrap_or_else(|poison| poison.into_inner()).clone()
+    }
+}
+
+/// The JSON of `splice/status` (and of the `splice/status` notification sent on state changes).
+pub fn to_json(state: &EngineState, counters: &Counters) -> Value {
+    let model = match state {
+        EngineState::Ready(engine) => {
+            let info = engine.info();
+            json!({
+                "path": info.path,
+                "name": info.path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                "architecture": info.architecture,
+                "template": info.template.describe(),
+                "contextTokens": info.context_tokens,
+                "gpuLayers": info.gpu_layers,
+                "gpuOffloadSupported": info.gpu_offload_supported,
+                "threads": { "batch": info.threads.0, "decode": info.threads.1 },
+            })
+        }
+        _ => Value::Null,
+    };
+    let error = match state {
+        EngineState::Failed(reason) => Value::String(reason.to_string()),
+        _ => Value::Null,
+    };
+    let last = counters.last.as_ref().map(|s| {
+        json!({
+            "promptTokens": s.prompt_tokens,
+            "encodedTokens": s.encoded_tokens,
+            "reusedTokens": s.reused_tokens,
+            "generatedTokens": s.generated_tokens,
+            "firstTokenMs": s.first_token_ms,
+            "totalMs": s.total_ms,
+        })
+    });
+    json!({
+        "state": state.label(),
+        "error": error,
+        "model": model,
+        "requests": {
+            "suggested": counters.suggested,
+            "empty": counters.empty,
+            "cancelled": counters.cancelled,
+            "superseded": counters.superseded,
+            "failed": counters.failed,
+        },
+        "generatedTokens": counters.generated_tokens,
+        "last": last,
+    })
+}
