@@ -1,14 +1,16 @@
 //! llama.cpp's log, routed into `tracing` and never onto stdout (the LSP channel).
 //!
 //! llama.cpp reports the reason of a failed load only in its log ("unknown model architecture:
-//! 'foo'"), so this module also remembers the most recent error line; the loader turns it into a
+//! 'foo'"), so this module also remembers the recent error lines; the loader turns them into a
 //! [`ModelError`](crate::ModelError) in the user's words.
 
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::{Mutex, Once};
 
 static INSTALL: Once = Once::new();
-static LAST_ERROR: Mutex<String> = Mutex::new(String::new());
+/// Recent error lines, oldest first, at most [`KEPT_ERRORS`].
+static ERRORS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+const KEPT_ERRORS: usize = 8;
 
 /// Installs the callback once per process. Cheap after the first call.
 pub(crate) fn install() {
@@ -19,19 +21,20 @@ pub(crate) fn install() {
     });
 }
 
-/// Takes (and clears) the last error line llama.cpp logged, if any.
-pub(crate) fn take_last_error() -> Option<String> {
-    let mut last = LAST_ERROR.lock().unwrap_or_else(|poison| poison.into_inner());
-    if last.is_empty() {
+/// Takes (and clears) the error lines llama.cpp logged since the last call, joined by "; ".
+/// The log is process-wide: with several models loading at once, lines may mix.
+pub(crate) fn take_errors() -> Option<String> {
+    let mut errors = ERRORS.lock().unwrap_or_else(|poison| poison.into_inner());
+    if errors.is_empty() {
         None
     } else {
-        Some(std::mem::take(&mut *last))
+        Some(std::mem::take(&mut *errors).join("; "))
     }
 }
 
-/// Forgets any earlier error line, so that [`take_last_error`] reports only what follows.
-pub(crate) fn clear_last_error() {
-    let _ = take_last_error();
+/// Forgets earlier error lines, so that [`take_errors`] reports only what follows.
+pub(crate) fn clear_errors() {
+    let _ = take_errors();
 }
 
 unsafe extern "C" fn forward(level: llama_cpp_sys_2::ggml_log_level, text: *const c_char, _: *mut c_void) {
@@ -47,8 +50,11 @@ unsafe extern "C" fn forward(level: llama_cpp_sys_2::ggml_log_level, text: *cons
     match level {
         llama_cpp_sys_2::GGML_LOG_LEVEL_ERROR => {
             tracing::error!(target: "llama_cpp", "{line}");
-            if let Ok(mut last) = LAST_ERROR.lock() {
-                line.clone_into(&mut last);
+            if let Ok(mut errors) = ERRORS.lock() {
+                if errors.len() == KEPT_ERRORS {
+                    errors.remove(0);
+                }
+                errors.push(line.to_owned());
             }
         }
         llama_cpp_sys_2::GGML_LOG_LEVEL_WARN => tracing::warn!(target: "llama_cpp", "{line}"),

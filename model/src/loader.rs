@@ -16,13 +16,12 @@ use std::sync::OnceLock;
 
 /// The process-wide llama.cpp backend. llama.cpp may be initialised only once per process.
 pub(crate) fn backend() -> Result<&'static LlamaBackend, ModelError> {
-    static BACKEND: OnceLock<LlamaBackend> = OnceLock::new();
-    if let Some(backend) = BACKEND.get() {
-        return Ok(backend);
-    }
-    llama_log::install();
-    let backend = LlamaBackend::init().map_err(|e| ModelError::Llama { action: "initialise its backend", reason: e.to_string() })?;
-    Ok(BACKEND.get_or_init(|| backend))
+    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    let backend = BACKEND.get_or_init(|| {
+        llama_log::install();
+        LlamaBackend::init().map_err(|e| e.to_string())
+    });
+    backend.as_ref().map_err(|reason| ModelError::Llama { action: "initialise its backend", reason: reason.clone() })
 }
 
 /// The GGUF file's magic bytes.
@@ -43,10 +42,10 @@ pub(crate) fn inspect_file(path: &Path) -> Result<String, ModelError> {
     if file.read_exact(&mut magic).is_err() || &magic != GGUF_MAGIC {
         return Err(ModelError::NotGguf(path.to_owned()));
     }
-    llama_log::clear_last_error();
+    llama_log::clear_errors();
     let gguf = GgufContext::from_file(path).ok_or_else(|| ModelError::Corrupt {
         path: path.to_owned(),
-        reason: llama_log::take_last_error().unwrap_or_else(|| "unreadable metadata".to_owned()),
+        reason: llama_log::take_errors().unwrap_or_else(|| "unreadable metadata".to_owned()),
     })?;
     let key = gguf.find_key("general.architecture");
     let architecture = (key >= 0).then(|| gguf.val_str(key)).flatten().map(str::to_owned);
@@ -61,11 +60,11 @@ pub(crate) fn load_model(path: &Path, gpu_layers: u32, vocab_only: bool) -> Resu
     let architecture = inspect_file(path)?;
     let backend = backend()?;
     let params = LlamaModelParams::default().with_n_gpu_layers(gpu_layers).with_vocab_only(vocab_only);
-    llama_log::clear_last_error();
+    llama_log::clear_errors();
     match LlamaModel::load_from_file(backend, path, &params) {
         Ok(model) => Ok((model, architecture)),
         Err(err) => {
-            let reason = llama_log::take_last_error().unwrap_or_else(|| err.to_string());
+            let reason = llama_log::take_errors().unwrap_or_else(|| err.to_string());
             if reason.contains("unknown model architecture") {
                 Err(ModelError::UnsupportedArchitecture { path: path.to_owned(), architecture })
             } else {

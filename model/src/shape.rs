@@ -195,6 +195,8 @@ impl SuggestionShape {
 ///   the model re-generated code that is already below the cursor. The first line is kept as it
 ///   is (on a whitespace-only line the model continues after the existing indentation). Lines
 ///   are joined with `\n`.
+///   On a whitespace-only cursor line, leading blank lines are dropped and the next line continues
+///   after the cursor's indentation (the model began with a line break the cursor does not need).
 /// - An empty or whitespace-only result is `None`.
 #[must_use]
 pub fn finish_suggestion(
@@ -345,7 +347,24 @@ fn finish_multi_line(
     }
     let repeated = repeated_following_lines(ctx, &kept);
     kept.truncate(kept.len() - repeated);
+    skip_leading_blank_lines(ctx, &mut kept);
     non_blank(kept.join("\n").trim_end())
+}
+
+/// On a whitespace-only cursor line, a suggestion that starts with a line break would leave that
+/// line blank and put the code below it. The cursor is already indented, so the code belongs on
+/// the cursor's line: drop the leading blank lines and the indentation the cursor already has.
+fn skip_leading_blank_lines(ctx: &CursorContext, kept: &mut Vec<&str>) {
+    let cursor_line_blank = ctx.line_prefix.trim().is_empty() && ctx.line_suffix.trim().is_empty();
+    let blanks = kept.iter().take_while(|line| line.trim().is_empty()).count();
+    if !cursor_line_blank || blanks == 0 || blanks == kept.len() {
+        return;
+    }
+    kept.drain(..blanks);
+    let first = kept[0];
+    let indent = first.len() - first.trim_start().len();
+    let typed = ctx.line_prefix.len();
+    kept[0] = if indent >= typed && first.starts_with(ctx.line_prefix) { &first[typed..] } else { first.trim_start() };
 }
 
 /// How many trailing lines of the suggestion `lines` repeat the first non-blank lines of the
@@ -577,6 +596,17 @@ mod tests {
             SuggestionShape::for_cursor(&ctx, ShapeLimits { max_lines: 0 }),
             multi(0, 1)
         );
+    }
+
+    #[test]
+    fn a_leading_line_break_on_an_indented_blank_line_is_dropped() {
+        let fixture = "class A:\n    def f(self):\n        ┃\n";
+        suggests(fixture, "\n        return self.items[0]\n\n", Some("return self.items[0]"));
+        suggests(fixture, "\n        x = 1\n        return x\n", Some("x = 1\n        return x"));
+        // A blank line ends a multi-line suggestion, even right at its start.
+        suggests(fixture, "\n\n        x = 1\n", None);
+        // Less indented than the cursor: the code still starts at the cursor.
+        suggests(fixture, "\n    pass\n", None);
     }
 
     #[test]

@@ -63,10 +63,10 @@ impl<'m> Worker<'m> {
             .with_n_threads(threads.1 as i32)
             // Keep the whole sliding-window cache so that cells can be shifted later (Gemma 3).
             .with_swa_full(true);
-        llama_log::clear_last_error();
+        llama_log::clear_errors();
         let ctx = model.new_context(loaderless_backend()?, params).map_err(|err| ModelError::Llama {
             action: "create a context",
-            reason: llama_log::take_last_error().unwrap_or_else(|| err.to_string()),
+            reason: llama_log::take_errors().unwrap_or_else(|| err.to_string()),
         })?;
         let vocab = model.vocab();
         let bos = vocab.should_add_bos().then(|| vocab.bos());
@@ -171,7 +171,7 @@ impl<'m> Worker<'m> {
             // The cache state is unknown now: start from scratch next time.
             self.ctx.clear_kv_cache();
             self.cached.clear();
-            return Err(EngineError::Decode(llama_log::take_last_error().unwrap_or_else(|| err.to_string())));
+            return Err(EngineError::Decode(llama_log::take_errors().unwrap_or_else(|| err.to_string())));
         }
         self.cached.extend_from_slice(tokens);
         Ok(())

@@ -15,7 +15,7 @@ use splice_model::{CancelToken, CompletionStats, Engine};
 
 
 /// The default benchmark file, fetched by `scripts/corpus.sh` from the `requests` sdist.
-pub const DEFAULT_BENCH_FILE: &str = "corpus/requests-2.32.3/src/requests/sessions.py";
+pub const DEFAULT_BENCH_FILE: &str = "corpus/requests-2.32.3/src/requests/auth.py";
 
 /// Runs a `splice bench` subcommand.
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -79,10 +79,10 @@ fn latency(args: BenchLatencyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Finds a non-blank indented line at about 80% of the file, empties it after its indentation and
+/// Finds a non-blank indented line at about 90% of the file, empties it after its indentation and
 /// returns (text, cursor at the indentation, the removed code to type back).
 fn open_line(original: &str) -> anyhow::Result<(String, usize, String)> {
-    let from = original.len() * 4 / 5;
+    let from = original.len() * 9 / 10;
     let mut offset = original[from..].find('\n').map_or(original.len(), |i| from + i + 1);
     while offset < original.len() {
         let end = original[offset..].find('\n').map_or(original.len(), |i| offset + i);
@@ -96,7 +96,7 @@ fn open_line(original: &str) -> anyhow::Result<(String, usize, String)> {
         }
         offset = end + 1;
     }
-    bail!("the benchmark file has no indented code line in its last fifth")
+    bail!("the benchmark file has no indented code line in its last tenth")
 }
 
 /// Offset of the end of the line halfway between the file start and the cursor.

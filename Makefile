@@ -1,0 +1,48 @@
+# Splice: the two commands a fresh machine needs are `make demo` and `make test`.
+# Every target installs what it needs when it is missing (build tools, models, fixtures).
+
+CARGO ?= cargo
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+SPLICE := $(TARGET_DIR)/release/splice
+VOCAB_FIXTURES := target/vocab-fixtures
+FEATURES ?=
+CARGO_FLAGS := --release --locked $(if $(FEATURES),--features $(FEATURES),)
+
+.PHONY: demo test build tools models models-default corpus fixtures bench lint clean-fixtures
+
+## Run the main job: a real completion with its timing, on the default model.
+demo: tools models-default build
+	@scripts/demo.sh $(SPLICE)
+
+## Run every test (unit, model, end-to-end LSP) with the real models.
+test: tools models fixtures
+	$(CARGO) build $(CARGO_FLAGS) --bin splice
+	SPLICE_VOCAB_FIXTURES=$(abspath $(VOCAB_FIXTURES)) $(CARGO) test $(CARGO_FLAGS) --workspace
+
+build: tools
+	$(CARGO) build $(CARGO_FLAGS) --bin splice
+
+tools:
+	@scripts/tools.sh
+
+models:
+	@scripts/models.sh all
+
+models-default:
+	@scripts/models.sh default
+
+corpus:
+	@scripts/corpus.sh
+
+fixtures: $(VOCAB_FIXTURES)/.stamp
+
+$(VOCAB_FIXTURES)/.stamp: tests/fixtures/make_fim_vocabs.py tests/fixtures/requirements.txt scripts/fixtures.sh
+	@scripts/fixtures.sh $(VOCAB_FIXTURES)
+	@touch $@
+
+## Benchmarks print numbers; they never fail on them.
+bench: tools models corpus build
+	$(SPLICE) bench latency
+
+lint:
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
