@@ -10,6 +10,7 @@
 mod cancel;
 mod engine;
 mod error;
+mod healing;
 mod llama_log;
 mod loader;
 mod vocabulary;

@@ -6,6 +6,7 @@
 
 use crate::engine::{Completion, CompletionRequest, CompletionStats, EngineConfig, StopReason, MIN_PROMPT_TOKENS, DEFAULT_CONTEXT_TOKENS};
 use crate::error::{EngineError, ModelError};
+use crate::healing::Healing;
 use crate::llama_log;
 use crate::prompt;
 use crate::shape::StreamVerdict;
@@ -22,6 +23,9 @@ use std::time::Instant;
 /// The sequence id that holds the cached prompt.
 const SEQ: i32 = 0;
 
+/// Token healing re-spells at most this many trailing prompt tokens of a word.
+const MAX_HEALED_TOKENS: usize = 3;
+
 /// Owns the context; lives and dies on the engine thread.
 pub(crate) struct Worker<'m> {
     model: &'m LlamaModel,
@@ -33,6 +37,8 @@ pub(crate) struct Worker<'m> {
     batch: LlamaBatch<'static>,
     batch_tokens: usize,
     threads: (u32, u32),
+    /// Every token's text (empty for control tokens), for token healing.
+    pieces: Vec<Vec<u8>>,
 }
 
 impl<'m> Worker<'m> {
@@ -70,7 +76,9 @@ impl<'m> Worker<'m> {
         })?;
         let vocab = model.vocab();
         let bos = vocab.should_add_bos().then(|| vocab.bos());
+        let pieces = vocab.tokens().map(|token| vocab.token_to_piece(token, false, None)).collect();
         Ok(Self {
+            pieces,
             model,
             template: vocabulary::detect_template(model),
             bos,
@@ -101,7 +109,7 @@ impl<'m> Worker<'m> {
         let _enter = span.enter();
         let n_ctx = self.ctx.n_ctx() as usize;
         let max_tokens = (request.max_tokens as usize).min(n_ctx.saturating_sub(MIN_PROMPT_TOKENS as usize)).max(1);
-        let fitted = self.fit_prompt(request, n_ctx - max_tokens);
+        let (fitted, healing) = self.fit_prompt(request, n_ctx - max_tokens);
         let reused = self.reuse_prefix(&fitted.tokens)?;
         span.record("prompt_tokens", fitted.tokens.len());
         span.record("encoded", fitted.tokens.len() - reused);
@@ -115,19 +123,50 @@ impl<'m> Worker<'m> {
             prompt_ms,
             ..CompletionStats::default()
         };
-        let (text, stop) = self.generate(request, max_tokens, started, &mut stats)?;
+        let (text, stop) = self.generate(request, healing, max_tokens, started, &mut stats)?;
         stats.total_ms = ms_since(started);
         Ok(Completion { text, stop, stats })
     }
 
-    fn fit_prompt(&self, request: &CompletionRequest, budget: usize) -> prompt::FittedPrompt {
+    /// Tokenizes and fits the prompt. When the prefix ends mid-word, its last token is left out
+    /// and returned as the [`Healing`] the first generated tokens must spell.
+    fn fit_prompt(&self, request: &CompletionRequest, budget: usize) -> (prompt::FittedPrompt, Option<Healing>) {
         let vocab = self.model.vocab();
-        let prefix = vocab.tokenize(request.prefix.as_bytes(), false, false);
+        let mut prefix = vocab.tokenize(request.prefix.as_bytes(), false, false);
+        let healing = self.heal_trailing_word(&mut prefix, &request.prefix);
         let suffix = match self.template {
             PromptTemplate::PrefixOnly => Vec::new(),
             PromptTemplate::Fim(_) => vocab.tokenize(request.suffix.as_bytes(), false, false),
         };
-        prompt::assemble(&self.template, self.bos, &prefix, &suffix, budget)
+        (prompt::assemble(&self.template, self.bos, &prefix, &suffix, budget), healing)
+    }
+
+    /// Drops the tokens of the word the prefix ends in (at most [`MAX_HEALED_TOKENS`]) and returns
+    /// the healing that makes generation spell them again.
+    fn heal_trailing_word(&self, prefix: &mut Vec<LlamaToken>, text: &str) -> Option<Healing> {
+        let mut dropped: Vec<u8> = Vec::new();
+        let mut count = 0;
+        while count < MAX_HEALED_TOKENS {
+            let Some(piece) = prefix.get(prefix.len().wrapping_sub(count + 1)).and_then(|t| self.pieces.get(t.0 as usize)) else { break };
+            let word = std::str::from_utf8(piece).map_or(false, |p| {
+                let body = p.strip_prefix(' ').unwrap_or(p);
+                !body.is_empty() && body.chars().all(|c| c.is_alphanumeric() || c == '_')
+            });
+            if !word {
+                break;
+            }
+            dropped.splice(0..0, piece.iter().copied());
+            count += 1;
+            if piece.first() == Some(&b' ') {
+                break;
+            }
+        }
+        if count == 0 || !text.as_bytes().ends_with(&dropped) {
+            return None;
+        }
+        let healing = Healing::for_dropped_piece(&dropped)?;
+        prefix.truncate(prefix.len() - count);
+        Some(healing)
     }
 
     /// Keeps the longest cached prefix of `prompt` (always leaving at least one token to decode,
@@ -180,6 +219,7 @@ impl<'m> Worker<'m> {
     fn generate(
         &mut self,
         request: &CompletionRequest,
+        mut healing: Option<Healing>,
         max_tokens: usize,
         started: Instant,
         stats: &mut CompletionStats,
@@ -199,17 +239,33 @@ impl<'m> Worker<'m> {
             if self.cached.len() >= n_ctx {
                 break StopReason::ContextFull;
             }
-            let token = sampler.sample(&self.ctx, self.batch.n_tokens() - 1);
+            let last = self.batch.n_tokens() - 1;
+            let token = match &healing {
+                Some(heal) => match heal.best_token(self.ctx.get_logits_ith(last), &self.pieces) {
+                    Some(token) => token,
+                    // No token spells what the user typed: nothing sensible to suggest.
+                    None => break StopReason::EndOfGeneration,
+                },
+                None => sampler.sample(&self.ctx, last),
+            };
             if stats.generated_tokens == 0 {
                 stats.first_token_ms = ms_since(started);
             }
-            if vocab.is_eog(token) || self.template.stop_tokens().contains(&token) {
+            if healing.is_none() && (vocab.is_eog(token) || self.template.stop_tokens().contains(&token)) {
                 break StopReason::EndOfGeneration;
             }
             stats.generated_tokens += 1;
             piece.clear();
             vocab.token_to_piece_into(token, &mut piece, false, None);
-            text.push(&piece);
+            match healing.as_mut().map(|heal| heal.consume(&piece)) {
+                Some((beyond, done)) => {
+                    text.push(beyond);
+                    if done {
+                        healing = None;
+                    }
+                }
+                None => text.push(&piece),
+            }
             if request.shape.verdict(text.text()) == StreamVerdict::Stop {
                 break StopReason::ShapeComplete;
             }

@@ -1,0 +1,92 @@
+//! Token healing: completing a word the user is in the middle of typing.
+//!
+//! A prompt that ends mid-word ends with a token the model rarely saw there: after `self.q` the
+//! tokenizer produced `q`, but in training `quantity` was one token, so the model does not
+//! continue with `uantity`. Healing drops the prompt's last token when it is part of a word and
+//! makes the first generated tokens spell it again: only tokens whose text starts with what was
+//! dropped (or is a prefix of it) may be chosen, greedily, until it is spelled out. The dropped
+//! text is then not part of the suggestion.
+
+use llama_cpp_2::token::LlamaToken;
+
+/// The text still to be re-spelled by generated tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Healing {
+    remaining: Vec<u8>,
+}
+
+impl Healing {
+    /// Healing for a prompt whose last token spells `dropped`, if healing applies: the dropped
+    /// piece must end with a word character (letters, digits, `_`).
+    pub(crate) fn for_dropped_piece(dropped: &[u8]) -> Option<Healing> {
+        let text = std::str::from_utf8(dropped).ok()?;
+        let last = text.chars().next_back()?;
+        (last.is_alphanumeric() || last == '_').then(|| Healing { remaining: dropped.to_vec() })
+    }
+
+    /// Whether a token with text `piece` may come next.
+    pub(crate) fn allows(&self, piece: &[u8]) -> bool {
+        !piece.is_empty() && (piece.starts_with(&self.remaining) || self.remaining.starts_with(piece))
+    }
+
+    /// Takes a chosen token's text; returns the part of it that goes past the healed text (what
+    /// the suggestion shows) and whether healing is done.
+    pub(crate) fn consume<'p>(&mut self, piece: &'p [u8]) -> (&'p [u8], bool) {
+        if piece.len() >= self.remaining.len() {
+            let beyond = &piece[self.remaining.len()..];
+            self.remaining.clear();
+            (beyond, true)
+        } else {
+            self.remaining.drain(..piece.len());
+            (&[], false)
+        }
+    }
+
+    /// The most likely token that `allows`, given the logits of every token and their texts.
+    /// O(vocabulary): runs only for the few healing steps.
+    pub(crate) fn best_token(&self, logits: &[f32], pieces: &[Vec<u8>]) -> Option<LlamaToken> {
+        logits
+            .iter()
+            .zip(pieces)
+            .enumerate()
+            .filter(|(_, (_, piece))| self.allows(piece))
+            .max_by(|(_, (a, _)), (_, (b, _))| a.total_cmp(b))
+            .map(|(id, _)| LlamaToken(id as i32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_word_pieces_are_healed() {
+        assert!(Healing::for_dropped_piece(b"q").is_some());
+        assert!(Healing::for_dropped_piece(b" qu").is_some());
+        assert!(Healing::for_dropped_piece(b"x_1").is_some());
+        assert!(Healing::for_dropped_piece(b".").is_none());
+        assert!(Healing::for_dropped_piece(b"    ").is_none());
+        assert!(Healing::for_dropped_piece(b"").is_none());
+    }
+
+    #[test]
+    fn the_first_tokens_must_spell_the_dropped_text() {
+        let mut healing = Healing::for_dropped_piece(b" qu").unwrap();
+        assert!(healing.allows(b" quantity"));
+        assert!(healing.allows(b" q"));
+        assert!(!healing.allows(b" price"));
+        assert!(!healing.allows(b""));
+        assert_eq!(healing.consume(b" q"), (&b""[..], false));
+        assert!(healing.allows(b"uantity") && !healing.allows(b"q"));
+        assert_eq!(healing.consume(b"uantity"), (&b"antity"[..], true));
+    }
+
+    #[test]
+    fn the_best_allowed_token_wins() {
+        let pieces: Vec<Vec<u8>> = vec![b"price".to_vec(), b"quantity".to_vec(), b"q".to_vec(), Vec::new()];
+        let healing = Healing::for_dropped_piece(b"q").unwrap();
+        assert_eq!(healing.best_token(&[9.0, 2.0, 1.0, 50.0], &pieces), Some(LlamaToken(1)));
+        let nothing = Healing::for_dropped_piece(b"zz").unwrap();
+        assert_eq!(nothing.best_token(&[9.0, 2.0, 1.0, 50.0], &pieces), None);
+    }
+}

@@ -1,0 +1,145 @@
+//! The LSP server end to end: the real binary, the real default model, speaking JSON-RPC over
+//! stdio as an editor does.
+
+use serde_json::{json, Value};
+use splice_e2e::{cursor_fixture, fixture, gemma, smollm2, temp_dir, LspClient};
+
+const URI: &str = "file:///workspace/inventory.py";
+
+fn inventory_with_cursor_after_self() -> (String, u32, u32) {
+    let text = std::fs::read_to_string(fixture("python/inventory.py")).unwrap();
+    let marked = text.replacen("return self.price * self.quantity", "return self.price * self.┃", 1);
+    cursor_fixture(&marked)
+}
+
+fn start(name: &str, model: &std::path::Path, options: Value) -> LspClient {
+    let dir = temp_dir(name);
+    let mut client = LspClient::start(&["--model", model.to_str().unwrap()], &dir.join("splice.log"));
+    client.initialize(json!({}), options);
+    let status = client.wait_until_loaded();
+    assert_eq!(status["state"], "ready", "{status}");
+    client
+}
+
+fn items(response: &Value) -> Vec<Value> {
+    assert!(response.get("error").is_none(), "error response: {response}");
+    response["result"]["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn initialize_advertises_inline_completion_and_negotiates_the_encoding() {
+    let dir = temp_dir("initialize");
+    let vscode: Value = serde_json::from_str(&std::fs::read_to_string(fixture("lsp/vscode-1.139-initialize.json")).unwrap()).unwrap();
+    let mut client = LspClient::start(&["--model", smollm2().to_str().unwrap()], &dir.join("a.log"));
+    let result = client.call_ok("initialize", vscode);
+    let caps = &result["capabilities"];
+    assert_eq!(caps["inlineCompletionProvider"], true);
+    assert!(caps["completionProvider"].is_object());
+    assert_eq!(caps["positionEncoding"], "utf-16", "VS Code offers only UTF-16");
+    assert_eq!(caps["textDocumentSync"]["change"], 2, "incremental sync");
+    assert_eq!(result["serverInfo"]["name"], "splice");
+    assert!(client.shutdown().success());
+
+    let mut client = LspClient::start(&["--model", smollm2().to_str().unwrap()], &dir.join("b.log"));
+    let result = client.initialize(json!({ "general": { "positionEncodings": ["utf-8", "utf-16"] } }), Value::Null);
+    assert_eq!(result["capabilities"]["positionEncoding"], "utf-8");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn inline_completion_suggests_the_missing_attribute_then_follows_an_edit() {
+    let mut client = start("inline", &gemma(), Value::Null);
+    let (text, line, character) = inventory_with_cursor_after_self();
+    client.open(URI, "python", &text);
+
+    let first = items(&client.inline_completion(URI, line, character));
+    assert_eq!(first.len(), 1, "one suggestion");
+    assert_eq!(first[0]["insertText"], "quantity", "{first:?}");
+    let at = json!({ "line": line, "character": character });
+    assert_eq!(first[0]["range"], json!({ "start": at, "end": at }));
+
+    // Type "q" at the cursor (an incremental change), then ask again one column later.
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": URI, "version": 2 },
+            "contentChanges": [{ "range": { "start": at, "end": at }, "text": "q" }]
+        }),
+    );
+    let second = items(&client.inline_completion(URI, line, character + 1));
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0]["insertText"], "uantity", "{second:?}");
+
+    let status = client.call_ok("splice/status", json!({}));
+    assert_eq!(status["requests"]["suggested"], 2);
+    let last = &status["last"];
+    assert!(last["reusedTokens"].as_u64().unwrap() > 0, "the second request reused the cache: {status}");
+    assert!(last["encodedTokens"].as_u64().unwrap() < 10, "typing one letter encodes a few tokens: {status}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn completion_offers_one_item_for_clients_without_inline_support() {
+    let mut client = start("completion", &smollm2(), Value::Null);
+    let text = std::fs::read_to_string(fixture("python/inventory.py")).unwrap();
+    let marked = text.replacen("return self.price * self.quantity", "return self.price * self.quan┃", 1);
+    let (text, line, character) = cursor_fixture(&marked);
+    client.open(URI, "python", &text);
+    let result = client.call_ok(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": URI }, "position": { "line": line, "character": character } }),
+    );
+    let items = result.as_array().expect("an array of items");
+    assert_eq!(items.len(), 1);
+    let edit = &items[0]["textEdit"];
+    assert_eq!(edit["newText"], "quantity", "the word already typed is part of the edit: {items:?}");
+    assert_eq!(edit["range"]["start"]["character"], character - 4);
+    assert_eq!(items[0]["filterText"], "quantity");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn cancel_request_answers_request_cancelled_and_frees_the_engine() {
+    let options = json!({ "maxTokens": 32, "maxLines": 32 });
+    let mut client = start("cancel", &smollm2(), options);
+    let numbers: String = (1..300).map(|n| format!("    {n},\n")).collect();
+    let text = format!("NUMBERS = [\n{numbers}    ");
+    let last_line = text.matches('\n').count() as u32;
+    client.open(URI, "python", &text);
+
+    let id = client.request("textDocument/inlineCompletion", splice_e2e_params(last_line, 4));
+    client.notify("$/cancelRequest", json!({ "id": id }));
+    let response = client.response(id);
+    assert_eq!(response["error"]["code"], -32800, "{response}");
+
+    // The engine is free again: a new request completes (the long prompt is ~1500 tokens, so the
+    // cancel arrived while it was still being decoded).
+    let after = client.inline_completion(URI, last_line, 4);
+    assert!(after.get("error").is_none(), "{after}");
+    let status = client.call_ok("splice/status", json!({}));
+    assert_eq!(status["requests"]["cancelled"], 1, "{status}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn a_newer_request_for_the_same_document_supersedes_the_older() {
+    let mut client = start("supersede", &smollm2(), json!({ "maxTokens": 32, "maxLines": 32 }));
+    let numbers: String = (1..300).map(|n| format!("    {n},\n")).collect();
+    let text = format!("NUMBERS = [\n{numbers}    ");
+    let last_line = text.matches('\n').count() as u32;
+    client.open(URI, "python", &text);
+
+    let older = client.request("textDocument/inlineCompletion", splice_e2e_params(last_line, 4));
+    let newer = client.request("textDocument/inlineCompletion", splice_e2e_params(last_line, 4));
+    let older = client.response(older);
+    let newer = client.response(newer);
+    assert_eq!(items(&older).len(), 0, "the superseded request answers with no item: {older}");
+    assert!(newer.get("error").is_none(), "{newer}");
+    let status = client.call_ok("splice/status", json!({}));
+    assert_eq!(status["requests"]["superseded"], 1, "{status}");
+    assert!(client.shutdown().success());
+}
+
+fn splice_e2e_params(line: u32, character: u32) -> Value {
+    splice_e2e::LspClient::inline_params_for(URI, line, character)
+}
