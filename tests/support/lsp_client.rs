@@ -160,7 +160,7 @@ impl LspClient {
     pub fn shutdown(mut self) -> ExitStatus {
         self.call_ok("shutdown", Value::Null);
         self.notify("exit", Value::Null);
-        drop(self.stdin.take());
+        // stdin stays open: editors do not always close it, and the server must exit anyway.
         let deadline = Instant::now() + HANG_GUARD;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {

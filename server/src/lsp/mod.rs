@@ -8,6 +8,7 @@ mod backend;
 mod convert;
 mod engine_slot;
 mod status;
+mod transport;
 
 use crate::cli::ServeArgs;
 use anyhow::Context;
@@ -30,11 +31,14 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .custom_method("textDocument/inlineCompletion", Backend::inline_completion)
             .custom_method("splice/status", Backend::status)
             .finish();
-        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+        let (input, output) = transport::guard(tokio::io::stdin(), tokio::io::stdout());
+        Server::new(input, output, socket)
             .concurrency_level(CONCURRENCY)
             .serve(service)
             .await;
     });
+    // A blocking stdin read may still be pending; do not wait for the editor to close stdin.
+    runtime.shutdown_background();
     tracing::info!("LSP session ended");
     Ok(())
 }

@@ -1,0 +1,94 @@
+//! The headless command line: `splice complete`, `splice --version`, and their errors.
+
+use serde_json::Value;
+use splice_e2e::{fixture, gemma, splice_bin, temp_dir};
+use std::process::{Command, Output};
+
+fn splice(args: &[&str]) -> Output {
+    Command::new(splice_bin()).args(args).output().expect("splice runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The inventory fixture with line 13 cut after `self.`; (path, line, col) of the cursor, 1-based.
+fn cut_fixture() -> (std::path::PathBuf, u32, u32) {
+    let dir = temp_dir("cli");
+    let text = std::fs::read_to_string(fixture("python/inventory.py")).unwrap();
+    let cut = text.replacen("return self.price * self.quantity", "return self.price * self.", 1);
+    let path = dir.join("inventory.py");
+    std::fs::write(&path, cut).unwrap();
+    (path, 13, 34)
+}
+
+#[test]
+fn complete_prints_the_suggestion() {
+    let (path, line, col) = cut_fixture();
+    let output = splice(&["complete", path.to_str().unwrap(), "--line", &line.to_string(), "--col", &col.to_string()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim_end(), "quantity");
+}
+
+#[test]
+fn complete_json_reports_the_model_and_timings() {
+    let (path, line, col) = cut_fixture();
+    let output = splice(&[
+        "complete", path.to_str().unwrap(), "--line", &line.to_string(), "--col", &col.to_string(), "--json",
+        "--model", gemma().to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: Value = serde_json::from_str(&stdout(&output)).expect("valid JSON on stdout, logs on stderr");
+    assert_eq!(json["suggestion"], "quantity");
+    assert_eq!(json["model"]["architecture"], "gemma3");
+    assert_eq!(json["model"]["template"], "prefix-only");
+    let timings = &json["timings"];
+    let prompt = timings["promptTokens"].as_u64().unwrap();
+    assert!(prompt > 50, "the whole prefix is the prompt: {timings}");
+    assert_eq!(timings["encodedTokens"].as_u64().unwrap(), prompt, "a cold cache encodes every prompt token");
+    for key in ["firstTokenMs", "totalMs", "promptMs"] {
+        assert!(timings[key].as_f64().unwrap() > 0.0, "{key}: {timings}");
+    }
+}
+
+#[test]
+fn version_names_the_backend() {
+    let output = splice(&["--version"]);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    assert!(text.starts_with(&format!("splice {}", env!("CARGO_PKG_VERSION"))), "{text}");
+    assert!(text.contains("llama.cpp"), "{text}");
+}
+
+#[test]
+fn bad_positions_and_missing_files_fail_with_a_clear_message() {
+    let (path, _, _) = cut_fixture();
+    let path = path.to_str().unwrap();
+    let past_line = splice(&["complete", path, "--line", "13", "--col", "99"]);
+    assert!(!past_line.status.success());
+    assert!(stderr(&past_line).contains("column 99 is past the end of line 13"), "{}", stderr(&past_line));
+
+    let past_file = splice(&["complete", path, "--line", "999", "--col", "1"]);
+    assert!(stderr(&past_file).contains("line 999 is past the end of the file"), "{}", stderr(&past_file));
+
+    let missing = splice(&["complete", "/nonexistent/file.py", "--line", "1", "--col", "1"]);
+    assert!(stderr(&missing).contains("cannot read /nonexistent/file.py"), "{}", stderr(&missing));
+
+    let no_model = splice(&["complete", path, "--line", "1", "--col", "1", "--model", "/nonexistent/m.gguf"]);
+    assert!(!no_model.status.success());
+    assert!(stderr(&no_model).contains("model file not found: /nonexistent/m.gguf"), "{}", stderr(&no_model));
+}
+
+#[test]
+fn a_binary_file_is_refused() {
+    let dir = temp_dir("cli-binary");
+    let path = dir.join("blob.bin");
+    std::fs::write(&path, [0x7f, b'E', b'L', b'F', 0xff, 0xfe, 0, 0]).unwrap();
+    let output = splice(&["complete", path.to_str().unwrap(), "--line", "1", "--col", "1"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("is not UTF-8 text"), "{}", stderr(&output));
+}
