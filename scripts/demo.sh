@@ -10,7 +10,7 @@ col=9
 echo "── $file, cursor at line $line, column $col (┃) ──"
 awk -v l="$line" -v c="$col" 'NR>=l-8 && NR<=l+1 { if (NR==l) print substr($0,1,c-1) "┃" substr($0,c); else print }' "$file"
 echo "── suggestion from $("$splice" --version) ──"
-json=$("$splice" complete "$file" --line "$line" --col "$col" --json --log-level warn)
+json=$("$splice" complete "$file" --line "$line" --col "$col" --json --log-level warn,llama_cpp=error)
 python3 - "$json" "$col" <<'PY'
 import json, sys
 d = json.loads(sys.argv[1])

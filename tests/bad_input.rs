@@ -38,7 +38,9 @@ fn malformed_json_gets_a_parse_error_and_the_server_goes_on() {
     assert_alive(&mut client);
 
     client.send_raw(b"X-Nonsense: 1\r\n\r\n");
-    let error = client.wait_for("a header error", |m| m["error"]["message"].as_str().unwrap_or("").contains("missing Content-Length"));
+    let error = client.wait_for("a header error", |m| {
+        m["error"]["message"].as_str().unwrap_or("").contains("missing Content-Length")
+    });
     assert_eq!(error["error"]["code"], -32700);
     client.send(&json!({ "jsonrpc": "2.0", "id": 77, "params": {} }));
     let invalid = client.response(77);
@@ -91,7 +93,8 @@ fn edits_for_unknown_documents_or_bad_ranges_are_refused_without_losing_the_text
         json!({ "textDocument": { "uri": "file:///never/opened.py", "version": 2 },
                 "contentChanges": [{ "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 0, "character": 0 } }, "text": "x" }] }),
     );
-    let warning = client.notification("window/logMessage", |p| p["message"].as_str().unwrap_or("").contains("not open"));
+    let warning =
+        client.notification("window/logMessage", |p| p["message"].as_str().unwrap_or("").contains("not open"));
     assert_eq!(warning["params"]["type"], 2, "a warning");
 
     client.open(URI, "python", "def f():\n    return 1\n");
@@ -103,7 +106,8 @@ fn edits_for_unknown_documents_or_bad_ranges_are_refused_without_losing_the_text
                     { "range": { "start": { "line": 9, "character": 0 }, "end": { "line": 9, "character": 1 } }, "text": "boom" }
                 ] }),
     );
-    let rejected = client.notification("window/logMessage", |p| p["message"].as_str().unwrap_or("").contains("rejected an edit"));
+    let rejected =
+        client.notification("window/logMessage", |p| p["message"].as_str().unwrap_or("").contains("rejected an edit"));
     assert!(rejected["params"]["message"].as_str().unwrap().contains("change 2 of 2"), "{rejected}");
     let out_of_sync = client.inline_completion(URI, 1, 4);
     assert!(error_message(&out_of_sync).contains("out of sync"), "{out_of_sync}");

@@ -38,8 +38,15 @@ fn complete_prints_the_suggestion() {
 fn complete_json_reports_the_model_and_timings() {
     let (path, line, col) = cut_fixture();
     let output = splice(&[
-        "complete", path.to_str().unwrap(), "--line", &line.to_string(), "--col", &col.to_string(), "--json",
-        "--model", gemma().to_str().unwrap(),
+        "complete",
+        path.to_str().unwrap(),
+        "--line",
+        &line.to_string(),
+        "--col",
+        &col.to_string(),
+        "--json",
+        "--model",
+        gemma().to_str().unwrap(),
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let json: Value = serde_json::from_str(&stdout(&output)).expect("valid JSON on stdout, logs on stderr");

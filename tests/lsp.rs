@@ -29,7 +29,8 @@ fn items(response: &Value) -> Vec<Value> {
 #[test]
 fn initialize_advertises_inline_completion_and_negotiates_the_encoding() {
     let dir = temp_dir("initialize");
-    let vscode: Value = serde_json::from_str(&std::fs::read_to_string(fixture("lsp/vscode-1.139-initialize.json")).unwrap()).unwrap();
+    let vscode: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("lsp/vscode-1.139-initialize.json")).unwrap()).unwrap();
     let mut client = LspClient::start(&["--model", smollm2().to_str().unwrap()], &dir.join("a.log"));
     let result = client.call_ok("initialize", vscode);
     let caps = &result["capabilities"];

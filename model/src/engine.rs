@@ -202,9 +202,12 @@ impl Engine {
     /// Runs a request and waits for it. For the CLI and benchmarks; async callers use [`submit`](Self::submit).
     pub fn complete_blocking(&self, request: CompletionRequest) -> Result<Completion, EngineError> {
         let (tx, rx) = mpsc::channel();
-        self.submit(request, Box::new(move |result| {
-            let _ = tx.send(result);
-        }));
+        self.submit(
+            request,
+            Box::new(move |result| {
+                let _ = tx.send(result);
+            }),
+        );
         rx.recv().unwrap_or(Err(EngineError::Stopped))
     }
 }
@@ -256,7 +259,8 @@ fn run_thread(config: EngineConfig, ready: mpsc::Sender<Result<ModelInfo, ModelE
         return;
     }
     while let Ok(Job::Complete(request, reply)) = jobs.recv() {
-        let result = if request.cancel.is_cancelled() { Err(EngineError::Cancelled) } else { worker.complete(&request) };
+        let result =
+            if request.cancel.is_cancelled() { Err(EngineError::Cancelled) } else { worker.complete(&request) };
         reply(result);
     }
 }

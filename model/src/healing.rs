@@ -5,7 +5,8 @@
 //! continue with `uantity`. Healing drops the prompt's last token when it is part of a word and
 //! makes the first generated tokens spell it again: only tokens whose text starts with what was
 //! dropped (or is a prefix of it) may be chosen, greedily, until it is spelled out. The dropped
-//! text is then not part of the suggestion.
+//! text is then not part of the suggestion. The same holds for a prompt ending in blanks
+//! (`return ┃`): the model writes ` a` as one token, not a lone space followed by `a`.
 
 use llama_cpp_2::token::LlamaToken;
 
@@ -16,12 +17,13 @@ pub(crate) struct Healing {
 }
 
 impl Healing {
-    /// Healing for a prompt whose last token spells `dropped`, if healing applies: the dropped
-    /// piece must end with a word character (letters, digits, `_`).
+    /// Healing for a prompt whose last tokens spell `dropped`, if healing applies: the dropped
+    /// text must end with a word character (letters, digits, `_`) or be spaces and tabs.
     pub(crate) fn for_dropped_piece(dropped: &[u8]) -> Option<Healing> {
         let text = std::str::from_utf8(dropped).ok()?;
         let last = text.chars().next_back()?;
-        (last.is_alphanumeric() || last == '_').then(|| Healing { remaining: dropped.to_vec() })
+        let blank = text.chars().all(|c| c == ' ' || c == '\t');
+        (blank || last.is_alphanumeric() || last == '_').then(|| Healing { remaining: dropped.to_vec() })
     }
 
     /// Whether a token with text `piece` may come next.
@@ -65,7 +67,9 @@ mod tests {
         assert!(Healing::for_dropped_piece(b" qu").is_some());
         assert!(Healing::for_dropped_piece(b"x_1").is_some());
         assert!(Healing::for_dropped_piece(b".").is_none());
-        assert!(Healing::for_dropped_piece(b"    ").is_none());
+        assert!(Healing::for_dropped_piece(b"    ").is_some(), "trailing blanks");
+        assert!(Healing::for_dropped_piece(b"x ").is_none());
+        assert!(Healing::for_dropped_piece(b"\n").is_none());
         assert!(Healing::for_dropped_piece(b"").is_none());
     }
 

@@ -13,17 +13,17 @@ mod error;
 mod healing;
 mod llama_log;
 mod loader;
-mod vocabulary;
-mod worker;
 pub mod prompt;
 mod sampling;
 pub mod shape;
 pub mod template;
+mod vocabulary;
+mod worker;
 
 pub use cancel::CancelToken;
 pub use engine::{
-    detect_template, Completion, CompletionRequest, CompletionStats, Engine, EngineConfig, ModelInfo, Reply, StopReason,
-    DEFAULT_CONTEXT_TOKENS, MIN_PROMPT_TOKENS,
+    detect_template, Completion, CompletionRequest, CompletionStats, Engine, EngineConfig, ModelInfo, Reply,
+    StopReason, DEFAULT_CONTEXT_TOKENS, MIN_PROMPT_TOKENS,
 };
 pub use error::{EngineError, ModelError};
 pub use sampling::SamplingConfig;

@@ -152,7 +152,7 @@ mod tests {
         let suf_at = p.tokens.iter().position(|t| *t == LlamaToken(-2)).unwrap();
         assert_eq!(p.tokens[suf_at + 1], LlamaToken(2000));
         assert_eq!(p.tokens[suf_at - 1], LlamaToken(999), "prefix ends at the cursor");
-        assert!(p.prefix_dropped >= 700 && p.prefix_dropped % 50 == 0);
+        assert!(p.prefix_dropped >= 700 && p.prefix_dropped.is_multiple_of(50));
     }
 
     #[test]

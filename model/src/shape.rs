@@ -58,15 +58,8 @@ impl<'a> CursorContext<'a> {
         };
         // Splitting on `\r` and `\n` separately only adds empty pieces for CRLF, and those are
         // blank, so they are skipped like any other blank line.
-        let previous_nonblank_line = text[..line_start]
-            .rsplit(['\n', '\r'])
-            .find(|line| !line.trim().is_empty());
-        CursorContext {
-            line_prefix: &text[line_start..cursor],
-            line_suffix,
-            following_text,
-            previous_nonblank_line,
-        }
+        let previous_nonblank_line = text[..line_start].rsplit(['\n', '\r']).find(|line| !line.trim().is_empty());
+        CursorContext { line_prefix: &text[line_start..cursor], line_suffix, following_text, previous_nonblank_line }
     }
 }
 
@@ -141,10 +134,7 @@ impl SuggestionShape {
         } else {
             return SuggestionShape::SingleLine;
         };
-        SuggestionShape::MultiLine {
-            min_indent,
-            max_lines,
-        }
+        SuggestionShape::MultiLine { min_indent, max_lines }
     }
 
     /// Called after every generated token with the whole generated text so far; says whether
@@ -162,10 +152,9 @@ impl SuggestionShape {
     pub fn verdict(&self, generated: &str) -> StreamVerdict {
         let stop = match *self {
             SuggestionShape::SingleLine => generated.contains(['\n', '\r']),
-            SuggestionShape::MultiLine {
-                min_indent,
-                max_lines,
-            } => multiline_cut(&split_lines(generated), min_indent, max_lines, false).1,
+            SuggestionShape::MultiLine { min_indent, max_lines } => {
+                multiline_cut(&split_lines(generated), min_indent, max_lines, false).1
+            }
         };
         if stop {
             StreamVerdict::Stop
@@ -199,17 +188,12 @@ impl SuggestionShape {
 ///   after the cursor's indentation (the model began with a line break the cursor does not need).
 /// - An empty or whitespace-only result is `None`.
 #[must_use]
-pub fn finish_suggestion(
-    shape: &SuggestionShape,
-    ctx: &CursorContext,
-    generated: &str,
-) -> Option<String> {
+pub fn finish_suggestion(shape: &SuggestionShape, ctx: &CursorContext, generated: &str) -> Option<String> {
     match *shape {
         SuggestionShape::SingleLine => finish_single_line(ctx, generated),
-        SuggestionShape::MultiLine {
-            min_indent,
-            max_lines,
-        } => finish_multi_line(ctx, generated, min_indent, max_lines),
+        SuggestionShape::MultiLine { min_indent, max_lines } => {
+            finish_multi_line(ctx, generated, min_indent, max_lines)
+        }
     }
 }
 
@@ -245,11 +229,8 @@ fn finish_single_line(ctx: &CursorContext, generated: &str) -> Option<String> {
 /// cut (see [`finish_suggestion`]), or `None` when there is no such ending. `text` is longer
 /// than any ending considered, so the part kept is never empty.
 fn overlap_with_suffix<'t>(text: &'t str, suffix: &str) -> Option<&'t str> {
-    let candidates: Vec<usize> = suffix
-        .char_indices()
-        .map(|(i, c)| i + c.len_utf8())
-        .filter(|&end| end < text.len())
-        .collect();
+    let candidates: Vec<usize> =
+        suffix.char_indices().map(|(i, c)| i + c.len_utf8()).filter(|&end| end < text.len()).collect();
     let mut analysis = None;
     for &end in candidates.iter().rev() {
         let overlap = &suffix[..end];
@@ -332,12 +313,7 @@ fn is_quote(c: char) -> bool {
     matches!(c, '"' | '\'' | '`')
 }
 
-fn finish_multi_line(
-    ctx: &CursorContext,
-    generated: &str,
-    min_indent: usize,
-    max_lines: usize,
-) -> Option<String> {
+fn finish_multi_line(ctx: &CursorContext, generated: &str, min_indent: usize, max_lines: usize) -> Option<String> {
     let lines = split_lines(generated);
     let (count, _) = multiline_cut(&lines, min_indent, max_lines, true);
     let mut kept: Vec<&str> = lines[..count].iter().map(|line| line.text).collect();
@@ -378,9 +354,7 @@ fn repeated_following_lines(ctx: &CursorContext, lines: &[&str]) -> usize {
         .collect();
     let compared = |index: usize| -> String {
         if index == 0 {
-            format!("{}{}", ctx.line_prefix, lines[0])
-                .trim()
-                .to_string()
+            format!("{}{}", ctx.line_prefix, lines[0]).trim().to_string()
         } else {
             lines[index].trim().to_string()
         }
@@ -409,28 +383,17 @@ fn split_lines(text: &str) -> Vec<Line<'_>> {
     let mut lines = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find(['\n', '\r']) {
-        lines.push(Line {
-            text: &rest[..i],
-            terminated: true,
-        });
+        lines.push(Line { text: &rest[..i], terminated: true });
         let terminator = if rest[i..].starts_with("\r\n") { 2 } else { 1 };
         rest = &rest[i + terminator..];
     }
-    lines.push(Line {
-        text: rest,
-        terminated: false,
-    });
+    lines.push(Line { text: rest, terminated: false });
     lines
 }
 
 /// How many leading `lines` a multi-line suggestion keeps, and whether that is settled (nothing
 /// generated later can change it). With `finished`, the last line counts as complete.
-fn multiline_cut(
-    lines: &[Line],
-    min_indent: usize,
-    max_lines: usize,
-    finished: bool,
-) -> (usize, bool) {
+fn multiline_cut(lines: &[Line], min_indent: usize, max_lines: usize, finished: bool) -> (usize, bool) {
     let max_lines = max_lines.max(1);
     for (i, line) in lines.iter().enumerate() {
         if i >= max_lines {
@@ -480,9 +443,7 @@ mod tests {
 
     /// The fixture's text without the cursor marker, and the marker's byte offset.
     fn split_fixture(fixture: &str) -> (String, usize) {
-        let offset = fixture
-            .find(CURSOR)
-            .expect("fixture needs a cursor marker ┃");
+        let offset = fixture.find(CURSOR).expect("fixture needs a cursor marker ┃");
         (fixture.replacen(CURSOR, "", 1), offset)
     }
 
@@ -503,11 +464,7 @@ mod tests {
         let ctx = CursorContext::from_text(&text, offset);
         let shape = SuggestionShape::for_cursor(&ctx, limits);
         let got = finish_suggestion(&shape, &ctx, generated);
-        assert_eq!(
-            got.as_deref(),
-            expected,
-            "fixture {fixture:?}, shape {shape:?}, generated {generated:?}"
-        );
+        assert_eq!(got.as_deref(), expected, "fixture {fixture:?}, shape {shape:?}, generated {generated:?}");
     }
 
     /// Feeding `generated` char by char, the byte length of the text at the first `Stop`.
@@ -519,10 +476,7 @@ mod tests {
     }
 
     fn multi(min_indent: usize, max_lines: usize) -> SuggestionShape {
-        SuggestionShape::MultiLine {
-            min_indent,
-            max_lines,
-        }
+        SuggestionShape::MultiLine { min_indent, max_lines }
     }
 
     #[test]
@@ -546,10 +500,7 @@ mod tests {
         assert_eq!((ctx.line_prefix, ctx.line_suffix), ("a", "🦀b"));
         // Between \r and \n: the end of the line.
         let ctx = CursorContext::from_text("ab\r\ncd", 3);
-        assert_eq!(
-            (ctx.line_prefix, ctx.line_suffix, ctx.following_text),
-            ("ab", "", "cd")
-        );
+        assert_eq!((ctx.line_prefix, ctx.line_suffix, ctx.following_text), ("ab", "", "cd"));
     }
 
     #[test]
@@ -588,14 +539,8 @@ mod tests {
     #[test]
     fn shape_takes_max_lines_from_limits() {
         let ctx = CursorContext::from_text("", 0);
-        assert_eq!(
-            SuggestionShape::for_cursor(&ctx, ShapeLimits { max_lines: 3 }),
-            multi(0, 3)
-        );
-        assert_eq!(
-            SuggestionShape::for_cursor(&ctx, ShapeLimits { max_lines: 0 }),
-            multi(0, 1)
-        );
+        assert_eq!(SuggestionShape::for_cursor(&ctx, ShapeLimits { max_lines: 3 }), multi(0, 3));
+        assert_eq!(SuggestionShape::for_cursor(&ctx, ShapeLimits { max_lines: 0 }), multi(0, 1));
     }
 
     #[test]
@@ -665,11 +610,7 @@ mod tests {
     #[test]
     fn multi_line_on_empty_line_below_def_stops_at_dedent() {
         let fixture = "def f(x):\n    ┃\n";
-        suggests(
-            fixture,
-            "y = x * 2\n    return y\nprint(f(1))\n",
-            Some("y = x * 2\n    return y"),
-        );
+        suggests(fixture, "y = x * 2\n    return y\nprint(f(1))\n", Some("y = x * 2\n    return y"));
     }
 
     #[test]
@@ -680,11 +621,7 @@ mod tests {
 
     #[test]
     fn multi_line_stops_at_blank_line() {
-        suggests(
-            "    a = 1\n    ┃",
-            "b = 2\n    c = 3\n\n    d = 4\n",
-            Some("b = 2\n    c = 3"),
-        );
+        suggests("    a = 1\n    ┃", "b = 2\n    c = 3\n\n    d = 4\n", Some("b = 2\n    c = 3"));
         suggests("    ┃", "b = 2\n   \t \n    d = 4", Some("b = 2"));
     }
 
@@ -702,18 +639,10 @@ mod tests {
         let fixture = "def f(x):\n    ┃\n    return x\n";
         suggests(fixture, "x += 1\n    return x\n", Some("x += 1"));
         let fixture = "fn f() {\n    ┃\n\n    let b = 2;\n    b\n}\n";
-        suggests(
-            fixture,
-            "let a = 1;\n    let b = 2;\n    b",
-            Some("let a = 1;"),
-        );
+        suggests(fixture, "let a = 1;\n    let b = 2;\n    b", Some("let a = 1;"));
         // Only a repetition of the *start* of the following text counts.
         let fixture = "def f(x):\n    ┃\n    y = 1\n    return x\n";
-        suggests(
-            fixture,
-            "x += 1\n    return x",
-            Some("x += 1\n    return x"),
-        );
+        suggests(fixture, "x += 1\n    return x", Some("x += 1\n    return x"));
     }
 
     #[test]
@@ -739,10 +668,7 @@ mod tests {
         let shape = multi(4, 8);
         // The CR of a CRLF completes the line; the LF adds nothing.
         assert_eq!(stops_after(&shape, "a\r\n    b\r\n\r\nc"), Some(11));
-        assert_eq!(
-            stops_after(&SuggestionShape::SingleLine, "ab\r\ncd"),
-            Some(3)
-        );
+        assert_eq!(stops_after(&SuggestionShape::SingleLine, "ab\r\ncd"), Some(3));
     }
 
     #[test]
@@ -759,15 +685,9 @@ mod tests {
         let generated = "\n    return x\n\ndef g():";
         // Not at the first newline (the rest of the opener's line), nor at "return x\n":
         // at the newline completing the blank line.
-        assert_eq!(
-            stops_after(&shape, generated),
-            Some("\n    return x\n\n".len())
-        );
+        assert_eq!(stops_after(&shape, generated), Some("\n    return x\n\n".len()));
         // A whitespace-only line is only blank once it is complete.
-        assert_eq!(
-            shape.verdict("\n    return x\n    "),
-            StreamVerdict::Continue
-        );
+        assert_eq!(shape.verdict("\n    return x\n    "), StreamVerdict::Continue);
     }
 
     #[test]
@@ -775,10 +695,7 @@ mod tests {
         let shape = multi(1, 8);
         // As soon as the dedented line shows its first character.
         let generated = "\n    return x\ndef g():";
-        assert_eq!(
-            stops_after(&shape, generated),
-            Some("\n    return x\nd".len())
-        );
+        assert_eq!(stops_after(&shape, generated), Some("\n    return x\nd".len()));
         // Indentation alone is not yet a dedent.
         assert_eq!(shape.verdict("\n    return x\n  "), StreamVerdict::Continue);
         // A dedent on the first line (it continues the cursor's line) is not a stop point.
@@ -798,11 +715,7 @@ mod tests {
         suggests("let s = \"日本┃語\";", "本語\";", Some("本"));
         suggests("let s = \"日本┃\";", "語🦀\";", Some("語🦀"));
         suggests("emoji(┃🦀)", "🦀🦀)", Some("🦀"));
-        suggests(
-            "    ┃",
-            "名前 = 1\n    🦀 = 2\n中",
-            Some("名前 = 1\n    🦀 = 2"),
-        );
+        suggests("    ┃", "名前 = 1\n    🦀 = 2\n中", Some("名前 = 1\n    🦀 = 2"));
         suggests("x = ┃", "é\u{301}\u{3000}", Some("é\u{301}"));
         assert_eq!(stops_after(&multi(2, 8), "名\n 前"), Some("名\n 前".len()));
     }
@@ -812,10 +725,7 @@ mod tests {
 
     impl Lcg {
         fn next(&mut self) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
+            self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             self.0 >> 33
         }
 
@@ -863,9 +773,7 @@ mod tests {
                 "┃",
             ];
             let pieces = self.below(max_pieces + 1);
-            (0..pieces)
-                .map(|_| PIECES[self.below(PIECES.len())])
-                .collect()
+            (0..pieces).map(|_| PIECES[self.below(PIECES.len())]).collect()
         }
     }
 
@@ -877,21 +785,14 @@ mod tests {
             let document = rng.string(30);
             let offset = rng.below(document.len() + 2);
             let from_doc = CursorContext::from_text(&document, offset);
-            let (prefix, suffix, following, previous) =
-                (rng.string(6), rng.string(6), rng.string(12), rng.string(4));
+            let (prefix, suffix, following, previous) = (rng.string(6), rng.string(6), rng.string(12), rng.string(4));
             let arbitrary = CursorContext {
                 line_prefix: &prefix,
                 line_suffix: &suffix,
                 following_text: &following,
-                previous_nonblank_line: if previous.is_empty() {
-                    None
-                } else {
-                    Some(&previous)
-                },
+                previous_nonblank_line: if previous.is_empty() { None } else { Some(&previous) },
             };
-            let limits = ShapeLimits {
-                max_lines: rng.below(6),
-            };
+            let limits = ShapeLimits { max_lines: rng.below(6) };
             let generated = rng.string(25);
             for ctx in [from_doc, arbitrary] {
                 let shapes = [

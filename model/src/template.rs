@@ -207,7 +207,16 @@ fn match_spelling(spelling: &Spelling, lookup: &impl Fn(&str) -> Option<LlamaTok
     stop.extend([Some(prefix), Some(suffix), middle, repo_name, file_sep].into_iter().flatten());
     stop.sort_by_key(|token| token.0);
     stop.dedup();
-    Some(FimTemplate { family: spelling.family, layout: spelling.layout, prefix, suffix, middle, repo_name, file_sep, stop })
+    Some(FimTemplate {
+        family: spelling.family,
+        layout: spelling.layout,
+        prefix,
+        suffix,
+        middle,
+        repo_name,
+        file_sep,
+        stop,
+    })
 }
 
 fn generic_from_metadata(meta: MetadataFimTokens) -> Option<FimTemplate> {
@@ -241,7 +250,14 @@ mod tests {
 
     #[test]
     fn qwen_is_found_with_its_repo_tokens() {
-        let lookup = vocab(&["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>"]);
+        let lookup = vocab(&[
+            "<|fim_prefix|>",
+            "<|fim_suffix|>",
+            "<|fim_middle|>",
+            "<|fim_pad|>",
+            "<|repo_name|>",
+            "<|file_sep|>",
+        ]);
         let PromptTemplate::Fim(t) = detect(lookup, MetadataFimTokens::default()) else { panic!("not FIM") };
         assert_eq!(t.family, FimFamily::Qwen);
         assert_eq!((t.prefix, t.suffix, t.middle), (LlamaToken(100), LlamaToken(101), Some(LlamaToken(102))));

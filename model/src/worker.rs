@@ -4,7 +4,9 @@
 //! reuses the longest common token prefix and decodes only the rest (the llama-server-like
 //! baseline; edit-aware reuse replaces it in the PIE sessions).
 
-use crate::engine::{Completion, CompletionRequest, CompletionStats, EngineConfig, StopReason, MIN_PROMPT_TOKENS, DEFAULT_CONTEXT_TOKENS};
+use crate::engine::{
+    Completion, CompletionRequest, CompletionStats, EngineConfig, StopReason, DEFAULT_CONTEXT_TOKENS, MIN_PROMPT_TOKENS,
+};
 use crate::error::{EngineError, ModelError};
 use crate::healing::Healing;
 use crate::llama_log;
@@ -105,7 +107,11 @@ impl<'m> Worker<'m> {
     /// Runs one request to the end, a stop, or cancellation.
     pub(crate) fn complete(&mut self, request: &CompletionRequest) -> Result<Completion, EngineError> {
         let started = Instant::now();
-        let span = tracing::debug_span!("engine_complete", prompt_tokens = tracing::field::Empty, encoded = tracing::field::Empty);
+        let span = tracing::debug_span!(
+            "engine_complete",
+            prompt_tokens = tracing::field::Empty,
+            encoded = tracing::field::Empty
+        );
         let _enter = span.enter();
         let n_ctx = self.ctx.n_ctx() as usize;
         let max_tokens = (request.max_tokens as usize).min(n_ctx.saturating_sub(MIN_PROMPT_TOKENS as usize)).max(1);
@@ -141,17 +147,28 @@ impl<'m> Worker<'m> {
         (prompt::assemble(&self.template, self.bos, &prefix, &suffix, budget), healing)
     }
 
-    /// Drops the tokens of the word the prefix ends in (at most [`MAX_HEALED_TOKENS`]) and returns
-    /// the healing that makes generation spell them again.
+    /// Drops the tokens of the word the prefix ends in (at most [`MAX_HEALED_TOKENS`]), or its
+    /// trailing blank token, and returns the healing that makes generation spell them again.
     fn heal_trailing_word(&self, prefix: &mut Vec<LlamaToken>, text: &str) -> Option<Healing> {
         let mut dropped: Vec<u8> = Vec::new();
         let mut count = 0;
         while count < MAX_HEALED_TOKENS {
-            let Some(piece) = prefix.get(prefix.len().wrapping_sub(count + 1)).and_then(|t| self.pieces.get(t.0 as usize)) else { break };
-            let word = std::str::from_utf8(piece).map_or(false, |p| {
+            let Some(piece) =
+                prefix.get(prefix.len().wrapping_sub(count + 1)).and_then(|t| self.pieces.get(t.0 as usize))
+            else {
+                break;
+            };
+            let word = std::str::from_utf8(piece).is_ok_and(|p| {
                 let body = p.strip_prefix(' ').unwrap_or(p);
                 !body.is_empty() && body.chars().all(|c| c.is_alphanumeric() || c == '_')
             });
+            // Trailing blanks (`return ┃`) are healed too: the model writes ` a`, not ` ` + `a`.
+            let blank = count == 0 && !piece.is_empty() && piece.iter().all(|b| *b == b' ' || *b == b'\t');
+            if blank {
+                dropped.extend_from_slice(piece);
+                count = 1;
+                break;
+            }
             if !word {
                 break;
             }

@@ -153,7 +153,11 @@ fn smollm2_completes_and_reuses_the_cached_prompt() {
     let typed = format!("{PYTHON}*");
     let after_typing = engine.complete_blocking(request(&typed, SuggestionShape::SingleLine, 16)).unwrap();
     assert!(after_typing.stats.reused_tokens > 0);
-    assert!(after_typing.stats.encoded_tokens < 5, "typing one character encodes a few tokens, not {}", after_typing.stats.encoded_tokens);
+    assert!(
+        after_typing.stats.encoded_tokens < 5,
+        "typing one character encodes a few tokens, not {}",
+        after_typing.stats.encoded_tokens
+    );
 }
 
 #[test]

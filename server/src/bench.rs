@@ -12,7 +12,7 @@ use crate::config::{cache_dir, Settings};
 use anyhow::{bail, Context};
 use serde_json::json;
 use splice_model::{CancelToken, CompletionStats, Engine};
-
+use splice_retrieval::Disabled;
 
 /// The default benchmark file, fetched by `scripts/corpus.sh` from the `requests` sdist.
 pub const DEFAULT_BENCH_FILE: &str = "corpus/requests-2.32.3/src/requests/auth.py";
@@ -107,14 +107,17 @@ fn mid_file_edit_offset(text: &str, cursor: usize) -> usize {
 }
 
 fn request(engine: &Engine, settings: &Settings, text: &str, cursor: usize) -> anyhow::Result<Sample> {
-    let prepared = completion::prepare(text, cursor, settings, engine.info().context_tokens, CancelToken::new())?;
+    let prepared =
+        completion::prepare(text, cursor, None, &Disabled, settings, engine.info().context_tokens, CancelToken::new())?;
     let done = engine.complete_blocking(prepared.request.clone())?;
     let suggestion = completion::finish(&prepared, &done);
     Ok(Sample { stats: done.stats, suggestion })
 }
 
 fn summary(samples: &[Sample]) -> serde_json::Value {
-    let mean = |f: &dyn Fn(&CompletionStats) -> f64| samples.iter().map(|s| f(&s.stats)).sum::<f64>() / samples.len().max(1) as f64;
+    let mean = |f: &dyn Fn(&CompletionStats) -> f64| {
+        samples.iter().map(|s| f(&s.stats)).sum::<f64>() / samples.len().max(1) as f64
+    };
     let mut totals: Vec<f64> = samples.iter().map(|s| s.stats.total_ms).collect();
     totals.sort_by(f64::total_cmp);
     json!({
@@ -141,17 +144,46 @@ fn generation_speed(samples: &[Sample]) -> Option<f64> {
 }
 
 fn print_table(report: &serde_json::Value) {
-    println!("splice bench latency: {} ({} prompt tokens)", report["file"].as_str().unwrap_or("?"), report["fileTokens"]);
-    println!("model {}  template {}  threads {}  load {} ms", report["model"].as_str().unwrap_or("?"), report["template"], report["threads"], report["loadMs"]);
-    println!("{:<24} {:>5} {:>10} {:>10} {:>12} {:>10} {:>10}", "request", "n", "median ms", "mean ms", "first tok ms", "encoded", "generated");
-    for (name, key) in [("cold prompt", "cold"), ("warm repeat", "warmRepeat"), ("type at cursor", "typeAtCursor"), ("edit 1/2 file above", "editHalfAFileAbove")] {
+    let cell = |v: &serde_json::Value| match v {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    println!("splice bench latency: {} ({} prompt tokens)", cell(&report["file"]), report["fileTokens"]);
+    println!(
+        "model {}  template {}  threads {}  load {} ms",
+        cell(&report["model"]),
+        cell(&report["template"]),
+        report["threads"],
+        report["loadMs"]
+    );
+    println!(
+        "{:<22} {:>3} {:>10} {:>10} {:>10} {:>13} {:>8} {:>10}",
+        "request", "n", "median ms", "mean ms", "prompt ms", "first tok ms", "encoded", "generated"
+    );
+    for (name, key) in [
+        ("cold prompt", "cold"),
+        ("warm repeat", "warmRepeat"),
+        ("type at cursor", "typeAtCursor"),
+        ("edit 1/2 file above", "editHalfAFileAbove"),
+    ] {
         let s = &report[key];
         println!(
-            "{:<24} {:>5} {:>10} {:>10} {:>12} {:>10} {:>10}",
-            name, s["requests"], s["medianMs"], s["meanMs"], s["meanFirstTokenMs"], s["meanEncodedTokens"], s["meanGeneratedTokens"]
+            "{:<22} {:>3} {:>10} {:>10} {:>10} {:>13} {:>8} {:>10}",
+            name,
+            cell(&s["requests"]),
+            cell(&s["medianMs"]),
+            cell(&s["meanMs"]),
+            cell(&s["meanPromptMs"]),
+            cell(&s["meanFirstTokenMs"]),
+            cell(&s["meanEncodedTokens"]),
+            cell(&s["meanGeneratedTokens"])
         );
     }
-    println!("generation: {} tokens/s   peak RSS: {} MiB", report["generationTokensPerSecond"], report["peakRssMiB"]);
+    println!(
+        "generation: {} tokens/s   peak RSS: {} MiB",
+        cell(&report["generationTokensPerSecond"]),
+        cell(&report["peakRssMiB"])
+    );
 }
 
 /// Peak resident set size of this process (VmHWM), Linux only.
@@ -164,4 +196,3 @@ fn peak_rss_kib() -> Option<u64> {
 fn round(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
-

@@ -8,6 +8,8 @@
 use crate::config::Settings;
 use splice_model::shape::{finish_suggestion, CursorContext, ShapeLimits, SuggestionShape};
 use splice_model::{CancelToken, Completion, CompletionRequest};
+use splice_retrieval::{RetrievalDecision, RetrievalQuery, Retriever};
+use std::path::Path;
 
 /// Bytes of document text per context token given to the tokenizer. Code averages 3–4 bytes a
 /// token; 8 leaves room so the token-exact fit, not this cut, decides what is kept.
@@ -26,11 +28,21 @@ pub enum Skip {
 pub struct Prepared {
     /// The engine request.
     pub request: CompletionRequest,
+    /// Whether repository context was retrieved for it, and why (not).
+    pub retrieval: RetrievalDecision,
 }
 
 /// Builds the engine request for the cursor at byte offset `cursor` of `text`.
 /// Costs O(window), not O(document).
-pub fn prepare(text: &str, cursor: usize, settings: &Settings, context_tokens: u32, cancel: CancelToken) -> Result<Prepared, Skip> {
+pub fn prepare(
+    text: &str,
+    cursor: usize,
+    path: Option<&Path>,
+    retriever: &dyn Retriever,
+    settings: &Settings,
+    context_tokens: u32,
+    cancel: CancelToken,
+) -> Result<Prepared, Skip> {
     let cap = context_tokens as usize * BYTES_PER_TOKEN_CAP;
     let start = window_start(text, cursor, cap);
     let end = floor_char_boundary(text, cursor.saturating_add(cap / 4).min(text.len()));
@@ -48,7 +60,11 @@ pub fn prepare(text: &str, cursor: usize, settings: &Settings, context_tokens: u
         sampling: settings.sampling,
         cancel,
     };
-    Ok(Prepared { request })
+    let retrieval = retriever.retrieve(&RetrievalQuery { path, before_cursor: prefix, after_cursor: suffix });
+    if let RetrievalDecision::Skip { reason } = &retrieval {
+        tracing::debug!("no retrieval: {reason}");
+    }
+    Ok(Prepared { request, retrieval })
 }
 
 /// The suggestion to show for `completion`, or `None` when there is nothing worth showing.
@@ -95,6 +111,7 @@ fn looks_binary(prefix: &str, suffix: &str) -> bool {
 mod tests {
     use super::*;
     use crate::config::{Options, Settings};
+    use splice_retrieval::Disabled;
 
     fn settings() -> Settings {
         Settings::resolve(Options::default())
@@ -104,7 +121,7 @@ mod tests {
     fn a_small_document_is_sent_whole() {
         let text = "def f(x):\n    return x\n\nprint(f(1))\n";
         let cursor = text.find("return").unwrap();
-        let p = prepare(text, cursor, &settings(), 4096, CancelToken::new()).unwrap();
+        let p = prepare(text, cursor, None, &Disabled, &settings(), 4096, CancelToken::new()).unwrap();
         assert_eq!(p.request.prefix, "def f(x):\n    ");
         assert_eq!(p.request.suffix, "return x\n\nprint(f(1))\n");
     }
@@ -114,10 +131,19 @@ mod tests {
         let text = "x = 1  # 😀 padding\n".repeat(100_000);
         let cursor = text.len() / 2;
         let cursor = floor_char_boundary(&text, cursor);
-        let a = prepare(&text, cursor, &settings(), 512, CancelToken::new()).unwrap();
+        let a = prepare(&text, cursor, None, &Disabled, &settings(), 512, CancelToken::new()).unwrap();
         assert!(a.request.prefix.len() <= 512 * BYTES_PER_TOKEN_CAP);
         assert!(a.request.prefix.starts_with("x = 1"), "the window starts at a line start");
-        let b = prepare(&text, floor_char_boundary(&text, cursor + 3), &settings(), 512, CancelToken::new()).unwrap();
+        let b = prepare(
+            &text,
+            floor_char_boundary(&text, cursor + 3),
+            None,
+            &Disabled,
+            &settings(),
+            512,
+            CancelToken::new(),
+        )
+        .unwrap();
         let start_a = cursor - a.request.prefix.len();
         let start_b = floor_char_boundary(&text, cursor + 3) - b.request.prefix.len();
         assert_eq!(start_a, start_b, "typing a few characters keeps the window start");
@@ -126,6 +152,6 @@ mod tests {
     #[test]
     fn nul_bytes_near_the_cursor_skip_the_request() {
         let text = "abc\0\0\0def";
-        assert_eq!(prepare(text, 5, &settings(), 4096, CancelToken::new()).unwrap_err(), Skip::Binary);
+        assert_eq!(prepare(text, 5, None, &Disabled, &settings(), 4096, CancelToken::new()).unwrap_err(), Skip::Binary);
     }
 }

@@ -210,11 +210,7 @@ impl Document {
     /// Opens a document (as on `didOpen`). Costs one O(length) scan to index the lines.
     pub fn new(text: String, version: i32) -> Self {
         let line_starts = compute_line_starts(text.as_bytes());
-        Self {
-            text,
-            line_starts,
-            version,
-        }
+        Self { text, line_starts, version }
     }
 
     /// The whole text, byte-identical to the client's. Free.
@@ -243,18 +239,11 @@ impl Document {
     ///
     /// A position may sit at the end of its line but not past it, and never inside a
     /// character. Costs O(1) to find the line, then O(line length) in UTF-16, O(1) in UTF-8.
-    pub fn offset_at(
-        &self,
-        pos: TextPosition,
-        enc: PositionEncoding,
-    ) -> Result<usize, PositionError> {
+    pub fn offset_at(&self, pos: TextPosition, enc: PositionEncoding) -> Result<usize, PositionError> {
         let (start, end) = usize::try_from(pos.line)
             .ok()
             .and_then(|line| self.line_bounds(line))
-            .ok_or(PositionError::LineOutOfRange {
-                line: pos.line,
-                line_count: self.line_count(),
-            })?;
+            .ok_or(PositionError::LineOutOfRange { line: pos.line, line_count: self.line_count() })?;
         let line = &self.text[start..end];
         let within = match enc {
             PositionEncoding::Utf8 => utf8_column_offset(line, pos)?,
@@ -267,20 +256,11 @@ impl Document {
     ///
     /// An offset between the `\r` and `\n` of a CRLF is also an error: no LSP position names it.
     /// Costs O(log lines) to find the line, then O(column) in UTF-16, O(1) in UTF-8.
-    pub fn position_at(
-        &self,
-        offset: usize,
-        enc: PositionEncoding,
-    ) -> Result<TextPosition, PositionError> {
+    pub fn position_at(&self, offset: usize, enc: PositionEncoding) -> Result<TextPosition, PositionError> {
         self.check_offset(offset)?;
-        let line = self
-            .line_starts
-            .partition_point(|&s| s <= offset)
-            .saturating_sub(1);
-        let (start, end) = self.line_bounds(line).ok_or(PositionError::OffsetPastEnd {
-            offset,
-            len: self.text.len(),
-        })?;
+        let line = self.line_starts.partition_point(|&s| s <= offset).saturating_sub(1);
+        let (start, end) =
+            self.line_bounds(line).ok_or(PositionError::OffsetPastEnd { offset, len: self.text.len() })?;
         if offset > end {
             return Err(PositionError::OffsetInsideCrlf { offset });
         }
@@ -317,11 +297,7 @@ impl Document {
                 Ok((start, end)) => applied.push(self.replace(start, end, &change.text)),
                 Err(source) => {
                     self.undo(applied);
-                    return Err(EditError::InvalidRange {
-                        index,
-                        count: changes.len(),
-                        source,
-                    });
+                    return Err(EditError::InvalidRange { index, count: changes.len(), source });
                 }
             }
         }
@@ -342,10 +318,7 @@ impl Document {
     /// Checks that `offset` is inside the text and on a character boundary.
     fn check_offset(&self, offset: usize) -> Result<(), PositionError> {
         if offset > self.text.len() {
-            return Err(PositionError::OffsetPastEnd {
-                offset,
-                len: self.text.len(),
-            });
+            return Err(PositionError::OffsetPastEnd { offset, len: self.text.len() });
         }
         if !self.text.is_char_boundary(offset) {
             return Err(PositionError::OffsetInsideCharacter { offset });
@@ -354,21 +327,14 @@ impl Document {
     }
 
     /// The byte range a change replaces, in the text as it stands now.
-    fn byte_range(
-        &self,
-        change: &TextChange,
-        enc: PositionEncoding,
-    ) -> Result<(usize, usize), PositionError> {
+    fn byte_range(&self, change: &TextChange, enc: PositionEncoding) -> Result<(usize, usize), PositionError> {
         let Some(range) = change.range else {
             return Ok((0, self.text.len()));
         };
         if range.end < range.start {
             return Err(PositionError::RangeEndsBeforeStart { range });
         }
-        Ok((
-            self.offset_at(range.start, enc)?,
-            self.offset_at(range.end, enc)?,
-        ))
+        Ok((self.offset_at(range.start, enc)?, self.offset_at(range.end, enc)?))
     }
 
     /// Replaces `start..old_end` (char boundaries) by `new_text`; returns the edit and the
@@ -378,14 +344,7 @@ impl Document {
         self.text.replace_range(start..old_end, new_text);
         let new_end = start + new_text.len();
         self.reindex(start, old_end, new_end);
-        (
-            ByteEdit {
-                start,
-                old_end,
-                new_end,
-            },
-            removed,
-        )
+        (ByteEdit { start, old_end, new_end }, removed)
     }
 
     /// Reverts edits made by [`Self::replace`], newest first.
@@ -406,9 +365,7 @@ impl Document {
         let lo = self.line_starts.partition_point(|&s| s < first);
         let hi = self.line_starts.partition_point(|&s| s <= old_end);
         let bytes = self.text.as_bytes();
-        let fresh: Vec<usize> = (first..=new_end)
-            .filter(|&t| is_line_start(bytes, t))
-            .collect();
+        let fresh: Vec<usize> = (first..=new_end).filter(|&t| is_line_start(bytes, t)).collect();
         let shifted_from = lo + fresh.len();
         self.line_starts.splice(lo..hi, fresh);
         for s in &mut self.line_starts[shifted_from..] {
@@ -449,16 +406,8 @@ fn utf16_column_offset(line: &str, pos: TextPosition) -> Result<usize, PositionE
     }
 }
 
-fn past_end_of_line(
-    position: TextPosition,
-    length: usize,
-    encoding: PositionEncoding,
-) -> PositionError {
-    PositionError::PastEndOfLine {
-        position,
-        line_length: u32::try_from(length).unwrap_or(u32::MAX),
-        encoding,
-    }
+fn past_end_of_line(position: TextPosition, length: usize, encoding: PositionEncoding) -> PositionError {
+    PositionError::PastEndOfLine { position, line_length: u32::try_from(length).unwrap_or(u32::MAX), encoding }
 }
 
 /// Does a line start at byte `t`? True after a `\n`, and after a `\r` not followed by `\n`.
@@ -473,9 +422,7 @@ fn is_line_start(bytes: &[u8], t: usize) -> bool {
 
 /// Line-start index of a whole text. O(length).
 fn compute_line_starts(bytes: &[u8]) -> Vec<usize> {
-    std::iter::once(0)
-        .chain((1..=bytes.len()).filter(|&t| is_line_start(bytes, t)))
-        .collect()
+    std::iter::once(0).chain((1..=bytes.len()).filter(|&t| is_line_start(bytes, t))).collect()
 }
 
 /// Length of the terminator that ends at `next`, for the line that starts at `start`.
@@ -512,10 +459,7 @@ mod tests {
     }
 
     fn change(start: (u32, u32), end: (u32, u32), text: &str) -> TextChange {
-        TextChange {
-            range: Some(TextRange::new(pos(start.0, start.1), pos(end.0, end.1))),
-            text: text.to_owned(),
-        }
+        TextChange { range: Some(TextRange::new(pos(start.0, start.1), pos(end.0, end.1))), text: text.to_owned() }
     }
 
     fn lines(doc: &Document) -> Vec<&str> {
@@ -541,11 +485,7 @@ mod tests {
             assert_eq!(doc.offset_at(pos(1, 0), enc), Ok(6));
             assert_eq!(doc.offset_at(pos(1, 5), enc), Ok(11), "end of document");
             assert_eq!(doc.position_at(9, enc), Ok(pos(1, 3)));
-            assert_eq!(
-                doc.position_at(5, enc),
-                Ok(pos(0, 5)),
-                "the \\n itself is end of line"
-            );
+            assert_eq!(doc.position_at(5, enc), Ok(pos(0, 5)), "the \\n itself is end of line");
             assert_eq!(doc.position_at(11, enc), Ok(pos(1, 5)));
         }
     }
@@ -618,12 +558,7 @@ mod tests {
     fn inside_surrogate_pair_is_an_error() {
         let doc = Document::new("ok\nx😀y".to_owned(), 0);
         let err = doc.offset_at(pos(1, 2), Utf16).unwrap_err();
-        assert_eq!(
-            err,
-            PositionError::InsideSurrogatePair {
-                position: pos(1, 2)
-            }
-        );
+        assert_eq!(err, PositionError::InsideSurrogatePair { position: pos(1, 2) });
         assert_eq!(
             err.to_string(),
             "position 1:2 falls inside a surrogate pair (a character outside the Basic Multilingual Plane)"
@@ -635,12 +570,7 @@ mod tests {
         let doc = Document::new("x😀y".to_owned(), 0);
         for character in 2..=4 {
             let err = doc.offset_at(pos(0, character), Utf8).unwrap_err();
-            assert_eq!(
-                err,
-                PositionError::InsideUtf8Character {
-                    position: pos(0, character)
-                }
-            );
+            assert_eq!(err, PositionError::InsideUtf8Character { position: pos(0, character) });
         }
         assert_eq!(
             doc.offset_at(pos(0, 3), Utf8).unwrap_err().to_string(),
@@ -658,12 +588,7 @@ mod tests {
         assert_eq!(doc.offset_at(pos(0, 1), Utf16), Ok(3));
         assert_eq!(doc.offset_at(pos(0, 2), Utf16), Ok(6));
         assert_eq!(doc.offset_at(pos(0, 3), Utf8), Ok(3));
-        assert_eq!(
-            doc.offset_at(pos(0, 1), Utf8),
-            Err(PositionError::InsideUtf8Character {
-                position: pos(0, 1)
-            })
-        );
+        assert_eq!(doc.offset_at(pos(0, 1), Utf8), Err(PositionError::InsideUtf8Character { position: pos(0, 1) }));
         assert_eq!(doc.position_at(6, Utf16), Ok(pos(0, 2)));
         assert_eq!(doc.position_at(6, Utf8), Ok(pos(0, 6)));
         assert_eq!(
@@ -701,9 +626,7 @@ mod tests {
 
     #[test]
     fn error_messages_read_as_in_the_spec() {
-        let text: String = (0..40)
-            .map(|i| format!("{}\n", "x".repeat(i % 32)))
-            .collect::<String>();
+        let text: String = (0..40).map(|i| format!("{}\n", "x".repeat(i % 32))).collect::<String>();
         let doc = Document::new(text.trim_end_matches('\n').to_owned(), 0);
         assert_eq!(doc.line_count(), 40);
         assert_eq!(doc.line(12).map(str::len), Some(12));
@@ -719,16 +642,10 @@ mod tests {
             doc.offset_at(pos(1, 2), Utf8).unwrap_err().to_string(),
             "position 1:2 is past the end of line 1 (1 byte)"
         );
-        let backwards = TextChange {
-            range: Some(TextRange::new(pos(3, 5), pos(2, 0))),
-            text: String::new(),
-        };
+        let backwards = TextChange { range: Some(TextRange::new(pos(3, 5), pos(2, 0))), text: String::new() };
         let mut doc = doc;
         let err = doc.apply_changes(&[backwards], 1, Utf16).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "change 1 of 1 (index 0): range 3:5-2:0 ends before it starts"
-        );
+        assert_eq!(err.to_string(), "change 1 of 1 (index 0): range 3:5-2:0 ends before it starts");
     }
 
     // ---- changes -----------------------------------------------------------------------
@@ -736,19 +653,10 @@ mod tests {
     #[test]
     fn insertion_at_end_of_document() {
         let mut doc = Document::new("fn main() {\n".to_owned(), 1);
-        let edits = doc
-            .apply_changes(&[change((1, 0), (1, 0), "}\n")], 2, Utf16)
-            .unwrap();
+        let edits = doc.apply_changes(&[change((1, 0), (1, 0), "}\n")], 2, Utf16).unwrap();
         assert_eq!(doc.text(), "fn main() {\n}\n");
         assert_eq!(doc.version(), 2);
-        assert_eq!(
-            edits,
-            [ByteEdit {
-                start: 12,
-                old_end: 12,
-                new_end: 14
-            }]
-        );
+        assert_eq!(edits, [ByteEdit { start: 12, old_end: 12, new_end: 14 }]);
         assert_eq!(lines(&doc), ["fn main() {", "}", ""]);
         assert_index_fresh(&doc);
     }
@@ -756,18 +664,9 @@ mod tests {
     #[test]
     fn deletion_across_lines() {
         let mut doc = Document::new("one\r\ntwo\nthree 😀\nfour".to_owned(), 1);
-        let edits = doc
-            .apply_changes(&[change((0, 1), (2, 8), "")], 2, Utf16)
-            .unwrap();
+        let edits = doc.apply_changes(&[change((0, 1), (2, 8), "")], 2, Utf16).unwrap();
         assert_eq!(doc.text(), "o\nfour");
-        assert_eq!(
-            edits,
-            [ByteEdit {
-                start: 1,
-                old_end: 19,
-                new_end: 1
-            }]
-        );
+        assert_eq!(edits, [ByteEdit { start: 1, old_end: 19, new_end: 1 }]);
         assert_eq!(lines(&doc), ["o", "four"]);
         assert_index_fresh(&doc);
     }
@@ -775,21 +674,11 @@ mod tests {
     #[test]
     fn full_replacement() {
         let mut doc = Document::new("old\ntext".to_owned(), 1);
-        let full = TextChange {
-            range: None,
-            text: "new\r\n".to_owned(),
-        };
+        let full = TextChange { range: None, text: "new\r\n".to_owned() };
         let edits = doc.apply_changes(&[full], 5, Utf8).unwrap();
         assert_eq!(doc.text(), "new\r\n");
         assert_eq!(doc.version(), 5);
-        assert_eq!(
-            edits,
-            [ByteEdit {
-                start: 0,
-                old_end: 8,
-                new_end: 5
-            }]
-        );
+        assert_eq!(edits, [ByteEdit { start: 0, old_end: 8, new_end: 5 }]);
         assert_eq!(lines(&doc), ["new", ""]);
         assert_index_fresh(&doc);
     }
@@ -802,18 +691,7 @@ mod tests {
         assert_eq!(doc.text(), "a\nbc");
         assert_eq!(
             edits,
-            [
-                ByteEdit {
-                    start: 1,
-                    old_end: 1,
-                    new_end: 2
-                },
-                ByteEdit {
-                    start: 3,
-                    old_end: 3,
-                    new_end: 4
-                }
-            ]
+            [ByteEdit { start: 1, old_end: 1, new_end: 2 }, ByteEdit { start: 3, old_end: 3, new_end: 4 }]
         );
     }
 
@@ -821,14 +699,12 @@ mod tests {
     fn an_edit_can_join_a_cr_and_an_lf() {
         // Deleting the "b" turns "\r" + "\n" into one CRLF: 3 lines become 2.
         let mut doc = Document::new("a\rb\nc".to_owned(), 1);
-        doc.apply_changes(&[change((1, 0), (1, 1), "")], 2, Utf16)
-            .unwrap();
+        doc.apply_changes(&[change((1, 0), (1, 1), "")], 2, Utf16).unwrap();
         assert_eq!(lines(&doc), ["a", "c"]);
         assert_index_fresh(&doc);
         // Typing "\n" right after a lone "\r" does not add a line.
         let mut doc = Document::new("a\r".to_owned(), 1);
-        doc.apply_changes(&[change((1, 0), (1, 0), "\n")], 2, Utf16)
-            .unwrap();
+        doc.apply_changes(&[change((1, 0), (1, 0), "\n")], 2, Utf16).unwrap();
         assert_eq!(lines(&doc), ["a", ""]);
         assert_index_fresh(&doc);
     }
@@ -837,8 +713,7 @@ mod tests {
     fn an_edit_can_split_a_crlf_apart() {
         // Replacing a CRLF by "\rx\n" leaves a lone CR and an LF: 2 lines become 3.
         let mut doc = Document::new("a\r\nb".to_owned(), 1);
-        doc.apply_changes(&[change((0, 1), (1, 0), "\rx\n")], 2, Utf16)
-            .unwrap();
+        doc.apply_changes(&[change((0, 1), (1, 0), "\rx\n")], 2, Utf16).unwrap();
         assert_eq!(lines(&doc), ["a", "x", "b"]);
         assert_index_fresh(&doc);
     }
@@ -858,17 +733,10 @@ mod tests {
             EditError::InvalidRange {
                 index: 1,
                 count: 3,
-                source: PositionError::PastEndOfLine {
-                    position: pos(1, 9),
-                    line_length: 0,
-                    encoding: Utf16
-                },
+                source: PositionError::PastEndOfLine { position: pos(1, 9), line_length: 0, encoding: Utf16 },
             }
         );
-        assert_eq!(
-            err.to_string(),
-            "change 2 of 3 (index 1): position 1:9 is past the end of line 1 (0 UTF-16 units)"
-        );
+        assert_eq!(err.to_string(), "change 2 of 3 (index 1): position 1:9 is past the end of line 1 (0 UTF-16 units)");
         assert_eq!(doc, before);
         assert_eq!(doc.version(), 7);
     }
@@ -940,26 +808,16 @@ mod tests {
 
         impl Seed {
             /// The change, and the char range it replaces in the model.
-            pub fn realise(
-                &self,
-                chars: &[char],
-                enc: PositionEncoding,
-            ) -> (TextChange, usize, usize) {
+            pub fn realise(&self, chars: &[char], enc: PositionEncoding) -> (TextChange, usize, usize) {
                 if self.full {
-                    let change = TextChange {
-                        range: None,
-                        text: self.text.clone(),
-                    };
+                    let change = TextChange { range: None, text: self.text.clone() };
                     return (change, 0, chars.len());
                 }
                 let lines = lines(chars);
                 let p = pick(chars, &lines, self.a, enc);
                 let q = pick(chars, &lines, self.b, enc);
                 let (p, q) = if q.0 < p.0 { (q, p) } else { (p, q) };
-                let change = TextChange {
-                    range: Some(TextRange::new(p.1, q.1)),
-                    text: self.text.clone(),
-                };
+                let change = TextChange { range: Some(TextRange::new(p.1, q.1)), text: self.text.clone() };
                 (change, p.0, q.0)
             }
         }
@@ -973,10 +831,7 @@ mod tests {
             let line = l as usize % lines.len();
             let (start, end) = lines[line];
             let at = start + c as usize % (end - start + 1);
-            (
-                at,
-                TextPosition::new(line as u32, column(chars, start, at, enc)),
-            )
+            (at, TextPosition::new(line as u32, column(chars, start, at, enc)))
         }
     }
 
@@ -986,23 +841,19 @@ mod tests {
         use proptest::prelude::*;
         use proptest::test_runner::TestCaseError;
 
-        const ALPHABET: &[&str] = &[
-            "a", "b", " ", "x", "\n", "\r\n", "\r", "😀", "中", "\u{301}", "é",
-        ];
+        const ALPHABET: &[&str] = &["a", "b", " ", "x", "\n", "\r\n", "\r", "😀", "中", "\u{301}", "é"];
 
         fn text(max: usize) -> impl Strategy<Value = String> {
             prop::collection::vec(prop::sample::select(ALPHABET), 0..max).prop_map(|v| v.concat())
         }
 
         fn seed() -> impl Strategy<Value = Seed> {
-            (any::<(u32, u32)>(), any::<(u32, u32)>(), text(6), 0..25u8).prop_map(
-                |(a, b, text, f)| Seed {
-                    a,
-                    b,
-                    text,
-                    full: f == 0,
-                },
-            )
+            (any::<(u32, u32)>(), any::<(u32, u32)>(), text(6), 0..25u8).prop_map(|(a, b, text, f)| Seed {
+                a,
+                b,
+                text,
+                full: f == 0,
+            })
         }
 
         fn steps() -> impl Strategy<Value = Vec<Vec<Seed>>> {
@@ -1010,16 +861,9 @@ mod tests {
         }
 
         /// The document agrees with the model: text, lines, index, and every position both ways.
-        fn check_agrees(
-            doc: &Document,
-            chars: &[char],
-            enc: PositionEncoding,
-        ) -> Result<(), TestCaseError> {
+        fn check_agrees(doc: &Document, chars: &[char], enc: PositionEncoding) -> Result<(), TestCaseError> {
             prop_assert_eq!(doc.text(), chars.iter().collect::<String>());
-            prop_assert_eq!(
-                &doc.line_starts,
-                &compute_line_starts(doc.text().as_bytes())
-            );
+            prop_assert_eq!(&doc.line_starts, &compute_line_starts(doc.text().as_bytes()));
             let lines = model::lines(chars);
             prop_assert_eq!(doc.line_count() as usize, lines.len());
             for (l, &(start, end)) in lines.iter().enumerate() {
@@ -1035,17 +879,11 @@ mod tests {
                 }
                 let len = model::column(chars, start, end, enc);
                 let past = TextPosition::new(line, len + 1);
-                let is_past_end = matches!(
-                    doc.offset_at(past, enc),
-                    Err(PositionError::PastEndOfLine { .. })
-                );
+                let is_past_end = matches!(doc.offset_at(past, enc), Err(PositionError::PastEndOfLine { .. }));
                 prop_assert!(is_past_end);
             }
             let beyond = TextPosition::new(lines.len() as u32, 0);
-            let is_out = matches!(
-                doc.offset_at(beyond, enc),
-                Err(PositionError::LineOutOfRange { .. })
-            );
+            let is_out = matches!(doc.offset_at(beyond, enc), Err(PositionError::LineOutOfRange { .. }));
             prop_assert!(is_out);
             Ok(())
         }
@@ -1065,23 +903,15 @@ mod tests {
             for k in 1..model::width(chars[at], enc) {
                 let inside = TextPosition::new(p.line, p.character + k);
                 let expected = match enc {
-                    PositionEncoding::Utf16 => {
-                        PositionError::InsideSurrogatePair { position: inside }
-                    }
-                    PositionEncoding::Utf8 => {
-                        PositionError::InsideUtf8Character { position: inside }
-                    }
+                    PositionEncoding::Utf16 => PositionError::InsideSurrogatePair { position: inside },
+                    PositionEncoding::Utf8 => PositionError::InsideUtf8Character { position: inside },
                 };
                 prop_assert_eq!(doc.offset_at(inside, enc), Err(expected));
             }
             Ok(())
         }
 
-        fn run_model(
-            initial: String,
-            steps: Vec<Vec<Seed>>,
-            enc: PositionEncoding,
-        ) -> Result<(), TestCaseError> {
+        fn run_model(initial: String, steps: Vec<Vec<Seed>>, enc: PositionEncoding) -> Result<(), TestCaseError> {
             let mut doc = Document::new(initial.clone(), 0);
             let mut chars: Vec<char> = initial.chars().collect();
             check_agrees(&doc, &chars, enc)?;
@@ -1094,9 +924,8 @@ mod tests {
                     changes.push(change);
                 }
                 let version = n as i32 + 1;
-                let edits = doc
-                    .apply_changes(&changes, version, enc)
-                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let edits =
+                    doc.apply_changes(&changes, version, enc).map_err(|e| TestCaseError::fail(e.to_string()))?;
                 prop_assert_eq!(doc.version(), version);
                 prop_assert_eq!(edits.len(), changes.len());
                 let mut replay = before;

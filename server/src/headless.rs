@@ -6,6 +6,7 @@ use crate::config::Settings;
 use anyhow::{bail, Context};
 use serde_json::json;
 use splice_model::{CancelToken, Completion, Engine, ModelInfo};
+use splice_retrieval::{Disabled, RetrievalDecision};
 
 /// Runs `splice complete`: loads the model, completes at the position, prints the suggestion
 /// (or JSON with timings). An empty suggestion prints nothing (JSON: `"suggestion": null`).
@@ -15,11 +16,22 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
     let cursor = cursor_offset(&text, args.line, args.col)?;
     let settings = Settings::resolve(args.options);
     let engine = Engine::start(settings.engine.clone())?;
-    let prepared = completion::prepare(&text, cursor, &settings, engine.info().context_tokens, CancelToken::new())?;
+    let prepared = completion::prepare(
+        &text,
+        cursor,
+        Some(&args.file),
+        &Disabled,
+        &settings,
+        engine.info().context_tokens,
+        CancelToken::new(),
+    )?;
     let result = engine.complete_blocking(prepared.request.clone())?;
     let suggestion = completion::finish(&prepared, &result);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report(engine.info(), &prepared, &result, suggestion.as_deref()))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report(engine.info(), &prepared, &result, suggestion.as_deref()))?
+        );
     } else if let Some(suggestion) = suggestion {
         println!("{suggestion}");
     }
@@ -52,13 +64,22 @@ pub fn cursor_offset(text: &str, line: u32, col: u32) -> anyhow::Result<usize> {
     Ok(line_start + within)
 }
 
-fn report(info: &ModelInfo, prepared: &completion::Prepared, result: &Completion, suggestion: Option<&str>) -> serde_json::Value {
+fn report(
+    info: &ModelInfo,
+    prepared: &completion::Prepared,
+    result: &Completion,
+    suggestion: Option<&str>,
+) -> serde_json::Value {
     let stats = &result.stats;
     json!({
         "suggestion": suggestion,
         "raw": result.text,
         "stop": format!("{:?}", result.stop),
         "shape": format!("{:?}", prepared.request.shape),
+        "retrieval": match &prepared.retrieval {
+            RetrievalDecision::Skip { reason } => json!({ "retrieved": false, "reason": reason }),
+            RetrievalDecision::Retrieve(snippets) => json!({ "retrieved": true, "snippets": snippets.len() }),
+        },
         "model": {
             "path": info.path,
             "architecture": info.architecture,

@@ -77,7 +77,9 @@ impl LspClient {
 
     /// Waits for the response to request `id` (the whole message: `result` or `error`).
     pub fn response(&mut self, id: i64) -> Message {
-        self.wait_for(&format!("the response to request {id}"), |m| m.get("id") == Some(&json!(id)) && m.get("method").is_none())
+        self.wait_for(&format!("the response to request {id}"), |m| {
+            m.get("id") == Some(&json!(id)) && m.get("method").is_none()
+        })
     }
 
     /// Sends a request and waits for its response.
@@ -95,7 +97,9 @@ impl LspClient {
 
     /// Waits for a server notification with `method` whose params satisfy `accept`.
     pub fn notification(&mut self, method: &str, accept: impl Fn(&Value) -> bool) -> Message {
-        self.wait_for(&format!("a {method} notification"), |m| m["method"] == method && m.get("id").is_none() && accept(&m["params"]))
+        self.wait_for(&format!("a {method} notification"), |m| {
+            m["method"] == method && m.get("id").is_none() && accept(&m["params"])
+        })
     }
 
     /// Waits for the first message (already seen or new) matching `accept`.
@@ -110,7 +114,9 @@ impl LspClient {
                 Ok(message) if accept(&message) => return message,
                 Ok(message) => self.seen.push(message),
                 Err(RecvTimeoutError::Timeout) => panic!("no {what} within {HANG_GUARD:?}; seen: {:?}", self.seen),
-                Err(RecvTimeoutError::Disconnected) => panic!("the server closed stdout before {what}; seen: {:?}", self.seen),
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("the server closed stdout before {what}; seen: {:?}", self.seen)
+                }
             }
         }
     }

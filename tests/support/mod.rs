@@ -16,7 +16,11 @@ pub fn splice_bin() -> PathBuf {
     // target/<profile>/deps/<test-exe> → target/<profile>/splice
     let exe = std::env::current_exe().expect("the test knows its own path");
     let bin = exe.parent().and_then(Path::parent).expect("tests run from target/<profile>/deps").join("splice");
-    assert!(bin.exists(), "{} is missing: build it with `cargo build --release --bin splice` (make test does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build --release --bin splice` (make test does)",
+        bin.display()
+    );
     bin
 }
 

@@ -14,6 +14,7 @@ use crate::document::{Document, PositionEncoding};
 use dashmap::DashMap;
 use serde_json::Value;
 use splice_model::{CancelToken, EngineError};
+use splice_retrieval::{Disabled, Retriever};
 use std::sync::{Arc, RwLock};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::*;
@@ -47,6 +48,7 @@ pub struct Backend {
     in_flight: DashMap<Uri, CancelToken>,
     engine: EngineSlot,
     board: Arc<StatusBoard>,
+    retriever: Arc<dyn Retriever>,
 }
 
 impl Backend {
@@ -61,6 +63,7 @@ impl Backend {
             in_flight: DashMap::new(),
             engine: EngineSlot::new(),
             board: Arc::new(StatusBoard::default()),
+            retriever: Arc::new(Disabled),
         }
     }
 
@@ -89,7 +92,11 @@ impl Backend {
     /// The shared completion path: waits for the engine, supersedes the document's older request,
     /// runs the model and postprocesses. `Ok(None)` means "no item".
     async fn suggest(&self, uri: &Uri, at: Position) -> Result<Option<Suggestion>> {
-        let engine = self.engine.ready().await.map_err(|reason| convert::server_error(format!("model failed to load: {reason}")))?;
+        let engine = self
+            .engine
+            .ready()
+            .await
+            .map_err(|reason| convert::server_error(format!("model failed to load: {reason}")))?;
         let cancel = CancelToken::new();
         let mut guard = RequestGuard::new(cancel.clone(), self.board.clone());
         if let Some(older) = self.in_flight.insert(uri.clone(), cancel.clone()) {
@@ -120,13 +127,23 @@ impl Backend {
                 guard.finish(|c| {
                     c.generated_tokens += generated;
                     c.last = Some(done.stats.clone());
-                    if text.is_some() { c.suggested += 1 } else { c.empty += 1 }
+                    if text.is_some() {
+                        c.suggested += 1
+                    } else {
+                        c.empty += 1
+                    }
                 });
                 tracing::info!(
-                    uri = uri.as_str(), line = at.line, col = at.character,
-                    prompt = done.stats.prompt_tokens, encoded = done.stats.encoded_tokens,
-                    generated = done.stats.generated_tokens, first_token_ms = done.stats.first_token_ms as u64,
-                    total_ms = done.stats.total_ms as u64, shown = text.is_some(), "completion"
+                    uri = uri.as_str(),
+                    line = at.line,
+                    col = at.character,
+                    prompt = done.stats.prompt_tokens,
+                    encoded = done.stats.encoded_tokens,
+                    generated = done.stats.generated_tokens,
+                    first_token_ms = done.stats.first_token_ms as u64,
+                    total_ms = done.stats.total_ms as u64,
+                    shown = text.is_some(),
+                    "completion"
                 );
                 Ok(text.map(|text| Suggestion { text, at, word_start, word }))
             }
@@ -144,8 +161,17 @@ impl Backend {
     }
 
     /// Cuts the prompt window at the cursor. `Ok(None)`: nothing to complete (binary text).
-    fn prepare(&self, uri: &Uri, at: Position, context_tokens: u32, cancel: CancelToken) -> Result<Option<(Prepared, Position, String)>> {
-        let open = self.documents.get(uri).ok_or_else(|| convert::invalid_params(format!("document {} is not open", uri.as_str())))?;
+    fn prepare(
+        &self,
+        uri: &Uri,
+        at: Position,
+        context_tokens: u32,
+        cancel: CancelToken,
+    ) -> Result<Option<(Prepared, Position, String)>> {
+        let open = self
+            .documents
+            .get(uri)
+            .ok_or_else(|| convert::invalid_params(format!("document {} is not open", uri.as_str())))?;
         if !open.in_sync {
             return Err(convert::invalid_params(format!(
                 "document {} is out of sync after a rejected edit; close and reopen it",
@@ -156,7 +182,16 @@ impl Backend {
         let document = &open.document;
         let cursor = document.offset_at(convert::position(at), encoding).map_err(convert::invalid_params)?;
         let settings = self.settings.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let prepared = match completion::prepare(document.text(), cursor, &settings, context_tokens, cancel) {
+        let path = uri.to_file_path();
+        let prepared = match completion::prepare(
+            document.text(),
+            cursor,
+            path.as_deref(),
+            self.retriever.as_ref(),
+            &settings,
+            context_tokens,
+            cancel,
+        ) {
             Ok(prepared) => prepared,
             Err(skip) => {
                 tracing::warn!(uri = uri.as_str(), "no completion: {skip}");
@@ -187,11 +222,17 @@ impl Backend {
 }
 
 /// Runs a request on the engine thread and awaits it without blocking the runtime.
-async fn run(engine: &splice_model::Engine, request: splice_model::CompletionRequest) -> std::result::Result<splice_model::Completion, EngineError> {
+async fn run(
+    engine: &splice_model::Engine,
+    request: splice_model::CompletionRequest,
+) -> std::result::Result<splice_model::Completion, EngineError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    engine.submit(request, Box::new(move |result| {
-        let _ = tx.send(result);
-    }));
+    engine.submit(
+        request,
+        Box::new(move |result| {
+            let _ = tx.send(result);
+        }),
+    );
     rx.await.unwrap_or(Err(EngineError::Stopped))
 }
 
@@ -254,7 +295,11 @@ impl LanguageServer for Backend {
             let state = state.clone();
             tokio::spawn(async move { Backend::notify_status(&client, &state, &board).await });
         });
-        Ok(InitializeResult { capabilities: capabilities(encoding), server_info: Some(server_info()), offset_encoding: None })
+        Ok(InitializeResult {
+            capabilities: capabilities(encoding),
+            server_info: Some(server_info()),
+            offset_encoding: None,
+        })
     }
 
     async fn initialized(&self, _: InitializedParams) {
@@ -321,7 +366,10 @@ impl LanguageServer for Backend {
             filter_text: Some(new_text.clone()),
             sort_text: Some("0".to_owned()),
             insert_text_format: Some(InsertTextFormat::PLAIN_TEXT),
-            text_edit: Some(CompletionTextEdit::Edit(TextEdit { range: Range { start: s.word_start, end: s.at }, new_text })),
+            text_edit: Some(CompletionTextEdit::Edit(TextEdit {
+                range: Range { start: s.word_start, end: s.at },
+                new_text,
+            })),
             ..CompletionItem::default()
         };
         Ok(Some(CompletionResponse::Array(vec![item])))

@@ -32,10 +32,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .custom_method("splice/status", Backend::status)
             .finish();
         let (input, output) = transport::guard(tokio::io::stdin(), tokio::io::stdout());
-        Server::new(input, output, socket)
-            .concurrency_level(CONCURRENCY)
-            .serve(service)
-            .await;
+        Server::new(input, output, socket).concurrency_level(CONCURRENCY).serve(service).await;
     });
     // A blocking stdin read may still be pending; do not wait for the editor to close stdin.
     runtime.shutdown_background();

@@ -8,7 +8,9 @@
 //! server's own output is forwarded frame by frame, so the two writers never interleave.
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream,
+};
 use tokio::sync::mpsc;
 
 /// Buffer of each in-memory pipe.
@@ -19,7 +21,10 @@ const MAX_BODY_BYTES: usize = 512 << 20;
 
 /// Starts the guard tasks on the current runtime. Returns the stream the server reads and the
 /// stream it writes.
-pub fn guard(input: impl AsyncRead + Unpin + Send + 'static, output: impl AsyncWrite + Unpin + Send + 'static) -> (DuplexStream, DuplexStream) {
+pub fn guard(
+    input: impl AsyncRead + Unpin + Send + 'static,
+    output: impl AsyncWrite + Unpin + Send + 'static,
+) -> (DuplexStream, DuplexStream) {
     let (server_in, mut to_server) = tokio::io::duplex(PIPE_BYTES);
     let (server_out, from_server) = tokio::io::duplex(PIPE_BYTES);
     let (errors_tx, errors_rx) = mpsc::unbounded_channel::<Value>();
@@ -102,7 +107,8 @@ async fn read_frame(input: &mut (impl AsyncBufRead + Unpin)) -> Result<Option<Ve
 /// `Ok` for a body the server can take: a JSON object with `"jsonrpc": "2.0"` that is a request,
 /// a notification or a response. Otherwise the error response to send back.
 fn check(body: &[u8]) -> Result<(), Value> {
-    let value: Value = serde_json::from_slice(body).map_err(|err| error_response(Value::Null, -32700, &format!("Parse error: {err}")))?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|err| error_response(Value::Null, -32700, &format!("Parse error: {err}")))?;
     let id = value.get("id").cloned().unwrap_or(Value::Null);
     let Some(object) = value.as_object() else {
         return Err(error_response(Value::Null, -32600, "Invalid request: a message must be a JSON object"));
@@ -131,7 +137,11 @@ async fn write_frame(output: &mut (impl AsyncWrite + Unpin), body: &[u8]) -> std
 
 /// Copies the server's frames and the guard's error responses to the real output, whole frames
 /// at a time.
-async fn forward_output(from_server: DuplexStream, mut errors: mpsc::UnboundedReceiver<Value>, mut output: impl AsyncWrite + Unpin) {
+async fn forward_output(
+    from_server: DuplexStream,
+    mut errors: mpsc::UnboundedReceiver<Value>,
+    mut output: impl AsyncWrite + Unpin,
+) {
     let mut from_server = BufReader::new(from_server);
     let mut errors_open = true;
     loop {
