@@ -411,3 +411,17 @@ fn capabilities(encoding: PositionEncoding) -> ServerCapabilities {
 fn server_info() -> ServerInfo {
     ServerInfo { name: "splice".to_owned(), version: Some(env!("CARGO_PKG_VERSION").to_owned()) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::identifier_start;
+
+    #[test]
+    fn the_word_left_of_the_cursor_is_found() {
+        let text = "x = self.quan";
+        assert_eq!(&text[identifier_start(text, text.len())..], "quan");
+        assert_eq!(identifier_start("self.", 5), 5, "no word: the edit starts at the cursor");
+        let cjk = "名前_1";
+        assert_eq!(identifier_start(cjk, cjk.len()), 0);
+    }
+}
