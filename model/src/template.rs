@@ -180,6 +180,17 @@ const SPELLINGS: &[Spelling] = &[
     },
 ];
 
+/// Every token text any known family uses (sentinels and stop tokens), so that a vocabulary scan
+/// can keep only these.
+pub fn sentinel_texts() -> impl Iterator<Item = &'static str> {
+    SPELLINGS.iter().flat_map(|s| {
+        [Some(s.prefix), Some(s.suffix), s.middle, s.repo_name, s.file_sep]
+            .into_iter()
+            .flatten()
+            .chain(s.stops.iter().copied())
+    })
+}
+
 /// Detects the template from the vocabulary.
 ///
 /// `lookup` maps a token's exact text to its id (the engine builds it once per model load from the

@@ -3,50 +3,17 @@
 use crate::template::{self, MetadataFimTokens, PromptTemplate};
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
-use std::collections::HashMap;
-
-/// Every token text any known FIM family uses; the vocabulary scan keeps only these.
-const SENTINEL_TEXTS: &[&str] = &[
-    "<|fim_prefix|>",
-    "<|fim_suffix|>",
-    "<|fim_middle|>",
-    "<|fim_pad|>",
-    "<|repo_name|>",
-    "<|file_sep|>",
-    "<|endoftext|>",
-    "<fim_prefix>",
-    "<fim_suffix>",
-    "<fim_middle>",
-    "<fim_pad>",
-    "<repo_name>",
-    "<file_sep>",
-    "<filename>",
-    "<fim-prefix>",
-    "<fim-suffix>",
-    "<fim-middle>",
-    "<fim-pad>",
-    "<｜fim▁begin｜>",
-    "<｜fim▁hole｜>",
-    "<｜fim▁end｜>",
-    "<|EOT|>",
-    "<｜end▁of▁sentence｜>",
-    "▁<PRE>",
-    "▁<SUF>",
-    "▁<MID>",
-    "▁<EOT>",
-    "[PREFIX]",
-    "[SUFFIX]",
-    "[MIDDLE]",
-];
+use std::collections::{HashMap, HashSet};
 
 /// Detects the prompt template of a loaded model. Scans the vocabulary once: O(vocabulary size),
 /// a few milliseconds for 150k tokens.
 pub(crate) fn detect_template(model: &LlamaModel) -> PromptTemplate {
     let vocab = model.vocab();
+    let sentinels: HashSet<&'static str> = template::sentinel_texts().collect();
     let mut found: HashMap<&'static str, LlamaToken> = HashMap::new();
     for token in vocab.tokens() {
         let Some(text) = vocab.text(token).and_then(|t| t.to_str().ok()) else { continue };
-        if let Some(known) = SENTINEL_TEXTS.iter().find(|known| **known == text) {
+        if let Some(known) = sentinels.get(text) {
             found.entry(known).or_insert(token);
         }
     }

@@ -51,6 +51,17 @@ pub fn smollm2() -> PathBuf {
     model("SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
+/// A generated vocabulary-only GGUF (`make fixtures`): `$SPLICE_VOCAB_FIXTURES/NAME`, else
+/// `target/vocab-fixtures/NAME` in the repository.
+pub fn vocab_fixture(name: &str) -> PathBuf {
+    let dir = std::env::var_os("SPLICE_VOCAB_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/vocab-fixtures"));
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is missing: run `make fixtures`", path.display());
+    path
+}
+
 /// A file under `tests/fixtures`.
 pub fn fixture(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(relative)
