@@ -13,10 +13,10 @@ use crate::config::{Options, Settings};
 use crate::document::{Document, PositionEncoding};
 use dashmap::DashMap;
 use serde_json::Value;
-use splice_model::{CancelToken, EngineError};
+use splice_model::{CancelToken, CompletionStats, Engine, EngineError};
 use splice_retrieval::{Disabled, Retriever};
 use std::sync::{Arc, RwLock};
-use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer};
 
@@ -102,61 +102,47 @@ impl Backend {
         if let Some(older) = self.in_flight.insert(uri.clone(), cancel.clone()) {
             older.cancel();
         }
-        let prepared = self.prepare(uri, at, engine.info().context_tokens, cancel.clone());
-        let outcome = match prepared {
-            Ok(Some((prepared, word_start, word))) => {
-                let result = run(&engine, prepared.request.clone()).await;
-                Some((prepared, word_start, word, result))
-            }
-            Ok(None) => None,
-            Err(err) => {
-                self.forget_in_flight(uri, &cancel);
-                guard.finish(|c| c.failed += 1);
-                return Err(err);
-            }
-        };
+        let outcome = self.compute(&engine, uri, at, cancel.clone()).await;
         self.forget_in_flight(uri, &cancel);
-        let Some((prepared, word_start, word, result)) = outcome else {
-            guard.finish(|c| c.empty += 1);
-            return Ok(None);
+        guard.finish(|counters| outcome.count(counters));
+        match outcome {
+            Outcome::Shown(suggestion, _) => Ok(Some(suggestion)),
+            Outcome::Empty(_) | Outcome::Superseded => Ok(None),
+            Outcome::Failed(err) => Err(err),
+        }
+    }
+
+    /// Prepares, runs and finishes one request.
+    async fn compute(&self, engine: &Engine, uri: &Uri, at: Position, cancel: CancelToken) -> Outcome {
+        let (prepared, word_start, word) = match self.prepare(uri, at, engine.info().context_tokens, cancel) {
+            Ok(Some(prepared)) => prepared,
+            Ok(None) => return Outcome::Empty(None),
+            Err(err) => return Outcome::Failed(err),
         };
-        match result {
-            Ok(done) => {
-                let text = completion::finish(&prepared, &done);
-                let generated = done.stats.generated_tokens as u64;
-                guard.finish(|c| {
-                    c.generated_tokens += generated;
-                    c.last = Some(done.stats.clone());
-                    if text.is_some() {
-                        c.suggested += 1
-                    } else {
-                        c.empty += 1
-                    }
-                });
-                tracing::info!(
-                    uri = uri.as_str(),
-                    line = at.line,
-                    col = at.character,
-                    prompt = done.stats.prompt_tokens,
-                    encoded = done.stats.encoded_tokens,
-                    generated = done.stats.generated_tokens,
-                    first_token_ms = done.stats.first_token_ms as u64,
-                    total_ms = done.stats.total_ms as u64,
-                    shown = text.is_some(),
-                    "completion"
-                );
-                Ok(text.map(|text| Suggestion { text, at, word_start, word }))
-            }
-            Err(EngineError::Cancelled) => {
-                // The client did not cancel (this future is still running): a newer request or an
-                // edit superseded this one.
-                guard.finish(|c| c.superseded += 1);
-                Ok(None)
-            }
-            Err(err) => {
-                guard.finish(|c| c.failed += 1);
-                Err(convert::server_error(err))
-            }
+        let done = match run(engine, prepared.request.clone()).await {
+            Ok(done) => done,
+            // The client did not cancel (this future is still running): a newer request or an
+            // edit of the document superseded this one.
+            Err(EngineError::Cancelled) => return Outcome::Superseded,
+            Err(err) => return Outcome::Failed(convert::server_error(err)),
+        };
+        let text = completion::finish(&prepared, &done);
+        let stats = &done.stats;
+        tracing::info!(
+            uri = uri.as_str(),
+            line = at.line,
+            col = at.character,
+            prompt = stats.prompt_tokens,
+            encoded = stats.encoded_tokens,
+            generated = stats.generated_tokens,
+            first_token_ms = stats.first_token_ms as u64,
+            total_ms = stats.total_ms as u64,
+            shown = text.is_some(),
+            "completion"
+        );
+        match text {
+            Some(text) => Outcome::Shown(Suggestion { text, at, word_start, word }, done.stats),
+            None => Outcome::Empty(Some(done.stats)),
         }
     }
 
@@ -221,9 +207,48 @@ impl Backend {
     }
 }
 
+/// How a request ended.
+enum Outcome {
+    /// A suggestion to show.
+    Shown(Suggestion, CompletionStats),
+    /// Nothing worth showing (or nothing to run, e.g. binary text).
+    Empty(Option<CompletionStats>),
+    /// A newer request or an edit replaced it.
+    Superseded,
+    /// An error for the client.
+    Failed(Error),
+}
+
+impl Outcome {
+    fn count(&self, counters: &mut status::Counters) {
+        let stats = match self {
+            Outcome::Shown(_, stats) => {
+                counters.suggested += 1;
+                Some(stats)
+            }
+            Outcome::Empty(stats) => {
+                counters.empty += 1;
+                stats.as_ref()
+            }
+            Outcome::Superseded => {
+                counters.superseded += 1;
+                None
+            }
+            Outcome::Failed(_) => {
+                counters.failed += 1;
+                None
+            }
+        };
+        if let Some(stats) = stats {
+            counters.generated_tokens += stats.generated_tokens as u64;
+            counters.last = Some(stats.clone());
+        }
+    }
+}
+
 /// Runs a request on the engine thread and awaits it without blocking the runtime.
 async fn run(
-    engine: &splice_model::Engine,
+    engine: &Engine,
     request: splice_model::CompletionRequest,
 ) -> std::result::Result<splice_model::Completion, EngineError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
