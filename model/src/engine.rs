@@ -5,6 +5,7 @@
 //! at a time in arrival order; a request whose [`CancelToken`] fired while it waited is dropped
 //! without touching the model.
 
+use crate::cache_plan::ReuseMode;
 use crate::cancel::CancelToken;
 use crate::error::{EngineError, ModelError};
 use crate::loader;
@@ -16,12 +17,16 @@ use crate::worker::Worker;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The smallest prompt Splice will build; a context must hold this plus the generation budget.
 pub const MIN_PROMPT_TOKENS: u32 = 64;
 
 /// Default context size when none is given (capped at the model's training context).
 pub const DEFAULT_CONTEXT_TOKENS: u32 = 4096;
+
+/// Default idle time before background repair of stale cells.
+pub const DEFAULT_REPAIR_IDLE: Duration = Duration::from_millis(300);
 
 /// How to load the model and size its context.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +46,39 @@ pub struct EngineConfig {
     pub gpu_layers: Option<u32>,
     /// The largest generation budget any request will ask for (checked against the context).
     pub max_tokens: u32,
+    /// How requests reuse the KV cache: PIE (default), prefix only, or not at all.
+    pub reuse: ReuseMode,
+    /// Idle time after a request before stale cells are re-encoded in the background.
+    pub repair_idle: Duration,
+    /// Storage type of the K cache. Quantized types save memory; every shift then dequantizes,
+    /// rotates and requantizes the keys, adding a little error.
+    pub cache_type_k: CacheType,
+}
+
+/// Storage types offered for the K cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheType {
+    /// 16-bit floats (llama.cpp's default).
+    #[default]
+    F16,
+    /// 32-bit floats.
+    F32,
+    /// 8-bit blocks.
+    Q8_0,
+    /// 4-bit blocks.
+    Q4_0,
+}
+
+impl CacheType {
+    pub(crate) fn llama(self) -> llama_cpp_2::context::params::KvCacheType {
+        use llama_cpp_2::context::params::KvCacheType;
+        match self {
+            CacheType::F16 => KvCacheType::F16,
+            CacheType::F32 => KvCacheType::F32,
+            CacheType::Q8_0 => KvCacheType::Q8_0,
+            CacheType::Q4_0 => KvCacheType::Q4_0,
+        }
+    }
 }
 
 impl EngineConfig {
@@ -54,6 +92,9 @@ impl EngineConfig {
             decode_threads: None,
             gpu_layers: None,
             max_tokens: 128,
+            reuse: ReuseMode::Pie,
+            repair_idle: DEFAULT_REPAIR_IDLE,
+            cache_type_k: CacheType::F16,
         }
     }
 }
@@ -77,6 +118,8 @@ pub struct ModelInfo {
     pub gpu_offload_supported: bool,
     /// Threads used for prompt batches and for single-token decodes.
     pub threads: (u32, u32),
+    /// The reuse mode in force (PIE falls back to prefix reuse on models whose cache cannot shift).
+    pub reuse: ReuseMode,
 }
 
 /// One completion to compute.
@@ -118,6 +161,8 @@ pub struct CompletionStats {
     pub reused_tokens: usize,
     /// Prompt tokens decoded for this request.
     pub encoded_tokens: usize,
+    /// Cached cells moved to new positions (PIE's shift after an edit), 0 when nothing moved.
+    pub shifted_tokens: usize,
     /// Prefix tokens dropped to fit the context.
     pub dropped_prefix_tokens: usize,
     /// Tokens generated.
@@ -154,6 +199,8 @@ pub type Reply = Box<dyn FnOnce(Result<Completion, EngineError>) + Send>;
 
 enum Job {
     Complete(Box<CompletionRequest>, Reply),
+    Logits(Box<CompletionRequest>, Box<dyn FnOnce(Result<Vec<f32>, EngineError>) + Send>),
+    Repair(Box<dyn FnOnce(Result<usize, EngineError>) + Send>),
 }
 
 /// A handle to the engine thread. Cloning is cheap; the thread stops when the last handle drops.
@@ -197,6 +244,24 @@ impl Engine {
         if let Err(mpsc::SendError(Job::Complete(_, reply))) = self.jobs.send(Job::Complete(Box::new(request), reply)) {
             reply(Err(EngineError::Stopped));
         }
+    }
+
+    /// The next-token logits at the end of `request`'s prompt, after updating the cache as a
+    /// completion would (no generation). Blocks. For fidelity checks and diagnostics.
+    pub fn prompt_logits_blocking(&self, request: CompletionRequest) -> Result<Vec<f32>, EngineError> {
+        let (tx, rx) = mpsc::channel();
+        let job = Job::Logits(Box::new(request), Box::new(move |result| drop(tx.send(result))));
+        self.jobs.send(job).map_err(|_| EngineError::Stopped)?;
+        rx.recv().unwrap_or(Err(EngineError::Stopped))
+    }
+
+    /// Re-encodes every stale cell now instead of when idle; returns how many chunks that took
+    /// (0: nothing was stale). Blocks. For tests and benchmarks that need the repaired state at a
+    /// known time.
+    pub fn repair_blocking(&self) -> Result<usize, EngineError> {
+        let (tx, rx) = mpsc::channel();
+        self.jobs.send(Job::Repair(Box::new(move |result| drop(tx.send(result))))).map_err(|_| EngineError::Stopped)?;
+        rx.recv().unwrap_or(Err(EngineError::Stopped))
     }
 
     /// Runs a request and waits for it. For the CLI and benchmarks; async callers use [`submit`](Self::submit).
@@ -250,6 +315,7 @@ fn run_thread(config: EngineConfig, ready: mpsc::Sender<Result<ModelInfo, ModelE
         gpu_layers: gpu_layers.min(model.n_layer()),
         gpu_offload_supported,
         threads: worker.threads(),
+        reuse: worker.reuse(),
     };
     tracing::info!(
         model = %info.path.display(), architecture = %info.architecture, template = %info.template.describe(),
@@ -258,9 +324,56 @@ fn run_thread(config: EngineConfig, ready: mpsc::Sender<Result<ModelInfo, ModelE
     if ready.send(Ok(info)).is_err() {
         return;
     }
-    while let Ok(Job::Complete(request, reply)) = jobs.recv() {
-        let result =
-            if request.cancel.is_cancelled() { Err(EngineError::Cancelled) } else { worker.complete(&request) };
-        reply(result);
+    serve_jobs(&mut worker, &jobs, config.repair_idle);
+}
+
+/// Runs jobs in arrival order; when no job came for `repair_idle` and cells are stale, repairs
+/// them one chunk at a time, checking for a new job between chunks.
+fn serve_jobs(worker: &mut Worker<'_>, jobs: &mpsc::Receiver<Job>, repair_idle: Duration) {
+    let mut last_job = Instant::now();
+    loop {
+        let job = if worker.needs_repair() {
+            match jobs.recv_timeout(repair_idle.saturating_sub(last_job.elapsed())) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(err) = worker.repair_step() {
+                        tracing::warn!("background repair failed; the cache was cleared: {err}");
+                    }
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        } else {
+            match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        run_job(worker, job);
+        last_job = Instant::now();
+    }
+}
+
+fn run_job(worker: &mut Worker<'_>, job: Job) {
+    match job {
+        Job::Complete(request, reply) => {
+            let result =
+                if request.cancel.is_cancelled() { Err(EngineError::Cancelled) } else { worker.complete(&request) };
+            reply(result);
+        }
+        Job::Logits(request, reply) => reply(worker.prompt_logits(&request)),
+        Job::Repair(reply) => {
+            let mut chunks = 0;
+            let result = loop {
+                if !worker.needs_repair() {
+                    break Ok(chunks);
+                }
+                chunks += 1;
+                if let Err(err) = worker.repair_step() {
+                    break Err(err);
+                }
+            };
+            reply(result);
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! suggestion is complete ([`shape`]). It never sees an LSP type: positions, URIs and JSON-RPC
 //! belong to the server crate.
 
+pub mod cache_plan;
 mod cancel;
 mod engine;
 mod error;
@@ -15,15 +16,17 @@ mod llama_log;
 mod loader;
 pub mod prompt;
 mod sampling;
+mod sequence;
 pub mod shape;
 pub mod template;
 mod vocabulary;
 mod worker;
 
+pub use cache_plan::ReuseMode;
 pub use cancel::CancelToken;
 pub use engine::{
-    detect_template, Completion, CompletionRequest, CompletionStats, Engine, EngineConfig, ModelInfo, Reply,
-    StopReason, DEFAULT_CONTEXT_TOKENS, MIN_PROMPT_TOKENS,
+    detect_template, CacheType, Completion, CompletionRequest, CompletionStats, Engine, EngineConfig, ModelInfo, Reply,
+    StopReason, DEFAULT_CONTEXT_TOKENS, DEFAULT_REPAIR_IDLE, MIN_PROMPT_TOKENS,
 };
 pub use error::{EngineError, ModelError};
 pub use sampling::SamplingConfig;

@@ -1,9 +1,11 @@
 //! The engine thread's state: the llama.cpp context and what its KV cache holds.
 //!
 //! The cache keeps the tokens of the last prompt plus what was generated after it. A new request
-//! reuses the longest common token prefix and decodes only the rest (the llama-server-like
-//! baseline; edit-aware reuse replaces it in the PIE sessions).
+//! plans how the cache follows its prompt ([`cache_plan`](crate::cache_plan): PIE by default,
+//! prefix-only or none for comparison) and [`KvSequence`] carries the plan out; only the changed
+//! tokens are decoded. Idle time re-encodes cells that went stale across an edit.
 
+use crate::cache_plan::{self, CachePlan, ReuseMode};
 use crate::engine::{
     Completion, CompletionRequest, CompletionStats, EngineConfig, StopReason, DEFAULT_CONTEXT_TOKENS, MIN_PROMPT_TOKENS,
 };
@@ -11,6 +13,7 @@ use crate::error::{EngineError, ModelError};
 use crate::healing::Healing;
 use crate::llama_log;
 use crate::prompt;
+use crate::sequence::{KvSequence, Llama};
 use crate::shape::StreamVerdict;
 use crate::template::PromptTemplate;
 use crate::vocabulary::{self, TextStream};
@@ -22,9 +25,6 @@ use llama_cpp_2::token::LlamaToken;
 use std::num::NonZeroU32;
 use std::time::Instant;
 
-/// The sequence id that holds the cached prompt.
-const SEQ: i32 = 0;
-
 /// Token healing re-spells at most this many trailing prompt tokens of a word.
 const MAX_HEALED_TOKENS: usize = 3;
 
@@ -34,8 +34,10 @@ pub(crate) struct Worker<'m> {
     ctx: LlamaContext<'m>,
     template: PromptTemplate,
     bos: Option<LlamaToken>,
-    /// Tokens whose cells are in the KV cache of [`SEQ`], at positions 0..len.
-    cached: Vec<LlamaToken>,
+    /// What the KV cache holds.
+    sequence: KvSequence,
+    /// How requests reuse the cache (PIE falls back to prefix reuse when cells cannot shift).
+    reuse: ReuseMode,
     batch: LlamaBatch<'static>,
     batch_tokens: usize,
     threads: (u32, u32),
@@ -69,8 +71,12 @@ impl<'m> Worker<'m> {
             .with_n_ubatch(batch_tokens)
             .with_n_threads_batch(threads.0 as i32)
             .with_n_threads(threads.1 as i32)
-            // Keep the whole sliding-window cache so that cells can be shifted later (Gemma 3).
-            .with_swa_full(true);
+            // Keep the whole sliding-window cache so that cells can be shifted (Gemma 3).
+            .with_swa_full(true)
+            // PIE parks a shifted tail in a scratch sequence of the same, unified cache.
+            .with_n_seq_max(2)
+            .with_kv_unified(true)
+            .with_type_k(config.cache_type_k.llama());
         llama_log::clear_errors();
         let ctx = model.new_context(loaderless_backend()?, params).map_err(|err| ModelError::Llama {
             action: "create a context",
@@ -84,7 +90,8 @@ impl<'m> Worker<'m> {
             model,
             template: vocabulary::detect_template(model),
             bos,
-            cached: Vec::new(),
+            sequence: KvSequence::default(),
+            reuse: effective_reuse(model, config.reuse),
             batch: LlamaBatch::new(batch_tokens as usize, 1),
             batch_tokens: batch_tokens as usize,
             threads,
@@ -104,34 +111,83 @@ impl<'m> Worker<'m> {
         self.threads
     }
 
+    /// The reuse mode in force.
+    pub(crate) fn reuse(&self) -> ReuseMode {
+        self.reuse
+    }
+
     /// Runs one request to the end, a stop, or cancellation.
     pub(crate) fn complete(&mut self, request: &CompletionRequest) -> Result<Completion, EngineError> {
         let started = Instant::now();
-        let span = tracing::debug_span!(
-            "engine_complete",
-            prompt_tokens = tracing::field::Empty,
-            encoded = tracing::field::Empty
-        );
-        let _enter = span.enter();
-        let n_ctx = self.ctx.n_ctx() as usize;
-        let max_tokens = (request.max_tokens as usize).min(n_ctx.saturating_sub(MIN_PROMPT_TOKENS as usize)).max(1);
-        let (fitted, healing) = self.fit_prompt(request, n_ctx - max_tokens);
-        let reused = self.reuse_prefix(&fitted.tokens)?;
-        span.record("prompt_tokens", fitted.tokens.len());
-        span.record("encoded", fitted.tokens.len() - reused);
-        self.decode_prompt(&fitted.tokens[reused..], &request.cancel)?;
-        let prompt_ms = ms_since(started);
+        let max_tokens = self.max_tokens(request);
+        let (prompt, healing, dropped) = self.prompt_for(request, max_tokens);
+        let plan = self.follow(&prompt, &request.cancel)?;
         let mut stats = CompletionStats {
-            prompt_tokens: fitted.tokens.len(),
-            reused_tokens: reused,
-            encoded_tokens: fitted.tokens.len() - reused,
-            dropped_prefix_tokens: fitted.prefix_dropped,
-            prompt_ms,
+            prompt_tokens: prompt.len(),
+            reused_tokens: prompt.len() - plan.encoded(),
+            encoded_tokens: plan.encoded(),
+            shifted_tokens: if plan.shifts() { plan.tail.len() } else { 0 },
+            dropped_prefix_tokens: dropped,
+            prompt_ms: ms_since(started),
             ..CompletionStats::default()
         };
+        tracing::debug!(
+            prompt = prompt.len(),
+            encoded = plan.encoded(),
+            shifted = stats.shifted_tokens,
+            "prompt ready"
+        );
         let (text, stop) = self.generate(request, healing, max_tokens, started, &mut stats)?;
         stats.total_ms = ms_since(started);
         Ok(Completion { text, stop, stats })
+    }
+
+    /// The next-token logits at the end of `request`'s prompt, with the cache updated as for a
+    /// completion. For fidelity checks against a full re-encode.
+    pub(crate) fn prompt_logits(&mut self, request: &CompletionRequest) -> Result<Vec<f32>, EngineError> {
+        let max_tokens = self.max_tokens(request);
+        let (prompt, _, _) = self.prompt_for(request, max_tokens);
+        self.follow(&prompt, &request.cancel)?;
+        Ok(self.ctx.get_logits_ith(self.batch.n_tokens() - 1).to_vec())
+    }
+
+    /// Whether cells are stale and idle time should repair them.
+    pub(crate) fn needs_repair(&self) -> bool {
+        self.sequence.stale_from().is_some()
+    }
+
+    /// Re-encodes one chunk of stale cells. Returns whether stale cells remain.
+    pub(crate) fn repair_step(&mut self) -> Result<bool, EngineError> {
+        let mut llama = Llama { ctx: &mut self.ctx, batch: &mut self.batch, batch_tokens: self.batch_tokens };
+        self.sequence.repair_step(&mut llama)
+    }
+
+    fn max_tokens(&self, request: &CompletionRequest) -> usize {
+        let n_ctx = self.ctx.n_ctx() as usize;
+        (request.max_tokens as usize).min(n_ctx.saturating_sub(MIN_PROMPT_TOKENS as usize)).max(1)
+    }
+
+    /// The fitted prompt tokens, the healing of a trailing partial word, and how many prefix
+    /// tokens were dropped to fit.
+    fn prompt_for(&self, request: &CompletionRequest, max_tokens: usize) -> (Vec<LlamaToken>, Option<Healing>, usize) {
+        let (fitted, healing) = self.fit_prompt(request, self.ctx.n_ctx() as usize - max_tokens);
+        let mut tokens = fitted.tokens;
+        if tokens.is_empty() {
+            // An empty document and no BOS: start from the end-of-sequence token as a separator.
+            tokens.push(self.model.vocab().eos());
+        }
+        (tokens, healing, fitted.prefix_dropped)
+    }
+
+    /// Plans and applies the cache update for `prompt`; the batch then holds its last logits.
+    fn follow(&mut self, prompt: &[LlamaToken], cancel: &crate::CancelToken) -> Result<CachePlan, EngineError> {
+        if cancel.is_cancelled() {
+            return Err(EngineError::Cancelled);
+        }
+        let plan = cache_plan::plan(self.sequence.plan_base(prompt), prompt, self.reuse);
+        let mut llama = Llama { ctx: &mut self.ctx, batch: &mut self.batch, batch_tokens: self.batch_tokens };
+        self.sequence.follow(&mut llama, &plan, prompt, cancel)?;
+        Ok(plan)
     }
 
     /// Tokenizes and fits the prompt. When the prefix ends mid-word, its last token is left out
@@ -186,53 +242,6 @@ impl<'m> Worker<'m> {
         Some(healing)
     }
 
-    /// Keeps the longest cached prefix of `prompt` (always leaving at least one token to decode,
-    /// so the last position has fresh logits) and drops the rest of the cache. Returns its length.
-    fn reuse_prefix(&mut self, prompt: &[LlamaToken]) -> Result<usize, EngineError> {
-        let common = self.cached.iter().zip(prompt).take_while(|(a, b)| a == b).count();
-        let keep = common.min(prompt.len().saturating_sub(1));
-        if self.ctx.kv_cache_seq_rm(SEQ, Some(keep as u32), None).is_err() {
-            self.ctx.clear_kv_cache();
-            self.cached.clear();
-            return Ok(0);
-        }
-        self.cached.truncate(keep);
-        Ok(keep)
-    }
-
-    /// Decodes `tokens` after the cached ones, in batches, with logits for the last token only.
-    fn decode_prompt(&mut self, tokens: &[LlamaToken], cancel: &crate::CancelToken) -> Result<(), EngineError> {
-        let chunks = tokens.chunks(self.batch_tokens);
-        let last_chunk = chunks.len().saturating_sub(1);
-        for (i, chunk) in chunks.enumerate() {
-            if cancel.is_cancelled() {
-                return Err(EngineError::Cancelled);
-            }
-            self.decode(chunk, i == last_chunk)?;
-        }
-        Ok(())
-    }
-
-    /// Decodes `tokens` at the next positions; logits for the last one if `want_logits`.
-    fn decode(&mut self, tokens: &[LlamaToken], want_logits: bool) -> Result<(), EngineError> {
-        self.batch.clear();
-        let start = self.cached.len();
-        for (i, token) in tokens.iter().enumerate() {
-            let last = i + 1 == tokens.len();
-            self.batch
-                .add(*token, (start + i) as i32, &[SEQ], want_logits && last)
-                .map_err(|e| EngineError::Decode(e.to_string()))?;
-        }
-        if let Err(err) = self.ctx.decode(&mut self.batch) {
-            // The cache state is unknown now: start from scratch next time.
-            self.ctx.clear_kv_cache();
-            self.cached.clear();
-            return Err(EngineError::Decode(llama_log::take_errors().unwrap_or_else(|| err.to_string())));
-        }
-        self.cached.extend_from_slice(tokens);
-        Ok(())
-    }
-
     fn generate(
         &mut self,
         request: &CompletionRequest,
@@ -253,7 +262,7 @@ impl<'m> Worker<'m> {
             if stats.generated_tokens >= max_tokens {
                 break StopReason::TokenBudget;
             }
-            if self.cached.len() >= n_ctx {
+            if self.sequence.tokens().len() >= n_ctx {
                 break StopReason::ContextFull;
             }
             let last = self.batch.n_tokens() - 1;
@@ -286,7 +295,8 @@ impl<'m> Worker<'m> {
             if request.shape.verdict(text.text()) == StreamVerdict::Stop {
                 break StopReason::ShapeComplete;
             }
-            self.decode(&[token], true)?;
+            let mut llama = Llama { ctx: &mut self.ctx, batch: &mut self.batch, batch_tokens: self.batch_tokens };
+            self.sequence.push_generated(&mut llama, token)?;
         };
         Ok((text.finish(), stop))
     }
@@ -294,6 +304,20 @@ impl<'m> Worker<'m> {
 
 fn ms_since(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
+}
+
+/// PIE needs cells that can shift: not M-RoPE (multimodal positions), not recurrent or hybrid
+/// memories (a partial removal fails). llama.cpp's `llama_memory_can_shift` is not exposed by
+/// llama-cpp-2, so this decides by the model's properties; such models fall back to prefix reuse.
+fn effective_reuse(model: &LlamaModel, wanted: ReuseMode) -> ReuseMode {
+    use llama_cpp_2::model::RopeType;
+    let fixed_positions = matches!(model.rope_type(), Some(RopeType::MRope | RopeType::IMRope | RopeType::Vision));
+    let no_partial_removal = model.is_recurrent() || model.is_hybrid();
+    if wanted == ReuseMode::Pie && (fixed_positions || no_partial_removal) {
+        tracing::warn!("this model's KV cache cannot shift; falling back to prefix reuse (--reuse prefix)");
+        return ReuseMode::Prefix;
+    }
+    wanted
 }
 
 fn loaderless_backend() -> Result<&'static llama_cpp_2::llama_backend::LlamaBackend, ModelError> {

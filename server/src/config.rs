@@ -4,10 +4,41 @@
 //! `initializationOptions` (camelCase keys), so the two can never drift apart. Flags given on the
 //! command line win; the editor's options fill the rest; [`Settings::resolve`] applies defaults.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde::Deserialize;
-use splice_model::{EngineConfig, SamplingConfig};
+use splice_model::{CacheType, EngineConfig, ReuseMode, SamplingConfig};
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// `--reuse`: how requests reuse the KV cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reuse {
+    /// Keep the cache across edits: encode only the edited tokens, shift the rest (PIE).
+    Pie,
+    /// Keep only the common prefix; re-encode everything after the first change.
+    Prefix,
+    /// Re-encode the whole prompt on every request.
+    None,
+}
+
+/// `--cache-type-k`: storage type of the K cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyCacheType {
+    /// 16-bit floats.
+    F16,
+    /// 32-bit floats.
+    F32,
+    /// 8-bit quantized.
+    #[value(name = "q8_0")]
+    #[serde(rename = "q8_0")]
+    Q8_0,
+    /// 4-bit quantized.
+    #[value(name = "q4_0")]
+    #[serde(rename = "q4_0")]
+    Q4_0,
+}
 
 /// The model and generation options, each optional until resolved.
 #[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
@@ -46,6 +77,15 @@ pub struct Options {
     /// Seed for sampling with temperature > 0; default 0.
     #[arg(long)]
     pub seed: Option<u32>,
+    /// KV-cache reuse across edits; default pie.
+    #[arg(long, value_enum)]
+    pub reuse: Option<Reuse>,
+    /// Milliseconds without requests before stale cache cells are re-encoded; default 300.
+    #[arg(long)]
+    pub repair_idle_ms: Option<u64>,
+    /// Storage type of the K cache; default f16.
+    #[arg(long, value_enum)]
+    pub cache_type_k: Option<KeyCacheType>,
 }
 
 impl Options {
@@ -63,6 +103,9 @@ impl Options {
             top_k: self.top_k.or(fallback.top_k),
             top_p: self.top_p.or(fallback.top_p),
             seed: self.seed.or(fallback.seed),
+            reuse: self.reuse.or(fallback.reuse),
+            repair_idle_ms: self.repair_idle_ms.or(fallback.repair_idle_ms),
+            cache_type_k: self.cache_type_k.or(fallback.cache_type_k),
         }
     }
 }
@@ -95,6 +138,20 @@ impl Settings {
         engine.decode_threads = options.threads_decode;
         engine.gpu_layers = options.gpu_layers;
         engine.max_tokens = options.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS).max(1);
+        engine.reuse = match options.reuse.unwrap_or(Reuse::Pie) {
+            Reuse::Pie => ReuseMode::Pie,
+            Reuse::Prefix => ReuseMode::Prefix,
+            Reuse::None => ReuseMode::None,
+        };
+        if let Some(ms) = options.repair_idle_ms {
+            engine.repair_idle = Duration::from_millis(ms);
+        }
+        engine.cache_type_k = match options.cache_type_k.unwrap_or(KeyCacheType::F16) {
+            KeyCacheType::F16 => CacheType::F16,
+            KeyCacheType::F32 => CacheType::F32,
+            KeyCacheType::Q8_0 => CacheType::Q8_0,
+            KeyCacheType::Q4_0 => CacheType::Q4_0,
+        };
         let defaults = SamplingConfig::default();
         let sampling = SamplingConfig {
             temperature: options.temperature.unwrap_or(defaults.temperature),
@@ -129,7 +186,8 @@ mod tests {
     fn command_line_wins_and_initialization_options_fill_in() {
         let cli = Options { max_tokens: Some(10), ..Options::default() };
         let init: Options = serde_json::from_value(serde_json::json!({
-            "maxTokens": 50, "gpuLayers": 3, "model": "/m.gguf", "unknownKey": true
+            "maxTokens": 50, "gpuLayers": 3, "model": "/m.gguf", "unknownKey": true,
+            "reuse": "prefix", "cacheTypeK": "q8_0"
         }))
         .expect("camelCase options parse, unknown keys are ignored");
         let settings = Settings::resolve(cli.or(init));
@@ -137,6 +195,8 @@ mod tests {
         assert_eq!(settings.engine.gpu_layers, Some(3));
         assert_eq!(settings.engine.model_path, PathBuf::from("/m.gguf"));
         assert_eq!(settings.max_lines, DEFAULT_MAX_LINES);
+        assert_eq!(settings.engine.reuse, ReuseMode::Prefix);
+        assert_eq!(settings.engine.cache_type_k, CacheType::Q8_0);
     }
 
     #[test]

@@ -86,11 +86,13 @@ fn report(
             "template": info.template.describe(),
             "contextTokens": info.context_tokens,
             "gpuLayers": info.gpu_layers,
+            "reuse": format!("{:?}", info.reuse).to_lowercase(),
         },
         "timings": {
             "promptTokens": stats.prompt_tokens,
             "encodedTokens": stats.encoded_tokens,
             "reusedTokens": stats.reused_tokens,
+            "shiftedTokens": stats.shifted_tokens,
             "droppedPrefixTokens": stats.dropped_prefix_tokens,
             "generatedTokens": stats.generated_tokens,
             "promptMs": round(stats.prompt_ms),

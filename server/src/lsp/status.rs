@@ -59,6 +59,7 @@ pub fn to_json(state: &EngineState, counters: &Counters) -> Value {
                 "contextTokens": info.context_tokens,
                 "gpuLayers": info.gpu_layers,
                 "gpuOffloadSupported": info.gpu_offload_supported,
+                "reuse": format!("{:?}", info.reuse).to_lowercase(),
                 "threads": { "batch": info.threads.0, "decode": info.threads.1 },
             })
         }
@@ -73,6 +74,7 @@ pub fn to_json(state: &EngineState, counters: &Counters) -> Value {
             "promptTokens": s.prompt_tokens,
             "encodedTokens": s.encoded_tokens,
             "reusedTokens": s.reused_tokens,
+            "shiftedTokens": s.shifted_tokens,
             "generatedTokens": s.generated_tokens,
             "firstTokenMs": s.first_token_ms,
             "totalMs": s.total_ms,

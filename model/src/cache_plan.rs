@@ -1,0 +1,214 @@
+//! Planning how the KV cache follows a new prompt: which cells stay, which go, which move.
+//!
+//! The cache holds the previous prompt's tokens at positions 0..n. A new prompt usually differs
+//! from it in one place (the user typed, deleted or pasted something), so the plan keeps the
+//! common prefix, replaces the differing middle, and keeps the common tail, shifted by the
+//! length change (PIE, arXiv 2407.03157). The prompt's last token is always decoded again, so
+//! that fresh logits are available for generation.
+//!
+//! This module only computes the plan; `cache_surgery` applies it to llama.cpp.
+
+use std::ops::Range;
+
+/// How much of the previous prompt's cache a new request may reuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReuseMode {
+    /// Keep the common prefix and the common tail (shifted); encode only the changed tokens.
+    #[default]
+    Pie,
+    /// Keep the common prefix only; encode everything after the first change (llama-server's
+    /// behaviour after an insertion).
+    Prefix,
+    /// Encode the whole prompt every time (the fidelity reference).
+    None,
+}
+
+impl std::str::FromStr for ReuseMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "pie" => Ok(ReuseMode::Pie),
+            "prefix" => Ok(ReuseMode::Prefix),
+            "none" => Ok(ReuseMode::None),
+            other => Err(format!("unknown reuse mode {other:?} (expected pie, prefix or none)")),
+        }
+    }
+}
+
+/// What to do to the cache so that it holds `prompt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachePlan {
+    /// Cells 0..keep stay as they are.
+    pub keep: usize,
+    /// Old positions of the cells to remove (the differing middle, possibly empty).
+    pub removed: Range<usize>,
+    /// New positions of the tokens to decode in place of `removed`, before the tail.
+    pub inserted: Range<usize>,
+    /// Old positions of the kept tail; it moves by `shift`. Cells after it (the old prompt's
+    /// last token, and anything generated after it) are removed.
+    pub tail: Range<usize>,
+    /// New minus old length of the middle.
+    pub shift: isize,
+    /// New positions decoded after the tail (at least the prompt's last token).
+    pub appended: Range<usize>,
+}
+
+impl CachePlan {
+    /// Tokens this plan decodes.
+    pub fn encoded(&self) -> usize {
+        self.inserted.len() + self.appended.len()
+    }
+
+    /// Whether the tail must move (a K-shift pass over the cache at the next decode).
+    pub fn shifts(&self) -> bool {
+        !self.tail.is_empty() && self.shift != 0
+    }
+}
+
+/// Plans the cache update from the cached prompt `cached` to `prompt` (non-empty).
+/// O(len) comparisons.
+pub fn plan<T: PartialEq>(cached: &[T], prompt: &[T], mode: ReuseMode) -> CachePlan {
+    debug_assert!(!prompt.is_empty());
+    let last = prompt.len().saturating_sub(1);
+    // Both prompts' last tokens are left out of the reuse: the new one is always decoded again
+    // for its logits, so the old one's cell goes.
+    let cached_body = &cached[..cached.len().saturating_sub(1)];
+    let prompt_body = &prompt[..last];
+    let common = match mode {
+        ReuseMode::None => 0,
+        _ => common_prefix(cached, prompt_body),
+    };
+    let tail_len = match mode {
+        ReuseMode::Pie if common < cached_body.len() => common_tail(&cached_body[common..], &prompt_body[common..]),
+        _ => 0,
+    };
+    if tail_len == 0 {
+        return CachePlan {
+            keep: common,
+            removed: common..cached.len(),
+            inserted: common..common,
+            tail: cached.len()..cached.len(),
+            shift: 0,
+            appended: common..prompt.len(),
+        };
+    }
+    let old_mid_end = cached_body.len() - tail_len;
+    let new_mid_end = last - tail_len;
+    CachePlan {
+        keep: common,
+        removed: common..old_mid_end,
+        inserted: common..new_mid_end,
+        tail: old_mid_end..cached_body.len(),
+        shift: new_mid_end as isize - old_mid_end as isize,
+        appended: last..prompt.len(),
+    }
+}
+
+fn common_prefix<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+fn common_tail<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+    a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chars(text: &str) -> Vec<char> {
+        text.chars().collect()
+    }
+
+    /// Applies a plan to the cached sequence the way the cache does, returning the new sequence.
+    fn apply(cached: &[char], prompt: &[char], plan: &CachePlan) -> Vec<char> {
+        let mut out: Vec<char> = cached[..plan.keep].to_vec();
+        out.extend(&prompt[plan.inserted.clone()]);
+        out.extend(&cached[plan.tail.clone()]);
+        out.extend(&prompt[plan.appended.clone()]);
+        out
+    }
+
+    #[test]
+    fn typing_at_the_end_is_an_append() {
+        let (old, new) = (chars("def f(x):\n    ret"), chars("def f(x):\n    retu"));
+        let p = plan(&old, &new, ReuseMode::Pie);
+        assert_eq!((p.keep, p.encoded(), p.shifts()), (old.len(), 1, false), "the old last token stays");
+        assert_eq!(apply(&old, &new, &p), new);
+    }
+
+    #[test]
+    fn an_edit_in_the_middle_encodes_only_the_edit_and_shifts_the_tail() {
+        let old = chars("import os\nx = 1\nprint(os.path)\nreturn x");
+        let new = chars("import os, sys\nx = 1\nprint(os.path)\nreturn x");
+        let p = plan(&old, &new, ReuseMode::Pie);
+        assert_eq!(p.keep, 9);
+        assert_eq!(p.inserted, 9..14, "`, sys` is all that is new");
+        assert_eq!(p.shift, 5);
+        assert_eq!(p.appended.len(), 1, "the last token is decoded again for its logits");
+        assert_eq!(apply(&old, &new, &p), new);
+    }
+
+    #[test]
+    fn a_deletion_shifts_left() {
+        let old = chars("aaaa-XYZ-bbbb");
+        let new = chars("aaaa--bbbb");
+        let p = plan(&old, &new, ReuseMode::Pie);
+        assert_eq!((p.removed.clone(), p.inserted.len(), p.shift), (5..8, 0, -3));
+        assert_eq!(apply(&old, &new, &p), new);
+    }
+
+    #[test]
+    fn prefix_mode_encodes_everything_after_the_change() {
+        let old = chars("aaaa-XYZ-bbbb");
+        let new = chars("aaaa--bbbb");
+        let p = plan(&old, &new, ReuseMode::Prefix);
+        assert_eq!((p.keep, p.encoded(), p.shifts()), (5, 5, false));
+        assert_eq!(apply(&old, &new, &p), new);
+    }
+
+    #[test]
+    fn none_mode_encodes_everything() {
+        let old = chars("same");
+        let p = plan(&old, &old, ReuseMode::None);
+        assert_eq!((p.keep, p.encoded()), (0, 4));
+    }
+
+    #[test]
+    fn an_unchanged_prompt_decodes_only_its_last_token() {
+        let old = chars("unchanged");
+        let p = plan(&old, &old, ReuseMode::Pie);
+        assert_eq!((p.keep, p.encoded()), (8, 1));
+        assert_eq!(apply(&old, &old, &p), old);
+    }
+
+    #[test]
+    fn every_plan_rebuilds_the_prompt() {
+        // Deterministic pseudo-random edits over a small alphabet, so that repeats abound.
+        let mut seed = 0x2545_f491_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..2000 {
+            let old: Vec<char> = (0..next(30)).map(|_| ['a', 'b', 'c'][next(3)]).collect();
+            let mut new = old.clone();
+            let at = next(new.len() + 1);
+            let cut = next(new.len() - at + 1);
+            let insert: Vec<char> = (0..next(5)).map(|_| ['a', 'b', 'c'][next(3)]).collect();
+            new.splice(at..at + cut, insert);
+            if new.is_empty() {
+                continue;
+            }
+            for mode in [ReuseMode::Pie, ReuseMode::Prefix, ReuseMode::None] {
+                let p = plan(&old, &new, mode);
+                assert_eq!(apply(&old, &new, &p), new, "{old:?} → {new:?} ({mode:?}): {p:?}");
+                assert_eq!(p.keep + p.inserted.len() + p.tail.len() + p.appended.len(), new.len());
+                assert!(!p.appended.is_empty(), "the last token always gets fresh logits");
+            }
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! The document's tokens in the KV cache, and the surgery that keeps them there across edits.
+//!
+//! [`KvSequence`] mirrors what llama.cpp holds for one sequence: token `i` sits in a cell at
+//! position `i`. [`KvSequence::follow`] brings the cache to a new prompt by a
+//! [`CachePlan`]: keep the common prefix, remove the replaced middle, shift the kept tail by the
+//! length change, decode only the new tokens (PIE).
+//!
+//! llama.cpp refuses a batch whose positions do not continue the sequence's last position, so
+//! new tokens cannot be decoded straight into the middle of a sequence. The recipe: tag the tail
+//! with a scratch sequence (`seq_cp`), remove it from the document's sequence, shift it in the
+//! scratch sequence, decode the new tokens (they see only the cells before them, as PIE requires;
+//! the pending K-shift runs during this decode), copy the tail back and clear the scratch
+//! sequence. This needs a unified KV cache and two sequences.
+//!
+//! Cells after an edit were computed without the new text: they are *stale* from
+//! [`KvSequence::stale_from`] to the end of the prompt. [`KvSequence::repair_step`] re-encodes
+//! them in order, one chunk at a time, with the same recipe (no shift); after the last chunk
+//! the cache equals a full re-encode of the prompt.
+
+use crate::cache_plan::CachePlan;
+use crate::cancel::CancelToken;
+use crate::error::EngineError;
+use crate::llama_log;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::token::LlamaToken;
+
+/// The sequence id that holds the document.
+pub(crate) const DOC_SEQ: i32 = 0;
+
+/// The scratch sequence that holds a tail while new tokens are decoded before it.
+pub(crate) const SCRATCH_SEQ: i32 = 1;
+
+/// Tokens re-encoded per repair step: small enough that a new request waits little.
+pub(crate) const REPAIR_CHUNK: usize = 64;
+
+/// What the KV cache holds for the document sequence.
+#[derive(Debug, Default)]
+pub(crate) struct KvSequence {
+    /// Token `i` is in a cell at position `i`: the last prompt, then what was generated.
+    tokens: Vec<LlamaToken>,
+    /// How many of `tokens` are the last prompt.
+    prompt_len: usize,
+    /// Cells of the prompt from here on were computed before an edit that precedes them.
+    stale_from: Option<usize>,
+}
+
+/// The llama.cpp context and a reusable batch, borrowed for one operation.
+pub(crate) struct Llama<'a, 'm> {
+    /// The context.
+    pub ctx: &'a mut LlamaContext<'m>,
+    /// A batch with room for `batch_tokens` tokens.
+    pub batch: &'a mut LlamaBatch<'static>,
+    /// The batch's capacity.
+    pub batch_tokens: usize,
+}
+
+impl Llama<'_, '_> {
+    /// Decodes `tokens` into `seq` at positions `start..`, in batches; logits for the very last
+    /// token if `want_logits`.
+    fn decode_at(
+        &mut self,
+        seq: i32,
+        start: usize,
+        tokens: &[LlamaToken],
+        want_logits: bool,
+    ) -> Result<(), EngineError> {
+        let chunks = tokens.chunks(self.batch_tokens);
+        let last_chunk = chunks.len().saturating_sub(1);
+        for (c, chunk) in chunks.enumerate() {
+            self.batch.clear();
+            let offset = start + c * self.batch_tokens;
+            for (i, token) in chunk.iter().enumerate() {
+                let logits = want_logits && c == last_chunk && i + 1 == chunk.len();
+                self.batch
+                    .add(*token, (offset + i) as i32, &[seq], logits)
+                    .map_err(|e| EngineError::Decode(e.to_string()))?;
+            }
+            self.ctx
+                .decode(self.batch)
+                .map_err(|err| EngineError::Decode(llama_log::take_errors().unwrap_or_else(|| err.to_string())))?;
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, seq: i32, from: usize, to: Option<usize>) -> Result<(), EngineError> {
+        let ok = self.ctx.kv_cache_seq_rm(seq, Some(from as u32), to.map(|t| t as u32)).is_ok();
+        if ok {
+            Ok(())
+        } else {
+            Err(EngineError::Decode(format!("could not remove cells {from}.. of sequence {seq}")))
+        }
+    }
+
+    fn tag_scratch(&mut self, from: usize) -> Result<(), EngineError> {
+        self.ctx
+            .kv_cache_seq_cp(DOC_SEQ, SCRATCH_SEQ, Some(from as u32), None)
+            .map_err(|e| EngineError::Decode(e.to_string()))
+    }
+
+    fn untag_scratch(&mut self) -> Result<(), EngineError> {
+        self.ctx.kv_cache_seq_cp(SCRATCH_SEQ, DOC_SEQ, None, None).map_err(|e| EngineError::Decode(e.to_string()))?;
+        self.ctx
+            .clear_kv_cache_seq(Some(SCRATCH_SEQ as u32), None, None)
+            .map_err(|e| EngineError::Decode(e.to_string()))?;
+        Ok(())
+    }
+
+    fn shift(&mut self, seq: i32, from: usize, to: usize, delta: isize) -> Result<(), EngineError> {
+        self.ctx
+            .kv_cache_seq_add(seq, Some(from as u32), Some(to as u32), delta as i32)
+            .map_err(|e| EngineError::Decode(e.to_string()))
+    }
+}
+
+impl KvSequence {
+    /// The tokens in the cache (prompt, then generated).
+    pub(crate) fn tokens(&self) -> &[LlamaToken] {
+        &self.tokens
+    }
+
+    /// Where stale cells begin, if any.
+    pub(crate) fn stale_from(&self) -> Option<usize> {
+        self.stale_from
+    }
+
+    /// The base a plan for a new prompt starts from: everything in the cache when the new prompt
+    /// continues into what was generated (the user typed the suggestion), else the last prompt.
+    pub(crate) fn plan_base(&self, prompt: &[LlamaToken]) -> &[LlamaToken] {
+        let common = self.tokens.iter().zip(prompt).take_while(|(a, b)| a == b).count();
+        if common > self.prompt_len {
+            &self.tokens
+        } else {
+            &self.tokens[..self.prompt_len]
+        }
+    }
+
+    /// Brings the cache to `prompt` by `plan` (made against [`plan_base`](Self::plan_base)),
+    /// leaving logits for the prompt's last token in the batch. On error the cache is cleared.
+    /// Cancellation is checked between prompt batches after the tail is in place; a cancelled
+    /// update leaves a consistent, shorter cache.
+    pub(crate) fn follow(
+        &mut self,
+        llama: &mut Llama<'_, '_>,
+        plan: &CachePlan,
+        prompt: &[LlamaToken],
+        cancel: &CancelToken,
+    ) -> Result<(), EngineError> {
+        let result = self.apply(llama, plan, prompt, cancel);
+        if matches!(result, Err(EngineError::Decode(_))) {
+            self.reset(llama);
+        }
+        result
+    }
+
+    fn apply(
+        &mut self,
+        llama: &mut Llama<'_, '_>,
+        plan: &CachePlan,
+        prompt: &[LlamaToken],
+        cancel: &CancelToken,
+    ) -> Result<(), EngineError> {
+        let new_middle = &prompt[plan.inserted.clone()];
+        // Everything after the tail (the old prompt's last token, generated tokens) goes.
+        llama.remove(DOC_SEQ, plan.tail.end, None)?;
+        if !plan.removed.is_empty() {
+            llama.remove(DOC_SEQ, plan.removed.start, Some(plan.removed.end))?;
+        }
+        if !plan.tail.is_empty() && !new_middle.is_empty() {
+            // Decode the new middle before the tail: park the tail in the scratch sequence.
+            llama.tag_scratch(plan.tail.start)?;
+            llama.remove(DOC_SEQ, plan.tail.start, None)?;
+            llama.shift(SCRATCH_SEQ, plan.tail.start, plan.tail.end, plan.shift)?;
+            llama.decode_at(DOC_SEQ, plan.keep, new_middle, false)?;
+            llama.untag_scratch()?;
+        } else if plan.shifts() {
+            // A pure deletion: the tail only moves.
+            llama.shift(DOC_SEQ, plan.tail.start, plan.tail.end, plan.shift)?;
+        } else if !new_middle.is_empty() {
+            llama.decode_at(DOC_SEQ, plan.keep, new_middle, false)?;
+        }
+        let appended = &prompt[plan.appended.clone()];
+        let mut done = 0;
+        for chunk in appended.chunks(llama.batch_tokens) {
+            if cancel.is_cancelled() {
+                self.settle(plan, &prompt[..plan.appended.start + done]);
+                return Err(EngineError::Cancelled);
+            }
+            let last = done + chunk.len() == appended.len();
+            llama.decode_at(DOC_SEQ, plan.appended.start + done, chunk, last)?;
+            done += chunk.len();
+        }
+        self.settle(plan, prompt);
+        Ok(())
+    }
+
+    /// Records that the cache now holds `held` (the new prompt, or the part of it decoded before a
+    /// cancellation).
+    fn settle(&mut self, plan: &CachePlan, held: &[LlamaToken]) {
+        self.track_staleness(plan);
+        self.tokens.clear();
+        self.tokens.extend_from_slice(held);
+        self.prompt_len = held.len();
+        if self.stale_from.is_some_and(|s| s >= held.len()) {
+            self.stale_from = None;
+        }
+    }
+
+    /// Moves the stale mark through an edit: cells after a changed middle were computed without
+    /// it; stale cells before the edit stay stale; re-decoded cells are fresh.
+    fn track_staleness(&mut self, plan: &CachePlan) {
+        let tail_kept = !plan.tail.is_empty();
+        let middle_changed = !plan.removed.is_empty() || !plan.inserted.is_empty();
+        self.stale_from = match self.stale_from {
+            Some(s) if s < plan.keep => Some(s),
+            Some(_) if tail_kept => Some(plan.inserted.end),
+            _ if tail_kept && middle_changed => Some(plan.inserted.end),
+            _ => None,
+        };
+    }
+
+    /// Appends one generated token's cell (decoded with logits).
+    pub(crate) fn push_generated(&mut self, llama: &mut Llama<'_, '_>, token: LlamaToken) -> Result<(), EngineError> {
+        let at = self.tokens.len();
+        if let Err(err) = llama.decode_at(DOC_SEQ, at, &[token], true) {
+            self.reset(llama);
+            return Err(err);
+        }
+        self.tokens.push(token);
+        Ok(())
+    }
+
+    /// Re-encodes the next chunk of stale prompt cells, in document order. Returns whether stale
+    /// cells remain. The generated tokens after the prompt are dropped when the last chunk is
+    /// repaired.
+    pub(crate) fn repair_step(&mut self, llama: &mut Llama<'_, '_>) -> Result<bool, EngineError> {
+        let Some(from) = self.stale_from else { return Ok(false) };
+        let end = (from + REPAIR_CHUNK).min(self.prompt_len);
+        let chunk: Vec<LlamaToken> = self.tokens[from..end].to_vec();
+        let result = if end == self.prompt_len {
+            llama.remove(DOC_SEQ, from, None).and_then(|()| llama.decode_at(DOC_SEQ, from, &chunk, false))
+        } else {
+            llama
+                .tag_scratch(end)
+                .and_then(|()| llama.remove(DOC_SEQ, from, None))
+                .and_then(|()| llama.decode_at(DOC_SEQ, from, &chunk, false))
+                .and_then(|()| llama.untag_scratch())
+        };
+        if let Err(err) = result {
+            self.reset(llama);
+            return Err(err);
+        }
+        if end == self.prompt_len {
+            self.tokens.truncate(self.prompt_len);
+            self.stale_from = None;
+        } else {
+            self.stale_from = Some(end);
+        }
+        Ok(self.stale_from.is_some())
+    }
+
+    /// Forgets everything: the cache is cleared and the next prompt is encoded in full.
+    pub(crate) fn reset(&mut self, llama: &mut Llama<'_, '_>) {
+        llama.ctx.clear_kv_cache();
+        self.tokens.clear();
+        self.prompt_len = 0;
+        self.stale_from = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The shift itself, on a real model: moving every cell by +k must leave the next-token
+    //! distribution as it was (within RoPE's floating-point noise at larger positions).
+
+    use super::*;
+    use crate::loader;
+    use llama_cpp_2::context::params::LlamaContextParams;
+    use std::num::NonZeroU32;
+
+    fn softmax(logits: &[f32]) -> Vec<f64> {
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let exp: Vec<f64> = logits.iter().map(|&l| (l as f64 - max).exp()).collect();
+        let sum: f64 = exp.iter().sum();
+        exp.into_iter().map(|e| e / sum).collect()
+    }
+
+    fn kl(p: &[f32], q: &[f32]) -> f64 {
+        let (p, q) = (softmax(p), softmax(q));
+        p.iter().zip(&q).filter(|(p, _)| **p > 1e-12).map(|(p, q)| p * (p / q.max(1e-30)).ln()).sum()
+    }
+
+    fn argmax(logits: &[f32]) -> usize {
+        logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap()
+    }
+
+    fn context(model: &llama_cpp_2::model::LlamaModel) -> LlamaContext<'_> {
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(2048))
+            .with_n_batch(512)
+            .with_n_ubatch(512)
+            .with_swa_full(true)
+            .with_n_seq_max(2)
+            .with_kv_unified(true);
+        model.new_context(loader::backend().unwrap(), params).unwrap()
+    }
+
+    /// The cache holds exactly the mirrored tokens at positions 0..len, and the scratch sequence
+    /// is empty.
+    fn assert_mirrored(llama: &Llama<'_, '_>, sequence: &KvSequence) {
+        let len = sequence.tokens().len() as i32;
+        assert_eq!(llama.ctx.kv_cache_seq_pos_min(DOC_SEQ), if len == 0 { -1 } else { 0 });
+        assert_eq!(llama.ctx.kv_cache_seq_pos_max(DOC_SEQ), len - 1);
+        assert_eq!(llama.ctx.kv_cache_seq_pos_max(SCRATCH_SEQ), -1, "the scratch sequence is cleared");
+    }
+
+    #[test]
+    fn random_edits_keep_the_mirror_equal_to_the_tokenized_prompt() {
+        use crate::cache_plan::{plan, ReuseMode};
+        let (model, _) = loader::load_model(&splice_e2e::smollm2(), 0, false).unwrap();
+        let mut ctx = context(&model);
+        let mut batch = LlamaBatch::new(512, 1);
+        let mut llama = Llama { ctx: &mut ctx, batch: &mut batch, batch_tokens: 512 };
+        let mut sequence = KvSequence::default();
+        let never = CancelToken::new();
+        let mut text = include_str!("../../tests/fixtures/python/inventory.py").to_owned();
+        let mut seed = 7u64;
+        let mut next = |n: usize| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((seed >> 33) % n.max(1) as u64) as usize
+        };
+        for step in 0..24 {
+            let at = (0..=next(text.len())).rev().find(|i| text.is_char_boundary(*i)).unwrap();
+            let end = (at..=(at + next(40)).min(text.len())).rev().find(|i| text.is_char_boundary(*i)).unwrap();
+            let inserted = ["", "x", "    # note 😀\n", "value = 中文\n", "def f():\n    pass\n"][next(5)];
+            text.replace_range(at..end, inserted);
+            let prompt = model.vocab().tokenize(text.as_bytes(), true, false);
+            let cache_plan = plan(sequence.plan_base(&prompt), &prompt, ReuseMode::Pie);
+            sequence.follow(&mut llama, &cache_plan, &prompt, &never).unwrap();
+            assert_eq!(sequence.tokens(), &prompt[..], "step {step}: the mirror is the tokenized prompt");
+            assert_mirrored(&llama, &sequence);
+            if step % 5 == 4 {
+                while sequence.repair_step(&mut llama).unwrap() {
+                    assert_mirrored(&llama, &sequence);
+                }
+                assert_eq!(sequence.stale_from(), None);
+                assert_mirrored(&llama, &sequence);
+            }
+        }
+    }
+
+    #[test]
+    fn shifting_a_whole_sequence_keeps_its_next_token() {
+        for path in [splice_e2e::smollm2(), splice_e2e::gemma()] {
+            let (model, _) = loader::load_model(&path, 0, false).unwrap();
+            let mut ctx = context(&model);
+            let mut batch = LlamaBatch::new(512, 1);
+            let mut llama = Llama { ctx: &mut ctx, batch: &mut batch, batch_tokens: 512 };
+            let text = include_str!("../../tests/fixtures/python/inventory.py");
+            let tokens = model.vocab().tokenize(text.as_bytes(), true, false);
+            let (body, last) = tokens.split_at(tokens.len() - 1);
+
+            llama.decode_at(DOC_SEQ, 0, &tokens, true).unwrap();
+            let plain = llama.ctx.get_logits_ith(llama.batch.n_tokens() - 1).to_vec();
+
+            for k in [1usize, 37, 700] {
+                llama.ctx.clear_kv_cache();
+                llama.decode_at(DOC_SEQ, 0, body, false).unwrap();
+                llama.shift(DOC_SEQ, 0, body.len(), k as isize).unwrap();
+                llama.decode_at(DOC_SEQ, body.len() + k, last, true).unwrap();
+                let shifted = llama.ctx.get_logits_ith(llama.batch.n_tokens() - 1).to_vec();
+                let divergence = kl(&plain, &shifted);
+                println!("{}: shift +{k}: KL {divergence:.2e}", path.display());
+                assert_eq!(argmax(&shifted), argmax(&plain), "shift +{k}");
+                assert!(divergence < 1e-2, "shift +{k}: KL {divergence:.2e}");
+            }
+        }
+    }
+}

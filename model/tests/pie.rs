@@ -1,0 +1,196 @@
+//! PIE against the fidelity reference: a full re-encode of the same prompt.
+//!
+//! Real models, real edits of a real Python file. Logits are compared by argmax and by KL
+//! divergence; the noise floor is a full re-encode with different batch sizes (RoPE at large
+//! positions is not bit-exact, so two correct encodings already differ a little).
+
+use splice_e2e::{gemma, smollm2};
+use splice_model::shape::SuggestionShape;
+use splice_model::{CacheType, CancelToken, CompletionRequest, Engine, EngineConfig, ReuseMode, SamplingConfig};
+use std::path::Path;
+use std::time::Duration;
+
+const SOURCE: &str = include_str!("../../tests/fixtures/python/inventory.py");
+
+fn engine(model: &Path, reuse: ReuseMode, batch_tokens: u32) -> Engine {
+    let mut config = EngineConfig::new(model);
+    config.reuse = reuse;
+    config.batch_tokens = batch_tokens;
+    config.context_tokens = Some(2048);
+    // Tests repair explicitly; keep the background repair out of the way.
+    config.repair_idle = Duration::from_secs(3600);
+    Engine::start(config).unwrap()
+}
+
+fn request(prefix: &str, max_tokens: u32) -> CompletionRequest {
+    CompletionRequest {
+        prefix: prefix.to_owned(),
+        suffix: String::new(),
+        shape: SuggestionShape::SingleLine,
+        max_tokens,
+        sampling: SamplingConfig::default(),
+        cancel: CancelToken::new(),
+    }
+}
+
+fn softmax(logits: &[f32]) -> Vec<f64> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let exp: Vec<f64> = logits.iter().map(|&l| (l as f64 - max).exp()).collect();
+    let sum: f64 = exp.iter().sum();
+    exp.into_iter().map(|e| e / sum).collect()
+}
+
+/// KL(reference ‖ other) of the next-token distributions.
+fn kl(reference: &[f32], other: &[f32]) -> f64 {
+    let (p, q) = (softmax(reference), softmax(other));
+    p.iter().zip(&q).filter(|(p, _)| **p > 1e-12).map(|(p, q)| p * (p / q.max(1e-30)).ln()).sum()
+}
+
+fn argmax(logits: &[f32]) -> usize {
+    logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap()
+}
+
+/// A deterministic generator of realistic edits: insert a statement, delete a line, change an
+/// identifier, paste a block; each returns the edited text and keeps the cursor at the end.
+struct Edits {
+    seed: u64,
+}
+
+impl Edits {
+    fn next(&mut self, n: usize) -> usize {
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        (self.seed % n as u64) as usize
+    }
+
+    fn apply(&mut self, text: &str) -> String {
+        let lines: Vec<&str> = text.lines().collect();
+        let at = 1 + self.next(lines.len().saturating_sub(2).max(1));
+        let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        match self.next(4) {
+            0 => out.insert(at, "    # TODO: check the invariants here".to_owned()),
+            1 => {
+                out.remove(at);
+            }
+            2 => out[at] = out[at].replace("item", "entry"),
+            _ => {
+                let block = ["def helper(value):", "    \"\"\"Double a value.\"\"\"", "    return value * 2", ""];
+                for (i, line) in block.iter().enumerate() {
+                    out.insert(at + i, (*line).to_owned());
+                }
+            }
+        }
+        out.join("\n")
+    }
+}
+
+/// The document up to a cursor near its end: the prompt of a prefix-only model.
+fn prefix_of(text: &str) -> String {
+    let cut = text.rfind("item.quantity +=").unwrap_or(text.len());
+    text[..cut].to_owned()
+}
+
+#[test]
+fn after_repair_pie_matches_a_full_re_encode() {
+    for model in [smollm2(), gemma()] {
+        let pie = engine(&model, ReuseMode::Pie, 512);
+        let full = engine(&model, ReuseMode::None, 512);
+        let chunked = engine(&model, ReuseMode::None, 37);
+        let mut text = SOURCE.to_owned();
+        let mut edits = Edits { seed: 0x5eed_1234 };
+        pie.prompt_logits_blocking(request(&prefix_of(&text), 8)).unwrap();
+        for _ in 0..6 {
+            text = edits.apply(&text);
+            pie.prompt_logits_blocking(request(&prefix_of(&text), 8)).unwrap();
+        }
+        let prompt = prefix_of(&text);
+        let stale = pie.prompt_logits_blocking(request(&prompt, 8)).unwrap();
+        pie.repair_blocking().unwrap();
+        let repaired = pie.prompt_logits_blocking(request(&prompt, 8)).unwrap();
+        let reference = full.prompt_logits_blocking(request(&prompt, 8)).unwrap();
+        let noise = kl(&reference, &chunked.prompt_logits_blocking(request(&prompt, 8)).unwrap());
+        let (kl_stale, kl_repaired) = (kl(&reference, &stale), kl(&reference, &repaired));
+        println!(
+            "{}: KL noise {noise:.2e}, PIE before repair {kl_stale:.2e}, after repair {kl_repaired:.2e}",
+            model.display()
+        );
+        assert_eq!(argmax(&repaired), argmax(&reference), "{}", model.display());
+        assert!(
+            kl_repaired <= (3.0 * noise).max(5e-3),
+            "{}: KL {kl_repaired:.2e} vs noise {noise:.2e}",
+            model.display()
+        );
+    }
+}
+
+#[test]
+fn pie_without_repair_mostly_agrees_on_the_first_line() {
+    let model = gemma();
+    let pie = engine(&model, ReuseMode::Pie, 512);
+    let full = engine(&model, ReuseMode::None, 512);
+    let mut text = SOURCE.to_owned();
+    let mut edits = Edits { seed: 42 };
+    let (mut agree, total) = (0, 12);
+    for _ in 0..total {
+        text = edits.apply(&text);
+        let prompt = prefix_of(&text);
+        let a = pie.complete_blocking(request(&prompt, 24)).unwrap();
+        let b = full.complete_blocking(request(&prompt, 24)).unwrap();
+        let first_line = |t: &str| t.lines().next().unwrap_or("").trim().to_owned();
+        agree += usize::from(first_line(&a.text) == first_line(&b.text));
+    }
+    println!("PIE (no repair) agrees with a full re-encode on the first line in {agree}/{total} edits");
+    assert!(agree * 3 >= total * 2, "agreement {agree}/{total}");
+}
+
+#[test]
+fn a_quantized_key_cache_still_shifts_and_repairs() {
+    let model = smollm2();
+    let mut config = EngineConfig::new(&model);
+    config.cache_type_k = CacheType::Q8_0;
+    config.context_tokens = Some(2048);
+    config.repair_idle = Duration::from_secs(3600);
+    let pie = Engine::start(config).unwrap();
+    let full = engine(&model, ReuseMode::None, 512);
+    let mut text = SOURCE.to_owned();
+    let mut edits = Edits { seed: 99 };
+    pie.prompt_logits_blocking(request(&prefix_of(&text), 8)).unwrap();
+    for _ in 0..3 {
+        text = edits.apply(&text);
+        pie.prompt_logits_blocking(request(&prefix_of(&text), 8)).unwrap();
+    }
+    pie.repair_blocking().unwrap();
+    let prompt = prefix_of(&text);
+    let repaired = pie.prompt_logits_blocking(request(&prompt, 8)).unwrap();
+    let reference = full.prompt_logits_blocking(request(&prompt, 8)).unwrap();
+    println!("q8_0 K cache, repaired: KL {:.2e}", kl(&reference, &repaired));
+    assert_eq!(argmax(&repaired), argmax(&reference));
+}
+
+#[test]
+fn idle_time_repairs_stale_cells_in_the_background() {
+    let model = smollm2();
+    let mut config = EngineConfig::new(&model);
+    config.context_tokens = Some(2048);
+    config.repair_idle = Duration::from_millis(50);
+    let pie = Engine::start(config).unwrap();
+    let full = engine(&model, ReuseMode::None, 512);
+    let before = prefix_of(SOURCE);
+    let after = before.replacen("class Inventory:", "class Inventory(object):", 1);
+    pie.prompt_logits_blocking(request(&before, 8)).unwrap();
+    pie.prompt_logits_blocking(request(&after, 8)).unwrap();
+    // The edit staled every cell after it; without idle time there would be chunks to repair.
+    // No request for a while: the engine repairs on its own. `repair_blocking` then finds
+    // nothing to do, and the cache already equals a full re-encode.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(pie.repair_blocking().unwrap(), 0, "idle time already repaired every stale cell");
+    let busy = engine(&model, ReuseMode::Pie, 512);
+    busy.prompt_logits_blocking(request(&before, 8)).unwrap();
+    busy.prompt_logits_blocking(request(&after, 8)).unwrap();
+    assert!(busy.repair_blocking().unwrap() > 0, "without idle time the same edit leaves stale cells");
+    let repaired = pie.prompt_logits_blocking(request(&after, 8)).unwrap();
+    let reference = full.prompt_logits_blocking(request(&after, 8)).unwrap();
+    assert_eq!(argmax(&repaired), argmax(&reference));
+    assert!(kl(&reference, &repaired) < 1e-2);
+}
