@@ -8,7 +8,7 @@ VOCAB_FIXTURES := target/vocab-fixtures
 FEATURES ?=
 CARGO_FLAGS := --release --locked $(if $(FEATURES),--features $(FEATURES),)
 
-.PHONY: demo test build tools models models-default corpus fixtures bench lint clean-fixtures
+.PHONY: demo test build tools models models-default corpus fixtures bench bench-fim fim-copy lint
 
 ## Run the main job: a real completion with its timing, on the default model.
 demo: tools models-default build
@@ -43,6 +43,18 @@ $(VOCAB_FIXTURES)/.stamp: tests/fixtures/make_fim_vocabs.py tests/fixtures/requi
 ## Benchmarks print numbers; they never fail on them.
 bench: tools models corpus build
 	$(SPLICE) bench latency
+	$(SPLICE) bench edits
+
+FIM_COPY := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/splice/models/gemma-3-270m-fim-copy.gguf
+
+## The default model with three unused tokens renamed to FIM markers: real timings of the FIM
+## layout, meaningless suggestions.
+fim-copy: models-default fixtures
+	@test -f $(FIM_COPY) || $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/splice/venv/bin/python bench/make_fim_copy.py \
+		$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/splice/models/gemma-3-270m-q4_k_m.gguf $(FIM_COPY)
+
+bench-fim: tools corpus build fim-copy
+	$(SPLICE) bench edits --model $(FIM_COPY)
 
 lint:
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings

@@ -17,8 +17,8 @@ fn stderr(output: &Output) -> String {
 }
 
 /// The inventory fixture with line 13 cut after `self.`; (path, line, col) of the cursor, 1-based.
-fn cut_fixture() -> (std::path::PathBuf, u32, u32) {
-    let dir = temp_dir("cli");
+fn cut_fixture(test: &str) -> (std::path::PathBuf, u32, u32) {
+    let dir = temp_dir(test);
     let text = std::fs::read_to_string(fixture("python/inventory.py")).unwrap();
     let cut = text.replacen("return self.price * self.quantity", "return self.price * self.", 1);
     let path = dir.join("inventory.py");
@@ -28,7 +28,7 @@ fn cut_fixture() -> (std::path::PathBuf, u32, u32) {
 
 #[test]
 fn complete_prints_the_suggestion() {
-    let (path, line, col) = cut_fixture();
+    let (path, line, col) = cut_fixture("cli-plain");
     let output = splice(&["complete", path.to_str().unwrap(), "--line", &line.to_string(), "--col", &col.to_string()]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output).trim_end(), "quantity");
@@ -36,7 +36,7 @@ fn complete_prints_the_suggestion() {
 
 #[test]
 fn complete_json_reports_the_model_and_timings() {
-    let (path, line, col) = cut_fixture();
+    let (path, line, col) = cut_fixture("cli-json");
     let output = splice(&[
         "complete",
         path.to_str().unwrap(),
@@ -73,7 +73,7 @@ fn version_names_the_backend() {
 
 #[test]
 fn bad_positions_and_missing_files_fail_with_a_clear_message() {
-    let (path, _, _) = cut_fixture();
+    let (path, _, _) = cut_fixture("cli-errors");
     let path = path.to_str().unwrap();
     let past_line = splice(&["complete", path, "--line", "13", "--col", "99"]);
     assert!(!past_line.status.success());

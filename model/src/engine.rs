@@ -25,6 +25,9 @@ pub const MIN_PROMPT_TOKENS: u32 = 64;
 /// Default context size when none is given (capped at the model's training context).
 pub const DEFAULT_CONTEXT_TOKENS: u32 = 4096;
 
+/// Default number of documents with their own cached sequence.
+pub const DEFAULT_MAX_DOCUMENTS: u32 = 4;
+
 /// Default idle time before background repair of stale cells.
 pub const DEFAULT_REPAIR_IDLE: Duration = Duration::from_millis(300);
 
@@ -50,6 +53,8 @@ pub struct EngineConfig {
     pub reuse: ReuseMode,
     /// Idle time after a request before stale cells are re-encoded in the background.
     pub repair_idle: Duration,
+    /// How many documents keep their own cached sequence at once (least recently used evicted).
+    pub max_documents: u32,
     /// Storage type of the K cache. Quantized types save memory; every shift then dequantizes,
     /// rotates and requantizes the keys, adding a little error.
     pub cache_type_k: CacheType,
@@ -95,6 +100,7 @@ impl EngineConfig {
             reuse: ReuseMode::Pie,
             repair_idle: DEFAULT_REPAIR_IDLE,
             cache_type_k: CacheType::F16,
+            max_documents: DEFAULT_MAX_DOCUMENTS,
         }
     }
 }
@@ -125,6 +131,9 @@ pub struct ModelInfo {
 /// One completion to compute.
 #[derive(Debug, Clone)]
 pub struct CompletionRequest {
+    /// Which document this is (e.g. its URI). Requests of one document share a cached sequence;
+    /// different documents do not evict each other until the context is full.
+    pub document: String,
     /// Document text before the cursor (the caller may already have cut far-away text).
     pub prefix: String,
     /// Document text after the cursor.
@@ -201,6 +210,7 @@ enum Job {
     Complete(Box<CompletionRequest>, Reply),
     Logits(Box<CompletionRequest>, Box<dyn FnOnce(Result<Vec<f32>, EngineError>) + Send>),
     Repair(Box<dyn FnOnce(Result<usize, EngineError>) + Send>),
+    Close(String),
 }
 
 /// A handle to the engine thread. Cloning is cheap; the thread stops when the last handle drops.
@@ -253,6 +263,11 @@ impl Engine {
         let job = Job::Logits(Box::new(request), Box::new(move |result| drop(tx.send(result))));
         self.jobs.send(job).map_err(|_| EngineError::Stopped)?;
         rx.recv().unwrap_or(Err(EngineError::Stopped))
+    }
+
+    /// Frees the cached sequence of `document` (the editor closed it). Does not wait.
+    pub fn close_document(&self, document: &str) {
+        let _ = self.jobs.send(Job::Close(document.to_owned()));
     }
 
     /// Re-encodes every stale cell now instead of when idle; returns how many chunks that took
@@ -362,6 +377,7 @@ fn run_job(worker: &mut Worker<'_>, job: Job) {
             reply(result);
         }
         Job::Logits(request, reply) => reply(worker.prompt_logits(&request)),
+        Job::Close(document) => worker.close_document(&document),
         Job::Repair(reply) => {
             let mut chunks = 0;
             let result = loop {

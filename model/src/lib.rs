@@ -9,6 +9,7 @@
 
 pub mod cache_plan;
 mod cancel;
+mod documents;
 mod engine;
 mod error;
 mod healing;

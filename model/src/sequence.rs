@@ -25,18 +25,14 @@ use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
 
-/// The sequence id that holds the document.
-pub(crate) const DOC_SEQ: i32 = 0;
-
-/// The scratch sequence that holds a tail while new tokens are decoded before it.
-pub(crate) const SCRATCH_SEQ: i32 = 1;
-
 /// Tokens re-encoded per repair step: small enough that a new request waits little.
 pub(crate) const REPAIR_CHUNK: usize = 64;
 
-/// What the KV cache holds for the document sequence.
-#[derive(Debug, Default)]
+/// What the KV cache holds for one document's sequence.
+#[derive(Debug)]
 pub(crate) struct KvSequence {
+    /// The llama.cpp sequence id.
+    seq: i32,
     /// Token `i` is in a cell at position `i`: the last prompt, then what was generated.
     tokens: Vec<LlamaToken>,
     /// How many of `tokens` are the last prompt.
@@ -53,6 +49,9 @@ pub(crate) struct Llama<'a, 'm> {
     pub batch: &'a mut LlamaBatch<'static>,
     /// The batch's capacity.
     pub batch_tokens: usize,
+    /// The sequence id that parks a tail while new tokens are decoded before it; empty between
+    /// operations.
+    pub scratch: i32,
 }
 
 impl Llama<'_, '_> {
@@ -92,16 +91,16 @@ impl Llama<'_, '_> {
         }
     }
 
-    fn tag_scratch(&mut self, from: usize) -> Result<(), EngineError> {
+    fn tag_scratch(&mut self, seq: i32, from: usize) -> Result<(), EngineError> {
         self.ctx
-            .kv_cache_seq_cp(DOC_SEQ, SCRATCH_SEQ, Some(from as u32), None)
+            .kv_cache_seq_cp(seq, self.scratch, Some(from as u32), None)
             .map_err(|e| EngineError::Decode(e.to_string()))
     }
 
-    fn untag_scratch(&mut self) -> Result<(), EngineError> {
-        self.ctx.kv_cache_seq_cp(SCRATCH_SEQ, DOC_SEQ, None, None).map_err(|e| EngineError::Decode(e.to_string()))?;
+    fn untag_scratch(&mut self, seq: i32) -> Result<(), EngineError> {
+        self.ctx.kv_cache_seq_cp(self.scratch, seq, None, None).map_err(|e| EngineError::Decode(e.to_string()))?;
         self.ctx
-            .clear_kv_cache_seq(Some(SCRATCH_SEQ as u32), None, None)
+            .clear_kv_cache_seq(Some(self.scratch as u32), None, None)
             .map_err(|e| EngineError::Decode(e.to_string()))?;
         Ok(())
     }
@@ -114,6 +113,11 @@ impl Llama<'_, '_> {
 }
 
 impl KvSequence {
+    /// An empty sequence with llama.cpp sequence id `seq`.
+    pub(crate) fn new(seq: i32) -> Self {
+        Self { seq, tokens: Vec::new(), prompt_len: 0, stale_from: None }
+    }
+
     /// The tokens in the cache (prompt, then generated).
     pub(crate) fn tokens(&self) -> &[LlamaToken] {
         &self.tokens
@@ -162,22 +166,23 @@ impl KvSequence {
     ) -> Result<(), EngineError> {
         let new_middle = &prompt[plan.inserted.clone()];
         // Everything after the tail (the old prompt's last token, generated tokens) goes.
-        llama.remove(DOC_SEQ, plan.tail.end, None)?;
+        llama.remove(self.seq, plan.tail.end, None)?;
         if !plan.removed.is_empty() {
-            llama.remove(DOC_SEQ, plan.removed.start, Some(plan.removed.end))?;
+            llama.remove(self.seq, plan.removed.start, Some(plan.removed.end))?;
         }
         if !plan.tail.is_empty() && !new_middle.is_empty() {
             // Decode the new middle before the tail: park the tail in the scratch sequence.
-            llama.tag_scratch(plan.tail.start)?;
-            llama.remove(DOC_SEQ, plan.tail.start, None)?;
-            llama.shift(SCRATCH_SEQ, plan.tail.start, plan.tail.end, plan.shift)?;
-            llama.decode_at(DOC_SEQ, plan.keep, new_middle, false)?;
-            llama.untag_scratch()?;
+            llama.tag_scratch(self.seq, plan.tail.start)?;
+            llama.remove(self.seq, plan.tail.start, None)?;
+            let scratch = llama.scratch;
+            llama.shift(scratch, plan.tail.start, plan.tail.end, plan.shift)?;
+            llama.decode_at(self.seq, plan.keep, new_middle, false)?;
+            llama.untag_scratch(self.seq)?;
         } else if plan.shifts() {
             // A pure deletion: the tail only moves.
-            llama.shift(DOC_SEQ, plan.tail.start, plan.tail.end, plan.shift)?;
+            llama.shift(self.seq, plan.tail.start, plan.tail.end, plan.shift)?;
         } else if !new_middle.is_empty() {
-            llama.decode_at(DOC_SEQ, plan.keep, new_middle, false)?;
+            llama.decode_at(self.seq, plan.keep, new_middle, false)?;
         }
         let appended = &prompt[plan.appended.clone()];
         let mut done = 0;
@@ -187,7 +192,7 @@ impl KvSequence {
                 return Err(EngineError::Cancelled);
             }
             let last = done + chunk.len() == appended.len();
-            llama.decode_at(DOC_SEQ, plan.appended.start + done, chunk, last)?;
+            llama.decode_at(self.seq, plan.appended.start + done, chunk, last)?;
             done += chunk.len();
         }
         self.settle(plan, prompt);
@@ -222,7 +227,7 @@ impl KvSequence {
     /// Appends one generated token's cell (decoded with logits).
     pub(crate) fn push_generated(&mut self, llama: &mut Llama<'_, '_>, token: LlamaToken) -> Result<(), EngineError> {
         let at = self.tokens.len();
-        if let Err(err) = llama.decode_at(DOC_SEQ, at, &[token], true) {
+        if let Err(err) = llama.decode_at(self.seq, at, &[token], true) {
             self.reset(llama);
             return Err(err);
         }
@@ -238,13 +243,13 @@ impl KvSequence {
         let end = (from + REPAIR_CHUNK).min(self.prompt_len);
         let chunk: Vec<LlamaToken> = self.tokens[from..end].to_vec();
         let result = if end == self.prompt_len {
-            llama.remove(DOC_SEQ, from, None).and_then(|()| llama.decode_at(DOC_SEQ, from, &chunk, false))
+            llama.remove(self.seq, from, None).and_then(|()| llama.decode_at(self.seq, from, &chunk, false))
         } else {
             llama
-                .tag_scratch(end)
-                .and_then(|()| llama.remove(DOC_SEQ, from, None))
-                .and_then(|()| llama.decode_at(DOC_SEQ, from, &chunk, false))
-                .and_then(|()| llama.untag_scratch())
+                .tag_scratch(self.seq, end)
+                .and_then(|()| llama.remove(self.seq, from, None))
+                .and_then(|()| llama.decode_at(self.seq, from, &chunk, false))
+                .and_then(|()| llama.untag_scratch(self.seq))
         };
         if let Err(err) = result {
             self.reset(llama);
@@ -259,9 +264,11 @@ impl KvSequence {
         Ok(self.stale_from.is_some())
     }
 
-    /// Forgets everything: the cache is cleared and the next prompt is encoded in full.
+    /// Forgets everything: this sequence's cells (and the scratch sequence) are cleared and the
+    /// next prompt is encoded in full.
     pub(crate) fn reset(&mut self, llama: &mut Llama<'_, '_>) {
-        llama.ctx.clear_kv_cache();
+        let _ = llama.ctx.clear_kv_cache_seq(Some(self.seq as u32), None, None);
+        let _ = llama.ctx.clear_kv_cache_seq(Some(llama.scratch as u32), None, None);
         self.tokens.clear();
         self.prompt_len = 0;
         self.stale_from = None;
@@ -274,6 +281,9 @@ mod tests {
     //! distribution as it was (within RoPE's floating-point noise at larger positions).
 
     use super::*;
+
+    const DOC_SEQ: i32 = 0;
+    const SCRATCH_SEQ: i32 = 1;
     use crate::loader;
     use llama_cpp_2::context::params::LlamaContextParams;
     use std::num::NonZeroU32;
@@ -320,8 +330,8 @@ mod tests {
         let (model, _) = loader::load_model(&splice_e2e::smollm2(), 0, false).unwrap();
         let mut ctx = context(&model);
         let mut batch = LlamaBatch::new(512, 1);
-        let mut llama = Llama { ctx: &mut ctx, batch: &mut batch, batch_tokens: 512 };
-        let mut sequence = KvSequence::default();
+        let mut llama = Llama { ctx: &mut ctx, batch: &mut batch, batch_tokens: 512, scratch: SCRATCH_SEQ };
+        let mut sequence = KvSequence::new(DOC_SEQ);
         let never = CancelToken::new();
         let mut text = include_str!("../../tests/fixtures/python/inventory.py").to_owned();
         let mut seed = 7u64;
@@ -355,7 +365,7 @@ mod tests {
             let (model, _) = loader::load_model(&path, 0, false).unwrap();
             let mut ctx = context(&model);
             let mut batch = LlamaBatch::new(512, 1);
-            let mut llama = Llama { ctx: &mut ctx, batch: &mut batch, batch_tokens: 512 };
+            let mut llama = Llama { ctx: &mut ctx, batch: &mut batch, batch_tokens: 512, scratch: SCRATCH_SEQ };
             let text = include_str!("../../tests/fixtures/python/inventory.py");
             let tokens = model.vocab().tokenize(text.as_bytes(), true, false);
             let (body, last) = tokens.split_at(tokens.len() - 1);

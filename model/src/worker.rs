@@ -6,6 +6,7 @@
 //! tokens are decoded. Idle time re-encodes cells that went stale across an edit.
 
 use crate::cache_plan::{self, CachePlan, ReuseMode};
+use crate::documents::Documents;
 use crate::engine::{
     Completion, CompletionRequest, CompletionStats, EngineConfig, StopReason, DEFAULT_CONTEXT_TOKENS, MIN_PROMPT_TOKENS,
 };
@@ -13,7 +14,7 @@ use crate::error::{EngineError, ModelError};
 use crate::healing::Healing;
 use crate::llama_log;
 use crate::prompt;
-use crate::sequence::{KvSequence, Llama};
+use crate::sequence::Llama;
 use crate::shape::StreamVerdict;
 use crate::template::PromptTemplate;
 use crate::vocabulary::{self, TextStream};
@@ -34,8 +35,8 @@ pub(crate) struct Worker<'m> {
     ctx: LlamaContext<'m>,
     template: PromptTemplate,
     bos: Option<LlamaToken>,
-    /// What the KV cache holds.
-    sequence: KvSequence,
+    /// What the KV cache holds, per open document.
+    documents: Documents,
     /// How requests reuse the cache (PIE falls back to prefix reuse when cells cannot shift).
     reuse: ReuseMode,
     batch: LlamaBatch<'static>,
@@ -74,7 +75,7 @@ impl<'m> Worker<'m> {
             // Keep the whole sliding-window cache so that cells can be shifted (Gemma 3).
             .with_swa_full(true)
             // PIE parks a shifted tail in a scratch sequence of the same, unified cache.
-            .with_n_seq_max(2)
+            .with_n_seq_max(config.max_documents.max(1) + 1)
             .with_kv_unified(true)
             .with_type_k(config.cache_type_k.llama());
         llama_log::clear_errors();
@@ -90,7 +91,7 @@ impl<'m> Worker<'m> {
             model,
             template: vocabulary::detect_template(model),
             bos,
-            sequence: KvSequence::default(),
+            documents: Documents::new(config.max_documents.max(1) as usize),
             reuse: effective_reuse(model, config.reuse),
             batch: LlamaBatch::new(batch_tokens as usize, 1),
             batch_tokens: batch_tokens as usize,
@@ -121,7 +122,7 @@ impl<'m> Worker<'m> {
         let started = Instant::now();
         let max_tokens = self.max_tokens(request);
         let (prompt, healing, dropped) = self.prompt_for(request, max_tokens);
-        let plan = self.follow(&prompt, &request.cancel)?;
+        let (slot, plan) = self.follow(&request.document, &prompt, max_tokens, &request.cancel)?;
         let mut stats = CompletionStats {
             prompt_tokens: prompt.len(),
             reused_tokens: prompt.len() - plan.encoded(),
@@ -137,7 +138,7 @@ impl<'m> Worker<'m> {
             shifted = stats.shifted_tokens,
             "prompt ready"
         );
-        let (text, stop) = self.generate(request, healing, max_tokens, started, &mut stats)?;
+        let (text, stop) = self.generate(request, slot, healing, max_tokens, started, &mut stats)?;
         stats.total_ms = ms_since(started);
         Ok(Completion { text, stop, stats })
     }
@@ -147,19 +148,34 @@ impl<'m> Worker<'m> {
     pub(crate) fn prompt_logits(&mut self, request: &CompletionRequest) -> Result<Vec<f32>, EngineError> {
         let max_tokens = self.max_tokens(request);
         let (prompt, _, _) = self.prompt_for(request, max_tokens);
-        self.follow(&prompt, &request.cancel)?;
+        self.follow(&request.document, &prompt, max_tokens, &request.cancel)?;
         Ok(self.ctx.get_logits_ith(self.batch.n_tokens() - 1).to_vec())
     }
 
     /// Whether cells are stale and idle time should repair them.
     pub(crate) fn needs_repair(&self) -> bool {
-        self.sequence.stale_from().is_some()
+        self.documents.stale().is_some()
     }
 
-    /// Re-encodes one chunk of stale cells. Returns whether stale cells remain.
+    /// Re-encodes one chunk of stale cells of the most recently used document that has some.
+    /// Returns whether stale cells remain anywhere.
     pub(crate) fn repair_step(&mut self) -> Result<bool, EngineError> {
-        let mut llama = Llama { ctx: &mut self.ctx, batch: &mut self.batch, batch_tokens: self.batch_tokens };
-        self.sequence.repair_step(&mut llama)
+        let Some(slot) = self.documents.stale() else { return Ok(false) };
+        let scratch = self.documents.scratch();
+        let mut llama = Llama { ctx: &mut self.ctx, batch: &mut self.batch, batch_tokens: self.batch_tokens, scratch };
+        self.documents.sequence(slot).repair_step(&mut llama)?;
+        Ok(self.needs_repair())
+    }
+
+    /// Frees the cells of a document the editor closed.
+    pub(crate) fn close_document(&mut self, key: &str) {
+        let mut llama = Llama {
+            ctx: &mut self.ctx,
+            batch: &mut self.batch,
+            batch_tokens: self.batch_tokens,
+            scratch: self.documents.scratch(),
+        };
+        self.documents.close(key, &mut llama);
     }
 
     fn max_tokens(&self, request: &CompletionRequest) -> usize {
@@ -179,15 +195,28 @@ impl<'m> Worker<'m> {
         (tokens, healing, fitted.prefix_dropped)
     }
 
-    /// Plans and applies the cache update for `prompt`; the batch then holds its last logits.
-    fn follow(&mut self, prompt: &[LlamaToken], cancel: &crate::CancelToken) -> Result<CachePlan, EngineError> {
+    /// Plans and applies the cache update of `document`'s sequence for `prompt`, making room for
+    /// it and `max_tokens` generated tokens; the batch then holds the prompt's last logits.
+    /// Returns the document's slot and the plan.
+    fn follow(
+        &mut self,
+        document: &str,
+        prompt: &[LlamaToken],
+        max_tokens: usize,
+        cancel: &crate::CancelToken,
+    ) -> Result<(usize, CachePlan), EngineError> {
         if cancel.is_cancelled() {
             return Err(EngineError::Cancelled);
         }
-        let plan = cache_plan::plan(self.sequence.plan_base(prompt), prompt, self.reuse);
-        let mut llama = Llama { ctx: &mut self.ctx, batch: &mut self.batch, batch_tokens: self.batch_tokens };
-        self.sequence.follow(&mut llama, &plan, prompt, cancel)?;
-        Ok(plan)
+        let n_ctx = self.ctx.n_ctx() as usize;
+        let scratch = self.documents.scratch();
+        let mut llama = Llama { ctx: &mut self.ctx, batch: &mut self.batch, batch_tokens: self.batch_tokens, scratch };
+        let slot = self.documents.acquire(document, &mut llama);
+        self.documents.make_room(slot, prompt.len() + max_tokens, n_ctx, &mut llama);
+        let sequence = self.documents.sequence(slot);
+        let plan = cache_plan::plan(sequence.plan_base(prompt), prompt, self.reuse);
+        sequence.follow(&mut llama, &plan, prompt, cancel)?;
+        Ok((slot, plan))
     }
 
     /// Tokenizes and fits the prompt. When the prefix ends mid-word, its last token is left out
@@ -245,6 +274,7 @@ impl<'m> Worker<'m> {
     fn generate(
         &mut self,
         request: &CompletionRequest,
+        slot: usize,
         mut healing: Option<Healing>,
         max_tokens: usize,
         started: Instant,
@@ -262,7 +292,7 @@ impl<'m> Worker<'m> {
             if stats.generated_tokens >= max_tokens {
                 break StopReason::TokenBudget;
             }
-            if self.sequence.tokens().len() >= n_ctx {
+            if self.documents.sequence(slot).tokens().len() >= n_ctx {
                 break StopReason::ContextFull;
             }
             let last = self.batch.n_tokens() - 1;
@@ -295,8 +325,10 @@ impl<'m> Worker<'m> {
             if request.shape.verdict(text.text()) == StreamVerdict::Stop {
                 break StopReason::ShapeComplete;
             }
-            let mut llama = Llama { ctx: &mut self.ctx, batch: &mut self.batch, batch_tokens: self.batch_tokens };
-            self.sequence.push_generated(&mut llama, token)?;
+            let scratch = self.documents.scratch();
+            let mut llama =
+                Llama { ctx: &mut self.ctx, batch: &mut self.batch, batch_tokens: self.batch_tokens, scratch };
+            self.documents.sequence(slot).push_generated(&mut llama, token)?;
         };
         Ok((text.finish(), stop))
     }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 fn request(prefix: &str, shape: SuggestionShape, max_tokens: u32) -> CompletionRequest {
     CompletionRequest {
+        document: "test.py".to_owned(),
         prefix: prefix.to_owned(),
         suffix: String::new(),
         shape,

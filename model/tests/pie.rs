@@ -24,6 +24,7 @@ fn engine(model: &Path, reuse: ReuseMode, batch_tokens: u32) -> Engine {
 
 fn request(prefix: &str, max_tokens: u32) -> CompletionRequest {
     CompletionRequest {
+        document: "test.py".to_owned(),
         prefix: prefix.to_owned(),
         suffix: String::new(),
         shape: SuggestionShape::SingleLine,
@@ -193,4 +194,44 @@ fn idle_time_repairs_stale_cells_in_the_background() {
     let reference = full.prompt_logits_blocking(request(&after, 8)).unwrap();
     assert_eq!(argmax(&repaired), argmax(&reference));
     assert!(kl(&reference, &repaired) < 1e-2);
+}
+
+fn request_for(document: &str, prefix: &str) -> CompletionRequest {
+    CompletionRequest { document: document.to_owned(), ..request(prefix, 4) }
+}
+
+#[test]
+fn documents_keep_their_own_cache_until_the_context_is_full() {
+    let model = smollm2();
+    let mut config = EngineConfig::new(&model);
+    config.context_tokens = Some(512);
+    config.max_tokens = 4;
+    config.repair_idle = Duration::from_secs(3600);
+    let engine = Engine::start(config).unwrap();
+    let a = prefix_of(SOURCE);
+    let b = a.replace("item", "entry");
+    let c = a.replace("Inventory", "Warehouse");
+
+    // Two documents fit side by side: switching back to either costs a token, not a prompt.
+    engine.complete_blocking(request_for("a.py", &a)).unwrap();
+    engine.complete_blocking(request_for("b.py", &b)).unwrap();
+    let back_to_a = engine.complete_blocking(request_for("a.py", &a)).unwrap();
+    assert!(back_to_a.stats.encoded_tokens <= 2, "a.py kept its cells: {:?}", back_to_a.stats);
+
+    // A third does not fit next to both: the least recently used (b.py) gives its cells up.
+    let prompt = back_to_a.stats.prompt_tokens;
+    assert!(
+        3 * (prompt + 4) > 512 && 2 * (prompt + 4) <= 512,
+        "the fixture must overflow the context ({prompt} tokens)"
+    );
+    engine.complete_blocking(request_for("c.py", &c)).unwrap();
+    let a_again = engine.complete_blocking(request_for("a.py", &a)).unwrap();
+    assert!(a_again.stats.encoded_tokens <= 2, "a.py was used more recently than b.py: {:?}", a_again.stats);
+    let b_again = engine.complete_blocking(request_for("b.py", &b)).unwrap();
+    assert_eq!(b_again.stats.encoded_tokens, b_again.stats.prompt_tokens, "b.py was evicted and is encoded again");
+
+    // Closing a document frees its sequence; its next request starts from scratch.
+    engine.close_document("a.py");
+    let reopened = engine.complete_blocking(request_for("a.py", &a)).unwrap();
+    assert_eq!(reopened.stats.encoded_tokens, reopened.stats.prompt_tokens);
 }

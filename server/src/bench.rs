@@ -21,6 +21,7 @@ pub const DEFAULT_BENCH_FILE: &str = "corpus/requests-2.32.3/src/requests/auth.p
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Latency(args) => latency(args),
+        BenchCommand::Edits(args) => crate::bench_edits::run(args),
     }
 }
 
@@ -107,8 +108,16 @@ fn mid_file_edit_offset(text: &str, cursor: usize) -> usize {
 }
 
 fn request(engine: &Engine, settings: &Settings, text: &str, cursor: usize) -> anyhow::Result<Sample> {
-    let prepared =
-        completion::prepare(text, cursor, None, &Disabled, settings, engine.info().context_tokens, CancelToken::new())?;
+    let prepared = completion::prepare(
+        "bench.py",
+        text,
+        cursor,
+        None,
+        &Disabled,
+        settings,
+        engine.info().context_tokens,
+        CancelToken::new(),
+    )?;
     let done = engine.complete_blocking(prepared.request.clone())?;
     let suggestion = completion::finish(&prepared, &done);
     Ok(Sample { stats: done.stats, suggestion })

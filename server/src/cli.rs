@@ -74,6 +74,22 @@ pub struct CompleteArgs {
 pub enum BenchCommand {
     /// Cold prompt, per-request latency after one-character edits, generation speed, peak RSS.
     Latency(BenchLatencyArgs),
+    /// Per-keystroke cost of PIE, prefix-only reuse and full re-encoding on three edit workloads.
+    Edits(BenchEditsArgs),
+}
+
+/// Flags of `splice bench edits`.
+#[derive(Debug, Args)]
+pub struct BenchEditsArgs {
+    /// The Python file to edit; default: the cached `requests/sessions.py` (`make corpus`).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Model and generation options (`--reuse` is set by the benchmark).
+    #[command(flatten)]
+    pub options: Options,
 }
 
 /// Flags of `splice bench latency`.

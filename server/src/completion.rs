@@ -35,6 +35,7 @@ pub struct Prepared {
 /// Builds the engine request for the cursor at byte offset `cursor` of `text`.
 /// Costs O(window), not O(document).
 pub fn prepare(
+    document: &str,
     text: &str,
     cursor: usize,
     path: Option<&Path>,
@@ -53,6 +54,7 @@ pub fn prepare(
     }
     let shape = SuggestionShape::for_cursor(&CursorContext::from_text(text, cursor), limits(settings));
     let request = CompletionRequest {
+        document: document.to_owned(),
         prefix: prefix.to_owned(),
         suffix: suffix.to_owned(),
         shape,
@@ -121,7 +123,7 @@ mod tests {
     fn a_small_document_is_sent_whole() {
         let text = "def f(x):\n    return x\n\nprint(f(1))\n";
         let cursor = text.find("return").unwrap();
-        let p = prepare(text, cursor, None, &Disabled, &settings(), 4096, CancelToken::new()).unwrap();
+        let p = prepare("t.py", text, cursor, None, &Disabled, &settings(), 4096, CancelToken::new()).unwrap();
         assert_eq!(p.request.prefix, "def f(x):\n    ");
         assert_eq!(p.request.suffix, "return x\n\nprint(f(1))\n");
     }
@@ -131,10 +133,11 @@ mod tests {
         let text = "x = 1  # 😀 padding\n".repeat(100_000);
         let cursor = text.len() / 2;
         let cursor = floor_char_boundary(&text, cursor);
-        let a = prepare(&text, cursor, None, &Disabled, &settings(), 512, CancelToken::new()).unwrap();
+        let a = prepare("t.py", &text, cursor, None, &Disabled, &settings(), 512, CancelToken::new()).unwrap();
         assert!(a.request.prefix.len() <= 512 * BYTES_PER_TOKEN_CAP);
         assert!(a.request.prefix.starts_with("x = 1"), "the window starts at a line start");
         let b = prepare(
+            "t.py",
             &text,
             floor_char_boundary(&text, cursor + 3),
             None,
@@ -152,6 +155,9 @@ mod tests {
     #[test]
     fn nul_bytes_near_the_cursor_skip_the_request() {
         let text = "abc\0\0\0def";
-        assert_eq!(prepare(text, 5, None, &Disabled, &settings(), 4096, CancelToken::new()).unwrap_err(), Skip::Binary);
+        assert_eq!(
+            prepare("t.py", text, 5, None, &Disabled, &settings(), 4096, CancelToken::new()).unwrap_err(),
+            Skip::Binary
+        );
     }
 }

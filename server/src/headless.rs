@@ -16,7 +16,9 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
     let cursor = cursor_offset(&text, args.line, args.col)?;
     let settings = Settings::resolve(args.options);
     let engine = Engine::start(settings.engine.clone())?;
+    let document = args.file.to_string_lossy();
     let prepared = completion::prepare(
+        &document,
         &text,
         cursor,
         Some(&args.file),

@@ -5,6 +5,7 @@
 //! result; logs go to stderr or `--log-file`.
 
 pub mod bench;
+pub mod bench_edits;
 pub mod cli;
 pub mod completion;
 pub mod config;

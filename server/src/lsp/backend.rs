@@ -170,6 +170,7 @@ impl Backend {
         let settings = self.settings.read().unwrap_or_else(|p| p.into_inner()).clone();
         let path = uri.to_file_path();
         let prepared = match completion::prepare(
+            uri.as_str(),
             document.text(),
             cursor,
             path.as_deref(),
@@ -374,6 +375,9 @@ impl LanguageServer for Backend {
         self.cancel_in_flight(&uri);
         if self.documents.remove(&uri).is_none() {
             tracing::warn!(uri = uri.as_str(), "didClose for a document that is not open");
+        }
+        if let EngineState::Ready(engine) = self.engine.current() {
+            engine.close_document(uri.as_str());
         }
     }
 

@@ -1,0 +1,261 @@
+//! `splice bench edits`: what each keystroke costs under PIE, prefix-only reuse and full
+//! re-encoding, on a real ~7500-token Python file.
+//!
+//! One completion request per keystroke, back to back, for three workloads: (a) type a new line
+//! a character at a time mid-file; (b) jump more than 150 lines down and type there; (c) paste a
+//! 30-line block, delete a function above the cursor, move the cursor 200 lines up. Each mode
+//! gets a fresh engine and the same document states. Prompt-side time (request → first generated
+//! token) is reported apart from the total, since generation is the same work in every mode.
+
+use crate::cli::BenchEditsArgs;
+use crate::completion;
+use crate::config::{cache_dir, Reuse, Settings};
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+use splice_model::{CancelToken, CompletionStats, Engine};
+use splice_retrieval::Disabled;
+
+/// The default file: `requests/sessions.py` from the cached `requests` sdist (`make corpus`).
+pub const DEFAULT_EDITS_FILE: &str = "corpus/requests-2.32.3/src/requests/sessions.py";
+
+/// Context size used when `--ctx` is not given: the file's prefix must fit.
+const BENCH_CONTEXT_TOKENS: u32 = 8192;
+
+/// One document state to complete at.
+struct Keystroke {
+    workload: &'static str,
+    text: String,
+    cursor: usize,
+}
+
+/// One timed request.
+struct Sample {
+    workload: &'static str,
+    stats: CompletionStats,
+    first_line: String,
+}
+
+/// Runs `splice bench edits`.
+pub fn run(args: BenchEditsArgs) -> anyhow::Result<()> {
+    let path = args.file.clone().unwrap_or_else(|| cache_dir().join(DEFAULT_EDITS_FILE));
+    let original = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the benchmark file {} (run `make corpus`)", path.display()))?;
+    let keystrokes = script(&original)?;
+    let mut options = args.options.clone();
+    options.ctx = options.ctx.or(Some(BENCH_CONTEXT_TOKENS));
+    options.max_tokens = options.max_tokens.or(Some(16));
+    let mut runs = Vec::new();
+    for reuse in [Reuse::Pie, Reuse::Prefix, Reuse::None] {
+        let mut options = options.clone();
+        options.reuse = Some(reuse);
+        let settings = Settings::resolve(options);
+        eprintln!("splice bench edits: {} keystrokes with --reuse {reuse:?}", keystrokes.len());
+        runs.push((reuse, replay(&settings, &keystrokes)?));
+    }
+    let report = report(&path, &runs);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    Ok(())
+}
+
+/// The document states of the three workloads, in order.
+fn script(original: &str) -> anyhow::Result<Vec<Keystroke>> {
+    let mut text = original.to_owned();
+    let mut out = Vec::new();
+    // (a) open a line after a statement at ~35% and type into it.
+    let mut cursor = open_line_after(&mut text, original.len() * 35 / 100)?;
+    for c in "result = self.prepare".chars().take(12) {
+        text.insert(cursor, c);
+        cursor += c.len_utf8();
+        out.push(Keystroke { workload: "a: type mid-file", text: text.clone(), cursor });
+    }
+    // (b) jump at least 150 lines down, open a line and type.
+    let below = nth_line_start(&text, line_of(&text, cursor) + 170).context("the file is too short for (b)")?;
+    cursor = open_line_after(&mut text, below)?;
+    out.push(Keystroke { workload: "b: jump 170 lines, type", text: text.clone(), cursor });
+    for c in "return s".chars() {
+        text.insert(cursor, c);
+        cursor += c.len_utf8();
+        out.push(Keystroke { workload: "b: jump 170 lines, type", text: text.clone(), cursor });
+    }
+    // (c) paste 30 lines at the cursor, delete a function above, move 200 lines up.
+    let block_start = nth_line_start(&text, 40).context("short file")?;
+    let block_end = nth_line_start(&text, 70).context("short file")?;
+    let block = format!("\n{}", &text[block_start..block_end].trim_end_matches('\n'));
+    text.insert_str(cursor, &block);
+    cursor += block.len();
+    out.push(Keystroke { workload: "c: paste, delete, move", text: text.clone(), cursor });
+    let function = function_before(&text, cursor / 2).context("no function to delete in the first half")?;
+    cursor -= function.len();
+    text.replace_range(function, "");
+    out.push(Keystroke { workload: "c: paste, delete, move", text: text.clone(), cursor });
+    let up = line_of(&text, cursor).saturating_sub(200);
+    let end_of_up = nth_line_start(&text, up + 1).map_or(text.len(), |s| s - 1);
+    out.push(Keystroke { workload: "c: paste, delete, move", text: text.clone(), cursor: end_of_up });
+    Ok(out)
+}
+
+/// Inserts a new line after the first complete statement line at or after byte `from`, indented
+/// like it; returns the cursor at the end of the indentation.
+fn open_line_after(text: &mut String, from: usize) -> anyhow::Result<usize> {
+    let mut offset = text[from..].find('\n').map_or(text.len(), |i| from + i + 1);
+    while offset < text.len() {
+        let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+        let line = &text[offset..end];
+        let code = line.trim();
+        let indent = &line[..line.len() - line.trim_start().len()];
+        if !indent.is_empty()
+            && code.len() > 8
+            && !code.ends_with([':', ',', '(', '[', '{', '\\'])
+            && !code.starts_with('#')
+        {
+            let opened = format!("\n{indent}");
+            text.insert_str(end, &opened);
+            return Ok(end + opened.len());
+        }
+        offset = end + 1;
+    }
+    bail!("no statement line to open a new line after")
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset].matches('\n').count()
+}
+
+fn nth_line_start(text: &str, line: usize) -> Option<usize> {
+    if line == 0 {
+        return Some(0);
+    }
+    text.match_indices('\n').nth(line - 1).map(|(i, _)| i + 1)
+}
+
+/// The byte range of the last method (`    def ` up to the next `    def `) starting before `before`.
+fn function_before(text: &str, before: usize) -> Option<std::ops::Range<usize>> {
+    let start = text[..before].rfind("\n    def ")? + 1;
+    let end = text[start + 1..].find("\n    def ").map(|i| start + 1 + i + 1)?;
+    Some(start..end)
+}
+
+fn replay(settings: &Settings, keystrokes: &[Keystroke]) -> anyhow::Result<Vec<Sample>> {
+    let engine = Engine::start(settings.engine.clone())?;
+    let mut samples = Vec::with_capacity(keystrokes.len());
+    for key in keystrokes {
+        let prepared = completion::prepare(
+            "bench.py",
+            &key.text,
+            key.cursor,
+            None,
+            &Disabled,
+            settings,
+            engine.info().context_tokens,
+            CancelToken::new(),
+        )?;
+        let done = engine.complete_blocking(prepared.request.clone())?;
+        let first_line =
+            completion::finish(&prepared, &done).unwrap_or_default().lines().next().unwrap_or("").to_owned();
+        samples.push(Sample { workload: key.workload, stats: done.stats, first_line });
+    }
+    Ok(samples)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn round(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn report(path: &std::path::Path, runs: &[(Reuse, Vec<Sample>)]) -> Value {
+    let workloads: Vec<&str> = {
+        let mut names: Vec<&str> = runs[0].1.iter().map(|s| s.workload).collect();
+        names.dedup();
+        names
+    };
+    let mut rows = Vec::new();
+    for workload in &workloads {
+        for (reuse, samples) in runs {
+            let of: Vec<&Sample> = samples.iter().filter(|s| s.workload == *workload).collect();
+            let mut totals: Vec<f64> = of.iter().map(|s| s.stats.total_ms).collect();
+            totals.sort_by(f64::total_cmp);
+            let n = of.len().max(1) as f64;
+            rows.push(json!({
+                "workload": workload,
+                "reuse": format!("{reuse:?}").to_lowercase(),
+                "requests": of.len(),
+                "p50Ms": round(percentile(&totals, 0.5)),
+                "p90Ms": round(percentile(&totals, 0.9)),
+                "meanMs": round(totals.iter().sum::<f64>() / n),
+                "meanPromptSideMs": round(of.iter().map(|s| s.stats.first_token_ms).sum::<f64>() / n),
+                "meanEncodedTokens": round(of.iter().map(|s| s.stats.encoded_tokens as f64).sum::<f64>() / n),
+                "meanPromptTokens": round(of.iter().map(|s| s.stats.prompt_tokens as f64).sum::<f64>() / n),
+            }));
+        }
+    }
+    let pie = &runs.iter().find(|(r, _)| *r == Reuse::Pie).expect("pie ran").1;
+    let none = &runs.iter().find(|(r, _)| *r == Reuse::None).expect("none ran").1;
+    let agree = pie.iter().zip(none).filter(|(a, b)| a.first_line == b.first_line).count();
+    json!({
+        "file": path,
+        "reuseModes": runs.iter().map(|(r, _)| format!("{r:?}").to_lowercase()).collect::<Vec<_>>(),
+        "rows": rows,
+        "pieAgreesWithNoneOnFirstLine": { "agree": agree, "of": pie.len() },
+        "note": "requests back to back (no idle repair between keystrokes); max 16 generated tokens",
+    })
+}
+
+fn print_table(report: &Value) {
+    println!("splice bench edits: {}", report["file"].as_str().unwrap_or("?"));
+    println!(
+        "{:<26} {:<7} {:>4} {:>9} {:>9} {:>9} {:>14} {:>9} {:>8}",
+        "workload", "reuse", "n", "p50 ms", "p90 ms", "mean ms", "prompt-side ms", "encoded", "prompt"
+    );
+    for row in report["rows"].as_array().into_iter().flatten() {
+        println!(
+            "{:<26} {:<7} {:>4} {:>9} {:>9} {:>9} {:>14} {:>9} {:>8}",
+            row["workload"].as_str().unwrap_or(""),
+            row["reuse"].as_str().unwrap_or(""),
+            row["requests"],
+            row["p50Ms"],
+            row["p90Ms"],
+            row["meanMs"],
+            row["meanPromptSideMs"],
+            row["meanEncodedTokens"],
+            row["meanPromptTokens"]
+        );
+    }
+    let agreement = &report["pieAgreesWithNoneOnFirstLine"];
+    println!(
+        "PIE's first suggested line equals the full re-encode's in {} of {} requests",
+        agreement["agree"], agreement["of"]
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_covers_three_workloads_on_a_real_shape_of_file() {
+        let file: String = (0..400)
+            .map(|i| {
+                if i % 20 == 0 {
+                    format!("    def method_{i}(self):\n")
+                } else {
+                    format!("        value_{i} = compute({i})\n")
+                }
+            })
+            .collect();
+        let keys = script(&file).unwrap();
+        let names: std::collections::BTreeSet<_> = keys.iter().map(|k| k.workload).collect();
+        assert_eq!(names.len(), 3);
+        assert!(keys.iter().all(|k| k.cursor <= k.text.len() && k.text.is_char_boundary(k.cursor)));
+        assert!(keys[0].text[..keys[0].cursor].ends_with("        r"), "typing starts on a new indented line");
+    }
+}
