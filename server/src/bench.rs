@@ -11,8 +11,7 @@ use crate::completion;
 use crate::config::{cache_dir, Settings};
 use anyhow::{bail, Context};
 use serde_json::json;
-use splice_model::{CancelToken, CompletionStats, Engine};
-use splice_retrieval::Disabled;
+use splice_model::{CompletionStats, Engine};
 
 /// The default benchmark file, fetched by `scripts/corpus.sh` from the `requests` sdist.
 pub const DEFAULT_BENCH_FILE: &str = "corpus/requests-2.32.3/src/requests/auth.py";
@@ -108,18 +107,8 @@ fn mid_file_edit_offset(text: &str, cursor: usize) -> usize {
 }
 
 fn request(engine: &Engine, settings: &Settings, text: &str, cursor: usize) -> anyhow::Result<Sample> {
-    let prepared = completion::prepare(
-        "bench.py",
-        text,
-        cursor,
-        None,
-        &Disabled,
-        settings,
-        engine.info().context_tokens,
-        CancelToken::new(),
-    )?;
-    let done = engine.complete_blocking(prepared.request.clone())?;
-    let suggestion = completion::finish(&prepared, &done);
+    let at = completion::At { document: "bench.py", text, cursor, path: None };
+    let (_, done, suggestion) = completion::complete_blocking(engine, settings, at)?;
     Ok(Sample { stats: done.stats, suggestion })
 }
 

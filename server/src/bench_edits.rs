@@ -1,10 +1,12 @@
 //! `splice bench edits`: what each keystroke costs under PIE, prefix-only reuse and full
 //! re-encoding, on a real ~7500-token Python file.
 //!
-//! One completion request per keystroke, back to back, for three workloads: (a) type a new line
+//! One completion request per keystroke, back to back, for four workloads: (a) type a new line
 //! a character at a time mid-file; (b) jump more than 150 lines down and type there; (c) paste a
-//! 30-line block, delete a function above the cursor, move the cursor 200 lines up. Each mode
-//! gets a fresh engine and the same document states. Prompt-side time (request → first generated
+//! 30-line block, delete a function above the cursor, move the cursor 200 lines up; (d) edits
+//! 150 or more lines above a cursor that stays put (a rename, an added import, a deleted line,
+//! as refactorings and other cursors make). Each mode gets a fresh engine, warmed with one
+//! untimed request on the unedited file, and the same document states. Prompt-side time (request → first generated
 //! token) is reported apart from the total, since generation is the same work in every mode.
 
 use crate::cli::BenchEditsArgs;
@@ -12,8 +14,7 @@ use crate::completion;
 use crate::config::{cache_dir, Reuse, Settings};
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
-use splice_model::{CancelToken, CompletionStats, Engine};
-use splice_retrieval::Disabled;
+use splice_model::{CompletionStats, Engine};
 
 /// The default file: `requests/sessions.py` from the cached `requests` sdist (`make corpus`).
 pub const DEFAULT_EDITS_FILE: &str = "corpus/requests-2.32.3/src/requests/sessions.py";
@@ -24,6 +25,12 @@ const BENCH_CONTEXT_TOKENS: u32 = 8192;
 /// One document state to complete at.
 struct Keystroke {
     workload: &'static str,
+    text: String,
+    cursor: usize,
+}
+
+/// The untimed first request: the unedited file at the first workload's cursor.
+struct Warmup {
     text: String,
     cursor: usize,
 }
@@ -40,7 +47,7 @@ pub fn run(args: BenchEditsArgs) -> anyhow::Result<()> {
     let path = args.file.clone().unwrap_or_else(|| cache_dir().join(DEFAULT_EDITS_FILE));
     let original = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read the benchmark file {} (run `make corpus`)", path.display()))?;
-    let keystrokes = script(&original)?;
+    let (warmup, keystrokes) = script(&original)?;
     let mut options = args.options.clone();
     options.ctx = options.ctx.or(Some(BENCH_CONTEXT_TOKENS));
     options.max_tokens = options.max_tokens.or(Some(16));
@@ -50,7 +57,7 @@ pub fn run(args: BenchEditsArgs) -> anyhow::Result<()> {
         options.reuse = Some(reuse);
         let settings = Settings::resolve(options);
         eprintln!("splice bench edits: {} keystrokes with --reuse {reuse:?}", keystrokes.len());
-        runs.push((reuse, replay(&settings, &keystrokes)?));
+        runs.push((reuse, replay(&settings, &warmup, &keystrokes)?));
     }
     let report = report(&path, &runs);
     if args.json {
@@ -61,12 +68,13 @@ pub fn run(args: BenchEditsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The document states of the three workloads, in order.
-fn script(original: &str) -> anyhow::Result<Vec<Keystroke>> {
+/// The warm-up request and the document states of the workloads, in order.
+fn script(original: &str) -> anyhow::Result<(Warmup, Vec<Keystroke>)> {
     let mut text = original.to_owned();
     let mut out = Vec::new();
     // (a) open a line after a statement at ~35% and type into it.
     let mut cursor = open_line_after(&mut text, original.len() * 35 / 100)?;
+    let warmup = Warmup { text: text.clone(), cursor };
     for c in "result = self.prepare".chars().take(12) {
         text.insert(cursor, c);
         cursor += c.len_utf8();
@@ -95,7 +103,25 @@ fn script(original: &str) -> anyhow::Result<Vec<Keystroke>> {
     let up = line_of(&text, cursor).saturating_sub(200);
     let end_of_up = nth_line_start(&text, up + 1).map_or(text.len(), |s| s - 1);
     out.push(Keystroke { workload: "c: paste, delete, move", text: text.clone(), cursor: end_of_up });
-    Ok(out)
+    // (d) back at the end of the typed line; edits 150+ lines above it, the cursor stays.
+    let far_above = |text: &str, cursor: usize| nth_line_start(text, line_of(text, cursor).saturating_sub(150 + 30));
+    let at = far_above(&text, cursor).context("short file")?;
+    let import = "import functools\n";
+    text.insert_str(at, import);
+    cursor += import.len();
+    out.push(Keystroke { workload: "d: edit 150+ lines above", text: text.clone(), cursor });
+    let at = far_above(&text, cursor).context("short file")?;
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let renamed = text[at..line_end].replace("self", "this");
+    cursor = cursor + renamed.len() - (line_end - at);
+    text.replace_range(at..line_end, &renamed);
+    out.push(Keystroke { workload: "d: edit 150+ lines above", text: text.clone(), cursor });
+    let at = far_above(&text, cursor).context("short file")?;
+    let next = nth_line_start(&text, line_of(&text, at) + 1).context("short file")?;
+    cursor -= next - at;
+    text.replace_range(at..next, "");
+    out.push(Keystroke { workload: "d: edit 150+ lines above", text: text.clone(), cursor });
+    Ok((warmup, out))
 }
 
 /// Inserts a new line after the first complete statement line at or after byte `from`, indented
@@ -139,26 +165,27 @@ fn function_before(text: &str, before: usize) -> Option<std::ops::Range<usize>> 
     Some(start..end)
 }
 
-fn replay(settings: &Settings, keystrokes: &[Keystroke]) -> anyhow::Result<Vec<Sample>> {
+fn replay(settings: &Settings, warmup: &Warmup, keystrokes: &[Keystroke]) -> anyhow::Result<Vec<Sample>> {
     let engine = Engine::start(settings.engine.clone())?;
+    request(&engine, settings, &warmup.text, warmup.cursor)?;
     let mut samples = Vec::with_capacity(keystrokes.len());
     for key in keystrokes {
-        let prepared = completion::prepare(
-            "bench.py",
-            &key.text,
-            key.cursor,
-            None,
-            &Disabled,
-            settings,
-            engine.info().context_tokens,
-            CancelToken::new(),
-        )?;
-        let done = engine.complete_blocking(prepared.request.clone())?;
-        let first_line =
-            completion::finish(&prepared, &done).unwrap_or_default().lines().next().unwrap_or("").to_owned();
-        samples.push(Sample { workload: key.workload, stats: done.stats, first_line });
+        let (stats, first_line) = request(&engine, settings, &key.text, key.cursor)?;
+        samples.push(Sample { workload: key.workload, stats, first_line });
     }
     Ok(samples)
+}
+
+/// One completion request; its stats and the first line of the suggestion.
+fn request(
+    engine: &Engine,
+    settings: &Settings,
+    text: &str,
+    cursor: usize,
+) -> anyhow::Result<(CompletionStats, String)> {
+    let at = completion::At { document: "bench.py", text, cursor, path: None };
+    let (_, done, suggestion) = completion::complete_blocking(engine, settings, at)?;
+    Ok((done.stats, suggestion.unwrap_or_default().lines().next().unwrap_or("").to_owned()))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -243,7 +270,7 @@ mod tests {
 
     #[test]
     fn the_script_covers_three_workloads_on_a_real_shape_of_file() {
-        let file: String = (0..400)
+        let file: String = (0..600)
             .map(|i| {
                 if i % 20 == 0 {
                     format!("    def method_{i}(self):\n")
@@ -252,9 +279,9 @@ mod tests {
                 }
             })
             .collect();
-        let keys = script(&file).unwrap();
+        let (_, keys) = script(&file).unwrap();
         let names: std::collections::BTreeSet<_> = keys.iter().map(|k| k.workload).collect();
-        assert_eq!(names.len(), 3);
+        assert_eq!(names.len(), 4);
         assert!(keys.iter().all(|k| k.cursor <= k.text.len() && k.text.is_char_boundary(k.cursor)));
         assert!(keys[0].text[..keys[0].cursor].ends_with("        r"), "typing starts on a new indented line");
     }

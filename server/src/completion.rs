@@ -23,6 +23,33 @@ pub enum Skip {
     Binary,
 }
 
+/// A cursor in a document: what a completion is asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct At<'a> {
+    /// The document's key for the engine's per-document cache (its URI or path).
+    pub document: &'a str,
+    /// The whole document text.
+    pub text: &'a str,
+    /// Byte offset of the cursor in `text`.
+    pub cursor: usize,
+    /// The file on disk, when there is one (for retrieval).
+    pub path: Option<&'a Path>,
+}
+
+/// Prepares, runs (blocking) and finishes one request without a retriever: the headless CLI's
+/// and the benchmarks' path. Returns the request, the engine's result and the suggestion.
+pub fn complete_blocking(
+    engine: &splice_model::Engine,
+    settings: &Settings,
+    at: At<'_>,
+) -> anyhow::Result<(Prepared, Completion, Option<String>)> {
+    let prepared =
+        prepare(at, &splice_retrieval::Disabled, settings, engine.info().context_tokens, CancelToken::new())?;
+    let done = engine.complete_blocking(prepared.request.clone())?;
+    let suggestion = finish(&prepared, &done);
+    Ok((prepared, done, suggestion))
+}
+
 /// A request ready for the engine; its prefix and suffix are all [`finish`] needs afterwards.
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -35,15 +62,13 @@ pub struct Prepared {
 /// Builds the engine request for the cursor at byte offset `cursor` of `text`.
 /// Costs O(window), not O(document).
 pub fn prepare(
-    document: &str,
-    text: &str,
-    cursor: usize,
-    path: Option<&Path>,
+    at: At<'_>,
     retriever: &dyn Retriever,
     settings: &Settings,
     context_tokens: u32,
     cancel: CancelToken,
 ) -> Result<Prepared, Skip> {
+    let At { document, text, cursor, path } = at;
     let cap = context_tokens as usize * BYTES_PER_TOKEN_CAP;
     let start = window_start(text, cursor, cap);
     let end = floor_char_boundary(text, cursor.saturating_add(cap / 4).min(text.len()));
@@ -115,6 +140,10 @@ mod tests {
     use crate::config::{Options, Settings};
     use splice_retrieval::Disabled;
 
+    fn at(text: &str, cursor: usize) -> At<'_> {
+        At { document: "t.py", text, cursor, path: None }
+    }
+
     fn settings() -> Settings {
         Settings::resolve(Options::default())
     }
@@ -123,7 +152,7 @@ mod tests {
     fn a_small_document_is_sent_whole() {
         let text = "def f(x):\n    return x\n\nprint(f(1))\n";
         let cursor = text.find("return").unwrap();
-        let p = prepare("t.py", text, cursor, None, &Disabled, &settings(), 4096, CancelToken::new()).unwrap();
+        let p = prepare(at(text, cursor), &Disabled, &settings(), 4096, CancelToken::new()).unwrap();
         assert_eq!(p.request.prefix, "def f(x):\n    ");
         assert_eq!(p.request.suffix, "return x\n\nprint(f(1))\n");
     }
@@ -133,20 +162,12 @@ mod tests {
         let text = "x = 1  # 😀 padding\n".repeat(100_000);
         let cursor = text.len() / 2;
         let cursor = floor_char_boundary(&text, cursor);
-        let a = prepare("t.py", &text, cursor, None, &Disabled, &settings(), 512, CancelToken::new()).unwrap();
+        let a = prepare(at(&text, cursor), &Disabled, &settings(), 512, CancelToken::new()).unwrap();
         assert!(a.request.prefix.len() <= 512 * BYTES_PER_TOKEN_CAP);
         assert!(a.request.prefix.starts_with("x = 1"), "the window starts at a line start");
-        let b = prepare(
-            "t.py",
-            &text,
-            floor_char_boundary(&text, cursor + 3),
-            None,
-            &Disabled,
-            &settings(),
-            512,
-            CancelToken::new(),
-        )
-        .unwrap();
+        let b =
+            prepare(at(&text, floor_char_boundary(&text, cursor + 3)), &Disabled, &settings(), 512, CancelToken::new())
+                .unwrap();
         let start_a = cursor - a.request.prefix.len();
         let start_b = floor_char_boundary(&text, cursor + 3) - b.request.prefix.len();
         assert_eq!(start_a, start_b, "typing a few characters keeps the window start");
@@ -155,9 +176,6 @@ mod tests {
     #[test]
     fn nul_bytes_near_the_cursor_skip_the_request() {
         let text = "abc\0\0\0def";
-        assert_eq!(
-            prepare("t.py", text, 5, None, &Disabled, &settings(), 4096, CancelToken::new()).unwrap_err(),
-            Skip::Binary
-        );
+        assert_eq!(prepare(at(text, 5), &Disabled, &settings(), 4096, CancelToken::new()).unwrap_err(), Skip::Binary);
     }
 }

@@ -5,8 +5,8 @@ use crate::completion;
 use crate::config::Settings;
 use anyhow::{bail, Context};
 use serde_json::json;
-use splice_model::{CancelToken, Completion, Engine, ModelInfo};
-use splice_retrieval::{Disabled, RetrievalDecision};
+use splice_model::{Completion, Engine, ModelInfo};
+use splice_retrieval::RetrievalDecision;
 
 /// Runs `splice complete`: loads the model, completes at the position, prints the suggestion
 /// (or JSON with timings). An empty suggestion prints nothing (JSON: `"suggestion": null`).
@@ -17,18 +17,8 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args.options);
     let engine = Engine::start(settings.engine.clone())?;
     let document = args.file.to_string_lossy();
-    let prepared = completion::prepare(
-        &document,
-        &text,
-        cursor,
-        Some(&args.file),
-        &Disabled,
-        &settings,
-        engine.info().context_tokens,
-        CancelToken::new(),
-    )?;
-    let result = engine.complete_blocking(prepared.request.clone())?;
-    let suggestion = completion::finish(&prepared, &result);
+    let at = completion::At { document: &document, text: &text, cursor, path: Some(&args.file) };
+    let (prepared, result, suggestion) = completion::complete_blocking(&engine, &settings, at)?;
     if args.json {
         println!(
             "{}",

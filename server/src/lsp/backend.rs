@@ -169,16 +169,8 @@ impl Backend {
         let cursor = document.offset_at(convert::position(at), encoding).map_err(convert::invalid_params)?;
         let settings = self.settings.read().unwrap_or_else(|p| p.into_inner()).clone();
         let path = uri.to_file_path();
-        let prepared = match completion::prepare(
-            uri.as_str(),
-            document.text(),
-            cursor,
-            path.as_deref(),
-            self.retriever.as_ref(),
-            &settings,
-            context_tokens,
-            cancel,
-        ) {
+        let target = completion::At { document: uri.as_str(), text: document.text(), cursor, path: path.as_deref() };
+        let prepared = match completion::prepare(target, self.retriever.as_ref(), &settings, context_tokens, cancel) {
             Ok(prepared) => prepared,
             Err(skip) => {
                 tracing::warn!(uri = uri.as_str(), "no completion: {skip}");
