@@ -48,11 +48,18 @@ pub fn run(args: BenchEditsArgs) -> anyhow::Result<()> {
     let original = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read the benchmark file {} (run `make corpus`)", path.display()))?;
     let (warmup, keystrokes) = script(&original)?;
+    if let Some(dump) = &args.dump {
+        write_dump(dump, &warmup, &keystrokes)?;
+    }
     let mut options = args.options.clone();
     options.ctx = options.ctx.or(Some(BENCH_CONTEXT_TOKENS));
     options.max_tokens = options.max_tokens.or(Some(16));
+    let modes = match options.reuse {
+        Some(one) => vec![one],
+        None => vec![Reuse::Pie, Reuse::Prefix, Reuse::None],
+    };
     let mut runs = Vec::new();
-    for reuse in [Reuse::Pie, Reuse::Prefix, Reuse::None] {
+    for reuse in modes {
         let mut options = options.clone();
         options.reuse = Some(reuse);
         let settings = Settings::resolve(options);
@@ -122,6 +129,30 @@ fn script(original: &str) -> anyhow::Result<(Warmup, Vec<Keystroke>)> {
     text.replace_range(at..next, "");
     out.push(Keystroke { workload: "d: edit 150+ lines above", text: text.clone(), cursor });
     Ok((warmup, out))
+}
+
+/// Writes each request's prompt window as a JSON line: `{"workload", "prefix", "suffix"}`; the
+/// warm-up request first, with workload `warmup`.
+fn write_dump(path: &std::path::Path, warmup: &Warmup, keystrokes: &[Keystroke]) -> anyhow::Result<()> {
+    let settings = Settings::resolve(crate::config::Options { ctx: Some(BENCH_CONTEXT_TOKENS), ..Default::default() });
+    let states = std::iter::once(("warmup", &warmup.text, warmup.cursor))
+        .chain(keystrokes.iter().map(|k| (k.workload, &k.text, k.cursor)));
+    let mut out = String::new();
+    for (workload, text, cursor) in states {
+        let at = completion::At { document: "bench.py", text, cursor, path: None };
+        let prepared = completion::prepare(
+            at,
+            &splice_retrieval::Disabled,
+            &settings,
+            BENCH_CONTEXT_TOKENS,
+            splice_model::CancelToken::new(),
+        )?;
+        let line =
+            json!({ "workload": workload, "prefix": prepared.request.prefix, "suffix": prepared.request.suffix });
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    std::fs::write(path, out).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Inserts a new line after the first complete statement line at or after byte `from`, indented
@@ -225,14 +256,19 @@ fn report(path: &std::path::Path, runs: &[(Reuse, Vec<Sample>)]) -> Value {
             }));
         }
     }
-    let pie = &runs.iter().find(|(r, _)| *r == Reuse::Pie).expect("pie ran").1;
-    let none = &runs.iter().find(|(r, _)| *r == Reuse::None).expect("none ran").1;
-    let agree = pie.iter().zip(none).filter(|(a, b)| a.first_line == b.first_line).count();
+    let samples_of = |mode| runs.iter().find(|(r, _)| *r == mode).map(|(_, samples)| samples);
+    let agreement = match (samples_of(Reuse::Pie), samples_of(Reuse::None)) {
+        (Some(pie), Some(none)) => {
+            let agree = pie.iter().zip(none).filter(|(a, b)| a.first_line == b.first_line).count();
+            json!({ "agree": agree, "of": pie.len() })
+        }
+        _ => Value::Null,
+    };
     json!({
         "file": path,
         "reuseModes": runs.iter().map(|(r, _)| format!("{r:?}").to_lowercase()).collect::<Vec<_>>(),
         "rows": rows,
-        "pieAgreesWithNoneOnFirstLine": { "agree": agree, "of": pie.len() },
+        "pieAgreesWithNoneOnFirstLine": agreement,
         "note": "requests back to back (no idle repair between keystrokes); max 16 generated tokens",
     })
 }
@@ -258,6 +294,9 @@ fn print_table(report: &Value) {
         );
     }
     let agreement = &report["pieAgreesWithNoneOnFirstLine"];
+    if agreement.is_null() {
+        return;
+    }
     println!(
         "PIE's first suggested line equals the full re-encode's in {} of {} requests",
         agreement["agree"], agreement["of"]

@@ -87,7 +87,11 @@ pub struct BenchEditsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Model and generation options (`--reuse` is set by the benchmark).
+    /// Also write every request's prompt window (prefix, suffix) as JSON lines to this file, for
+    /// replaying the same requests on another server (bench/peer_llama_server.py).
+    #[arg(long)]
+    pub dump: Option<PathBuf>,
+    /// Model and generation options; `--reuse` runs one mode only (default: pie, prefix, none).
     #[command(flatten)]
     pub options: Options,
 }

@@ -86,6 +86,9 @@ pub struct Options {
     /// Storage type of the K cache; default f16.
     #[arg(long, value_enum)]
     pub cache_type_k: Option<KeyCacheType>,
+    /// Documents that keep their own cached sequence at once; default 4.
+    #[arg(long)]
+    pub max_documents: Option<u32>,
 }
 
 impl Options {
@@ -106,6 +109,7 @@ impl Options {
             reuse: self.reuse.or(fallback.reuse),
             repair_idle_ms: self.repair_idle_ms.or(fallback.repair_idle_ms),
             cache_type_k: self.cache_type_k.or(fallback.cache_type_k),
+            max_documents: self.max_documents.or(fallback.max_documents),
         }
     }
 }
@@ -143,6 +147,9 @@ impl Settings {
             Reuse::Prefix => ReuseMode::Prefix,
             Reuse::None => ReuseMode::None,
         };
+        if let Some(max) = options.max_documents {
+            engine.max_documents = max.max(1);
+        }
         if let Some(ms) = options.repair_idle_ms {
             engine.repair_idle = Duration::from_millis(ms);
         }
