@@ -212,3 +212,150 @@ mod tests {
         }
     }
 }
+
+/// A changed region between two token sequences: `old` positions replaced by `new` positions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hunk {
+    /// Positions in the old sequence.
+    pub old: Range<usize>,
+    /// Positions in the new sequence.
+    pub new: Range<usize>,
+}
+
+/// Unchanged runs shorter than this are re-encoded rather than kept: keeping a run between two
+/// edits costs one more shift pass over the cache, which is worth it only for long runs.
+pub const MIN_KEPT_RUN: usize = 64;
+
+/// The changed regions of `old` → `new`, in order, keeping unchanged runs of at least
+/// [`MIN_KEPT_RUN`] tokens between them (several edits made between two requests, such as a
+/// rename). Costs O(n) hashing per level of recursion; edits are few.
+pub fn hunks<T: PartialEq + std::hash::Hash>(old: &[T], new: &[T]) -> Vec<Hunk> {
+    let mut out = Vec::new();
+    split_hunks(old, new, 0, 0, &mut out);
+    out
+}
+
+fn split_hunks<T: PartialEq + std::hash::Hash>(
+    old: &[T],
+    new: &[T],
+    old_at: usize,
+    new_at: usize,
+    out: &mut Vec<Hunk>,
+) {
+    let head = common_prefix(old, new);
+    let tail = common_tail(&old[head..], &new[head..]);
+    let (old_mid, new_mid) = (&old[head..old.len() - tail], &new[head..new.len() - tail]);
+    if old_mid.is_empty() && new_mid.is_empty() {
+        return;
+    }
+    let (o, n) = (old_at + head, new_at + head);
+    match longest_common_run(old_mid, new_mid) {
+        Some((i, j, len)) if len >= MIN_KEPT_RUN => {
+            split_hunks(&old_mid[..i], &new_mid[..j], o, n, out);
+            split_hunks(&old_mid[i + len..], &new_mid[j + len..], o + i + len, n + j + len, out);
+        }
+        _ => out.push(Hunk { old: o..o + old_mid.len(), new: n..n + new_mid.len() }),
+    }
+}
+
+/// The longest run of equal tokens at `old[i..i+len]` and `new[j..j+len]`, found through
+/// anchors of [`ANCHOR`] tokens; `None` when no anchor matches.
+fn longest_common_run<T: PartialEq + std::hash::Hash>(old: &[T], new: &[T]) -> Option<(usize, usize, usize)> {
+    const ANCHOR: usize = 8;
+    if old.len() < ANCHOR || new.len() < ANCHOR {
+        return None;
+    }
+    // One hasher state for all windows, so equal windows hash equally.
+    let state = std::collections::hash_map::RandomState::new();
+    let hash_with = |window: &[T]| {
+        use std::hash::BuildHasher;
+        state.hash_one(window)
+    };
+    let mut anchors: std::collections::HashMap<u64, Vec<usize>> = std::collections::HashMap::new();
+    for i in (0..=old.len() - ANCHOR).step_by(ANCHOR / 2) {
+        anchors.entry(hash_with(&old[i..i + ANCHOR])).or_default().push(i);
+    }
+    let mut best: Option<(usize, usize, usize)> = None;
+    for j in 0..=new.len() - ANCHOR {
+        let Some(starts) = anchors.get(&hash_with(&new[j..j + ANCHOR])) else { continue };
+        for &i in starts {
+            if old[i..i + ANCHOR] != new[j..j + ANCHOR] {
+                continue;
+            }
+            let back = old[..i].iter().rev().zip(new[..j].iter().rev()).take_while(|(a, b)| a == b).count();
+            let forward = common_prefix(&old[i..], &new[j..]);
+            let (start_old, start_new, len) = (i - back, j - back, back + forward);
+            if best.is_none_or(|(_, _, l)| len > l) {
+                best = Some((start_old, start_new, len));
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod hunk_tests {
+    use super::*;
+
+    fn apply(old: &[u32], new: &[u32], hunks: &[Hunk]) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for h in hunks {
+            out.extend_from_slice(&old[at..h.old.start]);
+            out.extend_from_slice(&new[h.new.clone()]);
+            at = h.old.end;
+        }
+        out.extend_from_slice(&old[at..]);
+        out
+    }
+
+    #[test]
+    fn two_far_apart_edits_are_two_hunks() {
+        let old: Vec<u32> = (0..1000).collect();
+        let mut new = old.clone();
+        new[100] = 5000;
+        new.insert(800, 6000);
+        let found = hunks(&old, &new);
+        assert_eq!(found, vec![Hunk { old: 100..101, new: 100..101 }, Hunk { old: 800..800, new: 800..801 }]);
+        assert_eq!(apply(&old, &new, &found), new);
+    }
+
+    #[test]
+    fn close_edits_merge_into_one_hunk() {
+        let old: Vec<u32> = (0..1000).collect();
+        let mut new = old.clone();
+        new[100] = 5000;
+        new[120] = 6000;
+        assert_eq!(hunks(&old, &new), vec![Hunk { old: 100..121, new: 100..121 }]);
+    }
+
+    #[test]
+    fn identical_sequences_have_no_hunk() {
+        let old: Vec<u32> = (0..50).collect();
+        assert!(hunks(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn random_edits_are_reproduced() {
+        let mut seed = 0x9e37_79b9_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n.max(1) as u64) as usize
+        };
+        for _ in 0..300 {
+            let old: Vec<u32> = (0..next(600)).map(|_| next(40) as u32).collect();
+            let mut new = old.clone();
+            for _ in 0..next(4) {
+                let at = next(new.len() + 1);
+                let cut = next((new.len() - at).min(20) + 1);
+                let insert: Vec<u32> = (0..next(10)).map(|_| next(40) as u32).collect();
+                new.splice(at..at + cut, insert);
+            }
+            let found = hunks(&old, &new);
+            assert_eq!(apply(&old, &new, &found), new);
+            assert!(found.windows(2).all(|w| w[0].old.end < w[1].old.start && w[0].new.end < w[1].new.start));
+        }
+    }
+}

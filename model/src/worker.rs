@@ -5,7 +5,7 @@
 //! prefix-only or none for comparison) and [`KvSequence`] carries the plan out; only the changed
 //! tokens are decoded. Idle time re-encodes cells that went stale across an edit.
 
-use crate::cache_plan::{self, CachePlan, ReuseMode};
+use crate::cache_plan::{self, ReuseMode};
 use crate::documents::Documents;
 use crate::engine::{
     Completion, CompletionRequest, CompletionStats, EngineConfig, StopReason, DEFAULT_CONTEXT_TOKENS, MIN_PROMPT_TOKENS,
@@ -122,20 +122,21 @@ impl<'m> Worker<'m> {
         let started = Instant::now();
         let max_tokens = self.max_tokens(request);
         let (prompt, healing, dropped) = self.prompt_for(request, max_tokens);
-        let (slot, plan) = self.follow(&request.document, &prompt, max_tokens, &request.cancel)?;
+        let (slot, update) = self.follow(&request.document, &prompt, max_tokens, &request.cancel)?;
         let mut stats = CompletionStats {
             prompt_tokens: prompt.len(),
-            reused_tokens: prompt.len() - plan.encoded(),
-            encoded_tokens: plan.encoded(),
-            shifted_tokens: if plan.shifts() { plan.tail.len() } else { 0 },
+            reused_tokens: prompt.len().saturating_sub(update.encoded),
+            encoded_tokens: update.encoded,
+            shifted_tokens: update.shifted,
             dropped_prefix_tokens: dropped,
             prompt_ms: ms_since(started),
             ..CompletionStats::default()
         };
         tracing::debug!(
             prompt = prompt.len(),
-            encoded = plan.encoded(),
-            shifted = stats.shifted_tokens,
+            encoded = update.encoded,
+            shifted = update.shifted,
+            shift_passes = update.shift_passes,
             "prompt ready"
         );
         let (text, stop) = self.generate(request, slot, healing, max_tokens, started, &mut stats)?;
@@ -197,14 +198,17 @@ impl<'m> Worker<'m> {
 
     /// Plans and applies the cache update of `document`'s sequence for `prompt`, making room for
     /// it and `max_tokens` generated tokens; the batch then holds the prompt's last logits.
-    /// Returns the document's slot and the plan.
+    ///
+    /// Under PIE, edits far apart (a rename, edits in two places between requests) are applied
+    /// one region at a time, each with its own shift, so the unchanged runs between them stay
+    /// cached; nearby edits are one region.
     fn follow(
         &mut self,
         document: &str,
         prompt: &[LlamaToken],
         max_tokens: usize,
         cancel: &crate::CancelToken,
-    ) -> Result<(usize, CachePlan), EngineError> {
+    ) -> Result<(usize, CacheUpdate), EngineError> {
         if cancel.is_cancelled() {
             return Err(EngineError::Cancelled);
         }
@@ -214,9 +218,24 @@ impl<'m> Worker<'m> {
         let slot = self.documents.acquire(document, &mut llama);
         self.documents.make_room(slot, prompt.len() + max_tokens, n_ctx, &mut llama);
         let sequence = self.documents.sequence(slot);
-        let plan = cache_plan::plan(sequence.plan_base(prompt), prompt, self.reuse);
-        sequence.follow(&mut llama, &plan, prompt, cancel)?;
-        Ok((slot, plan))
+        let targets = match self.reuse {
+            ReuseMode::Pie => region_by_region(sequence.plan_base(prompt), prompt),
+            _ => vec![prompt.to_vec()],
+        };
+        let mut update = CacheUpdate::default();
+        for target in &targets {
+            if cancel.is_cancelled() {
+                return Err(EngineError::Cancelled);
+            }
+            let plan = cache_plan::plan(sequence.plan_base(target), target, self.reuse);
+            sequence.follow(&mut llama, &plan, target, cancel)?;
+            update.encoded += plan.encoded();
+            if plan.shifts() {
+                update.shifted += plan.tail.len();
+                update.shift_passes += 1;
+            }
+        }
+        Ok((slot, update))
     }
 
     /// Tokenizes and fits the prompt. When the prefix ends mid-word, its last token is left out
@@ -336,6 +355,30 @@ impl<'m> Worker<'m> {
 
 fn ms_since(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
+}
+
+/// What a cache update cost.
+#[derive(Debug, Default, Clone, Copy)]
+struct CacheUpdate {
+    /// Tokens decoded.
+    encoded: usize,
+    /// Cells moved.
+    shifted: usize,
+    /// Shift passes (each rotates the whole cache at its next decode).
+    shift_passes: usize,
+}
+
+/// The intermediate prompts that apply the changed regions of `base` → `prompt` one at a time,
+/// ending with `prompt` itself.
+fn region_by_region(base: &[LlamaToken], prompt: &[LlamaToken]) -> Vec<Vec<LlamaToken>> {
+    let hunks = cache_plan::hunks(base, prompt);
+    let mut targets: Vec<Vec<LlamaToken>> = hunks
+        .iter()
+        .take(hunks.len().saturating_sub(1))
+        .map(|h| prompt[..h.new.end].iter().chain(&base[h.old.end..]).copied().collect())
+        .collect();
+    targets.push(prompt.to_vec());
+    targets
 }
 
 /// PIE needs cells that can shift: not M-RoPE (multimodal positions), not recurrent or hybrid

@@ -235,3 +235,33 @@ fn documents_keep_their_own_cache_until_the_context_is_full() {
     let reopened = engine.complete_blocking(request_for("a.py", &a)).unwrap();
     assert_eq!(reopened.stats.encoded_tokens, reopened.stats.prompt_tokens);
 }
+
+#[test]
+fn edits_far_apart_keep_the_code_between_them_cached() {
+    let model = smollm2();
+    let pie = engine(&model, ReuseMode::Pie, 512);
+    let prefix = engine(&model, ReuseMode::Prefix, 512);
+    let before = format!("{SOURCE}\n{SOURCE}\n# end\n");
+    // A rename that touches the first and the last definition, far apart.
+    let after = before
+        .replacen("def total(self)", "def subtotal(self)", 1)
+        .replace("item.quantity += amount", "item.quantity += int(amount)");
+    assert_ne!(before, after);
+    for engine in [&pie, &prefix] {
+        engine.complete_blocking(request(&before, 4)).unwrap();
+    }
+    let regional = pie.complete_blocking(request(&after, 4)).unwrap();
+    let from_first_edit = prefix.complete_blocking(request(&after, 4)).unwrap();
+    println!(
+        "rename in two places: PIE encoded {} tokens ({} shifted), prefix reuse {}",
+        regional.stats.encoded_tokens, regional.stats.shifted_tokens, from_first_edit.stats.encoded_tokens
+    );
+    assert!(regional.stats.encoded_tokens < 40, "{:?}", regional.stats);
+    assert!(from_first_edit.stats.encoded_tokens > 10 * regional.stats.encoded_tokens);
+    // Repaired, the cache is again a full encode of the renamed text.
+    pie.repair_blocking().unwrap();
+    let full = engine(&model, ReuseMode::None, 512);
+    let reference = full.prompt_logits_blocking(request(&after, 4)).unwrap();
+    let repaired = pie.prompt_logits_blocking(request(&after, 4)).unwrap();
+    assert_eq!(argmax(&repaired), argmax(&reference));
+}

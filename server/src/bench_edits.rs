@@ -3,7 +3,7 @@
 //!
 //! One completion request per keystroke, back to back, for four workloads: (a) type a new line
 //! a character at a time mid-file; (b) jump more than 150 lines down and type there; (c) paste a
-//! 30-line block, delete a function above the cursor, move the cursor 200 lines up; (d) edits
+//! 30-line block, delete a function above the cursor, move the cursor 200 lines up and back; (d) edits
 //! 150 or more lines above a cursor that stays put (a rename, an added import, a deleted line,
 //! as refactorings and other cursors make). Each mode gets a fresh engine, warmed with one
 //! untimed request on the unedited file, and the same document states. Prompt-side time (request → first generated
@@ -110,6 +110,7 @@ fn script(original: &str) -> anyhow::Result<(Warmup, Vec<Keystroke>)> {
     let up = line_of(&text, cursor).saturating_sub(200);
     let end_of_up = nth_line_start(&text, up + 1).map_or(text.len(), |s| s - 1);
     out.push(Keystroke { workload: "c: paste, delete, move", text: text.clone(), cursor: end_of_up });
+    out.push(Keystroke { workload: "c: paste, delete, move", text: text.clone(), cursor });
     // (d) back at the end of the typed line; edits 150+ lines above it, the cursor stays.
     let far_above = |text: &str, cursor: usize| nth_line_start(text, line_of(text, cursor).saturating_sub(150 + 30));
     let at = far_above(&text, cursor).context("short file")?;
