@@ -1,11 +1,12 @@
 //! Several open documents share one context: each gets its own llama.cpp sequence, and the
 //! least recently used one gives its cells up when the context runs out of room.
 //!
-//! Sequence ids `0..max` hold documents; id `max` is the scratch sequence PIE parks tails in.
+//! Sequence ids `0..max` hold documents, `max..2·max` pin their cells, and `2·max`, `2·max + 1`
+//! are the scratch pair PIE parks tails in.
 //! All sequences live in one unified KV cache of `n_ctx` cells, so the cells a document may use
 //! are whatever the others leave.
 
-use crate::sequence::{KvSequence, Llama};
+use crate::sequence::{KvSequence, Llama, SeqPair};
 
 /// One sequence and the document it holds.
 #[derive(Debug)]
@@ -25,17 +26,27 @@ pub(crate) struct Documents {
 }
 
 impl Documents {
-    /// Room for `max` documents (sequence ids `0..max`); the scratch sequence is `max`.
+    /// Room for `max` documents.
     pub(crate) fn new(max: usize) -> Self {
-        let slots = (0..max.max(1))
-            .map(|seq| Slot { key: None, sequence: KvSequence::new(seq as i32), last_used: 0 })
+        let max = max.max(1);
+        let slots = (0..max)
+            .map(|i| {
+                let pair = SeqPair { main: i as i32, pin: (max + i) as i32 };
+                Slot { key: None, sequence: KvSequence::new(pair), last_used: 0 }
+            })
             .collect();
         Self { slots, clock: 0 }
     }
 
-    /// The scratch sequence id.
-    pub(crate) fn scratch(&self) -> i32 {
-        self.slots.len() as i32
+    /// Sequence ids a context needs for `max` documents: a pair each, and the scratch pair.
+    pub(crate) fn sequences_needed(max: usize) -> u32 {
+        (2 * max.max(1) + 2) as u32
+    }
+
+    /// The scratch pair.
+    pub(crate) fn scratch(&self) -> SeqPair {
+        let n = 2 * self.slots.len() as i32;
+        SeqPair { main: n, pin: n + 1 }
     }
 
     /// The slot of `key`: its own if it has one, else a free one, else the least recently used

@@ -12,6 +12,12 @@
 //! the pending K-shift runs during this decode), copy the tail back and clear the scratch
 //! sequence. This needs a unified KV cache and two sequences.
 //!
+//! Every document cell also belongs to a *pin* sequence. llama.cpp's sliding-window caches
+//! (Gemma 3) reuse a cell that only one sequence holds once it is outside that sequence's window,
+//! and then purge that sequence's older positions, which would silently drop cells an edit far
+//! above the cursor, or a parked tail, still needs. A cell held by two sequences is never
+//! reused, so pairs keep the whole document in the cache; the scratch is a pair too.
+//!
 //! Cells after an edit were computed without the new text: they are *stale* from
 //! [`KvSequence::stale_from`] to the end of the prompt. [`KvSequence::repair_step`] re-encodes
 //! them in order, one chunk at a time, with the same recipe (no shift); after the last chunk
@@ -28,11 +34,21 @@ use llama_cpp_2::token::LlamaToken;
 /// Tokens re-encoded per repair step: small enough that a new request waits little.
 pub(crate) const REPAIR_CHUNK: usize = 64;
 
+/// A document's llama.cpp sequence and its pin (see the module docs): they always hold the same
+/// cells at the same positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SeqPair {
+    /// The sequence attention runs in.
+    pub main: i32,
+    /// The sequence that only keeps the cells from being reused.
+    pub pin: i32,
+}
+
 /// What the KV cache holds for one document's sequence.
 #[derive(Debug)]
 pub(crate) struct KvSequence {
-    /// The llama.cpp sequence id.
-    seq: i32,
+    /// The llama.cpp sequence pair.
+    seq: SeqPair,
     /// Token `i` is in a cell at position `i`: the last prompt, then what was generated.
     tokens: Vec<LlamaToken>,
     /// How many of `tokens` are the last prompt.
@@ -49,9 +65,9 @@ pub(crate) struct Llama<'a, 'm> {
     pub batch: &'a mut LlamaBatch<'static>,
     /// The batch's capacity.
     pub batch_tokens: usize,
-    /// The sequence id that parks a tail while new tokens are decoded before it; empty between
+    /// The sequence pair that parks a tail while new tokens are decoded before it; empty between
     /// operations.
-    pub scratch: i32,
+    pub scratch: SeqPair,
 }
 
 impl Llama<'_, '_> {
@@ -59,7 +75,7 @@ impl Llama<'_, '_> {
     /// token if `want_logits`.
     fn decode_at(
         &mut self,
-        seq: i32,
+        seq: SeqPair,
         start: usize,
         tokens: &[LlamaToken],
         want_logits: bool,
@@ -72,7 +88,7 @@ impl Llama<'_, '_> {
             for (i, token) in chunk.iter().enumerate() {
                 let logits = want_logits && c == last_chunk && i + 1 == chunk.len();
                 self.batch
-                    .add(*token, (offset + i) as i32, &[seq], logits)
+                    .add(*token, (offset + i) as i32, &[seq.main, seq.pin], logits)
                     .map_err(|e| EngineError::Decode(e.to_string()))?;
             }
             self.ctx
@@ -82,39 +98,52 @@ impl Llama<'_, '_> {
         Ok(())
     }
 
-    fn remove(&mut self, seq: i32, from: usize, to: Option<usize>) -> Result<(), EngineError> {
-        let ok = self.ctx.kv_cache_seq_rm(seq, Some(from as u32), to.map(|t| t as u32)).is_ok();
-        if ok {
-            Ok(())
-        } else {
-            Err(EngineError::Decode(format!("could not remove cells {from}.. of sequence {seq}")))
+    fn remove(&mut self, seq: SeqPair, from: usize, to: Option<usize>) -> Result<(), EngineError> {
+        for id in [seq.main, seq.pin] {
+            if self.ctx.kv_cache_seq_rm(id, Some(from as u32), to.map(|t| t as u32)).is_err() {
+                return Err(EngineError::Decode(format!("could not remove cells {from}.. of sequence {id}")));
+            }
         }
-    }
-
-    fn tag_scratch(&mut self, seq: i32, from: usize) -> Result<(), EngineError> {
-        self.ctx
-            .kv_cache_seq_cp(seq, self.scratch, Some(from as u32), None)
-            .map_err(|e| EngineError::Decode(e.to_string()))
-    }
-
-    fn untag_scratch(&mut self, seq: i32) -> Result<(), EngineError> {
-        self.ctx.kv_cache_seq_cp(self.scratch, seq, None, None).map_err(|e| EngineError::Decode(e.to_string()))?;
-        self.ctx
-            .clear_kv_cache_seq(Some(self.scratch as u32), None, None)
-            .map_err(|e| EngineError::Decode(e.to_string()))?;
         Ok(())
     }
 
-    fn shift(&mut self, seq: i32, from: usize, to: usize, delta: isize) -> Result<(), EngineError> {
+    fn tag_scratch(&mut self, seq: SeqPair, from: usize) -> Result<(), EngineError> {
+        let scratch = self.scratch;
+        for (src, dst) in [(seq.main, scratch.main), (seq.pin, scratch.pin)] {
+            self.ctx
+                .kv_cache_seq_cp(src, dst, Some(from as u32), None)
+                .map_err(|e| EngineError::Decode(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn untag_scratch(&mut self, seq: SeqPair) -> Result<(), EngineError> {
+        let scratch = self.scratch;
+        for (src, dst) in [(scratch.main, seq.main), (scratch.pin, seq.pin)] {
+            self.ctx.kv_cache_seq_cp(src, dst, None, None).map_err(|e| EngineError::Decode(e.to_string()))?;
+        }
+        self.clear(scratch);
+        Ok(())
+    }
+
+    fn clear(&mut self, seq: SeqPair) {
+        for id in [seq.main, seq.pin] {
+            let _ = self.ctx.clear_kv_cache_seq(Some(id as u32), None, None);
+        }
+    }
+
+    /// Moves the pair's cells in `from..to` by `delta`. A position belongs to the cell, not to a
+    /// sequence, so shifting through the main sequence moves the pin's view too.
+    fn shift(&mut self, seq: SeqPair, from: usize, to: usize, delta: isize) -> Result<(), EngineError> {
         self.ctx
-            .kv_cache_seq_add(seq, Some(from as u32), Some(to as u32), delta as i32)
+            .kv_cache_seq_add(seq.main, Some(from as u32), Some(to as u32), delta as i32)
             .map_err(|e| EngineError::Decode(e.to_string()))
     }
 }
 
 impl KvSequence {
-    /// An empty sequence with llama.cpp sequence id `seq`.
-    pub(crate) fn new(seq: i32) -> Self {
+    /// An empty sequence held by the pair `seq`.
+    pub(crate) fn new(seq: SeqPair) -> Self {
         Self { seq, tokens: Vec::new(), prompt_len: 0, stale_from: None }
     }
 
@@ -267,8 +296,9 @@ impl KvSequence {
     /// Forgets everything: this sequence's cells (and the scratch sequence) are cleared and the
     /// next prompt is encoded in full.
     pub(crate) fn reset(&mut self, llama: &mut Llama<'_, '_>) {
-        let _ = llama.ctx.clear_kv_cache_seq(Some(self.seq as u32), None, None);
-        let _ = llama.ctx.clear_kv_cache_seq(Some(llama.scratch as u32), None, None);
+        llama.clear(self.seq);
+        let scratch = llama.scratch;
+        llama.clear(scratch);
         self.tokens.clear();
         self.prompt_len = 0;
         self.stale_from = None;
@@ -282,8 +312,8 @@ mod tests {
 
     use super::*;
 
-    const DOC_SEQ: i32 = 0;
-    const SCRATCH_SEQ: i32 = 1;
+    const DOC_SEQ: SeqPair = SeqPair { main: 0, pin: 1 };
+    const SCRATCH_SEQ: SeqPair = SeqPair { main: 2, pin: 3 };
     use crate::loader;
     use llama_cpp_2::context::params::LlamaContextParams;
     use std::num::NonZeroU32;
@@ -310,7 +340,7 @@ mod tests {
             .with_n_batch(512)
             .with_n_ubatch(512)
             .with_swa_full(true)
-            .with_n_seq_max(2)
+            .with_n_seq_max(4)
             .with_kv_unified(true);
         model.new_context(loader::backend().unwrap(), params).unwrap()
     }
@@ -319,27 +349,32 @@ mod tests {
     /// is empty.
     fn assert_mirrored(llama: &Llama<'_, '_>, sequence: &KvSequence) {
         let len = sequence.tokens().len() as i32;
-        assert_eq!(llama.ctx.kv_cache_seq_pos_min(DOC_SEQ), if len == 0 { -1 } else { 0 });
-        assert_eq!(llama.ctx.kv_cache_seq_pos_max(DOC_SEQ), len - 1);
-        assert_eq!(llama.ctx.kv_cache_seq_pos_max(SCRATCH_SEQ), -1, "the scratch sequence is cleared");
+        for id in [DOC_SEQ.main, DOC_SEQ.pin] {
+            assert_eq!(llama.ctx.kv_cache_seq_pos_min(id), if len == 0 { -1 } else { 0 }, "sequence {id}");
+            assert_eq!(llama.ctx.kv_cache_seq_pos_max(id), len - 1, "sequence {id}");
+        }
+        for id in [SCRATCH_SEQ.main, SCRATCH_SEQ.pin] {
+            assert_eq!(llama.ctx.kv_cache_seq_pos_max(id), -1, "the scratch sequence {id} is cleared");
+        }
     }
 
-    #[test]
-    fn random_edits_keep_the_mirror_equal_to_the_tokenized_prompt() {
+    /// Applies `steps` random edits to `text`, following each with a plan, and checks the mirror
+    /// and the cells after every step; repairs every `repair_every` steps and at the end.
+    fn random_edits(path: &std::path::Path, text: &str, steps: usize, repair_every: usize) {
         use crate::cache_plan::{plan, ReuseMode};
-        let (model, _) = loader::load_model(&splice_e2e::smollm2(), 0, false).unwrap();
+        let (model, _) = loader::load_model(path, 0, false).unwrap();
         let mut ctx = context(&model);
-        let mut batch = LlamaBatch::new(512, 1);
+        let mut batch = LlamaBatch::new(512, 2);
         let mut llama = Llama { ctx: &mut ctx, batch: &mut batch, batch_tokens: 512, scratch: SCRATCH_SEQ };
         let mut sequence = KvSequence::new(DOC_SEQ);
         let never = CancelToken::new();
-        let mut text = include_str!("../../tests/fixtures/python/inventory.py").to_owned();
+        let mut text = text.to_owned();
         let mut seed = 7u64;
         let mut next = |n: usize| {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             ((seed >> 33) % n.max(1) as u64) as usize
         };
-        for step in 0..24 {
+        for step in 0..steps {
             let at = (0..=next(text.len())).rev().find(|i| text.is_char_boundary(*i)).unwrap();
             let end = (at..=(at + next(40)).min(text.len())).rev().find(|i| text.is_char_boundary(*i)).unwrap();
             let inserted = ["", "x", "    # note 😀\n", "value = 中文\n", "def f():\n    pass\n"][next(5)];
@@ -349,7 +384,7 @@ mod tests {
             sequence.follow(&mut llama, &cache_plan, &prompt, &never).unwrap();
             assert_eq!(sequence.tokens(), &prompt[..], "step {step}: the mirror is the tokenized prompt");
             assert_mirrored(&llama, &sequence);
-            if step % 5 == 4 {
+            if step % repair_every == repair_every - 1 || step + 1 == steps {
                 while sequence.repair_step(&mut llama).unwrap() {
                     assert_mirrored(&llama, &sequence);
                 }
@@ -360,11 +395,25 @@ mod tests {
     }
 
     #[test]
+    fn random_edits_keep_the_mirror_equal_to_the_tokenized_prompt() {
+        random_edits(&splice_e2e::smollm2(), include_str!("../../tests/fixtures/python/inventory.py"), 24, 5);
+    }
+
+    #[test]
+    fn a_sliding_window_cache_keeps_every_cell_of_a_long_document() {
+        // Gemma 3 attends through a 512-token sliding window in most layers; llama.cpp reuses cells
+        // outside a sequence's window unless another sequence holds them. Edits anywhere in a
+        // document several windows long must still find every cell at its position.
+        let long = include_str!("../../tests/fixtures/python/inventory.py").repeat(4);
+        random_edits(&splice_e2e::gemma(), &long, 10, 10);
+    }
+
+    #[test]
     fn shifting_a_whole_sequence_keeps_its_next_token() {
         for path in [splice_e2e::smollm2(), splice_e2e::gemma()] {
             let (model, _) = loader::load_model(&path, 0, false).unwrap();
             let mut ctx = context(&model);
-            let mut batch = LlamaBatch::new(512, 1);
+            let mut batch = LlamaBatch::new(512, 2);
             let mut llama = Llama { ctx: &mut ctx, batch: &mut batch, batch_tokens: 512, scratch: SCRATCH_SEQ };
             let text = include_str!("../../tests/fixtures/python/inventory.py");
             let tokens = model.vocab().tokenize(text.as_bytes(), true, false);

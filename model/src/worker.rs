@@ -75,7 +75,7 @@ impl<'m> Worker<'m> {
             // Keep the whole sliding-window cache so that cells can be shifted (Gemma 3).
             .with_swa_full(true)
             // PIE parks a shifted tail in a scratch sequence of the same, unified cache.
-            .with_n_seq_max(config.max_documents.max(1) + 1)
+            .with_n_seq_max(Documents::sequences_needed(config.max_documents as usize))
             .with_kv_unified(true)
             .with_type_k(config.cache_type_k.llama());
         llama_log::clear_errors();
@@ -93,7 +93,8 @@ impl<'m> Worker<'m> {
             bos,
             documents: Documents::new(config.max_documents.max(1) as usize),
             reuse: effective_reuse(model, config.reuse),
-            batch: LlamaBatch::new(batch_tokens as usize, 1),
+            // Two sequence ids per token: the document's sequence and its pin.
+            batch: LlamaBatch::new(batch_tokens as usize, 2),
             batch_tokens: batch_tokens as usize,
             threads,
             ctx,
@@ -228,6 +229,7 @@ impl<'m> Worker<'m> {
                 return Err(EngineError::Cancelled);
             }
             let plan = cache_plan::plan(sequence.plan_base(target), target, self.reuse);
+            tracing::debug!(?plan, cached = sequence.tokens().len(), target = target.len(), "cache plan");
             sequence.follow(&mut llama, &plan, target, cancel)?;
             update.encoded += plan.encoded();
             if plan.shifts() {
