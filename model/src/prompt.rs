@@ -72,6 +72,13 @@ pub fn assemble(
                 tokens.extend_from_slice(prefix_part);
                 tokens.extend(fim.middle);
             }
+            FimLayout::SuffixPrefixMiddle => {
+                tokens.push(fim.prefix);
+                tokens.push(fim.suffix);
+                tokens.extend_from_slice(suffix_part);
+                tokens.extend(fim.middle);
+                tokens.extend_from_slice(prefix_part);
+            }
         },
     }
     FittedPrompt { tokens, prefix_kept: prefix_part.len(), prefix_dropped, suffix_kept }
@@ -153,6 +160,17 @@ mod tests {
         assert_eq!(p.tokens[suf_at + 1], LlamaToken(2000));
         assert_eq!(p.tokens[suf_at - 1], LlamaToken(999), "prefix ends at the cursor");
         assert!(p.prefix_dropped >= 700 && p.prefix_dropped.is_multiple_of(50));
+    }
+
+    #[test]
+    fn with_spm_typing_at_the_cursor_is_an_append() {
+        let PromptTemplate::Fim(mut fim) = psm() else { unreachable!() };
+        fim.layout = FimLayout::SuffixPrefixMiddle;
+        let spm = PromptTemplate::Fim(fim);
+        let before = assemble(&spm, None, &toks(0..100), &toks(200..300), 1000);
+        let typed = assemble(&spm, None, &toks(0..101), &toks(200..300), 1000);
+        assert_eq!(&typed.tokens[..before.tokens.len()], &before.tokens[..]);
+        assert_eq!(&typed.tokens[..4], &[LlamaToken(-1), LlamaToken(-2), LlamaToken(200), LlamaToken(201)]);
     }
 
     #[test]

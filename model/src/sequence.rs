@@ -311,28 +311,13 @@ mod tests {
     //! distribution as it was (within RoPE's floating-point noise at larger positions).
 
     use super::*;
+    use splice_e2e::logits::{argmax, kl};
 
     const DOC_SEQ: SeqPair = SeqPair { main: 0, pin: 1 };
     const SCRATCH_SEQ: SeqPair = SeqPair { main: 2, pin: 3 };
     use crate::loader;
     use llama_cpp_2::context::params::LlamaContextParams;
     use std::num::NonZeroU32;
-
-    fn softmax(logits: &[f32]) -> Vec<f64> {
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-        let exp: Vec<f64> = logits.iter().map(|&l| (l as f64 - max).exp()).collect();
-        let sum: f64 = exp.iter().sum();
-        exp.into_iter().map(|e| e / sum).collect()
-    }
-
-    fn kl(p: &[f32], q: &[f32]) -> f64 {
-        let (p, q) = (softmax(p), softmax(q));
-        p.iter().zip(&q).filter(|(p, _)| **p > 1e-12).map(|(p, q)| p * (p / q.max(1e-30)).ln()).sum()
-    }
-
-    fn argmax(logits: &[f32]) -> usize {
-        logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap()
-    }
 
     fn context(model: &llama_cpp_2::model::LlamaModel) -> LlamaContext<'_> {
         let params = LlamaContextParams::default()

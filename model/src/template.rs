@@ -34,6 +34,9 @@ pub enum FimLayout {
     PrefixSuffixMiddle,
     /// `[SUF] suffix [PRE] prefix`: typing at the cursor is an append (Codestral's only layout).
     SuffixPrefix,
+    /// `[PRE] [SUF] suffix [MID] prefix` (SPM): typing at the cursor is an append, so the cache
+    /// needs no shift per keystroke. For families trained with it (StarCoder, CodeLlama).
+    SuffixPrefixMiddle,
 }
 
 /// A model family's FIM sentinels, as token ids of the loaded vocabulary.
@@ -130,7 +133,7 @@ const SPELLINGS: &[Spelling] = &[
     },
     Spelling {
         family: FimFamily::StarCoder,
-        layout: FimLayout::PrefixSuffixMiddle,
+        layout: FimLayout::SuffixPrefixMiddle,
         prefix: "<fim_prefix>",
         suffix: "<fim_suffix>",
         middle: Some("<fim_middle>"),
@@ -160,7 +163,7 @@ const SPELLINGS: &[Spelling] = &[
     },
     Spelling {
         family: FimFamily::CodeLlama,
-        layout: FimLayout::PrefixSuffixMiddle,
+        layout: FimLayout::SuffixPrefixMiddle,
         prefix: "▁<PRE>",
         suffix: "▁<SUF>",
         middle: Some("▁<MID>"),
@@ -275,6 +278,16 @@ mod tests {
         assert_eq!((t.repo_name, t.file_sep), (Some(LlamaToken(104)), Some(LlamaToken(105))));
         assert!(t.stop.contains(&LlamaToken(103)), "fim_pad stops generation");
         assert!(t.stop.contains(&LlamaToken(105)), "file_sep stops generation");
+    }
+
+    #[test]
+    fn families_trained_with_spm_use_it_so_that_typing_appends() {
+        let starcoder = vocab(&["<fim_prefix>", "<fim_suffix>", "<fim_middle>"]);
+        let PromptTemplate::Fim(t) = detect(starcoder, MetadataFimTokens::default()) else { panic!("not FIM") };
+        assert_eq!(t.layout, FimLayout::SuffixPrefixMiddle);
+        let qwen = vocab(&["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"]);
+        let PromptTemplate::Fim(t) = detect(qwen, MetadataFimTokens::default()) else { panic!("not FIM") };
+        assert_eq!(t.layout, FimLayout::PrefixSuffixMiddle, "Qwen is trained with PSM only");
     }
 
     #[test]

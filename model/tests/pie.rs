@@ -4,6 +4,7 @@
 //! divergence; the noise floor is a full re-encode with different batch sizes (RoPE at large
 //! positions is not bit-exact, so two correct encodings already differ a little).
 
+use splice_e2e::logits::{argmax, kl};
 use splice_e2e::{gemma, smollm2};
 use splice_model::shape::SuggestionShape;
 use splice_model::{CacheType, CancelToken, CompletionRequest, Engine, EngineConfig, ReuseMode, SamplingConfig};
@@ -32,23 +33,6 @@ fn request(prefix: &str, max_tokens: u32) -> CompletionRequest {
         sampling: SamplingConfig::default(),
         cancel: CancelToken::new(),
     }
-}
-
-fn softmax(logits: &[f32]) -> Vec<f64> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let exp: Vec<f64> = logits.iter().map(|&l| (l as f64 - max).exp()).collect();
-    let sum: f64 = exp.iter().sum();
-    exp.into_iter().map(|e| e / sum).collect()
-}
-
-/// KL(reference ‖ other) of the next-token distributions.
-fn kl(reference: &[f32], other: &[f32]) -> f64 {
-    let (p, q) = (softmax(reference), softmax(other));
-    p.iter().zip(&q).filter(|(p, _)| **p > 1e-12).map(|(p, q)| p * (p / q.max(1e-30)).ln()).sum()
-}
-
-fn argmax(logits: &[f32]) -> usize {
-    logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap()
 }
 
 /// A deterministic generator of realistic edits: insert a statement, delete a line, change an

@@ -238,7 +238,12 @@ fn report(path: &std::path::Path, runs: &[(Reuse, Vec<Sample>)]) -> Value {
         names
     };
     let mut rows = Vec::new();
+    let mean_ms = |samples: &[Sample], workload: &str| {
+        let of: Vec<f64> = samples.iter().filter(|s| s.workload == workload).map(|s| s.stats.total_ms).collect();
+        of.iter().sum::<f64>() / of.len().max(1) as f64
+    };
     for workload in &workloads {
+        let pie_mean = runs.iter().find(|(r, _)| *r == Reuse::Pie).map(|(_, samples)| mean_ms(samples, workload));
         for (reuse, samples) in runs {
             let of: Vec<&Sample> = samples.iter().filter(|s| s.workload == *workload).collect();
             let mut totals: Vec<f64> = of.iter().map(|s| s.stats.total_ms).collect();
@@ -254,6 +259,7 @@ fn report(path: &std::path::Path, runs: &[(Reuse, Vec<Sample>)]) -> Value {
                 "meanPromptSideMs": round(of.iter().map(|s| s.stats.first_token_ms).sum::<f64>() / n),
                 "meanEncodedTokens": round(of.iter().map(|s| s.stats.encoded_tokens as f64).sum::<f64>() / n),
                 "meanPromptTokens": round(of.iter().map(|s| s.stats.prompt_tokens as f64).sum::<f64>() / n),
+                "meanMsOverPie": pie_mean.filter(|p| *p > 0.0).map(|p| round(mean_ms(samples, workload) / p)),
             }));
         }
     }
@@ -277,18 +283,19 @@ fn report(path: &std::path::Path, runs: &[(Reuse, Vec<Sample>)]) -> Value {
 fn print_table(report: &Value) {
     println!("splice bench edits: {}", report["file"].as_str().unwrap_or("?"));
     println!(
-        "{:<26} {:<7} {:>4} {:>9} {:>9} {:>9} {:>14} {:>9} {:>8}",
-        "workload", "reuse", "n", "p50 ms", "p90 ms", "mean ms", "prompt-side ms", "encoded", "prompt"
+        "{:<26} {:<7} {:>4} {:>9} {:>9} {:>9} {:>7} {:>14} {:>9} {:>8}",
+        "workload", "reuse", "n", "p50 ms", "p90 ms", "mean ms", "× pie", "prompt-side ms", "encoded", "prompt"
     );
     for row in report["rows"].as_array().into_iter().flatten() {
         println!(
-            "{:<26} {:<7} {:>4} {:>9} {:>9} {:>9} {:>14} {:>9} {:>8}",
+            "{:<26} {:<7} {:>4} {:>9} {:>9} {:>9} {:>7} {:>14} {:>9} {:>8}",
             row["workload"].as_str().unwrap_or(""),
             row["reuse"].as_str().unwrap_or(""),
             row["requests"],
             row["p50Ms"],
             row["p90Ms"],
             row["meanMs"],
+            row["meanMsOverPie"],
             row["meanPromptSideMs"],
             row["meanEncodedTokens"],
             row["meanPromptTokens"]
