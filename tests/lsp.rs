@@ -144,3 +144,30 @@ fn a_newer_request_for_the_same_document_supersedes_the_older() {
 fn splice_e2e_params(line: u32, character: u32) -> Value {
     splice_e2e::LspClient::inline_params_for(URI, line, character)
 }
+
+#[test]
+fn an_edit_far_above_the_cursor_encodes_only_the_edit() {
+    let mut client = start("pie", &gemma(), Value::Null);
+    let (text, line, character) = inventory_with_cursor_after_self();
+    client.open(URI, "python", &text);
+    let first = client.inline_completion(URI, line, character);
+    assert!(first.get("error").is_none(), "{first}");
+
+    // Add an import at the top of the file (the cursor stays where it was, one line lower).
+    let top = json!({ "line": 3, "character": 0 });
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": URI, "version": 2 },
+            "contentChanges": [{ "range": { "start": top, "end": top }, "text": "import functools\n" }]
+        }),
+    );
+    let second = items(&client.inline_completion(URI, line + 1, character));
+    assert_eq!(second.len(), 1, "{second:?}");
+    let status = client.call_ok("splice/status", json!({}));
+    let last = &status["last"];
+    assert_eq!(status["model"]["reuse"], "pie");
+    assert!(last["encodedTokens"].as_u64().unwrap() <= 6, "only the import line is encoded: {status}");
+    assert!(last["shiftedTokens"].as_u64().unwrap() > 40, "the rest of the prefix moved down: {status}");
+    assert!(client.shutdown().success());
+}
