@@ -105,7 +105,8 @@ pub fn plan<T: PartialEq>(cached: &[T], prompt: &[T], mode: ReuseMode) -> CacheP
     }
 }
 
-fn common_prefix<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+/// Length of the longest common start of `a` and `b`.
+pub(crate) fn common_prefix<T: PartialEq>(a: &[T], b: &[T]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 

@@ -51,7 +51,7 @@ impl Documents {
 
     /// The slot of `key`: its own if it has one, else a free one, else the least recently used
     /// one (whose cells are dropped).
-    pub(crate) fn acquire(&mut self, key: &str, llama: &mut Llama<'_, '_>) -> usize {
+    pub(crate) fn acquire(&mut self, key: &str, llama: &mut Llama<'_>) -> usize {
         self.clock += 1;
         let index = match self.slots.iter().position(|s| s.key.as_deref() == Some(key)) {
             Some(index) => index,
@@ -77,13 +77,7 @@ impl Documents {
 
     /// Drops other documents' cells, least recently used first, until `needed` cells fit in
     /// `n_ctx` next to what they keep. Returns how many documents were evicted.
-    pub(crate) fn make_room(
-        &mut self,
-        current: usize,
-        needed: usize,
-        n_ctx: usize,
-        llama: &mut Llama<'_, '_>,
-    ) -> usize {
+    pub(crate) fn make_room(&mut self, current: usize, needed: usize, n_ctx: usize, llama: &mut Llama<'_>) -> usize {
         let mut evicted = 0;
         loop {
             let others: usize = self
@@ -108,7 +102,7 @@ impl Documents {
     }
 
     /// Frees the sequence of `key` (the editor closed the document).
-    pub(crate) fn close(&mut self, key: &str, llama: &mut Llama<'_, '_>) {
+    pub(crate) fn close(&mut self, key: &str, llama: &mut Llama<'_>) {
         if let Some(slot) = self.slots.iter_mut().find(|s| s.key.as_deref() == Some(key)) {
             slot.sequence.reset(llama);
             slot.key = None;

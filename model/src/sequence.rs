@@ -23,7 +23,7 @@
 //! them in order, one chunk at a time, with the same recipe (no shift); after the last chunk
 //! the cache equals a full re-encode of the prompt.
 
-use crate::cache_plan::CachePlan;
+use crate::cache_plan::{self, CachePlan};
 use crate::cancel::CancelToken;
 use crate::error::EngineError;
 use crate::llama_log;
@@ -57,12 +57,12 @@ pub(crate) struct KvSequence {
     stale_from: Option<usize>,
 }
 
-/// The llama.cpp context and a reusable batch, borrowed for one operation.
-pub(crate) struct Llama<'a, 'm> {
+/// The llama.cpp context, a reusable batch and the scratch pair: what cache surgery works on.
+pub(crate) struct Llama<'m> {
     /// The context.
-    pub ctx: &'a mut LlamaContext<'m>,
-    /// A batch with room for `batch_tokens` tokens.
-    pub batch: &'a mut LlamaBatch<'static>,
+    pub ctx: LlamaContext<'m>,
+    /// A batch with room for `batch_tokens` tokens, two sequence ids each (a document and its pin).
+    pub batch: LlamaBatch<'static>,
     /// The batch's capacity.
     pub batch_tokens: usize,
     /// The sequence pair that parks a tail while new tokens are decoded before it; empty between
@@ -70,7 +70,17 @@ pub(crate) struct Llama<'a, 'm> {
     pub scratch: SeqPair,
 }
 
-impl Llama<'_, '_> {
+impl<'m> Llama<'m> {
+    /// Wraps `ctx` with a batch of `batch_tokens` tokens.
+    pub(crate) fn new(ctx: LlamaContext<'m>, batch_tokens: usize, scratch: SeqPair) -> Self {
+        Self { ctx, batch: LlamaBatch::new(batch_tokens, 2), batch_tokens, scratch }
+    }
+
+    /// The logits of the last token decoded with logits.
+    pub(crate) fn last_logits(&self) -> &[f32] {
+        self.ctx.get_logits_ith(self.batch.n_tokens() - 1)
+    }
+
     /// Decodes `tokens` into `seq` at positions `start..`, in batches; logits for the very last
     /// token if `want_logits`.
     fn decode_at(
@@ -92,7 +102,7 @@ impl Llama<'_, '_> {
                     .map_err(|e| EngineError::Decode(e.to_string()))?;
             }
             self.ctx
-                .decode(self.batch)
+                .decode(&mut self.batch)
                 .map_err(|err| EngineError::Decode(llama_log::take_errors().unwrap_or_else(|| err.to_string())))?;
         }
         Ok(())
@@ -160,8 +170,7 @@ impl KvSequence {
     /// The base a plan for a new prompt starts from: everything in the cache when the new prompt
     /// continues into what was generated (the user typed the suggestion), else the last prompt.
     pub(crate) fn plan_base(&self, prompt: &[LlamaToken]) -> &[LlamaToken] {
-        let common = self.tokens.iter().zip(prompt).take_while(|(a, b)| a == b).count();
-        if common > self.prompt_len {
+        if cache_plan::common_prefix(&self.tokens, prompt) > self.prompt_len {
             &self.tokens
         } else {
             &self.tokens[..self.prompt_len]
@@ -174,7 +183,7 @@ impl KvSequence {
     /// update leaves a consistent, shorter cache.
     pub(crate) fn follow(
         &mut self,
-        llama: &mut Llama<'_, '_>,
+        llama: &mut Llama<'_>,
         plan: &CachePlan,
         prompt: &[LlamaToken],
         cancel: &CancelToken,
@@ -188,7 +197,7 @@ impl KvSequence {
 
     fn apply(
         &mut self,
-        llama: &mut Llama<'_, '_>,
+        llama: &mut Llama<'_>,
         plan: &CachePlan,
         prompt: &[LlamaToken],
         cancel: &CancelToken,
@@ -254,7 +263,7 @@ impl KvSequence {
     }
 
     /// Appends one generated token's cell (decoded with logits).
-    pub(crate) fn push_generated(&mut self, llama: &mut Llama<'_, '_>, token: LlamaToken) -> Result<(), EngineError> {
+    pub(crate) fn push_generated(&mut self, llama: &mut Llama<'_>, token: LlamaToken) -> Result<(), EngineError> {
         let at = self.tokens.len();
         if let Err(err) = llama.decode_at(self.seq, at, &[token], true) {
             self.reset(llama);
@@ -267,7 +276,7 @@ impl KvSequence {
     /// Re-encodes the next chunk of stale prompt cells, in document order. Returns whether stale
     /// cells remain. The generated tokens after the prompt are dropped when the last chunk is
     /// repaired.
-    pub(crate) fn repair_step(&mut self, llama: &mut Llama<'_, '_>) -> Result<bool, EngineError> {
+    pub(crate) fn repair_step(&mut self, llama: &mut Llama<'_>) -> Result<bool, EngineError> {
         let Some(from) = self.stale_from else { return Ok(false) };
         let end = (from + REPAIR_CHUNK).min(self.prompt_len);
         let chunk: Vec<LlamaToken> = self.tokens[from..end].to_vec();
@@ -295,7 +304,7 @@ impl KvSequence {
 
     /// Forgets everything: this sequence's cells (and the scratch sequence) are cleared and the
     /// next prompt is encoded in full.
-    pub(crate) fn reset(&mut self, llama: &mut Llama<'_, '_>) {
+    pub(crate) fn reset(&mut self, llama: &mut Llama<'_>) {
         llama.clear(self.seq);
         let scratch = llama.scratch;
         llama.clear(scratch);
@@ -332,7 +341,7 @@ mod tests {
 
     /// The cache holds exactly the mirrored tokens at positions 0..len, and the scratch sequence
     /// is empty.
-    fn assert_mirrored(llama: &Llama<'_, '_>, sequence: &KvSequence) {
+    fn assert_mirrored(llama: &Llama<'_>, sequence: &KvSequence) {
         let len = sequence.tokens().len() as i32;
         for id in [DOC_SEQ.main, DOC_SEQ.pin] {
             assert_eq!(llama.ctx.kv_cache_seq_pos_min(id), if len == 0 { -1 } else { 0 }, "sequence {id}");
@@ -348,9 +357,7 @@ mod tests {
     fn random_edits(path: &std::path::Path, text: &str, steps: usize, repair_every: usize) {
         use crate::cache_plan::{plan, ReuseMode};
         let (model, _) = loader::load_model(path, 0, false).unwrap();
-        let mut ctx = context(&model);
-        let mut batch = LlamaBatch::new(512, 2);
-        let mut llama = Llama { ctx: &mut ctx, batch: &mut batch, batch_tokens: 512, scratch: SCRATCH_SEQ };
+        let mut llama = Llama::new(context(&model), 512, SCRATCH_SEQ);
         let mut sequence = KvSequence::new(DOC_SEQ);
         let never = CancelToken::new();
         let mut text = text.to_owned();
@@ -397,22 +404,20 @@ mod tests {
     fn shifting_a_whole_sequence_keeps_its_next_token() {
         for path in [splice_e2e::smollm2(), splice_e2e::gemma()] {
             let (model, _) = loader::load_model(&path, 0, false).unwrap();
-            let mut ctx = context(&model);
-            let mut batch = LlamaBatch::new(512, 2);
-            let mut llama = Llama { ctx: &mut ctx, batch: &mut batch, batch_tokens: 512, scratch: SCRATCH_SEQ };
+            let mut llama = Llama::new(context(&model), 512, SCRATCH_SEQ);
             let text = include_str!("../../tests/fixtures/python/inventory.py");
             let tokens = model.vocab().tokenize(text.as_bytes(), true, false);
             let (body, last) = tokens.split_at(tokens.len() - 1);
 
             llama.decode_at(DOC_SEQ, 0, &tokens, true).unwrap();
-            let plain = llama.ctx.get_logits_ith(llama.batch.n_tokens() - 1).to_vec();
+            let plain = llama.last_logits().to_vec();
 
             for k in [1usize, 37, 700] {
                 llama.ctx.clear_kv_cache();
                 llama.decode_at(DOC_SEQ, 0, body, false).unwrap();
                 llama.shift(DOC_SEQ, 0, body.len(), k as isize).unwrap();
                 llama.decode_at(DOC_SEQ, body.len() + k, last, true).unwrap();
-                let shifted = llama.ctx.get_logits_ith(llama.batch.n_tokens() - 1).to_vec();
+                let shifted = llama.last_logits().to_vec();
                 let divergence = kl(&plain, &shifted);
                 println!("{}: shift +{k}: KL {divergence:.2e}", path.display());
                 assert_eq!(argmax(&shifted), argmax(&plain), "shift +{k}");

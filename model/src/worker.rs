@@ -19,8 +19,6 @@ use crate::shape::StreamVerdict;
 use crate::template::PromptTemplate;
 use crate::vocabulary::{self, TextStream};
 use llama_cpp_2::context::params::LlamaContextParams;
-use llama_cpp_2::context::LlamaContext;
-use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use std::num::NonZeroU32;
@@ -32,15 +30,14 @@ const MAX_HEALED_TOKENS: usize = 3;
 /// Owns the context; lives and dies on the engine thread.
 pub(crate) struct Worker<'m> {
     model: &'m LlamaModel,
-    ctx: LlamaContext<'m>,
+    /// The context, its batch and the scratch pair.
+    llama: Llama<'m>,
     template: PromptTemplate,
     bos: Option<LlamaToken>,
     /// What the KV cache holds, per open document.
     documents: Documents,
     /// How requests reuse the cache (PIE falls back to prefix reuse when cells cannot shift).
     reuse: ReuseMode,
-    batch: LlamaBatch<'static>,
-    batch_tokens: usize,
     threads: (u32, u32),
     /// Every token's text (empty for control tokens), for token healing.
     pieces: Vec<Vec<u8>>,
@@ -79,25 +76,23 @@ impl<'m> Worker<'m> {
             .with_kv_unified(true)
             .with_type_k(config.cache_type_k.llama());
         llama_log::clear_errors();
-        let ctx = model.new_context(loaderless_backend()?, params).map_err(|err| ModelError::Llama {
+        let ctx = model.new_context(crate::loader::backend()?, params).map_err(|err| ModelError::Llama {
             action: "create a context",
             reason: llama_log::take_errors().unwrap_or_else(|| err.to_string()),
         })?;
         let vocab = model.vocab();
         let bos = vocab.should_add_bos().then(|| vocab.bos());
         let pieces = vocab.tokens().map(|token| vocab.token_to_piece(token, false, None)).collect();
+        let documents = Documents::new(config.max_documents.max(1) as usize);
         Ok(Self {
             pieces,
             model,
             template: vocabulary::detect_template(model),
             bos,
-            documents: Documents::new(config.max_documents.max(1) as usize),
+            llama: Llama::new(ctx, batch_tokens as usize, documents.scratch()),
+            documents,
             reuse: effective_reuse(model, config.reuse),
-            // Two sequence ids per token: the document's sequence and its pin.
-            batch: LlamaBatch::new(batch_tokens as usize, 2),
-            batch_tokens: batch_tokens as usize,
             threads,
-            ctx,
         })
     }
 
@@ -106,7 +101,7 @@ impl<'m> Worker<'m> {
     }
 
     pub(crate) fn context_tokens(&self) -> u32 {
-        self.ctx.n_ctx()
+        self.llama.ctx.n_ctx()
     }
 
     pub(crate) fn threads(&self) -> (u32, u32) {
@@ -151,7 +146,7 @@ impl<'m> Worker<'m> {
         let max_tokens = self.max_tokens(request);
         let (prompt, _, _) = self.prompt_for(request, max_tokens);
         self.follow(&request.document, &prompt, max_tokens, &request.cancel)?;
-        Ok(self.ctx.get_logits_ith(self.batch.n_tokens() - 1).to_vec())
+        Ok(self.llama.last_logits().to_vec())
     }
 
     /// Whether cells are stale and idle time should repair them.
@@ -163,32 +158,24 @@ impl<'m> Worker<'m> {
     /// Returns whether stale cells remain anywhere.
     pub(crate) fn repair_step(&mut self) -> Result<bool, EngineError> {
         let Some(slot) = self.documents.stale() else { return Ok(false) };
-        let scratch = self.documents.scratch();
-        let mut llama = Llama { ctx: &mut self.ctx, batch: &mut self.batch, batch_tokens: self.batch_tokens, scratch };
-        self.documents.sequence(slot).repair_step(&mut llama)?;
+        self.documents.sequence(slot).repair_step(&mut self.llama)?;
         Ok(self.needs_repair())
     }
 
     /// Frees the cells of a document the editor closed.
     pub(crate) fn close_document(&mut self, key: &str) {
-        let mut llama = Llama {
-            ctx: &mut self.ctx,
-            batch: &mut self.batch,
-            batch_tokens: self.batch_tokens,
-            scratch: self.documents.scratch(),
-        };
-        self.documents.close(key, &mut llama);
+        self.documents.close(key, &mut self.llama);
     }
 
     fn max_tokens(&self, request: &CompletionRequest) -> usize {
-        let n_ctx = self.ctx.n_ctx() as usize;
+        let n_ctx = self.llama.ctx.n_ctx() as usize;
         (request.max_tokens as usize).min(n_ctx.saturating_sub(MIN_PROMPT_TOKENS as usize)).max(1)
     }
 
     /// The fitted prompt tokens, the healing of a trailing partial word, and how many prefix
     /// tokens were dropped to fit.
     fn prompt_for(&self, request: &CompletionRequest, max_tokens: usize) -> (Vec<LlamaToken>, Option<Healing>, usize) {
-        let (fitted, healing) = self.fit_prompt(request, self.ctx.n_ctx() as usize - max_tokens);
+        let (fitted, healing) = self.fit_prompt(request, self.llama.ctx.n_ctx() as usize - max_tokens);
         let mut tokens = fitted.tokens;
         if tokens.is_empty() {
             // An empty document and no BOS: start from the end-of-sequence token as a separator.
@@ -213,11 +200,9 @@ impl<'m> Worker<'m> {
         if cancel.is_cancelled() {
             return Err(EngineError::Cancelled);
         }
-        let n_ctx = self.ctx.n_ctx() as usize;
-        let scratch = self.documents.scratch();
-        let mut llama = Llama { ctx: &mut self.ctx, batch: &mut self.batch, batch_tokens: self.batch_tokens, scratch };
-        let slot = self.documents.acquire(document, &mut llama);
-        self.documents.make_room(slot, prompt.len() + max_tokens, n_ctx, &mut llama);
+        let n_ctx = self.llama.ctx.n_ctx() as usize;
+        let slot = self.documents.acquire(document, &mut self.llama);
+        self.documents.make_room(slot, prompt.len() + max_tokens, n_ctx, &mut self.llama);
         let sequence = self.documents.sequence(slot);
         let targets = match self.reuse {
             ReuseMode::Pie => region_by_region(sequence.plan_base(prompt), prompt),
@@ -230,7 +215,7 @@ impl<'m> Worker<'m> {
             }
             let plan = cache_plan::plan(sequence.plan_base(target), target, self.reuse);
             tracing::debug!(?plan, cached = sequence.tokens().len(), target = target.len(), "cache plan");
-            sequence.follow(&mut llama, &plan, target, cancel)?;
+            sequence.follow(&mut self.llama, &plan, target, cancel)?;
             update.encoded += plan.encoded();
             if plan.shifts() {
                 update.shifted += plan.tail.len();
@@ -304,7 +289,7 @@ impl<'m> Worker<'m> {
         let mut sampler = request.sampling.sampler();
         let mut text = TextStream::default();
         let mut piece = Vec::with_capacity(16);
-        let n_ctx = self.ctx.n_ctx() as usize;
+        let n_ctx = self.llama.ctx.n_ctx() as usize;
         let vocab = self.model.vocab();
         let stop = loop {
             if request.cancel.is_cancelled() {
@@ -316,14 +301,14 @@ impl<'m> Worker<'m> {
             if self.documents.sequence(slot).tokens().len() >= n_ctx {
                 break StopReason::ContextFull;
             }
-            let last = self.batch.n_tokens() - 1;
+            let last = self.llama.batch.n_tokens() - 1;
             let token = match &healing {
-                Some(heal) => match heal.best_token(self.ctx.get_logits_ith(last), &self.pieces) {
+                Some(heal) => match heal.best_token(self.llama.ctx.get_logits_ith(last), &self.pieces) {
                     Some(token) => token,
                     // No token spells what the user typed: nothing sensible to suggest.
                     None => break StopReason::EndOfGeneration,
                 },
-                None => sampler.sample(&self.ctx, last),
+                None => sampler.sample(&self.llama.ctx, last),
             };
             if stats.generated_tokens == 0 {
                 stats.first_token_ms = ms_since(started);
@@ -346,10 +331,7 @@ impl<'m> Worker<'m> {
             if request.shape.verdict(text.text()) == StreamVerdict::Stop {
                 break StopReason::ShapeComplete;
             }
-            let scratch = self.documents.scratch();
-            let mut llama =
-                Llama { ctx: &mut self.ctx, batch: &mut self.batch, batch_tokens: self.batch_tokens, scratch };
-            self.documents.sequence(slot).push_generated(&mut llama, token)?;
+            self.documents.sequence(slot).push_generated(&mut self.llama, token)?;
         };
         Ok((text.finish(), stop))
     }
@@ -395,8 +377,4 @@ fn effective_reuse(model: &LlamaModel, wanted: ReuseMode) -> ReuseMode {
         return ReuseMode::Prefix;
     }
     wanted
-}
-
-fn loaderless_backend() -> Result<&'static llama_cpp_2::llama_backend::LlamaBackend, ModelError> {
-    crate::loader::backend()
 }
