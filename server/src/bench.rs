@@ -9,6 +9,7 @@
 use crate::cli::{BenchCommand, BenchLatencyArgs};
 use crate::completion;
 use crate::config::{cache_dir, Settings};
+use crate::report::round;
 use anyhow::{bail, Context};
 use serde_json::json;
 use splice_model::{CompletionStats, Engine};
@@ -101,8 +102,7 @@ fn open_line(original: &str) -> anyhow::Result<(String, usize, String)> {
 
 /// Offset of the end of the line halfway between the file start and the cursor.
 fn mid_file_edit_offset(text: &str, cursor: usize) -> usize {
-    let half = cursor / 2;
-    let half = (0..=half).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    let half = completion::floor_char_boundary(text, cursor / 2);
     text[half..].find('\n').map_or(half, |i| half + i)
 }
 
@@ -189,8 +189,4 @@ fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn round(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
 }

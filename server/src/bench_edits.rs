@@ -12,6 +12,7 @@
 use crate::cli::BenchEditsArgs;
 use crate::completion;
 use crate::config::{cache_dir, Reuse, Settings};
+use crate::report::round;
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use splice_model::{CompletionStats, Engine};
@@ -225,10 +226,6 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
         return 0.0;
     }
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn round(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
 }
 
 fn report(path: &std::path::Path, runs: &[(Reuse, Vec<Sample>)]) -> Value {

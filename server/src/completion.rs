@@ -119,7 +119,8 @@ fn window_start(text: &str, cursor: usize, cap: usize) -> usize {
     text[from..cursor].find('\n').map_or(from, |i| from + i + 1)
 }
 
-fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+/// The largest char boundary of `text` at or before `index`.
+pub fn floor_char_boundary(text: &str, mut index: usize) -> usize {
     while !text.is_char_boundary(index) {
         index -= 1;
     }

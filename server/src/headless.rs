@@ -3,6 +3,7 @@
 use crate::cli::CompleteArgs;
 use crate::completion;
 use crate::config::Settings;
+use crate::report;
 use anyhow::{bail, Context};
 use serde_json::json;
 use splice_model::{Completion, Engine, ModelInfo};
@@ -62,7 +63,6 @@ fn report(
     result: &Completion,
     suggestion: Option<&str>,
 ) -> serde_json::Value {
-    let stats = &result.stats;
     json!({
         "suggestion": suggestion,
         "raw": result.text,
@@ -72,31 +72,9 @@ fn report(
             RetrievalDecision::Skip { reason } => json!({ "retrieved": false, "reason": reason }),
             RetrievalDecision::Retrieve(snippets) => json!({ "retrieved": true, "snippets": snippets.len() }),
         },
-        "model": {
-            "path": info.path,
-            "architecture": info.architecture,
-            "template": info.template.describe(),
-            "contextTokens": info.context_tokens,
-            "gpuLayers": info.gpu_layers,
-            "reuse": format!("{:?}", info.reuse).to_lowercase(),
-        },
-        "timings": {
-            "promptTokens": stats.prompt_tokens,
-            "encodedTokens": stats.encoded_tokens,
-            "reusedTokens": stats.reused_tokens,
-            "shiftedTokens": stats.shifted_tokens,
-            "droppedPrefixTokens": stats.dropped_prefix_tokens,
-            "generatedTokens": stats.generated_tokens,
-            "promptMs": round(stats.prompt_ms),
-            "firstTokenMs": round(stats.first_token_ms),
-            "totalMs": round(stats.total_ms),
-            "generationTokensPerSecond": stats.generation_tokens_per_second().map(round),
-        }
+        "model": report::model_json(info),
+        "timings": report::stats_json(&result.stats),
     })
-}
-
-fn round(ms: f64) -> f64 {
-    (ms * 10.0).round() / 10.0
 }
 
 #[cfg(test)]

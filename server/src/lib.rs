@@ -13,6 +13,7 @@ pub mod document;
 pub mod headless;
 pub mod logging;
 pub mod lsp;
+pub mod report;
 
 use clap::Parser;
 

@@ -4,6 +4,7 @@
 //! cancelled request really stopped the decode).
 
 use super::engine_slot::EngineState;
+use crate::report;
 use serde_json::{json, Value};
 use splice_model::CompletionStats;
 use std::sync::Mutex;
@@ -49,37 +50,14 @@ impl StatusBoard {
 /// The JSON of `splice/status` (and of the `splice/status` notification sent on state changes).
 pub fn to_json(state: &EngineState, counters: &Counters) -> Value {
     let model = match state {
-        EngineState::Ready(engine) => {
-            let info = engine.info();
-            json!({
-                "path": info.path,
-                "name": info.path.file_name().map(|n| n.to_string_lossy().into_owned()),
-                "architecture": info.architecture,
-                "template": info.template.describe(),
-                "contextTokens": info.context_tokens,
-                "gpuLayers": info.gpu_layers,
-                "gpuOffloadSupported": info.gpu_offload_supported,
-                "reuse": format!("{:?}", info.reuse).to_lowercase(),
-                "threads": { "batch": info.threads.0, "decode": info.threads.1 },
-            })
-        }
+        EngineState::Ready(engine) => report::model_json(engine.info()),
         _ => Value::Null,
     };
     let error = match state {
         EngineState::Failed(reason) => Value::String(reason.to_string()),
         _ => Value::Null,
     };
-    let last = counters.last.as_ref().map(|s| {
-        json!({
-            "promptTokens": s.prompt_tokens,
-            "encodedTokens": s.encoded_tokens,
-            "reusedTokens": s.reused_tokens,
-            "shiftedTokens": s.shifted_tokens,
-            "generatedTokens": s.generated_tokens,
-            "firstTokenMs": s.first_token_ms,
-            "totalMs": s.total_ms,
-        })
-    });
+    let last = counters.last.as_ref().map(report::stats_json);
     json!({
         "state": state.label(),
         "error": error,
