@@ -9,31 +9,49 @@
 //! **Architecture invariant:** this crate knows nothing of llama.cpp or LSP. It deals in paths,
 //! text and scores; turning snippets into prompt tokens is the model crate's job.
 
+pub mod chunk;
+pub mod tokenize;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// A piece of another workspace file worth showing the model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snippet {
-    /// Path relative to the workspace root.
+    /// Path relative to the workspace root, with `/` separators.
     pub path: PathBuf,
-    /// Zero-based line range in that file.
+    /// Zero-based, end-exclusive line range in that file.
     pub lines: Range<u32>,
-    /// The text.
+    /// The text (whole lines).
     pub text: String,
-    /// Relevance; larger is better. Comparable only within one query.
+    /// Relevance (BM25); larger is better. Comparable only within one query.
     pub score: f32,
 }
 
+/// `--retrieval`: when to add repository context to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RetrievalMode {
+    /// Decide per request (lexical gate, score gate, then the model's own uncertainty).
+    #[default]
+    Auto,
+    /// Retrieve for every request that finds anything.
+    Always,
+    /// Never retrieve.
+    Never,
+}
+
 /// What the retriever sees of a completion request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RetrievalQuery<'a> {
-    /// The file being edited.
+    /// The file being edited (absolute), when it is a file on disk.
     pub path: Option<&'a Path>,
-    /// Text before the cursor (the prompt window's prefix).
-    pub before_cursor: &'a str,
-    /// Text after the cursor.
-    pub after_cursor: &'a str,
+    /// The whole document text.
+    pub text: &'a str,
+    /// Byte offset of the cursor in `text`.
+    pub cursor: usize,
+    /// Byte range of `text` the prompt shows the model; chunks of this file overlapping it are
+    /// never retrieved (the model already sees them).
+    pub window: Range<usize>,
 }
 
 /// Whether to add repository context to this request, and what.
@@ -45,7 +63,15 @@ pub enum RetrievalDecision {
         reason: String,
     },
     /// Retrieve these snippets, best first.
-    Retrieve(Vec<Snippet>),
+    Retrieve {
+        /// The snippets, best first, within the retriever's budget.
+        snippets: Vec<Snippet>,
+        /// Why, in words (which gates passed, with their values).
+        reason: String,
+        /// `auto` mode: use the snippets only if the model is unsure without them (the last
+        /// gate, which only the engine can evaluate).
+        check_model: bool,
+    },
 }
 
 /// Decides per request whether to retrieve, and retrieves. Must be cheap when it declines:
@@ -55,13 +81,13 @@ pub trait Retriever: Send + Sync {
     fn retrieve(&self, query: &RetrievalQuery<'_>) -> RetrievalDecision;
 }
 
-/// The retriever used until the workspace index exists: always declines.
+/// The retriever used when there is no workspace index: always declines.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Disabled;
 
 impl Retriever for Disabled {
     fn retrieve(&self, _query: &RetrievalQuery<'_>) -> RetrievalDecision {
-        RetrievalDecision::Skip { reason: "repository retrieval is not available in this build".to_owned() }
+        RetrievalDecision::Skip { reason: "no workspace index".to_owned() }
     }
 }
 
@@ -71,9 +97,10 @@ mod tests {
 
     #[test]
     fn the_disabled_retriever_says_why_it_declines() {
-        let query = RetrievalQuery { path: None, before_cursor: "import os\nos.", after_cursor: "" };
+        let text = "import os\nos.";
+        let query = RetrievalQuery { path: None, text, cursor: text.len(), window: 0..text.len() };
         match Disabled.retrieve(&query) {
-            RetrievalDecision::Skip { reason } => assert!(reason.contains("not available")),
+            RetrievalDecision::Skip { reason } => assert!(reason.contains("no workspace index")),
             other => panic!("expected Skip, got {other:?}"),
         }
     }
