@@ -1,16 +1,38 @@
 //! `splice-retrieval`: what the rest of the workspace can tell a completion, and when to ask.
 //!
-//! This crate will hold the workspace walk, tree-sitter chunking, the tantivy BM25 index and the
-//! selective-retrieval gate. For now it defines the seam the server calls through: a
-//! [`Retriever`] answers a [`RetrievalQuery`] with a [`RetrievalDecision`], and the only
-//! implementation, [`Disabled`], always declines with its reason, so every completion's log
-//! already says whether retrieval ran and why not.
+//! The seam the server calls through: a [`Retriever`] answers a [`RetrievalQuery`] with a
+//! [`RetrievalDecision`] (retrieve these snippets, or skip and say why). [`Disabled`] always
+//! declines; [`SelectiveRetriever`] answers from a [`WorkspaceIndex`]:
+//!
+//! - [`rules`]: which files may be read (ignore files, hidden files, secrets, links, size,
+//!   binary, UTF-8) and the walk;
+//! - [`chunk`]: tree-sitter chunks for Python, RepoCoder windows for other text;
+//! - [`tokenize`]: identifiers split into lowercased sub-words, plus whole names;
+//! - [`store`]: one persisted tantivy index per root (format marker, rebuild, commits);
+//! - [`workspace`]: [`WorkspaceIndex`]: open, sync, per-file updates, search; [`watch`]: the
+//!   file watcher;
+//! - [`query`], [`select`]: the terms around the cursor, and from hits to snippets;
+//! - [`lexical`], [`gate`]: the selective-retrieval gate.
 //!
 //! **Architecture invariant:** this crate knows nothing of llama.cpp or LSP. It deals in paths,
 //! text and scores; turning snippets into prompt tokens is the model crate's job.
 
 pub mod chunk;
+mod error;
+pub mod gate;
+pub mod lexical;
+pub mod query;
+pub mod rules;
+pub mod select;
+pub mod store;
 pub mod tokenize;
+mod watch;
+pub mod workspace;
+
+pub use error::IndexError;
+pub use gate::{GateConfig, SelectiveRetriever, DEFAULT_SCORE_THRESHOLD};
+pub use select::SearchLimits;
+pub use workspace::{IndexOptions, IndexProgress, IndexState, IndexStatus, SearchResult, SyncReport, WorkspaceIndex};
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};

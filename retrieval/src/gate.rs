@@ -1,0 +1,122 @@
+//! [`SelectiveRetriever`]: decide per request whether repository context is worth it.
+//!
+//! `auto` runs the cheap gates in order and stops at the first that says no: (a) lexical —
+//! names near the cursor whose definitions live in other files ([`crate::lexical`]); (b) score —
+//! the best hit's BM25 score per query term must reach [`GateConfig::score_threshold`]. A request
+//! passing both is answered `Retrieve { check_model: true }`: the engine still drops the snippets
+//! when the model is confident without them (gate (c), Repoformer's idea). Every decision's
+//! reason carries its numbers and is logged at `debug`.
+
+use std::sync::Arc;
+
+use crate::lexical::{foreign_names, Dialect};
+use crate::query::QueryTerms;
+use crate::select::SearchLimits;
+use crate::workspace::WorkspaceIndex;
+use crate::{RetrievalDecision, RetrievalMode, RetrievalQuery, Retriever};
+
+/// How many foreign names a reason lists before "…".
+const NAMES_SHOWN: usize = 5;
+
+/// Gate thresholds and search limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateConfig {
+    /// `auto`: minimum best BM25 score divided by the number of query terms.
+    pub score_threshold: f32,
+    /// How many snippets, how many per file, how many bytes.
+    pub limits: SearchLimits,
+}
+
+impl Default for GateConfig {
+    /// Threshold 0.5 per term (see the crate docs for how it was chosen), default limits.
+    fn default() -> Self {
+        Self { score_threshold: DEFAULT_SCORE_THRESHOLD, limits: SearchLimits::default() }
+    }
+}
+
+/// Default [`GateConfig::score_threshold`].
+pub const DEFAULT_SCORE_THRESHOLD: f32 = 0.5;
+
+/// The retriever over a [`WorkspaceIndex`], gated by [`RetrievalMode`].
+#[derive(Debug, Clone)]
+pub struct SelectiveRetriever {
+    index: Arc<WorkspaceIndex>,
+    mode: RetrievalMode,
+    config: GateConfig,
+}
+
+impl SelectiveRetriever {
+    /// A retriever answering from `index` in `mode`.
+    pub fn new(index: Arc<WorkspaceIndex>, mode: RetrievalMode, config: GateConfig) -> Self {
+        Self { index, mode, config }
+    }
+
+    /// The mode it runs in.
+    pub fn mode(&self) -> RetrievalMode {
+        self.mode
+    }
+
+    fn decide(&self, query: &RetrievalQuery<'_>) -> RetrievalDecision {
+        let skip = |reason: String| RetrievalDecision::Skip { reason };
+        if self.mode == RetrievalMode::Never {
+            return skip("retrieval is off (--retrieval never)".to_owned());
+        }
+        let mut prefix = String::new();
+        if self.mode == RetrievalMode::Auto {
+            let names = foreign_names(Dialect::for_path(query.path), query.text, query.cursor, &query.window);
+            if names.is_empty() {
+                return skip("no names from other files near the cursor".to_owned());
+            }
+            prefix = format!("foreign names: {}; ", list(&names));
+        }
+        let terms = QueryTerms::around_cursor(query.text, query.cursor);
+        if terms.is_empty() {
+            return skip(format!("{prefix}no query terms near the cursor"));
+        }
+        let found = self.index.search_terms(&terms, query, &self.config.limits);
+        let Some(best) = found.hits.first() else {
+            return skip(format!("{prefix}nothing matched ({} query terms)", terms.len()));
+        };
+        let per_term = best.score / terms.len().max(1) as f32;
+        let threshold = self.config.score_threshold;
+        let count = found.hits.len();
+        match self.mode {
+            RetrievalMode::Auto if per_term < threshold => {
+                skip(format!("{prefix}best score {per_term:.2}/term < {threshold:.2}"))
+            }
+            RetrievalMode::Auto => RetrievalDecision::Retrieve {
+                reason: format!("{prefix}best score {per_term:.2}/term ≥ {threshold:.2}; {count} snippets"),
+                snippets: found.hits,
+                check_model: true,
+            },
+            _ => RetrievalDecision::Retrieve {
+                reason: format!("always: {count} snippets, best score {per_term:.2}/term"),
+                snippets: found.hits,
+                check_model: false,
+            },
+        }
+    }
+}
+
+impl Retriever for SelectiveRetriever {
+    fn retrieve(&self, query: &RetrievalQuery<'_>) -> RetrievalDecision {
+        let started = std::time::Instant::now();
+        let decision = self.decide(query);
+        let elapsed_us = started.elapsed().as_micros() as u64;
+        match &decision {
+            RetrievalDecision::Skip { reason } => tracing::debug!(mode = ?self.mode, elapsed_us, %reason, "retrieval skipped"),
+            RetrievalDecision::Retrieve { reason, snippets, check_model } => tracing::debug!(
+                mode = ?self.mode, elapsed_us, %reason, snippets = snippets.len(), check_model, "retrieval"
+            ),
+        }
+        decision
+    }
+}
+
+fn list(names: &[String]) -> String {
+    let mut shown = names.iter().take(NAMES_SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > NAMES_SHOWN {
+        shown.push_str(&format!(", … ({} in all)", names.len()));
+    }
+    shown
+}

@@ -1,0 +1,387 @@
+//! The lexical gate: are there names near the cursor whose definitions live in other files?
+//!
+//! Retrieval can only help when the code being written uses something defined elsewhere
+//! (Repoformer: it helps in under 20% of cases and hurts in about as many). The cheapest signal
+//! is lexical: an identifier near the cursor that is imported (`from .utils import
+//! parse_config`), an attribute of an imported or unknown name (`helpers.` with the cursor right
+//! after the dot), or a name neither defined in the file nor a builtin. This mirrors how
+//! CrossCodeEval builds its cross-file cases. Python gets a real (if line-based) analysis of
+//! definitions and imports; other languages a keyword-free heuristic: names from import-like
+//! lines, or names used near the cursor that appear nowhere else in the file.
+//!
+//! Strings and comments are masked first, so words in docstrings do not count. Like the query,
+//! the gate ignores the word being typed, so its answer does not flicker per keystroke.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use crate::chunk::window::scan_symbols;
+use crate::query::{context_region, floor_char_boundary, KEYWORDS};
+use crate::tokenize::{identifiers, is_ident_char};
+
+/// Above this size only the prompt window is analysed for definitions (keeps each keystroke cheap).
+pub const MAX_ANALYSED_BYTES: usize = 1024 * 1024;
+
+/// Python builtins and keywords: names that need no definition in the file.
+const PYTHON_BUILTINS: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
+    "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
+    "not", "or", "pass", "raise", "return", "try", "while", "with", "yield", "match", "case", "self", "cls",
+    "abs", "all", "any", "ascii", "bin", "bool", "breakpoint", "bytearray", "bytes", "callable", "chr",
+    "classmethod", "compile", "complex", "delattr", "dict", "dir", "divmod", "enumerate", "eval", "exec", "filter",
+    "float", "format", "frozenset", "getattr", "globals", "hasattr", "hash", "help", "hex", "id", "input",
+    "int", "isinstance", "issubclass", "iter", "len", "list", "locals", "map", "max", "memoryview", "min", "next",
+    "object", "oct", "open", "ord", "pow", "print", "property", "range", "repr", "reversed", "round", "set",
+    "setattr", "slice", "sorted", "staticmethod", "str", "sum", "super", "tuple", "type", "vars", "zip",
+    "__name__", "__file__", "__doc__", "__init__", "NotImplemented", "Ellipsis", "Exception", "BaseException",
+    "ValueError", "TypeError", "KeyError", "IndexError", "AttributeError", "RuntimeError", "StopIteration",
+    "OSError", "IOError", "FileNotFoundError", "NotImplementedError", "AssertionError", "ZeroDivisionError",
+    "ImportError", "ModuleNotFoundError", "LookupError", "ArithmeticError", "PermissionError", "TimeoutError",
+    "UnicodeDecodeError", "UnicodeEncodeError", "KeyboardInterrupt", "SystemExit", "Warning", "DeprecationWarning",
+];
+
+/// The language family the gate analyses a file as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Python rules (also used when the file has no path).
+    Python,
+    /// Keyword-free heuristics.
+    Other,
+}
+
+impl Dialect {
+    /// The dialect for a file path (`None`: an unsaved buffer, assumed Python).
+    pub fn for_path(path: Option<&std::path::Path>) -> Self {
+        match path.and_then(|p| p.extension()).and_then(|e| e.to_str()) {
+            None | Some("py") | Some("pyi") => Self::Python,
+            Some(_) => Self::Other,
+        }
+    }
+}
+
+/// Names near the cursor whose definitions are elsewhere, in order of appearance, as written
+/// (`parse_config`, `helpers.load`).
+pub fn foreign_names(dialect: Dialect, text: &str, cursor: usize, window: &Range<usize>) -> Vec<String> {
+    let cursor = floor_char_boundary(text, cursor);
+    let masked = mask_strings_and_comments(text, dialect);
+    let analysed = if text.len() <= MAX_ANALYSED_BYTES {
+        0..text.len()
+    } else {
+        floor_char_boundary(text, window.start)..floor_char_boundary(text, window.end.max(cursor))
+    };
+    let scope = Scope::of(dialect, &masked[analysed], &masked, cursor);
+    let region = context_region(&masked, cursor);
+    let mut out: Vec<String> = Vec::new();
+    let bytes = masked.as_bytes();
+    let mut chain_base_foreign = false;
+    for (start, ident) in identifiers(&masked[region.clone()]) {
+        let start = region.start + start;
+        let after_dot = start > 0 && (bytes[start - 1] == b'.' || (start > 1 && &bytes[start - 2..start] == b"::"));
+        if start <= cursor && cursor <= start + ident.len() {
+            continue; // the word being typed
+        }
+        if dialect == Dialect::Python && (on_import_line(&masked, start) || is_keyword_argument(&masked, start + ident.len())) {
+            continue;
+        }
+        if after_dot {
+            if chain_base_foreign {
+                if let Some(last) = out.last_mut() {
+                    last.push('.');
+                    last.push_str(ident);
+                }
+            }
+            continue;
+        }
+        chain_base_foreign = scope.is_foreign(ident);
+        if chain_base_foreign {
+            out.push(ident.to_owned());
+        }
+    }
+    // `helpers.` with the cursor right after the dot: the base is what matters.
+    let mut seen = HashSet::new();
+    out.retain(|n| seen.insert(n.clone()));
+    out
+}
+
+/// Whether the line holding byte `at` is a Python import (its names are not uses).
+fn on_import_line(text: &str, at: usize) -> bool {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].trim_start();
+    line.starts_with("import ") || line.starts_with("from ")
+}
+
+/// Whether an identifier ending at byte `end` is followed by `=` but not `==` (a keyword
+/// argument or an assignment target, not a use).
+fn is_keyword_argument(text: &str, end: usize) -> bool {
+    let rest = text[end..].trim_start_matches([' ', '\t']);
+    rest.starts_with('=') && !rest.starts_with("==")
+}
+
+/// What the file defines and imports.
+struct Scope {
+    dialect: Dialect,
+    defined: HashSet<String>,
+    imported: HashSet<String>,
+    /// For other languages: identifiers occurring outside the cursor's context.
+    elsewhere: HashSet<String>,
+}
+
+impl Scope {
+    fn of(dialect: Dialect, analysed: &str, masked: &str, cursor: usize) -> Self {
+        let mut scope =
+            Scope { dialect, defined: HashSet::new(), imported: HashSet::new(), elsewhere: HashSet::new() };
+        match dialect {
+            Dialect::Python => scope.python(analysed),
+            Dialect::Other => scope.other(analysed, masked, cursor),
+        }
+        scope
+    }
+
+    fn is_foreign(&self, name: &str) -> bool {
+        if self.imported.contains(name) {
+            return true;
+        }
+        if self.defined.contains(name) || name.chars().count() < 2 || name.starts_with(|c: char| c.is_numeric()) {
+            return false;
+        }
+        match self.dialect {
+            Dialect::Python => !PYTHON_BUILTINS.contains(&name),
+            Dialect::Other => {
+                name.chars().count() >= 3
+                    && !KEYWORDS.contains(&name.to_lowercase().as_str())
+                    && !self.elsewhere.contains(name)
+            }
+        }
+    }
+
+    fn python(&mut self, text: &str) {
+        let mut in_import_parens = false;
+        for line in text.lines() {
+            let trimmed = line.trim_start();
+            if in_import_parens {
+                self.import_names(trimmed.trim_end_matches(')'));
+                in_import_parens = !line.contains(')');
+                continue;
+            }
+            if let Some(rest) = trimmed.strip_prefix("from ") {
+                if let Some((_, names)) = rest.split_once(" import ") {
+                    in_import_parens = names.contains('(') && !names.contains(')');
+                    self.import_names(names);
+                }
+                continue;
+            }
+            if let Some(rest) = trimmed.strip_prefix("import ") {
+                for part in rest.split(',') {
+                    let part = part.trim();
+                    let name = match part.split_once(" as ") {
+                        Some((_, alias)) => alias.trim(),
+                        None => part.split('.').next().unwrap_or_default().trim(),
+                    };
+                    self.imported.insert(name.to_owned());
+                }
+                continue;
+            }
+            self.python_definitions(trimmed);
+        }
+    }
+
+    fn import_names(&mut self, names: &str) {
+        for part in names.split(',') {
+            let part = part.trim().trim_matches(|c| c == '(' || c == ')').trim();
+            let name = part.split_once(" as ").map_or(part, |(_, alias)| alias.trim());
+            if !name.is_empty() && name != "*" && name.chars().all(is_ident_char) {
+                self.imported.insert(name.to_owned());
+            }
+        }
+    }
+
+    fn python_definitions(&mut self, line: &str) {
+        let words: Vec<(usize, &str)> = identifiers(line).collect();
+        let first = words.first().map(|w| w.1);
+        if matches!(first, Some("def" | "class" | "async" | "lambda")) {
+            // The name and every parameter (annotations too: imported ones stay foreign).
+            self.defined.extend(words.iter().map(|w| w.1.to_owned()));
+            return;
+        }
+        if let Some(eq) = assignment_position(line) {
+            let targets = &line[..eq];
+            let targets = targets.split(':').next().unwrap_or(targets);
+            for (start, name) in identifiers(targets) {
+                if start == 0 || !matches!(targets.as_bytes()[start - 1], b'.' | b'[') {
+                    self.defined.insert(name.to_owned());
+                }
+            }
+        }
+        // `for a, b in`, comprehensions, `with … as x`, `except E as x`, `global x`, walrus.
+        for (i, &(_, word)) in words.iter().enumerate() {
+            match word {
+                "for" => {
+                    for &(_, target) in words[i + 1..].iter().take_while(|w| w.1 != "in") {
+                        self.defined.insert(target.to_owned());
+                    }
+                }
+                "as" | "global" | "nonlocal" => {
+                    if let Some(&(_, name)) = words.get(i + 1) {
+                        self.defined.insert(name.to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (pos, _) in line.match_indices(":=") {
+            if let Some((_, name)) = identifiers(&line[..pos]).last() {
+                self.defined.insert(name.to_owned());
+            }
+        }
+    }
+
+    fn other(&mut self, text: &str, masked: &str, cursor: usize) {
+        const IMPORT_PREFIXES: &[&str] = &["use ", "import ", "#include", "from ", "require", "using "];
+        for line in text.lines() {
+            let trimmed = line.trim_start().trim_start_matches("pub ");
+            if IMPORT_PREFIXES.iter().any(|p| trimmed.starts_with(p)) || trimmed.contains("require(") {
+                for (_, name) in identifiers(trimmed).skip(1) {
+                    if !KEYWORDS.contains(&name.to_lowercase().as_str()) {
+                        self.imported.insert(name.to_owned());
+                    }
+                }
+            }
+        }
+        self.defined.extend(scan_symbols(text));
+        let region = context_region(masked, cursor);
+        for (start, name) in identifiers(masked) {
+            if !region.contains(&start) {
+                self.elsewhere.insert(name.to_owned());
+            }
+        }
+    }
+}
+
+/// Byte position of a Python assignment's `=` (not `==`, `<=`, `>=`, `!=`, `:=`, `=>`), outside
+/// brackets; `None` if the line is not an assignment.
+fn assignment_position(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let mut depth = 0i32;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b'=' if depth == 0 => {
+                let prev = if i > 0 { bytes[i - 1] } else { b' ' };
+                let next = bytes.get(i + 1).copied().unwrap_or(b' ');
+                if next != b'=' && !matches!(prev, b'=' | b'<' | b'>' | b'!' | b':') {
+                    return Some(i);
+                }
+                if next == b'=' {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `text` with the contents of strings and comments replaced by spaces (byte offsets and
+/// newlines kept). Python strings may be triple-quoted; other languages get `//` and `#`
+/// comments and single-line strings.
+pub fn mask_strings_and_comments(text: &str, dialect: Dialect) -> String {
+    let bytes = text.as_bytes();
+    let mut out = bytes.to_vec();
+    let mut i = 0;
+    let blank = |out: &mut Vec<u8>, range: Range<usize>| {
+        for b in &mut out[range] {
+            if *b != b'\n' {
+                *b = b' ';
+            }
+        }
+    };
+    while i < bytes.len() {
+        let b = bytes[i];
+        let comment = b == b'#' || (dialect == Dialect::Other && b == b'/' && bytes.get(i + 1) == Some(&b'/'));
+        if comment {
+            let end = bytes[i..].iter().position(|&c| c == b'\n').map_or(bytes.len(), |p| i + p);
+            blank(&mut out, i..end);
+            i = end;
+        } else if b == b'"' || b == b'\'' {
+            let triple = dialect == Dialect::Python && bytes[i..].starts_with(&[b, b, b]);
+            let open = if triple { 3 } else { 1 };
+            let mut j = i + open;
+            while j < bytes.len() {
+                if bytes[j] == b'\\' {
+                    j += 2;
+                    continue;
+                }
+                if !triple && bytes[j] == b'\n' {
+                    break;
+                }
+                if bytes[j..].starts_with(&bytes[i..i + open]) {
+                    j += open;
+                    break;
+                }
+                j += 1;
+            }
+            let end = j.min(bytes.len());
+            blank(&mut out, (i + 1).min(end)..end);
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    // Only ASCII bytes were replaced, each whole character at a time, so this is valid UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn foreign(text_with_cursor: &str) -> Vec<String> {
+        let cursor = text_with_cursor.find('┃').expect("cursor marker");
+        let text = text_with_cursor.replace('┃', "");
+        foreign_names(Dialect::Python, &text, cursor, &(0..text.len()))
+    }
+
+    #[test]
+    fn local_code_has_no_foreign_names() {
+        assert!(foreign("def area(w, h):\n    total = w * h\n    return total┃\n").is_empty());
+        assert!(foreign("items = [1, 2]\nfor i, x in enumerate(items):\n    print(len(┃").is_empty());
+    }
+
+    #[test]
+    fn imported_names_are_foreign_even_though_the_file_names_them() {
+        let names = foreign("from .utils import parse_config, Session\n\ncfg = parse_config(\"app.toml\")\ns = Session(┃");
+        assert_eq!(names, ["parse_config", "Session"]);
+    }
+
+    #[test]
+    fn attribute_access_on_an_imported_module_is_foreign() {
+        assert_eq!(foreign("import helpers\n\nx = helpers.┃"), ["helpers"]);
+        assert_eq!(foreign("import utils as u\nvalue = u.load_config(┃"), ["u.load_config"]);
+    }
+
+    #[test]
+    fn unknown_names_are_foreign_but_builtins_and_locals_are_not() {
+        let names = foreign("def f(data):\n    rows = normalize_rows(data)\n    return sorted(rows, key=len)┃");
+        assert_eq!(names, ["normalize_rows"]);
+    }
+
+    #[test]
+    fn words_in_strings_and_comments_do_not_count() {
+        assert!(foreign("x = 1\n# call remote_helper here\ny = \"remote_helper\"\n\"\"\"\nother_thing\n\"\"\"\nz = x┃").is_empty());
+    }
+
+    #[test]
+    fn the_word_being_typed_is_ignored() {
+        assert!(foreign("x = 1\ny = unknown_wo┃").is_empty());
+    }
+
+    #[test]
+    fn other_languages_use_imports_and_names_used_only_near_the_cursor() {
+        let text = "use crate::config::load_settings;\n\nfn main() {\n    let s = load_settings();\n    ";
+        let names = foreign_names(Dialect::Other, text, text.len(), &(0..text.len()));
+        assert_eq!(names, ["load_settings"]);
+        let local = "fn helper() {}\nfn main() {\n    helper();\n    ";
+        assert!(foreign_names(Dialect::Other, local, local.len(), &(0..local.len())).is_empty());
+    }
+}

@@ -1,0 +1,158 @@
+//! The search terms for a completion request, from the code around the cursor.
+//!
+//! The query is the identifiers of the [`CONTEXT_LINES`] lines before the cursor and of the
+//! cursor's own line, minus the identifier the cursor is in or just after: that word changes
+//! with every keystroke, and leaving it out keeps the query, the hits and so the prompt's
+//! retrieved block identical while a word is typed (the model's cache stays warm). Keywords and
+//! one-letter names say nothing about which file matters and are left out too.
+
+use std::ops::Range;
+
+use crate::tokenize::{identifiers, subwords, whole};
+
+/// Lines before the cursor's line that the query (and the lexical gate) look at.
+pub const CONTEXT_LINES: usize = 10;
+/// At most this many distinct sub-word terms per query.
+pub const MAX_TERMS: usize = 64;
+
+/// Words that occur in every file of their language and carry no retrieval signal.
+pub const KEYWORDS: &[&str] = &[
+    // Python
+    "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif", "else", "except",
+    "false", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "none", "nonlocal", "not",
+    "or", "pass", "raise", "return", "true", "try", "while", "with", "yield", "self", "cls", "print",
+    // C family, Rust, Go, JS/TS, Java
+    "fn", "let", "mut", "pub", "use", "mod", "impl", "struct", "enum", "match", "const", "static", "var", "function",
+    "this", "new", "null", "nil", "void", "int", "char", "bool", "string", "str", "func", "package", "public",
+    "private", "protected", "final", "switch", "case", "default", "do", "goto", "typeof", "instanceof", "export",
+    "extends", "implements", "interface", "type", "where", "crate", "super", "loop", "ref", "move", "unsafe",
+    "include", "define", "ifdef", "endif", "ifndef", "require", "module", "end", "then", "begin", "undefined",
+];
+
+/// The terms of one query.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryTerms {
+    /// Distinct lowercased sub-words (searched in the sub-word field).
+    pub subwords: Vec<String>,
+    /// Distinct lowercased whole identifiers (searched in the identifier and symbol fields).
+    pub wholes: Vec<String>,
+}
+
+impl QueryTerms {
+    /// The terms for a cursor at byte `cursor` of `text`.
+    pub fn around_cursor(text: &str, cursor: usize) -> Self {
+        let cursor = floor_char_boundary(text, cursor);
+        let region = context_region(text, cursor);
+        let mut terms = Self::default();
+        for (start, ident) in identifiers(&text[region.clone()]) {
+            let start = region.start + start;
+            if start <= cursor && cursor <= start + ident.len() {
+                continue; // the word being typed
+            }
+            terms.add(ident);
+        }
+        terms
+    }
+
+    fn add(&mut self, ident: &str) {
+        let Some(w) = whole(ident) else { return };
+        if w.chars().count() < 2 || KEYWORDS.contains(&w.as_str()) {
+            return;
+        }
+        for sub in subwords(ident) {
+            if sub.chars().count() >= 2 && !self.subwords.contains(&sub) && self.subwords.len() < MAX_TERMS {
+                self.subwords.push(sub);
+            }
+        }
+        if !self.wholes.contains(&w) && self.wholes.len() < MAX_TERMS {
+            self.wholes.push(w);
+        }
+    }
+
+    /// How many terms the score gate divides by (the distinct sub-words).
+    pub fn len(&self) -> usize {
+        self.subwords.len()
+    }
+
+    /// Whether there is nothing to search for.
+    pub fn is_empty(&self) -> bool {
+        self.subwords.is_empty() && self.wholes.is_empty()
+    }
+}
+
+/// Byte range of the [`CONTEXT_LINES`] lines before the cursor's line, and that whole line.
+pub fn context_region(text: &str, cursor: usize) -> Range<usize> {
+    let cursor = floor_char_boundary(text, cursor);
+    let line_end = text[cursor..].find('\n').map_or(text.len(), |i| cursor + i);
+    let mut start = text[..cursor].rfind('\n').map_or(0, |i| i + 1);
+    for _ in 0..CONTEXT_LINES {
+        if start == 0 {
+            break;
+        }
+        start = text[..start - 1].rfind('\n').map_or(0, |i| i + 1);
+    }
+    start..line_end
+}
+
+/// Zero-based, end-exclusive lines covered by a byte range of `text`.
+pub fn line_span(text: &str, bytes: &Range<usize>) -> Range<u32> {
+    let count = |end: usize| text.as_bytes()[..end.min(text.len())].iter().filter(|&&b| b == b'\n').count() as u32;
+    let start = count(bytes.start);
+    start..count(bytes.end).max(start) + 1
+}
+
+/// `index` moved back to a character boundary of `text` (and into it).
+pub fn floor_char_boundary(text: &str, index: usize) -> usize {
+    let mut i = index.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_come_from_the_lines_before_the_cursor_without_keywords() {
+        let text = "import os\nfrom .utils import parse_config\n\ndef load(path):\n    cfg = parse_config(path)\n    ";
+        let terms = QueryTerms::around_cursor(text, text.len());
+        assert_eq!(terms.subwords, ["os", "utils", "parse", "config", "load", "path", "cfg"]);
+        assert_eq!(terms.wholes, ["os", "utils", "parse_config", "load", "path", "cfg"]);
+    }
+
+    #[test]
+    fn lines_further_up_than_the_context_are_not_used() {
+        let far: String = (0..20).map(|i| format!("far_{i} = {i}\n")).collect();
+        let text = format!("ancient_name = 1\n{far}near = 2\n");
+        let terms = QueryTerms::around_cursor(&text, text.len());
+        assert!(!terms.wholes.contains(&"ancient_name".to_owned()));
+        assert!(terms.wholes.contains(&"near".to_owned()));
+    }
+
+    #[test]
+    fn the_query_does_not_change_while_a_word_is_typed() {
+        let before = "from shop.cart import Cart\n\ncart = Cart()\nx = ";
+        let expected = QueryTerms::around_cursor(before, before.len());
+        for typed in ["c", "ca", "cal", "calc", "calculate_total"] {
+            let text = format!("{before}{typed}");
+            assert_eq!(QueryTerms::around_cursor(&text, text.len()), expected, "after typing {typed:?}");
+        }
+    }
+
+    #[test]
+    fn byte_ranges_become_line_spans() {
+        let text = "a\nbb\nccc\n";
+        assert_eq!(line_span(text, &(0..1)), 0..1);
+        assert_eq!(line_span(text, &(2..7)), 1..3);
+        assert_eq!(line_span(text, &(0..text.len())), 0..4);
+    }
+
+    #[test]
+    fn a_cursor_past_the_end_or_inside_a_character_is_clamped() {
+        let text = "größe = 1\n";
+        assert_eq!(QueryTerms::around_cursor(text, 3).wholes, Vec::<String>::new());
+        assert_eq!(QueryTerms::around_cursor(text, 999).wholes, ["größe"]);
+    }
+}

@@ -1,0 +1,316 @@
+//! One workspace root's persisted tantivy index: schema, open-or-rebuild, writes, BM25 search.
+//!
+//! Each root has its own directory under the cache (see [`crate::IndexOptions::cache_dir`]). It
+//! holds one document per chunk and one per file (path, mtime, size, chunk count), so the next
+//! session knows which files changed without re-reading them. A format marker guards the schema:
+//! a missing, old or unreadable index is deleted and rebuilt (derived state, always
+//! re-derivable from the workspace), with a warning saying why.
+//!
+//! One writer is kept open per root; every change is committed and the reader reloaded
+//! explicitly, so searches use the last committed state and never wait for a writer.
+
+use std::collections::HashMap;
+use std::fs;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use tantivy::collector::{DocSetCollector, TopDocs};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
+};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::chunk::Chunk;
+use crate::query::QueryTerms;
+use crate::tokenize::{CodeTokenizer, TokenKind};
+use crate::IndexError;
+
+/// Bump when the schema, the tokenizers or the chunking change: older indexes are rebuilt.
+pub const FORMAT_VERSION: &str = "splice-index 1";
+/// The marker file holding [`FORMAT_VERSION`] in each index directory.
+pub const FORMAT_FILE: &str = "splice-format";
+/// Writer memory per root (tantivy's minimum is 15 MB).
+const WRITER_MEMORY_BYTES: usize = 20_000_000;
+
+/// Field boosts: sub-words 1, whole identifiers 1.5, defined symbols 3.
+const BOOST_WORDS: f32 = 1.0;
+const BOOST_IDENTS: f32 = 1.5;
+const BOOST_SYMBOLS: f32 = 3.0;
+
+/// What the index remembers of one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileState {
+    /// Modification time (ns since the epoch) when indexed.
+    pub mtime: u64,
+    /// Size in bytes when indexed.
+    pub size: u64,
+    /// How many chunks it produced.
+    pub chunks: u64,
+}
+
+/// A chunk found by a search, before selection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// Path relative to the root.
+    pub rel: String,
+    /// Line range.
+    pub lines: Range<u32>,
+    /// Chunk text.
+    pub text: String,
+    /// BM25 score.
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    path: Field,
+    kind: Field,
+    start: Field,
+    end: Field,
+    text: Field,
+    words: Field,
+    idents: Field,
+    symbols: Field,
+    mtime: Field,
+    size: Field,
+    chunks: Field,
+}
+
+impl Fields {
+    fn schema() -> (Schema, Fields) {
+        let mut b = Schema::builder();
+        let indexed = |kind: TokenKind| {
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(CodeTokenizer(kind).name())
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            )
+        };
+        let fields = Fields {
+            path: b.add_text_field("path", STRING | STORED),
+            kind: b.add_text_field("kind", STRING),
+            start: b.add_u64_field("start", STORED),
+            end: b.add_u64_field("end", STORED),
+            text: b.add_text_field("text", STORED),
+            words: b.add_text_field("words", indexed(TokenKind::Subwords)),
+            idents: b.add_text_field("idents", indexed(TokenKind::Whole)),
+            symbols: b.add_text_field("symbols", indexed(TokenKind::Whole)),
+            mtime: b.add_u64_field("mtime", STORED),
+            size: b.add_u64_field("size", STORED),
+            chunks: b.add_u64_field("chunks", STORED),
+        };
+        (b.build(), fields)
+    }
+}
+
+/// The index of one root.
+pub struct RootStore {
+    dir: PathBuf,
+    fields: Fields,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    files: Mutex<HashMap<String, FileState>>,
+}
+
+impl std::fmt::Debug for RootStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootStore").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl RootStore {
+    /// Opens the index in `dir`, creating it if absent and rebuilding it (with a warning) if it
+    /// is corrupt or of another format.
+    pub fn open(dir: &Path) -> Result<Self, IndexError> {
+        let marker = dir.join(FORMAT_FILE);
+        if marker.exists() {
+            match std::panic::catch_unwind(|| Self::open_existing(dir)) {
+                Ok(Ok(store)) => return Ok(store),
+                Ok(Err(reason)) => tracing::warn!(dir = %dir.display(), %reason, "rebuilding the workspace index"),
+                Err(_) => tracing::warn!(dir = %dir.display(), "rebuilding the workspace index: reading it panicked"),
+            }
+        } else if dir.exists() && fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+            tracing::warn!(dir = %dir.display(), "rebuilding the workspace index: it has no format marker");
+        }
+        if dir.exists() {
+            fs::remove_dir_all(dir).map_err(|e| IndexError::io("removing the old index", dir, e))?;
+        }
+        Self::create(dir)
+    }
+
+    fn create(dir: &Path) -> Result<Self, IndexError> {
+        fs::create_dir_all(dir).map_err(|e| IndexError::io("creating the index directory", dir, e))?;
+        let (schema, fields) = Fields::schema();
+        let index = Index::create_in_dir(dir, schema).map_err(|e| IndexError::tantivy("creating the index", dir, e))?;
+        fs::write(dir.join(FORMAT_FILE), FORMAT_VERSION)
+            .map_err(|e| IndexError::io("writing the index format marker", dir, e))?;
+        Self::finish(dir, index, fields, HashMap::new())
+    }
+
+    fn open_existing(dir: &Path) -> Result<Self, String> {
+        let marker = fs::read_to_string(dir.join(FORMAT_FILE)).map_err(|e| format!("format marker unreadable: {e}"))?;
+        if marker.trim() != FORMAT_VERSION {
+            return Err(format!("format {:?} is not the current {FORMAT_VERSION:?}", marker.trim()));
+        }
+        let index = Index::open_in_dir(dir).map_err(|e| format!("cannot open: {e}"))?;
+        let (schema, fields) = Fields::schema();
+        if index.schema() != schema {
+            return Err("its schema differs from this version's".to_owned());
+        }
+        register_tokenizers(&index);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e| format!("cannot read: {e}"))?;
+        let files = load_files(&reader, &fields).map_err(|e| format!("cannot read its file table: {e}"))?;
+        drop(reader);
+        Self::finish(dir, index, fields, files).map_err(|e| e.to_string())
+    }
+
+    fn finish(dir: &Path, index: Index, fields: Fields, files: HashMap<String, FileState>) -> Result<Self, IndexError> {
+        register_tokenizers(&index);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e| IndexError::tantivy("opening a reader", dir, e))?;
+        let writer = index
+            .writer_with_num_threads(1, WRITER_MEMORY_BYTES)
+            .map_err(|e| IndexError::tantivy("opening the writer (is another splice using this workspace?)", dir, e))?;
+        Ok(Self { dir: dir.to_path_buf(), fields, reader, writer: Mutex::new(writer), files: Mutex::new(files) })
+    }
+
+    /// The files the index holds, with their recorded state.
+    pub fn files(&self) -> HashMap<String, FileState> {
+        lock(&self.files).clone()
+    }
+
+    /// The recorded state of one file.
+    pub fn file(&self, rel: &str) -> Option<FileState> {
+        lock(&self.files).get(rel).copied()
+    }
+
+    /// (files, chunks) held.
+    pub fn counts(&self) -> (u64, u64) {
+        let files = lock(&self.files);
+        (files.len() as u64, files.values().map(|f| f.chunks).sum())
+    }
+
+    /// Replaces a file's chunks (not visible to searches until [`RootStore::commit`]).
+    pub fn put_file(&self, rel: &str, chunks: &[Chunk], mtime: u64, size: u64) -> Result<(), IndexError> {
+        let f = self.fields;
+        let writer = lock(&self.writer);
+        writer.delete_term(Term::from_field_text(f.path, rel));
+        for chunk in chunks {
+            let symbols = chunk.symbols.join(" ");
+            writer
+                .add_document(doc!(
+                    f.path => rel, f.kind => "chunk",
+                    f.start => u64::from(chunk.lines.start), f.end => u64::from(chunk.lines.end),
+                    f.text => chunk.text.as_str(), f.words => chunk.text.as_str(),
+                    f.idents => chunk.text.as_str(), f.symbols => symbols,
+                ))
+                .map_err(|e| IndexError::tantivy("adding a chunk", &self.dir, e))?;
+        }
+        let count = chunks.len() as u64;
+        writer
+            .add_document(doc!(f.path => rel, f.kind => "file", f.mtime => mtime, f.size => size, f.chunks => count))
+            .map_err(|e| IndexError::tantivy("adding a file record", &self.dir, e))?;
+        lock(&self.files).insert(rel.to_owned(), FileState { mtime, size, chunks: count });
+        Ok(())
+    }
+
+    /// Deletes a file's chunks, and every file under it if `rel` is a directory; returns how
+    /// many files it dropped.
+    pub fn delete_file(&self, rel: &str) -> usize {
+        let writer = lock(&self.writer);
+        let mut files = lock(&self.files);
+        let prefix = format!("{rel}/");
+        let doomed: Vec<String> = files.keys().filter(|k| *k == rel || k.starts_with(&prefix)).cloned().collect();
+        for path in &doomed {
+            writer.delete_term(Term::from_field_text(self.fields.path, path));
+            files.remove(path);
+        }
+        doomed.len()
+    }
+
+    /// Makes the changes so far visible to searches.
+    pub fn commit(&self) -> Result<(), IndexError> {
+        lock(&self.writer).commit().map_err(|e| IndexError::tantivy("committing", &self.dir, e))?;
+        self.reader.reload().map_err(|e| IndexError::tantivy("reloading the reader", &self.dir, e))
+    }
+
+    /// The best `limit` chunks for these terms (BM25 over sub-words, whole identifiers and
+    /// defined symbols, boosted). Errors are logged and give no hits.
+    pub fn search(&self, terms: &QueryTerms, limit: usize) -> Vec<Hit> {
+        match self.try_search(terms, limit) {
+            Ok(hits) => hits,
+            Err(err) => {
+                tracing::warn!(dir = %self.dir.display(), %err, "workspace index search failed");
+                Vec::new()
+            }
+        }
+    }
+
+    fn try_search(&self, terms: &QueryTerms, limit: usize) -> tantivy::Result<Vec<Hit>> {
+        let f = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut add = |field: Field, word: &str, boost: f32| {
+            let term = TermQuery::new(Term::from_field_text(field, word), IndexRecordOption::WithFreqs);
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(term), boost))));
+        };
+        for word in &terms.subwords {
+            add(f.words, word, BOOST_WORDS);
+        }
+        for word in &terms.wholes {
+            add(f.idents, word, BOOST_IDENTS);
+            add(f.symbols, word, BOOST_SYMBOLS);
+        }
+        if clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let num = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or_default() as u32;
+            hits.push(Hit { rel: text(f.path), lines: num(f.start)..num(f.end), text: text(f.text), score });
+        }
+        Ok(hits)
+    }
+}
+
+fn register_tokenizers(index: &Index) {
+    for kind in [TokenKind::Subwords, TokenKind::Whole] {
+        index.tokenizers().register(CodeTokenizer(kind).name(), CodeTokenizer(kind));
+    }
+}
+
+/// Reads every file record (validating the stored documents on the way).
+fn load_files(reader: &IndexReader, f: &Fields) -> tantivy::Result<HashMap<String, FileState>> {
+    let searcher = reader.searcher();
+    for segment in searcher.segment_readers() {
+        for field in [f.words, f.idents, f.symbols, f.path, f.kind] {
+            segment.inverted_index(field)?;
+        }
+    }
+    let query = TermQuery::new(Term::from_field_text(f.kind, "file"), IndexRecordOption::Basic);
+    let mut files = HashMap::new();
+    for address in searcher.search(&query, &DocSetCollector)? {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let num = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or_default();
+        let Some(path) = doc.get_first(f.path).and_then(|v| v.as_str()) else { continue };
+        files.insert(path.to_owned(), FileState { mtime: num(f.mtime), size: num(f.size), chunks: num(f.chunks) });
+    }
+    Ok(files)
+}
+
+/// Locks a mutex, recovering the data if a panic poisoned it (the index stays usable).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
