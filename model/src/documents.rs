@@ -7,6 +7,7 @@
 //! are whatever the others leave.
 
 use crate::sequence::{KvSequence, Llama, SeqPair};
+use llama_cpp_2::token::LlamaToken;
 
 /// One sequence and the document it holds.
 #[derive(Debug)]
@@ -68,6 +69,12 @@ impl Documents {
         };
         self.slots[index].last_used = self.clock;
         index
+    }
+
+    /// What the cache holds for document `key` (prompt and generated tokens), if it has a
+    /// sequence. Does not count as a use.
+    pub(crate) fn cached(&self, key: &str) -> Option<&[LlamaToken]> {
+        self.slots.iter().find(|s| s.key.as_deref() == Some(key)).map(|s| s.sequence.tokens())
     }
 
     /// The sequence of slot `index`.

@@ -9,6 +9,7 @@ use crate::cache_plan::ReuseMode;
 use crate::cancel::CancelToken;
 use crate::error::{EngineError, ModelError};
 use crate::loader;
+use crate::repo_context::{RepoContext, RepoFormat};
 use crate::sampling::SamplingConfig;
 use crate::shape::SuggestionShape;
 use crate::template::PromptTemplate;
@@ -114,6 +115,8 @@ pub struct ModelInfo {
     pub architecture: String,
     /// The detected prompt template.
     pub template: PromptTemplate,
+    /// How repository context is written for this model.
+    pub repo_format: RepoFormat,
     /// Context size in tokens.
     pub context_tokens: u32,
     /// The model's training context.
@@ -146,6 +149,8 @@ pub struct CompletionRequest {
     pub sampling: SamplingConfig,
     /// Fires when the editor no longer wants the answer.
     pub cancel: CancelToken,
+    /// Snippets of other workspace files to write before the document, and when to use them.
+    pub context: Option<RepoContext>,
 }
 
 /// Why generation ended.
@@ -182,6 +187,24 @@ pub struct CompletionStats {
     pub first_token_ms: f64,
     /// Milliseconds for the whole request.
     pub total_ms: f64,
+    /// Prompt tokens of the repository context block (0 without one).
+    pub context_tokens: usize,
+    /// Snippets in the repository context block.
+    pub context_files: usize,
+    /// What became of the request's repository context, when it had one.
+    pub context: Option<ContextVerdict>,
+}
+
+/// Whether a request's repository context was used, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextVerdict {
+    /// Whether the prompt included it.
+    pub used: bool,
+    /// Why, in words.
+    pub reason: String,
+    /// The most likely first token's probability without the context, when it was computed
+    /// ([`ContextUse::IfUncertain`](crate::ContextUse::IfUncertain)).
+    pub first_token_probability: Option<f32>,
 }
 
 impl CompletionStats {
@@ -295,7 +318,7 @@ impl Engine {
 /// Loads only the vocabulary of `path` and detects its prompt template. Cheap: no weights are read.
 pub fn detect_template(path: &Path) -> Result<PromptTemplate, ModelError> {
     let (model, _) = loader::load_model(path, 0, true)?;
-    Ok(vocabulary::detect_template(&model))
+    Ok(vocabulary::detect_template(&model).0)
 }
 
 fn run_thread(config: EngineConfig, ready: mpsc::Sender<Result<ModelInfo, ModelError>>, jobs: mpsc::Receiver<Job>) {
@@ -325,6 +348,7 @@ fn run_thread(config: EngineConfig, ready: mpsc::Sender<Result<ModelInfo, ModelE
         path: config.model_path.clone(),
         architecture,
         template: worker.template().clone(),
+        repo_format: worker.repo_format(),
         context_tokens: worker.context_tokens(),
         trained_context_tokens: model.n_ctx_train(),
         gpu_layers: gpu_layers.min(model.n_layer()),

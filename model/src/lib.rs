@@ -16,6 +16,7 @@ mod healing;
 mod llama_log;
 mod loader;
 pub mod prompt;
+pub mod repo_context;
 mod sampling;
 mod sequence;
 pub mod shape;
@@ -26,9 +27,10 @@ mod worker;
 pub use cache_plan::ReuseMode;
 pub use cancel::CancelToken;
 pub use engine::{
-    detect_template, CacheType, Completion, CompletionRequest, CompletionStats, Engine, EngineConfig, ModelInfo, Reply,
-    StopReason, DEFAULT_CONTEXT_TOKENS, DEFAULT_REPAIR_IDLE, MIN_PROMPT_TOKENS,
+    detect_template, CacheType, Completion, CompletionRequest, CompletionStats, ContextVerdict, Engine, EngineConfig,
+    ModelInfo, Reply, StopReason, DEFAULT_CONTEXT_TOKENS, DEFAULT_REPAIR_IDLE, MIN_PROMPT_TOKENS,
 };
 pub use error::{EngineError, ModelError};
+pub use repo_context::{ContextFile, ContextUse, RepoContext, RepoFormat};
 pub use sampling::SamplingConfig;
 pub use template::{FimFamily, FimTemplate, PromptTemplate};

@@ -302,6 +302,28 @@ impl KvSequence {
         Ok(self.stale_from.is_some())
     }
 
+    /// Re-encodes the prompt's last `n` cells so that they attend to everything before them again
+    /// (after an insertion far above, such as a new repository-context block, whose effect on the
+    /// tokens at the cursor matters most), leaving logits for the prompt's last token. Generated
+    /// tokens after the prompt are dropped. Returns how many cells were re-encoded.
+    pub(crate) fn refresh_tail(&mut self, llama: &mut Llama<'_>, n: usize) -> Result<usize, EngineError> {
+        let from = self.prompt_len.saturating_sub(n);
+        let tail: Vec<LlamaToken> = self.tokens[from..self.prompt_len].to_vec();
+        if tail.is_empty() {
+            return Ok(0);
+        }
+        let result = llama.remove(self.seq, from, None).and_then(|()| llama.decode_at(self.seq, from, &tail, true));
+        if let Err(err) = result {
+            self.reset(llama);
+            return Err(err);
+        }
+        self.tokens.truncate(self.prompt_len);
+        if self.stale_from.is_some_and(|s| s >= from) {
+            self.stale_from = None;
+        }
+        Ok(tail.len())
+    }
+
     /// Forgets everything: this sequence's cells (and the scratch sequence) are cleared and the
     /// next prompt is encoded in full.
     pub(crate) fn reset(&mut self, llama: &mut Llama<'_>) {

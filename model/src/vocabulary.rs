@@ -1,19 +1,20 @@
 //! Reading the loaded model's vocabulary: its FIM sentinels and the text of generated tokens.
 
+use crate::repo_context::RepoFormat;
 use crate::template::{self, MetadataFimTokens, PromptTemplate};
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use std::collections::{HashMap, HashSet};
 
-/// Detects the prompt template of a loaded model. Scans the vocabulary once: O(vocabulary size),
-/// a few milliseconds for 150k tokens.
-pub(crate) fn detect_template(model: &LlamaModel) -> PromptTemplate {
+/// Detects the prompt template and the repository format of a loaded model. Scans the vocabulary
+/// once: O(vocabulary size), a few milliseconds for 150k tokens.
+pub(crate) fn detect_template(model: &LlamaModel) -> (PromptTemplate, RepoFormat) {
     let vocab = model.vocab();
-    let sentinels: HashSet<&'static str> = template::sentinel_texts().collect();
+    let wanted: HashSet<&'static str> = template::sentinel_texts().chain(RepoFormat::token_texts()).collect();
     let mut found: HashMap<&'static str, LlamaToken> = HashMap::new();
     for token in vocab.tokens() {
         let Some(text) = vocab.text(token).and_then(|t| t.to_str().ok()) else { continue };
-        if let Some(known) = sentinels.get(text) {
+        if let Some(known) = wanted.get(text) {
             found.entry(known).or_insert(token);
         }
     }
@@ -26,7 +27,10 @@ pub(crate) fn detect_template(model: &LlamaModel) -> PromptTemplate {
         repo: present(vocab.fim_rep()),
         sep: present(vocab.fim_sep()),
     };
-    template::detect(|text| found.get(text).copied(), metadata)
+    let lookup = |text: &str| found.get(text).copied();
+    let prompt = template::detect(lookup, metadata);
+    let repo = RepoFormat::detect(&prompt, lookup);
+    (prompt, repo)
 }
 
 /// Turns a stream of token byte pieces into text, holding back an incomplete UTF-8 sequence

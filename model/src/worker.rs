@@ -8,12 +8,14 @@
 use crate::cache_plan::{self, ReuseMode};
 use crate::documents::Documents;
 use crate::engine::{
-    Completion, CompletionRequest, CompletionStats, EngineConfig, StopReason, DEFAULT_CONTEXT_TOKENS, MIN_PROMPT_TOKENS,
+    Completion, CompletionRequest, CompletionStats, ContextVerdict, EngineConfig, StopReason, DEFAULT_CONTEXT_TOKENS,
+    MIN_PROMPT_TOKENS,
 };
 use crate::error::{EngineError, ModelError};
 use crate::healing::Healing;
 use crate::llama_log;
 use crate::prompt;
+use crate::repo_context::{self, top_probability, ContextUse, RenderedContext, RepoFormat};
 use crate::sequence::Llama;
 use crate::shape::StreamVerdict;
 use crate::template::PromptTemplate;
@@ -24,6 +26,10 @@ use llama_cpp_2::token::LlamaToken;
 use std::num::NonZeroU32;
 use std::time::Instant;
 
+/// After a new repository-context block is inserted, the document's last this many prompt tokens
+/// are re-encoded so that the text at the cursor attends to the block.
+const CONTEXT_REFRESH_TOKENS: usize = 64;
+
 /// Token healing re-spells at most this many trailing prompt tokens of a word.
 const MAX_HEALED_TOKENS: usize = 3;
 
@@ -33,6 +39,9 @@ pub(crate) struct Worker<'m> {
     /// The context, its batch and the scratch pair.
     llama: Llama<'m>,
     template: PromptTemplate,
+    /// How repository context is written, and the tokens that end generation besides EOG.
+    repo_format: RepoFormat,
+    stop_tokens: Vec<LlamaToken>,
     bos: Option<LlamaToken>,
     /// What the KV cache holds, per open document.
     documents: Documents,
@@ -84,10 +93,15 @@ impl<'m> Worker<'m> {
         let bos = vocab.should_add_bos().then(|| vocab.bos());
         let pieces = vocab.tokens().map(|token| vocab.token_to_piece(token, false, None)).collect();
         let documents = Documents::new(config.max_documents.max(1) as usize);
+        let (template, repo_format) = vocabulary::detect_template(model);
+        let mut stop_tokens = template.stop_tokens().to_vec();
+        stop_tokens.extend(repo_format.stop_tokens());
         Ok(Self {
             pieces,
             model,
-            template: vocabulary::detect_template(model),
+            template,
+            repo_format,
+            stop_tokens,
             bos,
             llama: Llama::new(ctx, batch_tokens as usize, documents.scratch()),
             documents,
@@ -98,6 +112,10 @@ impl<'m> Worker<'m> {
 
     pub(crate) fn template(&self) -> &PromptTemplate {
         &self.template
+    }
+
+    pub(crate) fn repo_format(&self) -> RepoFormat {
+        self.repo_format
     }
 
     pub(crate) fn context_tokens(&self) -> u32 {
@@ -117,35 +135,104 @@ impl<'m> Worker<'m> {
     pub(crate) fn complete(&mut self, request: &CompletionRequest) -> Result<Completion, EngineError> {
         let started = Instant::now();
         let max_tokens = self.max_tokens(request);
-        let (prompt, healing, dropped) = self.prompt_for(request, max_tokens);
-        let (slot, update) = self.follow(&request.document, &prompt, max_tokens, &request.cancel)?;
-        let mut stats = CompletionStats {
-            prompt_tokens: prompt.len(),
-            reused_tokens: prompt.len().saturating_sub(update.encoded),
-            encoded_tokens: update.encoded,
-            shifted_tokens: update.shifted,
-            dropped_prefix_tokens: dropped,
-            prompt_ms: ms_since(started),
-            ..CompletionStats::default()
-        };
+        let mut stats = CompletionStats::default();
+        let (prompt, slot) = self.prepare_prompt(request, max_tokens, &mut stats)?;
+        stats.prompt_tokens = prompt.tokens.len();
+        stats.reused_tokens = prompt.tokens.len().saturating_sub(stats.encoded_tokens);
+        stats.dropped_prefix_tokens = prompt.dropped;
+        stats.prompt_ms = ms_since(started);
         tracing::debug!(
-            prompt = prompt.len(),
-            encoded = update.encoded,
-            shifted = update.shifted,
-            shift_passes = update.shift_passes,
+            prompt = prompt.tokens.len(),
+            context = stats.context_tokens,
+            encoded = stats.encoded_tokens,
+            shifted = stats.shifted_tokens,
             "prompt ready"
         );
-        let (text, stop) = self.generate(request, slot, healing, max_tokens, started, &mut stats)?;
+        let (text, stop) = self.generate(request, slot, prompt.healing, max_tokens, started, &mut stats)?;
         stats.total_ms = ms_since(started);
         Ok(Completion { text, stop, stats })
     }
 
-    /// The next-token logits at the end of `request`'s prompt, with the cache updated as for a
-    /// completion. For fidelity checks against a full re-encode.
+    /// Builds the request's prompt, with or without its repository context, and brings the
+    /// document's cache to it; the batch then holds the prompt's last logits. With
+    /// [`ContextUse::IfUncertain`] the prompt without context is decoded first (usually cached:
+    /// typing is an append) and the context is added only if the model is unsure.
+    fn prepare_prompt(
+        &mut self,
+        request: &CompletionRequest,
+        max_tokens: usize,
+        stats: &mut CompletionStats,
+    ) -> Result<(Prompt, usize), EngineError> {
+        let Some(context) = &request.context else {
+            let prompt = self.prompt_for(request, max_tokens, false);
+            let slot = self.follow_into(&request.document, &prompt.tokens, max_tokens, &request.cancel, stats)?;
+            return Ok((prompt, slot));
+        };
+        let with = self.prompt_for(request, max_tokens, true);
+        if with.context.files == 0 {
+            let prompt = self.prompt_for(request, max_tokens, false);
+            let slot = self.follow_into(&request.document, &prompt.tokens, max_tokens, &request.cancel, stats)?;
+            stats.context = Some(verdict(false, "no retrieved snippet fits the context budget".to_owned(), None));
+            return Ok((prompt, slot));
+        }
+        let block = &with.tokens[..with.context_end];
+        let block_cached = self.documents.cached(&request.document).is_some_and(|cached| cached.starts_with(block));
+        let verdict = match context.usage {
+            ContextUse::Always => verdict(true, "always".to_owned(), None),
+            ContextUse::IfUncertain { min_probability } => {
+                if block_cached {
+                    verdict(true, "the same context as the previous request (kept cached)".to_owned(), None)
+                } else {
+                    let without = self.prompt_for(request, max_tokens, false);
+                    let slot =
+                        self.follow_into(&request.document, &without.tokens, max_tokens, &request.cancel, stats)?;
+                    let p = top_probability(self.llama.last_logits());
+                    if p >= min_probability {
+                        let reason = format!("model sure without it (first token p={p:.2} ≥ {min_probability})");
+                        stats.context = Some(verdict(false, reason, Some(p)));
+                        return Ok((without, slot));
+                    }
+                    let reason = format!("model unsure without it (first token p={p:.2} < {min_probability})");
+                    verdict(true, reason, Some(p))
+                }
+            }
+        };
+        let slot = self.follow_into(&request.document, &with.tokens, max_tokens, &request.cancel, stats)?;
+        if !block_cached && self.reuse == ReuseMode::Pie {
+            // PIE slid the document's cells behind the new block without re-encoding them, so
+            // they never saw it; the tokens at the cursor are re-encoded so that they do.
+            let document_tokens = with.tokens.len() - with.context_end;
+            let n = CONTEXT_REFRESH_TOKENS.min(document_tokens);
+            stats.encoded_tokens += self.documents.sequence(slot).refresh_tail(&mut self.llama, n)?;
+        }
+        stats.context_tokens = with.context_end - usize::from(self.bos.is_some());
+        stats.context_files = with.context.files;
+        stats.context = Some(verdict);
+        Ok((with, slot))
+    }
+
+    /// [`Self::follow`], adding the update's cost to `stats`.
+    fn follow_into(
+        &mut self,
+        document: &str,
+        prompt: &[LlamaToken],
+        max_tokens: usize,
+        cancel: &crate::CancelToken,
+        stats: &mut CompletionStats,
+    ) -> Result<usize, EngineError> {
+        let (slot, update) = self.follow(document, prompt, max_tokens, cancel)?;
+        stats.encoded_tokens += update.encoded;
+        stats.shifted_tokens += update.shifted;
+        Ok(slot)
+    }
+
+    /// The next-token logits at the end of `request`'s prompt (with its repository context, if
+    /// any), with the cache updated as for a completion. For fidelity checks against a full
+    /// re-encode.
     pub(crate) fn prompt_logits(&mut self, request: &CompletionRequest) -> Result<Vec<f32>, EngineError> {
         let max_tokens = self.max_tokens(request);
-        let (prompt, _, _) = self.prompt_for(request, max_tokens);
-        self.follow(&request.document, &prompt, max_tokens, &request.cancel)?;
+        let prompt = self.prompt_for(request, max_tokens, request.context.is_some());
+        self.follow(&request.document, &prompt.tokens, max_tokens, &request.cancel)?;
         Ok(self.llama.last_logits().to_vec())
     }
 
@@ -172,16 +259,30 @@ impl<'m> Worker<'m> {
         (request.max_tokens as usize).min(n_ctx.saturating_sub(MIN_PROMPT_TOKENS as usize)).max(1)
     }
 
-    /// The fitted prompt tokens, the healing of a trailing partial word, and how many prefix
-    /// tokens were dropped to fit.
-    fn prompt_for(&self, request: &CompletionRequest, max_tokens: usize) -> (Vec<LlamaToken>, Option<Healing>, usize) {
-        let (fitted, healing) = self.fit_prompt(request, self.llama.ctx.n_ctx() as usize - max_tokens);
-        let mut tokens = fitted.tokens;
+    /// The fitted prompt: BOS, the repository context block when `with_context` (and the request
+    /// has one), then the document's prompt in the template's layout.
+    fn prompt_for(&self, request: &CompletionRequest, max_tokens: usize, with_context: bool) -> Prompt {
+        let budget = self.llama.ctx.n_ctx() as usize - max_tokens;
+        let mut tokens: Vec<LlamaToken> = self.bos.into_iter().collect();
+        let context = match (&request.context, with_context) {
+            (Some(context), true) => {
+                let vocab = self.model.vocab();
+                let block_budget = context.max_tokens.min(budget / 3);
+                repo_context::render(self.repo_format, context, block_budget, |text| {
+                    vocab.tokenize(text.as_bytes(), false, false)
+                })
+            }
+            _ => RenderedContext::default(),
+        };
+        tokens.extend_from_slice(&context.tokens);
+        let context_end = tokens.len();
+        let (fitted, healing) = self.fit_prompt(request, budget.saturating_sub(context_end));
+        tokens.extend_from_slice(&fitted.tokens);
         if tokens.is_empty() {
             // An empty document and no BOS: start from the end-of-sequence token as a separator.
             tokens.push(self.model.vocab().eos());
         }
-        (tokens, healing, fitted.prefix_dropped)
+        Prompt { tokens, healing, dropped: fitted.prefix_dropped, context, context_end }
     }
 
     /// Plans and applies the cache update of `document`'s sequence for `prompt`, making room for
@@ -235,7 +336,7 @@ impl<'m> Worker<'m> {
             PromptTemplate::PrefixOnly => Vec::new(),
             PromptTemplate::Fim(_) => vocab.tokenize(request.suffix.as_bytes(), false, false),
         };
-        (prompt::assemble(&self.template, self.bos, &prefix, &suffix, budget), healing)
+        (prompt::assemble(&self.template, None, &prefix, &suffix, budget), healing)
     }
 
     /// Drops the tokens of the word the prefix ends in (at most [`MAX_HEALED_TOKENS`]), or its
@@ -313,7 +414,7 @@ impl<'m> Worker<'m> {
             if stats.generated_tokens == 0 {
                 stats.first_token_ms = ms_since(started);
             }
-            if healing.is_none() && (vocab.is_eog(token) || self.template.stop_tokens().contains(&token)) {
+            if healing.is_none() && (vocab.is_eog(token) || self.stop_tokens.contains(&token)) {
                 break StopReason::EndOfGeneration;
             }
             stats.generated_tokens += 1;
@@ -339,6 +440,24 @@ impl<'m> Worker<'m> {
 
 fn ms_since(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
+}
+
+/// A request's prompt as decoded.
+struct Prompt {
+    /// Every token, BOS and context block included.
+    tokens: Vec<LlamaToken>,
+    /// The healing of a trailing partial word, if the prefix ends in one.
+    healing: Option<Healing>,
+    /// Prefix tokens dropped to fit.
+    dropped: usize,
+    /// The repository context block (empty without one).
+    context: RenderedContext,
+    /// Where the block ends in `tokens` (BOS included).
+    context_end: usize,
+}
+
+fn verdict(used: bool, reason: String, first_token_probability: Option<f32>) -> ContextVerdict {
+    ContextVerdict { used, reason, first_token_probability }
 }
 
 /// What a cache update cost.

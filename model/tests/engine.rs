@@ -18,6 +18,7 @@ fn request(prefix: &str, shape: SuggestionShape, max_tokens: u32) -> CompletionR
         max_tokens,
         sampling: SamplingConfig::default(),
         cancel: CancelToken::new(),
+        context: None,
     }
 }
 

@@ -32,6 +32,7 @@ fn request(prefix: &str, max_tokens: u32) -> CompletionRequest {
         max_tokens,
         sampling: SamplingConfig::default(),
         cancel: CancelToken::new(),
+        context: None,
     }
 }
 

@@ -1,0 +1,99 @@
+//! Repository context in the prompt, on the real models: the block is written in the model's
+//! own format, used or not as the request says, and stays cached across keystrokes.
+
+use splice_e2e::{gemma, smollm2};
+use splice_model::shape::SuggestionShape;
+use splice_model::{
+    CancelToken, CompletionRequest, ContextFile, ContextUse, Engine, EngineConfig, RepoContext, RepoFormat,
+    SamplingConfig,
+};
+
+const HELPERS: &str = "def frobnicate_invoice_totals(invoice, rate):\n    return sum(line.amount * (1 + rate) for line in invoice.lines)\n";
+/// The user has typed the name's first letters; without the context the model goes elsewhere.
+const MAIN: &str = "import helpers\n\n\ndef checkout(invoice):\n    total = helpers.frob";
+
+fn context(usage: ContextUse) -> RepoContext {
+    RepoContext {
+        repo_name: Some("shop".to_owned()),
+        files: vec![ContextFile { path: "helpers.py".to_owned(), text: HELPERS.to_owned() }],
+        current_path: Some("main.py".to_owned()),
+        comment: "#".to_owned(),
+        max_tokens: 256,
+        usage,
+    }
+}
+
+fn request(prefix: &str, context: Option<RepoContext>) -> CompletionRequest {
+    CompletionRequest {
+        document: "main.py".to_owned(),
+        prefix: prefix.to_owned(),
+        suffix: String::new(),
+        shape: SuggestionShape::SingleLine,
+        max_tokens: 12,
+        sampling: SamplingConfig::default(),
+        cancel: CancelToken::new(),
+        context,
+    }
+}
+
+#[test]
+fn the_repository_format_follows_the_vocabulary() {
+    let gemma = Engine::start(EngineConfig::new(gemma())).unwrap();
+    assert_eq!(gemma.info().repo_format, RepoFormat::Comments, "Gemma has no file-separator token");
+    let smol = Engine::start(EngineConfig::new(smollm2())).unwrap();
+    assert!(
+        matches!(smol.info().repo_format, RepoFormat::Tokens { repo_name: Some(_), newline_after_name: false, .. }),
+        "SmolLM2 has StarCoder2's <repo_name> and <file_sep>: {:?}",
+        smol.info().repo_format
+    );
+    // The file separator ends generation: the completion never runs into another file.
+    let done = smol.complete_blocking(request(MAIN, Some(context(ContextUse::Always)))).unwrap();
+    assert!(done.stats.context_tokens > 0);
+    assert!(!done.text.contains("<file_sep>"), "{:?}", done.text);
+}
+
+#[test]
+fn a_name_from_another_file_reaches_the_suggestion_through_the_context() {
+    let engine = Engine::start(EngineConfig::new(gemma())).unwrap();
+    let without = engine.complete_blocking(request(MAIN, None)).unwrap();
+    assert!(!without.text.starts_with("nicate_invoice_totals"), "the model cannot guess the name: {:?}", without.text);
+    assert_eq!(without.stats.context_tokens, 0);
+    assert!(without.stats.context.is_none());
+
+    let with = engine.complete_blocking(request(MAIN, Some(context(ContextUse::Always)))).unwrap();
+    assert!(with.text.starts_with("nicate_invoice_totals"), "{:?}", with.text);
+    assert!(with.stats.context_tokens > 20, "{:?}", with.stats);
+    assert_eq!(with.stats.context_files, 1);
+    assert!(with.stats.context.as_ref().unwrap().used);
+}
+
+#[test]
+fn if_uncertain_asks_the_model_first_and_then_keeps_the_block_cached() {
+    let engine = Engine::start(EngineConfig::new(gemma())).unwrap();
+    // A threshold no probability reaches: the model is always "unsure", so the context is used,
+    // and the probe's probability is reported.
+    let unsure = ContextUse::IfUncertain { min_probability: 1.01 };
+    let first = engine.complete_blocking(request(MAIN, Some(context(unsure)))).unwrap();
+    let verdict = first.stats.context.clone().unwrap();
+    assert!(verdict.used, "{verdict:?}");
+    let p = verdict.first_token_probability.expect("the probe's probability is reported");
+    assert!((0.0..=1.0).contains(&p), "{p}");
+    assert!(first.text.starts_with("nicate_invoice_totals"), "{:?}", first.text);
+
+    // The next keystroke with the same snippets keeps the block without asking again, and the
+    // block's cells are reused: only the typed character is encoded.
+    let typed = format!("{MAIN}n");
+    let second = engine.complete_blocking(request(&typed, Some(context(unsure)))).unwrap();
+    let verdict = second.stats.context.clone().unwrap();
+    assert!(verdict.used && verdict.first_token_probability.is_none(), "{verdict:?}");
+    assert!(second.stats.encoded_tokens <= 3, "typing re-encoded {} tokens", second.stats.encoded_tokens);
+
+    // A threshold every probability reaches, on a document whose cache holds no block: the model
+    // is "sure", so the block is left out.
+    let sure = ContextUse::IfUncertain { min_probability: 0.0 };
+    let other = CompletionRequest { document: "other.py".to_owned(), ..request(&typed, Some(context(sure))) };
+    let third = engine.complete_blocking(other).unwrap();
+    let verdict = third.stats.context.clone().unwrap();
+    assert!(!verdict.used && verdict.first_token_probability.is_some(), "{verdict:?}");
+    assert_eq!(third.stats.context_tokens, 0);
+}
