@@ -104,7 +104,9 @@ impl Retriever for SelectiveRetriever {
         let decision = self.decide(query);
         let elapsed_us = started.elapsed().as_micros() as u64;
         match &decision {
-            RetrievalDecision::Skip { reason } => tracing::debug!(mode = ?self.mode, elapsed_us, %reason, "retrieval skipped"),
+            RetrievalDecision::Skip { reason } => {
+                tracing::debug!(mode = ?self.mode, elapsed_us, %reason, "retrieval skipped")
+            }
             RetrievalDecision::Retrieve { reason, snippets, check_model } => tracing::debug!(
                 mode = ?self.mode, elapsed_us, %reason, snippets = snippets.len(), check_model, "retrieval"
             ),

@@ -24,20 +24,146 @@ pub const MAX_ANALYSED_BYTES: usize = 1024 * 1024;
 
 /// Python builtins and keywords: names that need no definition in the file.
 const PYTHON_BUILTINS: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
-    "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
-    "not", "or", "pass", "raise", "return", "try", "while", "with", "yield", "match", "case", "self", "cls",
-    "abs", "all", "any", "ascii", "bin", "bool", "breakpoint", "bytearray", "bytes", "callable", "chr",
-    "classmethod", "compile", "complex", "delattr", "dict", "dir", "divmod", "enumerate", "eval", "exec", "filter",
-    "float", "format", "frozenset", "getattr", "globals", "hasattr", "hash", "help", "hex", "id", "input",
-    "int", "isinstance", "issubclass", "iter", "len", "list", "locals", "map", "max", "memoryview", "min", "next",
-    "object", "oct", "open", "ord", "pow", "print", "property", "range", "repr", "reversed", "round", "set",
-    "setattr", "slice", "sorted", "staticmethod", "str", "sum", "super", "tuple", "type", "vars", "zip",
-    "__name__", "__file__", "__doc__", "__init__", "NotImplemented", "Ellipsis", "Exception", "BaseException",
-    "ValueError", "TypeError", "KeyError", "IndexError", "AttributeError", "RuntimeError", "StopIteration",
-    "OSError", "IOError", "FileNotFoundError", "NotImplementedError", "AssertionError", "ZeroDivisionError",
-    "ImportError", "ModuleNotFoundError", "LookupError", "ArithmeticError", "PermissionError", "TimeoutError",
-    "UnicodeDecodeError", "UnicodeEncodeError", "KeyboardInterrupt", "SystemExit", "Warning", "DeprecationWarning",
+    "False",
+    "None",
+    "True",
+    "and",
+    "as",
+    "assert",
+    "async",
+    "await",
+    "break",
+    "class",
+    "continue",
+    "def",
+    "del",
+    "elif",
+    "else",
+    "except",
+    "finally",
+    "for",
+    "from",
+    "global",
+    "if",
+    "import",
+    "in",
+    "is",
+    "lambda",
+    "nonlocal",
+    "not",
+    "or",
+    "pass",
+    "raise",
+    "return",
+    "try",
+    "while",
+    "with",
+    "yield",
+    "match",
+    "case",
+    "self",
+    "cls",
+    "abs",
+    "all",
+    "any",
+    "ascii",
+    "bin",
+    "bool",
+    "breakpoint",
+    "bytearray",
+    "bytes",
+    "callable",
+    "chr",
+    "classmethod",
+    "compile",
+    "complex",
+    "delattr",
+    "dict",
+    "dir",
+    "divmod",
+    "enumerate",
+    "eval",
+    "exec",
+    "filter",
+    "float",
+    "format",
+    "frozenset",
+    "getattr",
+    "globals",
+    "hasattr",
+    "hash",
+    "help",
+    "hex",
+    "id",
+    "input",
+    "int",
+    "isinstance",
+    "issubclass",
+    "iter",
+    "len",
+    "list",
+    "locals",
+    "map",
+    "max",
+    "memoryview",
+    "min",
+    "next",
+    "object",
+    "oct",
+    "open",
+    "ord",
+    "pow",
+    "print",
+    "property",
+    "range",
+    "repr",
+    "reversed",
+    "round",
+    "set",
+    "setattr",
+    "slice",
+    "sorted",
+    "staticmethod",
+    "str",
+    "sum",
+    "super",
+    "tuple",
+    "type",
+    "vars",
+    "zip",
+    "__name__",
+    "__file__",
+    "__doc__",
+    "__init__",
+    "NotImplemented",
+    "Ellipsis",
+    "Exception",
+    "BaseException",
+    "ValueError",
+    "TypeError",
+    "KeyError",
+    "IndexError",
+    "AttributeError",
+    "RuntimeError",
+    "StopIteration",
+    "OSError",
+    "IOError",
+    "FileNotFoundError",
+    "NotImplementedError",
+    "AssertionError",
+    "ZeroDivisionError",
+    "ImportError",
+    "ModuleNotFoundError",
+    "LookupError",
+    "ArithmeticError",
+    "PermissionError",
+    "TimeoutError",
+    "UnicodeDecodeError",
+    "UnicodeEncodeError",
+    "KeyboardInterrupt",
+    "SystemExit",
+    "Warning",
+    "DeprecationWarning",
 ];
 
 /// The language family the gate analyses a file as.
@@ -80,7 +206,9 @@ pub fn foreign_names(dialect: Dialect, text: &str, cursor: usize, window: &Range
         if start <= cursor && cursor <= start + ident.len() {
             continue; // the word being typed
         }
-        if dialect == Dialect::Python && (on_import_line(&masked, start) || is_keyword_argument(&masked, start + ident.len())) {
+        if dialect == Dialect::Python
+            && (on_import_line(&masked, start) || is_keyword_argument(&masked, start + ident.len()))
+        {
             continue;
         }
         if after_dot {
@@ -128,8 +256,7 @@ struct Scope {
 
 impl Scope {
     fn of(dialect: Dialect, analysed: &str, masked: &str, cursor: usize) -> Self {
-        let mut scope =
-            Scope { dialect, defined: HashSet::new(), imported: HashSet::new(), elsewhere: HashSet::new() };
+        let mut scope = Scope { dialect, defined: HashSet::new(), imported: HashSet::new(), elsewhere: HashSet::new() };
         match dialect {
             Dialect::Python => scope.python(analysed),
             Dialect::Other => scope.other(analysed, masked, cursor),
@@ -350,7 +477,8 @@ mod tests {
 
     #[test]
     fn imported_names_are_foreign_even_though_the_file_names_them() {
-        let names = foreign("from .utils import parse_config, Session\n\ncfg = parse_config(\"app.toml\")\ns = Session(┃");
+        let names =
+            foreign("from .utils import parse_config, Session\n\ncfg = parse_config(\"app.toml\")\ns = Session(┃");
         assert_eq!(names, ["parse_config", "Session"]);
     }
 
@@ -368,7 +496,10 @@ mod tests {
 
     #[test]
     fn words_in_strings_and_comments_do_not_count() {
-        assert!(foreign("x = 1\n# call remote_helper here\ny = \"remote_helper\"\n\"\"\"\nother_thing\n\"\"\"\nz = x┃").is_empty());
+        assert!(foreign(
+            "x = 1\n# call remote_helper here\ny = \"remote_helper\"\n\"\"\"\nother_thing\n\"\"\"\nz = x┃"
+        )
+        .is_empty());
     }
 
     #[test]

@@ -31,9 +31,11 @@ const MIN_TRIMMED_BYTES: usize = 256;
 /// Orders candidates best first; ties by path, then first line (deterministic).
 pub fn rank(candidates: &mut [Snippet]) {
     candidates.sort_by(|a, b| {
-        b.score.partial_cmp(&a.score).unwrap_or(Ordering::Equal).then_with(|| a.path.cmp(&b.path)).then_with(|| {
-            a.lines.start.cmp(&b.lines.start)
-        })
+        b.score
+            .partial_cmp(&a.score)
+            .unwrap_or(Ordering::Equal)
+            .then_with(|| a.path.cmp(&b.path))
+            .then_with(|| a.lines.start.cmp(&b.lines.start))
     });
 }
 
@@ -51,10 +53,8 @@ pub fn select(candidates: Vec<Snippet>, limits: &SearchLimits) -> Vec<Snippet> {
             continue;
         }
         let left = limits.budget_bytes.saturating_sub(used);
-        if snippet.text.len() > left {
-            if left < MIN_TRIMMED_BYTES || !trim_to(&mut snippet, left) {
-                continue;
-            }
+        if snippet.text.len() > left && (left < MIN_TRIMMED_BYTES || !trim_to(&mut snippet, left)) {
+            continue;
         }
         used += snippet.text.len();
         out.push(snippet);

@@ -17,9 +17,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use tantivy::collector::{DocSetCollector, TopDocs};
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
-use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
-};
+use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING};
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::chunk::Chunk;
@@ -110,7 +108,8 @@ pub struct RootStore {
     dir: PathBuf,
     fields: Fields,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    /// `None` when another process holds the index's writer lock: this one only reads.
+    writer: Mutex<Option<IndexWriter>>,
     files: Mutex<HashMap<String, FileState>>,
 }
 
@@ -127,7 +126,8 @@ impl RootStore {
         let marker = dir.join(FORMAT_FILE);
         if marker.exists() {
             match std::panic::catch_unwind(|| Self::open_existing(dir)) {
-                Ok(Ok(store)) => return Ok(store),
+                Ok(Ok(Ok(store))) => return Ok(store),
+                Ok(Ok(Err(err))) => return Err(err),
                 Ok(Err(reason)) => tracing::warn!(dir = %dir.display(), %reason, "rebuilding the workspace index"),
                 Err(_) => tracing::warn!(dir = %dir.display(), "rebuilding the workspace index: reading it panicked"),
             }
@@ -149,7 +149,9 @@ impl RootStore {
         Self::finish(dir, index, fields, HashMap::new())
     }
 
-    fn open_existing(dir: &Path) -> Result<Self, String> {
+    /// Outer error: the index is unusable and must be rebuilt; inner: it is fine but could not
+    /// be opened (never a reason to delete it).
+    fn open_existing(dir: &Path) -> Result<Result<Self, IndexError>, String> {
         let marker = fs::read_to_string(dir.join(FORMAT_FILE)).map_err(|e| format!("format marker unreadable: {e}"))?;
         if marker.trim() != FORMAT_VERSION {
             return Err(format!("format {:?} is not the current {FORMAT_VERSION:?}", marker.trim()));
@@ -167,7 +169,7 @@ impl RootStore {
             .map_err(|e| format!("cannot read: {e}"))?;
         let files = load_files(&reader, &fields).map_err(|e| format!("cannot read its file table: {e}"))?;
         drop(reader);
-        Self::finish(dir, index, fields, files).map_err(|e| e.to_string())
+        Ok(Self::finish(dir, index, fields, files))
     }
 
     fn finish(dir: &Path, index: Index, fields: Fields, files: HashMap<String, FileState>) -> Result<Self, IndexError> {
@@ -177,9 +179,13 @@ impl RootStore {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(|e| IndexError::tantivy("opening a reader", dir, e))?;
-        let writer = index
-            .writer_with_num_threads(1, WRITER_MEMORY_BYTES)
-            .map_err(|e| IndexError::tantivy("opening the writer (is another splice using this workspace?)", dir, e))?;
+        let writer = match index.writer_with_num_threads(1, WRITER_MEMORY_BYTES) {
+            Ok(writer) => Some(writer),
+            Err(err) => {
+                tracing::warn!(dir = %dir.display(), %err, "workspace index in use by another process: read-only");
+                None
+            }
+        };
         Ok(Self { dir: dir.to_path_buf(), fields, reader, writer: Mutex::new(writer), files: Mutex::new(files) })
     }
 
@@ -202,7 +208,8 @@ impl RootStore {
     /// Replaces a file's chunks (not visible to searches until [`RootStore::commit`]).
     pub fn put_file(&self, rel: &str, chunks: &[Chunk], mtime: u64, size: u64) -> Result<(), IndexError> {
         let f = self.fields;
-        let writer = lock(&self.writer);
+        let guard = lock(&self.writer);
+        let Some(writer) = guard.as_ref() else { return Ok(()) };
         writer.delete_term(Term::from_field_text(f.path, rel));
         for chunk in chunks {
             let symbols = chunk.symbols.join(" ");
@@ -226,7 +233,8 @@ impl RootStore {
     /// Deletes a file's chunks, and every file under it if `rel` is a directory; returns how
     /// many files it dropped.
     pub fn delete_file(&self, rel: &str) -> usize {
-        let writer = lock(&self.writer);
+        let guard = lock(&self.writer);
+        let Some(writer) = guard.as_ref() else { return 0 };
         let mut files = lock(&self.files);
         let prefix = format!("{rel}/");
         let doomed: Vec<String> = files.keys().filter(|k| *k == rel || k.starts_with(&prefix)).cloned().collect();
@@ -239,7 +247,9 @@ impl RootStore {
 
     /// Makes the changes so far visible to searches.
     pub fn commit(&self) -> Result<(), IndexError> {
-        lock(&self.writer).commit().map_err(|e| IndexError::tantivy("committing", &self.dir, e))?;
+        if let Some(writer) = lock(&self.writer).as_mut() {
+            writer.commit().map_err(|e| IndexError::tantivy("committing", &self.dir, e))?;
+        }
         self.reader.reload().map_err(|e| IndexError::tantivy("reloading the reader", &self.dir, e))
     }
 

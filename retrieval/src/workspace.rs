@@ -151,7 +151,11 @@ impl WorkspaceIndex {
                 skip_dirs.push(c);
             }
             skip_dirs.extend(canonical.iter().filter(|o| *o != canon && o.starts_with(canon)).cloned());
-            let rules = FileRules { max_file_bytes: options.max_file_bytes, include_secrets: options.include_secrets, skip_dirs };
+            let rules = FileRules {
+                max_file_bytes: options.max_file_bytes,
+                include_secrets: options.include_secrets,
+                skip_dirs,
+            };
             let store = RootStore::open(&cache.join(root_key(canon)))?;
             opened.push(Root { path: path.clone(), canonical: canon.clone(), store, rules });
         }
@@ -231,7 +235,11 @@ impl WorkspaceIndex {
             root.store.commit()?;
         }
         report.elapsed = started.elapsed();
-        progress(IndexProgress { done, total, root: self.shared.roots.first().map(|r| r.path.clone()).unwrap_or_default() });
+        progress(IndexProgress {
+            done,
+            total,
+            root: self.shared.roots.first().map(|r| r.path.clone()).unwrap_or_default(),
+        });
         tracing::info!(?report, "workspace index synced");
         Ok(report)
     }
@@ -254,7 +262,8 @@ impl WorkspaceIndex {
 
     /// State and counts, for `splice/status`.
     pub fn status(&self) -> IndexStatus {
-        let (files, chunks) = self.shared.roots.iter().map(|r| r.store.counts()).fold((0, 0), |a, c| (a.0 + c.0, a.1 + c.1));
+        let (files, chunks) =
+            self.shared.roots.iter().map(|r| r.store.counts()).fold((0, 0), |a, c| (a.0 + c.0, a.1 + c.1));
         IndexStatus { state: lock(&self.shared.state).clone(), files, chunks }
     }
 
@@ -271,7 +280,12 @@ impl WorkspaceIndex {
         self.search_terms(&terms, query, limits)
     }
 
-    pub(crate) fn search_terms(&self, terms: &QueryTerms, query: &RetrievalQuery<'_>, limits: &SearchLimits) -> SearchResult {
+    pub(crate) fn search_terms(
+        &self,
+        terms: &QueryTerms,
+        query: &RetrievalQuery<'_>,
+        limits: &SearchLimits,
+    ) -> SearchResult {
         let mut result = SearchResult { terms: terms.subwords.clone(), hits: Vec::new() };
         if terms.is_empty() || limits.max_snippets == 0 {
             return result;
@@ -286,7 +300,12 @@ impl WorkspaceIndex {
                     *ri == i && *rel == hit.rel && hit.lines.start < window.end && window.start < hit.lines.end
                 });
                 if !in_window {
-                    candidates.push(Snippet { path: snippet_path(&hit.rel), lines: hit.lines, text: hit.text, score: hit.score });
+                    candidates.push(Snippet {
+                        path: snippet_path(&hit.rel),
+                        lines: hit.lines,
+                        text: hit.text,
+                        score: hit.score,
+                    });
                 }
             }
         }
@@ -299,9 +318,10 @@ impl WorkspaceIndex {
 impl Shared {
     /// The root holding `path` and the path relative to it.
     pub(crate) fn locate(&self, path: &Path) -> Option<(usize, String)> {
-        self.roots.iter().enumerate().find_map(|(i, r)| {
-            relative(&r.canonical, path).or_else(|| relative(&r.path, path)).map(|rel| (i, rel))
-        })
+        self.roots
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| relative(&r.canonical, path).or_else(|| relative(&r.path, path)).map(|rel| (i, rel)))
     }
 
     fn admitted(&self, path: &Path) -> Result<(usize, String, crate::chunk::SourceKind), Excluded> {
@@ -321,7 +341,9 @@ impl Shared {
         };
         let root = &self.roots[i];
         let disk = root.canonical.join(&rel);
-        if disk.exists() && root.rules.read(&root.canonical, Path::new(&rel)).is_err_and(|e| matches!(e, Excluded::Link)) {
+        if disk.exists()
+            && root.rules.read(&root.canonical, Path::new(&rel)).is_err_and(|e| matches!(e, Excluded::Link))
+        {
             return Ok(()); // a link out of the root: never index what it points at
         }
         if text.len() as u64 > root.rules.max_file_bytes {

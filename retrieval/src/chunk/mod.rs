@@ -38,10 +38,10 @@ pub enum SourceKind {
 /// File extensions indexed as text (sliding windows), besides Python's `py`/`pyi`.
 pub const TEXT_EXTENSIONS: &[&str] = &[
     "rs", "js", "jsx", "mjs", "cjs", "ts", "tsx", "go", "java", "kt", "kts", "scala", "c", "h", "cc", "cpp", "cxx",
-    "hpp", "hh", "cs", "swift", "m", "mm", "rb", "php", "lua", "pl", "r", "jl", "dart", "ex", "exs", "erl", "hs",
-    "ml", "mli", "fs", "clj", "zig", "nim", "sh", "bash", "zsh", "fish", "ps1", "sql", "proto", "graphql", "vue",
-    "svelte", "html", "css", "scss", "md", "rst", "txt", "toml", "json", "yaml", "yml", "ini", "cfg", "xml", "gradle",
-    "cmake", "tf",
+    "hpp", "hh", "cs", "swift", "m", "mm", "rb", "php", "lua", "pl", "r", "jl", "dart", "ex", "exs", "erl", "hs", "ml",
+    "mli", "fs", "clj", "zig", "nim", "sh", "bash", "zsh", "fish", "ps1", "sql", "proto", "graphql", "vue", "svelte",
+    "html", "css", "scss", "md", "rst", "txt", "toml", "json", "yaml", "yml", "ini", "cfg", "xml", "gradle", "cmake",
+    "tf",
 ];
 
 /// File names without an indexed extension that are still worth indexing.

@@ -14,8 +14,29 @@ pub const WINDOW_STRIDE: usize = 10;
 
 /// Keywords after which the next identifier is a definition, across common languages.
 const DEFINING_KEYWORDS: &[&str] = &[
-    "fn", "def", "class", "struct", "enum", "trait", "impl", "interface", "type", "function", "func", "mod", "module",
-    "const", "static", "let", "var", "val", "macro_rules", "union", "namespace", "record", "object",
+    "fn",
+    "def",
+    "class",
+    "struct",
+    "enum",
+    "trait",
+    "impl",
+    "interface",
+    "type",
+    "function",
+    "func",
+    "mod",
+    "module",
+    "const",
+    "static",
+    "let",
+    "var",
+    "val",
+    "macro_rules",
+    "union",
+    "namespace",
+    "record",
+    "object",
 ];
 
 /// Windows over `text`; windows holding only blank lines are dropped.

@@ -1,0 +1,365 @@
+//! The workspace index on real files and a real tantivy index, in temporary directories.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use splice_retrieval::store::FORMAT_FILE;
+use splice_retrieval::workspace::root_key;
+use splice_retrieval::{
+    GateConfig, IndexOptions, RetrievalDecision, RetrievalMode, RetrievalQuery, Retriever, SearchLimits,
+    SelectiveRetriever, SyncReport, WorkspaceIndex,
+};
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    cache: PathBuf,
+}
+
+impl Fixture {
+    fn new(files: &[(&str, &str)]) -> Self {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let root = tmp.path().join("ws");
+        let cache = tmp.path().join("cache");
+        for (path, text) in files {
+            write(&root.join(path), text);
+        }
+        fs::create_dir_all(&root).expect("root");
+        let root = fs::canonicalize(&root).expect("canonical root");
+        Self { _tmp: tmp, root, cache }
+    }
+
+    fn options(&self, watch: bool) -> IndexOptions {
+        IndexOptions { cache_dir: Some(self.cache.clone()), watch, ..IndexOptions::default() }
+    }
+
+    fn open(&self) -> WorkspaceIndex {
+        WorkspaceIndex::open(std::slice::from_ref(&self.root), self.options(false)).expect("open")
+    }
+
+    fn synced(&self) -> (WorkspaceIndex, SyncReport) {
+        let index = self.open();
+        let report = index.sync(&mut |_| {}).expect("sync");
+        (index, report)
+    }
+
+    fn index_dir(&self) -> PathBuf {
+        self.cache.join(root_key(&self.root))
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+    fs::write(path, text).expect("write");
+}
+
+/// Paths of the snippets a query over `text` (cursor at the end) finds.
+fn found(index: &WorkspaceIndex, text: &str) -> Vec<String> {
+    let query = RetrievalQuery { path: None, text, cursor: text.len(), window: text.len()..text.len() };
+    index.search(&query, &SearchLimits::default()).hits.iter().map(|s| s.path.display().to_string()).collect()
+}
+
+const UTILS: &str = "\
+def parse_config(path):
+    with open(path) as handle:
+        return dict(line.split('=') for line in handle)
+
+
+class Session:
+    def __init__(self, url):
+        self.url = url
+";
+
+#[test]
+fn a_synced_workspace_finds_definitions_by_name_parts() {
+    let fx = Fixture::new(&[("pkg/utils.py", UTILS), ("pkg/other.py", "def unrelated():\n    return 42\n")]);
+    let (index, report) = fx.synced();
+    assert_eq!(report.files_indexed, 2);
+    assert_eq!(found(&index, "cfg = parseConfig(\"x\")\n"), ["pkg/utils.py"]);
+    let status = index.status();
+    assert_eq!(status.files, 2);
+    assert!(status.chunks >= 3, "{status:?}");
+}
+
+#[test]
+fn excluded_files_never_appear() {
+    let secret = "def leaked_secret_token():\n    return 'x'\n";
+    let fx = Fixture::new(&[
+        (".gitignore", "build/\n"),
+        ("build/gen.py", secret),
+        (".hidden.py", secret),
+        (".env", secret),
+        ("id_rsa", secret),
+        ("server.pem", secret),
+        ("tls.key", secret),
+        (".git/config.py", secret),
+        ("binary.py", "def leaked_secret_token():\0\n"),
+        ("latin1.py", ""),
+        ("ok.py", "def visible():\n    pass\n"),
+    ]);
+    fs::write(fx.root.join("latin1.py"), b"def leaked_secret_token():\n    return '\xe9'\n").expect("latin1");
+    write(&fx.root.join("huge.py"), &format!("def leaked_secret_token():\n{}", "    x = 1\n".repeat(200_000)));
+    let (index, report) = fx.synced();
+    assert!(found(&index, "leaked_secret_token()\n").is_empty(), "{report:?}");
+    assert_eq!(found(&index, "visible()\n"), ["ok.py"]);
+    assert_eq!(report.files_skipped, 3, "binary, not UTF-8, huge: {report:?}");
+    // The editor's buffers obey the same rules.
+    index.update_text(&fx.root.join("build/gen.py"), secret).expect("update");
+    index.update_text(&fx.root.join(".env"), secret).expect("update");
+    assert!(found(&index, "leaked_secret_token()\n").is_empty());
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_out_of_the_root_are_not_followed() {
+    let fx = Fixture::new(&[("inside.py", "def inside():\n    pass\n")]);
+    let outside = fx._tmp.path().join("outside");
+    write(&outside.join("far.py"), "def far_away_function():\n    pass\n");
+    std::os::unix::fs::symlink(&outside, fx.root.join("linked_dir")).expect("symlink");
+    std::os::unix::fs::symlink(outside.join("far.py"), fx.root.join("linked.py")).expect("symlink");
+    let (index, _) = fx.synced();
+    assert!(found(&index, "far_away_function()\n").is_empty());
+    index.refresh_from_disk(&fx.root.join("linked.py")).expect("refresh");
+    index.update_text(&fx.root.join("linked.py"), "def far_away_function():\n    pass\n").expect("update");
+    assert!(found(&index, "far_away_function()\n").is_empty());
+}
+
+#[test]
+fn updates_from_the_editor_and_the_disk_are_searchable() {
+    let fx = Fixture::new(&[("a.py", "def first():\n    pass\n"), ("b.py", "def second():\n    pass\n")]);
+    let (index, _) = fx.synced();
+    assert!(found(&index, "compute_checksum()\n").is_empty());
+    index
+        .update_text(&fx.root.join("a.py"), "def first():\n    pass\n\ndef compute_checksum(data):\n    return 0\n")
+        .expect("update");
+    assert_eq!(found(&index, "compute_checksum()\n"), ["a.py"]);
+
+    index.remove(&fx.root.join("b.py")).expect("remove");
+    assert!(found(&index, "second()\n").is_empty());
+
+    write(&fx.root.join("b.py"), "def second_version():\n    pass\n");
+    let report = index.sync(&mut |_| {}).expect("sync");
+    assert_eq!(found(&index, "second_version()\n"), ["b.py"]);
+    assert_eq!(report.files_indexed, 1, "{report:?}");
+}
+
+#[test]
+fn a_second_sync_rechunks_only_changed_files_and_drops_deleted_ones() {
+    let fx = Fixture::new(&[("a.py", "def alpha():\n    pass\n"), ("b.py", "def beta():\n    pass\n"), ("c.py", "")]);
+    let (index, first) = fx.synced();
+    assert_eq!(first.files_indexed, 3);
+    drop(index);
+    write(&fx.root.join("a.py"), "def alpha_changed_size():\n    pass\n");
+    fs::remove_file(fx.root.join("c.py")).expect("rm");
+    let (index, second) = fx.synced(); // reopened from the cache
+    assert_eq!((second.files_indexed, second.files_unchanged, second.files_removed), (1, 1, 1), "{second:?}");
+    assert_eq!(found(&index, "alpha_changed_size()\n"), ["a.py"]);
+    let third = index.sync(&mut |_| {}).expect("sync");
+    assert_eq!((third.files_indexed, third.files_unchanged), (0, 2), "{third:?}");
+}
+
+#[test]
+fn progress_counts_up_to_the_total() {
+    let files: Vec<(String, String)> =
+        (0..40).map(|i| (format!("m{i}.py"), format!("def f{i}():\n    pass\n"))).collect();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let fx = Fixture::new(&refs);
+    let index = fx.open();
+    let mut seen = Vec::new();
+    index.sync(&mut |p| seen.push((p.done, p.total))).expect("sync");
+    assert_eq!(seen.first(), Some(&(0, 40)));
+    assert_eq!(seen.last(), Some(&(40, 40)));
+}
+
+#[test]
+fn a_second_process_on_the_same_workspace_reads_without_wiping_the_index() {
+    let fx = Fixture::new(&[("a.py", "def survivor():\n    pass\n")]);
+    let (first, _) = fx.synced();
+    let second = fx.open(); // the writer lock is taken: read-only, never a rebuild
+    assert_eq!(found(&second, "survivor()\n"), ["a.py"]);
+    assert_eq!(found(&first, "survivor()\n"), ["a.py"]);
+}
+
+#[test]
+fn a_corrupt_index_is_rebuilt() {
+    let fx = Fixture::new(&[("a.py", "def survivor():\n    pass\n")]);
+    drop(fx.synced());
+    for entry in fs::read_dir(fx.index_dir()).expect("index dir") {
+        let path = entry.expect("entry").path();
+        if path.file_name().is_some_and(|n| n != FORMAT_FILE) {
+            fs::write(&path, b"garbage \x00\x01\x02").expect("corrupt");
+        }
+    }
+    let (index, report) = fx.synced();
+    assert_eq!(report.files_indexed, 1);
+    assert_eq!(found(&index, "survivor()\n"), ["a.py"]);
+}
+
+#[test]
+fn an_old_format_index_is_rebuilt() {
+    let fx = Fixture::new(&[("a.py", "def survivor():\n    pass\n")]);
+    drop(fx.synced());
+    fs::write(fx.index_dir().join(FORMAT_FILE), "splice-index 0").expect("old marker");
+    let (index, report) = fx.synced();
+    assert_eq!(report.files_indexed, 1, "rebuilt from scratch: {report:?}");
+    assert_eq!(found(&index, "survivor()\n"), ["a.py"]);
+}
+
+#[test]
+fn text_files_are_indexed_as_windows() {
+    let rust: String =
+        (0..30).map(|i| format!("// filler {i}\n")).collect::<String>() + "pub fn frobnicate_widget() {}\n";
+    let fx = Fixture::new(&[("src/lib.rs", &rust), ("notes.md", "# Frobnicate\n")]);
+    let (index, _) = fx.synced();
+    let query = RetrievalQuery { path: None, text: "frobnicate_widget()\n", cursor: 20, window: 0..0 };
+    let hits = index.search(&query, &SearchLimits::default()).hits;
+    assert_eq!(hits[0].path, PathBuf::from("src/lib.rs"));
+    assert!(hits[0].lines.start >= 10 && hits[0].lines.end <= 31, "{:?}", hits[0].lines);
+}
+
+#[test]
+fn the_watcher_picks_up_files_written_on_disk() {
+    let fx = Fixture::new(&[("a.py", "def a():\n    pass\n")]);
+    let index = WorkspaceIndex::open(std::slice::from_ref(&fx.root), fx.options(true)).expect("open");
+    index.sync(&mut |_| {}).expect("sync");
+    assert!(index.is_watching());
+    write(&fx.root.join("new_module.py"), "def written_outside_the_editor():\n    pass\n");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while found(&index, "written_outside_the_editor()\n").is_empty() {
+        assert!(Instant::now() < deadline, "the watcher did not index the new file within 10 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    fs::remove_file(fx.root.join("new_module.py")).expect("rm");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !found(&index, "written_outside_the_editor()\n").is_empty() {
+        assert!(Instant::now() < deadline, "the watcher did not drop the deleted file within 10 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// ---- the gate ----
+
+const MAIN: &str = "from .utils import parse_config\n\n\ndef main():\n    cfg = parse_config(\"app.toml\")\n    ";
+
+fn retriever(fx: &Fixture, mode: RetrievalMode, config: GateConfig) -> SelectiveRetriever {
+    let (index, _) = fx.synced();
+    SelectiveRetriever::new(Arc::new(index), mode, config)
+}
+
+fn decide(retriever: &SelectiveRetriever, path: &Path, text: &str) -> RetrievalDecision {
+    let query = RetrievalQuery { path: Some(path), text, cursor: text.len(), window: 0..text.len() };
+    retriever.retrieve(&query)
+}
+
+#[test]
+fn auto_retrieves_the_definition_of_an_imported_name_and_asks_the_model() {
+    let fx = Fixture::new(&[("pkg/utils.py", UTILS), ("pkg/main.py", MAIN)]);
+    let r = retriever(&fx, RetrievalMode::Auto, GateConfig::default());
+    match decide(&r, &fx.root.join("pkg/main.py"), MAIN) {
+        RetrievalDecision::Retrieve { snippets, reason, check_model } => {
+            eprintln!("decision: {reason}");
+            assert!(check_model);
+            assert_eq!(snippets[0].path, PathBuf::from("pkg/utils.py"));
+            assert!(snippets[0].text.contains("def parse_config"));
+            assert!(reason.contains("parse_config") && reason.contains("/term ≥"), "{reason}");
+            assert!(snippets.iter().all(|s| s.path != Path::new("pkg/main.py")), "the window is excluded");
+        }
+        other => panic!("expected Retrieve, got {other:?}"),
+    }
+}
+
+#[test]
+fn auto_skips_code_that_uses_only_local_names() {
+    let local = "def area(width, height):\n    total = width * height\n    return total\n";
+    let fx = Fixture::new(&[("pkg/utils.py", UTILS), ("pkg/geo.py", local)]);
+    let r = retriever(&fx, RetrievalMode::Auto, GateConfig::default());
+    match decide(&r, &fx.root.join("pkg/geo.py"), local) {
+        RetrievalDecision::Skip { reason } => assert_eq!(reason, "no names from other files near the cursor"),
+        other => panic!("expected Skip, got {other:?}"),
+    }
+}
+
+#[test]
+fn auto_skips_a_weak_best_score_and_says_by_how_much() {
+    let fx = Fixture::new(&[("pkg/utils.py", UTILS), ("pkg/main.py", MAIN)]);
+    let strict = GateConfig { score_threshold: 1000.0, ..GateConfig::default() };
+    let r = retriever(&fx, RetrievalMode::Auto, strict);
+    match decide(&r, &fx.root.join("pkg/main.py"), MAIN) {
+        RetrievalDecision::Skip { reason } => assert!(reason.contains("/term < 1000.00"), "{reason}"),
+        other => panic!("expected Skip, got {other:?}"),
+    }
+}
+
+#[test]
+fn never_and_always_modes() {
+    let local = "def area(width, height):\n    total = width * height\n    return total\n";
+    let fx = Fixture::new(&[("pkg/utils.py", UTILS), ("pkg/geo.py", local)]);
+    let (index, _) = fx.synced();
+    let index = Arc::new(index);
+    let never = SelectiveRetriever::new(Arc::clone(&index), RetrievalMode::Never, GateConfig::default());
+    assert_eq!(
+        decide(&never, &fx.root.join("pkg/geo.py"), MAIN),
+        RetrievalDecision::Skip { reason: "retrieval is off (--retrieval never)".to_owned() }
+    );
+    let always = SelectiveRetriever::new(index, RetrievalMode::Always, GateConfig::default());
+    match decide(&always, &fx.root.join("pkg/geo.py"), "x = parse_config(1)\n") {
+        RetrievalDecision::Retrieve { check_model, .. } => assert!(!check_model),
+        other => panic!("expected Retrieve, got {other:?}"),
+    }
+    match decide(&always, &fx.root.join("pkg/geo.py"), "zzz_nothing_like_this = 1\n") {
+        RetrievalDecision::Skip { reason } => assert!(reason.contains("nothing matched"), "{reason}"),
+        other => panic!("expected Skip, got {other:?}"),
+    }
+}
+
+#[test]
+fn chunks_of_the_current_file_in_the_window_are_excluded_but_others_are_not() {
+    let mut text: String = (0..60).map(|i| format!("VALUE_{i} = {i}\n")).collect();
+    text.push_str("\ndef shared_helper_far_below():\n    pass\n");
+    let fx = Fixture::new(&[("big.py", &text)]);
+    let (index, _) = fx.synced();
+    let cursor_text = format!("{text}shared_helper_far_below()\n");
+    let path = fx.root.join("big.py");
+    let query = |window| RetrievalQuery { path: Some(&path), text: &cursor_text, cursor: cursor_text.len(), window };
+    let limits = SearchLimits::default();
+    let whole = index.search(&query(0..cursor_text.len()), &limits);
+    assert!(whole.hits.is_empty(), "{:?}", whole.hits);
+    let top_only = index.search(&query(0..100), &limits);
+    assert!(top_only.hits.iter().any(|s| s.text.contains("def shared_helper_far_below")));
+}
+
+#[test]
+fn per_file_cap_and_budget_hold() {
+    let many: String =
+        (0..10).map(|i| format!("def token_parser_{i}(token_stream):\n    return token_stream\n\n\n")).collect();
+    let fx = Fixture::new(&[("a.py", &many), ("b.py", &many.replace("token_parser", "token_reader"))]);
+    let (index, _) = fx.synced();
+    let text = "x = token_parser(token_stream)\n";
+    let query = RetrievalQuery { path: None, text, cursor: text.len(), window: 0..0 };
+    let limits = SearchLimits { max_snippets: 10, per_file: 2, budget_bytes: 10_000 };
+    let hits = index.search(&query, &limits).hits;
+    assert_eq!(hits.len(), 4, "{hits:?}");
+    let tight = SearchLimits { max_snippets: 10, per_file: 2, budget_bytes: 120 };
+    let hits = index.search(&query, &tight).hits;
+    assert!(hits.iter().map(|s| s.text.len()).sum::<usize>() <= 120);
+}
+
+#[test]
+fn hits_do_not_change_while_a_word_is_typed() {
+    let fx = Fixture::new(&[("pkg/utils.py", UTILS), ("pkg/main.py", MAIN)]);
+    let (index, _) = fx.synced();
+    let base = format!("{MAIN}x = ");
+    let search = |text: &str| {
+        let query = RetrievalQuery { path: None, text, cursor: text.len(), window: 0..text.len() };
+        index.search(&query, &SearchLimits::default())
+    };
+    let expected = search(&base);
+    assert!(!expected.hits.is_empty());
+    let word = "Session";
+    for n in 1..=word.len() {
+        let text = format!("{base}{}", &word[..n]);
+        assert_eq!(search(&text), expected, "after typing {:?}", &word[..n]);
+    }
+}
