@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Fetches the real source files the benchmarks edit: the `requests` 2.32.3 sdist from PyPI.
+# Fetches the real source trees the benchmarks use, as sdists from PyPI: `requests` 2.32.3 (bench
+# latency and edits), plus `click` 8.1.7 and `itsdangerous` 2.2.0 (bench retrieval).
 # Idempotent: nothing is downloaded when the corpus is already in the cache.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 
 corpus="$(splice_cache_dir)/corpus"
-dest="$corpus/requests-2.32.3"
-[ -f "$dest/src/requests/auth.py" ] && exit 0
-say "fetching the benchmark corpus: requests==2.32.3 sdist from PyPI"
 mkdir -p "$corpus"
-dir=$(pypi_download --no-binary :all: requests==2.32.3)
-tar -xzf "$dir"/requests-2.32.3.tar.gz -C "$corpus"
-rm -rf "$dir"
-say "corpus ready in $dest"
+
+# fetch NAME VERSION FILE: the sdist NAME==VERSION, unpacked into $corpus unless FILE exists there.
+fetch() {
+    local name=$1 version=$2 check=$3
+    [ -f "$corpus/$name-$version/$check" ] && return 0
+    say "fetching the benchmark corpus: $name==$version sdist from PyPI"
+    local dir
+    dir=$(pypi_download --no-binary :all: "$name==$version")
+    tar -xzf "$dir/$name-$version.tar.gz" -C "$corpus"
+    rm -rf "$dir"
+}
+
+fetch requests 2.32.3 src/requests/auth.py
+fetch click 8.1.7 src/click/core.py
+fetch itsdangerous 2.2.0 src/itsdangerous/serializer.py

@@ -10,6 +10,7 @@ use crate::cli::{BenchCommand, BenchLatencyArgs};
 use crate::completion;
 use crate::config::{cache_dir, Settings};
 use crate::report::round;
+use crate::workspace::Workspace;
 use anyhow::{bail, Context};
 use serde_json::json;
 use splice_model::{CompletionStats, Engine};
@@ -22,6 +23,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Latency(args) => latency(args),
         BenchCommand::Edits(args) => crate::bench_edits::run(args),
+        BenchCommand::Retrieval(args) => crate::bench_retrieval::run(args),
     }
 }
 
@@ -108,7 +110,8 @@ fn mid_file_edit_offset(text: &str, cursor: usize) -> usize {
 
 fn request(engine: &Engine, settings: &Settings, text: &str, cursor: usize) -> anyhow::Result<Sample> {
     let at = completion::At { document: "bench.py", text, cursor, path: None };
-    let (_, done, suggestion) = completion::complete_blocking(engine, settings, at)?;
+    let (_, done, suggestion) =
+        completion::complete_blocking(engine, &Workspace::none(settings.retrieval.clone()), settings, at)?;
     Ok(Sample { stats: done.stats, suggestion })
 }
 

@@ -13,6 +13,7 @@ use crate::cli::BenchEditsArgs;
 use crate::completion;
 use crate::config::{cache_dir, Reuse, Settings};
 use crate::report::round;
+use crate::workspace::Workspace;
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use splice_model::{CompletionStats, Engine};
@@ -144,7 +145,7 @@ fn write_dump(path: &std::path::Path, warmup: &Warmup, keystrokes: &[Keystroke])
         let at = completion::At { document: "bench.py", text, cursor, path: None };
         let prepared = completion::prepare(
             at,
-            &splice_retrieval::Disabled,
+            &Workspace::none(settings.retrieval.clone()),
             &settings,
             BENCH_CONTEXT_TOKENS,
             splice_model::CancelToken::new(),
@@ -217,7 +218,8 @@ fn request(
     cursor: usize,
 ) -> anyhow::Result<(CompletionStats, String)> {
     let at = completion::At { document: "bench.py", text, cursor, path: None };
-    let (_, done, suggestion) = completion::complete_blocking(engine, settings, at)?;
+    let (_, done, suggestion) =
+        completion::complete_blocking(engine, &Workspace::none(settings.retrieval.clone()), settings, at)?;
     Ok((done.stats, suggestion.unwrap_or_default().lines().next().unwrap_or("").to_owned()))
 }
 

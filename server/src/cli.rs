@@ -61,9 +61,13 @@ pub struct CompleteArgs {
     /// Cursor column, 1-based, in characters (Unicode scalar values).
     #[arg(long)]
     pub col: u32,
-    /// Print JSON with the suggestion, the model and timings.
+    /// Print JSON with the suggestion, the model, timings and the retrieval decision.
     #[arg(long)]
     pub json: bool,
+    /// The workspace folder to retrieve from (indexed first); default: the git repository
+    /// holding the file, else none.
+    #[arg(long)]
+    pub workspace: Option<PathBuf>,
     /// Model and generation options.
     #[command(flatten)]
     pub options: Options,
@@ -76,6 +80,34 @@ pub enum BenchCommand {
     Latency(BenchLatencyArgs),
     /// Per-keystroke cost of PIE, prefix-only reuse and full re-encoding on three edit workloads.
     Edits(BenchEditsArgs),
+    /// Line completions cut from real repositories with retrieval never, always and auto:
+    /// exact match, edit similarity, retrieval rate, latency.
+    Retrieval(BenchRetrievalArgs),
+}
+
+/// Flags of `splice bench retrieval`.
+#[derive(Debug, Args)]
+pub struct BenchRetrievalArgs {
+    /// A repository folder to cut tasks from (repeatable); default: the three cached sdists
+    /// (`make corpus`).
+    #[arg(long)]
+    pub repo: Vec<PathBuf>,
+    /// Files per repository.
+    #[arg(long, default_value_t = 4)]
+    pub files: usize,
+    /// Tasks per file.
+    #[arg(long, default_value_t = 5)]
+    pub tasks_per_file: usize,
+    /// Seed of the task choice.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Print JSON (a summary and every task) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Model and generation options (default `--ctx 2048 --max-tokens 48`); `--retrieval` runs
+    /// one mode only.
+    #[command(flatten)]
+    pub options: Options,
 }
 
 /// Flags of `splice bench edits`.

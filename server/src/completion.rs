@@ -6,9 +6,10 @@
 //! the request; [`finish`] trims the raw output into what the editor shows.
 
 use crate::config::Settings;
+use crate::workspace::Workspace;
 use splice_model::shape::{finish_suggestion, CursorContext, ShapeLimits, SuggestionShape};
 use splice_model::{CancelToken, Completion, CompletionRequest};
-use splice_retrieval::{RetrievalDecision, RetrievalQuery, Retriever};
+use splice_retrieval::{RetrievalDecision, RetrievalQuery};
 use std::path::Path;
 
 /// Bytes of document text per context token given to the tokenizer. Code averages 3–4 bytes a
@@ -36,15 +37,15 @@ pub struct At<'a> {
     pub path: Option<&'a Path>,
 }
 
-/// Prepares, runs (blocking) and finishes one request without a retriever: the headless CLI's
-/// and the benchmarks' path. Returns the request, the engine's result and the suggestion.
+/// Prepares, runs (blocking) and finishes one request: the headless CLI's and the benchmarks'
+/// path. Returns the request, the engine's result and the suggestion.
 pub fn complete_blocking(
     engine: &splice_model::Engine,
+    workspace: &Workspace,
     settings: &Settings,
     at: At<'_>,
 ) -> anyhow::Result<(Prepared, Completion, Option<String>)> {
-    let prepared =
-        prepare(at, &splice_retrieval::Disabled, settings, engine.info().context_tokens, CancelToken::new())?;
+    let prepared = prepare(at, workspace, settings, engine.info().context_tokens, CancelToken::new())?;
     let done = engine.complete_blocking(prepared.request.clone())?;
     let suggestion = finish(&prepared, &done);
     Ok((prepared, done, suggestion))
@@ -55,7 +56,8 @@ pub fn complete_blocking(
 pub struct Prepared {
     /// The engine request.
     pub request: CompletionRequest,
-    /// Whether repository context was retrieved for it, and why (not).
+    /// Whether the retriever offered repository context for it, and why (not); the engine's
+    /// [`ContextVerdict`](splice_model::ContextVerdict) says whether the prompt used it.
     pub retrieval: RetrievalDecision,
 }
 
@@ -63,7 +65,7 @@ pub struct Prepared {
 /// Costs O(window), not O(document).
 pub fn prepare(
     at: At<'_>,
-    retriever: &dyn Retriever,
+    workspace: &Workspace,
     settings: &Settings,
     context_tokens: u32,
     cancel: CancelToken,
@@ -78,6 +80,13 @@ pub fn prepare(
         return Err(Skip::Binary);
     }
     let shape = SuggestionShape::for_cursor(&CursorContext::from_text(text, cursor), limits(settings));
+    let retrieval = workspace.retrieve(&RetrievalQuery { path, text, cursor, window: start..end });
+    match &retrieval {
+        RetrievalDecision::Skip { reason } => tracing::debug!("no retrieval: {reason}"),
+        RetrievalDecision::Retrieve { snippets, reason, .. } => {
+            tracing::debug!(snippets = snippets.len(), "retrieval: {reason}")
+        }
+    }
     let request = CompletionRequest {
         document: document.to_owned(),
         prefix: prefix.to_owned(),
@@ -86,11 +95,8 @@ pub fn prepare(
         max_tokens: settings.engine.max_tokens,
         sampling: settings.sampling,
         cancel,
+        context: workspace.context_for(&retrieval, path),
     };
-    let retrieval = retriever.retrieve(&RetrievalQuery { path, before_cursor: prefix, after_cursor: suffix });
-    if let RetrievalDecision::Skip { reason } = &retrieval {
-        tracing::debug!("no retrieval: {reason}");
-    }
     Ok(Prepared { request, retrieval })
 }
 
@@ -139,7 +145,10 @@ fn looks_binary(prefix: &str, suffix: &str) -> bool {
 mod tests {
     use super::*;
     use crate::config::{Options, Settings};
-    use splice_retrieval::Disabled;
+
+    fn none() -> Workspace {
+        Workspace::none(settings().retrieval)
+    }
 
     fn at(text: &str, cursor: usize) -> At<'_> {
         At { document: "t.py", text, cursor, path: None }
@@ -153,7 +162,7 @@ mod tests {
     fn a_small_document_is_sent_whole() {
         let text = "def f(x):\n    return x\n\nprint(f(1))\n";
         let cursor = text.find("return").unwrap();
-        let p = prepare(at(text, cursor), &Disabled, &settings(), 4096, CancelToken::new()).unwrap();
+        let p = prepare(at(text, cursor), &none(), &settings(), 4096, CancelToken::new()).unwrap();
         assert_eq!(p.request.prefix, "def f(x):\n    ");
         assert_eq!(p.request.suffix, "return x\n\nprint(f(1))\n");
     }
@@ -163,11 +172,11 @@ mod tests {
         let text = "x = 1  # 😀 padding\n".repeat(100_000);
         let cursor = text.len() / 2;
         let cursor = floor_char_boundary(&text, cursor);
-        let a = prepare(at(&text, cursor), &Disabled, &settings(), 512, CancelToken::new()).unwrap();
+        let a = prepare(at(&text, cursor), &none(), &settings(), 512, CancelToken::new()).unwrap();
         assert!(a.request.prefix.len() <= 512 * BYTES_PER_TOKEN_CAP);
         assert!(a.request.prefix.starts_with("x = 1"), "the window starts at a line start");
         let b =
-            prepare(at(&text, floor_char_boundary(&text, cursor + 3)), &Disabled, &settings(), 512, CancelToken::new())
+            prepare(at(&text, floor_char_boundary(&text, cursor + 3)), &none(), &settings(), 512, CancelToken::new())
                 .unwrap();
         let start_a = cursor - a.request.prefix.len();
         let start_b = floor_char_boundary(&text, cursor + 3) - b.request.prefix.len();
@@ -177,6 +186,6 @@ mod tests {
     #[test]
     fn nul_bytes_near_the_cursor_skip_the_request() {
         let text = "abc\0\0\0def";
-        assert_eq!(prepare(at(text, 5), &Disabled, &settings(), 4096, CancelToken::new()).unwrap_err(), Skip::Binary);
+        assert_eq!(prepare(at(text, 5), &none(), &settings(), 4096, CancelToken::new()).unwrap_err(), Skip::Binary);
     }
 }

@@ -7,6 +7,7 @@
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 use splice_model::{CacheType, EngineConfig, ReuseMode, SamplingConfig};
+use splice_retrieval::RetrievalMode;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -89,6 +90,22 @@ pub struct Options {
     /// Documents that keep their own cached sequence at once; default 4.
     #[arg(long)]
     pub max_documents: Option<u32>,
+    /// When to add snippets of other workspace files to the prompt; default auto.
+    #[arg(long, value_enum)]
+    pub retrieval: Option<Retrieval>,
+    /// Token budget of the retrieved snippets in the prompt; default 384.
+    #[arg(long)]
+    pub retrieval_tokens: Option<usize>,
+    /// `--retrieval auto`: skip retrieval when the model's most likely first token is at least
+    /// this probable without it; default 0.5.
+    #[arg(long)]
+    pub retrieval_min_probability: Option<f32>,
+    /// `--retrieval auto`: the best match's BM25 score per query term needed to retrieve.
+    #[arg(long)]
+    pub retrieval_min_score: Option<f32>,
+    /// Where workspace indexes are kept; default: the `index` folder of Splice's cache.
+    #[arg(long)]
+    pub index_dir: Option<PathBuf>,
 }
 
 impl Options {
@@ -110,6 +127,11 @@ impl Options {
             repair_idle_ms: self.repair_idle_ms.or(fallback.repair_idle_ms),
             cache_type_k: self.cache_type_k.or(fallback.cache_type_k),
             max_documents: self.max_documents.or(fallback.max_documents),
+            retrieval: self.retrieval.or(fallback.retrieval),
+            retrieval_tokens: self.retrieval_tokens.or(fallback.retrieval_tokens),
+            retrieval_min_probability: self.retrieval_min_probability.or(fallback.retrieval_min_probability),
+            retrieval_min_score: self.retrieval_min_score.or(fallback.retrieval_min_score),
+            index_dir: self.index_dir.or(fallback.index_dir),
         }
     }
 }
@@ -121,6 +143,40 @@ pub const DEFAULT_MAX_LINES: usize = 8;
 /// File name of the default model in the models cache.
 pub const DEFAULT_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
 
+/// `--retrieval`: when to add snippets of other workspace files to the prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Retrieval {
+    /// Per request: names from other files near the cursor, a good enough match, and the model
+    /// unsure without it.
+    Auto,
+    /// Whenever the index finds a match.
+    Always,
+    /// Never; the workspace is not indexed.
+    Never,
+}
+
+/// Default token budget of the retrieved block.
+pub const DEFAULT_RETRIEVAL_TOKENS: usize = 384;
+/// Default first-token probability at or above which `auto` skips retrieval.
+pub const DEFAULT_RETRIEVAL_MIN_PROBABILITY: f32 = 0.5;
+
+/// Repository retrieval settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrievalSettings {
+    /// When to retrieve.
+    pub mode: RetrievalMode,
+    /// Token budget of the retrieved block in the prompt.
+    pub max_tokens: usize,
+    /// `auto`: the model's first-token probability at or above which retrieval is skipped.
+    pub min_probability: f32,
+    /// `auto`: the best match's BM25 score per query term needed to retrieve; default: the
+    /// retrieval crate's.
+    pub min_score: Option<f32>,
+    /// Where workspace indexes are kept; default `<cache>/index`.
+    pub index_dir: PathBuf,
+}
+
 /// Fully resolved settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -130,6 +186,8 @@ pub struct Settings {
     pub sampling: SamplingConfig,
     /// Largest number of lines in a multi-line suggestion.
     pub max_lines: usize,
+    /// Repository retrieval.
+    pub retrieval: RetrievalSettings,
 }
 
 impl Settings {
@@ -166,7 +224,18 @@ impl Settings {
             top_p: options.top_p.unwrap_or(defaults.top_p),
             seed: options.seed.unwrap_or(defaults.seed),
         };
-        Settings { engine, sampling, max_lines: options.max_lines.unwrap_or(DEFAULT_MAX_LINES).max(1) }
+        let retrieval = RetrievalSettings {
+            mode: match options.retrieval.unwrap_or(Retrieval::Auto) {
+                Retrieval::Auto => RetrievalMode::Auto,
+                Retrieval::Always => RetrievalMode::Always,
+                Retrieval::Never => RetrievalMode::Never,
+            },
+            max_tokens: options.retrieval_tokens.unwrap_or(DEFAULT_RETRIEVAL_TOKENS),
+            min_probability: options.retrieval_min_probability.unwrap_or(DEFAULT_RETRIEVAL_MIN_PROBABILITY),
+            min_score: options.retrieval_min_score,
+            index_dir: options.index_dir.unwrap_or_else(|| cache_dir().join("index")),
+        };
+        Settings { engine, sampling, max_lines: options.max_lines.unwrap_or(DEFAULT_MAX_LINES).max(1), retrieval }
     }
 }
 
@@ -194,7 +263,7 @@ mod tests {
         let cli = Options { max_tokens: Some(10), ..Options::default() };
         let init: Options = serde_json::from_value(serde_json::json!({
             "maxTokens": 50, "gpuLayers": 3, "model": "/m.gguf", "unknownKey": true,
-            "reuse": "prefix", "cacheTypeK": "q8_0"
+            "reuse": "prefix", "cacheTypeK": "q8_0", "retrieval": "always"
         }))
         .expect("camelCase options parse, unknown keys are ignored");
         let settings = Settings::resolve(cli.or(init));
@@ -204,6 +273,7 @@ mod tests {
         assert_eq!(settings.max_lines, DEFAULT_MAX_LINES);
         assert_eq!(settings.engine.reuse, ReuseMode::Prefix);
         assert_eq!(settings.engine.cache_type_k, CacheType::Q8_0);
+        assert_eq!(settings.retrieval.mode, RetrievalMode::Always);
     }
 
     #[test]

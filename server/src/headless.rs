@@ -4,10 +4,11 @@ use crate::cli::CompleteArgs;
 use crate::completion;
 use crate::config::Settings;
 use crate::report;
+use crate::workspace::Workspace;
 use anyhow::{bail, Context};
 use serde_json::json;
 use splice_model::{Completion, Engine, ModelInfo};
-use splice_retrieval::RetrievalDecision;
+use std::path::{Path, PathBuf};
 
 /// Runs `splice complete`: loads the model, completes at the position, prints the suggestion
 /// (or JSON with timings). An empty suggestion prints nothing (JSON: `"suggestion": null`).
@@ -17,9 +18,14 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
     let cursor = cursor_offset(&text, args.line, args.col)?;
     let settings = Settings::resolve(args.options);
     let engine = Engine::start(settings.engine.clone())?;
+    let workspace = Workspace::new(workspace_roots(&args.file, args.workspace.as_deref()), settings.retrieval.clone());
+    if workspace.wants_index() {
+        let report = workspace.open_and_sync(&mut |_| {}).context("cannot index the workspace")?;
+        tracing::info!(?report, "workspace indexed");
+    }
     let document = args.file.to_string_lossy();
     let at = completion::At { document: &document, text: &text, cursor, path: Some(&args.file) };
-    let (prepared, result, suggestion) = completion::complete_blocking(&engine, &settings, at)?;
+    let (prepared, result, suggestion) = completion::complete_blocking(&engine, &workspace, &settings, at)?;
     if args.json {
         println!(
             "{}",
@@ -29,6 +35,16 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
         println!("{suggestion}");
     }
     Ok(())
+}
+
+/// The workspace of `splice complete`: `--workspace`, else the git repository holding the file,
+/// else none (no retrieval).
+fn workspace_roots(file: &Path, given: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(given) = given {
+        return vec![given.to_path_buf()];
+    }
+    let file = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+    file.ancestors().skip(1).find(|dir| dir.join(".git").exists()).map(Path::to_path_buf).into_iter().collect()
 }
 
 /// Byte offset of 1-based `line` and 1-based `col` (in characters); errors name the valid range.
@@ -68,10 +84,7 @@ fn report(
         "raw": result.text,
         "stop": format!("{:?}", result.stop),
         "shape": format!("{:?}", prepared.request.shape),
-        "retrieval": match &prepared.retrieval {
-            RetrievalDecision::Skip { reason } => json!({ "retrieved": false, "reason": reason }),
-            RetrievalDecision::Retrieve(snippets) => json!({ "retrieved": true, "snippets": snippets.len() }),
-        },
+        "retrieval": report::retrieval_json(&prepared.retrieval, &result.stats),
         "model": report::model_json(info),
         "timings": report::stats_json(&result.stats),
     })

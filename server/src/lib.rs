@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod bench_edits;
+pub mod bench_retrieval;
 pub mod cli;
 pub mod completion;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod headless;
 pub mod logging;
 pub mod lsp;
 pub mod report;
+pub mod workspace;
 
 use clap::Parser;
 

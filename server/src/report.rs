@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 use splice_model::{CompletionStats, ModelInfo};
+use splice_retrieval::RetrievalDecision;
 
 /// The loaded model, its template, context and threads.
 pub fn model_json(info: &ModelInfo) -> Value {
@@ -11,6 +12,7 @@ pub fn model_json(info: &ModelInfo) -> Value {
         "name": info.path.file_name().map(|n| n.to_string_lossy().into_owned()),
         "architecture": info.architecture,
         "template": info.template.describe(),
+        "repoFormat": info.repo_format.describe(),
         "contextTokens": info.context_tokens,
         "gpuLayers": info.gpu_layers,
         "gpuOffloadSupported": info.gpu_offload_supported,
@@ -32,7 +34,34 @@ pub fn stats_json(stats: &CompletionStats) -> Value {
         "firstTokenMs": round(stats.first_token_ms),
         "totalMs": round(stats.total_ms),
         "generationTokensPerSecond": stats.generation_tokens_per_second().map(round),
+        "contextTokens": stats.context_tokens,
+        "contextFiles": stats.context_files,
     })
+}
+
+/// What the retriever decided for a request and whether the prompt used it: `retrieved` is
+/// true only when snippets went into the prompt. `gate` is the retriever's reason, `model` the
+/// engine's (for `auto`, the first-token probability without the snippets).
+pub fn retrieval_json(decision: &RetrievalDecision, stats: &CompletionStats) -> Value {
+    match decision {
+        RetrievalDecision::Skip { reason } => json!({ "retrieved": false, "gate": reason }),
+        RetrievalDecision::Retrieve { snippets, reason, check_model } => {
+            let verdict = stats.context.as_ref();
+            json!({
+                "retrieved": verdict.is_some_and(|v| v.used),
+                "gate": reason,
+                "checkModel": check_model,
+                "model": verdict.map(|v| v.reason.clone()),
+                "firstTokenProbability": verdict.and_then(|v| v.first_token_probability),
+                "contextTokens": stats.context_tokens,
+                "snippets": snippets.iter().map(|s| json!({
+                    "path": s.path,
+                    "lines": [s.lines.start + 1, s.lines.end],
+                    "score": (s.score * 100.0).round() / 100.0,
+                })).collect::<Vec<_>>(),
+            })
+        }
+    }
 }
 
 /// Rounds to one decimal, for printed numbers.

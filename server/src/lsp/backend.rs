@@ -7,15 +7,17 @@
 
 use super::convert;
 use super::engine_slot::{EngineSlot, EngineState};
+use super::indexing;
 use super::status::{self, StatusBoard};
 use crate::completion::{self, Prepared};
 use crate::config::{Options, Settings};
 use crate::document::{Document, PositionEncoding};
+use crate::workspace::Workspace;
 use dashmap::DashMap;
 use serde_json::Value;
 use splice_model::{CancelToken, CompletionStats, Engine, EngineError};
-use splice_retrieval::{Disabled, Retriever};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer};
@@ -48,8 +50,17 @@ pub struct Backend {
     in_flight: DashMap<Uri, CancelToken>,
     engine: EngineSlot,
     board: Arc<StatusBoard>,
-    retriever: Arc<dyn Retriever>,
+    /// The workspace folders and their index, set by `initialize`.
+    workspace: OnceLock<Arc<Workspace>>,
+    /// Whether the client accepts server-created `$/progress` tokens.
+    work_done_progress: RwLock<bool>,
+    /// Per document, the latest edit's number: a debounced index update runs only if no edit
+    /// came after it.
+    index_edits: Arc<DashMap<Uri, u64>>,
 }
+
+/// Quiet time after an edit before the edited file is re-chunked into the index.
+const INDEX_DEBOUNCE: Duration = Duration::from_millis(1000);
 
 impl Backend {
     /// A server whose command-line options win over the editor's `initializationOptions`.
@@ -63,7 +74,9 @@ impl Backend {
             in_flight: DashMap::new(),
             engine: EngineSlot::new(),
             board: Arc::new(StatusBoard::default()),
-            retriever: Arc::new(Disabled),
+            workspace: OnceLock::new(),
+            work_done_progress: RwLock::new(false),
+            index_edits: Arc::new(DashMap::new()),
         }
     }
 
@@ -86,7 +99,21 @@ impl Backend {
 
     /// `splice/status`: engine state, model and counters.
     pub async fn status(&self, _params: Value) -> Result<Value> {
-        Ok(status::to_json(&self.engine.current(), &self.board.snapshot()))
+        Ok(status::to_json(&self.engine.current(), &self.board.snapshot(), self.index_status().as_ref()))
+    }
+
+    fn index_status(&self) -> Option<splice_retrieval::IndexStatus> {
+        self.workspace.get().and_then(|workspace| workspace.status())
+    }
+
+    fn workspace(&self) -> Arc<Workspace> {
+        match self.workspace.get() {
+            Some(workspace) => workspace.clone(),
+            None => {
+                let settings = self.settings.read().unwrap_or_else(|p| p.into_inner()).retrieval.clone();
+                Arc::new(Workspace::none(settings))
+            }
+        }
     }
 
     /// The shared completion path: waits for the engine, supersedes the document's older request,
@@ -170,7 +197,8 @@ impl Backend {
         let settings = self.settings.read().unwrap_or_else(|p| p.into_inner()).clone();
         let path = uri.to_file_path();
         let target = completion::At { document: uri.as_str(), text: document.text(), cursor, path: path.as_deref() };
-        let prepared = match completion::prepare(target, self.retriever.as_ref(), &settings, context_tokens, cancel) {
+        let workspace = self.workspace();
+        let prepared = match completion::prepare(target, &workspace, &settings, context_tokens, cancel) {
             Ok(prepared) => prepared,
             Err(skip) => {
                 tracing::warn!(uri = uri.as_str(), "no completion: {skip}");
@@ -192,8 +220,13 @@ impl Backend {
         }
     }
 
-    async fn notify_status(client: &Client, state: &EngineState, board: &StatusBoard) {
-        client.send_notification::<StatusNotification>(status::to_json(state, &board.snapshot())).await;
+    async fn notify_status(
+        client: &Client,
+        state: &EngineState,
+        board: &StatusBoard,
+        index: Option<&splice_retrieval::IndexStatus>,
+    ) {
+        client.send_notification::<StatusNotification>(status::to_json(state, &board.snapshot(), index)).await;
         if let EngineState::Failed(reason) = state {
             client.show_message(MessageType::ERROR, format!("Splice: model failed to load: {reason}")).await;
         }
@@ -304,14 +337,23 @@ impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
         let encoding = convert::negotiate_encoding(&params);
         *self.encoding.write().unwrap_or_else(|p| p.into_inner()) = encoding;
-        let editor_options = parse_initialization_options(params.initialization_options);
+        let editor_options = parse_initialization_options(params.initialization_options.clone());
         let settings = Settings::resolve(self.cli_options.clone().or(editor_options));
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = settings.clone();
         tracing::info!(encoding = ?encoding, model = %settings.engine.model_path.display(), "initialize");
+        let roots = workspace_roots(&params);
+        tracing::info!(roots = ?roots, retrieval = ?settings.retrieval.mode, "workspace");
+        let workspace = Arc::new(Workspace::new(roots, settings.retrieval.clone()));
+        let _ = self.workspace.set(workspace.clone());
+        *self.work_done_progress.write().unwrap_or_else(|p| p.into_inner()) =
+            params.capabilities.window.as_ref().and_then(|window| window.work_done_progress).unwrap_or(false);
         let (client, board) = (self.client.clone(), self.board.clone());
         self.engine.start(settings.engine, move |state| {
             let state = state.clone();
-            tokio::spawn(async move { Backend::notify_status(&client, &state, &board).await });
+            tokio::spawn(async move {
+                let index = workspace.status();
+                Backend::notify_status(&client, &state, &board, index.as_ref()).await
+            });
         });
         Ok(InitializeResult {
             capabilities: capabilities(encoding),
@@ -322,6 +364,15 @@ impl LanguageServer for Backend {
 
     async fn initialized(&self, _: InitializedParams) {
         tracing::debug!("client initialized");
+        let workspace = self.workspace();
+        if workspace.wants_index() {
+            let progress = *self.work_done_progress.read().unwrap_or_else(|p| p.into_inner());
+            let (client, board, engine) = (self.client.clone(), self.board.clone(), self.engine.watch());
+            tokio::spawn(indexing::run(workspace, client, progress, move |client, index| {
+                let (board, state) = (board.clone(), engine.borrow().clone());
+                async move { Backend::notify_status(&client, &state, &board, index.as_ref()).await }
+            }));
+        }
     }
 
     async fn shutdown(&self) -> Result<()> {
@@ -349,7 +400,12 @@ impl LanguageServer for Backend {
         let full_text = params.content_changes.iter().any(|c| c.range.is_none());
         let changes: Vec<_> = params.content_changes.into_iter().map(convert::change).collect();
         match open.document.apply_changes(&changes, params.text_document.version, encoding) {
-            Ok(_) => open.in_sync |= full_text,
+            Ok(_) => {
+                open.in_sync |= full_text;
+                let text = open.document.text().to_owned();
+                drop(open);
+                self.index_later(&uri, text);
+            }
             Err(err) => {
                 open.in_sync = false;
                 drop(open);
@@ -359,7 +415,18 @@ impl LanguageServer for Backend {
     }
 
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
-        tracing::debug!(uri = params.text_document.uri.as_str(), "didSave");
+        let uri = params.text_document.uri;
+        tracing::debug!(uri = uri.as_str(), "didSave");
+        let Some(text) =
+            self.documents.get(&uri).filter(|open| open.in_sync).map(|open| open.document.text().to_owned())
+        else {
+            return;
+        };
+        self.index_edits.entry(uri.clone()).and_modify(|n| *n += 1).or_insert(0);
+        if let (Some(path), Some(workspace)) = (uri.to_file_path(), self.workspace.get().cloned()) {
+            let path = path.into_owned();
+            tokio::task::spawn_blocking(move || workspace.update_text(&path, &text));
+        }
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
@@ -370,6 +437,11 @@ impl LanguageServer for Backend {
         }
         if let EngineState::Ready(engine) = self.engine.current() {
             engine.close_document(uri.as_str());
+        }
+        self.index_edits.remove(&uri);
+        if let (Some(path), Some(workspace)) = (uri.to_file_path(), self.workspace.get().cloned()) {
+            let path = path.into_owned();
+            tokio::task::spawn_blocking(move || workspace.refresh_from_disk(&path));
         }
     }
 
@@ -398,10 +470,43 @@ impl LanguageServer for Backend {
 }
 
 impl Backend {
+    /// Re-chunks the document into the index once no edit has come for [`INDEX_DEBOUNCE`].
+    fn index_later(&self, uri: &Uri, text: String) {
+        let (Some(workspace), Some(path)) = (self.workspace.get().cloned(), uri.to_file_path()) else { return };
+        if workspace.index().is_none() {
+            return;
+        }
+        let path = path.into_owned();
+        let edit = {
+            let mut entry = self.index_edits.entry(uri.clone()).or_insert(0);
+            *entry += 1;
+            *entry
+        };
+        let (edits, uri) = (self.index_edits.clone(), uri.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(INDEX_DEBOUNCE).await;
+            if edits.get(&uri).is_some_and(|latest| *latest == edit) {
+                let _ = tokio::task::spawn_blocking(move || workspace.update_text(&path, &text)).await;
+            }
+        });
+    }
+
     async fn warn(&self, message: String) {
         tracing::warn!("{message}");
         self.client.log_message(MessageType::WARNING, message).await;
     }
+}
+
+/// The workspace folders the client named: `workspaceFolders`, else the deprecated `rootUri`.
+fn workspace_roots(params: &InitializeParams) -> Vec<std::path::PathBuf> {
+    let folders = params.workspace_folders.iter().flatten().map(|folder| &folder.uri);
+    #[allow(deprecated)]
+    let root = params.root_uri.iter();
+    let mut roots: Vec<_> = folders.filter_map(|uri| uri.to_file_path().map(|path| path.into_owned())).collect();
+    if roots.is_empty() {
+        roots.extend(root.filter_map(|uri| uri.to_file_path().map(|path| path.into_owned())));
+    }
+    roots
 }
 
 fn parse_initialization_options(value: Option<Value>) -> Options {

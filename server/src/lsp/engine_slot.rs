@@ -61,6 +61,11 @@ impl EngineSlot {
         });
     }
 
+    /// A receiver of state changes, for tasks that outlive a borrow of the slot.
+    pub fn watch(&self) -> watch::Receiver<EngineState> {
+        self.state.subscribe()
+    }
+
     /// The current state, without waiting.
     pub fn current(&self) -> EngineState {
         self.state.borrow().clone()

@@ -7,6 +7,7 @@
 mod backend;
 mod convert;
 mod engine_slot;
+mod indexing;
 mod status;
 mod transport;
 

@@ -7,6 +7,7 @@ use super::engine_slot::EngineState;
 use crate::report;
 use serde_json::{json, Value};
 use splice_model::CompletionStats;
+use splice_retrieval::{IndexState, IndexStatus};
 use std::sync::Mutex;
 
 /// Counters since the server started.
@@ -48,7 +49,7 @@ impl StatusBoard {
 }
 
 /// The JSON of `splice/status` (and of the `splice/status` notification sent on state changes).
-pub fn to_json(state: &EngineState, counters: &Counters) -> Value {
+pub fn to_json(state: &EngineState, counters: &Counters, index: Option<&IndexStatus>) -> Value {
     let model = match state {
         EngineState::Ready(engine) => report::model_json(engine.info()),
         _ => Value::Null,
@@ -71,5 +72,18 @@ pub fn to_json(state: &EngineState, counters: &Counters) -> Value {
         },
         "generatedTokens": counters.generated_tokens,
         "last": last,
+        "index": index_json(index),
     })
+}
+
+/// The workspace index's state: `indexing`, `ready`, `error` (with the reason) or `disabled`
+/// (no workspace folder, or `--retrieval never`).
+fn index_json(index: Option<&IndexStatus>) -> Value {
+    let Some(index) = index else { return json!({ "state": "disabled" }) };
+    let (state, error) = match &index.state {
+        IndexState::Indexing => ("indexing", None),
+        IndexState::Ready => ("ready", None),
+        IndexState::Failed(reason) => ("error", Some(reason.clone())),
+    };
+    json!({ "state": state, "error": error, "files": index.files, "chunks": index.chunks })
 }

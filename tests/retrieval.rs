@@ -1,0 +1,142 @@
+//! Repository retrieval end to end: the real binary indexes a workspace folder named in
+//! `initialize`, and a completion uses a name defined only in another file of it.
+
+use serde_json::{json, Value};
+use splice_e2e::{gemma, temp_dir, LspClient};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The only place the helper's name is spelled: a model cannot guess it.
+const HELPERS: &str = "\
+\"\"\"Invoice helpers.\"\"\"
+
+
+def frobnicate_invoice_totals(invoice, rate):
+    \"\"\"Applies the tax rate to every line of the invoice.\"\"\"
+    return sum(line.amount * (1 + rate) for line in invoice.lines)
+";
+
+/// The user has typed the name's first letters; without the helper the model goes elsewhere.
+const MAIN: &str = "\
+import helpers
+
+
+def checkout(invoice):
+    total = helpers.frob";
+
+/// A workspace with the helper module, a secret and a git-ignored file that mentions the name.
+fn workspace(name: &str) -> PathBuf {
+    let root = temp_dir(name).join("shop");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("helpers.py"), HELPERS).unwrap();
+    std::fs::write(root.join("main.py"), MAIN).unwrap();
+    std::fs::write(root.join(".gitignore"), "generated.py\n").unwrap();
+    std::fs::write(root.join("generated.py"), "def frobnicate_generated_copy(x):\n    return x\n").unwrap();
+    std::fs::write(root.join(".env"), "FROBNICATE_SECRET=hunter2\n").unwrap();
+    root
+}
+
+fn uri(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+fn start(root: &Path, retrieval: &str) -> LspClient {
+    let index_dir = root.parent().unwrap().join(format!("index-{retrieval}"));
+    let mut client = LspClient::start(
+        &["--model", gemma().to_str().unwrap(), "--retrieval", retrieval, "--index-dir", index_dir.to_str().unwrap()],
+        &root.parent().unwrap().join(format!("splice-{retrieval}.log")),
+    );
+    client.call_ok(
+        "initialize",
+        json!({
+            "processId": null,
+            "capabilities": { "window": { "workDoneProgress": true } },
+            "workspaceFolders": [{ "uri": uri(root), "name": "shop" }],
+        }),
+    );
+    client.notify("initialized", json!({}));
+    client
+}
+
+/// Polls `splice/status` until the model is loaded and the index is ready.
+fn wait_until_indexed(client: &mut LspClient) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let status = client.call_ok("splice/status", json!({}));
+        if status["state"] == "ready" && status["index"]["state"] == "ready" {
+            return status;
+        }
+        assert_ne!(status["index"]["state"], "error", "{status}");
+        assert!(Instant::now() < deadline, "not indexed in time: {status}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn suggestion(client: &mut LspClient, file: &Path, text: &str) -> String {
+    client.open(&uri(file), "python", text);
+    let line = text.lines().count() as u32 - 1;
+    let character = text.lines().last().unwrap().chars().count() as u32;
+    let response = client.inline_completion(&uri(file), line, character);
+    assert!(response.get("error").is_none(), "{response}");
+    response["result"]["items"][0]["insertText"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn a_completion_uses_a_name_defined_only_in_another_workspace_file() {
+    let root = workspace("retrieval-always");
+    let mut client = start(&root, "always");
+    // The server creates a progress token and reports indexing through `$/progress`.
+    client.wait_for("a progress token request", |m| m["method"] == "window/workDoneProgress/create");
+    let status = wait_until_indexed(&mut client);
+    assert!(status["index"]["files"].as_u64().unwrap() >= 2, "{status}");
+
+    let text = suggestion(&mut client, &root.join("main.py"), MAIN);
+    // (The tiny default model may misspell the first letters; the rest of the name can only
+    // come from helpers.py.)
+    assert!(text.contains("icate_invoice_totals"), "the helper's name comes from helpers.py: {text:?}");
+    let status = client.call_ok("splice/status", json!({}));
+    assert!(status["last"]["contextTokens"].as_u64().unwrap() > 0, "{status}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn without_retrieval_the_model_cannot_know_the_name() {
+    let root = workspace("retrieval-never");
+    let mut client = start(&root, "never");
+    let status = client.wait_until_loaded();
+    assert_eq!(status["index"]["state"], "disabled", "--retrieval never indexes nothing: {status}");
+    let text = suggestion(&mut client, &root.join("main.py"), MAIN);
+    assert!(!text.contains("invoice_totals"), "{text:?}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn a_function_added_in_the_editor_is_found_by_the_next_completion() {
+    let root = workspace("retrieval-incremental");
+    let mut client = start(&root, "always");
+    wait_until_indexed(&mut client);
+    // The user adds a function to helpers.py and saves it; the file on disk is not touched.
+    let helpers = root.join("helpers.py");
+    client.open(&uri(&helpers), "python", HELPERS);
+    let added = "\n\ndef tally_zephyr_credits(refund):\n    return refund.ledger.total()\n";
+    let end = json!({ "line": HELPERS.lines().count(), "character": 0 });
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": uri(&helpers), "version": 2 },
+            "contentChanges": [{ "range": { "start": end, "end": end }, "text": added }]
+        }),
+    );
+    client.notify("textDocument/didSave", json!({ "textDocument": { "uri": uri(&helpers) } }));
+    let main = "import helpers\n\n\ndef refund(order):\n    ledger = helpers.tally_";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = suggestion(&mut client, &root.join("main.py"), main);
+        if text.starts_with("zephyr_credits") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the added function never reached the index: {text:?}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(client.shutdown().success());
+}
