@@ -99,3 +99,65 @@ fn a_binary_file_is_refused() {
     assert!(!output.status.success());
     assert!(stderr(&output).contains("is not UTF-8 text"), "{}", stderr(&output));
 }
+
+#[test]
+fn complete_json_explains_every_retrieval_decision() {
+    let root = temp_dir("cli-retrieval").join("shop");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("helpers.py"),
+        "def frobnicate_invoice_totals(invoice, rate):\n    return sum(l.amount * (1 + rate) for l in invoice.lines)\n",
+    )
+    .unwrap();
+    let main = root.join("main.py");
+    let index_dir = root.parent().unwrap().join("index");
+    let complete = |text: &str, retrieval: &str| -> Value {
+        std::fs::write(&main, text).unwrap();
+        let line = text.lines().count().to_string();
+        let col = (text.lines().last().unwrap().chars().count() + 1).to_string();
+        let output = splice(&[
+            "complete",
+            main.to_str().unwrap(),
+            "--line",
+            &line,
+            "--col",
+            &col,
+            "--json",
+            "--workspace",
+            root.to_str().unwrap(),
+            "--index-dir",
+            index_dir.to_str().unwrap(),
+            "--retrieval",
+            retrieval,
+            "--model",
+            gemma().to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_str::<Value>(&stdout(&output)).expect("JSON")["retrieval"].clone()
+    };
+
+    // Only local names near the cursor: auto skips, and says so.
+    let local = complete("def area(width, height):\n    result = width * height\n    return ", "auto");
+    assert_eq!(local["retrieved"], false, "{local}");
+    assert!(local["gate"].as_str().unwrap().contains("no names from other files"), "{local}");
+
+    // An imported module's attribute: the lexical and score gates pass, the model decides, and
+    // its first-token probability is reported either way.
+    let foreign = complete("import helpers\n\n\ndef checkout(invoice):\n    total = helpers.frob", "auto");
+    assert!(foreign["gate"].as_str().unwrap().contains("foreign names: helpers"), "{foreign}");
+    assert_eq!(foreign["checkModel"], true, "{foreign}");
+    let p = foreign["firstTokenProbability"].as_f64().expect("the probe's probability");
+    assert!((0.0..=1.0).contains(&p), "{foreign}");
+    assert!(foreign["model"].as_str().unwrap().contains("p="), "{foreign}");
+    assert_eq!(foreign["snippets"][0]["path"], "helpers.py", "{foreign}");
+
+    // always: retrieved, with the snippets' paths, lines and scores.
+    let always = complete("import helpers\n\n\ndef checkout(invoice):\n    total = helpers.frob", "always");
+    assert_eq!(always["retrieved"], true, "{always}");
+    assert_eq!(always["snippets"][0]["lines"], serde_json::json!([1, 2]), "{always}");
+    assert!(always["contextTokens"].as_u64().unwrap() > 0, "{always}");
+
+    let never = complete("import helpers\n\n\ndef checkout(invoice):\n    total = helpers.frob", "never");
+    assert_eq!(never["retrieved"], false, "{never}");
+    assert!(never["gate"].as_str().unwrap().contains("--retrieval never"), "{never}");
+}

@@ -86,7 +86,14 @@ fn a_completion_uses_a_name_defined_only_in_another_workspace_file() {
     let root = workspace("retrieval-always");
     let mut client = start(&root, "always");
     // The server creates a progress token and reports indexing through `$/progress`.
-    client.wait_for("a progress token request", |m| m["method"] == "window/workDoneProgress/create");
+    let create = client.wait_for("a progress token request", |m| m["method"] == "window/workDoneProgress/create");
+    client.send(&json!({ "jsonrpc": "2.0", "id": create["id"], "result": null }));
+    let token = create["params"]["token"].clone();
+    client.wait_for("the progress begin", |m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "begin");
+    let end = client.wait_for("the progress end", |m| {
+        m["method"] == "$/progress" && m["params"]["token"] == token && m["params"]["value"]["kind"] == "end"
+    });
+    assert!(end["params"]["value"]["message"].as_str().unwrap().contains("files"), "{end}");
     let status = wait_until_indexed(&mut client);
     assert!(status["index"]["files"].as_u64().unwrap() >= 2, "{status}");
 

@@ -9,11 +9,15 @@ use crate::workspace::Workspace;
 use splice_retrieval::{IndexProgress, IndexStatus};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tower_lsp_server::ls_types::{NumberOrString, ProgressToken};
 use tower_lsp_server::Client;
 
 /// The progress token Splice creates for indexing.
 const TOKEN: &str = "splice/indexing";
+
+/// How long the client may take to accept the progress token.
+const CREATE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Opens and syncs the workspace index, reporting progress; `notify` sends `splice/status`.
 pub async fn run<F, Fut>(workspace: Arc<Workspace>, client: Client, progress_supported: bool, notify: F)
@@ -32,7 +36,12 @@ where
     };
     notify(client.clone(), workspace.status()).await;
     let token = ProgressToken::from(NumberOrString::String(TOKEN.to_owned()));
-    let created = progress_supported && client.create_work_done_progress(token.clone()).await.is_ok();
+    // A client that never answers must not stall the relay: without an answer, no progress.
+    let created = progress_supported
+        && matches!(
+            tokio::time::timeout(CREATE_TIMEOUT, client.create_work_done_progress(token.clone())).await,
+            Ok(Ok(()))
+        );
     let ongoing = if created {
         Some(client.progress(token, "Indexing").with_percentage(0).with_message("walking the workspace").begin().await)
     } else {
