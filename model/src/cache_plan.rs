@@ -223,6 +223,31 @@ pub struct Hunk {
     pub new: Range<usize>,
 }
 
+/// The sequences that apply `hunks` of `old` → `new` one at a time, ending with `new`: each
+/// differs from the one before in one hunk only. Hunks that shrink the sequence go first, so no
+/// intermediate sequence is longer than both `old` and `new` (growing a region near the start
+/// before shrinking one near the end would need cells the context may not have).
+pub fn one_region_at_a_time<T: Clone>(old: &[T], new: &[T], hunks: &[Hunk]) -> Vec<Vec<T>> {
+    let mut order: Vec<usize> = (0..hunks.len()).collect();
+    order.sort_by_key(|&i| (hunks[i].new.len() > hunks[i].old.len(), i));
+    let mut applied = vec![false; hunks.len()];
+    let mut out = Vec::with_capacity(hunks.len().max(1));
+    for &i in order.iter().take(hunks.len().saturating_sub(1)) {
+        applied[i] = true;
+        let mut target = Vec::with_capacity(old.len().max(new.len()));
+        let mut at = 0;
+        for (hunk, &done) in hunks.iter().zip(&applied) {
+            target.extend_from_slice(&old[at..hunk.old.start]);
+            target.extend_from_slice(if done { &new[hunk.new.clone()] } else { &old[hunk.old.clone()] });
+            at = hunk.old.end;
+        }
+        target.extend_from_slice(&old[at..]);
+        out.push(target);
+    }
+    out.push(new.to_vec());
+    out
+}
+
 /// Unchanged runs shorter than this are re-encoded rather than kept: keeping a run between two
 /// edits costs one more shift pass over the cache, which is worth it only for long runs.
 pub const MIN_KEPT_RUN: usize = 64;
@@ -297,6 +322,24 @@ fn longest_common_run<T: PartialEq + std::hash::Hash>(old: &[T], new: &[T]) -> O
 #[cfg(test)]
 mod hunk_tests {
     use super::*;
+
+    #[test]
+    fn regions_apply_one_at_a_time_and_never_outgrow_both_ends() {
+        // A region near the start grows by 50, one near the end shrinks by 80.
+        let old: Vec<u32> = (0..400).collect();
+        let mut new: Vec<u32> = (0..10).collect();
+        new.extend(1000..1060);
+        new.extend(20..300);
+        new.extend(380..400);
+        let hunks = hunks(&old, &new);
+        assert_eq!(hunks.len(), 2, "{hunks:?}");
+        let steps = one_region_at_a_time(&old, &new, &hunks);
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps.last().unwrap(), &new);
+        assert!(steps.iter().all(|s| s.len() <= old.len().max(new.len())), "shrinking goes first");
+        assert_eq!(steps[0].len(), old.len() - 80);
+        assert_eq!(&steps[0][..20], &old[..20], "the growing region is not applied yet");
+    }
 
     fn apply(old: &[u32], new: &[u32], hunks: &[Hunk]) -> Vec<u32> {
         let mut out = Vec::new();

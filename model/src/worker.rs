@@ -472,16 +472,9 @@ struct CacheUpdate {
 }
 
 /// The intermediate prompts that apply the changed regions of `base` → `prompt` one at a time,
-/// ending with `prompt` itself.
+/// ending with `prompt` itself (see [`cache_plan::one_region_at_a_time`]).
 fn region_by_region(base: &[LlamaToken], prompt: &[LlamaToken]) -> Vec<Vec<LlamaToken>> {
-    let hunks = cache_plan::hunks(base, prompt);
-    let mut targets: Vec<Vec<LlamaToken>> = hunks
-        .iter()
-        .take(hunks.len().saturating_sub(1))
-        .map(|h| prompt[..h.new.end].iter().chain(&base[h.old.end..]).copied().collect())
-        .collect();
-    targets.push(prompt.to_vec());
-    targets
+    cache_plan::one_region_at_a_time(base, prompt, &cache_plan::hunks(base, prompt))
 }
 
 /// PIE needs cells that can shift: not M-RoPE (multimodal positions), not recurrent or hybrid
