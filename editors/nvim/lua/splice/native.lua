@@ -1,0 +1,83 @@
+--- Neovim 0.12+: `vim.lsp.inline_completion` draws and accepts the suggestions (it debounces,
+--- cancels and supersedes requests itself). This module adds what it lacks for Splice: accepting
+--- the next word or line, dismissing, and recording latency.
+local text = require("splice.text")
+
+local M = {}
+
+--- Whether this Neovim has native inline completion.
+function M.available()
+  return vim.lsp.inline_completion ~= nil and vim.lsp.inline_completion.get ~= nil
+end
+
+local function native_namespace()
+  return vim.api.nvim_get_namespaces()["nvim.lsp.inline_completion"]
+end
+
+--- The suggestion text on screen in `buf`, or nil (read from the native extmark).
+function M.visible(buf)
+  local ns = native_namespace()
+  if not ns then
+    return nil
+  end
+  local marks = vim.api.nvim_buf_get_extmarks(buf or 0, ns, 0, -1, { details = true, limit = 1 })
+  local details = marks[1] and marks[1][4]
+  if not details then
+    return nil
+  end
+  local parts = {}
+  for _, chunk in ipairs(details.virt_text or {}) do
+    table.insert(parts, chunk[1])
+  end
+  return table.concat(parts)
+end
+
+--- Accepts the suggestion, or its next word or line. Splice answers with an empty range at the
+--- cursor, so the item's text starts at the cursor and a prefix of it is a valid item.
+function M.accept(part)
+  if part == nil or part == "all" then
+    return vim.lsp.inline_completion.get()
+  end
+  return vim.lsp.inline_completion.get({
+    on_accept = function(item)
+      local insert = item.insert_text
+      if type(insert) == "table" then
+        insert = insert.value
+      end
+      if type(insert) == "string" then
+        item.insert_text = text.piece(insert, part)
+      end
+      return item
+    end,
+  })
+end
+
+--- Hides the suggestion of `buf` until the next edit.
+function M.dismiss(buf)
+  buf = buf or vim.api.nvim_get_current_buf()
+  if vim.lsp.inline_completion.is_enabled({ bufnr = buf }) then
+    vim.lsp.inline_completion.enable(false, { bufnr = buf })
+    vim.lsp.inline_completion.enable(true, { bufnr = buf })
+  end
+end
+
+--- Starts native inline completion for `buf` with the Splice client.
+function M.attach(buf, _, client)
+  vim.lsp.inline_completion.enable(true, { bufnr = buf, client_id = client.id })
+end
+
+--- Stops it.
+function M.detach(buf)
+  if vim.api.nvim_buf_is_valid(buf) then
+    vim.lsp.inline_completion.enable(false, { bufnr = buf })
+  end
+end
+
+--- Turns it on or off in every attached buffer.
+function M.set_enabled(on, buffers)
+  for _, buf in ipairs(buffers) do
+    vim.lsp.inline_completion.enable(on, { bufnr = buf })
+  end
+end
+
+return M
