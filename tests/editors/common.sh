@@ -15,8 +15,9 @@ SPLICE_BIN=$(cd "$(dirname "$SPLICE_BIN")" && pwd)/$(basename "$SPLICE_BIN")
 export SPLICE_BIN
 
 # Runs a command with the user's own cache dir (where scripts/*.sh keep Neovim, code-server, ...).
-user_cache_home=${XDG_CACHE_HOME:-$HOME/.cache}
-with_user_cache() { XDG_CACHE_HOME=$user_cache_home "$@"; }
+# Kept across nested drivers, which inherit the overridden XDG_CACHE_HOME.
+export SPLICE_USER_CACHE_HOME=${SPLICE_USER_CACHE_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}}
+with_user_cache() { XDG_CACHE_HOME=$SPLICE_USER_CACHE_HOME "$@"; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/splice-editors.XXXXXX")
 export XDG_CONFIG_HOME=$work/config XDG_DATA_HOME=$work/data XDG_STATE_HOME=$work/state XDG_CACHE_HOME=$work/cache

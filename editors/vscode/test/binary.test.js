@@ -1,13 +1,17 @@
 // Finding the splice binary: setting, $SPLICE_BIN, the packaged build, the repository build, PATH.
-const { test } = require("node:test");
+const { test, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { resolveBinary, candidates, expandHome } = require("../out/binary.js");
 
+const roots = [];
+after(() => roots.forEach((root) => fs.rmSync(root, { recursive: true, force: true })));
+
 function tempExtension() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "splice-vscode-test-"));
+  roots.push(root);
   const extensionPath = path.join(root, "editors", "vscode");
   fs.mkdirSync(path.join(extensionPath, "out"), { recursive: true });
   return { root, extensionPath };
