@@ -67,4 +67,14 @@ H.test("status: loading, ready, indexing, latency; a missing index field is fine
   H.eq({ "error", "model file is not GGUF" }, { status.get().state, status.get().error }, "error")
 end)
 
+H.test(":help splice opens doc/splice.txt", function()
+  local doc = vim.fs.joinpath(vim.fs.dirname(vim.fs.dirname(debug.getinfo(1, "S").source:sub(2))), "doc")
+  vim.cmd.helptags(vim.fn.fnameescape(doc))
+  for _, tag in ipairs({ "splice", "splice-keys", "splice-options", ":SpliceToggle", "splice.accept_word()" }) do
+    vim.cmd.help(tag)
+    H.eq("splice.txt", vim.fn.expand("%:t"), ":help " .. tag)
+    vim.cmd.close()
+  end
+end)
+
 H.run()
