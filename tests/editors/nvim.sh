@@ -1,25 +1,42 @@
 #!/usr/bin/env bash
-# The Neovim plugin's tests on Neovim 0.11.4 (scripts/nvim.sh installs it): every headless spec in
-# editors/nvim/tests/*_spec.lua (judged by nvim's exit code), then the tmux-driven test.
-# Usage: SPLICE_BIN=target/release/splice tests/editors/nvim.sh
+# The Neovim plugin's tests on Neovim 0.11.4 (PyPI wheel: Splice's own ghost text) and 0.12
+# (Debian sid: native vim.lsp.inline_completion); scripts/nvim.sh installs both. On each: the
+# headless specs in editors/nvim/tests (judged by nvim's exit code; native_spec only on 0.12),
+# then the tmux-driven test.
+# Usage: SPLICE_BIN=target/release/splice tests/editors/nvim.sh [0.11] [0.12]   (default: both)
 source "$(dirname "$0")/common.sh"
 trap end_leftovers EXIT
-nvim=$(with_user_cache "$repo/scripts/nvim.sh")
+versions=("$@")
+[ ${#versions[@]} -gt 0 ] || versions=(0.11 0.12)
 
-for spec in "$repo"/editors/nvim/tests/*_spec.lua; do
-  name=nvim/$(basename "$spec" .lua)
-  mkdir -p "$work/$name"
+# run_spec VERSION NVIM SPEC: one headless spec file.
+run_spec() {
+  local version=$1 nvim=$2 spec=$3
+  local name="nvim-$version/$(basename "$spec" .lua)"
+  local dir="$work/$name"
+  mkdir -p "$dir"
   set +e
-  SPLICE_TEST_DIR="$work/$name" timeout 180 "$nvim" --headless --clean \
-    --cmd "set rtp^=$repo/editors/nvim" -c "luafile $spec" </dev/null 2>"$work/$name.stderr" | sed 's/^/  /'
-  status=${PIPESTATUS[0]}
+  SPLICE_TEST_DIR="$dir" timeout 180 "$nvim" --headless --clean \
+    --cmd "set rtp^=$repo/editors/nvim" -c "luafile $spec" </dev/null 2>"$dir/stderr" | sed 's/^/  /'
+  local status=${PIPESTATUS[0]}
   set -e
-  [ "$status" -eq 0 ] || sed 's/^/  stderr: /' "$work/$name.stderr" | tail -20
+  [ "$status" -eq 0 ] || sed 's/^/  stderr: /' "$dir/stderr" | tail -20
   record "$name" "$status"
-done
+}
 
-set +e
-NVIM_BIN=$nvim "$repo/tests/editors/tmux_nvim.sh" 2>&1 | sed 's/^/  /'
-record nvim/tmux "${PIPESTATUS[0]}"
-set -e
+for version in "${versions[@]}"; do
+  if ! nvim=$(with_user_cache "$repo/scripts/nvim.sh" "$version"); then
+    record "nvim-$version/install" 1
+    continue
+  fi
+  specs=(unit ghost)
+  [ "$version" = 0.11 ] || specs+=(native)
+  for spec in "${specs[@]}"; do
+    run_spec "$version" "$nvim" "$repo/editors/nvim/tests/${spec}_spec.lua"
+  done
+  set +e
+  NVIM_BIN=$nvim "$repo/tests/editors/tmux_nvim.sh" 2>&1 | sed 's/^/  /'
+  record "nvim-$version/tmux" "${PIPESTATUS[0]}"
+  set -e
+done
 summary "editors (nvim)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interactive Neovim in a real terminal (tmux): open a Python file with the plugin set up, type in
 # insert mode, read the ghost text off the screen (capture-pane), press Tab, save, and check the
-# file holds the suggestion. Also checks the statusline shows Splice's state and model.
+# file holds the suggestion. Also checks the statusline shows Splice's state and model. On 0.12
+# the ghost text is Neovim's native one; on 0.11 the plugin's own.
 # Usage: NVIM_BIN=path/to/nvim SPLICE_BIN=target/release/splice tests/editors/tmux_nvim.sh
 source "$(dirname "$0")/common.sh"
 nvim=${NVIM_BIN:-$(with_user_cache "$repo/scripts/nvim.sh")}

@@ -6,7 +6,6 @@
 --- unless the buffer or the cursor changed meanwhile. Typing the suggestion's next characters
 --- keeps the rest on screen without a new request; any other edit or move replaces it.
 local server = require("splice.server")
-local status = require("splice.status")
 local text = require("splice.text")
 
 local M = {}
@@ -151,7 +150,6 @@ function M.request(buf)
   params.context = { triggerKind = 2 } -- Automatic
   local row, col = cursor()
   local tick = vim.b[buf].changedtick
-  local started = vim.uv.hrtime()
   local id
   local function on_result(err, result)
     if not s.pending or s.pending.id ~= id then
@@ -164,7 +162,6 @@ function M.request(buf)
       end
       return
     end
-    status.set_latency((vim.uv.hrtime() - started) / 1e6)
     local r, c = cursor()
     if vim.api.nvim_get_current_buf() ~= buf or vim.b[buf].changedtick ~= tick or r ~= row or c ~= col then
       return

@@ -158,10 +158,33 @@ function M.setup(opts)
   map(cfg.keys.dismiss, "dismiss")
   create_commands(cfg)
   local group = vim.api.nvim_create_augroup("splice", { clear = true })
+  if use_native then
+    require("splice.native").setup_highlight(group)
+  end
   vim.api.nvim_create_autocmd("FileType", {
     group = group,
     callback = function(args)
       attach(args.buf)
+    end,
+  })
+  local started = {} -- inlineCompletion request id -> hrtime, for the latency
+  vim.api.nvim_create_autocmd("LspRequest", {
+    group = group,
+    callback = function(args)
+      local data = args.data
+      local request = data.request
+      local client = vim.lsp.get_client_by_id(data.client_id)
+      if request.method ~= "textDocument/inlineCompletion" or not client or client.name ~= "splice" then
+        return
+      end
+      if request.type == "pending" then
+        started[data.request_id] = vim.uv.hrtime()
+      elseif request.type == "complete" and started[data.request_id] then
+        status.set_latency((vim.uv.hrtime() - started[data.request_id]) / 1e6)
+      end
+      if request.type ~= "pending" then
+        started[data.request_id] = nil
+      end
     end,
   })
   vim.api.nvim_create_autocmd("LspProgress", {

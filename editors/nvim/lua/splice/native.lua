@@ -61,9 +61,26 @@ function M.dismiss(buf)
   end
 end
 
---- Starts native inline completion for `buf` with the Splice client.
-function M.attach(buf, _, client)
-  vim.lsp.inline_completion.enable(true, { bufnr = buf, client_id = client.id })
+--- Neovim draws native ghost text in `ComplHint`, by default a link to `NonText`, which has no
+--- colour in 256-colour terminals: the ghost text would look typed. While `ComplHint` is still
+--- that default, give it NonText's GUI colour plus a grey for those terminals (again after each
+--- :colorscheme).
+function M.setup_highlight(group)
+  local function apply()
+    local hint = vim.api.nvim_get_hl(0, { name = "ComplHint" })
+    if vim.deep_equal(hint, { link = "NonText" }) then
+      local nontext = vim.api.nvim_get_hl(0, { name = "NonText", link = false })
+      vim.api.nvim_set_hl(0, "ComplHint", { fg = nontext.fg, ctermfg = nontext.ctermfg or 244 })
+    end
+  end
+  apply()
+  vim.api.nvim_create_autocmd("ColorScheme", { group = group, callback = apply })
+end
+
+--- Starts native inline completion in `buf`. Enabled per buffer, not per client: Neovim keeps a
+--- per-client flag apart from the buffer's, and is_enabled({ bufnr }) reads the buffer's.
+function M.attach(buf)
+  vim.lsp.inline_completion.enable(true, { bufnr = buf })
 end
 
 --- Stops it.
