@@ -13,14 +13,6 @@ local function status_of(client)
   return H.truthy(response and response.result, "splice/status answered")
 end
 
---- Asks the server directly what it suggests at the cursor (greedy decoding: the same answer).
-local function server_suggestion(client)
-  local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
-  params.context = { triggerKind = 1 }
-  local response = client:request_sync("textDocument/inlineCompletion", params, ANSWER_MS)
-  local item = response and response.result and response.result.items[1]
-  return item and item.insertText
-end
 
 H.test("setup starts the server for a Python buffer and it loads the model", function()
   vim.fn.writefile({ "def add(a, b):", "    return " }, file)
@@ -32,17 +24,14 @@ H.test("setup starts the server for a Python buffer and it loads the model", fun
   })
   vim.cmd.edit(file)
   H.eq("python", vim.bo.filetype, "filetype")
-  H.wait_until(function()
-    return splice.status().state == "ready"
-  end, LOAD_MS, "the model to load (splice/status)")
+  H.wait_for_model(LOAD_MS)
   H.truthy(splice.status().model:match("%.gguf$"), "status names the model")
 end)
 
 local shown
 H.test("ghost text appears at the end of `return ` and is what the server suggests", function()
   H.type("GA")
-  shown = H.wait_until(splice.suggestion, ANSWER_MS, "ghost text")
-  io.stdout:write("# suggestion: " .. vim.inspect(shown) .. "\n")
+  shown = H.wait_for_suggestion("ghost text", ANSWER_MS)
   local marks = vim.api.nvim_buf_get_extmarks(0, require("splice.ghost").namespace, 0, -1, { details = true })
   H.eq(1, #marks, "one extmark")
   H.eq({ 1, 11 }, { marks[1][2], marks[1][3] }, "extmark at the cursor")
@@ -51,13 +40,12 @@ H.test("ghost text appears at the end of `return ` and is what the server sugges
     H.eq(first_line, marks[1][4].virt_text[1][1], "inline virtual text")
   end
   H.eq({ "def add(a, b):", "    return " }, H.lines(), "the buffer is untouched while shown")
-  local client = require("splice.server").client()
-  H.eq(shown, server_suggestion(client), "ghost text equals the server's suggestion")
+  H.eq(shown, H.server_suggestion(), "ghost text equals the server's suggestion")
   H.truthy(splice.status().latency_ms, "latency recorded")
 end)
 
 H.test("accept word, then the rest of the line", function()
-  local word = shown:match("^%s*[%w_]+") or shown:match("^%s*[^%w_%s]+")
+  local word = H.expected_word(shown)
   H.type("<C-Right>")
   H.eq("    return " .. word, H.lines()[2], "accept word")
   local rest = shown:sub(#word + 1)
@@ -70,18 +58,9 @@ H.test("accept word, then the rest of the line", function()
   H.type("<Esc>")
 end)
 
-local function wait_for_new_suggestion(what)
-  return H.wait_until(splice.suggestion, ANSWER_MS, what)
-end
-
 H.test("Tab accepts the whole suggestion and :write saves it", function()
-  H.type("Go<CR>def sub(a, b):<CR>return ")
-  local suggestion = wait_for_new_suggestion("ghost text for sub")
-  io.stdout:write("# suggestion: " .. vim.inspect(suggestion) .. "\n")
-  local row = vim.api.nvim_win_get_cursor(0)[1]
-  H.type("<Tab>")
-  local expected = vim.split("    return " .. suggestion, "\n")
-  H.eq(expected, vim.api.nvim_buf_get_lines(0, row - 1, row - 1 + #expected, false), "accepted")
+  local expected = H.tab_accepts(H.start_function("sub", ANSWER_MS))
+  local row = vim.api.nvim_win_get_cursor(0)[1] - #expected + 1
   H.type("<Esc>")
   H.wait_until(function()
     return splice.suggestion() == nil
@@ -95,8 +74,7 @@ H.test("Tab falls back to a normal Tab without a suggestion; dismiss hides one",
   H.type("o<Tab>x")
   H.eq(vim.bo.expandtab and (string.rep(" ", vim.fn.shiftwidth()) .. "x") or "\tx", vim.api.nvim_get_current_line(), "plain Tab inserted")
   splice.toggle()
-  H.type("<Esc>Sdef mul(a, b):<CR>return ")
-  wait_for_new_suggestion("ghost text for mul")
+  H.start_function("mul", ANSWER_MS)
   local before = H.lines()
   H.type("<C-]>")
   H.eq(nil, splice.suggestion(), "dismissed")
@@ -112,7 +90,7 @@ H.test("typing fast cancels or supersedes the older requests", function()
     vim.api.nvim_input(key)
     H.sleep(45) -- longer than the debounce, shorter than an answer
   end
-  H.wait_until(splice.suggestion, ANSWER_MS, "ghost text after the last key")
+  H.wait_for_suggestion("ghost text after the last key", ANSWER_MS)
   local after = status_of(client).requests
   local dropped = (after.cancelled - before.cancelled) + (after.superseded - before.superseded)
   io.stdout:write(("# requests: %s\n"):format(vim.inspect(after, { newline = " ", indent = "" })))

@@ -74,6 +74,55 @@ function H.env(name)
   return H.truthy(os.getenv(name), "$" .. name .. " set")
 end
 
+--- Waits until the server has loaded its model (splice/status says "ready").
+function H.wait_for_model(ms)
+  H.wait_until(function()
+    return require("splice").status().state == "ready"
+  end, ms or 60000, "the model to load (splice/status)")
+end
+
+--- Waits for Splice's ghost text in the current buffer, prints it as a "#" line, returns it.
+function H.wait_for_suggestion(what, ms)
+  local shown = H.wait_until(require("splice").suggestion, ms or 30000, what)
+  io.stdout:write("# suggestion: " .. vim.inspect(shown) .. "\n")
+  return shown
+end
+
+--- In insert mode, opens a new function `name` at the end of the buffer and types up to
+--- `return `; returns the suggestion that appears and the cursor's row (1-based).
+function H.start_function(name, ms)
+  H.type("<Esc>Go<CR>def " .. name .. "(a, b):<CR>return ")
+  local suggestion = H.wait_for_suggestion("ghost text for " .. name, ms)
+  return suggestion, vim.api.nvim_win_get_cursor(0)[1]
+end
+
+--- Presses Tab and waits until the lines from `row` read `    return ` and the suggestion.
+function H.tab_accepts(suggestion, row)
+  H.type("<Tab>")
+  local expected = vim.split("    return " .. suggestion, "\n")
+  H.wait_until(function()
+    return vim.deep_equal(expected, vim.api.nvim_buf_get_lines(0, row - 1, row - 1 + #expected, false))
+  end, 5000, "Tab to insert " .. vim.inspect(expected) .. ", buffer " .. vim.inspect(H.lines()))
+  return expected
+end
+
+--- Asks the Splice server directly what it suggests at the cursor (greedy decoding: the same
+--- answer the editor got, so a test can check the ghost text came from the server).
+function H.server_suggestion()
+  local client = H.truthy(require("splice.server").client(), "the Splice client")
+  local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+  params.context = { triggerKind = 1 }
+  local response = client:request_sync("textDocument/inlineCompletion", params, 30000)
+  local item = response and response.result and response.result.items[1]
+  return item and item.insertText
+end
+
+--- The first word "accept word" should take from `text` (written apart from splice.text, so that
+--- a bug there cannot hide).
+function H.expected_word(text)
+  return text:match("^%s*[%w_]+") or text:match("^%s*[^%w_%s]+")
+end
+
 --- Runs the declared tests and exits Neovim with the number of failures.
 function H.run()
   local timeout = tonumber(os.getenv("SPLICE_TEST_TIMEOUT_MS") or "") or 150000

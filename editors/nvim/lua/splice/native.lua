@@ -14,7 +14,8 @@ local function native_namespace()
   return vim.api.nvim_get_namespaces()["nvim.lsp.inline_completion"]
 end
 
---- The suggestion text on screen in `buf`, or nil (read from the native extmark).
+--- The suggestion text on screen in `buf`, or nil (read from the native extmark: its inline
+--- virtual text, then its virtual lines).
 function M.visible(buf)
   local ns = native_namespace()
   if not ns then
@@ -25,11 +26,20 @@ function M.visible(buf)
   if not details then
     return nil
   end
-  local parts = {}
-  for _, chunk in ipairs(details.virt_text or {}) do
-    table.insert(parts, chunk[1])
+  local function join(chunks) -- leaves out the "(1/2)" hint after the text
+    local parts = {}
+    for _, chunk in ipairs(chunks or {}) do
+      if chunk[2] ~= "ComplHintMore" then
+        table.insert(parts, chunk[1])
+      end
+    end
+    return table.concat(parts)
   end
-  return table.concat(parts)
+  local lines = { join(details.virt_text) }
+  for _, line in ipairs(details.virt_lines or {}) do
+    table.insert(lines, join(line))
+  end
+  return table.concat(lines, "\n")
 end
 
 --- Accepts the suggestion, or its next word or line. Splice answers with an empty range at the
