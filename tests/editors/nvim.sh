@@ -20,7 +20,8 @@ run_spec() {
     --cmd "set rtp^=$repo/editors/nvim" -c "luafile $spec" </dev/null 2>"$dir/stderr" | sed 's/^/  /'
   local status=${PIPESTATUS[0]}
   set -e
-  [ "$status" -eq 0 ] || sed 's/^/  stderr: /' "$dir/stderr" | tail -20
+  # Neovim's headless stderr is mode messages without line breaks: end it with one.
+  [ "$status" -eq 0 ] || { cat "$dir/stderr"; echo; } | tail -20 | sed 's/^/  stderr: /' 
   record "$name" "$status"
 }
 
