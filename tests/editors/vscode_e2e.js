@@ -25,6 +25,19 @@ async function statusText(page) {
   return (await page.locator(".statusbar-item", { hasText: "Splice:" }).first().innerText()).trim();
 }
 
+async function runCommand(page, title) {
+  await page.keyboard.press("F1");
+  await page.locator(".quick-input-widget input").waitFor({ timeout: 30000 });
+  await page.keyboard.type(title);
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor({ timeout: 30000 });
+  await page.keyboard.press("Enter");
+}
+
+async function waitForStatus(page, text, ms) {
+  await page.locator(".statusbar-item", { hasText: text }).first().waitFor({ timeout: ms });
+  return statusText(page);
+}
+
 async function waitForFile(predicate, ms) {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
@@ -38,8 +51,8 @@ async function waitForFile(predicate, ms) {
 async function main() {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
   const result = { passed: false };
+  const page = await browser.newPage({ viewport: { width: 1200, height: 700 } });
   try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 700 } });
     step("opening the workbench");
     await page.goto(`${URL}/?folder=${encodeURIComponent(WORKSPACE)}`);
     await page.waitForSelector(".monaco-workbench", { timeout: LOAD_MS });
@@ -88,8 +101,24 @@ async function main() {
     if (!/Splice: ready · .+ · \d+ ms/.test(result.statusAfter)) {
       throw new Error(`status bar lacks model or latency: ${result.statusAfter}`);
     }
+
+    step("commands: Show Log, Restart Server, Toggle Suggestions");
+    await runCommand(page, "Splice: Show Log");
+    // The Output panel shows the Splice channel, scrolled to its end: the server's log lines.
+    await page.locator(".part.panel .view-lines", { hasText: "splice_server::lsp::backend: completion" })
+      .first().waitFor({ timeout: 15000 });
+    await runCommand(page, "Splice: Restart Server");
+    await waitForStatus(page, /Splice: (starting|loading)/, 15000);
+    step(`status bar after restart: ${await waitForStatus(page, "Splice: ready", LOAD_MS)}`);
+    await runCommand(page, "Splice: Toggle Suggestions");
+    step(`status bar after toggle: ${await waitForStatus(page, "Splice: off", 10000)}`);
     result.passed = true;
   } finally {
+    if (!result.passed) {
+      result.failureScreenshot = SCREENSHOT.replace(/\.png$/, "-failure.png");
+      await page.screenshot({ path: result.failureScreenshot }).catch(() => {});
+      console.error(`screenshot of the failure: ${result.failureScreenshot}`);
+    }
     fs.writeFileSync(RESULT, JSON.stringify(result, null, 2));
     await browser.close();
   }

@@ -84,6 +84,7 @@ class SpliceExtension {
     this.client = client;
     this.status.failure = undefined;
     this.status.server = undefined;
+    this.status.latencyMs = undefined;
     this.render();
     try {
       await client.start();
