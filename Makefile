@@ -8,16 +8,35 @@ VOCAB_FIXTURES := target/vocab-fixtures
 FEATURES ?=
 CARGO_FLAGS := --release --locked $(if $(FEATURES),--features $(FEATURES),)
 
-.PHONY: demo test build tools models models-default corpus fixtures bench bench-fim fim-copy lint
+.PHONY: demo test build tools models models-default corpus fixtures bench bench-fim fim-copy lint \
+	test-editors test-nvim vscode-e2e vsix
 
 ## Run the main job: a real completion with its timing, on the default model.
 demo: tools models-default build
 	@scripts/demo.sh $(SPLICE)
 
-## Run every test (unit, model, end-to-end LSP) with the real models.
+## Run every test (unit, model, end-to-end LSP, editor clients) with the real models.
 test: tools models fixtures
 	$(CARGO) build $(CARGO_FLAGS) --bin splice
 	SPLICE_VOCAB_FIXTURES=$(abspath $(VOCAB_FIXTURES)) $(CARGO) test $(CARGO_FLAGS) --workspace
+	SPLICE_BIN=$(abspath $(SPLICE)) tests/editors/run.sh
+
+## The editor clients in the real editors: the README's stdio example, Neovim 0.11.4 (headless
+## specs and tmux), VS Code (unit tests, code-server end to end). Installs the editors it needs.
+test-editors: models-default build
+	SPLICE_BIN=$(abspath $(SPLICE)) tests/editors/run.sh
+
+test-nvim: models-default build
+	SPLICE_BIN=$(abspath $(SPLICE)) tests/editors/run.sh nvim
+
+## The VS Code extension's unit tests and its end-to-end test in code-server; screenshot in
+## target/editors/vscode-ghost.png.
+vscode-e2e: models-default build
+	SPLICE_BIN=$(abspath $(SPLICE)) tests/editors/run.sh vscode
+
+## editors/vscode/splice.vsix, packaged offline; it finds the server this Makefile builds.
+vsix:
+	@scripts/vsix.sh $(abspath $(SPLICE))
 
 build: tools
 	$(CARGO) build $(CARGO_FLAGS) --bin splice

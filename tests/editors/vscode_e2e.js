@@ -1,0 +1,133 @@
+// Drives real VS Code (code-server's web workbench) in Debian's Chromium with playwright-core:
+// waits for the Splice status bar item to say "ready", opens main.py, types Python, waits for the
+// ghost text, takes a screenshot, presses Tab, saves, and checks the file on disk holds the
+// suggestion. Writes what it saw to $RESULT (JSON). Every wait has a timeout; exit code 0 = passed.
+// Environment: URL, WORKSPACE, PLAYWRIGHT_CORE, CHROMIUM, SCREENSHOT, RESULT.
+const fs = require("node:fs");
+const path = require("node:path");
+const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+
+const { URL, WORKSPACE, CHROMIUM, SCREENSHOT, RESULT } = process.env;
+const FILE = path.join(WORKSPACE, "main.py");
+const LOAD_MS = 120000;
+const ANSWER_MS = 60000;
+
+setTimeout(() => {
+  console.error("vscode_e2e.js: the whole test timed out");
+  process.exit(2);
+}, 300000).unref();
+
+function step(message) {
+  console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
+}
+
+async function statusText(page) {
+  return (await page.locator(".statusbar-item", { hasText: "Splice:" }).first().innerText()).trim();
+}
+
+async function runCommand(page, title) {
+  await page.keyboard.press("F1");
+  await page.locator(".quick-input-widget input").waitFor({ timeout: 30000 });
+  await page.keyboard.type(title);
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor({ timeout: 30000 });
+  await page.keyboard.press("Enter");
+}
+
+async function waitForStatus(page, text, ms) {
+  await page.locator(".statusbar-item", { hasText: text }).first().waitFor({ timeout: ms });
+  return statusText(page);
+}
+
+async function waitForFile(predicate, ms) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const text = fs.existsSync(FILE) ? fs.readFileSync(FILE, "utf8") : "";
+    if (predicate(text)) return text;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`timed out waiting for ${FILE}; it holds ${JSON.stringify(fs.readFileSync(FILE, "utf8"))}`);
+}
+
+async function main() {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
+  const result = { passed: false };
+  const page = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+  try {
+    step("opening the workbench");
+    await page.goto(`${URL}/?folder=${encodeURIComponent(WORKSPACE)}`);
+    await page.waitForSelector(".monaco-workbench", { timeout: LOAD_MS });
+
+    step("waiting for the Splice status bar item to say ready");
+    await page.locator(".statusbar-item", { hasText: "Splice: ready" }).first().waitFor({ timeout: LOAD_MS });
+    result.statusBefore = await statusText(page);
+    step(`status bar: ${result.statusBefore}`);
+
+    step("opening main.py with Quick Open");
+    await page.keyboard.press("Control+P");
+    await page.locator(".quick-input-widget input").waitFor({ timeout: 30000 });
+    await page.keyboard.type("main.py");
+    await page.locator(".quick-input-list .monaco-list-row", { hasText: "main.py" }).first().waitFor({ timeout: 30000 });
+    await page.keyboard.press("Enter");
+    await page.locator(".monaco-editor .view-lines").first().waitFor({ timeout: 30000 });
+    await page.locator(".monaco-editor .view-lines").first().click();
+
+    step("typing Python");
+    await page.keyboard.type("def add(a, b):", { delay: 40 });
+    await page.keyboard.press("Enter");
+    await page.keyboard.type("return ", { delay: 40 });
+
+    step("waiting for ghost text");
+    await page.locator(".ghost-text-decoration").first().waitFor({ timeout: ANSWER_MS });
+    await page.waitForTimeout(500); // let a superseding request settle
+    // The first line of ghost text, drawn as one or more spans (coloured parts) after the cursor.
+    // The DOM draws its spaces as no-break spaces.
+    const drawn = await page.$$eval(".ghost-text-decoration", (spans) => spans.map((s) => s.textContent).join(""));
+    result.ghost = drawn.replace(/\u00a0/g, " ");
+    step(`ghost text: ${JSON.stringify(result.ghost)}`);
+    if (!result.ghost.trim()) throw new Error("the ghost text is empty");
+    await page.screenshot({ path: SCREENSHOT });
+
+    step("Tab accepts, Ctrl+S saves");
+    await page.keyboard.press("Tab");
+    await page.locator(".ghost-text-decoration").first().waitFor({ state: "detached", timeout: 10000 });
+    await page.keyboard.press("Control+S");
+    const expected = `def add(a, b):\n    return ${result.ghost}`;
+    result.file = await waitForFile((text) => text.startsWith(expected), 15000);
+    step(`saved file: ${JSON.stringify(result.file)}`);
+
+    await page.locator(".statusbar-item", { hasText: / ms/ }).first().waitFor({ timeout: 10000 });
+    result.statusAfter = await statusText(page);
+    step(`status bar: ${result.statusAfter}`);
+    if (!/Splice: ready · .+ · \d+ ms/.test(result.statusAfter)) {
+      throw new Error(`status bar lacks model or latency: ${result.statusAfter}`);
+    }
+
+    step("commands: Show Log, Restart Server, Toggle Suggestions");
+    await runCommand(page, "Splice: Show Log");
+    // The Output panel shows the Splice channel, scrolled to its end: the server's log lines.
+    await page.locator(".part.panel .view-lines", { hasText: "splice_server::lsp::backend: completion" })
+      .first().waitFor({ timeout: 15000 });
+    await runCommand(page, "Splice: Restart Server");
+    await waitForStatus(page, /Splice: (starting|loading)/, 15000);
+    step(`status bar after restart: ${await waitForStatus(page, "Splice: ready", LOAD_MS)}`);
+    await runCommand(page, "Splice: Toggle Suggestions");
+    step(`status bar after toggle: ${await waitForStatus(page, "Splice: off", 10000)}`);
+    result.passed = true;
+  } finally {
+    if (!result.passed) {
+      result.failureScreenshot = SCREENSHOT.replace(/\.png$/, "-failure.png");
+      await page.screenshot({ path: result.failureScreenshot }).catch(() => {});
+      console.error(`screenshot of the failure: ${result.failureScreenshot}`);
+    }
+    fs.writeFileSync(RESULT, JSON.stringify(result, null, 2));
+    await browser.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(`vscode_e2e.js: ${error.stack || error}`);
+    process.exit(1);
+  },
+);
