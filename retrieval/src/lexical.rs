@@ -16,155 +16,12 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use crate::chunk::window::scan_symbols;
-use crate::query::{context_region, floor_char_boundary, KEYWORDS};
+use crate::keywords;
+use crate::query::{context_region, floor_char_boundary};
 use crate::tokenize::{identifiers, is_ident_char};
 
 /// Above this size only the prompt window is analysed for definitions (keeps each keystroke cheap).
 pub const MAX_ANALYSED_BYTES: usize = 1024 * 1024;
-
-/// Python builtins and keywords: names that need no definition in the file.
-const PYTHON_BUILTINS: &[&str] = &[
-    "False",
-    "None",
-    "True",
-    "and",
-    "as",
-    "assert",
-    "async",
-    "await",
-    "break",
-    "class",
-    "continue",
-    "def",
-    "del",
-    "elif",
-    "else",
-    "except",
-    "finally",
-    "for",
-    "from",
-    "global",
-    "if",
-    "import",
-    "in",
-    "is",
-    "lambda",
-    "nonlocal",
-    "not",
-    "or",
-    "pass",
-    "raise",
-    "return",
-    "try",
-    "while",
-    "with",
-    "yield",
-    "match",
-    "case",
-    "self",
-    "cls",
-    "abs",
-    "all",
-    "any",
-    "ascii",
-    "bin",
-    "bool",
-    "breakpoint",
-    "bytearray",
-    "bytes",
-    "callable",
-    "chr",
-    "classmethod",
-    "compile",
-    "complex",
-    "delattr",
-    "dict",
-    "dir",
-    "divmod",
-    "enumerate",
-    "eval",
-    "exec",
-    "filter",
-    "float",
-    "format",
-    "frozenset",
-    "getattr",
-    "globals",
-    "hasattr",
-    "hash",
-    "help",
-    "hex",
-    "id",
-    "input",
-    "int",
-    "isinstance",
-    "issubclass",
-    "iter",
-    "len",
-    "list",
-    "locals",
-    "map",
-    "max",
-    "memoryview",
-    "min",
-    "next",
-    "object",
-    "oct",
-    "open",
-    "ord",
-    "pow",
-    "print",
-    "property",
-    "range",
-    "repr",
-    "reversed",
-    "round",
-    "set",
-    "setattr",
-    "slice",
-    "sorted",
-    "staticmethod",
-    "str",
-    "sum",
-    "super",
-    "tuple",
-    "type",
-    "vars",
-    "zip",
-    "__name__",
-    "__file__",
-    "__doc__",
-    "__init__",
-    "NotImplemented",
-    "Ellipsis",
-    "Exception",
-    "BaseException",
-    "ValueError",
-    "TypeError",
-    "KeyError",
-    "IndexError",
-    "AttributeError",
-    "RuntimeError",
-    "StopIteration",
-    "OSError",
-    "IOError",
-    "FileNotFoundError",
-    "NotImplementedError",
-    "AssertionError",
-    "ZeroDivisionError",
-    "ImportError",
-    "ModuleNotFoundError",
-    "LookupError",
-    "ArithmeticError",
-    "PermissionError",
-    "TimeoutError",
-    "UnicodeDecodeError",
-    "UnicodeEncodeError",
-    "KeyboardInterrupt",
-    "SystemExit",
-    "Warning",
-    "DeprecationWarning",
-];
 
 /// The language family the gate analyses a file as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,10 +129,10 @@ impl Scope {
             return false;
         }
         match self.dialect {
-            Dialect::Python => !PYTHON_BUILTINS.contains(&name),
+            Dialect::Python => !keywords::PYTHON.contains(&name) && !keywords::PYTHON_BUILTINS.contains(&name),
             Dialect::Other => {
                 name.chars().count() >= 3
-                    && !KEYWORDS.contains(&name.to_lowercase().as_str())
+                    && !keywords::is_stopword(&name.to_lowercase())
                     && !self.elsewhere.contains(name)
             }
         }
@@ -368,7 +225,7 @@ impl Scope {
             let trimmed = line.trim_start().trim_start_matches("pub ");
             if IMPORT_PREFIXES.iter().any(|p| trimmed.starts_with(p)) || trimmed.contains("require(") {
                 for (_, name) in identifiers(trimmed).skip(1) {
-                    if !KEYWORDS.contains(&name.to_lowercase().as_str()) {
+                    if !keywords::is_stopword(&name.to_lowercase()) {
                         self.imported.insert(name.to_owned());
                     }
                 }

@@ -20,6 +20,7 @@
 pub mod chunk;
 mod error;
 pub mod gate;
+pub mod keywords;
 pub mod lexical;
 pub mod query;
 pub mod rules;

@@ -6,6 +6,7 @@
 //! retrieved block identical while a word is typed (the model's cache stays warm). Keywords and
 //! one-letter names say nothing about which file matters and are left out too.
 
+use crate::keywords;
 use std::ops::Range;
 
 use crate::tokenize::{identifiers, subwords, whole};
@@ -14,110 +15,6 @@ use crate::tokenize::{identifiers, subwords, whole};
 pub const CONTEXT_LINES: usize = 10;
 /// At most this many distinct sub-word terms per query.
 pub const MAX_TERMS: usize = 64;
-
-/// Words that occur in every file of their language and carry no retrieval signal.
-pub const KEYWORDS: &[&str] = &[
-    // Python
-    "and",
-    "as",
-    "assert",
-    "async",
-    "await",
-    "break",
-    "class",
-    "continue",
-    "def",
-    "del",
-    "elif",
-    "else",
-    "except",
-    "false",
-    "finally",
-    "for",
-    "from",
-    "global",
-    "if",
-    "import",
-    "in",
-    "is",
-    "lambda",
-    "none",
-    "nonlocal",
-    "not",
-    "or",
-    "pass",
-    "raise",
-    "return",
-    "true",
-    "try",
-    "while",
-    "with",
-    "yield",
-    "self",
-    "cls",
-    "print",
-    // C family, Rust, Go, JS/TS, Java
-    "fn",
-    "let",
-    "mut",
-    "pub",
-    "use",
-    "mod",
-    "impl",
-    "struct",
-    "enum",
-    "match",
-    "const",
-    "static",
-    "var",
-    "function",
-    "this",
-    "new",
-    "null",
-    "nil",
-    "void",
-    "int",
-    "char",
-    "bool",
-    "string",
-    "str",
-    "func",
-    "package",
-    "public",
-    "private",
-    "protected",
-    "final",
-    "switch",
-    "case",
-    "default",
-    "do",
-    "goto",
-    "typeof",
-    "instanceof",
-    "export",
-    "extends",
-    "implements",
-    "interface",
-    "type",
-    "where",
-    "crate",
-    "super",
-    "loop",
-    "ref",
-    "move",
-    "unsafe",
-    "include",
-    "define",
-    "ifdef",
-    "endif",
-    "ifndef",
-    "require",
-    "module",
-    "end",
-    "then",
-    "begin",
-    "undefined",
-];
 
 /// The terms of one query.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -146,7 +43,7 @@ impl QueryTerms {
 
     fn add(&mut self, ident: &str) {
         let Some(w) = whole(ident) else { return };
-        if w.chars().count() < 2 || KEYWORDS.contains(&w.as_str()) {
+        if w.chars().count() < 2 || keywords::is_stopword(&w) {
             return;
         }
         for sub in subwords(ident) {

@@ -207,7 +207,7 @@ fn tasks(root: &Path, files: usize, per_file: usize, seed: u64) -> anyhow::Resul
         picked.sort_by_key(|(start, _)| *start);
         for (start, end) in picked {
             let line = &text[start..end];
-            let cut = if rng.next() % 2 == 0 { line_start_cut(line) } else { mid_line_cut(line, &mut rng) };
+            let cut = if rng.next().is_multiple_of(2) { line_start_cut(line) } else { mid_line_cut(line, &mut rng) };
             let Some(cut) = cut else { continue };
             let expected = line[cut..].to_owned();
             let mut cut_text = text.clone();

@@ -14,6 +14,10 @@ use splice_retrieval::{
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+/// Bytes of code per prompt token, for turning the token budget of retrieved snippets into the
+/// retriever's byte budget (code averages 3–4 bytes a token).
+const SNIPPET_BYTES_PER_TOKEN: usize = 3;
+
 /// The workspace folders and, once opened, their index.
 pub struct Workspace {
     roots: Vec<PathBuf>,
@@ -40,6 +44,9 @@ impl Workspace {
 
     fn gate(&self) -> GateConfig {
         let mut gate = GateConfig::default();
+        // The retriever trims snippets to whole lines within a byte budget; match it to the token
+        // budget so the engine rarely has to drop a snippet whole.
+        gate.limits.budget_bytes = self.settings.max_tokens * SNIPPET_BYTES_PER_TOKEN;
         if let Some(min_score) = self.settings.min_score {
             gate.score_threshold = min_score;
         }
