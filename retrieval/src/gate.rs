@@ -1,6 +1,11 @@
 //! [`SelectiveRetriever`]: decide per request whether repository context is worth it.
 //!
-//! `auto` runs the cheap gates in order and stops at the first that says no: (a) lexical —
+//! First, the strongest evidence: the word being typed (`helpers.frob┃`) begins a name that
+//! another file defines and that the current file never spells. The model cannot know that
+//! name, so its own confidence says nothing: `auto` retrieves the definitions (first) without
+//! asking it, and `always` puts them first too.
+//!
+//! Otherwise `auto` runs the cheap gates in order and stops at the first that says no: (a) lexical —
 //! names near the cursor whose definitions live in other files ([`crate::lexical`]); (b) score —
 //! the best hit's BM25 score per query term must reach [`GateConfig::score_threshold`]. A request
 //! passing both is answered `Retrieve { check_model: true }`: the engine still drops the snippets
@@ -9,9 +14,10 @@
 
 use std::sync::Arc;
 
+use crate::keywords;
 use crate::lexical::{foreign_names, Dialect};
-use crate::query::QueryTerms;
-use crate::select::SearchLimits;
+use crate::query::{completes_locally, typed_word, QueryTerms};
+use crate::select::{select, SearchLimits};
 use crate::workspace::WorkspaceIndex;
 use crate::{RetrievalDecision, RetrievalMode, RetrievalQuery, Retriever};
 
@@ -61,6 +67,20 @@ impl SelectiveRetriever {
         if self.mode == RetrievalMode::Never {
             return skip("retrieval is off (--retrieval never)".to_owned());
         }
+        let terms = QueryTerms::around_cursor(query.text, query.cursor);
+        let typed = typed_word(query.text, query.cursor).filter(|word| could_be_foreign(query, word));
+        let definitions = typed.map(|word| self.index.definitions(word, &terms, query)).unwrap_or_default();
+        if let (Some(word), Some(first)) = (typed, definitions.first()) {
+            let reason = format!("`{word}` begins a name defined in {}", first.path.display());
+            let found = self.index.search_terms(&terms, query, &self.config.limits);
+            let snippets = select(definitions.into_iter().chain(found.hits).collect(), &self.config.limits);
+            let count = snippets.len();
+            return RetrievalDecision::Retrieve {
+                reason: format!("{reason}; {count} snippets"),
+                snippets,
+                check_model: false,
+            };
+        }
         let mut prefix = String::new();
         if self.mode == RetrievalMode::Auto {
             let names = foreign_names(Dialect::for_path(query.path), query.text, query.cursor, &query.window);
@@ -69,7 +89,6 @@ impl SelectiveRetriever {
             }
             prefix = format!("foreign names: {}; ", list(&names));
         }
-        let terms = QueryTerms::around_cursor(query.text, query.cursor);
         if terms.is_empty() {
             return skip(format!("{prefix}no query terms near the cursor"));
         }
@@ -96,6 +115,16 @@ impl SelectiveRetriever {
             },
         }
     }
+}
+
+/// Whether the typed `word` may become a name from another file: no keyword or builtin starts
+/// with it, and no other identifier of the current file does (the model sees those).
+fn could_be_foreign(query: &RetrievalQuery<'_>, word: &str) -> bool {
+    let python = Dialect::for_path(query.path) == Dialect::Python;
+    let known = |k: &&str| k.starts_with(word);
+    let keyword = keywords::OTHER.iter().any(known)
+        || (python && (keywords::PYTHON.iter().any(known) || keywords::PYTHON_BUILTINS.iter().any(known)));
+    !keyword && !completes_locally(query.text, query.cursor, word)
 }
 
 impl Retriever for SelectiveRetriever {

@@ -67,6 +67,33 @@ impl QueryTerms {
     }
 }
 
+/// Shortest typed word that [`typed_word`] reports: shorter prefixes match too many names.
+pub const MIN_TYPED_CHARS: usize = 3;
+
+/// The part of an identifier left of the cursor, when the cursor is in or right after one and it
+/// has at least [`MIN_TYPED_CHARS`] characters: the name being typed (`helpers.frob┃`).
+pub fn typed_word(text: &str, cursor: usize) -> Option<&str> {
+    let cursor = floor_char_boundary(text, cursor);
+    let start = text[..cursor]
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| crate::tokenize::is_ident_char(*c))
+        .last()
+        .map_or(cursor, |(i, _)| i);
+    let word = &text[start..cursor];
+    let starts_like_a_name = word.chars().next().is_some_and(|c| !c.is_numeric());
+    (starts_like_a_name && word.chars().count() >= MIN_TYPED_CHARS).then_some(word)
+}
+
+/// Whether an identifier of `text` other than the one at the cursor starts with `prefix`: the
+/// model can already see a name the typed word may become.
+pub fn completes_locally(text: &str, cursor: usize, prefix: &str) -> bool {
+    identifiers(text).any(|(start, ident)| {
+        let at_cursor = start <= cursor && cursor <= start + ident.len();
+        !at_cursor && ident.len() > prefix.len() && ident.starts_with(prefix)
+    })
+}
+
 /// Byte range of the [`CONTEXT_LINES`] lines before the cursor's line, and that whole line.
 pub fn context_region(text: &str, cursor: usize) -> Range<usize> {
     let cursor = floor_char_boundary(text, cursor);
@@ -126,6 +153,17 @@ mod tests {
             let text = format!("{before}{typed}");
             assert_eq!(QueryTerms::around_cursor(&text, text.len()), expected, "after typing {typed:?}");
         }
+    }
+
+    #[test]
+    fn the_typed_word_is_the_identifier_left_of_the_cursor() {
+        let text = "total = helpers.frob";
+        assert_eq!(typed_word(text, text.len()), Some("frob"));
+        assert_eq!(typed_word(text, text.len() - 2), None, "two letters are too short");
+        assert_eq!(typed_word("x = ", 4), None);
+        assert_eq!(typed_word("n = 123", 7), None, "a number is not a name");
+        assert!(completes_locally("frobnicate = 1\nfrob", 19, "frob"));
+        assert!(!completes_locally("x = 1\nfrob", 10, "frob"), "only the typed word itself");
     }
 
     #[test]

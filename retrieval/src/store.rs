@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use tantivy::collector::{DocSetCollector, TopDocs};
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, RegexQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING};
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
@@ -282,8 +282,14 @@ impl RootStore {
         if clauses.is_empty() {
             return Ok(Vec::new());
         }
+        self.collect(&BooleanQuery::new(clauses), limit)
+    }
+
+    /// The best `limit` hits of `query`.
+    fn collect(&self, query: &dyn Query, limit: usize) -> tantivy::Result<Vec<Hit>> {
+        let f = self.fields;
         let searcher = self.reader.searcher();
-        let top = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        let top = searcher.search(query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
@@ -292,6 +298,31 @@ impl RootStore {
             hits.push(Hit { rel: text(f.path), lines: num(f.start)..num(f.end), text: text(f.text), score });
         }
         Ok(hits)
+    }
+}
+
+impl RootStore {
+    /// Chunks that define a name starting with `prefix` (a lowercased whole identifier), at most
+    /// `limit`, in index order. Errors are logged and give no hits.
+    pub fn definitions_starting_with(&self, prefix: &str, limit: usize) -> Vec<Hit> {
+        let escaped: String = prefix
+            .chars()
+            .flat_map(|c| (!c.is_alphanumeric() && c != '_').then_some('\\').into_iter().chain([c]))
+            .collect();
+        let query = match RegexQuery::from_pattern(&format!("{escaped}.*"), self.fields.symbols) {
+            Ok(query) => query,
+            Err(err) => {
+                tracing::warn!(prefix, %err, "cannot build a symbol prefix query");
+                return Vec::new();
+            }
+        };
+        match self.collect(&query, limit) {
+            Ok(hits) => hits,
+            Err(err) => {
+                tracing::warn!(dir = %self.dir.display(), %err, "symbol prefix search failed");
+                Vec::new()
+            }
+        }
     }
 }
 

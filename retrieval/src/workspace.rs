@@ -13,7 +13,7 @@ use crate::chunk::chunk_file;
 use crate::query::{line_span, QueryTerms};
 use crate::rules::{relative, Excluded, FileRules};
 use crate::select::{rank, select, snippet_path, SearchLimits};
-use crate::store::{lock, RootStore};
+use crate::store::{lock, Hit, RootStore};
 use crate::watch::Watcher;
 use crate::{IndexError, RetrievalQuery, Snippet};
 
@@ -290,17 +290,38 @@ impl WorkspaceIndex {
         if terms.is_empty() || limits.max_snippets == 0 {
             return result;
         }
+        let wanted = (limits.max_snippets * 8).max(32);
+        let mut candidates = self.outside_window(query, |store| store.search(terms, wanted));
+        rank(&mut candidates);
+        result.hits = select(candidates, limits);
+        result
+    }
+
+    /// Chunks that define a name starting with the word being typed (`prefix`, as typed), best
+    /// first by their BM25 rank for `terms`, none from the prompt's window of the current file.
+    pub(crate) fn definitions(&self, prefix: &str, terms: &QueryTerms, query: &RetrievalQuery<'_>) -> Vec<Snippet> {
+        let Some(prefix) = crate::tokenize::whole(prefix) else { return Vec::new() };
+        let mut found = self.outside_window(query, |store| store.definitions_starting_with(&prefix, 16));
+        // Among several definitions, the one whose chunk matches the code around the cursor best.
+        let ranked = self.outside_window(query, |store| store.search(terms, 64));
+        let rank_of = |s: &Snippet| ranked.iter().position(|r| r.path == s.path && r.lines == s.lines);
+        found.sort_by_key(|s| (rank_of(s).unwrap_or(usize::MAX), s.path.clone(), s.lines.start));
+        found
+    }
+
+    /// Hits of `search` over every root as snippets, leaving out chunks of the current file that
+    /// overlap the prompt's window (the model already sees them).
+    fn outside_window(&self, query: &RetrievalQuery<'_>, search: impl Fn(&RootStore) -> Vec<Hit>) -> Vec<Snippet> {
         let current = query.path.and_then(|p| self.shared.locate(p));
         let window = line_span(query.text, &query.window);
-        let wanted = (limits.max_snippets * 8).max(32);
-        let mut candidates = Vec::new();
+        let mut out = Vec::new();
         for (i, root) in self.shared.roots.iter().enumerate() {
-            for hit in root.store.search(terms, wanted) {
+            for hit in search(&root.store) {
                 let in_window = current.as_ref().is_some_and(|(ri, rel)| {
                     *ri == i && *rel == hit.rel && hit.lines.start < window.end && window.start < hit.lines.end
                 });
                 if !in_window {
-                    candidates.push(Snippet {
+                    out.push(Snippet {
                         path: snippet_path(&hit.rel),
                         lines: hit.lines,
                         text: hit.text,
@@ -309,9 +330,7 @@ impl WorkspaceIndex {
                 }
             }
         }
-        rank(&mut candidates);
-        result.hits = select(candidates, limits);
-        result
+        out
     }
 }
 

@@ -282,6 +282,26 @@ fn auto_skips_code_that_uses_only_local_names() {
 }
 
 #[test]
+fn a_typed_word_that_begins_a_name_defined_elsewhere_retrieves_that_definition_first() {
+    let typing = "from . import utils\n\n\ndef main():\n    cfg = utils.pars";
+    let fx = Fixture::new(&[("pkg/utils.py", UTILS), ("pkg/main.py", typing)]);
+    let r = retriever(&fx, RetrievalMode::Auto, GateConfig { score_threshold: 1000.0, ..GateConfig::default() });
+    match decide(&r, &fx.root.join("pkg/main.py"), typing) {
+        RetrievalDecision::Retrieve { snippets, reason, check_model } => {
+            assert!(!check_model, "the model cannot know the name: no point asking it");
+            assert!(reason.starts_with("`pars` begins a name defined in pkg/utils.py"), "{reason}");
+            assert!(snippets[0].text.contains("def parse_config"), "{snippets:?}");
+        }
+        other => panic!("expected Retrieve, got {other:?}"),
+    }
+    // A word the current file already completes, or a keyword being typed, is not evidence.
+    for text in ["parse_config = None\nx = pars", "def main():\n    retu"] {
+        let decision = decide(&r, &fx.root.join("pkg/main.py"), text);
+        assert!(matches!(&decision, RetrievalDecision::Skip { .. }), "{text:?}: {decision:?}");
+    }
+}
+
+#[test]
 fn auto_skips_a_weak_best_score_and_says_by_how_much() {
     let fx = Fixture::new(&[("pkg/utils.py", UTILS), ("pkg/main.py", MAIN)]);
     let strict = GateConfig { score_threshold: 1000.0, ..GateConfig::default() };

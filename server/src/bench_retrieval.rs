@@ -3,8 +3,9 @@
 //!
 //! Tasks are cut from real repositories (PyPI sdists fetched by `scripts/corpus.sh`): a line of a
 //! source file is chosen (seeded, deterministic), the cursor goes at its start (after the
-//! indentation) or mid-line (after a `.`, `(` or `= `), and the rest of that line is removed; the
-//! lines below stay as the suffix. Each task runs under `--retrieval never`, `always` and `auto`
+//! indentation), mid-line (after a `.`, `(` or `= `) or three characters into a name (the editor
+//! asks while names are typed), and the rest of that line is removed; the lines below stay as
+//! the suffix. Each task runs under `--retrieval never`, `always` and `auto`
 //! over the same index, and the first suggested line is compared with the removed text: exact
 //! match (whitespace-trimmed) and edit similarity (1 − Levenshtein / longer length, RepoCoder's
 //! ES). Printed per mode: accuracy, how often the prompt carried retrieved snippets, and latency.
@@ -207,7 +208,11 @@ fn tasks(root: &Path, files: usize, per_file: usize, seed: u64) -> anyhow::Resul
         picked.sort_by_key(|(start, _)| *start);
         for (start, end) in picked {
             let line = &text[start..end];
-            let cut = if rng.next().is_multiple_of(2) { line_start_cut(line) } else { mid_line_cut(line, &mut rng) };
+            let cut = match rng.next() % 3 {
+                0 => line_start_cut(line),
+                1 => mid_line_cut(line, &mut rng),
+                _ => mid_word_cut(line, &mut rng),
+            };
             let Some(cut) = cut else { continue };
             let expected = line[cut..].to_owned();
             let mut cut_text = text.clone();
@@ -276,6 +281,32 @@ fn mid_line_cut(line: &str, rng: &mut SplitMix) -> Option<usize> {
     Some(cuts[(rng.next() % cuts.len() as u64) as usize])
 }
 
+/// The cursor three characters into a name of at least six (seeded choice): the editor asks
+/// while a name is being typed. Falls back to [`mid_line_cut`] on lines without such a name.
+fn mid_word_cut(line: &str, rng: &mut SplitMix) -> Option<usize> {
+    const TYPED: usize = 3;
+    let mut names = Vec::new();
+    let mut start = None;
+    for (i, c) in line.char_indices().chain(std::iter::once((line.len(), ' '))) {
+        let ident = c.is_alphanumeric() || c == '_';
+        match (start, ident) {
+            (None, true) if !c.is_numeric() => start = Some(i),
+            (Some(s), false) => {
+                if line[s..i].chars().count() >= 2 * TYPED {
+                    names.push(s);
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if names.is_empty() {
+        return mid_line_cut(line, rng);
+    }
+    let name = names[(rng.next() % names.len() as u64) as usize];
+    Some(name + line[name..].chars().take(TYPED).map(char::len_utf8).sum::<usize>())
+}
+
 /// 1 − Levenshtein distance / longer length, over characters (1 for two empty strings).
 fn edit_similarity(a: &str, b: &str) -> f64 {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
@@ -328,6 +359,16 @@ mod tests {
             assert!(["= ", "helpers.", "compute("].iter().any(|s| line[..cut].ends_with(s)), "{}", &line[..cut]);
         }
         assert_eq!(line_start_cut(line), Some(4));
+    }
+
+    #[test]
+    fn mid_word_cuts_leave_three_typed_characters_of_a_long_name() {
+        let line = "    total = helpers.compute_total(order)";
+        let mut rng = SplitMix(3);
+        for _ in 0..20 {
+            let cut = mid_word_cut(line, &mut rng).unwrap();
+            assert!(["hel", "com"].iter().any(|s| line[..cut].ends_with(s)), "{}", &line[..cut]);
+        }
     }
 
     #[test]
