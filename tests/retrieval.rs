@@ -147,3 +147,21 @@ fn a_function_added_in_the_editor_is_found_by_the_next_completion() {
     }
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn auto_retrieves_while_a_name_from_another_file_is_typed_and_not_for_local_code() {
+    let root = workspace("retrieval-auto");
+    let mut client = start(&root, "auto");
+    wait_until_indexed(&mut client);
+    // `frob` begins a name only helpers.py defines: retrieved, the name completed.
+    let text = suggestion(&mut client, &root.join("main.py"), MAIN);
+    assert!(text.contains("icate_invoice_totals"), "{text:?}");
+    let status = client.call_ok("splice/status", json!({}));
+    assert!(status["last"]["contextTokens"].as_u64().unwrap() > 0, "{status}");
+    // Code that uses only its own names: no snippets in the prompt.
+    let local = "def area(width, height):\n    result = width * height\n    return res";
+    suggestion(&mut client, &root.join("geometry.py"), local);
+    let status = client.call_ok("splice/status", json!({}));
+    assert_eq!(status["last"]["contextTokens"], 0, "{status}");
+    assert!(client.shutdown().success());
+}
