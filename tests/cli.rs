@@ -143,13 +143,19 @@ fn complete_json_explains_every_retrieval_decision() {
 
     // An imported module's attribute: the lexical and score gates pass, the model decides, and
     // its first-token probability is reported either way.
-    let foreign = complete("import helpers\n\n\ndef checkout(invoice):\n    total = helpers.frob", "auto");
+    let foreign = complete("import helpers\n\n\ndef checkout(invoice):\n    total = helpers.", "auto");
     assert!(foreign["gate"].as_str().unwrap().contains("foreign names: helpers"), "{foreign}");
     assert_eq!(foreign["checkModel"], true, "{foreign}");
     let p = foreign["firstTokenProbability"].as_f64().expect("the probe's probability");
     assert!((0.0..=1.0).contains(&p), "{foreign}");
     assert!(foreign["model"].as_str().unwrap().contains("p="), "{foreign}");
     assert_eq!(foreign["snippets"][0]["path"], "helpers.py", "{foreign}");
+
+    // The typed word begins a name only helpers.py defines: retrieved without asking the model.
+    let typed = complete("import helpers\n\n\ndef checkout(invoice):\n    total = helpers.frob", "auto");
+    assert!(typed["gate"].as_str().unwrap().starts_with("`frob` begins a name defined in helpers.py"), "{typed}");
+    assert_eq!(typed["retrieved"], true, "{typed}");
+    assert_eq!(typed["checkModel"], false, "{typed}");
 
     // always: retrieved, with the snippets' paths, lines and scores.
     let always = complete("import helpers\n\n\ndef checkout(invoice):\n    total = helpers.frob", "always");

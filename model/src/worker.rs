@@ -178,7 +178,7 @@ impl<'m> Worker<'m> {
         let block = &with.tokens[..with.context_end];
         let block_cached = self.documents.cached(&request.document).is_some_and(|cached| cached.starts_with(block));
         let verdict = match context.usage {
-            ContextUse::Always => verdict(true, "always".to_owned(), None),
+            ContextUse::Always => verdict(true, "used without asking the model".to_owned(), None),
             ContextUse::IfUncertain { min_probability } => {
                 if block_cached {
                     verdict(true, "the same context as the previous request (kept cached)".to_owned(), None)

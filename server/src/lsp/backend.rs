@@ -16,6 +16,7 @@ use crate::workspace::Workspace;
 use dashmap::DashMap;
 use serde_json::Value;
 use splice_model::{CancelToken, CompletionStats, Engine, EngineError};
+use splice_retrieval::IndexOptions;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 use tower_lsp_server::jsonrpc::{Error, Result};
@@ -402,9 +403,13 @@ impl LanguageServer for Backend {
         match open.document.apply_changes(&changes, params.text_document.version, encoding) {
             Ok(_) => {
                 open.in_sync |= full_text;
-                let text = open.document.text().to_owned();
+                // The index skips files this big anyway; do not copy them on every keystroke.
+                let indexable = open.document.text().len() as u64 <= IndexOptions::default().max_file_bytes;
+                let text = indexable.then(|| open.document.text().to_owned());
                 drop(open);
-                self.index_later(&uri, text);
+                if let Some(text) = text {
+                    self.index_later(&uri, text);
+                }
             }
             Err(err) => {
                 open.in_sync = false;
