@@ -8,7 +8,7 @@ VOCAB_FIXTURES := target/vocab-fixtures
 FEATURES ?=
 CARGO_FLAGS := --release --locked $(if $(FEATURES),--features $(FEATURES),)
 
-.PHONY: demo test build tools models models-default corpus fixtures bench bench-fim fim-copy lint \
+.PHONY: demo test build tools models models-default corpus fixtures bench bench-fim bench-retrieval fim-copy lint \
 	test-editors test-nvim vscode-e2e vsix
 
 ## Run the main job: a real completion with its timing, on the default model.
@@ -63,6 +63,10 @@ $(VOCAB_FIXTURES)/.stamp: tests/fixtures/make_fim_vocabs.py tests/fixtures/requi
 bench: tools models corpus build
 	$(SPLICE) bench latency
 	$(SPLICE) bench edits
+
+## Line completions cut from three PyPI sdists, with retrieval never, always and auto (~25 min).
+bench-retrieval: tools models-default corpus build
+	$(SPLICE) bench retrieval
 
 FIM_COPY := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/splice/models/gemma-3-270m-fim-copy.gguf
 

@@ -93,7 +93,7 @@ pub struct BenchRetrievalArgs {
     #[arg(long)]
     pub repo: Vec<PathBuf>,
     /// Files per repository.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 6)]
     pub files: usize,
     /// Tasks per file.
     #[arg(long, default_value_t = 5)]
