@@ -28,3 +28,14 @@ with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as member:
     shutil.copyfileobj(member, sys.stdout.buffer, 1 << 20)
 PY
 }
+
+# ensure_command COMMAND PACKAGE: installs PACKAGE with apt-get when COMMAND is missing (as root);
+# otherwise says what to install.
+ensure_command() {
+  command -v "$1" >/dev/null && return 0
+  [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null || die "$1 is missing (sudo apt-get install $2)"
+  say "installing $2 with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "$2" >/dev/null || die "apt-get install $2 failed"
+}

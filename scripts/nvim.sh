@@ -33,11 +33,7 @@ install_wheel() {
 install_sid() {
   local dir="$(splice_cache_dir)/nvim-0.12"
   if [ "$(cat "$dir/.stamp" 2>/dev/null)" != "0.12" ]; then
-    command -v patchelf >/dev/null || {
-      [ "$(id -u)" -eq 0 ] || die "patchelf is missing (sudo apt-get install patchelf)"
-      say "installing patchelf with apt-get"
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq patchelf >/dev/null
-    }
+    ensure_command patchelf patchelf
     say "fetching Neovim 0.12 from Debian sid into $dir (${#SID_PACKAGES[@]} .debs, ~11 MB)"
     rm -rf "$dir" && mkdir -p "$dir/apt/lists/partial" "$dir/debs" "$dir/root"
     echo "deb http://deb.debian.org/debian sid main" >"$dir/apt/sources.list"
@@ -59,6 +55,9 @@ WRAPPER
   fi
   echo "$dir/nvim"
 }
+
+# The tmux-driven test needs tmux whichever version it runs.
+ensure_command tmux tmux
 
 case "${1:-0.11}" in
   0.11) install_wheel ;;

@@ -67,6 +67,7 @@ npm_install() {
   echo "$version" >"$dir/.stamp"
 }
 
+ensure_command npm npm
 install_apt_packages
 install_node
 npm_install code-server "$CODE_SERVER_VERSION" "code-server@$CODE_SERVER_VERSION"
