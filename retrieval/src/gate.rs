@@ -19,7 +19,7 @@ use crate::lexical::{foreign_names, Dialect};
 use crate::query::{completes_locally, typed_word, QueryTerms};
 use crate::select::{select, SearchLimits};
 use crate::workspace::WorkspaceIndex;
-use crate::{RetrievalDecision, RetrievalMode, RetrievalQuery, Retriever};
+use crate::{RetrievalDecision, RetrievalMode, RetrievalQuery, Retriever, Snippet};
 
 /// How many foreign names a reason lists before "…".
 const NAMES_SHOWN: usize = 5;
@@ -69,11 +69,15 @@ impl SelectiveRetriever {
         }
         let terms = QueryTerms::around_cursor(query.text, query.cursor);
         let typed = typed_word(query.text, query.cursor).filter(|word| could_be_foreign(query, word));
-        let definitions = typed.map(|word| self.index.definitions(word, &terms, query)).unwrap_or_default();
-        if let (Some(word), Some(first)) = (typed, definitions.first()) {
-            let reason = format!("`{word}` begins a name defined in {}", first.path.display());
-            let found = self.index.search_terms(&terms, query, &self.config.limits);
-            let snippets = select(definitions.into_iter().chain(found.hits).collect(), &self.config.limits);
+        let definitions = typed.map(|word| self.index.definitions(word, query)).unwrap_or_default();
+        if let Some(word) = typed.filter(|_| !definitions.is_empty()) {
+            let limits = &self.config.limits;
+            // One search ranks both the definitions and the other snippets.
+            let ranked = self.index.ranked(&terms, query, limits.candidates().max(DEFINITION_RANKING));
+            let definitions = best_matching_first(definitions, &ranked);
+            let reason = format!("`{word}` begins a name defined in {}", definitions[0].path.display());
+            let others = select(ranked.into_iter().take(limits.candidates()).collect(), limits);
+            let snippets = select(definitions.into_iter().chain(others).collect(), limits);
             let count = snippets.len();
             return RetrievalDecision::Retrieve {
                 reason: format!("{reason}; {count} snippets"),
@@ -115,6 +119,17 @@ impl SelectiveRetriever {
             },
         }
     }
+}
+
+/// How many ranked chunks order several definitions of the typed word.
+const DEFINITION_RANKING: usize = 64;
+
+/// `definitions` ordered by how well their chunks match the code around the cursor (their place
+/// in `ranked`), unranked ones last, ties by path and line.
+fn best_matching_first(mut definitions: Vec<Snippet>, ranked: &[Snippet]) -> Vec<Snippet> {
+    let rank_of = |s: &Snippet| ranked.iter().position(|r| r.path == s.path && r.lines == s.lines);
+    definitions.sort_by_key(|s| (rank_of(s).unwrap_or(usize::MAX), s.path.clone(), s.lines.start));
+    definitions
 }
 
 /// Whether the typed `word` may become a name from another file: no keyword or builtin starts

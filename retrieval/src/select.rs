@@ -24,6 +24,13 @@ impl Default for SearchLimits {
     }
 }
 
+impl SearchLimits {
+    /// How many ranked candidates a search fetches to pick from.
+    pub fn candidates(&self) -> usize {
+        (self.max_snippets * 8).max(32)
+    }
+}
+
 /// A snippet that does not fit the remaining budget is cut to whole lines if at least this
 /// much budget is left; otherwise it is skipped.
 const MIN_TRIMMED_BYTES: usize = 256;

@@ -285,23 +285,6 @@ impl RootStore {
         self.collect(&BooleanQuery::new(clauses), limit)
     }
 
-    /// The best `limit` hits of `query`.
-    fn collect(&self, query: &dyn Query, limit: usize) -> tantivy::Result<Vec<Hit>> {
-        let f = self.fields;
-        let searcher = self.reader.searcher();
-        let top = searcher.search(query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
-        let mut hits = Vec::with_capacity(top.len());
-        for (score, address) in top {
-            let doc: TantivyDocument = searcher.doc(address)?;
-            let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-            let num = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or_default() as u32;
-            hits.push(Hit { rel: text(f.path), lines: num(f.start)..num(f.end), text: text(f.text), score });
-        }
-        Ok(hits)
-    }
-}
-
-impl RootStore {
     /// Chunks that define a name starting with `prefix` (a lowercased whole identifier), at most
     /// `limit`, in index order. Errors are logged and give no hits.
     pub fn definitions_starting_with(&self, prefix: &str, limit: usize) -> Vec<Hit> {
@@ -323,6 +306,21 @@ impl RootStore {
                 Vec::new()
             }
         }
+    }
+
+    /// The best `limit` hits of `query`.
+    fn collect(&self, query: &dyn Query, limit: usize) -> tantivy::Result<Vec<Hit>> {
+        let f = self.fields;
+        let searcher = self.reader.searcher();
+        let top = searcher.search(query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let num = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or_default() as u32;
+            hits.push(Hit { rel: text(f.path), lines: num(f.start)..num(f.end), text: text(f.text), score });
+        }
+        Ok(hits)
     }
 }
 

@@ -290,23 +290,23 @@ impl WorkspaceIndex {
         if terms.is_empty() || limits.max_snippets == 0 {
             return result;
         }
-        let wanted = (limits.max_snippets * 8).max(32);
-        let mut candidates = self.outside_window(query, |store| store.search(terms, wanted));
-        rank(&mut candidates);
-        result.hits = select(candidates, limits);
+        result.hits = select(self.ranked(terms, query, limits.candidates()), limits);
         result
     }
 
-    /// Chunks that define a name starting with the word being typed (`prefix`, as typed), best
-    /// first by their BM25 rank for `terms`, none from the prompt's window of the current file.
-    pub(crate) fn definitions(&self, prefix: &str, terms: &QueryTerms, query: &RetrievalQuery<'_>) -> Vec<Snippet> {
+    /// The best `wanted` chunks (per root) for `terms`, ranked best first, none from the
+    /// prompt's window of the current file: what [`select`] picks snippets from.
+    pub(crate) fn ranked(&self, terms: &QueryTerms, query: &RetrievalQuery<'_>, wanted: usize) -> Vec<Snippet> {
+        let mut candidates = self.outside_window(query, |store| store.search(terms, wanted));
+        rank(&mut candidates);
+        candidates
+    }
+
+    /// Chunks that define a name starting with the word being typed (`prefix`, as typed), in
+    /// index order, none from the prompt's window of the current file.
+    pub(crate) fn definitions(&self, prefix: &str, query: &RetrievalQuery<'_>) -> Vec<Snippet> {
         let Some(prefix) = crate::tokenize::whole(prefix) else { return Vec::new() };
-        let mut found = self.outside_window(query, |store| store.definitions_starting_with(&prefix, 16));
-        // Among several definitions, the one whose chunk matches the code around the cursor best.
-        let ranked = self.outside_window(query, |store| store.search(terms, 64));
-        let rank_of = |s: &Snippet| ranked.iter().position(|r| r.path == s.path && r.lines == s.lines);
-        found.sort_by_key(|s| (rank_of(s).unwrap_or(usize::MAX), s.path.clone(), s.lines.start));
-        found
+        self.outside_window(query, |store| store.definitions_starting_with(&prefix, 16))
     }
 
     /// Hits of `search` over every root as snippets, leaving out chunks of the current file that
