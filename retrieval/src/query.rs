@@ -9,7 +9,7 @@
 use crate::keywords;
 use std::ops::Range;
 
-use crate::tokenize::{identifiers, subwords, whole};
+use crate::tokenize::{identifiers, subwords, whole, word_start};
 
 /// Lines before the cursor's line that the query (and the lexical gate) look at.
 pub const CONTEXT_LINES: usize = 10;
@@ -74,13 +74,7 @@ pub const MIN_TYPED_CHARS: usize = 3;
 /// has at least [`MIN_TYPED_CHARS`] characters: the name being typed (`helpers.frob┃`).
 pub fn typed_word(text: &str, cursor: usize) -> Option<&str> {
     let cursor = floor_char_boundary(text, cursor);
-    let start = text[..cursor]
-        .char_indices()
-        .rev()
-        .take_while(|(_, c)| crate::tokenize::is_ident_char(*c))
-        .last()
-        .map_or(cursor, |(i, _)| i);
-    let word = &text[start..cursor];
+    let word = &text[word_start(text, cursor)..cursor];
     let starts_like_a_name = word.chars().next().is_some_and(|c| !c.is_numeric());
     (starts_like_a_name && word.chars().count() >= MIN_TYPED_CHARS).then_some(word)
 }

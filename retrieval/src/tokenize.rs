@@ -16,6 +16,12 @@ pub fn is_ident_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
+/// Byte offset where the identifier ending at `cursor` starts (`cursor` itself when the
+/// character before it is not an identifier character). `cursor` must be a char boundary.
+pub fn word_start(text: &str, cursor: usize) -> usize {
+    text[..cursor].char_indices().rev().take_while(|(_, c)| is_ident_char(*c)).last().map_or(cursor, |(i, _)| i)
+}
+
 /// Every identifier-like run in `text` with its byte range, in order. Pure numbers (`42`) are
 /// skipped: they are literals, not names.
 pub fn identifiers(text: &str) -> impl Iterator<Item = (usize, &str)> + '_ {
@@ -163,6 +169,15 @@ impl TokenStream for VecTokenStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_word_left_of_the_cursor_is_found() {
+        let text = "x = self.quan";
+        assert_eq!(&text[word_start(text, text.len())..], "quan");
+        assert_eq!(word_start("self.", 5), 5, "no word: the edit starts at the cursor");
+        let cjk = "名前_1";
+        assert_eq!(word_start(cjk, cjk.len()), 0);
+    }
 
     fn split(ident: &str) -> String {
         subwords(ident).join(" ")

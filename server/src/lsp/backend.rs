@@ -16,6 +16,7 @@ use crate::workspace::Workspace;
 use dashmap::DashMap;
 use serde_json::Value;
 use splice_model::{CancelToken, CompletionStats, Engine, EngineError};
+use splice_retrieval::tokenize::word_start;
 use splice_retrieval::IndexOptions;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
@@ -206,7 +207,7 @@ impl Backend {
                 return Ok(None);
             }
         };
-        let word_offset = identifier_start(document.text(), cursor);
+        let word_offset = word_start(document.text(), cursor);
         let word_start = document.position_at(word_offset, encoding).map(convert::lsp_position).unwrap_or(at);
         Ok(Some((prepared, word_start, document.text()[word_offset..cursor].to_owned())))
     }
@@ -286,16 +287,6 @@ async fn run(
         }),
     );
     rx.await.unwrap_or(Err(EngineError::Stopped))
-}
-
-/// Byte offset where the identifier ending at `cursor` starts.
-fn identifier_start(text: &str, cursor: usize) -> usize {
-    text[..cursor]
-        .char_indices()
-        .rev()
-        .take_while(|(_, c)| c.is_alphanumeric() || *c == '_')
-        .last()
-        .map_or(cursor, |(i, _)| i)
 }
 
 /// Cancels the engine request when the handler's future is dropped (the client sent
@@ -541,18 +532,4 @@ fn capabilities(encoding: PositionEncoding) -> ServerCapabilities {
 
 fn server_info() -> ServerInfo {
     ServerInfo { name: "splice".to_owned(), version: Some(env!("CARGO_PKG_VERSION").to_owned()) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::identifier_start;
-
-    #[test]
-    fn the_word_left_of_the_cursor_is_found() {
-        let text = "x = self.quan";
-        assert_eq!(&text[identifier_start(text, text.len())..], "quan");
-        assert_eq!(identifier_start("self.", 5), 5, "no word: the edit starts at the cursor");
-        let cjk = "名前_1";
-        assert_eq!(identifier_start(cjk, cjk.len()), 0);
-    }
 }
