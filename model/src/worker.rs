@@ -15,7 +15,7 @@ use crate::error::{EngineError, ModelError};
 use crate::healing::Healing;
 use crate::llama_log;
 use crate::prompt;
-use crate::repo_context::{self, top_probability, ContextUse, RenderedContext, RepoFormat};
+use crate::repo_context::{self, top_probability, ContextUse, RenderedContext, RepoContext, RepoFormat};
 use crate::sequence::Llama;
 use crate::shape::StreamVerdict;
 use crate::template::PromptTemplate;
@@ -163,18 +163,21 @@ impl<'m> Worker<'m> {
         max_tokens: usize,
         stats: &mut CompletionStats,
     ) -> Result<(Prompt, usize), EngineError> {
-        let Some(context) = &request.context else {
-            let prompt = self.prompt_for(request, max_tokens, false);
-            let slot = self.follow_into(&request.document, &prompt.tokens, max_tokens, &request.cancel, stats)?;
-            return Ok((prompt, slot));
+        let document = self.tokenize_document(request);
+        let with =
+            request.context.as_ref().map(|context| (context, self.prompt_for(&document, Some(context), max_tokens)));
+        let (context, with) = match with {
+            Some((context, with)) if with.context.files > 0 => (context, with),
+            unfit => {
+                let prompt = self.prompt_for(&document, None, max_tokens);
+                let slot = self.follow_into(&request.document, &prompt.tokens, max_tokens, &request.cancel, stats)?;
+                if unfit.is_some() {
+                    let reason = "no retrieved snippet fits the context budget".to_owned();
+                    stats.context = Some(verdict(false, reason, None));
+                }
+                return Ok((prompt, slot));
+            }
         };
-        let with = self.prompt_for(request, max_tokens, true);
-        if with.context.files == 0 {
-            let prompt = self.prompt_for(request, max_tokens, false);
-            let slot = self.follow_into(&request.document, &prompt.tokens, max_tokens, &request.cancel, stats)?;
-            stats.context = Some(verdict(false, "no retrieved snippet fits the context budget".to_owned(), None));
-            return Ok((prompt, slot));
-        }
         let block = &with.tokens[..with.context_end];
         let block_cached = self.documents.cached(&request.document).is_some_and(|cached| cached.starts_with(block));
         let verdict = match context.usage {
@@ -183,7 +186,7 @@ impl<'m> Worker<'m> {
                 if block_cached {
                     verdict(true, "the same context as the previous request (kept cached)".to_owned(), None)
                 } else {
-                    let without = self.prompt_for(request, max_tokens, false);
+                    let without = self.prompt_for(&document, None, max_tokens);
                     let slot =
                         self.follow_into(&request.document, &without.tokens, max_tokens, &request.cancel, stats)?;
                     let p = top_probability(self.llama.last_logits());
@@ -231,7 +234,8 @@ impl<'m> Worker<'m> {
     /// re-encode.
     pub(crate) fn prompt_logits(&mut self, request: &CompletionRequest) -> Result<Vec<f32>, EngineError> {
         let max_tokens = self.max_tokens(request);
-        let prompt = self.prompt_for(request, max_tokens, request.context.is_some());
+        let document = self.tokenize_document(request);
+        let prompt = self.prompt_for(&document, request.context.as_ref(), max_tokens);
         self.follow(&request.document, &prompt.tokens, max_tokens, &request.cancel)?;
         Ok(self.llama.last_logits().to_vec())
     }
@@ -259,30 +263,36 @@ impl<'m> Worker<'m> {
         (request.max_tokens as usize).min(n_ctx.saturating_sub(MIN_PROMPT_TOKENS as usize)).max(1)
     }
 
-    /// The fitted prompt: BOS, the repository context block when `with_context` (and the request
-    /// has one), then the document's prompt in the template's layout.
-    fn prompt_for(&self, request: &CompletionRequest, max_tokens: usize, with_context: bool) -> Prompt {
+    /// The fitted prompt: BOS, the repository `context` block when given, then the document's
+    /// prompt in the template's layout.
+    fn prompt_for(&self, document: &DocumentTokens, context: Option<&RepoContext>, max_tokens: usize) -> Prompt {
         let budget = self.llama.ctx.n_ctx() as usize - max_tokens;
         let mut tokens: Vec<LlamaToken> = self.bos.into_iter().collect();
-        let context = match (&request.context, with_context) {
-            (Some(context), true) => {
+        let context = match context {
+            Some(context) => {
                 let vocab = self.model.vocab();
                 let block_budget = context.max_tokens.min(budget / 3);
                 repo_context::render(self.repo_format, context, block_budget, |text| {
                     vocab.tokenize(text.as_bytes(), false, false)
                 })
             }
-            _ => RenderedContext::default(),
+            None => RenderedContext::default(),
         };
         tokens.extend_from_slice(&context.tokens);
         let context_end = tokens.len();
-        let (fitted, healing) = self.fit_prompt(request, budget.saturating_sub(context_end));
+        let fitted = prompt::assemble(
+            &self.template,
+            None,
+            &document.prefix,
+            &document.suffix,
+            budget.saturating_sub(context_end),
+        );
         tokens.extend_from_slice(&fitted.tokens);
         if tokens.is_empty() {
             // An empty document and no BOS: start from the end-of-sequence token as a separator.
             tokens.push(self.model.vocab().eos());
         }
-        Prompt { tokens, healing, dropped: fitted.prefix_dropped, context, context_end }
+        Prompt { tokens, healing: document.healing.clone(), dropped: fitted.prefix_dropped, context, context_end }
     }
 
     /// Plans and applies the cache update of `document`'s sequence for `prompt`, making room for
@@ -326,9 +336,10 @@ impl<'m> Worker<'m> {
         Ok((slot, update))
     }
 
-    /// Tokenizes and fits the prompt. When the prefix ends mid-word, its last token is left out
-    /// and returned as the [`Healing`] the first generated tokens must spell.
-    fn fit_prompt(&self, request: &CompletionRequest, budget: usize) -> (prompt::FittedPrompt, Option<Healing>) {
+    /// Tokenizes the request's document once; every prompt built for the request (with or
+    /// without repository context) fits these tokens. When the prefix ends mid-word, its last
+    /// token is left out and returned as the [`Healing`] the first generated tokens must spell.
+    fn tokenize_document(&self, request: &CompletionRequest) -> DocumentTokens {
         let vocab = self.model.vocab();
         let mut prefix = vocab.tokenize(request.prefix.as_bytes(), false, false);
         let healing = self.heal_trailing_word(&mut prefix, &request.prefix);
@@ -336,7 +347,7 @@ impl<'m> Worker<'m> {
             PromptTemplate::PrefixOnly => Vec::new(),
             PromptTemplate::Fim(_) => vocab.tokenize(request.suffix.as_bytes(), false, false),
         };
-        (prompt::assemble(&self.template, None, &prefix, &suffix, budget), healing)
+        DocumentTokens { prefix, suffix, healing }
     }
 
     /// Drops the tokens of the word the prefix ends in (at most [`MAX_HEALED_TOKENS`]), or its
@@ -440,6 +451,16 @@ impl<'m> Worker<'m> {
 
 fn ms_since(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
+}
+
+/// A request's document as tokens, before fitting.
+struct DocumentTokens {
+    /// The text before the cursor, without the healed word's tokens.
+    prefix: Vec<LlamaToken>,
+    /// The text after the cursor (empty without FIM).
+    suffix: Vec<LlamaToken>,
+    /// The healing of a trailing partial word, if the prefix ends in one.
+    healing: Option<Healing>,
 }
 
 /// A request's prompt as decoded.
