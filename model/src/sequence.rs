@@ -30,6 +30,7 @@ use crate::llama_log;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
+use std::ops::Range;
 
 /// Tokens re-encoded per repair step: small enough that a new request waits little.
 pub(crate) const REPAIR_CHUNK: usize = 64;
@@ -279,9 +280,36 @@ impl KvSequence {
     pub(crate) fn repair_step(&mut self, llama: &mut Llama<'_>) -> Result<bool, EngineError> {
         let Some(from) = self.stale_from else { return Ok(false) };
         let end = (from + REPAIR_CHUNK).min(self.prompt_len);
-        let chunk: Vec<LlamaToken> = self.tokens[from..end].to_vec();
+        self.reencode(llama, from..end, false)?;
+        self.stale_from = (end < self.prompt_len).then_some(end);
+        Ok(self.stale_from.is_some())
+    }
+
+    /// Re-encodes the prompt's last `n` cells so that they attend to everything before them again
+    /// (after an insertion far above, such as a new repository-context block, whose effect on the
+    /// tokens at the cursor matters most), leaving logits for the prompt's last token. Generated
+    /// tokens after the prompt are dropped. Returns how many cells were re-encoded.
+    pub(crate) fn refresh_tail(&mut self, llama: &mut Llama<'_>, n: usize) -> Result<usize, EngineError> {
+        let from = self.prompt_len.saturating_sub(n);
+        if from == self.prompt_len {
+            return Ok(0);
+        }
+        self.reencode(llama, from..self.prompt_len, true)?;
+        if self.stale_from.is_some_and(|s| s >= from) {
+            self.stale_from = None;
+        }
+        Ok(self.prompt_len - from)
+    }
+
+    /// Decodes the prompt cells `cells` again, in place: the same tokens, attending to the cells
+    /// before them as they are now. A range ending at the prompt's end drops the generated tokens
+    /// after it (`want_logits`: leave logits for the last one); otherwise the cells after the
+    /// range are parked in the scratch sequence meanwhile. On error the cache is cleared.
+    fn reencode(&mut self, llama: &mut Llama<'_>, cells: Range<usize>, want_logits: bool) -> Result<(), EngineError> {
+        let (from, end) = (cells.start, cells.end);
+        let chunk: Vec<LlamaToken> = self.tokens[cells].to_vec();
         let result = if end == self.prompt_len {
-            llama.remove(self.seq, from, None).and_then(|()| llama.decode_at(self.seq, from, &chunk, false))
+            llama.remove(self.seq, from, None).and_then(|()| llama.decode_at(self.seq, from, &chunk, want_logits))
         } else {
             llama
                 .tag_scratch(self.seq, end)
@@ -295,33 +323,8 @@ impl KvSequence {
         }
         if end == self.prompt_len {
             self.tokens.truncate(self.prompt_len);
-            self.stale_from = None;
-        } else {
-            self.stale_from = Some(end);
         }
-        Ok(self.stale_from.is_some())
-    }
-
-    /// Re-encodes the prompt's last `n` cells so that they attend to everything before them again
-    /// (after an insertion far above, such as a new repository-context block, whose effect on the
-    /// tokens at the cursor matters most), leaving logits for the prompt's last token. Generated
-    /// tokens after the prompt are dropped. Returns how many cells were re-encoded.
-    pub(crate) fn refresh_tail(&mut self, llama: &mut Llama<'_>, n: usize) -> Result<usize, EngineError> {
-        let from = self.prompt_len.saturating_sub(n);
-        let tail: Vec<LlamaToken> = self.tokens[from..self.prompt_len].to_vec();
-        if tail.is_empty() {
-            return Ok(0);
-        }
-        let result = llama.remove(self.seq, from, None).and_then(|()| llama.decode_at(self.seq, from, &tail, true));
-        if let Err(err) = result {
-            self.reset(llama);
-            return Err(err);
-        }
-        self.tokens.truncate(self.prompt_len);
-        if self.stale_from.is_some_and(|s| s >= from) {
-            self.stale_from = None;
-        }
-        Ok(tail.len())
+        Ok(())
     }
 
     /// Forgets everything: this sequence's cells (and the scratch sequence) are cleared and the
