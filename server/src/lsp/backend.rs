@@ -48,7 +48,7 @@ pub struct Backend {
     cli_options: Options,
     settings: RwLock<Settings>,
     encoding: RwLock<PositionEncoding>,
-    documents: DashMap<Uri, OpenDocument>,
+    documents: Arc<DashMap<Uri, OpenDocument>>,
     in_flight: DashMap<Uri, CancelToken>,
     engine: EngineSlot,
     board: Arc<StatusBoard>,
@@ -72,7 +72,7 @@ impl Backend {
             settings: RwLock::new(Settings::resolve(cli_options.clone())),
             cli_options,
             encoding: RwLock::new(PositionEncoding::Utf16),
-            documents: DashMap::new(),
+            documents: Arc::new(DashMap::new()),
             in_flight: DashMap::new(),
             engine: EngineSlot::new(),
             board: Arc::new(StatusBoard::default()),
@@ -394,13 +394,8 @@ impl LanguageServer for Backend {
         match open.document.apply_changes(&changes, params.text_document.version, encoding) {
             Ok(_) => {
                 open.in_sync |= full_text;
-                // The index skips files this big anyway; do not copy them on every keystroke.
-                let indexable = open.document.text().len() as u64 <= IndexOptions::default().max_file_bytes;
-                let text = indexable.then(|| open.document.text().to_owned());
                 drop(open);
-                if let Some(text) = text {
-                    self.index_later(&uri, text);
-                }
+                self.reindex(&uri, INDEX_DEBOUNCE);
             }
             Err(err) => {
                 open.in_sync = false;
@@ -413,16 +408,7 @@ impl LanguageServer for Backend {
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
         let uri = params.text_document.uri;
         tracing::debug!(uri = uri.as_str(), "didSave");
-        let Some(text) =
-            self.documents.get(&uri).filter(|open| open.in_sync).map(|open| open.document.text().to_owned())
-        else {
-            return;
-        };
-        self.index_edits.entry(uri.clone()).and_modify(|n| *n += 1).or_insert(0);
-        if let (Some(path), Some(workspace)) = (uri.to_file_path(), self.workspace.get().cloned()) {
-            let path = path.into_owned();
-            tokio::task::spawn_blocking(move || workspace.update_text(&path, &text));
-        }
+        self.reindex(&uri, Duration::ZERO);
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
@@ -466,8 +452,11 @@ impl LanguageServer for Backend {
 }
 
 impl Backend {
-    /// Re-chunks the document into the index once no edit has come for [`INDEX_DEBOUNCE`].
-    fn index_later(&self, uri: &Uri, text: String) {
+    /// Re-chunks the document into the index after `delay` (didChange: [`INDEX_DEBOUNCE`];
+    /// didSave: none) unless another edit or save of it comes first. The text is read when the
+    /// update runs, so typing copies nothing; a document out of sync or too big to index is left
+    /// alone.
+    fn reindex(&self, uri: &Uri, delay: Duration) {
         let (Some(workspace), Some(path)) = (self.workspace.get().cloned(), uri.to_file_path()) else { return };
         if workspace.index().is_none() {
             return;
@@ -478,10 +467,18 @@ impl Backend {
             *entry += 1;
             *entry
         };
-        let (edits, uri) = (self.index_edits.clone(), uri.clone());
+        let (documents, edits, uri) = (self.documents.clone(), self.index_edits.clone(), uri.clone());
         tokio::spawn(async move {
-            tokio::time::sleep(INDEX_DEBOUNCE).await;
-            if edits.get(&uri).is_some_and(|latest| *latest == edit) {
+            tokio::time::sleep(delay).await;
+            if edits.get(&uri).is_none_or(|latest| *latest != edit) {
+                return;
+            }
+            let max_bytes = IndexOptions::default().max_file_bytes;
+            let text = documents
+                .get(&uri)
+                .filter(|open| open.in_sync && open.document.text().len() as u64 <= max_bytes)
+                .map(|open| open.document.text().to_owned());
+            if let Some(text) = text {
                 let _ = tokio::task::spawn_blocking(move || workspace.update_text(&path, &text)).await;
             }
         });
