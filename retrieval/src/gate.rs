@@ -65,7 +65,7 @@ impl SelectiveRetriever {
     fn decide(&self, query: &RetrievalQuery<'_>) -> RetrievalDecision {
         let skip = |reason: String| RetrievalDecision::Skip { reason };
         if self.mode == RetrievalMode::Never {
-            return skip("retrieval is off (--retrieval never)".to_owned());
+            return RetrievalDecision::off();
         }
         let terms = QueryTerms::around_cursor(query.text, query.cursor);
         let typed = typed_word(query.text, query.cursor).filter(|word| could_be_foreign(query, word));

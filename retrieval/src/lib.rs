@@ -97,6 +97,13 @@ pub enum RetrievalDecision {
     },
 }
 
+impl RetrievalDecision {
+    /// The decision when retrieval is turned off (`--retrieval never`).
+    pub fn off() -> Self {
+        RetrievalDecision::Skip { reason: "retrieval is off (--retrieval never)".to_owned() }
+    }
+}
+
 /// Decides per request whether to retrieve, and retrieves. Must be cheap when it declines:
 /// it runs on every keystroke.
 pub trait Retriever: Send + Sync {

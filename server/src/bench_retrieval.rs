@@ -79,12 +79,11 @@ pub fn run(args: BenchRetrievalArgs) -> anyhow::Result<()> {
             bail!("{} is not a folder (run `make corpus`)", repository.display());
         }
         let tasks = tasks(repository, args.files, args.tasks_per_file, args.seed)?;
-        let mut index_settings = Settings::resolve(Options {
+        let index_settings = Settings::resolve(Options {
             retrieval: Some(Retrieval::Always),
             index_dir: Some(index_dir.clone()),
             ..options.clone()
         });
-        index_settings.retrieval.index_dir = index_dir.clone();
         let indexer = Workspace::new(vec![repository.clone()], index_settings.retrieval.clone());
         let started = std::time::Instant::now();
         indexer.open_and_sync(&mut |_| {}).context("cannot index the repository")?;

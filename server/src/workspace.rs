@@ -132,9 +132,7 @@ impl Workspace {
     /// Asks the retriever about a request.
     pub fn retrieve(&self, query: &RetrievalQuery<'_>) -> RetrievalDecision {
         match (self.settings.mode, self.retriever.get()) {
-            (RetrievalMode::Never, _) => {
-                RetrievalDecision::Skip { reason: "retrieval is off (--retrieval never)".to_owned() }
-            }
+            (RetrievalMode::Never, _) => RetrievalDecision::off(),
             (_, Some((_, retriever))) => retriever.retrieve(query),
             (_, None) if self.roots.is_empty() => {
                 RetrievalDecision::Skip { reason: "no workspace folder to retrieve from".to_owned() }
