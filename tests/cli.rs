@@ -167,3 +167,17 @@ fn complete_json_explains_every_retrieval_decision() {
     assert_eq!(never["retrieved"], false, "{never}");
     assert!(never["gate"].as_str().unwrap().contains("--retrieval never"), "{never}");
 }
+
+#[test]
+fn an_out_of_range_number_on_the_command_line_is_refused_before_anything_runs() {
+    for args in [
+        &["serve", "--max-tokens", "4294967295"][..],
+        &["complete", "x.py", "--line", "1", "--col", "1", "--ctx", "9"][..],
+        &["serve", "--temperature", "NaN"][..],
+        &["serve", "--max-documents", "100000"][..],
+    ] {
+        let output = splice(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("is out of range"), "{args:?}: {}", stderr(&output));
+    }
+}

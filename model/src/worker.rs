@@ -57,7 +57,8 @@ impl<'m> Worker<'m> {
     pub(crate) fn new(model: &'m LlamaModel, config: &EngineConfig) -> Result<Self, ModelError> {
         let trained = model.n_ctx_train();
         let requested = config.context_tokens.unwrap_or(DEFAULT_CONTEXT_TOKENS.min(trained.max(1)));
-        let needed = config.max_tokens + MIN_PROMPT_TOKENS;
+        // Saturating: a generation budget near u32::MAX must fail this check, not wrap past it.
+        let needed = config.max_tokens.saturating_add(MIN_PROMPT_TOKENS);
         if requested < needed {
             return Err(ModelError::ContextTooSmall {
                 requested,

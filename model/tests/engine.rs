@@ -107,6 +107,17 @@ fn a_context_too_small_for_prompt_and_budget_is_refused() {
 }
 
 #[test]
+fn a_generation_budget_near_u32_max_is_refused_not_wrapped() {
+    // `max_tokens + the minimum prompt` once wrapped to a small number, passed this check, and
+    // the first completion then decoded for minutes while no other request was served.
+    let mut config = EngineConfig::new(smollm2());
+    config.context_tokens = Some(512);
+    config.max_tokens = u32::MAX;
+    let err = Engine::start(config).unwrap_err();
+    assert!(matches!(err, ModelError::ContextTooSmall { requested: 512, max_tokens: u32::MAX, .. }), "{err:?}");
+}
+
+#[test]
 fn smollm2_completes_and_reuses_the_cached_prompt() {
     let engine = Engine::start(EngineConfig::new(smollm2())).unwrap();
     assert_eq!(engine.info().architecture, "llama");

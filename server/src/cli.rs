@@ -36,6 +36,19 @@ pub enum Command {
     Bench(BenchCommand),
 }
 
+impl Command {
+    /// The model and generation options this subcommand was given, to validate before it runs.
+    pub fn options(&self) -> Option<&Options> {
+        match self {
+            Command::Serve(args) => Some(&args.options),
+            Command::Complete(args) => Some(&args.options),
+            Command::Bench(BenchCommand::Latency(args)) => Some(&args.options),
+            Command::Bench(BenchCommand::Edits(args)) => Some(&args.options),
+            Command::Bench(BenchCommand::Retrieval(args)) => Some(&args.options),
+        }
+    }
+}
+
 impl Default for Command {
     fn default() -> Self {
         Command::Serve(ServeArgs::default())

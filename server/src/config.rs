@@ -136,6 +136,130 @@ impl Options {
     }
 }
 
+/// A number a client or the command line set outside the range Splice accepts.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{flag} (initializationOptions.{key}) = {value} is out of range: it must be {range}")]
+pub struct OptionError {
+    /// The command-line flag, e.g. `--max-tokens`.
+    pub flag: &'static str,
+    /// The `initializationOptions` key, e.g. `maxTokens`.
+    pub key: &'static str,
+    /// The value as given.
+    pub value: String,
+    /// The accepted range, in words.
+    pub range: &'static str,
+}
+
+/// The accepted range of every numeric option. Each bound keeps one request's work and memory
+/// finite: a generation budget near `u32::MAX` once made the first completion run for minutes
+/// while no other request was served.
+pub mod bounds {
+    use std::ops::RangeInclusive;
+    /// `--ctx`: llama.cpp allocates the whole KV cache up front.
+    pub const CTX: RangeInclusive<u32> = 128..=262_144;
+    /// `--threads`, `--threads-decode`.
+    pub const THREADS: RangeInclusive<u32> = 1..=1024;
+    /// `--gpu-layers` (999 is the usual "all").
+    pub const GPU_LAYERS: RangeInclusive<u32> = 0..=10_000;
+    /// `--max-tokens`: about 100 lines of code, far beyond `--max-lines`' default.
+    pub const MAX_TOKENS: RangeInclusive<u32> = 1..=1024;
+    /// `--max-lines`.
+    pub const MAX_LINES: RangeInclusive<usize> = 1..=1000;
+    /// `--temperature`.
+    pub const TEMPERATURE: RangeInclusive<f32> = 0.0..=5.0;
+    /// `--top-k` (0 = off).
+    pub const TOP_K: RangeInclusive<i32> = 0..=1_000_000;
+    /// `--repair-idle-ms`: up to an hour.
+    pub const REPAIR_IDLE_MS: RangeInclusive<u64> = 0..=3_600_000;
+    /// `--max-documents`: each document holds two of llama.cpp's at most 256 sequences.
+    pub const MAX_DOCUMENTS: RangeInclusive<u32> = 1..=64;
+    /// `--retrieval-tokens`.
+    pub const RETRIEVAL_TOKENS: RangeInclusive<usize> = 0..=16_384;
+    /// `--retrieval-min-probability`.
+    pub const PROBABILITY: RangeInclusive<f32> = 0.0..=1.0;
+    /// `--retrieval-min-score`.
+    pub const MIN_SCORE: RangeInclusive<f32> = 0.0..=1_000.0;
+}
+
+impl Options {
+    /// Checks every number against [`bounds`]; the first one out of range is the error. Run on
+    /// the command line's flags at start-up and on the editor's `initializationOptions` at
+    /// `initialize`, so a bad value is refused in the user's words before anything runs.
+    pub fn validate(&self) -> Result<(), OptionError> {
+        fn check<T: PartialOrd + std::fmt::Display>(
+            value: Option<T>,
+            range: std::ops::RangeInclusive<T>,
+            flag: &'static str,
+            key: &'static str,
+            words: &'static str,
+        ) -> Result<(), OptionError> {
+            match value {
+                // `contains` is false for NaN, so a NaN float is refused too.
+                Some(value) if !range.contains(&value) => {
+                    Err(OptionError { flag, key, value: value.to_string(), range: words })
+                }
+                _ => Ok(()),
+            }
+        }
+        check(self.ctx, bounds::CTX, "--ctx", "ctx", "between 128 and 262144 tokens")?;
+        check(self.threads, bounds::THREADS, "--threads", "threads", "between 1 and 1024")?;
+        check(self.threads_decode, bounds::THREADS, "--threads-decode", "threadsDecode", "between 1 and 1024")?;
+        check(self.gpu_layers, bounds::GPU_LAYERS, "--gpu-layers", "gpuLayers", "between 0 and 10000")?;
+        check(self.max_tokens, bounds::MAX_TOKENS, "--max-tokens", "maxTokens", "between 1 and 1024")?;
+        check(self.max_lines, bounds::MAX_LINES, "--max-lines", "maxLines", "between 1 and 1000")?;
+        check(self.temperature, bounds::TEMPERATURE, "--temperature", "temperature", "between 0 and 5")?;
+        check(self.top_k, bounds::TOP_K, "--top-k", "topK", "between 0 (off) and 1000000")?;
+        if let Some(p) = self.top_p.filter(|p| !(*p > 0.0 && *p <= 1.0)) {
+            return Err(OptionError {
+                flag: "--top-p",
+                key: "topP",
+                value: p.to_string(),
+                range: "above 0 and at most 1",
+            });
+        }
+        check(
+            self.repair_idle_ms,
+            bounds::REPAIR_IDLE_MS,
+            "--repair-idle-ms",
+            "repairIdleMs",
+            "between 0 and 3600000",
+        )?;
+        check(self.max_documents, bounds::MAX_DOCUMENTS, "--max-documents", "maxDocuments", "between 1 and 64")?;
+        check(
+            self.retrieval_tokens,
+            bounds::RETRIEVAL_TOKENS,
+            "--retrieval-tokens",
+            "retrievalTokens",
+            "between 0 and 16384",
+        )?;
+        check(
+            self.retrieval_min_probability,
+            bounds::PROBABILITY,
+            "--retrieval-min-probability",
+            "retrievalMinProbability",
+            "between 0 and 1",
+        )?;
+        check(
+            self.retrieval_min_score,
+            bounds::MIN_SCORE,
+            "--retrieval-min-score",
+            "retrievalMinScore",
+            "between 0 and 1000",
+        )?;
+        if let (Some(ctx), Some(max_tokens)) = (self.ctx, self.max_tokens) {
+            if max_tokens > ctx / 2 {
+                return Err(OptionError {
+                    flag: "--max-tokens",
+                    key: "maxTokens",
+                    value: max_tokens.to_string(),
+                    range: "at most half of --ctx (ctx)",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Default generation budget per suggestion.
 pub const DEFAULT_MAX_TOKENS: u32 = 96;
 /// Default line budget of multi-line suggestions.
@@ -199,14 +323,15 @@ impl Settings {
         engine.batch_threads = options.threads;
         engine.decode_threads = options.threads_decode;
         engine.gpu_layers = options.gpu_layers;
-        engine.max_tokens = options.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS).max(1);
+        // Clamped as well as validated: library callers (benchmarks) skip `validate`.
+        engine.max_tokens = options.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS).clamp(1, *bounds::MAX_TOKENS.end());
         engine.reuse = match options.reuse.unwrap_or(Reuse::Pie) {
             Reuse::Pie => ReuseMode::Pie,
             Reuse::Prefix => ReuseMode::Prefix,
             Reuse::None => ReuseMode::None,
         };
         if let Some(max) = options.max_documents {
-            engine.max_documents = max.max(1);
+            engine.max_documents = max.clamp(1, *bounds::MAX_DOCUMENTS.end());
         }
         if let Some(ms) = options.repair_idle_ms {
             engine.repair_idle = Duration::from_millis(ms);
@@ -235,7 +360,12 @@ impl Settings {
             min_score: options.retrieval_min_score,
             index_dir: options.index_dir.unwrap_or_else(|| cache_dir().join("index")),
         };
-        Settings { engine, sampling, max_lines: options.max_lines.unwrap_or(DEFAULT_MAX_LINES).max(1), retrieval }
+        Settings {
+            engine,
+            sampling,
+            max_lines: options.max_lines.unwrap_or(DEFAULT_MAX_LINES).clamp(1, *bounds::MAX_LINES.end()),
+            retrieval,
+        }
     }
 }
 
@@ -274,6 +404,47 @@ mod tests {
         assert_eq!(settings.engine.reuse, ReuseMode::Prefix);
         assert_eq!(settings.engine.cache_type_k, CacheType::Q8_0);
         assert_eq!(settings.retrieval.mode, RetrievalMode::Always);
+    }
+
+    #[test]
+    fn every_number_out_of_range_is_refused_in_the_users_words() {
+        let parse = |json: serde_json::Value| serde_json::from_value::<Options>(json).unwrap().validate();
+        let err = parse(serde_json::json!({ "maxTokens": 4294967295u32 })).unwrap_err();
+        assert_eq!((err.flag, err.key, err.value.as_str()), ("--max-tokens", "maxTokens", "4294967295"));
+        assert!(err.to_string().contains("between 1 and 1024"), "{err}");
+        for bad in [
+            serde_json::json!({ "maxTokens": 0 }),
+            serde_json::json!({ "ctx": 16 }),
+            serde_json::json!({ "ctx": 4294967295u32 }),
+            serde_json::json!({ "threads": 0 }),
+            serde_json::json!({ "threadsDecode": 100000 }),
+            serde_json::json!({ "maxLines": 0 }),
+            serde_json::json!({ "temperature": -1.0 }),
+            serde_json::json!({ "topK": -5 }),
+            serde_json::json!({ "topP": 0.0 }),
+            serde_json::json!({ "topP": 1.5 }),
+            serde_json::json!({ "repairIdleMs": 18446744073709551615u64 }),
+            serde_json::json!({ "maxDocuments": 0 }),
+            serde_json::json!({ "maxDocuments": 1000 }),
+            serde_json::json!({ "retrievalTokens": 1000000 }),
+            serde_json::json!({ "retrievalMinProbability": 2.0 }),
+            serde_json::json!({ "retrievalMinScore": -1.0 }),
+            serde_json::json!({ "ctx": 512, "maxTokens": 400 }),
+        ] {
+            assert!(parse(bad.clone()).is_err(), "{bad} must be refused");
+        }
+        let nan = Options { temperature: Some(f32::NAN), ..Options::default() };
+        assert!(nan.validate().is_err(), "NaN is out of every range");
+        let fine = serde_json::json!({ "maxTokens": 1024, "ctx": 4096, "temperature": 0.2, "topP": 1.0,
+            "topK": 0, "maxDocuments": 64, "retrievalMinProbability": 0.0 });
+        assert_eq!(parse(fine), Ok(()));
+        assert_eq!(Options::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn resolve_clamps_what_library_callers_pass_unvalidated() {
+        let settings = Settings::resolve(Options { max_tokens: Some(u32::MAX), ..Options::default() });
+        assert_eq!(settings.engine.max_tokens, 1024);
     }
 
     #[test]

@@ -27,7 +27,13 @@ pub fn run_from_args() -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     }
     let logs_to_file = cli.log.log_file.is_some();
-    let result = match cli.command.unwrap_or_default() {
+    let command = cli.command.unwrap_or_default();
+    if let Some(Err(err)) = command.options().map(config::Options::validate) {
+        eprintln!("splice: {err}");
+        // Like clap's own usage errors.
+        return std::process::ExitCode::from(2);
+    }
+    let result = match command {
         cli::Command::Serve(args) => lsp::serve(args),
         cli::Command::Complete(args) => headless::complete(args),
         cli::Command::Bench(args) => bench::run(args),
