@@ -123,6 +123,55 @@ fn cancel_request_answers_request_cancelled_and_frees_the_engine() {
 }
 
 #[test]
+fn every_request_of_a_cancellation_storm_is_counted_once() {
+    let mut client = start("cancel-storm", &smollm2(), json!({ "maxTokens": 8 }));
+    client.wait_until_loaded();
+    client.open(URI, "python", "def add(a, b):\n    return a");
+    // More requests than tower-lsp-server runs at once, each cancelled at once: some are
+    // dropped before their handler ever ran, and they must be counted all the same.
+    let ids: Vec<i64> = (0..40)
+        .map(|_| {
+            let id = client.request("textDocument/inlineCompletion", splice_e2e_params(1, 12));
+            client.notify("$/cancelRequest", json!({ "id": id }));
+            id
+        })
+        .collect();
+    for id in ids {
+        let response = client.response(id);
+        assert!(response.get("result").is_some() || response["error"]["code"] == -32800, "{response}");
+    }
+    let status = client.call_ok("splice/status", json!({}));
+    let requests = &status["requests"];
+    let outcomes: u64 = ["suggested", "empty", "cancelled", "superseded", "failed"]
+        .iter()
+        .map(|key| requests[key].as_u64().unwrap())
+        .sum();
+    assert_eq!(requests["received"], 40, "{status}");
+    assert_eq!(outcomes, 40, "every request ends in exactly one outcome: {status}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn an_out_of_range_initialization_option_fails_initialize_with_its_name() {
+    let dir = temp_dir("bounds");
+    let model = smollm2();
+    let mut client = LspClient::start(&["--model", model.to_str().unwrap()], &dir.join("splice.log"));
+    let response = client.call(
+        "initialize",
+        json!({ "processId": null, "rootUri": null, "capabilities": {},
+                "initializationOptions": { "maxTokens": 4294967295u32 } }),
+    );
+    let message = response["error"]["message"].as_str().unwrap_or_else(|| panic!("an error: {response}"));
+    assert!(message.contains("maxTokens") && message.contains("out of range"), "{message}");
+    assert_eq!(response["error"]["code"], -32602, "{response}");
+    let wrong_type = client.call(
+        "initialize",
+        json!({ "processId": null, "capabilities": {}, "initializationOptions": { "maxTokens": -1 } }),
+    );
+    assert!(wrong_type["error"]["message"].as_str().unwrap_or("").contains("malformed"), "{wrong_type}");
+}
+
+#[test]
 fn a_newer_request_for_the_same_document_supersedes_the_older() {
     let mut client = start("supersede", &smollm2(), json!({ "maxTokens": 32, "maxLines": 32 }));
     let numbers: String = (1..300).map(|n| format!("    {n},\n")).collect();

@@ -187,6 +187,9 @@ pub struct CompletionStats {
     pub first_token_ms: f64,
     /// Milliseconds for the whole request.
     pub total_ms: f64,
+    /// Milliseconds the caller spent before submitting the request (the prompt window, the
+    /// retrieval gate and search); 0 when the caller does not measure it.
+    pub prepare_ms: f64,
     /// Prompt tokens of the repository context block (0 without one).
     pub context_tokens: usize,
     /// Snippets in the repository context block.

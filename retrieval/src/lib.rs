@@ -68,13 +68,17 @@ pub enum RetrievalMode {
 pub struct RetrievalQuery<'a> {
     /// The file being edited (absolute), when it is a file on disk.
     pub path: Option<&'a Path>,
-    /// The whole document text.
+    /// The document text the gate looks at: the whole document, or (the server's choice, so
+    /// that a keystroke's cost does not grow with the file) the prompt's window of it.
     pub text: &'a str,
     /// Byte offset of the cursor in `text`.
     pub cursor: usize,
     /// Byte range of `text` the prompt shows the model; chunks of this file overlapping it are
     /// never retrieved (the model already sees them).
     pub window: Range<usize>,
+    /// The file's line number of `text`'s first line (0 when `text` is the whole document), so
+    /// that line ranges of `text` compare with the index's line ranges of the file.
+    pub first_line: u32,
 }
 
 /// Whether to add repository context to this request, and what.
@@ -128,7 +132,7 @@ mod tests {
     #[test]
     fn the_disabled_retriever_says_why_it_declines() {
         let text = "import os\nos.";
-        let query = RetrievalQuery { path: None, text, cursor: text.len(), window: 0..text.len() };
+        let query = RetrievalQuery { path: None, text, cursor: text.len(), window: 0..text.len(), first_line: 0 };
         match Disabled.retrieve(&query) {
             RetrievalDecision::Skip { reason } => assert!(reason.contains("no workspace index")),
             other => panic!("expected Skip, got {other:?}"),

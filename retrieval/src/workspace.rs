@@ -314,6 +314,7 @@ impl WorkspaceIndex {
     fn outside_window(&self, query: &RetrievalQuery<'_>, search: impl Fn(&RootStore) -> Vec<Hit>) -> Vec<Snippet> {
         let current = query.path.and_then(|p| self.shared.locate(p));
         let window = line_span(query.text, &query.window);
+        let window = window.start + query.first_line..window.end + query.first_line;
         let mut out = Vec::new();
         for (i, root) in self.shared.roots.iter().enumerate() {
             for hit in search(&root.store) {

@@ -57,7 +57,7 @@ fn write(path: &Path, text: &str) {
 
 /// Paths of the snippets a query over `text` (cursor at the end) finds.
 fn found(index: &WorkspaceIndex, text: &str) -> Vec<String> {
-    let query = RetrievalQuery { path: None, text, cursor: text.len(), window: text.len()..text.len() };
+    let query = RetrievalQuery { path: None, text, cursor: text.len(), window: text.len()..text.len(), first_line: 0 };
     index.search(&query, &SearchLimits::default()).hits.iter().map(|s| s.path.display().to_string()).collect()
 }
 
@@ -213,7 +213,7 @@ fn text_files_are_indexed_as_windows() {
         (0..30).map(|i| format!("// filler {i}\n")).collect::<String>() + "pub fn frobnicate_widget() {}\n";
     let fx = Fixture::new(&[("src/lib.rs", &rust), ("notes.md", "# Frobnicate\n")]);
     let (index, _) = fx.synced();
-    let query = RetrievalQuery { path: None, text: "frobnicate_widget()\n", cursor: 20, window: 0..0 };
+    let query = RetrievalQuery { path: None, text: "frobnicate_widget()\n", cursor: 20, window: 0..0, first_line: 0 };
     let hits = index.search(&query, &SearchLimits::default()).hits;
     assert_eq!(hits[0].path, PathBuf::from("src/lib.rs"));
     assert!(hits[0].lines.start >= 10 && hits[0].lines.end <= 31, "{:?}", hits[0].lines);
@@ -249,7 +249,7 @@ fn retriever(fx: &Fixture, mode: RetrievalMode, config: GateConfig) -> Selective
 }
 
 fn decide(retriever: &SelectiveRetriever, path: &Path, text: &str) -> RetrievalDecision {
-    let query = RetrievalQuery { path: Some(path), text, cursor: text.len(), window: 0..text.len() };
+    let query = RetrievalQuery { path: Some(path), text, cursor: text.len(), window: 0..text.len(), first_line: 0 };
     retriever.retrieve(&query)
 }
 
@@ -342,7 +342,13 @@ fn chunks_of_the_current_file_in_the_window_are_excluded_but_others_are_not() {
     let (index, _) = fx.synced();
     let cursor_text = format!("{text}shared_helper_far_below()\n");
     let path = fx.root.join("big.py");
-    let query = |window| RetrievalQuery { path: Some(&path), text: &cursor_text, cursor: cursor_text.len(), window };
+    let query = |window| RetrievalQuery {
+        path: Some(&path),
+        text: &cursor_text,
+        cursor: cursor_text.len(),
+        window,
+        first_line: 0,
+    };
     let limits = SearchLimits::default();
     let whole = index.search(&query(0..cursor_text.len()), &limits);
     assert!(whole.hits.is_empty(), "{:?}", whole.hits);
@@ -357,7 +363,7 @@ fn per_file_cap_and_budget_hold() {
     let fx = Fixture::new(&[("a.py", &many), ("b.py", &many.replace("token_parser", "token_reader"))]);
     let (index, _) = fx.synced();
     let text = "x = token_parser(token_stream)\n";
-    let query = RetrievalQuery { path: None, text, cursor: text.len(), window: 0..0 };
+    let query = RetrievalQuery { path: None, text, cursor: text.len(), window: 0..0, first_line: 0 };
     let limits = SearchLimits { max_snippets: 10, per_file: 2, budget_bytes: 10_000 };
     let hits = index.search(&query, &limits).hits;
     assert_eq!(hits.len(), 4, "{hits:?}");
@@ -372,7 +378,7 @@ fn hits_do_not_change_while_a_word_is_typed() {
     let (index, _) = fx.synced();
     let base = format!("{MAIN}x = ");
     let search = |text: &str| {
-        let query = RetrievalQuery { path: None, text, cursor: text.len(), window: 0..text.len() };
+        let query = RetrievalQuery { path: None, text, cursor: text.len(), window: 0..text.len(), first_line: 0 };
         index.search(&query, &SearchLimits::default())
     };
     let expected = search(&base);

@@ -100,7 +100,13 @@ pub fn run(args: BenchRetrievalArgs) -> anyhow::Result<()> {
                 Workspace::with_index(vec![repository.clone()], settings.retrieval.clone(), Arc::clone(&index));
             for (i, task) in tasks.iter().enumerate() {
                 let document = format!("{mode:?}:{}", task.path.display());
-                let at = At { document: &document, text: &task.text, cursor: task.cursor, path: Some(&task.path) };
+                let at = At {
+                    document: &document,
+                    text: &task.text,
+                    cursor: task.cursor,
+                    path: Some(&task.path),
+                    cursor_line: None,
+                };
                 let prepared =
                     completion::prepare(at, &workspace, &settings, engine.info().context_tokens, CancelToken::new())?;
                 let offered = matches!(prepared.retrieval, splice_retrieval::RetrievalDecision::Retrieve { .. });

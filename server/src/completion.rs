@@ -35,6 +35,9 @@ pub struct At<'a> {
     pub cursor: usize,
     /// The file on disk, when there is one (for retrieval).
     pub path: Option<&'a Path>,
+    /// The cursor's line as LSP counts lines, when the caller knows it (the LSP server does,
+    /// from the position); otherwise it is counted, at O(document) cost.
+    pub cursor_line: Option<u32>,
 }
 
 /// Prepares, runs (blocking) and finishes one request: the headless CLI's and the benchmarks'
@@ -62,7 +65,8 @@ pub struct Prepared {
 }
 
 /// Builds the engine request for the cursor at byte offset `cursor` of `text`.
-/// Costs O(window), not O(document).
+/// Costs O(window), not O(document), when `at.cursor_line` is given: the shape, the retrieval
+/// query and its gate see only the prompt's window.
 pub fn prepare(
     at: At<'_>,
     workspace: &Workspace,
@@ -70,7 +74,7 @@ pub fn prepare(
     context_tokens: u32,
     cancel: CancelToken,
 ) -> Result<Prepared, Skip> {
-    let At { document, text, cursor, path } = at;
+    let At { document, text, cursor, path, cursor_line } = at;
     let cap = context_tokens as usize * BYTES_PER_TOKEN_CAP;
     let start = window_start(text, cursor, cap);
     let end = floor_char_boundary(text, cursor.saturating_add(cap / 4).min(text.len()));
@@ -79,8 +83,12 @@ pub fn prepare(
     if looks_binary(prefix, suffix) {
         return Err(Skip::Binary);
     }
-    let shape = SuggestionShape::for_cursor(&CursorContext::from_text(text, cursor), limits(settings));
-    let retrieval = workspace.retrieve(&RetrievalQuery { path, text, cursor, window: start..end });
+    let window = &text[start..end];
+    let shape = SuggestionShape::for_cursor(&CursorContext::from_text(window, cursor - start), limits(settings));
+    let cursor_line = cursor_line.unwrap_or_else(|| lines_ended(&text[..cursor]));
+    let first_line = cursor_line.saturating_sub(lines_ended(prefix));
+    let query = RetrievalQuery { path, text: window, cursor: cursor - start, window: 0..window.len(), first_line };
+    let retrieval = workspace.retrieve(&query);
     match &retrieval {
         RetrievalDecision::Skip { reason } => tracing::debug!("no retrieval: {reason}"),
         RetrievalDecision::Retrieve { snippets, reason, .. } => {
@@ -125,6 +133,14 @@ fn window_start(text: &str, cursor: usize, cap: usize) -> usize {
     text[from..cursor].find('\n').map_or(from, |i| from + i + 1)
 }
 
+/// How many line terminators (`\n`, `\r\n`, a lone `\r`, as LSP counts them) `text` holds.
+fn lines_ended(text: &str) -> u32 {
+    let bytes = text.as_bytes();
+    let lone_cr = bytes.iter().enumerate().filter(|&(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n')).count();
+    let count = bytes.iter().filter(|&&b| b == b'\n').count() + lone_cr;
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
 /// The largest char boundary of `text` at or before `index`.
 pub fn floor_char_boundary(text: &str, mut index: usize) -> usize {
     while !text.is_char_boundary(index) {
@@ -151,7 +167,7 @@ mod tests {
     }
 
     fn at(text: &str, cursor: usize) -> At<'_> {
-        At { document: "t.py", text, cursor, path: None }
+        At { document: "t.py", text, cursor, path: None, cursor_line: None }
     }
 
     fn settings() -> Settings {
@@ -181,6 +197,12 @@ mod tests {
         let start_a = cursor - a.request.prefix.len();
         let start_b = floor_char_boundary(&text, cursor + 3) - b.request.prefix.len();
         assert_eq!(start_a, start_b, "typing a few characters keeps the window start");
+    }
+
+    #[test]
+    fn lines_are_counted_as_lsp_counts_them() {
+        assert_eq!(lines_ended(""), 0);
+        assert_eq!(lines_ended("a\nb\r\nc\rd\r"), 4);
     }
 
     #[test]

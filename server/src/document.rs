@@ -14,6 +14,7 @@
 //! Line terminators are `\n`, `\r\n` and a lone `\r`, as the LSP specification says.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// How LSP `Position.character` counts: UTF-16 code units (LSP default) or UTF-8 bytes (negotiated).
 ///
@@ -195,12 +196,16 @@ pub struct ByteEdit {
 
 /// An open document: its exact text, its version, and an index of where each line starts.
 ///
+/// The text is shared copy-on-write: [`Document::snapshot`] hands a request the text in O(1),
+/// so the request can work without holding the document map's lock; an edit while such a
+/// snapshot is still alive copies the text once (requests drop theirs before the model runs).
+///
 /// Memory: the text plus one `usize` per line. Finding a line costs O(1) (by number) or
 /// O(log lines) (by offset); converting within a line costs O(line length) in UTF-16 and
 /// O(1) in UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
-    text: String,
+    text: Arc<String>,
     /// Byte offset at which each line starts; `line_starts[0] == 0`, strictly increasing.
     line_starts: Vec<usize>,
     version: i32,
@@ -210,7 +215,18 @@ impl Document {
     /// Opens a document (as on `didOpen`). Costs one O(length) scan to index the lines.
     pub fn new(text: String, version: i32) -> Self {
         let line_starts = compute_line_starts(text.as_bytes());
-        Self { text, line_starts, version }
+        Self { text: Arc::new(text), line_starts, version }
+    }
+
+    /// The whole text, shared: O(1), and it stays as it is while the document is edited.
+    pub fn snapshot(&self) -> Arc<String> {
+        Arc::clone(&self.text)
+    }
+
+    /// The line (as LSP counts them) holding byte `offset`; the last line past the end. O(log lines).
+    pub fn line_of(&self, offset: usize) -> u32 {
+        let line = self.line_starts.partition_point(|&s| s <= offset).saturating_sub(1);
+        u32::try_from(line).unwrap_or(u32::MAX)
     }
 
     /// The whole text, byte-identical to the client's. Free.
@@ -341,7 +357,7 @@ impl Document {
     /// removed text (for undo).
     fn replace(&mut self, start: usize, old_end: usize, new_text: &str) -> (ByteEdit, String) {
         let removed = self.text[start..old_end].to_owned();
-        self.text.replace_range(start..old_end, new_text);
+        Arc::make_mut(&mut self.text).replace_range(start..old_end, new_text);
         let new_end = start + new_text.len();
         self.reindex(start, old_end, new_end);
         (ByteEdit { start, old_end, new_end }, removed)

@@ -24,7 +24,7 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
         tracing::info!(?report, "workspace indexed");
     }
     let document = args.file.to_string_lossy();
-    let at = completion::At { document: &document, text: &text, cursor, path: Some(&args.file) };
+    let at = completion::At { document: &document, text: &text, cursor, path: Some(&args.file), cursor_line: None };
     let (prepared, result, suggestion) = completion::complete_blocking(&engine, &workspace, &settings, at)?;
     if args.json {
         println!(

@@ -42,6 +42,43 @@ struct Suggestion {
     word: String,
 }
 
+/// A request's view of its document, taken without holding the document map.
+struct RequestSnapshot {
+    /// The whole text as it was when the request came (shared, not copied).
+    text: Arc<String>,
+    /// Byte offset of the cursor.
+    cursor: usize,
+    /// The cursor's line.
+    cursor_line: u32,
+    /// Start of the identifier left of the cursor (for `textDocument/completion` filtering).
+    word_start: Position,
+    /// That identifier's text.
+    word: String,
+}
+
+/// Cuts the prompt window at the cursor and asks the retriever: O(window), never O(document).
+/// `None`: nothing to complete (binary text).
+fn prepare_request(
+    uri: &Uri,
+    snapshot: &RequestSnapshot,
+    workspace: &Workspace,
+    settings: &Settings,
+    context_tokens: u32,
+    cancel: CancelToken,
+) -> Option<Prepared> {
+    let path = uri.to_file_path();
+    let target = completion::At {
+        document: uri.as_str(),
+        text: &snapshot.text,
+        cursor: snapshot.cursor,
+        path: path.as_deref(),
+        cursor_line: Some(snapshot.cursor_line),
+    };
+    completion::prepare(target, workspace, settings, context_tokens, cancel)
+        .inspect_err(|skip| tracing::warn!(uri = uri.as_str(), "no completion: {skip}"))
+        .ok()
+}
+
 /// The server.
 pub struct Backend {
     client: Client,
@@ -83,20 +120,32 @@ impl Backend {
     }
 
     /// `textDocument/inlineCompletion` (LSP 3.18).
-    pub async fn inline_completion(&self, params: InlineCompletionParams) -> Result<Option<InlineCompletionResponse>> {
-        let position = params.text_document_position;
-        let suggestion = self.suggest(&position.text_document.uri, position.position).await?;
-        let items = suggestion
-            .map(|s| InlineCompletionItem {
-                insert_text: s.text,
-                filter_text: None,
-                range: Some(convert::empty_range(s.at)),
-                command: None,
-                insert_text_format: Some(InsertTextFormat::PLAIN_TEXT),
-            })
-            .into_iter()
-            .collect();
-        Ok(Some(InlineCompletionResponse::List(InlineCompletionList { items })))
+    ///
+    /// Not an `async fn`: the request is counted when tower-lsp-server takes it, before its
+    /// future is first polled, so a request cancelled while it waits for a free slot is counted
+    /// too (an `async fn`'s body would never run).
+    pub fn inline_completion(
+        &self,
+        params: InlineCompletionParams,
+    ) -> impl std::future::Future<Output = Result<Option<InlineCompletionResponse>>> + Send + '_ {
+        let guard = RequestGuard::new(self.board.clone());
+        async move {
+            let position = params.text_document_position;
+            let suggestion = self.suggest(guard, &position.text_document.uri, position.position).await?;
+            let items = suggestion
+                .map(|s| InlineCompletionItem {
+                    insert_text: s.text,
+                    filter_text: None,
+                    range: Some(convert::empty_range(s.at)),
+                    command: None,
+                    // LSP 3.18's `InlineCompletionItem` has no `insertTextFormat`: plain text is
+                    // a string `insertText`, which the field's serializer writes when it is None.
+                    insert_text_format: None,
+                })
+                .into_iter()
+                .collect();
+            Ok(Some(InlineCompletionResponse::List(InlineCompletionList { items })))
+        }
     }
 
     /// `splice/status`: engine state, model and counters.
@@ -120,14 +169,15 @@ impl Backend {
 
     /// The shared completion path: waits for the engine, supersedes the document's older request,
     /// runs the model and postprocesses. `Ok(None)` means "no item".
-    async fn suggest(&self, uri: &Uri, at: Position) -> Result<Option<Suggestion>> {
-        let engine = self
-            .engine
-            .ready()
-            .await
-            .map_err(|reason| convert::server_error(format!("model failed to load: {reason}")))?;
-        let cancel = CancelToken::new();
-        let mut guard = RequestGuard::new(cancel.clone(), self.board.clone());
+    async fn suggest(&self, mut guard: RequestGuard, uri: &Uri, at: Position) -> Result<Option<Suggestion>> {
+        let engine = match self.engine.ready().await {
+            Ok(engine) => engine,
+            Err(reason) => {
+                guard.finish(|counters| counters.failed += 1);
+                return Err(convert::server_error(format!("model failed to load: {reason}")));
+            }
+        };
+        let cancel = guard.cancel.clone();
         if let Some(older) = self.in_flight.insert(uri.clone(), cancel.clone()) {
             older.cancel();
         }
@@ -143,10 +193,27 @@ impl Backend {
 
     /// Prepares, runs and finishes one request.
     async fn compute(&self, engine: &Engine, uri: &Uri, at: Position, cancel: CancelToken) -> Outcome {
-        let (prepared, word_start, word) = match self.prepare(uri, at, engine.info().context_tokens, cancel) {
+        let started = std::time::Instant::now();
+        let snapshot = match self.snapshot(uri, at) {
+            Ok(snapshot) => snapshot,
+            Err(err) => return Outcome::Failed(err),
+        };
+        let (word_start, word) = (snapshot.word_start, snapshot.word.clone());
+        let settings = self.settings.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let (workspace, context_tokens, key) = (self.workspace(), engine.info().context_tokens, uri.clone());
+        // The window, the shape and the retrieval gate (a tantivy search) run on a blocking
+        // thread: they never stall the runtime that reads the editor's next keystrokes.
+        let prepared = tokio::task::spawn_blocking(move || {
+            prepare_request(&key, &snapshot, &workspace, &settings, context_tokens, cancel)
+        })
+        .await;
+        let prepare_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let prepared = match prepared {
             Ok(Some(prepared)) => prepared,
             Ok(None) => return Outcome::Empty(None),
-            Err(err) => return Outcome::Failed(err),
+            Err(panic) => {
+                return Outcome::Failed(convert::server_error(format!("preparing the request failed: {panic}")))
+            }
         };
         let done = match run(engine, prepared.request.clone()).await {
             Ok(done) => done,
@@ -156,6 +223,8 @@ impl Backend {
             Err(err) => return Outcome::Failed(convert::server_error(err)),
         };
         let text = completion::finish(&prepared, &done);
+        let mut done = done;
+        done.stats.prepare_ms = prepare_ms;
         let stats = &done.stats;
         tracing::info!(
             uri = uri.as_str(),
@@ -164,6 +233,7 @@ impl Backend {
             prompt = stats.prompt_tokens,
             encoded = stats.encoded_tokens,
             generated = stats.generated_tokens,
+            prepare_us = (prepare_ms * 1000.0) as u64,
             first_token_ms = stats.first_token_ms as u64,
             total_ms = stats.total_ms as u64,
             shown = text.is_some(),
@@ -175,14 +245,10 @@ impl Backend {
         }
     }
 
-    /// Cuts the prompt window at the cursor. `Ok(None)`: nothing to complete (binary text).
-    fn prepare(
-        &self,
-        uri: &Uri,
-        at: Position,
-        context_tokens: u32,
-        cancel: CancelToken,
-    ) -> Result<Option<(Prepared, Position, String)>> {
+    /// What the request needs of its document, taken under the document map's lock at a cost
+    /// that does not grow with the document (an `Arc` clone, the cursor's offset and word);
+    /// the lock is released before any window, shape or retrieval work.
+    fn snapshot(&self, uri: &Uri, at: Position) -> Result<RequestSnapshot> {
         let open = self
             .documents
             .get(uri)
@@ -196,20 +262,15 @@ impl Backend {
         let encoding = *self.encoding.read().unwrap_or_else(|p| p.into_inner());
         let document = &open.document;
         let cursor = document.offset_at(convert::position(at), encoding).map_err(convert::invalid_params)?;
-        let settings = self.settings.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let path = uri.to_file_path();
-        let target = completion::At { document: uri.as_str(), text: document.text(), cursor, path: path.as_deref() };
-        let workspace = self.workspace();
-        let prepared = match completion::prepare(target, &workspace, &settings, context_tokens, cancel) {
-            Ok(prepared) => prepared,
-            Err(skip) => {
-                tracing::warn!(uri = uri.as_str(), "no completion: {skip}");
-                return Ok(None);
-            }
-        };
         let word_offset = word_start(document.text(), cursor);
         let word_start = document.position_at(word_offset, encoding).map(convert::lsp_position).unwrap_or(at);
-        Ok(Some((prepared, word_start, document.text()[word_offset..cursor].to_owned())))
+        Ok(RequestSnapshot {
+            text: document.snapshot(),
+            cursor,
+            cursor_line: at.line,
+            word_start,
+            word: document.text()[word_offset..cursor].to_owned(),
+        })
     }
 
     fn forget_in_flight(&self, uri: &Uri, cancel: &CancelToken) {
@@ -289,8 +350,10 @@ async fn run(
     rx.await.unwrap_or(Err(EngineError::Stopped))
 }
 
-/// Cancels the engine request when the handler's future is dropped (the client sent
-/// `$/cancelRequest`, or the connection closed), and counts it.
+/// One completion request from the moment tower-lsp-server takes it: counts it as received,
+/// cancels the engine request when the handler's future is dropped (the client sent
+/// `$/cancelRequest`, or the connection closed), and counts how it ended, so that `received`
+/// always equals the sum of the outcomes once nothing is in flight.
 struct RequestGuard {
     cancel: CancelToken,
     board: Arc<StatusBoard>,
@@ -298,8 +361,9 @@ struct RequestGuard {
 }
 
 impl RequestGuard {
-    fn new(cancel: CancelToken, board: Arc<StatusBoard>) -> Self {
-        Self { cancel, board, finished: false }
+    fn new(board: Arc<StatusBoard>) -> Self {
+        board.update(|c| c.received += 1);
+        Self { cancel: CancelToken::new(), board, finished: false }
     }
 
     fn finish(&mut self, count: impl FnOnce(&mut status::Counters)) {
@@ -329,7 +393,9 @@ impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
         let encoding = convert::negotiate_encoding(&params);
         *self.encoding.write().unwrap_or_else(|p| p.into_inner()) = encoding;
-        let editor_options = parse_initialization_options(params.initialization_options.clone());
+        // A bad option fails `initialize` with its name and range, before anything is loaded.
+        let editor_options =
+            parse_initialization_options(params.initialization_options.clone()).map_err(convert::invalid_params)?;
         let settings = Settings::resolve(self.cli_options.clone().or(editor_options));
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = settings.clone();
         tracing::info!(encoding = ?encoding, model = %settings.engine.model_path.display(), "initialize");
@@ -427,9 +493,26 @@ impl LanguageServer for Backend {
         }
     }
 
-    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+    // Not `async fn`, for the same reason as `inline_completion`.
+    #[allow(clippy::manual_async_fn)]
+    fn completion(
+        &self,
+        params: CompletionParams,
+    ) -> impl std::future::Future<Output = Result<Option<CompletionResponse>>> + Send {
+        let guard = RequestGuard::new(self.board.clone());
+        async move { self.completion_item(guard, params).await }
+    }
+}
+
+impl Backend {
+    /// `textDocument/completion`: the suggestion as one completion item.
+    async fn completion_item(
+        &self,
+        guard: RequestGuard,
+        params: CompletionParams,
+    ) -> Result<Option<CompletionResponse>> {
         let position = params.text_document_position;
-        let Some(s) = self.suggest(&position.text_document.uri, position.position).await? else {
+        let Some(s) = self.suggest(guard, &position.text_document.uri, position.position).await? else {
             return Ok(None);
         };
         let label = s.text.lines().next().unwrap_or_default().trim().chars().take(80).collect::<String>();
@@ -474,10 +557,11 @@ impl Backend {
                 return;
             }
             let max_bytes = IndexOptions::default().max_file_bytes;
+            // A shared snapshot: the map's lock is held for an `Arc` clone, not a copy.
             let text = documents
                 .get(&uri)
                 .filter(|open| open.in_sync && open.document.text().len() as u64 <= max_bytes)
-                .map(|open| open.document.text().to_owned());
+                .map(|open| open.document.snapshot());
             if let Some(text) = text {
                 let _ = tokio::task::spawn_blocking(move || workspace.update_text(&path, &text)).await;
             }
@@ -502,14 +586,16 @@ fn workspace_roots(params: &InitializeParams) -> Vec<std::path::PathBuf> {
     roots
 }
 
-fn parse_initialization_options(value: Option<Value>) -> Options {
-    match value {
+/// The editor's options, checked: a wrong type or an out-of-range number is an error naming the
+/// option (unknown keys are ignored, for clients that send settings of their own).
+fn parse_initialization_options(value: Option<Value>) -> std::result::Result<Options, String> {
+    let options = match value {
         None | Some(Value::Null) => Options::default(),
-        Some(value) => serde_json::from_value(value).unwrap_or_else(|err| {
-            tracing::warn!("ignoring malformed initializationOptions: {err}");
-            Options::default()
-        }),
-    }
+        Some(value) => serde_json::from_value::<Options>(value)
+            .map_err(|err| format!("initializationOptions are malformed: {err}"))?,
+    };
+    options.validate().map_err(|err| err.to_string())?;
+    Ok(options)
 }
 
 fn capabilities(encoding: PositionEncoding) -> ServerCapabilities {

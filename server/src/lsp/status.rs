@@ -13,6 +13,8 @@ use std::sync::Mutex;
 /// Counters since the server started.
 #[derive(Debug, Default, Clone)]
 pub struct Counters {
+    /// Completion requests taken, however they ended (or while they are still running).
+    pub received: u64,
     /// Requests that produced a suggestion.
     pub suggested: u64,
     /// Requests that finished with nothing worth showing.
@@ -64,6 +66,7 @@ pub fn to_json(state: &EngineState, counters: &Counters, index: Option<&IndexSta
         "error": error,
         "model": model,
         "requests": {
+            "received": counters.received,
             "suggested": counters.suggested,
             "empty": counters.empty,
             "cancelled": counters.cancelled,
