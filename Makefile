@@ -18,7 +18,7 @@ demo: tools models-default build
 ## Run every test (unit, model, end-to-end LSP, editor clients) with the real models.
 test: tools models fixtures
 	$(CARGO) build $(CARGO_FLAGS) --bin splice
-	SPLICE_VOCAB_FIXTURES=$(abspath $(VOCAB_FIXTURES)) $(CARGO) test $(CARGO_FLAGS) --workspace
+	SPLICE_VOCAB_FIXTURES=$(abspath $(VOCAB_FIXTURES)) $(CARGO) test $(CARGO_FLAGS) --workspace --no-fail-fast
 	SPLICE_BIN=$(abspath $(SPLICE)) tests/editors/run.sh
 
 ## The editor clients in the real editors: the README's stdio example, Neovim 0.11.4 (headless
@@ -79,5 +79,7 @@ fim-copy: models-default fixtures
 bench-fim: tools corpus build fim-copy
 	$(SPLICE) bench edits --model $(FIM_COPY)
 
-lint:
-	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+## `cargo fmt --check` and clippy with warnings as errors (.ci/run runs it after the tests).
+lint: tools
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
