@@ -124,30 +124,38 @@ fn cancel_request_answers_request_cancelled_and_frees_the_engine() {
 
 #[test]
 fn every_request_of_a_cancellation_storm_is_counted_once() {
-    let mut client = start("cancel-storm", &smollm2(), json!({ "maxTokens": 8 }));
-    client.wait_until_loaded();
+    let dir = temp_dir("cancel-storm");
+    let model = smollm2();
+    let mut client = LspClient::start(&["--model", model.to_str().unwrap()], &dir.join("splice.log"));
+    client.initialize(json!({}), json!({ "maxTokens": 8 }));
     client.open(URI, "python", "def add(a, b):\n    return a");
-    // More requests than tower-lsp-server runs at once, each cancelled at once: some are
-    // dropped before their handler ever ran, and they must be counted all the same.
-    let ids: Vec<i64> = (0..40)
-        .map(|_| {
-            let id = client.request("textDocument/inlineCompletion", splice_e2e_params(1, 12));
-            client.notify("$/cancelRequest", json!({ "id": id }));
-            id
-        })
-        .collect();
-    for id in ids {
-        let response = client.response(id);
-        assert!(response.get("result").is_some() || response["error"]["code"] == -32800, "{response}");
-    }
+    // Each request cancelled at once: the first storm while the model is still loading (those
+    // requests were never counted), the second once it is loaded, with more requests than
+    // tower-lsp-server runs at once.
+    let mut storm = |client: &mut LspClient| {
+        let ids: Vec<i64> = (0..40)
+            .map(|_| {
+                let id = client.request("textDocument/inlineCompletion", splice_e2e_params(1, 12));
+                client.notify("$/cancelRequest", json!({ "id": id }));
+                id
+            })
+            .collect();
+        for id in ids {
+            let response = client.response(id);
+            assert!(response.get("result").is_some() || response["error"]["code"] == -32800, "{response}");
+        }
+    };
+    storm(&mut client);
+    client.wait_until_loaded();
+    storm(&mut client);
     let status = client.call_ok("splice/status", json!({}));
     let requests = &status["requests"];
     let outcomes: u64 = ["suggested", "empty", "cancelled", "superseded", "failed"]
         .iter()
         .map(|key| requests[key].as_u64().unwrap())
         .sum();
-    assert_eq!(requests["received"], 40, "{status}");
-    assert_eq!(outcomes, 40, "every request ends in exactly one outcome: {status}");
+    assert_eq!(requests["received"], 80, "{status}");
+    assert_eq!(outcomes, 80, "every request ends in exactly one outcome: {status}");
     assert!(client.shutdown().success());
 }
 
