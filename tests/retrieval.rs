@@ -148,6 +148,80 @@ fn a_function_added_in_the_editor_is_found_by_the_next_completion() {
     assert!(client.shutdown().success());
 }
 
+/// A package in nested folders, as most Python projects are; returns the root and its file count.
+fn nested_workspace(name: &str) -> (PathBuf, u64) {
+    let root = temp_dir(name).join("nested");
+    let mut count = 0;
+    for folder in ["core", "io", "io/codecs", "web/handlers", "web/templates"] {
+        for i in 0..8 {
+            let name = folder.replace('/', "_");
+            write(&root.join(format!("src/pkg/{folder}/mod{i}.py")), &format!("def {name}_helper_{i}():\n    pass\n"));
+            count += 1;
+        }
+    }
+    write(&root.join("setup.py"), "def setup_package():\n    pass\n");
+    (root, count + 1)
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Lists every folder and reads every file, as an editor's file tree or a `grep -r` does, and
+/// touches every folder.
+fn browse_and_touch(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            browse_and_touch(&path);
+        } else {
+            std::fs::read(&path).unwrap();
+        }
+    }
+    std::fs::File::open(dir).and_then(|d| d.set_modified(std::time::SystemTime::now())).unwrap();
+}
+
+/// Polls `splice/status` until the index counts `expected` files. Files are only added here, so
+/// the count must never fall below `floor` on the way.
+fn wait_for_file_count(client: &mut LspClient, expected: u64, floor: u64) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = client.call_ok("splice/status", json!({}));
+        let files = status["index"]["files"].as_u64().unwrap();
+        assert!(files >= floor, "the index lost files: {files} < {floor}: {status}");
+        if files == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the index never counted {expected} files: {status}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Issue 10, item 4: the watcher took every event for a folder (even its being listed) for the
+/// removal of everything under it, and the index emptied itself seconds after indexing.
+#[test]
+fn the_index_keeps_every_file_of_nested_folders_while_the_watcher_runs() {
+    let (root, all) = nested_workspace("retrieval-nested");
+    let mut client = start(&root, "auto");
+    let status = wait_until_indexed(&mut client);
+    assert_eq!(status["index"]["files"], all, "{status}");
+
+    // Once the watcher runs, a file written in a subfolder is counted.
+    write(&root.join("src/pkg/web/handlers/added.py"), "def added_on_disk():\n    pass\n");
+    wait_for_file_count(&mut client, all + 1, all);
+    // Browsing the tree and touching its folders changes nothing; a second file is counted too.
+    browse_and_touch(&root);
+    write(&root.join("src/pkg/io/codecs/second.py"), "def added_second():\n    pass\n");
+    wait_for_file_count(&mut client, all + 2, all + 1);
+    for _ in 0..10 {
+        let status = client.call_ok("splice/status", json!({}));
+        assert_eq!(status["index"]["files"], all + 2, "{status}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(client.shutdown().success());
+}
+
 #[test]
 fn auto_retrieves_while_a_name_from_another_file_is_typed_and_not_for_local_code() {
     let root = workspace("retrieval-auto");

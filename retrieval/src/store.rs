@@ -230,19 +230,25 @@ impl RootStore {
         Ok(())
     }
 
-    /// Deletes a file's chunks, and every file under it if `rel` is a directory; returns how
-    /// many files it dropped.
-    pub fn delete_file(&self, rel: &str) -> usize {
-        let guard = lock(&self.writer);
-        let Some(writer) = guard.as_ref() else { return 0 };
-        let mut files = lock(&self.files);
-        let prefix = format!("{rel}/");
-        let doomed: Vec<String> = files.keys().filter(|k| *k == rel || k.starts_with(&prefix)).cloned().collect();
-        for path in &doomed {
-            writer.delete_term(Term::from_field_text(self.fields.path, path));
-            files.remove(path);
+    /// The files indexed at `rel` or under it (every file when `rel` is `None`).
+    pub fn files_under(&self, rel: Option<&str>) -> Vec<String> {
+        let files = lock(&self.files);
+        match rel {
+            None => files.keys().cloned().collect(),
+            Some(rel) => files.keys().filter(|k| is_at_or_under(k, rel)).cloned().collect(),
         }
-        doomed.len()
+    }
+
+    /// Deletes one file's chunks (not visible to searches until [`RootStore::commit`]); returns
+    /// whether the index held it.
+    pub fn delete_file(&self, rel: &str) -> bool {
+        let guard = lock(&self.writer);
+        let Some(writer) = guard.as_ref() else { return false };
+        let held = lock(&self.files).remove(rel).is_some();
+        if held {
+            writer.delete_term(Term::from_field_text(self.fields.path, rel));
+        }
+        held
     }
 
     /// Makes the changes so far visible to searches.
@@ -347,6 +353,11 @@ fn load_files(reader: &IndexReader, f: &Fields) -> tantivy::Result<HashMap<Strin
         files.insert(path.to_owned(), FileState { mtime: num(f.mtime), size: num(f.size), chunks: num(f.chunks) });
     }
     Ok(files)
+}
+
+/// Whether the `/`-separated relative path `path` is `dir` itself or inside it.
+pub(crate) fn is_at_or_under(path: &str, dir: &str) -> bool {
+    path.strip_prefix(dir).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// Locks a mutex, recovering the data if a panic poisoned it (the index stays usable).
