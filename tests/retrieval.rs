@@ -117,34 +117,88 @@ fn without_retrieval_the_model_cannot_know_the_name() {
     assert!(client.shutdown().success());
 }
 
+/// A function the user adds to helpers.py in the editor; nothing else spells its name.
+const ADDED: &str = "\n\ndef tally_zephyr_credits(refund):\n    return refund.ledger.total()\n";
+
+/// Code typing the added function's first letters.
+const REFUND: &str = "import helpers\n\n\ndef refund(order):\n    ledger = helpers.tally_";
+
+/// Opens helpers.py and adds [`ADDED`] at its end; the file on disk is not touched.
+fn add_function_in_the_editor(client: &mut LspClient, helpers: &Path) {
+    client.open(&uri(helpers), "python", HELPERS);
+    let end = json!({ "line": HELPERS.lines().count(), "character": 0 });
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": uri(helpers), "version": 2 },
+            "contentChanges": [{ "range": { "start": end, "end": end }, "text": ADDED }]
+        }),
+    );
+}
+
+/// Asks for completions of [`REFUND`] until one satisfies `accept` (the index is updated in the
+/// background: each answer reflects what it held then).
+fn wait_for_refund_suggestion(client: &mut LspClient, root: &Path, what: &str, accept: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = suggestion(client, &root.join("main.py"), REFUND);
+        if accept(&text) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: the last suggestion was {text:?}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 #[test]
 fn a_function_added_in_the_editor_is_found_by_the_next_completion() {
     let root = workspace("retrieval-incremental");
     let mut client = start(&root, "always");
     wait_until_indexed(&mut client);
-    // The user adds a function to helpers.py and saves it; the file on disk is not touched.
     let helpers = root.join("helpers.py");
-    client.open(&uri(&helpers), "python", HELPERS);
-    let added = "\n\ndef tally_zephyr_credits(refund):\n    return refund.ledger.total()\n";
-    let end = json!({ "line": HELPERS.lines().count(), "character": 0 });
-    client.notify(
-        "textDocument/didChange",
-        json!({
-            "textDocument": { "uri": uri(&helpers), "version": 2 },
-            "contentChanges": [{ "range": { "start": end, "end": end }, "text": added }]
-        }),
-    );
+    add_function_in_the_editor(&mut client, &helpers);
     client.notify("textDocument/didSave", json!({ "textDocument": { "uri": uri(&helpers) } }));
-    let main = "import helpers\n\n\ndef refund(order):\n    ledger = helpers.tally_";
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let text = suggestion(&mut client, &root.join("main.py"), main);
-        if text.starts_with("zephyr_credits") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the added function never reached the index: {text:?}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    wait_for_refund_suggestion(&mut client, &root, "the added function never reached the index", |text| {
+        text.starts_with("zephyr_credits")
+    });
+    assert!(client.shutdown().success());
+}
+
+/// Issue 10, item 5: the editor's unsaved text was stamped like the file on disk, so the refresh
+/// on `didClose` kept it.
+#[test]
+fn unsaved_text_leaves_the_index_when_its_document_closes() {
+    let root = workspace("retrieval-unsaved-close");
+    let mut client = start(&root, "always");
+    wait_until_indexed(&mut client);
+    let helpers = root.join("helpers.py");
+    add_function_in_the_editor(&mut client, &helpers);
+    wait_for_refund_suggestion(&mut client, &root, "the unsaved function never reached the index", |text| {
+        text.starts_with("zephyr_credits")
+    });
+    client.notify("textDocument/didClose", json!({ "textDocument": { "uri": uri(&helpers) } }));
+    wait_for_refund_suggestion(&mut client, &root, "the closed document's unsaved text is still indexed", |text| {
+        !text.contains("zephyr")
+    });
+    assert!(client.shutdown().success());
+}
+
+/// Issue 10, item 5: the next session's sync compared the same stamps and kept the text too.
+#[test]
+fn unsaved_text_does_not_outlive_its_session() {
+    let root = workspace("retrieval-unsaved-restart");
+    let mut client = start(&root, "always");
+    wait_until_indexed(&mut client);
+    add_function_in_the_editor(&mut client, &root.join("helpers.py"));
+    wait_for_refund_suggestion(&mut client, &root, "the unsaved function never reached the index", |text| {
+        text.starts_with("zephyr_credits")
+    });
+    assert!(client.shutdown().success(), "the editor quits without saving or closing helpers.py");
+
+    let mut client = start(&root, "always"); // the same index folder
+    wait_until_indexed(&mut client);
+    let text = suggestion(&mut client, &root.join("main.py"), REFUND);
+    assert!(!text.contains("zephyr"), "the last session's unsaved text is still indexed: {text:?}");
     assert!(client.shutdown().success());
 }
 

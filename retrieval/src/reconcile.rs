@@ -3,11 +3,14 @@
 //!
 //! The rule, whatever caused the look: what the disk holds at the path now decides.
 //!
-//! - a file that exists is re-read if its (mtime, size) differs from the index's, or dropped if
-//!   the rules exclude it;
+//! - a file that exists is re-read if its (mtime, size) differs from its stamp (the editor's
+//!   text has a stamp no disk file matches), or dropped if the rules exclude it;
 //! - a directory that exists is walked like the root and its files synced the same way; a
 //!   directory the rules exclude (hidden, ignored, the index's own folder) drops what is under it;
 //! - a path that no longer exists drops every file indexed at or under it.
+//!
+//! Files the editor holds ([`Root::hold`]) are left alone: while the editor has sent its text
+//! for a file, that text is the input, until [`Root::release`] (the editor closed the file).
 
 use std::collections::HashSet;
 use std::fs;
@@ -15,7 +18,7 @@ use std::path::Path;
 
 use crate::chunk::chunk_file;
 use crate::rules::WalkedFile;
-use crate::store::FileState;
+use crate::store::{is_at_or_under, lock, FileState, Stamp};
 use crate::workspace::Root;
 use crate::{IndexError, SyncReport};
 
@@ -26,22 +29,22 @@ impl Root {
     pub(crate) fn reconcile(&self, under: Option<&str>, report: &mut SyncReport) -> Result<usize, IndexError> {
         let path = under.map_or_else(|| self.canonical.clone(), |rel| self.canonical.join(rel));
         let Ok(meta) = fs::symlink_metadata(&path) else {
-            return Ok(self.drop_files(self.store.files_under(under), report));
+            return Ok(self.drop_unheld(self.store.files_under(under), report));
         };
         if !meta.is_dir() {
             let Some(rel) = under else {
-                return Ok(self.drop_files(self.store.files_under(None), report));
+                return Ok(self.drop_unheld(self.store.files_under(None), report));
                 // the root is no directory now
             };
             // Nothing can be under a file: whatever the index holds there went with a directory.
             let below = self.store.files_under(Some(rel)).into_iter().filter(|f| f != rel);
-            let dropped = self.drop_files(below.collect(), report);
+            let dropped = self.drop_unheld(below.collect(), report);
             return Ok(dropped + self.reconcile_file(rel, &meta, report)?);
         }
         if let Some(rel) = under {
             if let Err(why) = self.rules.admit_dir(&self.canonical, Path::new(rel)) {
                 tracing::trace!(path = rel, %why, "directory not indexed");
-                return Ok(self.drop_files(self.store.files_under(under), report));
+                return Ok(self.drop_unheld(self.store.files_under(under), report));
             }
         }
         let walked = self.rules.walk_under(&self.canonical, &path);
@@ -59,24 +62,32 @@ impl Root {
         report: &mut SyncReport,
         each: &mut dyn FnMut(&mut usize) -> Result<(), IndexError>,
     ) -> Result<usize, IndexError> {
+        let held = lock(&self.editor).clone();
         let mut known: HashSet<String> = self.store.files_under(under).into_iter().collect();
         let mut pending = 0;
         report.files_seen += walked.len() as u64;
         for file in walked {
             known.remove(&file.rel);
-            pending += self.sync_file(&file, self.store.file(&file.rel), report)?;
+            if held.contains(&file.rel) {
+                report.files_unchanged += 1;
+            } else {
+                pending += self.sync_file(&file, self.store.file(&file.rel), report)?;
+            }
             each(&mut pending)?;
         }
-        Ok(pending + self.drop_files(known.into_iter().collect(), report))
+        Ok(pending + self.drop_unheld(known.into_iter().collect(), report))
     }
 
     /// One file path that exists on disk and is not a directory.
     fn reconcile_file(&self, rel: &str, meta: &fs::Metadata, report: &mut SyncReport) -> Result<usize, IndexError> {
+        if self.is_held(rel) {
+            return Ok(0);
+        }
         let kind = match self.rules.admit_name(&self.canonical, Path::new(rel)) {
             Ok(kind) => kind,
             Err(why) => {
                 tracing::trace!(path = rel, %why, "not indexed");
-                return Ok(self.drop_files(vec![rel.to_owned()], report));
+                return Ok(self.drop_unheld(vec![rel.to_owned()], report));
             }
         };
         report.files_seen += 1;
@@ -92,14 +103,14 @@ impl Root {
         previous: Option<FileState>,
         report: &mut SyncReport,
     ) -> Result<usize, IndexError> {
-        if previous.is_some_and(|p| p.mtime == file.mtime && p.size == file.size) {
+        if previous.is_some_and(|p| p.is_disk(file.mtime, file.size)) {
             report.files_unchanged += 1;
             return Ok(0);
         }
         match self.rules.read(&self.canonical, Path::new(&file.rel)) {
             Ok((text, mtime, size)) => {
                 let chunks = chunk_file(file.kind, &text);
-                self.store.put_file(&file.rel, &chunks, mtime, size)?;
+                self.store.put_file(&file.rel, &chunks, Stamp::Disk { mtime, size })?;
                 tracing::trace!(path = %file.rel, chunks = chunks.len(), "indexed from disk");
                 report.files_indexed += 1;
                 report.chunks_written += chunks.len() as u64;
@@ -113,10 +124,11 @@ impl Root {
         }
     }
 
-    /// Drops these indexed files; returns how many the index held.
-    fn drop_files(&self, files: Vec<String>, report: &mut SyncReport) -> usize {
+    /// Drops these indexed files unless the editor holds them; returns how many it dropped.
+    fn drop_unheld(&self, files: Vec<String>, report: &mut SyncReport) -> usize {
+        let held = lock(&self.editor);
         let mut dropped = 0;
-        for rel in &files {
+        for rel in files.iter().filter(|f| !held.contains(*f)) {
             if self.store.delete_file(rel) {
                 tracing::trace!(path = %rel, "dropped from the index");
                 dropped += 1;
@@ -124,6 +136,24 @@ impl Root {
         }
         report.files_removed += dropped as u64;
         dropped
+    }
+
+    /// The editor has sent its text for `rel`: leave the file to it until [`Root::release`].
+    pub(crate) fn hold(&self, rel: &str) {
+        lock(&self.editor).insert(rel.to_owned());
+    }
+
+    /// The editor let go of `under` and of anything under it (of everything when `None`): the
+    /// disk decides again.
+    pub(crate) fn release(&self, under: Option<&str>) {
+        match under {
+            Some(rel) => lock(&self.editor).retain(|held| !is_at_or_under(held, rel)),
+            None => lock(&self.editor).clear(),
+        }
+    }
+
+    fn is_held(&self, rel: &str) -> bool {
+        lock(&self.editor).contains(rel)
     }
 }
 

@@ -6,6 +6,7 @@
 //! whose every event re-examines the disk at its path ([`crate::reconcile`]). Searches read the
 //! last committed state and never wait for indexing.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,7 +16,7 @@ use crate::query::{line_span, QueryTerms};
 use crate::reconcile::{look_at, outermost};
 use crate::rules::{relative, Excluded, FileRules};
 use crate::select::{rank, select, snippet_path, SearchLimits};
-use crate::store::{lock, Hit, RootStore};
+use crate::store::{lock, Hit, RootStore, Stamp};
 use crate::watch::{Batch, Watcher};
 use crate::{IndexError, RetrievalQuery, Snippet};
 
@@ -107,6 +108,9 @@ pub(crate) struct Root {
     pub canonical: PathBuf,
     pub store: RootStore,
     pub rules: FileRules,
+    /// Files whose text the editor sent in this session (until it closed them): the editor's
+    /// text is their input, so syncs and watcher events leave them alone.
+    pub editor: Mutex<HashSet<String>>,
 }
 
 /// The state shared with the watcher thread.
@@ -159,7 +163,7 @@ impl WorkspaceIndex {
                 skip_dirs,
             };
             let store = RootStore::open(&cache.join(root_key(canon)))?;
-            opened.push(Root { path: path.clone(), canonical: canon.clone(), store, rules });
+            opened.push(Root { path: path.clone(), canonical: canon.clone(), store, rules, editor: Mutex::default() });
         }
         // Longest root first, so a file in a nested root belongs to that root.
         opened.sort_by_key(|r| std::cmp::Reverse(r.canonical.as_os_str().len()));
@@ -238,6 +242,9 @@ impl WorkspaceIndex {
 
     /// Re-chunks one file from the editor's text (`didChange`/`didSave`; the caller debounces).
     /// `path` is absolute; a path outside every root or excluded by the rules is ignored (Ok).
+    /// The text is stamped as the editor's, and the file is the editor's until
+    /// [`WorkspaceIndex::refresh_from_disk`] or [`WorkspaceIndex::remove`]: syncs and watcher
+    /// events leave it alone, and a later session re-reads it from disk.
     pub fn update_text(&self, path: &Path, text: &str) -> Result<(), IndexError> {
         self.shared.update_text(path, text)
     }
@@ -247,8 +254,9 @@ impl WorkspaceIndex {
         self.shared.remove(path)
     }
 
-    /// Re-reads one file from disk, or drops it if it is gone or excluded. For a directory,
-    /// does the same for everything under it.
+    /// Hands one file back to the disk (the editor closed it): re-reads it, or drops it if it
+    /// is gone or excluded; unsaved text the editor sent for it is gone either way. For a
+    /// directory, does the same for everything under it.
     pub fn refresh_from_disk(&self, path: &Path) -> Result<(), IndexError> {
         self.shared.refresh_from_disk(path)
     }
@@ -370,15 +378,13 @@ impl Shared {
             return Ok(()); // a link out of the root: never index what it points at
         }
         if text.len() as u64 > root.rules.max_file_bytes {
+            root.release(Some(&rel));
             root.store.delete_file(&rel);
             return root.store.commit();
         }
-        let (mtime, size) = std::fs::metadata(&disk).map_or((0, text.len() as u64), |m| {
-            let mtime = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-            (mtime.map_or(0, |d| d.as_nanos() as u64), m.len())
-        });
         let chunks = chunk_file(kind, text);
-        root.store.put_file(&rel, &chunks, mtime, size)?;
+        root.hold(&rel);
+        root.store.put_file(&rel, &chunks, Stamp::Editor)?;
         root.store.commit()?;
         tracing::debug!(path = %rel, chunks = chunks.len(), "re-indexed from the editor");
         Ok(())
@@ -391,6 +397,7 @@ impl Shared {
         for file in root.store.files_under(rel.as_deref()) {
             dropped += usize::from(root.store.delete_file(&file));
         }
+        root.release(rel.as_deref());
         if dropped == 0 {
             return Ok(());
         }
@@ -400,6 +407,7 @@ impl Shared {
     pub(crate) fn refresh_from_disk(&self, path: &Path) -> Result<(), IndexError> {
         let Some((i, rel)) = self.place(path) else { return Ok(()) };
         let root = &self.roots[i];
+        root.release(rel.as_deref());
         let mut report = SyncReport::default();
         if root.reconcile(rel.as_deref(), &mut report)? > 0 {
             root.store.commit()?;
