@@ -33,8 +33,8 @@ impl Root {
         };
         if !meta.is_dir() {
             let Some(rel) = under else {
+                // The root is no directory now: nothing of it is left.
                 return Ok(self.drop_unheld(self.store.files_under(None), report));
-                // the root is no directory now
             };
             // Nothing can be under a file: whatever the index holds there went with a directory.
             let below = self.store.files_under(Some(rel)).into_iter().filter(|f| f != rel);
