@@ -132,7 +132,7 @@ fn every_request_of_a_cancellation_storm_is_counted_once() {
     // Each request cancelled at once: the first storm while the model is still loading (those
     // requests were never counted), the second once it is loaded, with more requests than
     // tower-lsp-server runs at once.
-    let mut storm = |client: &mut LspClient| {
+    let storm = |client: &mut LspClient| {
         let ids: Vec<i64> = (0..40)
             .map(|_| {
                 let id = client.request("textDocument/inlineCompletion", splice_e2e_params(1, 12));

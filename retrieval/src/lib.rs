@@ -9,8 +9,8 @@
 //! - [`chunk`]: tree-sitter chunks for Python, RepoCoder windows for other text;
 //! - [`tokenize`]: identifiers split into lowercased sub-words, plus whole names;
 //! - [`store`]: one persisted tantivy index per root (format marker, rebuild, commits);
-//! - [`workspace`]: [`WorkspaceIndex`]: open, sync, per-file updates, search; [`watch`]: the
-//!   file watcher;
+//! - [`workspace`]: [`WorkspaceIndex`]: open, sync, per-file updates, search; [`reconcile`]:
+//!   bringing the index of a path in line with the disk; [`watch`]: the file watcher;
 //! - [`query`], [`select`]: the terms around the cursor, and from hits to snippets;
 //! - [`lexical`], [`gate`]: the selective-retrieval gate.
 //!
@@ -23,6 +23,7 @@ pub mod gate;
 pub mod keywords;
 pub mod lexical;
 pub mod query;
+mod reconcile;
 pub mod rules;
 pub mod select;
 pub mod store;

@@ -125,10 +125,29 @@ impl FileRules {
             return Err(Excluded::Secret);
         }
         let kind = SourceKind::for_file_name(file_name).ok_or(Excluded::NotSource)?;
-        if self.skip_dirs.iter().any(|d| root.join(rel).starts_with(d)) || is_ignored(root, rel) {
+        if self.skip_dirs.iter().any(|d| root.join(rel).starts_with(d)) || is_ignored(root, rel, false) {
             return Err(Excluded::Ignored);
         }
         Ok(kind)
+    }
+
+    /// Checks a directory relative to `root` against the rules that exclude whole directories
+    /// (hidden, the index's own folder, ignore files), as the walk would on its way down.
+    /// [`FileRules::walk_under`] does not check the directory it starts from: call this first.
+    pub fn admit_dir(&self, root: &Path, rel: &Path) -> Result<(), Excluded> {
+        for component in rel.components() {
+            match component {
+                Component::Normal(name) if name.to_str().is_some_and(|n| n.starts_with('.')) => {
+                    return Err(Excluded::Hidden)
+                }
+                Component::Normal(_) => {}
+                _ => return Err(Excluded::OutsideRoots),
+            }
+        }
+        if self.skip_dirs.iter().any(|d| root.join(rel).starts_with(d)) || is_ignored(root, rel, true) {
+            return Err(Excluded::Ignored);
+        }
+        Ok(())
     }
 
     /// Reads a file that passed the name rules: not through a link, within the size limit, not
@@ -156,8 +175,15 @@ impl FileRules {
     /// Every file under `root` the name rules admit, in walk order (sorted by path for
     /// determinism). Unreadable directories are logged and skipped.
     pub fn walk(&self, root: &Path) -> Vec<WalkedFile> {
+        self.walk_under(root, root)
+    }
+
+    /// Every file under `dir` (a directory inside `root`, or `root` itself) the name rules
+    /// admit, with paths relative to `root`. Ignore files in `dir`'s parents apply; whether
+    /// `dir` itself is excluded is [`FileRules::admit_dir`]'s question.
+    pub fn walk_under(&self, root: &Path, dir: &Path) -> Vec<WalkedFile> {
         let skip_dirs = self.skip_dirs.clone();
-        let walker = WalkBuilder::new(root)
+        let walker = WalkBuilder::new(dir)
             .hidden(true)
             .git_ignore(true)
             .git_exclude(true)
@@ -224,8 +250,8 @@ fn resolves_inside(root: &Path, path: &Path) -> bool {
 
 /// The ignore-file rules for one path, deepest ignore file first, as `ignore`'s walk applies
 /// them: `.ignore` over `.gitignore` in the same directory, then `.git/info/exclude` at the root.
-/// Costs a few `stat`s per directory level; used for single files, not the walk.
-fn is_ignored(root: &Path, rel: &Path) -> bool {
+/// Costs a few `stat`s per directory level; used for single paths, not the walk.
+fn is_ignored(root: &Path, rel: &Path, is_dir: bool) -> bool {
     let path = root.join(rel);
     // Like the walk (`parents(true)`), ignore files above the root apply too.
     for dir in path.ancestors().skip(1) {
@@ -235,7 +261,7 @@ fn is_ignored(root: &Path, rel: &Path) -> bool {
                 continue;
             }
             let (matcher, _) = Gitignore::new(&file);
-            let matched = matcher.matched_path_or_any_parents(&path, false);
+            let matched = matcher.matched_path_or_any_parents(&path, is_dir);
             if matched.is_ignore() {
                 return true;
             }
@@ -249,12 +275,13 @@ fn is_ignored(root: &Path, rel: &Path) -> bool {
         let mut builder = ignore::gitignore::GitignoreBuilder::new(root);
         builder.add(&exclude);
         let Ok(matcher) = builder.build() else { return false };
-        return matcher.matched_path_or_any_parents(&path, false).is_ignore();
+        return matcher.matched_path_or_any_parents(&path, is_dir).is_ignore();
     }
     false
 }
 
-fn mtime_nanos(meta: &fs::Metadata) -> u64 {
+/// A file's modification time in nanoseconds since the epoch (0 if unknown).
+pub(crate) fn mtime_nanos(meta: &fs::Metadata) -> u64 {
     meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as u64)
 }
 

@@ -1,8 +1,10 @@
 //! One workspace root's persisted tantivy index: schema, open-or-rebuild, writes, BM25 search.
 //!
 //! Each root has its own directory under the cache (see [`crate::IndexOptions::cache_dir`]). It
-//! holds one document per chunk and one per file (path, mtime, size, chunk count), so the next
-//! session knows which files changed without re-reading them. A format marker guards the schema:
+//! holds one document per chunk and one per file (path, [`Stamp`], chunk count), so the next
+//! session knows which files changed without re-reading them. Text that came from the editor is
+//! stamped [`Stamp::Editor`], which no file on disk matches: whoever next compares it with the
+//! disk re-reads the file. A format marker guards the schema:
 //! a missing, old or unreadable index is deleted and rebuilt (derived state, always
 //! re-derivable from the workspace), with a warning saying why.
 //!
@@ -26,26 +28,53 @@ use crate::tokenize::{CodeTokenizer, TokenKind};
 use crate::IndexError;
 
 /// Bump when the schema, the tokenizers or the chunking change: older indexes are rebuilt.
-pub const FORMAT_VERSION: &str = "splice-index 1";
+/// Version 2 stamps the editor's text as such (version 1 gave it the disk file's stamp, so unsaved
+/// text could outlive its session: rebuilding drops it).
+pub const FORMAT_VERSION: &str = "splice-index 2";
 /// The marker file holding [`FORMAT_VERSION`] in each index directory.
 pub const FORMAT_FILE: &str = "splice-format";
 /// Writer memory per root (tantivy's minimum is 15 MB).
 const WRITER_MEMORY_BYTES: usize = 20_000_000;
+
+/// The file record's `origin`: read from disk, or the editor's text.
+const ORIGIN_DISK: &str = "disk";
+const ORIGIN_EDITOR: &str = "editor";
 
 /// Field boosts: sub-words 1, whole identifiers 1.5, defined symbols 3.
 const BOOST_WORDS: f32 = 1.0;
 const BOOST_IDENTS: f32 = 1.5;
 const BOOST_SYMBOLS: f32 = 3.0;
 
+/// Where a file's indexed text came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stamp {
+    /// Read from disk: the file's modification time (ns since the epoch) and size then.
+    Disk {
+        /// Modification time, nanoseconds since the epoch (0 if unknown).
+        mtime: u64,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// The editor's text, maybe never saved: it matches no disk stamp, so a refresh from disk or
+    /// the next session's sync re-reads the file.
+    Editor,
+}
+
 /// What the index remembers of one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileState {
-    /// Modification time (ns since the epoch) when indexed.
-    pub mtime: u64,
-    /// Size in bytes when indexed.
-    pub size: u64,
+    /// Where the indexed text came from.
+    pub stamp: Stamp,
     /// How many chunks it produced.
     pub chunks: u64,
+}
+
+impl FileState {
+    /// Whether the indexed text is the file on disk with this modification time and size, so
+    /// that reading it again would change nothing. Never for the editor's text.
+    pub fn is_disk(&self, mtime: u64, size: u64) -> bool {
+        self.stamp == Stamp::Disk { mtime, size }
+    }
 }
 
 /// A chunk found by a search, before selection.
@@ -73,6 +102,7 @@ struct Fields {
     symbols: Field,
     mtime: Field,
     size: Field,
+    origin: Field,
     chunks: Field,
 }
 
@@ -97,6 +127,7 @@ impl Fields {
             symbols: b.add_text_field("symbols", indexed(TokenKind::Whole)),
             mtime: b.add_u64_field("mtime", STORED),
             size: b.add_u64_field("size", STORED),
+            origin: b.add_text_field("origin", STORED),
             chunks: b.add_u64_field("chunks", STORED),
         };
         (b.build(), fields)
@@ -206,7 +237,7 @@ impl RootStore {
     }
 
     /// Replaces a file's chunks (not visible to searches until [`RootStore::commit`]).
-    pub fn put_file(&self, rel: &str, chunks: &[Chunk], mtime: u64, size: u64) -> Result<(), IndexError> {
+    pub fn put_file(&self, rel: &str, chunks: &[Chunk], stamp: Stamp) -> Result<(), IndexError> {
         let f = self.fields;
         let guard = lock(&self.writer);
         let Some(writer) = guard.as_ref() else { return Ok(()) };
@@ -223,26 +254,39 @@ impl RootStore {
                 .map_err(|e| IndexError::tantivy("adding a chunk", &self.dir, e))?;
         }
         let count = chunks.len() as u64;
+        let (origin, mtime, size) = match stamp {
+            Stamp::Disk { mtime, size } => (ORIGIN_DISK, mtime, size),
+            Stamp::Editor => (ORIGIN_EDITOR, 0, 0),
+        };
         writer
-            .add_document(doc!(f.path => rel, f.kind => "file", f.mtime => mtime, f.size => size, f.chunks => count))
+            .add_document(doc!(
+                f.path => rel, f.kind => "file", f.origin => origin,
+                f.mtime => mtime, f.size => size, f.chunks => count,
+            ))
             .map_err(|e| IndexError::tantivy("adding a file record", &self.dir, e))?;
-        lock(&self.files).insert(rel.to_owned(), FileState { mtime, size, chunks: count });
+        lock(&self.files).insert(rel.to_owned(), FileState { stamp, chunks: count });
         Ok(())
     }
 
-    /// Deletes a file's chunks, and every file under it if `rel` is a directory; returns how
-    /// many files it dropped.
-    pub fn delete_file(&self, rel: &str) -> usize {
-        let guard = lock(&self.writer);
-        let Some(writer) = guard.as_ref() else { return 0 };
-        let mut files = lock(&self.files);
-        let prefix = format!("{rel}/");
-        let doomed: Vec<String> = files.keys().filter(|k| *k == rel || k.starts_with(&prefix)).cloned().collect();
-        for path in &doomed {
-            writer.delete_term(Term::from_field_text(self.fields.path, path));
-            files.remove(path);
+    /// The files indexed at `rel` or under it (every file when `rel` is `None`).
+    pub fn files_under(&self, rel: Option<&str>) -> Vec<String> {
+        let files = lock(&self.files);
+        match rel {
+            None => files.keys().cloned().collect(),
+            Some(rel) => files.keys().filter(|k| is_at_or_under(k, rel)).cloned().collect(),
         }
-        doomed.len()
+    }
+
+    /// Deletes one file's chunks (not visible to searches until [`RootStore::commit`]); returns
+    /// whether the index held it.
+    pub fn delete_file(&self, rel: &str) -> bool {
+        let guard = lock(&self.writer);
+        let Some(writer) = guard.as_ref() else { return false };
+        let held = lock(&self.files).remove(rel).is_some();
+        if held {
+            writer.delete_term(Term::from_field_text(self.fields.path, rel));
+        }
+        held
     }
 
     /// Makes the changes so far visible to searches.
@@ -344,9 +388,18 @@ fn load_files(reader: &IndexReader, f: &Fields) -> tantivy::Result<HashMap<Strin
         let doc: TantivyDocument = searcher.doc(address)?;
         let num = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or_default();
         let Some(path) = doc.get_first(f.path).and_then(|v| v.as_str()) else { continue };
-        files.insert(path.to_owned(), FileState { mtime: num(f.mtime), size: num(f.size), chunks: num(f.chunks) });
+        let stamp = match doc.get_first(f.origin).and_then(|v| v.as_str()) {
+            Some(ORIGIN_DISK) => Stamp::Disk { mtime: num(f.mtime), size: num(f.size) },
+            _ => Stamp::Editor, // whatever else it says, re-reading the file is always right
+        };
+        files.insert(path.to_owned(), FileState { stamp, chunks: num(f.chunks) });
     }
     Ok(files)
+}
+
+/// Whether the `/`-separated relative path `path` is `dir` itself or inside it.
+pub(crate) fn is_at_or_under(path: &str, dir: &str) -> bool {
+    path.strip_prefix(dir).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// Locks a mutex, recovering the data if a panic poisoned it (the index stays usable).

@@ -2,19 +2,22 @@
 //!
 //! Opening is fast (no walk); [`WorkspaceIndex::sync`] walks the roots on the caller's thread
 //! and re-chunks only files whose (mtime, size) changed; the editor's buffers come in through
-//! [`WorkspaceIndex::update_text`], and files changed outside the editor through the watcher.
-//! Searches read the last committed state and never wait for indexing.
+//! [`WorkspaceIndex::update_text`], and files changed outside the editor through the watcher,
+//! whose every event re-examines the disk at its path ([`crate::reconcile`]). Searches read the
+//! last committed state and never wait for indexing.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::chunk::chunk_file;
 use crate::query::{line_span, QueryTerms};
+use crate::reconcile::{look_at, outermost};
 use crate::rules::{relative, Excluded, FileRules};
 use crate::select::{rank, select, snippet_path, SearchLimits};
-use crate::store::{lock, Hit, RootStore};
-use crate::watch::Watcher;
+use crate::store::{lock, Hit, RootStore, Stamp};
+use crate::watch::{Batch, Watcher};
 use crate::{IndexError, RetrievalQuery, Snippet};
 
 /// Files re-chunked between commits during a sync (so searches see progress).
@@ -105,6 +108,9 @@ pub(crate) struct Root {
     pub canonical: PathBuf,
     pub store: RootStore,
     pub rules: FileRules,
+    /// Files whose text the editor sent in this session (until it closed them): the editor's
+    /// text is their input, so syncs and watcher events leave them alone.
+    pub editor: Mutex<HashSet<String>>,
 }
 
 /// The state shared with the watcher thread.
@@ -157,7 +163,7 @@ impl WorkspaceIndex {
                 skip_dirs,
             };
             let store = RootStore::open(&cache.join(root_key(canon)))?;
-            opened.push(Root { path: path.clone(), canonical: canon.clone(), store, rules });
+            opened.push(Root { path: path.clone(), canonical: canon.clone(), store, rules, editor: Mutex::default() });
         }
         // Longest root first, so a file in a nested root belongs to that root.
         opened.sort_by_key(|r| std::cmp::Reverse(r.canonical.as_os_str().len()));
@@ -167,71 +173,61 @@ impl WorkspaceIndex {
 
     /// Walks every root and brings the index up to date (only changed files are re-chunked),
     /// reporting progress. Blocking: the server runs it on a background thread. Starts the
-    /// watcher at the end when [`IndexOptions::watch`].
+    /// watcher at the end when [`IndexOptions::watch`], before the state turns
+    /// [`IndexState::Ready`], so that every change after a ready state is seen.
     pub fn sync(&self, progress: &mut dyn FnMut(IndexProgress)) -> Result<SyncReport, IndexError> {
         *lock(&self.shared.state) = IndexState::Indexing;
         let result = self.sync_roots(progress);
+        if result.is_ok() && self.watch {
+            self.start_watching();
+        }
         *lock(&self.shared.state) = match &result {
             Ok(_) => IndexState::Ready,
             Err(err) => IndexState::Failed(err.to_string()),
         };
-        if result.is_ok() && self.watch {
-            let mut watcher = lock(&self.watcher);
-            if watcher.is_none() {
-                match Watcher::start(Arc::downgrade(&self.shared)) {
-                    Ok(w) => *watcher = Some(w),
-                    Err(err) => tracing::warn!(%err, "not watching the workspace for changes"),
-                }
-            }
-        }
         result
+    }
+
+    fn start_watching(&self) {
+        let mut watcher = lock(&self.watcher);
+        if watcher.is_some() {
+            return;
+        }
+        let roots: Vec<PathBuf> = self.shared.roots.iter().map(|r| r.canonical.clone()).collect();
+        let shared = Arc::downgrade(&self.shared);
+        let on_batch = move |batch: Batch| match shared.upgrade() {
+            Some(shared) => {
+                shared.apply(batch);
+                true
+            }
+            None => false, // the index is gone: stop
+        };
+        match Watcher::start(&roots, on_batch) {
+            Ok(w) => *watcher = Some(w),
+            Err(err) => tracing::warn!(%err, "not watching the workspace for changes"),
+        }
     }
 
     fn sync_roots(&self, progress: &mut dyn FnMut(IndexProgress)) -> Result<SyncReport, IndexError> {
         let started = Instant::now();
         let walks: Vec<_> = self.shared.roots.iter().map(|r| r.rules.walk(&r.canonical)).collect();
         let total: u64 = walks.iter().map(|w| w.len() as u64).sum();
-        let mut report = SyncReport { files_seen: total, ..SyncReport::default() };
+        let mut report = SyncReport::default();
         let mut done = 0;
         for (root, files) in self.shared.roots.iter().zip(walks) {
             progress(IndexProgress { done, total, root: root.path.clone() });
-            let mut known = root.store.files();
-            let mut pending = 0;
-            for file in files {
-                let previous = known.remove(&file.rel);
-                if previous.is_some_and(|p| p.mtime == file.mtime && p.size == file.size) {
-                    report.files_unchanged += 1;
-                } else {
-                    match root.rules.read(&root.canonical, Path::new(&file.rel)) {
-                        Ok((text, mtime, size)) => {
-                            let chunks = chunk_file(file.kind, &text);
-                            root.store.put_file(&file.rel, &chunks, mtime, size)?;
-                            report.files_indexed += 1;
-                            report.chunks_written += chunks.len() as u64;
-                            pending += 1;
-                        }
-                        Err(why) => {
-                            tracing::trace!(path = %file.rel, %why, "not indexed");
-                            if previous.is_some() {
-                                root.store.delete_file(&file.rel);
-                            }
-                            report.files_skipped += 1;
-                        }
-                    }
-                }
-                if pending >= SYNC_COMMIT_EVERY {
+            let mut each_file = |pending: &mut usize| {
+                if *pending >= SYNC_COMMIT_EVERY {
                     root.store.commit()?;
-                    pending = 0;
+                    *pending = 0;
                 }
                 done += 1;
                 if done % PROGRESS_EVERY == 0 {
                     progress(IndexProgress { done, total, root: root.path.clone() });
                 }
-            }
-            for gone in known.keys() {
-                root.store.delete_file(gone);
-                report.files_removed += 1;
-            }
+                Ok(())
+            };
+            root.sync_walked(None, files, &mut report, &mut each_file)?;
             root.store.commit()?;
         }
         report.elapsed = started.elapsed();
@@ -246,6 +242,9 @@ impl WorkspaceIndex {
 
     /// Re-chunks one file from the editor's text (`didChange`/`didSave`; the caller debounces).
     /// `path` is absolute; a path outside every root or excluded by the rules is ignored (Ok).
+    /// The text is stamped as the editor's, and the file is the editor's until
+    /// [`WorkspaceIndex::refresh_from_disk`] or [`WorkspaceIndex::remove`]: syncs and watcher
+    /// events leave it alone, and a later session re-reads it from disk.
     pub fn update_text(&self, path: &Path, text: &str) -> Result<(), IndexError> {
         self.shared.update_text(path, text)
     }
@@ -255,7 +254,9 @@ impl WorkspaceIndex {
         self.shared.remove(path)
     }
 
-    /// Re-reads one file from disk (or drops it if it is gone or now excluded).
+    /// Hands one file back to the disk (the editor closed it): re-reads it, or drops it if it
+    /// is gone or excluded; unsaved text the editor sent for it is gone either way. For a
+    /// directory, does the same for everything under it.
     pub fn refresh_from_disk(&self, path: &Path) -> Result<(), IndexError> {
         self.shared.refresh_from_disk(path)
     }
@@ -351,6 +352,17 @@ impl Shared {
         Ok((i, rel, kind))
     }
 
+    /// The root holding `path` (or being it) and the path relative to it, `None` for the root
+    /// itself.
+    fn place(&self, path: &Path) -> Option<(usize, Option<String>)> {
+        self.roots.iter().enumerate().find_map(|(i, r)| {
+            if path == r.canonical || path == r.path {
+                return Some((i, None));
+            }
+            relative(&r.canonical, path).or_else(|| relative(&r.path, path)).map(|rel| (i, Some(rel)))
+        })
+    }
+
     pub(crate) fn update_text(&self, path: &Path, text: &str) -> Result<(), IndexError> {
         let (i, rel, kind) = match self.admitted(path) {
             Ok(found) => found,
@@ -367,53 +379,73 @@ impl Shared {
             return Ok(()); // a link out of the root: never index what it points at
         }
         if text.len() as u64 > root.rules.max_file_bytes {
+            root.release(Some(&rel));
             root.store.delete_file(&rel);
             return root.store.commit();
         }
-        let (mtime, size) = std::fs::metadata(&disk).map_or((0, text.len() as u64), |m| {
-            let mtime = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-            (mtime.map_or(0, |d| d.as_nanos() as u64), m.len())
-        });
         let chunks = chunk_file(kind, text);
-        root.store.put_file(&rel, &chunks, mtime, size)?;
+        root.hold(&rel);
+        root.store.put_file(&rel, &chunks, Stamp::Editor)?;
         root.store.commit()?;
         tracing::debug!(path = %rel, chunks = chunks.len(), "re-indexed from the editor");
         Ok(())
     }
 
     pub(crate) fn remove(&self, path: &Path) -> Result<(), IndexError> {
-        let Some((i, rel)) = self.locate(path) else { return Ok(()) };
+        let Some((i, rel)) = self.place(path) else { return Ok(()) };
         let root = &self.roots[i];
-        if root.store.delete_file(&rel) == 0 {
-            return Ok(()); // nothing indexed there (events in .git/ or the cache end here)
+        let mut dropped = 0;
+        for file in root.store.files_under(rel.as_deref()) {
+            dropped += usize::from(root.store.delete_file(&file));
+        }
+        root.release(rel.as_deref());
+        if dropped == 0 {
+            return Ok(());
         }
         root.store.commit()
     }
 
     pub(crate) fn refresh_from_disk(&self, path: &Path) -> Result<(), IndexError> {
-        let (i, rel, kind) = match self.admitted(path) {
-            Ok(found) => found,
-            Err(Excluded::OutsideRoots) => return Ok(()),
-            Err(_) => return self.remove(path), // excluded now: make sure it is not indexed
-        };
+        let Some((i, rel)) = self.place(path) else { return Ok(()) };
         let root = &self.roots[i];
-        match root.rules.read(&root.canonical, Path::new(&rel)) {
-            Ok((text, mtime, size)) => {
-                if root.store.file(&rel).is_some_and(|f| f.mtime == mtime && f.size == size) {
-                    return Ok(());
+        root.release(rel.as_deref());
+        let mut report = SyncReport::default();
+        if root.reconcile(rel.as_deref(), &mut report)? > 0 {
+            root.store.commit()?;
+        }
+        tracing::debug!(path = %path.display(), ?report, "refreshed from disk");
+        Ok(())
+    }
+
+    /// Applies one batch of watcher events: every path is re-examined on disk (a path under
+    /// another of the batch is covered by it), with one commit per root that changed, so a
+    /// search sees the whole batch or none of it.
+    pub(crate) fn apply(&self, batch: Batch) {
+        let started = Instant::now();
+        let mut places: Vec<Vec<Option<String>>> = vec![Vec::new(); self.roots.len()];
+        if batch.rescan {
+            places.iter_mut().for_each(|p| p.push(None)); // events were lost: look at everything
+        }
+        for (i, rel) in batch.paths.iter().filter_map(|path| self.place(path)) {
+            places[i].push(look_at(rel));
+        }
+        let mut report = SyncReport::default();
+        for (root, places) in self.roots.iter().zip(places) {
+            let mut pending = 0;
+            for place in outermost(places) {
+                match root.reconcile(place.as_deref(), &mut report) {
+                    Ok(changes) => pending += changes,
+                    Err(err) => tracing::warn!(path = ?place, %err, "could not apply a file change"),
                 }
-                let chunks = chunk_file(kind, &text);
-                root.store.put_file(&rel, &chunks, mtime, size)?;
-                tracing::debug!(path = %rel, chunks = chunks.len(), "re-indexed from disk");
             }
-            Err(why) => {
-                tracing::trace!(path = %rel, %why, "dropped from the index");
-                if root.store.delete_file(&rel) == 0 {
-                    return Ok(());
+            if pending > 0 {
+                if let Err(err) = root.store.commit() {
+                    tracing::warn!(root = %root.path.display(), %err, "could not apply file changes");
                 }
             }
         }
-        root.store.commit()
+        report.elapsed = started.elapsed();
+        tracing::debug!(paths = batch.paths.len(), rescan = batch.rescan, ?report, "applied file changes");
     }
 }
 

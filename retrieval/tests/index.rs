@@ -1,65 +1,16 @@
 //! The workspace index on real files and a real tantivy index, in temporary directories.
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use splice_retrieval::store::FORMAT_FILE;
-use splice_retrieval::workspace::root_key;
 use splice_retrieval::{
-    GateConfig, IndexOptions, RetrievalDecision, RetrievalMode, RetrievalQuery, Retriever, SearchLimits,
-    SelectiveRetriever, SyncReport, WorkspaceIndex,
+    GateConfig, RetrievalDecision, RetrievalMode, RetrievalQuery, Retriever, SearchLimits, SelectiveRetriever,
 };
-
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    cache: PathBuf,
-}
-
-impl Fixture {
-    fn new(files: &[(&str, &str)]) -> Self {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let root = tmp.path().join("ws");
-        let cache = tmp.path().join("cache");
-        for (path, text) in files {
-            write(&root.join(path), text);
-        }
-        fs::create_dir_all(&root).expect("root");
-        let root = fs::canonicalize(&root).expect("canonical root");
-        Self { _tmp: tmp, root, cache }
-    }
-
-    fn options(&self, watch: bool) -> IndexOptions {
-        IndexOptions { cache_dir: Some(self.cache.clone()), watch, ..IndexOptions::default() }
-    }
-
-    fn open(&self) -> WorkspaceIndex {
-        WorkspaceIndex::open(std::slice::from_ref(&self.root), self.options(false)).expect("open")
-    }
-
-    fn synced(&self) -> (WorkspaceIndex, SyncReport) {
-        let index = self.open();
-        let report = index.sync(&mut |_| {}).expect("sync");
-        (index, report)
-    }
-
-    fn index_dir(&self) -> PathBuf {
-        self.cache.join(root_key(&self.root))
-    }
-}
-
-fn write(path: &Path, text: &str) {
-    fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
-    fs::write(path, text).expect("write");
-}
-
-/// Paths of the snippets a query over `text` (cursor at the end) finds.
-fn found(index: &WorkspaceIndex, text: &str) -> Vec<String> {
-    let query = RetrievalQuery { path: None, text, cursor: text.len(), window: text.len()..text.len(), first_line: 0 };
-    index.search(&query, &SearchLimits::default()).hits.iter().map(|s| s.path.display().to_string()).collect()
-}
+use support::{found, write, Fixture};
 
 const UTILS: &str = "\
 def parse_config(path):
@@ -115,7 +66,7 @@ fn excluded_files_never_appear() {
 #[test]
 fn symlinks_out_of_the_root_are_not_followed() {
     let fx = Fixture::new(&[("inside.py", "def inside():\n    pass\n")]);
-    let outside = fx._tmp.path().join("outside");
+    let outside = fx.tmp.path().join("outside");
     write(&outside.join("far.py"), "def far_away_function():\n    pass\n");
     std::os::unix::fs::symlink(&outside, fx.root.join("linked_dir")).expect("symlink");
     std::os::unix::fs::symlink(outside.join("far.py"), fx.root.join("linked.py")).expect("symlink");
@@ -217,26 +168,6 @@ fn text_files_are_indexed_as_windows() {
     let hits = index.search(&query, &SearchLimits::default()).hits;
     assert_eq!(hits[0].path, PathBuf::from("src/lib.rs"));
     assert!(hits[0].lines.start >= 10 && hits[0].lines.end <= 31, "{:?}", hits[0].lines);
-}
-
-#[test]
-fn the_watcher_picks_up_files_written_on_disk() {
-    let fx = Fixture::new(&[("a.py", "def a():\n    pass\n")]);
-    let index = WorkspaceIndex::open(std::slice::from_ref(&fx.root), fx.options(true)).expect("open");
-    index.sync(&mut |_| {}).expect("sync");
-    assert!(index.is_watching());
-    write(&fx.root.join("new_module.py"), "def written_outside_the_editor():\n    pass\n");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while found(&index, "written_outside_the_editor()\n").is_empty() {
-        assert!(Instant::now() < deadline, "the watcher did not index the new file within 10 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    fs::remove_file(fx.root.join("new_module.py")).expect("rm");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !found(&index, "written_outside_the_editor()\n").is_empty() {
-        assert!(Instant::now() < deadline, "the watcher did not drop the deleted file within 10 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 // ---- the gate ----

@@ -96,6 +96,10 @@ pub struct Backend {
     /// Per document, the latest edit's number: a debounced index update runs only if no edit
     /// came after it.
     index_edits: Arc<DashMap<Uri, u64>>,
+    /// Per document, its turn to update the index: a debounced re-chunk and the refresh from
+    /// disk on `didClose` run one after the other, so text read before the close can never land
+    /// after the refresh and outlive the document.
+    index_order: Arc<DashMap<Uri, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Quiet time after an edit before the edited file is re-chunked into the index.
@@ -116,6 +120,7 @@ impl Backend {
             workspace: OnceLock::new(),
             work_done_progress: RwLock::new(false),
             index_edits: Arc::new(DashMap::new()),
+            index_order: Arc::new(DashMap::new()),
         }
     }
 
@@ -488,8 +493,11 @@ impl LanguageServer for Backend {
         }
         self.index_edits.remove(&uri);
         if let (Some(path), Some(workspace)) = (uri.to_file_path(), self.workspace.get().cloned()) {
-            let path = path.into_owned();
-            tokio::task::spawn_blocking(move || workspace.refresh_from_disk(&path));
+            let (path, order) = (path.into_owned(), self.index_turn(&uri));
+            tokio::spawn(async move {
+                let _turn = order.lock().await;
+                let _ = tokio::task::spawn_blocking(move || workspace.refresh_from_disk(&path)).await;
+            });
         }
     }
 
@@ -550,9 +558,12 @@ impl Backend {
             *entry += 1;
             *entry
         };
-        let (documents, edits, uri) = (self.documents.clone(), self.index_edits.clone(), uri.clone());
+        let (documents, edits, order, uri) =
+            (self.documents.clone(), self.index_edits.clone(), self.index_turn(uri), uri.clone());
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
+            // Checked in turn: a `didClose` that came first has removed the edit number.
+            let _turn = order.lock().await;
             if edits.get(&uri).is_none_or(|latest| *latest != edit) {
                 return;
             }
@@ -566,6 +577,11 @@ impl Backend {
                 let _ = tokio::task::spawn_blocking(move || workspace.update_text(&path, &text)).await;
             }
         });
+    }
+
+    /// The lock that orders `uri`'s index updates (see `index_order`).
+    fn index_turn(&self, uri: &Uri) -> Arc<tokio::sync::Mutex<()>> {
+        self.index_order.entry(uri.clone()).or_default().clone()
     }
 
     async fn warn(&self, message: String) {
