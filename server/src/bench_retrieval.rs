@@ -10,6 +10,7 @@
 //! match (whitespace-trimmed) and edit similarity (1 − Levenshtein / longer length, RepoCoder's
 //! ES). Printed per mode: accuracy, how often the prompt carried retrieved snippets, and latency.
 
+use crate::bench_rng::SplitMix;
 use crate::cli::BenchRetrievalArgs;
 use crate::completion::{self, At};
 use crate::config::{cache_dir, Options, Retrieval, Settings};
@@ -187,7 +188,7 @@ fn tasks(root: &Path, files: usize, per_file: usize, seed: u64) -> anyhow::Resul
     let mut chosen = Vec::new();
     // Spread over the repository: a seeded shuffle, then the first files with enough lines.
     for i in (1..paths.len()).rev() {
-        paths.swap(i, (rng.next() % (i as u64 + 1)) as usize);
+        paths.swap(i, rng.below(i + 1));
     }
     for path in paths {
         if chosen.len() >= files * per_file {
@@ -200,14 +201,14 @@ fn tasks(root: &Path, files: usize, per_file: usize, seed: u64) -> anyhow::Resul
         }
         let mut picked = Vec::new();
         while picked.len() < per_file && !candidates.is_empty() {
-            let line = candidates.swap_remove((rng.next() % candidates.len() as u64) as usize);
+            let line = candidates.swap_remove(rng.below(candidates.len()));
             picked.push(line);
         }
         // Document order, so that consecutive tasks of a file are nearby edits of one document.
         picked.sort_by_key(|(start, _)| *start);
         for (start, end) in picked {
             let line = &text[start..end];
-            let cut = match rng.next() % 3 {
+            let cut = match rng.below(3) {
                 0 => line_start_cut(line),
                 1 => mid_line_cut(line, &mut rng),
                 _ => mid_word_cut(line, &mut rng),
@@ -277,7 +278,7 @@ fn mid_line_cut(line: &str, rng: &mut SplitMix) -> Option<usize> {
     if cuts.is_empty() {
         return line_start_cut(line);
     }
-    Some(cuts[(rng.next() % cuts.len() as u64) as usize])
+    Some(*rng.pick(&cuts))
 }
 
 /// The cursor three characters into a name of at least six (seeded choice): the editor asks
@@ -302,7 +303,7 @@ fn mid_word_cut(line: &str, rng: &mut SplitMix) -> Option<usize> {
     if names.is_empty() {
         return mid_line_cut(line, rng);
     }
-    let name = names[(rng.next() % names.len() as u64) as usize];
+    let name = *rng.pick(&names);
     Some(name + line[name..].chars().take(TYPED).map(char::len_utf8).sum::<usize>())
 }
 
@@ -322,19 +323,6 @@ fn edit_similarity(a: &str, b: &str) -> f64 {
         previous = current;
     }
     1.0 - previous[b.len()] as f64 / longer as f64
-}
-
-/// A small seeded generator (SplitMix64), so task choice is the same on every machine.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
 }
 
 #[cfg(test)]

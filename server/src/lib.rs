@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod bench_edits;
 pub mod bench_retrieval;
+pub mod bench_rng;
 pub mod cli;
 pub mod completion;
 pub mod config;
