@@ -85,6 +85,17 @@ pub enum BenchCommand {
     Retrieval(BenchRetrievalArgs),
 }
 
+/// `splice bench retrieval --through`: how the benchmark reaches the completion path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Through {
+    /// `splice serve` over pipes, the repository as its workspace folder, the watcher running:
+    /// what an editor exercises.
+    Lsp,
+    /// The completion path called in this process on one shared index: faster to start, and it
+    /// can report the retrieval gate's own decision per task.
+    Process,
+}
+
 /// Flags of `splice bench retrieval`.
 #[derive(Debug, Args)]
 pub struct BenchRetrievalArgs {
@@ -104,6 +115,9 @@ pub struct BenchRetrievalArgs {
     /// Print JSON (a summary and every task) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Ask through the LSP server (the default) or call the completion path in this process.
+    #[arg(long, value_enum, default_value_t = Through::Lsp)]
+    pub through: Through,
     /// Model and generation options (default `--ctx 2048 --max-tokens 48`); `--retrieval` runs
     /// one mode only.
     #[command(flatten)]

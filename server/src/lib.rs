@@ -8,6 +8,8 @@ pub mod bench;
 pub mod bench_client;
 pub mod bench_edits;
 pub mod bench_retrieval;
+pub mod bench_retrieval_lsp;
+pub mod bench_retrieval_tasks;
 pub mod bench_rng;
 pub mod cli;
 pub mod completion;
