@@ -83,6 +83,26 @@ pub enum BenchCommand {
     /// Line completions cut from real repositories with retrieval never, always and auto:
     /// exact match, edit similarity, retrieval rate, latency.
     Retrieval(BenchRetrievalArgs),
+    /// A long random editor session over LSP: requests, errors by kind, hangs, deaths, RSS over
+    /// time; fails only if the server died.
+    Soak(BenchSoakArgs),
+}
+
+/// Flags of `splice bench soak`.
+#[derive(Debug, Args)]
+pub struct BenchSoakArgs {
+    /// How long to run.
+    #[arg(long, default_value_t = 30)]
+    pub minutes: u64,
+    /// How many documents the session keeps open.
+    #[arg(long, default_value_t = 10)]
+    pub documents: usize,
+    /// Seed of the session's edits, requests and pauses.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Model and generation options, sent as `initializationOptions` (default `--max-tokens 16`).
+    #[command(flatten)]
+    pub options: Options,
 }
 
 /// `splice bench retrieval --through`: how the benchmark reaches the completion path.

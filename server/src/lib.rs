@@ -11,6 +11,8 @@ pub mod bench_retrieval;
 pub mod bench_retrieval_lsp;
 pub mod bench_retrieval_tasks;
 pub mod bench_rng;
+pub mod bench_soak;
+pub mod bench_soak_edits;
 pub mod cli;
 pub mod completion;
 pub mod config;
