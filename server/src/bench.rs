@@ -25,6 +25,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Edits(args) => crate::bench_edits::run(args),
         BenchCommand::Retrieval(args) => crate::bench_retrieval::run(args),
         BenchCommand::Soak(args) => crate::bench_soak::run(args),
+        BenchCommand::Overhead(args) => crate::bench_overhead::run(args),
     }
 }
 

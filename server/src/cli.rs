@@ -86,6 +86,8 @@ pub enum BenchCommand {
     /// A long random editor session over LSP: requests, errors by kind, hangs, deaths, RSS over
     /// time; fails only if the server died.
     Soak(BenchSoakArgs),
+    /// Per-request server overhead over LSP for the same prompt in 2 KB to 50 MB documents.
+    Overhead(BenchOverheadArgs),
 }
 
 /// Flags of `splice bench soak`.
@@ -101,6 +103,26 @@ pub struct BenchSoakArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Model and generation options, sent as `initializationOptions` (default `--max-tokens 16`).
+    #[command(flatten)]
+    pub options: Options,
+}
+
+/// Flags of `splice bench overhead`.
+#[derive(Debug, Args)]
+pub struct BenchOverheadArgs {
+    /// Timed requests per document size (and as many timed one-character edits).
+    #[arg(long, default_value_t = 20)]
+    pub requests: usize,
+    /// Document sizes in MB to compare with the 2 KB document.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1.0, 10.0, 50.0])]
+    pub sizes_mb: Vec<f64>,
+    /// The workspace folder of the `auto` rows; default: the cached `requests` package
+    /// (`make corpus`); without it only `never` runs.
+    #[arg(long)]
+    pub workspace: Option<PathBuf>,
+    /// Model and generation options, sent as `initializationOptions` (default `--ctx 256
+    /// --max-tokens 1`, so that the prompt window is the same ~2 KB in every document);
+    /// `--retrieval` runs one row set only.
     #[command(flatten)]
     pub options: Options,
 }

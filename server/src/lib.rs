@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod bench_client;
 pub mod bench_edits;
+pub mod bench_overhead;
 pub mod bench_retrieval;
 pub mod bench_retrieval_lsp;
 pub mod bench_retrieval_tasks;
