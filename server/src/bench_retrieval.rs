@@ -267,7 +267,7 @@ fn print(tallies: &[(Retrieval, Tally)], rows: &[Value], index_counts: &[Value],
             cell(&s["meanRoundTripMs"])
         );
     }
-    for c in index_counts {
+    for c in index_counts.iter().filter(|c| !c["indexFilesAtStart"].is_null() || !c["indexFilesAtEnd"].is_null()) {
         println!(
             "index of {} ({}): {} files at the start, {} at the end",
             c["repository"].as_str().unwrap_or_default(),

@@ -54,19 +54,19 @@ pub fn answers(
     if status["state"] != "ready" {
         bail!("the model failed to load: {} (log: {})", status["error"], log.display());
     }
-    let started = Instant::now();
     let status = match mode {
         Retrieval::Never => status,
         _ => session.wait_for_indexing(INDEXING_GUARD).context("indexing did not end")?,
     };
     let index_files_at_start = index_files(&status);
-    eprintln!(
-        "  {} over LSP: index {} with {} files ({:.1} s)",
-        mode_name(mode),
-        status["index"]["state"].as_str().unwrap_or("?"),
-        index_files_at_start.map_or("no".to_owned(), |n| n.to_string()),
-        started.elapsed().as_secs_f64()
-    );
+    match index_files_at_start {
+        Some(files) => eprintln!(
+            "  {} over LSP: index {} with {files} files",
+            mode_name(mode),
+            status["index"]["state"].as_str().unwrap_or("?")
+        ),
+        None => eprintln!("  {} over LSP: no index", mode_name(mode)),
+    }
     let mut answers = Vec::with_capacity(tasks.len());
     let mut open: Option<(&Path, i32)> = None;
     for task in tasks {
@@ -94,11 +94,9 @@ pub fn answers(
         session.close(&file_uri(path))?;
     }
     let index_files_at_end = index_files(&session.status()?);
-    eprintln!(
-        "  {}: index {} files at the end",
-        mode_name(mode),
-        index_files_at_end.map_or("-".to_owned(), |n| n.to_string())
-    );
+    if let Some(files) = index_files_at_end {
+        eprintln!("  {}: index {files} files at the end", mode_name(mode));
+    }
     let exit = session.shutdown()?;
     if !exit.success() {
         eprintln!("  the server exited with {exit} (log: {})", log.display());
