@@ -95,6 +95,7 @@ pub fn run(args: BenchSoakArgs) -> anyhow::Result<()> {
     let workspace = root.join("workspace");
     std::fs::create_dir_all(&workspace).with_context(|| format!("cannot create {}", workspace.display()))?;
     let options = Options {
+        ctx: args.options.ctx.or(Some(2048)),
         max_tokens: args.options.max_tokens.or(Some(16)),
         index_dir: args.options.index_dir.clone().or_else(|| Some(root.join("index"))),
         ..args.options.clone()
@@ -178,7 +179,9 @@ fn write_documents(workspace: &Path, count: usize, rng: &mut SplitMix) -> anyhow
 
 /// Plausible Python of about `bytes` bytes: functions and classes with some unicode.
 fn python_source(seed: usize, bytes: usize) -> String {
-    let mut text = format!("\"\"\"Module {seed}: generated for the soak benchmark. Café ☕, 中文.\"\"\"\nimport os\nimport json\n\n");
+    let mut text = format!(
+        "\"\"\"Module {seed}: generated for the soak benchmark. Café ☕, 中文.\"\"\"\nimport os\nimport json\n\n"
+    );
     let mut i = 0;
     while text.len() < bytes {
         text.push_str(&format!(
@@ -205,7 +208,9 @@ fn start_session(root: &Path, n: u32, workspace: &Path, options: &Value) -> anyh
 impl Soak {
     /// One user action, chosen at random.
     fn step(&mut self) -> anyhow::Result<()> {
-        if self.rng.percent(5) {
+        // Users stay in one file for a while; a switch to a file whose cells were evicted is a
+        // cold prompt.
+        if self.rng.percent(2) {
             self.active = self.rng.below(self.documents.len());
         }
         let result = match self.rng.below(100) {
@@ -458,7 +463,6 @@ impl Soak {
     fn index_files(&mut self) -> Option<u64> {
         self.session.status().ok().and_then(|s| s["index"]["files"].as_u64())
     }
-
 }
 
 /// Shuts the server down; returns how it went, in words.
@@ -505,9 +509,18 @@ fn mib(kib: Option<u64>) -> String {
 
 fn print_minute_header() {
     println!(
-        "{:>6} {:>7} {:>8} {:>9} {:>6} {:>9} {:>6} {:>6} {:>6} {:>6} {:>8}  {}",
-        "minute", "sent", "answered", "suggested", "empty", "cancelled", "edits", "errors", "hangs", "deaths", "RSS MiB",
-        "new errors by kind"
+        "{:>6} {:>7} {:>8} {:>9} {:>6} {:>9} {:>6} {:>6} {:>6} {:>6} {:>8}  new errors by kind",
+        "minute",
+        "sent",
+        "answered",
+        "suggested",
+        "empty",
+        "cancelled",
+        "edits",
+        "errors",
+        "hangs",
+        "deaths",
+        "RSS MiB"
     );
 }
 
@@ -559,7 +572,10 @@ fn print_summary(
     println!("|---|---|");
     println!("| requests sent | {} |", tally.sent);
     println!("| answered | {} |", tally.answered);
-    println!("| with a suggestion / empty / cancelled by us | {} / {} / {} |", tally.suggested, tally.empty, tally.cancelled);
+    println!(
+        "| with a suggestion / empty / cancelled by us | {} / {} / {} |",
+        tally.suggested, tally.empty, tally.cancelled
+    );
     println!("| didChange sent | {} |", tally.edits);
     println!("| errors | {} |", tally.error_count());
     for (kind, count) in &tally.errors {
