@@ -221,7 +221,9 @@ impl LspSession {
         let deadline = Instant::now() + guard;
         loop {
             let ended = self.notifications.iter().position(|n| {
-                n["method"] == "$/progress" && n["params"]["token"] == INDEXING_TOKEN && n["params"]["value"]["kind"] == "end"
+                n["method"] == "$/progress"
+                    && n["params"]["token"] == INDEXING_TOKEN
+                    && n["params"]["value"]["kind"] == "end"
             });
             if let Some(i) = ended {
                 self.notifications.remove(i);

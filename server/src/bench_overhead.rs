@@ -179,7 +179,8 @@ fn complete(session: &mut LspSession, uri: &str, at: TextPosition) -> Result<f64
 fn type_or_delete(document: &mut Document, uri: &str, cursor: usize, typed: bool) -> (Value, TextPosition) {
     let at = position(document, cursor);
     let next = TextPosition::new(at.line, at.character + 1);
-    let (range, text, after) = if typed { (TextRange::new(at, at), "x", next) } else { (TextRange::new(at, next), "", at) };
+    let (range, text, after) =
+        if typed { (TextRange::new(at, at), "x", next) } else { (TextRange::new(at, next), "", at) };
     let version = document.version() + 1;
     let change = TextChange { range: Some(range), text: text.to_owned() };
     if let Err(err) = document.apply_changes(&[change], version, PositionEncoding::Utf16) {
@@ -281,8 +282,10 @@ fn print(tables: &[(Retrieval, Vec<SizeRow>)]) {
             );
         }
     }
-    let sizes: Vec<String> =
-        tables.first().map(|(_, rows)| rows.iter().map(|r| format!("{} = {} bytes", r.label, r.bytes)).collect()).unwrap_or_default();
+    let sizes: Vec<String> = tables
+        .first()
+        .map(|(_, rows)| rows.iter().map(|r| format!("{} = {} bytes", r.label, r.bytes)).collect())
+        .unwrap_or_default();
     println!("documents: {}", sizes.join(", "));
     println!("edit ack: didChange of one character until the next request (splice/status) is answered");
 }

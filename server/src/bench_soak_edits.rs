@@ -103,7 +103,9 @@ impl ReferenceDocument {
             let change = self.random_change(rng);
             let range = TextRange::new(self.position(change.start), self.position(change.end));
             let text_change = TextChange { range: Some(range), text: change.text.clone() };
-            if let Err(err) = self.document.apply_changes(std::slice::from_ref(&text_change), version, PositionEncoding::Utf16) {
+            if let Err(err) =
+                self.document.apply_changes(std::slice::from_ref(&text_change), version, PositionEncoding::Utf16)
+            {
                 unreachable!("the generator made an invalid edit: {err}");
             }
             self.cursor = self.valid_offset(self.cursor_after(&change));
