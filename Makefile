@@ -8,7 +8,8 @@ VOCAB_FIXTURES := target/vocab-fixtures
 FEATURES ?=
 CARGO_FLAGS := --release --locked $(if $(FEATURES),--features $(FEATURES),)
 
-.PHONY: demo test build tools models models-default corpus fixtures bench bench-fim bench-retrieval fim-copy lint \
+.PHONY: demo test build tools models models-default corpus fixtures bench bench-fim bench-retrieval bench-soak \
+	bench-overhead fim-copy lint \
 	test-editors test-nvim vscode-e2e vsix
 
 ## Run the main job: a real completion with its timing, on the default model.
@@ -64,9 +65,20 @@ bench: tools models corpus build
 	$(SPLICE) bench latency
 	$(SPLICE) bench edits
 
-## Line completions cut from three PyPI sdists, with retrieval never, always and auto (~25 min).
+## Line completions cut from three PyPI sdists, with retrieval never, always and auto, asked
+## through `splice serve` over LSP (~25 min).
 bench-retrieval: tools models-default corpus build
 	$(SPLICE) bench retrieval
+
+SOAK_MINUTES ?= 30
+
+## A long random editor session over LSP: requests, errors by kind, hangs, deaths, RSS per minute.
+bench-soak: tools models-default build
+	$(SPLICE) bench soak --minutes $(SOAK_MINUTES)
+
+## Per-request server overhead over LSP: the same prompt window in 2 KB to 50 MB documents.
+bench-overhead: tools models-default corpus build
+	$(SPLICE) bench overhead
 
 FIM_COPY := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/splice/models/gemma-3-270m-fim-copy.gguf
 

@@ -24,6 +24,8 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Latency(args) => latency(args),
         BenchCommand::Edits(args) => crate::bench_edits::run(args),
         BenchCommand::Retrieval(args) => crate::bench_retrieval::run(args),
+        BenchCommand::Soak(args) => crate::bench_soak::run(args),
+        BenchCommand::Overhead(args) => crate::bench_overhead::run(args),
     }
 }
 

@@ -45,6 +45,8 @@ impl Command {
             Command::Bench(BenchCommand::Latency(args)) => Some(&args.options),
             Command::Bench(BenchCommand::Edits(args)) => Some(&args.options),
             Command::Bench(BenchCommand::Retrieval(args)) => Some(&args.options),
+            Command::Bench(BenchCommand::Soak(args)) => Some(&args.options),
+            Command::Bench(BenchCommand::Overhead(args)) => Some(&args.options),
         }
     }
 }
@@ -96,6 +98,60 @@ pub enum BenchCommand {
     /// Line completions cut from real repositories with retrieval never, always and auto:
     /// exact match, edit similarity, retrieval rate, latency.
     Retrieval(BenchRetrievalArgs),
+    /// A long random editor session over LSP: requests, errors by kind, hangs, deaths, RSS over
+    /// time; fails only if the server died.
+    Soak(BenchSoakArgs),
+    /// Per-request server overhead over LSP for the same prompt in 2 KB to 50 MB documents.
+    Overhead(BenchOverheadArgs),
+}
+
+/// Flags of `splice bench soak`.
+#[derive(Debug, Args)]
+pub struct BenchSoakArgs {
+    /// How long to run.
+    #[arg(long, default_value_t = 30)]
+    pub minutes: u64,
+    /// How many documents the session keeps open.
+    #[arg(long, default_value_t = 10)]
+    pub documents: usize,
+    /// Seed of the session's edits, requests and pauses.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Model and generation options, sent as `initializationOptions` (default `--ctx 2048
+    /// --max-tokens 16`, so that requests are cheap and the session makes many).
+    #[command(flatten)]
+    pub options: Options,
+}
+
+/// Flags of `splice bench overhead`.
+#[derive(Debug, Args)]
+pub struct BenchOverheadArgs {
+    /// Timed requests per document size (and as many timed one-character edits).
+    #[arg(long, default_value_t = 20)]
+    pub requests: usize,
+    /// Document sizes in MB to compare with the 2 KB document.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1.0, 10.0, 50.0])]
+    pub sizes_mb: Vec<f64>,
+    /// The workspace folder of the `auto` rows; default: the cached `requests` package
+    /// (`make corpus`); without it only `never` runs.
+    #[arg(long)]
+    pub workspace: Option<PathBuf>,
+    /// Model and generation options, sent as `initializationOptions` (default `--ctx 256
+    /// --max-tokens 1`, so that the prompt window is the same ~2 KB in every document);
+    /// `--retrieval` runs one row set only.
+    #[command(flatten)]
+    pub options: Options,
+}
+
+/// `splice bench retrieval --through`: how the benchmark reaches the completion path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Through {
+    /// `splice serve` over pipes, the repository as its workspace folder, the watcher running:
+    /// what an editor exercises.
+    Lsp,
+    /// The completion path called in this process on one shared index: faster to start, and it
+    /// can report the retrieval gate's own decision per task.
+    Process,
 }
 
 /// Flags of `splice bench retrieval`.
@@ -117,6 +173,9 @@ pub struct BenchRetrievalArgs {
     /// Print JSON (a summary and every task) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Ask through the LSP server (the default) or call the completion path in this process.
+    #[arg(long, value_enum, default_value_t = Through::Lsp)]
+    pub through: Through,
     /// Model and generation options (default `--ctx 2048 --max-tokens 48`); `--retrieval` runs
     /// one mode only.
     #[command(flatten)]

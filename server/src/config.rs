@@ -5,14 +5,14 @@
 //! command line win; the editor's options fill the rest; [`Settings::resolve`] applies defaults.
 
 use clap::{Args, ValueEnum};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use splice_model::{CacheType, EngineConfig, ReuseMode, SamplingConfig};
 use splice_retrieval::RetrievalMode;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// `--reuse`: how requests reuse the KV cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Reuse {
     /// Keep the cache across edits: encode only the edited tokens, shift the rest (PIE).
@@ -24,7 +24,7 @@ pub enum Reuse {
 }
 
 /// `--cache-type-k`: storage type of the K cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyCacheType {
     /// 16-bit floats.
@@ -42,7 +42,7 @@ pub enum KeyCacheType {
 }
 
 /// The model and generation options, each optional until resolved.
-#[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Args, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Options {
     /// GGUF model file; default: Gemma 3 270M in the cache (`make models`).
@@ -268,7 +268,7 @@ pub const DEFAULT_MAX_LINES: usize = 8;
 pub const DEFAULT_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
 
 /// `--retrieval`: when to add snippets of other workspace files to the prompt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Retrieval {
     /// Per request: names from other files near the cursor, a good enough match, and the model
@@ -445,6 +445,22 @@ mod tests {
     fn resolve_clamps_what_library_callers_pass_unvalidated() {
         let settings = Settings::resolve(Options { max_tokens: Some(u32::MAX), ..Options::default() });
         assert_eq!(settings.engine.max_tokens, 1024);
+    }
+
+    #[test]
+    fn options_sent_as_initialization_options_read_back_the_same() {
+        let options = Options {
+            max_tokens: Some(16),
+            reuse: Some(Reuse::Prefix),
+            cache_type_k: Some(KeyCacheType::Q8_0),
+            retrieval: Some(Retrieval::Never),
+            index_dir: Some(PathBuf::from("/tmp/i")),
+            ..Options::default()
+        };
+        let sent = serde_json::to_value(&options).unwrap();
+        assert_eq!(sent["maxTokens"], 16);
+        assert_eq!(sent["cacheTypeK"], "q8_0");
+        assert_eq!(serde_json::from_value::<Options>(sent).unwrap(), options);
     }
 
     #[test]

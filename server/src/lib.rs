@@ -5,8 +5,15 @@
 //! result; logs go to stderr or `--log-file`.
 
 pub mod bench;
+pub mod bench_client;
 pub mod bench_edits;
+pub mod bench_overhead;
 pub mod bench_retrieval;
+pub mod bench_retrieval_lsp;
+pub mod bench_retrieval_tasks;
+pub mod bench_rng;
+pub mod bench_soak;
+pub mod bench_soak_edits;
 pub mod cli;
 pub mod completion;
 pub mod config;
