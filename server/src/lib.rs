@@ -15,6 +15,7 @@ pub mod headless;
 pub mod logging;
 pub mod lsp;
 pub mod report;
+pub mod typed_ahead;
 pub mod workspace;
 
 use clap::Parser;
