@@ -59,23 +59,60 @@ fn inline_completion_suggests_the_missing_attribute_then_follows_an_edit() {
     let at = json!({ "line": line, "character": character });
     assert_eq!(first[0]["range"], json!({ "start": at, "end": at }));
 
-    // Type "q" at the cursor (an incremental change), then ask again one column later.
+    // Type "p" at the cursor (an incremental change, not along the suggestion), then ask again
+    // one column later: the model runs again and PIE encodes only the edit.
     client.notify(
         "textDocument/didChange",
         json!({
             "textDocument": { "uri": URI, "version": 2 },
-            "contentChanges": [{ "range": { "start": at, "end": at }, "text": "q" }]
+            "contentChanges": [{ "range": { "start": at, "end": at }, "text": "p" }]
         }),
     );
-    let second = items(&client.inline_completion(URI, line, character + 1));
-    assert_eq!(second.len(), 1);
-    assert_eq!(second[0]["insertText"], "uantity", "{second:?}");
+    let second = client.inline_completion(URI, line, character + 1);
+    assert!(second.get("error").is_none(), "{second}");
 
     let status = client.call_ok("splice/status", json!({}));
-    assert_eq!(status["requests"]["suggested"], 2);
+    let requests = &status["requests"];
+    assert_eq!(requests["suggested"].as_u64().unwrap() + requests["empty"].as_u64().unwrap(), 2, "{status}");
+    assert_eq!(requests["cached"], 0, "{status}");
     let last = &status["last"];
     assert!(last["reusedTokens"].as_u64().unwrap() > 0, "the second request reused the cache: {status}");
     assert!(last["encodedTokens"].as_u64().unwrap() < 10, "typing one letter encodes a few tokens: {status}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn typing_along_a_suggestion_is_answered_without_the_model() {
+    let mut client = start("typed-ahead", &gemma(), Value::Null);
+    let (text, line, character) = inventory_with_cursor_after_self();
+    client.open(URI, "python", &text);
+    let first = items(&client.inline_completion(URI, line, character));
+    assert_eq!(first[0]["insertText"], "quantity", "{first:?}");
+    let generated = client.call_ok("splice/status", json!({}))["generatedTokens"].clone();
+
+    let mut version = 1;
+    let mut edit = |client: &mut LspClient, from: u32, to: u32, text: &str| {
+        version += 1;
+        let (start, end) = (json!({ "line": line, "character": from }), json!({ "line": line, "character": to }));
+        client.notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": URI, "version": version },
+                    "contentChanges": [{ "range": { "start": start, "end": end }, "text": text }] }),
+        );
+    };
+    // The person types the suggestion's first letters: each keystroke gets the rest.
+    edit(&mut client, character, character, "q");
+    assert_eq!(items(&client.inline_completion(URI, line, character + 1))[0]["insertText"], "uantity");
+    edit(&mut client, character + 1, character + 1, "ua");
+    assert_eq!(items(&client.inline_completion(URI, line, character + 3))[0]["insertText"], "ntity");
+    // Backspacing to the start comes back to the first suggestion.
+    edit(&mut client, character, character + 3, "");
+    assert_eq!(items(&client.inline_completion(URI, line, character))[0]["insertText"], "quantity");
+
+    let status = client.call_ok("splice/status", json!({}));
+    assert_eq!(status["requests"]["cached"], 3, "{status}");
+    assert_eq!(status["requests"]["suggested"], 1, "{status}");
+    assert_eq!(status["generatedTokens"], generated, "no token was generated for them: {status}");
     assert!(client.shutdown().success());
 }
 
@@ -150,7 +187,7 @@ fn every_request_of_a_cancellation_storm_is_counted_once() {
     storm(&mut client);
     let status = client.call_ok("splice/status", json!({}));
     let requests = &status["requests"];
-    let outcomes: u64 = ["suggested", "empty", "cancelled", "superseded", "failed"]
+    let outcomes: u64 = ["suggested", "cached", "empty", "cancelled", "superseded", "failed"]
         .iter()
         .map(|key| requests[key].as_u64().unwrap())
         .sum();

@@ -22,6 +22,7 @@ pub mod headless;
 pub mod logging;
 pub mod lsp;
 pub mod report;
+pub mod typed_ahead;
 pub mod workspace;
 
 use clap::Parser;

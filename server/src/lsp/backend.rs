@@ -12,6 +12,7 @@ use super::status::{self, StatusBoard};
 use crate::completion::{self, Prepared};
 use crate::config::{Options, Settings};
 use crate::document::{Document, PositionEncoding};
+use crate::typed_ahead::{RecentSuggestions, Window};
 use crate::workspace::Workspace;
 use dashmap::DashMap;
 use serde_json::Value;
@@ -100,6 +101,9 @@ pub struct Backend {
     /// disk on `didClose` run one after the other, so text read before the close can never land
     /// after the refresh and outlive the document.
     index_order: Arc<DashMap<Uri, Arc<tokio::sync::Mutex<()>>>>,
+    /// Per document, the suggestions shown lately: typing along one, or coming back to a spot,
+    /// is answered from here without the model.
+    recent: DashMap<Uri, RecentSuggestions>,
 }
 
 /// Quiet time after an edit before the edited file is re-chunked into the index.
@@ -121,6 +125,7 @@ impl Backend {
             work_done_progress: RwLock::new(false),
             index_edits: Arc::new(DashMap::new()),
             index_order: Arc::new(DashMap::new()),
+            recent: DashMap::new(),
         }
     }
 
@@ -190,7 +195,7 @@ impl Backend {
         self.forget_in_flight(uri, &cancel);
         guard.finish(|counters| outcome.count(counters));
         match outcome {
-            Outcome::Shown(suggestion, _) => Ok(Some(suggestion)),
+            Outcome::Shown(suggestion, _) | Outcome::Cached(suggestion) => Ok(Some(suggestion)),
             Outcome::Empty(_) | Outcome::Superseded => Ok(None),
             Outcome::Failed(err) => Err(err),
         }
@@ -220,6 +225,21 @@ impl Backend {
                 return Outcome::Failed(convert::server_error(format!("preparing the request failed: {panic}")))
             }
         };
+        let window = Window {
+            prefix: &prepared.request.prefix,
+            suffix: &prepared.request.suffix,
+            context: prepared.request.context.as_ref(),
+        };
+        if let Some(rest) = self.recent.get(uri).and_then(|recent| recent.lookup(window).map(str::to_owned)) {
+            tracing::info!(
+                uri = uri.as_str(),
+                line = at.line,
+                col = at.character,
+                prepare_us = (prepare_ms * 1000.0) as u64,
+                "completion served from a suggestion already shown"
+            );
+            return Outcome::Cached(Suggestion { text: rest, at, word_start, word });
+        }
         let done = match run(engine, prepared.request.clone()).await {
             Ok(done) => done,
             // The client did not cancel (this future is still running): a newer request or an
@@ -245,7 +265,10 @@ impl Backend {
             "completion"
         );
         match text {
-            Some(text) => Outcome::Shown(Suggestion { text, at, word_start, word }, done.stats),
+            Some(text) => {
+                self.recent.entry(uri.clone()).or_default().remember(window, &text);
+                Outcome::Shown(Suggestion { text, at, word_start, word }, done.stats)
+            }
             None => Outcome::Empty(Some(done.stats)),
         }
     }
@@ -305,6 +328,9 @@ impl Backend {
 enum Outcome {
     /// A suggestion to show.
     Shown(Suggestion, CompletionStats),
+    /// A suggestion to show, served from one already shown (typed ahead, or the same spot
+    /// again) without the model.
+    Cached(Suggestion),
     /// Nothing worth showing (or nothing to run, e.g. binary text).
     Empty(Option<CompletionStats>),
     /// A newer request or an edit replaced it.
@@ -319,6 +345,10 @@ impl Outcome {
             Outcome::Shown(_, stats) => {
                 counters.suggested += 1;
                 Some(stats)
+            }
+            Outcome::Cached(_) => {
+                counters.cached += 1;
+                None
             }
             Outcome::Empty(stats) => {
                 counters.empty += 1;
@@ -492,6 +522,7 @@ impl LanguageServer for Backend {
             engine.close_document(uri.as_str());
         }
         self.index_edits.remove(&uri);
+        self.recent.remove(&uri);
         if let (Some(path), Some(workspace)) = (uri.to_file_path(), self.workspace.get().cloned()) {
             let (path, order) = (path.into_owned(), self.index_turn(&uri));
             tokio::spawn(async move {

@@ -17,6 +17,9 @@ pub struct Counters {
     pub received: u64,
     /// Requests that produced a suggestion.
     pub suggested: u64,
+    /// Requests answered without the model from a suggestion already shown (typed ahead, or the
+    /// same spot again).
+    pub cached: u64,
     /// Requests that finished with nothing worth showing.
     pub empty: u64,
     /// Requests the client cancelled (`$/cancelRequest`) before they finished.
@@ -68,6 +71,7 @@ pub fn to_json(state: &EngineState, counters: &Counters, index: Option<&IndexSta
         "requests": {
             "received": counters.received,
             "suggested": counters.suggested,
+            "cached": counters.cached,
             "empty": counters.empty,
             "cancelled": counters.cancelled,
             "superseded": counters.superseded,

@@ -1,0 +1,191 @@
+//! Suggestions already computed for a document, served again without the model.
+//!
+//! While a person types along a suggestion shown as ghost text, every keystroke asks again at a
+//! cursor one character further on. The answer is already known: the rest of that suggestion.
+//! [`RecentSuggestions`] keeps the last few suggestions of one document with the prompt window
+//! they were computed for, and answers a request whose window is such a window with part of its
+//! suggestion typed since (or nothing typed: the same spot again, e.g. after a backspace or an
+//! undo). Anything else (a different edit, other repository context) misses, and the request
+//! runs the model as usual.
+//!
+//! Costs: a lookup compares the typed part (at most the suggestion's length) for each entry,
+//! then the windows of the few entries whose suggestion starts with it: O(window) bytes compared,
+//! no allocation. Memory: [`CAPACITY`] windows per open document.
+
+use splice_model::RepoContext;
+use std::collections::VecDeque;
+
+/// Suggestions remembered per document.
+pub const CAPACITY: usize = 8;
+
+/// One suggestion and the prompt window it was computed for.
+#[derive(Debug, Clone)]
+struct Shown {
+    prefix: String,
+    suffix: String,
+    context: Option<RepoContext>,
+    text: String,
+}
+
+/// The last [`CAPACITY`] suggestions shown for one document, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct RecentSuggestions {
+    entries: VecDeque<Shown>,
+}
+
+/// A request's window: the text before and after the cursor that the prompt shows, and the
+/// repository context it carries.
+#[derive(Debug, Clone, Copy)]
+pub struct Window<'a> {
+    /// Text before the cursor (the prompt's prefix window).
+    pub prefix: &'a str,
+    /// Text after the cursor (the prompt's suffix window).
+    pub suffix: &'a str,
+    /// The repository context block, if the request has one.
+    pub context: Option<&'a RepoContext>,
+}
+
+impl RecentSuggestions {
+    /// Remembers `text`, shown for `window`; the oldest entry goes when full. An entry for the
+    /// same window is replaced.
+    pub fn remember(&mut self, window: Window<'_>, text: &str) {
+        self.entries.retain(|e| !(e.prefix == window.prefix && e.suffix == window.suffix));
+        self.entries.push_front(Shown {
+            prefix: window.prefix.to_owned(),
+            suffix: window.suffix.to_owned(),
+            context: window.context.cloned(),
+            text: text.to_owned(),
+        });
+        self.entries.truncate(CAPACITY);
+    }
+
+    /// The rest of a remembered suggestion for a request at `window`: the window is an earlier
+    /// one with the first characters of that suggestion typed at its cursor (none, for the same
+    /// spot again), and the rest is not blank. `None`: the model must answer.
+    pub fn lookup(&self, window: Window<'_>) -> Option<&str> {
+        self.entries.iter().find_map(|entry| entry.rest_for(window))
+    }
+
+    /// Forgets everything (the document was closed).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
+impl Shown {
+    fn rest_for(&self, window: Window<'_>) -> Option<&str> {
+        if self.suffix != window.suffix || self.context.as_ref() != window.context {
+            return None;
+        }
+        let longest = self.text.len().min(window.prefix.len());
+        // Longest typed part first: typing "aa" along "aab" must answer "b", not "ab".
+        (0..=longest).rev().filter(|&typed| self.text.is_char_boundary(typed)).find_map(|typed| {
+            let (before, typed_text) = window.prefix.split_at_checked(window.prefix.len() - typed)?;
+            let rest = &self.text[typed..];
+            let matches = typed_text == &self.text[..typed] && same_window_start(&self.prefix, before);
+            (matches && !rest.trim().is_empty()).then_some(rest)
+        })
+    }
+}
+
+/// Whether two prefix windows end with the same text before the cursor. They are equal unless
+/// the window's start moved (it moves on a coarse grid as the cursor advances); then one ends
+/// with the other, which must still be long enough to be the same place.
+fn same_window_start(remembered: &str, now: &str) -> bool {
+    const SAME_PLACE_BYTES: usize = 1024;
+    if remembered.len() == now.len() {
+        return remembered == now;
+    }
+    let (short, long) = if remembered.len() < now.len() { (remembered, now) } else { (now, remembered) };
+    short.len() >= SAME_PLACE_BYTES && long.ends_with(short)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window<'a>(prefix: &'a str, suffix: &'a str) -> Window<'a> {
+        Window { prefix, suffix, context: None }
+    }
+
+    fn shown(prefix: &str, suffix: &str, text: &str) -> RecentSuggestions {
+        let mut recent = RecentSuggestions::default();
+        recent.remember(window(prefix, suffix), text);
+        recent
+    }
+
+    #[test]
+    fn typing_along_a_suggestion_is_answered_with_its_rest() {
+        let recent = shown("total = price * ", "\nprint(total)\n", "quantity + tax");
+        assert_eq!(recent.lookup(window("total = price * ", "\nprint(total)\n")), Some("quantity + tax"));
+        assert_eq!(recent.lookup(window("total = price * q", "\nprint(total)\n")), Some("uantity + tax"));
+        assert_eq!(recent.lookup(window("total = price * quantity +", "\nprint(total)\n")), Some(" tax"));
+    }
+
+    #[test]
+    fn anything_but_the_suggestion_typed_misses() {
+        let recent = shown("total = price * ", "\nprint(total)\n", "quantity + tax");
+        assert_eq!(recent.lookup(window("total = price * z", "\nprint(total)\n")), None, "typed something else");
+        assert_eq!(recent.lookup(window("total = price * q", "\nprint(totals)\n")), None, "the text below changed");
+        assert_eq!(recent.lookup(window("total = price + q", "\nprint(total)\n")), None, "an edit before the cursor");
+        assert_eq!(recent.lookup(window("total = price * quantity + tax", "\nprint(total)\n")), None, "all typed");
+        assert_eq!(recent.lookup(window("total = price * quantity + ", "\nprint(total)\n")), Some("tax"));
+    }
+
+    #[test]
+    fn a_blank_rest_is_not_served() {
+        let recent = shown("x = ", "\n", "1\n    ");
+        assert_eq!(recent.lookup(window("x = 1", "\n")), None);
+    }
+
+    #[test]
+    fn the_longest_typed_part_wins() {
+        let recent = shown("s = '", "'\n", "aab");
+        assert_eq!(recent.lookup(window("s = 'aa", "'\n")), Some("b"));
+    }
+
+    #[test]
+    fn other_repository_context_misses() {
+        let mut recent = RecentSuggestions::default();
+        let context = RepoContext {
+            repo_name: None,
+            files: Vec::new(),
+            current_path: None,
+            comment: "#".to_owned(),
+            max_tokens: 10,
+            usage: splice_model::ContextUse::Always,
+        };
+        recent.remember(Window { prefix: "a = ", suffix: "", context: Some(&context) }, "frob()");
+        assert_eq!(recent.lookup(window("a = ", "")), None);
+        assert_eq!(recent.lookup(Window { prefix: "a = f", suffix: "", context: Some(&context) }), Some("rob()"));
+    }
+
+    #[test]
+    fn a_moved_window_start_still_matches_the_same_place() {
+        let body = "x = 1\n".repeat(400);
+        let remembered = format!("{body}y = ");
+        let recent = shown(&remembered, "\n", "compute(x)");
+        let moved = format!("{}co", &remembered[600..]);
+        assert_eq!(recent.lookup(window(&moved, "\n")), Some("mpute(x)"));
+        let short = "y = co";
+        assert_eq!(recent.lookup(window(short, "\n")), None, "too little text to be sure it is the same place");
+    }
+
+    #[test]
+    fn backspacing_to_an_older_spot_finds_its_suggestion() {
+        let mut recent = shown("a = ", "\n", "one()");
+        recent.remember(window("a = b", "\n"), "two()");
+        assert_eq!(recent.lookup(window("a = ", "\n")), Some("one()"));
+        assert_eq!(recent.lookup(window("a = b", "\n")), Some("two()"));
+    }
+
+    #[test]
+    fn only_the_newest_entries_are_kept() {
+        let mut recent = RecentSuggestions::default();
+        for i in 0..CAPACITY + 2 {
+            recent.remember(window(&format!("v{i} = "), "\n"), "1 + 1");
+        }
+        assert_eq!(recent.lookup(window("v0 = ", "\n")), None);
+        assert_eq!(recent.lookup(window(&format!("v{} = ", CAPACITY + 1), "\n")), Some("1 + 1"));
+    }
+}
