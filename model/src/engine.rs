@@ -236,6 +236,7 @@ enum Job {
     Complete(Box<CompletionRequest>, Reply),
     Logits(Box<CompletionRequest>, Box<dyn FnOnce(Result<Vec<f32>, EngineError>) + Send>),
     Repair(Box<dyn FnOnce(Result<usize, EngineError>) + Send>),
+    NeedsRepair(Box<dyn FnOnce(bool) + Send>),
     Close(String),
 }
 
@@ -303,6 +304,17 @@ impl Engine {
         let (tx, rx) = mpsc::channel();
         self.jobs.send(Job::Repair(Box::new(move |result| drop(tx.send(result))))).map_err(|_| EngineError::Stopped)?;
         rx.recv().unwrap_or(Err(EngineError::Stopped))
+    }
+
+    /// Whether any cell is still stale (waiting for the idle repair), without repairing it.
+    /// Blocks until the engine thread is free. For tests that wait for the idle repair by its
+    /// progress rather than by the clock.
+    pub fn needs_repair_blocking(&self) -> Result<bool, EngineError> {
+        let (tx, rx) = mpsc::channel();
+        self.jobs
+            .send(Job::NeedsRepair(Box::new(move |stale| drop(tx.send(stale)))))
+            .map_err(|_| EngineError::Stopped)?;
+        rx.recv().map_err(|_| EngineError::Stopped)
     }
 
     /// Runs a request and waits for it. For the CLI and benchmarks; async callers use [`submit`](Self::submit).
@@ -405,6 +417,7 @@ fn run_job(worker: &mut Worker<'_>, job: Job) {
         }
         Job::Logits(request, reply) => reply(worker.prompt_logits(&request)),
         Job::Close(document) => worker.close_document(&document),
+        Job::NeedsRepair(reply) => reply(worker.needs_repair()),
         Job::Repair(reply) => {
             let mut chunks = 0;
             let result = loop {

@@ -167,9 +167,14 @@ fn idle_time_repairs_stale_cells_in_the_background() {
     pie.prompt_logits_blocking(request(&before, 8)).unwrap();
     pie.prompt_logits_blocking(request(&after, 8)).unwrap();
     // The edit staled every cell after it; without idle time there would be chunks to repair.
-    // No request for a while: the engine repairs on its own. `repair_blocking` then finds
-    // nothing to do, and the cache already equals a full re-encode.
-    std::thread::sleep(Duration::from_secs(3));
+    // No request for a while: the engine repairs on its own. Waited for by its progress, not the
+    // clock (a busy machine repairs slowly); `repair_blocking` then finds nothing to do, and the
+    // cache already equals a full re-encode. The bound is a hang guard of several minutes.
+    let repaired_when_idle = (0..3000).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        !pie.needs_repair_blocking().unwrap()
+    });
+    assert!(repaired_when_idle, "the idle repair never finished");
     assert_eq!(pie.repair_blocking().unwrap(), 0, "idle time already repaired every stale cell");
     let busy = engine(&model, ReuseMode::Pie, 512);
     busy.prompt_logits_blocking(request(&before, 8)).unwrap();
