@@ -19,8 +19,11 @@ demo: tools models-default build
 ## Run every test (unit, model, end-to-end LSP, editor clients) with the real models.
 test: tools models fixtures
 	$(CARGO) build $(CARGO_FLAGS) --bin splice
-	SPLICE_VOCAB_FIXTURES=$(abspath $(VOCAB_FIXTURES)) $(CARGO) test $(CARGO_FLAGS) --workspace --no-fail-fast
-	SPLICE_BIN=$(abspath $(SPLICE)) tests/editors/run.sh
+	@# The editor suites run even when a cargo test failed, so that one failure hides nothing.
+	status=0; \
+	SPLICE_VOCAB_FIXTURES=$(abspath $(VOCAB_FIXTURES)) $(CARGO) test $(CARGO_FLAGS) --workspace --no-fail-fast || status=1; \
+	SPLICE_BIN=$(abspath $(SPLICE)) tests/editors/run.sh || status=1; \
+	exit $$status
 
 ## The editor clients in the real editors: the README's stdio example, Neovim 0.11.4 (headless
 ## specs and tmux), VS Code (unit tests, code-server end to end). Installs the editors it needs.
