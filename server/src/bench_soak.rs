@@ -599,8 +599,8 @@ fn print_summary(
     if let Some(status) = status {
         let r = &status["requests"];
         println!(
-            "| server's count: suggested / empty / cancelled / superseded / failed | {} / {} / {} / {} / {} |",
-            r["suggested"], r["empty"], r["cancelled"], r["superseded"], r["failed"]
+            "| server's count: received = suggested + cached + empty + cancelled + superseded + failed | {} = {} + {} + {} + {} + {} + {} |",
+            r["received"], r["suggested"], r["cached"], r["empty"], r["cancelled"], r["superseded"], r["failed"]
         );
     }
     println!("| end of session | {exit} |");
