@@ -312,7 +312,9 @@ impl Engine {
     pub fn needs_repair_blocking(&self) -> Result<bool, EngineError> {
         let (tx, rx) = mpsc::channel();
         self.jobs
-            .send(Job::NeedsRepair(Box::new(move |stale| drop(tx.send(stale)))))
+            .send(Job::NeedsRepair(Box::new(move |stale| {
+                let _ = tx.send(stale);
+            })))
             .map_err(|_| EngineError::Stopped)?;
         rx.recv().map_err(|_| EngineError::Stopped)
     }
