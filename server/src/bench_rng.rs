@@ -2,7 +2,8 @@
 //! set or edit script on every machine. Not for tests: property tests use `proptest`.
 
 /// SplitMix64: 8 bytes of state, a few multiplications per number; statistically fine for
-/// choosing lines, edits and pauses, and never for anything secret.
+/// choosing lines, edits and pauses, and never for anything secret. `SplitMix(seed)` starts the
+/// sequence of `seed`; the field is the running state.
 #[derive(Debug, Clone)]
 pub struct SplitMix(pub u64);
 

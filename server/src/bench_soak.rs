@@ -95,7 +95,6 @@ pub fn run(args: BenchSoakArgs) -> anyhow::Result<()> {
     let workspace = root.join("workspace");
     std::fs::create_dir_all(&workspace).with_context(|| format!("cannot create {}", workspace.display()))?;
     let options = Options {
-        ctx: args.options.ctx.or(Some(2048)),
         max_tokens: args.options.max_tokens.or(Some(16)),
         index_dir: args.options.index_dir.clone().or_else(|| Some(root.join("index"))),
         ..args.options.clone()

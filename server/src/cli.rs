@@ -117,8 +117,8 @@ pub struct BenchSoakArgs {
     /// Seed of the session's edits, requests and pauses.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Model and generation options, sent as `initializationOptions` (default `--ctx 2048
-    /// --max-tokens 16`, so that requests are cheap and the session makes many).
+    /// Model and generation options, sent as `initializationOptions` (default `--max-tokens 16`,
+    /// so that requests are cheap and the session makes many).
     #[command(flatten)]
     pub options: Options,
 }
