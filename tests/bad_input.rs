@@ -2,7 +2,7 @@
 //! answering, never panicking or hanging.
 
 use serde_json::{json, Value};
-use splice_e2e::{smollm2, temp_dir, LspClient};
+use splice_e2e::{frame, smollm2, temp_dir, LspClient};
 
 const URI: &str = "file:///workspace/bad.py";
 
@@ -15,6 +15,12 @@ fn start_with_model(name: &str, model: &std::path::Path) -> LspClient {
     let mut client = LspClient::start(&["--model", model.to_str().unwrap()], &dir.join("splice.log"));
     client.initialize(json!({}), Value::Null);
     client
+}
+
+/// Waits for the next error response with a null id and returns its code.
+fn null_id_error(client: &mut LspClient, what: &str) -> Value {
+    let error = client.wait_for(what, |m| m.get("id") == Some(&Value::Null) && m.get("error").is_some());
+    error["error"]["code"].clone()
 }
 
 fn error_message(response: &Value) -> String {
@@ -45,6 +51,28 @@ fn malformed_json_gets_a_parse_error_and_the_server_goes_on() {
     client.send(&json!({ "jsonrpc": "2.0", "id": 77, "params": {} }));
     let invalid = client.response(77);
     assert_eq!(invalid["error"]["code"], -32600, "{invalid}");
+    assert_alive(&mut client);
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn a_byte_above_0x7f_in_the_headers_is_reported_and_the_session_goes_on() {
+    let mut client = start("high-byte-header");
+    let mut bytes = b"\xff".to_vec();
+    bytes.extend(frame(br#"{"jsonrpc":"2.0","id":10000007,"method":"splice/status","params":{}}"#));
+    client.send_raw(&bytes);
+    assert_eq!(null_id_error(&mut client, "a parse error for the garbage"), -32700);
+    let status = client.response(10000007);
+    assert!(status["result"]["state"].is_string(), "the frame after the garbage is served: {status}");
+
+    client.send_raw(b"\x80\x81 not a header\r\n");
+    assert_eq!(null_id_error(&mut client, "a parse error for a line of high bytes"), -32700);
+    client.send_raw(&vec![b'x'; 100_000]);
+    client.send_raw(b"\r\n");
+    let error = client.wait_for("an error for a long line", |m| {
+        m["error"]["message"].as_str().unwrap_or("").contains("header line longer than")
+    });
+    assert_eq!((&error["id"], &error["error"]["code"]), (&Value::Null, &json!(-32700)));
     assert_alive(&mut client);
     assert!(client.shutdown().success());
 }

@@ -7,6 +7,7 @@
 mod backend;
 mod convert;
 mod engine_slot;
+mod framing;
 mod indexing;
 mod status;
 mod transport;
@@ -32,8 +33,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .custom_method("textDocument/inlineCompletion", Backend::inline_completion)
             .custom_method("splice/status", Backend::status)
             .finish();
-        let (input, output) = transport::guard(tokio::io::stdin(), tokio::io::stdout());
-        Server::new(input, output, socket).concurrency_level(CONCURRENCY).serve(service).await;
+        let guarded = transport::guard(tokio::io::stdin(), tokio::io::stdout());
+        Server::new(guarded.server_input, guarded.server_output, socket)
+            .concurrency_level(CONCURRENCY)
+            .serve(service)
+            .await;
+        guarded.tasks.finish().await;
     });
     // A blocking stdin read may still be pending; do not wait for the editor to close stdin.
     runtime.shutdown_background();
