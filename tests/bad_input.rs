@@ -78,6 +78,56 @@ fn a_byte_above_0x7f_in_the_headers_is_reported_and_the_session_goes_on() {
 }
 
 #[test]
+fn ids_that_are_not_64_bit_integers_get_invalid_request_with_a_null_id() {
+    let mut client = start("bad-ids");
+    for id in ["1e3", "9223372036854775808", "10000084.5", "true", "[1]", "null"] {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"splice/status","params":{{}}}}"#);
+        client.send_body(body.as_bytes());
+        assert_eq!(null_id_error(&mut client, &format!("an error for the id {id}")), -32600, "id {id}");
+        assert_alive(&mut client);
+    }
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn messages_that_tower_lsp_server_would_misread_are_refused_and_the_session_goes_on() {
+    let mut client = start("misread");
+    let with_id = [
+        (r#"{"jsonrpc":"2.0","id":10000276,"method":"splice/status","result":1}"#, 10000276),
+        (r#"{"jsonrpc":"2.0","id":21,"method":"splice/status","params":"text"}"#, 21),
+        (r#"{"jsonrpc":"2.0","id":22,"method":7}"#, 22),
+        (r#"{"jsonrpc":"2.0","id":23,"method":"exit"}"#, 23),
+    ];
+    for (body, id) in with_id {
+        client.send_body(body.as_bytes());
+        let response = client.response(id);
+        assert_eq!(response["error"]["code"], -32600, "{body}: {response}");
+        assert_alive(&mut client);
+    }
+    let deep = format!(
+        r#"{{"jsonrpc":"2.0","id":24,"method":"splice/status","params":{}1{}}}"#,
+        "[".repeat(500),
+        "]".repeat(500)
+    );
+    let null_id = [
+        (deep.as_str(), -32700),
+        (r#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m","extra":0}}"#, -32600),
+        (r#"{"jsonrpc":"2.0","id":1,"result":1,"error":{"code":1,"message":"m"}}"#, -32600),
+        (r#"[{"jsonrpc":"2.0","id":25,"method":"splice/status"}]"#, -32600),
+        ("\"just a string\"", -32600),
+    ];
+    for (body, code) in null_id {
+        client.send_body(body.as_bytes());
+        assert_eq!(null_id_error(&mut client, body), code, "{body}");
+        assert_alive(&mut client);
+    }
+    // A duplicate key is read as JSON.parse reads it: the last one counts.
+    client.send_body(br#"{"jsonrpc":"2.0","id":26,"id":27,"method":"splice/status","params":{}}"#);
+    assert!(client.response(27)["result"]["state"].is_string());
+    assert!(client.shutdown().success());
+}
+
+#[test]
 fn an_unknown_method_is_method_not_found() {
     let mut client = start("unknown-method");
     let response = client.call("textDocument/frobnicate", json!({}));

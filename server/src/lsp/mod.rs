@@ -4,6 +4,7 @@
 //! so `textDocument/inlineCompletion` (LSP 3.18) is registered as a custom method, as is
 //! `splice/status`.
 
+mod admission;
 mod backend;
 mod convert;
 mod engine_slot;

@@ -3,14 +3,14 @@
 //!
 //! `tower-lsp-server` reads its input through a `FramedRead`, which ends the stream at the first
 //! decoding error, so one malformed message would end the session. The guard reads the frames
-//! itself ([`framing`](super::framing)), forwards the well-formed JSON-RPC messages to the server
-//! through an in-memory pipe, and answers the rest with a JSON-RPC error (-32700 parse error,
+//! itself ([`framing`](super::framing)), forwards the messages that [`admit`] lets through to the
+//! server over an in-memory pipe, and answers the rest with a JSON-RPC error (-32700 parse error,
 //! -32600 invalid request). The server's own output is forwarded frame by frame, so the two
 //! writers never interleave; the guard's errors go first when both are ready, so an error is
 //! written before the response to any message that came after it.
 
+use super::admission::{admit, Rejection};
 use super::framing::{write_frame, Frame, FrameReader};
-use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, BufReader, DuplexStream};
 use tokio::sync::mpsc;
@@ -69,59 +69,34 @@ impl GuardTasks {
 }
 
 /// Reads the client's frames: admitted messages go to the server, the rest to the error queue.
-async fn read_input(input: impl AsyncRead + Unpin, mut to_server: DuplexStream, errors: mpsc::Sender<Value>) {
+async fn read_input(input: impl AsyncRead + Unpin, mut to_server: DuplexStream, errors: mpsc::Sender<Rejection>) {
     let mut frames = FrameReader::new(BufReader::new(input));
     while let Some(frame) = frames.next().await {
-        let error = match frame {
-            Frame::Body(body) => match check(&body) {
-                Ok(()) => {
-                    if write_frame(&mut to_server, &body).await.is_err() {
+        let rejection = match frame {
+            Frame::Body(body) => match admit(&body) {
+                Ok(message) => {
+                    if write_frame(&mut to_server, &message).await.is_err() {
                         break;
                     }
                     continue;
                 }
-                Err(error) => error,
+                Err(rejection) => rejection,
             },
-            Frame::Garbage(reason) => error_response(Value::Null, -32700, &format!("Parse error: {reason}")),
+            Frame::Garbage(reason) => Rejection::parse_error(&reason),
         };
-        tracing::warn!("refused a malformed message: {}", error["error"]["message"]);
-        if errors.send(error).await.is_err() {
+        tracing::warn!(code = rejection.code, id = %rejection.id, "refused a malformed message: {}", rejection.message);
+        if errors.send(rejection).await.is_err() {
             break;
         }
     }
     // Dropping `to_server` tells the server that the client has gone.
 }
 
-/// `Ok` for a body the server can take: a JSON object with `"jsonrpc": "2.0"` that is a request,
-/// a notification or a response. Otherwise the error response to send back.
-fn check(body: &[u8]) -> Result<(), Value> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|err| error_response(Value::Null, -32700, &format!("Parse error: {err}")))?;
-    let id = value.get("id").cloned().unwrap_or(Value::Null);
-    let Some(object) = value.as_object() else {
-        return Err(error_response(Value::Null, -32600, "Invalid request: a message must be a JSON object"));
-    };
-    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-        return Err(error_response(id, -32600, "Invalid request: \"jsonrpc\" must be \"2.0\""));
-    }
-    let is_call = object.get("method").is_some_and(Value::is_string);
-    let is_response = object.contains_key("id") && (object.contains_key("result") || object.contains_key("error"));
-    let id_ok = matches!(object.get("id"), None | Some(Value::Number(_) | Value::String(_) | Value::Null));
-    if !(is_call || is_response) || !id_ok {
-        return Err(error_response(id, -32600, "Invalid request: not a JSON-RPC request, notification or response"));
-    }
-    Ok(())
-}
-
-fn error_response(id: Value, code: i64, message: &str) -> Value {
-    json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
-}
-
 /// Copies the server's frames and the guard's error responses to the real output, whole frames
 /// at a time, errors first. Ends when the server closes its output.
 async fn forward_output(
     from_server: DuplexStream,
-    mut errors: mpsc::Receiver<Value>,
+    mut errors: mpsc::Receiver<Rejection>,
     mut output: impl AsyncWrite + Unpin,
 ) {
     let mut from_server = FrameReader::new(BufReader::new(from_server));
@@ -130,7 +105,7 @@ async fn forward_output(
         let body = tokio::select! {
             biased;
             error = errors.recv(), if errors_open => match error {
-                Some(error) => serde_json::to_vec(&error).unwrap_or_default(),
+                Some(rejection) => serde_json::to_vec(&rejection.to_response()).unwrap_or_default(),
                 None => {
                     errors_open = false;
                     continue;
@@ -154,6 +129,7 @@ async fn forward_output(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn frame(body: &str) -> Vec<u8> {
@@ -208,19 +184,23 @@ mod tests {
     }
 
     #[test]
-    fn well_formed_messages_pass() {
-        assert!(check(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#).is_ok());
-        assert!(check(br#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#).is_ok());
-        assert!(check(br#"{"jsonrpc":"2.0","id":"a","result":null}"#).is_ok());
-    }
-
-    #[test]
-    fn malformed_messages_get_the_right_error() {
-        assert_eq!(check(b"{not json").unwrap_err()["error"]["code"], -32700);
-        assert_eq!(check(b"[1, 2]").unwrap_err()["error"]["code"], -32600);
-        let no_version = check(br#"{"id":4,"method":"x"}"#).unwrap_err();
-        assert_eq!((no_version["error"]["code"].as_i64(), no_version["id"].as_i64()), (Some(-32600), Some(4)));
-        assert_eq!(check(br#"{"jsonrpc":"2.0","id":5}"#).unwrap_err()["error"]["code"], -32600);
-        assert_eq!(check(br#"{"jsonrpc":"2.0","id":[1],"method":"x"}"#).unwrap_err()["error"]["code"], -32600);
+    fn every_malformed_message_gets_one_error_and_the_rest_still_flows() {
+        let mut input = frame(r#"{"jsonrpc":"2.0","id":1e3,"method":"splice/status","params":{}}"#);
+        input.extend(b"garbage line\r\n");
+        input.extend(frame("{not json"));
+        input.extend(frame(r#"{"jsonrpc":"2.0","id":10000276,"method":"splice/status","result":1}"#));
+        input.extend(frame(STATUS));
+        let (received, replies) = guarded(input);
+        assert_eq!(received.len(), 1, "only the good message reaches the server: {received:?}");
+        let codes: Vec<_> = replies.iter().map(|r| (r["id"].clone(), r["error"]["code"].as_i64())).collect();
+        assert_eq!(
+            codes,
+            vec![
+                (Value::Null, Some(-32600)),
+                (Value::Null, Some(-32700)),
+                (Value::Null, Some(-32700)),
+                (json!(10000276), Some(-32600))
+            ]
+        );
     }
 }
