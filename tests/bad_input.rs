@@ -11,10 +11,14 @@ fn start(name: &str) -> LspClient {
 }
 
 fn start_with_model(name: &str, model: &std::path::Path) -> LspClient {
-    let dir = temp_dir(name);
-    let mut client = LspClient::start(&["--model", model.to_str().unwrap()], &dir.join("splice.log"));
+    let mut client = start_uninitialized(name, model);
     client.initialize(json!({}), Value::Null);
     client
+}
+
+fn start_uninitialized(name: &str, model: &std::path::Path) -> LspClient {
+    let dir = temp_dir(name);
+    LspClient::start(&["--model", model.to_str().unwrap()], &dir.join("splice.log"))
 }
 
 /// Waits for the next error response with a null id and returns its code.
@@ -132,8 +136,40 @@ fn an_unknown_method_is_method_not_found() {
     let mut client = start("unknown-method");
     let response = client.call("textDocument/frobnicate", json!({}));
     assert_eq!(response["error"]["code"], -32601, "{response}");
+    // tower-lsp-server answers nothing to an unknown `$/` request; the client would wait forever.
+    let response = client.call("$/frobnicate", json!({}));
+    assert_eq!(response["error"]["code"], -32601, "{response}");
     assert_alive(&mut client);
     assert!(client.shutdown().success());
+}
+
+#[test]
+fn requests_before_initialize_get_server_not_initialized_and_notifications_are_dropped() {
+    let mut client = start_uninitialized("before-initialize", &smollm2());
+    for method in
+        ["splice/status", "textDocument/frobnicate", "$/frobnicate", "textDocument/inlineCompletion", "shutdown"]
+    {
+        let response = client.call(method, json!({}));
+        assert_eq!(response["error"]["code"], -32002, "{method}: {response}");
+    }
+    client.open(URI, "python", "x = 1\n");
+    client.initialize(json!({}), Value::Null);
+    client.wait_until_loaded();
+    let response = client.inline_completion(URI, 0, 0);
+    assert!(error_message(&response).contains("is not open"), "the didOpen before initialize was dropped: {response}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn the_exit_code_is_0_only_after_a_shutdown_request() {
+    assert_eq!(start("exit-without-shutdown").exit().code(), Some(1));
+    assert_eq!(start_uninitialized("exit-before-initialize", &smollm2()).exit().code(), Some(1));
+    assert_eq!(start("input-closed").close_input().code(), Some(1));
+    let mut notified = start("shutdown-notification");
+    notified.notify("shutdown", Value::Null);
+    assert_alive(&mut notified);
+    assert_eq!(notified.exit().code(), Some(1), "shutdown is a request; as a notification it is dropped");
+    assert_eq!(start("shutdown-then-exit").shutdown().code(), Some(0));
 }
 
 #[test]
