@@ -9,7 +9,7 @@ FEATURES ?=
 CARGO_FLAGS := --release --locked $(if $(FEATURES),--features $(FEATURES),)
 
 .PHONY: demo test build tools models models-default corpus fixtures bench bench-fim bench-retrieval bench-soak \
-	bench-overhead fim-copy lint \
+	bench-overhead fim-copy lint fuzz \
 	test-editors test-nvim vscode-e2e vsix
 
 ## Run the main job: a real completion with its timing, on the default model.
@@ -93,6 +93,13 @@ fim-copy: models-default fixtures
 
 bench-fim: tools corpus build fim-copy
 	$(SPLICE) bench edits --model $(FIM_COPY)
+
+## The LSP transport fuzzer at length: FUZZ_CASES sessions of about 70 messages each (no model
+## needed; 15000 is about 10^6 messages, a minute and a half on 2 cores). FUZZ_SEED picks another seed.
+FUZZ_CASES ?= 15000
+fuzz: tools
+	SPLICE_FUZZ_CASES=$(FUZZ_CASES) $(if $(FUZZ_SEED),SPLICE_FUZZ_SEED=$(FUZZ_SEED),) \
+		$(CARGO) test $(CARGO_FLAGS) -p splice-server --test fuzz_transport -- --nocapture random
 
 ## `cargo fmt --check` and clippy with warnings as errors (.ci/run runs it after the tests).
 lint: tools

@@ -2,7 +2,7 @@
 //! answering, never panicking or hanging.
 
 use serde_json::{json, Value};
-use splice_e2e::{smollm2, temp_dir, LspClient};
+use splice_e2e::{frame, smollm2, temp_dir, LspClient};
 
 const URI: &str = "file:///workspace/bad.py";
 
@@ -11,10 +11,20 @@ fn start(name: &str) -> LspClient {
 }
 
 fn start_with_model(name: &str, model: &std::path::Path) -> LspClient {
-    let dir = temp_dir(name);
-    let mut client = LspClient::start(&["--model", model.to_str().unwrap()], &dir.join("splice.log"));
+    let mut client = start_uninitialized(name, model);
     client.initialize(json!({}), Value::Null);
     client
+}
+
+fn start_uninitialized(name: &str, model: &std::path::Path) -> LspClient {
+    let dir = temp_dir(name);
+    LspClient::start(&["--model", model.to_str().unwrap()], &dir.join("splice.log"))
+}
+
+/// Waits for the next error response with a null id and returns its code.
+fn null_id_error(client: &mut LspClient, what: &str) -> Value {
+    let error = client.wait_for(what, |m| m.get("id") == Some(&Value::Null) && m.get("error").is_some());
+    error["error"]["code"].clone()
 }
 
 fn error_message(response: &Value) -> String {
@@ -50,12 +60,116 @@ fn malformed_json_gets_a_parse_error_and_the_server_goes_on() {
 }
 
 #[test]
+fn a_byte_above_0x7f_in_the_headers_is_reported_and_the_session_goes_on() {
+    let mut client = start("high-byte-header");
+    let mut bytes = b"\xff".to_vec();
+    bytes.extend(frame(br#"{"jsonrpc":"2.0","id":10000007,"method":"splice/status","params":{}}"#));
+    client.send_raw(&bytes);
+    assert_eq!(null_id_error(&mut client, "a parse error for the garbage"), -32700);
+    let status = client.response(10000007);
+    assert!(status["result"]["state"].is_string(), "the frame after the garbage is served: {status}");
+
+    client.send_raw(b"\x80\x81 not a header\r\n");
+    assert_eq!(null_id_error(&mut client, "a parse error for a line of high bytes"), -32700);
+    client.send_raw(&vec![b'x'; 100_000]);
+    client.send_raw(b"\r\n");
+    let error = client.wait_for("an error for a long line", |m| {
+        m["error"]["message"].as_str().unwrap_or("").contains("header line longer than")
+    });
+    assert_eq!((&error["id"], &error["error"]["code"]), (&Value::Null, &json!(-32700)));
+    assert_alive(&mut client);
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn ids_that_are_not_64_bit_integers_get_invalid_request_with_a_null_id() {
+    let mut client = start("bad-ids");
+    for id in ["1e3", "9223372036854775808", "10000084.5", "true", "[1]", "null"] {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"splice/status","params":{{}}}}"#);
+        client.send_body(body.as_bytes());
+        assert_eq!(null_id_error(&mut client, &format!("an error for the id {id}")), -32600, "id {id}");
+        assert_alive(&mut client);
+    }
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn messages_that_tower_lsp_server_would_misread_are_refused_and_the_session_goes_on() {
+    let mut client = start("misread");
+    let with_id = [
+        (r#"{"jsonrpc":"2.0","id":10000276,"method":"splice/status","result":1}"#, 10000276),
+        (r#"{"jsonrpc":"2.0","id":21,"method":"splice/status","params":"text"}"#, 21),
+        (r#"{"jsonrpc":"2.0","id":22,"method":7}"#, 22),
+        (r#"{"jsonrpc":"2.0","id":23,"method":"exit"}"#, 23),
+    ];
+    for (body, id) in with_id {
+        client.send_body(body.as_bytes());
+        let response = client.response(id);
+        assert_eq!(response["error"]["code"], -32600, "{body}: {response}");
+        assert_alive(&mut client);
+    }
+    let deep = format!(
+        r#"{{"jsonrpc":"2.0","id":24,"method":"splice/status","params":{}1{}}}"#,
+        "[".repeat(500),
+        "]".repeat(500)
+    );
+    let null_id = [
+        (deep.as_str(), -32700),
+        (r#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m","extra":0}}"#, -32600),
+        (r#"{"jsonrpc":"2.0","id":1,"result":1,"error":{"code":1,"message":"m"}}"#, -32600),
+        (r#"[{"jsonrpc":"2.0","id":25,"method":"splice/status"}]"#, -32600),
+        ("\"just a string\"", -32600),
+    ];
+    for (body, code) in null_id {
+        client.send_body(body.as_bytes());
+        assert_eq!(null_id_error(&mut client, body), code, "{body}");
+        assert_alive(&mut client);
+    }
+    // A duplicate key is read as JSON.parse reads it: the last one counts.
+    client.send_body(br#"{"jsonrpc":"2.0","id":26,"id":27,"method":"splice/status","params":{}}"#);
+    assert!(client.response(27)["result"]["state"].is_string());
+    assert!(client.shutdown().success());
+}
+
+#[test]
 fn an_unknown_method_is_method_not_found() {
     let mut client = start("unknown-method");
     let response = client.call("textDocument/frobnicate", json!({}));
     assert_eq!(response["error"]["code"], -32601, "{response}");
+    // tower-lsp-server answers nothing to an unknown `$/` request; the client would wait forever.
+    let response = client.call("$/frobnicate", json!({}));
+    assert_eq!(response["error"]["code"], -32601, "{response}");
     assert_alive(&mut client);
     assert!(client.shutdown().success());
+}
+
+#[test]
+fn requests_before_initialize_get_server_not_initialized_and_notifications_are_dropped() {
+    let mut client = start_uninitialized("before-initialize", &smollm2());
+    for method in
+        ["splice/status", "textDocument/frobnicate", "$/frobnicate", "textDocument/inlineCompletion", "shutdown"]
+    {
+        let response = client.call(method, json!({}));
+        assert_eq!(response["error"]["code"], -32002, "{method}: {response}");
+    }
+    client.open(URI, "python", "x = 1\n");
+    client.initialize(json!({}), Value::Null);
+    client.wait_until_loaded();
+    let response = client.inline_completion(URI, 0, 0);
+    assert!(error_message(&response).contains("is not open"), "the didOpen before initialize was dropped: {response}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn the_exit_code_is_0_only_after_a_shutdown_request() {
+    assert_eq!(start("exit-without-shutdown").exit().code(), Some(1));
+    assert_eq!(start_uninitialized("exit-before-initialize", &smollm2()).exit().code(), Some(1));
+    assert_eq!(start("input-closed").close_input().code(), Some(1));
+    let mut notified = start("shutdown-notification");
+    notified.notify("shutdown", Value::Null);
+    assert_alive(&mut notified);
+    assert_eq!(notified.exit().code(), Some(1), "shutdown is a request; as a notification it is dropped");
+    assert_eq!(start("shutdown-then-exit").shutdown().code(), Some(0));
 }
 
 #[test]

@@ -42,12 +42,12 @@ pub fn run_from_args() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     }
     let result = match command {
-        cli::Command::Serve(args) => lsp::serve(args),
-        cli::Command::Complete(args) => headless::complete(args),
-        cli::Command::Bench(args) => bench::run(args),
+        cli::Command::Serve(args) => lsp::serve(args).map(lsp::SessionEnd::exit_code),
+        cli::Command::Complete(args) => headless::complete(args).map(|()| std::process::ExitCode::SUCCESS),
+        cli::Command::Bench(args) => bench::run(args).map(|()| std::process::ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             if logs_to_file {
                 tracing::error!("{err:#}");

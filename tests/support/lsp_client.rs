@@ -104,10 +104,12 @@ impl LspClient {
 
     /// Sends one framed JSON-RPC message.
     pub fn send(&mut self, message: &Value) {
-        let body = serde_json::to_vec(message).expect("json");
-        let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-        frame.extend(body);
-        self.send_raw(&frame);
+        self.send_body(&serde_json::to_vec(message).expect("json"));
+    }
+
+    /// Sends `body`, whatever its bytes, in a frame with the right `Content-Length`.
+    pub fn send_body(&mut self, body: &[u8]) {
+        self.send_raw(&frame(body));
     }
 
     /// Sends a notification.
@@ -234,19 +236,41 @@ impl LspClient {
     /// `shutdown`, `exit`, and the process's exit status.
     pub fn shutdown(mut self) -> ExitStatus {
         self.call_ok("shutdown", Value::Null);
+        self.exit()
+    }
+
+    /// `exit` (without `shutdown` unless it was sent before), and the process's exit status.
+    pub fn exit(mut self) -> ExitStatus {
         self.notify("exit", Value::Null);
         // stdin stays open: editors do not always close it, and the server must exit anyway.
+        self.wait_for_exit("`exit`")
+    }
+
+    /// Closes the server's stdin, as a client that goes away does, and returns its exit status.
+    pub fn close_input(mut self) -> ExitStatus {
+        drop(self.stdin.take());
+        self.wait_for_exit("stdin was closed")
+    }
+
+    fn wait_for_exit(&mut self, after: &str) -> ExitStatus {
         let mut progress = Progress::new(self.child.id());
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
             if let Err(reason) = progress.check() {
-                panic!("the server did not exit after `exit`: {reason}");
+                panic!("the server did not exit after {after}: {reason}");
             }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// `body` framed with its `Content-Length` header.
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    frame.extend_from_slice(body);
+    frame
 }
 
 /// Params of an inline completion request invoked by the user.

@@ -6,7 +6,7 @@
 pub mod logits;
 mod lsp_client;
 
-pub use lsp_client::{LspClient, Message};
+pub use lsp_client::{frame, LspClient, Message};
 use std::path::{Path, PathBuf};
 
 /// The `splice` binary under test.
