@@ -147,7 +147,7 @@ pub struct OptionError {
     /// The value as given.
     pub value: String,
     /// The accepted range, in words.
-    pub range: &'static str,
+    pub range: String,
 }
 
 /// The accepted range of every numeric option. Each bound keeps one request's work and memory
@@ -191,68 +191,49 @@ impl Options {
             range: std::ops::RangeInclusive<T>,
             flag: &'static str,
             key: &'static str,
-            words: &'static str,
         ) -> Result<(), OptionError> {
             match value {
                 // `contains` is false for NaN, so a NaN float is refused too.
                 Some(value) if !range.contains(&value) => {
-                    Err(OptionError { flag, key, value: value.to_string(), range: words })
+                    let range = format!("between {} and {}", range.start(), range.end());
+                    Err(OptionError { flag, key, value: value.to_string(), range })
                 }
                 _ => Ok(()),
             }
         }
-        check(self.ctx, bounds::CTX, "--ctx", "ctx", "between 128 and 262144 tokens")?;
-        check(self.threads, bounds::THREADS, "--threads", "threads", "between 1 and 1024")?;
-        check(self.threads_decode, bounds::THREADS, "--threads-decode", "threadsDecode", "between 1 and 1024")?;
-        check(self.gpu_layers, bounds::GPU_LAYERS, "--gpu-layers", "gpuLayers", "between 0 and 10000")?;
-        check(self.max_tokens, bounds::MAX_TOKENS, "--max-tokens", "maxTokens", "between 1 and 1024")?;
-        check(self.max_lines, bounds::MAX_LINES, "--max-lines", "maxLines", "between 1 and 1000")?;
-        check(self.temperature, bounds::TEMPERATURE, "--temperature", "temperature", "between 0 and 5")?;
-        check(self.top_k, bounds::TOP_K, "--top-k", "topK", "between 0 (off) and 1000000")?;
+        check(self.ctx, bounds::CTX, "--ctx", "ctx")?;
+        check(self.threads, bounds::THREADS, "--threads", "threads")?;
+        check(self.threads_decode, bounds::THREADS, "--threads-decode", "threadsDecode")?;
+        check(self.gpu_layers, bounds::GPU_LAYERS, "--gpu-layers", "gpuLayers")?;
+        check(self.max_tokens, bounds::MAX_TOKENS, "--max-tokens", "maxTokens")?;
+        check(self.max_lines, bounds::MAX_LINES, "--max-lines", "maxLines")?;
+        check(self.temperature, bounds::TEMPERATURE, "--temperature", "temperature")?;
+        check(self.top_k, bounds::TOP_K, "--top-k", "topK")?;
         if let Some(p) = self.top_p.filter(|p| !(*p > 0.0 && *p <= 1.0)) {
             return Err(OptionError {
                 flag: "--top-p",
                 key: "topP",
                 value: p.to_string(),
-                range: "above 0 and at most 1",
+                range: "above 0 and at most 1".to_owned(),
             });
         }
-        check(
-            self.repair_idle_ms,
-            bounds::REPAIR_IDLE_MS,
-            "--repair-idle-ms",
-            "repairIdleMs",
-            "between 0 and 3600000",
-        )?;
-        check(self.max_documents, bounds::MAX_DOCUMENTS, "--max-documents", "maxDocuments", "between 1 and 64")?;
-        check(
-            self.retrieval_tokens,
-            bounds::RETRIEVAL_TOKENS,
-            "--retrieval-tokens",
-            "retrievalTokens",
-            "between 0 and 16384",
-        )?;
+        check(self.repair_idle_ms, bounds::REPAIR_IDLE_MS, "--repair-idle-ms", "repairIdleMs")?;
+        check(self.max_documents, bounds::MAX_DOCUMENTS, "--max-documents", "maxDocuments")?;
+        check(self.retrieval_tokens, bounds::RETRIEVAL_TOKENS, "--retrieval-tokens", "retrievalTokens")?;
         check(
             self.retrieval_min_probability,
             bounds::PROBABILITY,
             "--retrieval-min-probability",
             "retrievalMinProbability",
-            "between 0 and 1",
         )?;
-        check(
-            self.retrieval_min_score,
-            bounds::MIN_SCORE,
-            "--retrieval-min-score",
-            "retrievalMinScore",
-            "between 0 and 1000",
-        )?;
+        check(self.retrieval_min_score, bounds::MIN_SCORE, "--retrieval-min-score", "retrievalMinScore")?;
         if let (Some(ctx), Some(max_tokens)) = (self.ctx, self.max_tokens) {
             if max_tokens > ctx / 2 {
                 return Err(OptionError {
                     flag: "--max-tokens",
                     key: "maxTokens",
                     value: max_tokens.to_string(),
-                    range: "at most half of --ctx (ctx)",
+                    range: "at most half of --ctx (ctx)".to_owned(),
                 });
             }
         }

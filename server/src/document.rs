@@ -223,12 +223,6 @@ impl Document {
         Arc::clone(&self.text)
     }
 
-    /// The line (as LSP counts them) holding byte `offset`; the last line past the end. O(log lines).
-    pub fn line_of(&self, offset: usize) -> u32 {
-        let line = self.line_starts.partition_point(|&s| s <= offset).saturating_sub(1);
-        u32::try_from(line).unwrap_or(u32::MAX)
-    }
-
     /// The whole text, byte-identical to the client's. Free.
     pub fn text(&self) -> &str {
         &self.text
