@@ -94,12 +94,16 @@ fim-copy: models-default fixtures
 bench-fim: tools corpus build fim-copy
 	$(SPLICE) bench edits --model $(FIM_COPY)
 
-## The LSP transport fuzzer at length: FUZZ_CASES sessions of about 70 messages each (no model
-## needed; 15000 is about 10^6 messages, a minute and a half on 2 cores). FUZZ_SEED picks another seed.
+## The fuzzers at length (no model needed). The LSP transport: FUZZ_CASES sessions of about 70
+## messages each (15000 is about 10^6 messages, a minute and a half on 2 cores; FUZZ_SEED picks
+## another seed). Document edits against the reference model: FUZZ_EDIT_CASES proptest cases per
+## property (10^6 is about half a minute).
 FUZZ_CASES ?= 15000
+FUZZ_EDIT_CASES ?= 1000000
 fuzz: tools
 	SPLICE_FUZZ_CASES=$(FUZZ_CASES) $(if $(FUZZ_SEED),SPLICE_FUZZ_SEED=$(FUZZ_SEED),) \
 		$(CARGO) test $(CARGO_FLAGS) -p splice-server --test fuzz_transport -- --nocapture random
+	PROPTEST_CASES=$(FUZZ_EDIT_CASES) $(CARGO) test $(CARGO_FLAGS) -p splice-server --lib document::tests::properties
 
 ## `cargo fmt --check` and clippy with warnings as errors (.ci/run runs it after the tests).
 lint: tools
