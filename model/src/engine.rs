@@ -29,6 +29,11 @@ pub const DEFAULT_CONTEXT_TOKENS: u32 = 4096;
 /// Default number of documents with their own cached sequence.
 pub const DEFAULT_MAX_DOCUMENTS: u32 = 4;
 
+/// Default largest number of draft tokens verified with each generated token (speculative
+/// decoding): the most that keeps the output identical to plain decoding (see
+/// `speculation.rs`); `splice bench decode` compares it with plain decoding.
+pub const DEFAULT_DRAFT_TOKENS: u32 = 2;
+
 /// Default idle time before background repair of stale cells.
 pub const DEFAULT_REPAIR_IDLE: Duration = Duration::from_millis(300);
 
@@ -59,6 +64,13 @@ pub struct EngineConfig {
     /// Storage type of the K cache. Quantized types save memory; every shift then dequantizes,
     /// rotates and requantizes the keys, adding a little error.
     pub cache_type_k: CacheType,
+    /// Speculative decoding: at most this many draft tokens (guessed from the prompt and recent
+    /// suggestions) are verified with each generated token; 0 turns it off. Greedy requests only,
+    /// whose output it never changes.
+    pub draft_tokens: u32,
+    /// Verify drafts whenever some are found, even where plain decoding is measured to be
+    /// faster (for tests of the identical output, and to measure acceptance alone).
+    pub draft_always: bool,
 }
 
 /// Storage types offered for the K cache.
@@ -102,6 +114,8 @@ impl EngineConfig {
             repair_idle: DEFAULT_REPAIR_IDLE,
             cache_type_k: CacheType::F16,
             max_documents: DEFAULT_MAX_DOCUMENTS,
+            draft_tokens: DEFAULT_DRAFT_TOKENS,
+            draft_always: false,
         }
     }
 }
@@ -196,6 +210,12 @@ pub struct CompletionStats {
     pub context_files: usize,
     /// What became of the request's repository context, when it had one.
     pub context: Option<ContextVerdict>,
+    /// Batches that decoded a generated token together with draft tokens.
+    pub verify_steps: usize,
+    /// Draft tokens decoded in those batches.
+    pub draft_tokens: usize,
+    /// Draft tokens the model agreed with (kept as generated tokens).
+    pub accepted_draft_tokens: usize,
 }
 
 /// Whether a request's repository context was used, and why.

@@ -10,6 +10,7 @@
 pub mod cache_plan;
 mod cancel;
 mod documents;
+mod draft;
 mod engine;
 mod error;
 mod healing;
@@ -20,6 +21,7 @@ pub mod repo_context;
 mod sampling;
 mod sequence;
 pub mod shape;
+mod speculation;
 pub mod template;
 mod vocabulary;
 mod worker;
@@ -28,7 +30,7 @@ pub use cache_plan::ReuseMode;
 pub use cancel::CancelToken;
 pub use engine::{
     detect_template, CacheType, Completion, CompletionRequest, CompletionStats, ContextVerdict, Engine, EngineConfig,
-    ModelInfo, Reply, StopReason, DEFAULT_CONTEXT_TOKENS, DEFAULT_REPAIR_IDLE, MIN_PROMPT_TOKENS,
+    ModelInfo, Reply, StopReason, DEFAULT_CONTEXT_TOKENS, DEFAULT_DRAFT_TOKENS, DEFAULT_REPAIR_IDLE, MIN_PROMPT_TOKENS,
 };
 pub use error::{EngineError, ModelError};
 pub use repo_context::{ContextFile, ContextUse, RepoContext, RepoFormat};

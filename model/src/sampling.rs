@@ -23,9 +23,14 @@ impl Default for SamplingConfig {
 }
 
 impl SamplingConfig {
+    /// Whether the next token is always the most likely one.
+    pub fn is_greedy(&self) -> bool {
+        self.temperature <= 0.0
+    }
+
     /// Builds the llama.cpp sampler chain. Cheap (a few allocations); one per request.
     pub(crate) fn sampler(&self) -> LlamaSampler {
-        if self.temperature <= 0.0 {
+        if self.is_greedy() {
             return LlamaSampler::greedy();
         }
         let mut chain = Vec::with_capacity(4);

@@ -274,6 +274,52 @@ impl KvSequence {
         Ok(())
     }
 
+    /// Appends the cells of a chosen `token` and of `drafts` (guesses of what follows it) in one
+    /// batch with logits for every one: batch row `i` then holds the prediction after the token
+    /// (`i == 0`) or after draft `i - 1`. The caller keeps the drafts the model agrees with and
+    /// drops the rest with [`truncate_generated`](Self::truncate_generated). `drafts` must fit
+    /// the batch beside the token.
+    pub(crate) fn push_with_drafts(
+        &mut self,
+        llama: &mut Llama<'_>,
+        token: LlamaToken,
+        drafts: &[LlamaToken],
+    ) -> Result<(), EngineError> {
+        let at = self.tokens.len();
+        llama.batch.clear();
+        let result = std::iter::once(&token)
+            .chain(drafts)
+            .enumerate()
+            .try_for_each(|(i, t)| llama.batch.add(*t, (at + i) as i32, &[self.seq.main, self.seq.pin], true));
+        let result = result.map_err(|e| EngineError::Decode(e.to_string())).and_then(|()| {
+            llama
+                .ctx
+                .decode(&mut llama.batch)
+                .map_err(|err| EngineError::Decode(llama_log::take_errors().unwrap_or_else(|| err.to_string())))
+        });
+        if let Err(err) = result {
+            self.reset(llama);
+            return Err(err);
+        }
+        self.tokens.push(token);
+        self.tokens.extend_from_slice(drafts);
+        Ok(())
+    }
+
+    /// Drops the generated cells from `len` on (drafts the model did not agree with).
+    pub(crate) fn truncate_generated(&mut self, llama: &mut Llama<'_>, len: usize) -> Result<(), EngineError> {
+        debug_assert!(len >= self.prompt_len, "only generated cells are truncated");
+        if len >= self.tokens.len() {
+            return Ok(());
+        }
+        if let Err(err) = llama.remove(self.seq, len, None) {
+            self.reset(llama);
+            return Err(err);
+        }
+        self.tokens.truncate(len);
+        Ok(())
+    }
+
     /// Re-encodes the next chunk of stale prompt cells, in document order. Returns whether stale
     /// cells remain. The generated tokens after the prompt are dropped when the last chunk is
     /// repaired.

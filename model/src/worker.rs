@@ -7,6 +7,7 @@
 
 use crate::cache_plan::{self, ReuseMode};
 use crate::documents::Documents;
+use crate::draft::{Draft, DraftSources};
 use crate::engine::{
     Completion, CompletionRequest, CompletionStats, ContextVerdict, EngineConfig, StopReason, DEFAULT_CONTEXT_TOKENS,
     MIN_PROMPT_TOKENS,
@@ -18,6 +19,7 @@ use crate::prompt;
 use crate::repo_context::{self, top_probability, ContextUse, RenderedContext, RepoContext, RepoFormat};
 use crate::sequence::Llama;
 use crate::shape::StreamVerdict;
+use crate::speculation::{SpeculationPolicy, MAX_DRAFTS_PER_STEP};
 use crate::template::PromptTemplate;
 use crate::vocabulary::{self, TextStream};
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -48,6 +50,14 @@ pub(crate) struct Worker<'m> {
     /// How requests reuse the cache (PIE falls back to prefix reuse when cells cannot shift).
     reuse: ReuseMode,
     threads: (u32, u32),
+    /// Draft tokens verified with each generated token (0: no speculative decoding).
+    draft_tokens: u32,
+    /// Verify drafts whenever found, whatever the policy says.
+    draft_always: bool,
+    /// Recent suggestions, as draft sources.
+    drafts: DraftSources<LlamaToken>,
+    /// Measured decode costs and draft acceptance: whether and how far to speculate.
+    policy: SpeculationPolicy,
     /// Every token's text (empty for control tokens), for token healing.
     pieces: Vec<Vec<u8>>,
 }
@@ -108,6 +118,10 @@ impl<'m> Worker<'m> {
             documents,
             reuse: effective_reuse(model, config.reuse),
             threads,
+            draft_tokens: config.draft_tokens,
+            draft_always: config.draft_always,
+            drafts: DraftSources::default(),
+            policy: SpeculationPolicy::default(),
         })
     }
 
@@ -390,63 +404,165 @@ impl<'m> Worker<'m> {
         Some(healing)
     }
 
+    /// Generates from the logits the prompt left in the batch until a stop rule, the budget, a
+    /// full context or cancellation. Greedy requests decode speculatively when drafts are on:
+    /// each chosen token is decoded together with up to `draft_tokens` guesses of what follows
+    /// it ([`DraftSources`]), and the guesses are kept only as far as the model's own choice at
+    /// each position agrees, so the output is what plain greedy decoding would produce (up to the
+    /// floating-point effects of decoding a few tokens in one batch).
     fn generate(
         &mut self,
         request: &CompletionRequest,
         slot: usize,
-        mut healing: Option<Healing>,
+        healing: Option<Healing>,
         max_tokens: usize,
         started: Instant,
         stats: &mut CompletionStats,
     ) -> Result<(String, StopReason), EngineError> {
         let mut sampler = request.sampling.sampler();
-        let mut text = TextStream::default();
-        let mut piece = Vec::with_capacity(16);
+        let speculate = request.sampling.is_greedy() && self.draft_tokens > 0;
+        let mut out = Output { text: TextStream::default(), piece: Vec::with_capacity(16), healing, started };
         let n_ctx = self.llama.ctx.n_ctx() as usize;
         let vocab = self.model.vocab();
-        let stop = loop {
+        let generated_from = self.documents.sequence(slot).tokens().len();
+        // The batch row holding the logits the next token is chosen from.
+        let mut row = self.llama.batch.n_tokens() - 1;
+        let stop = 'generation: loop {
             if request.cancel.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }
             if stats.generated_tokens >= max_tokens {
                 break StopReason::TokenBudget;
             }
-            if self.documents.sequence(slot).tokens().len() >= n_ctx {
+            let cached = self.documents.sequence(slot).tokens().len();
+            if cached >= n_ctx {
                 break StopReason::ContextFull;
             }
-            let last = self.llama.batch.n_tokens() - 1;
-            let token = match &healing {
-                Some(heal) => match heal.best_token(self.llama.ctx.get_logits_ith(last), &self.pieces) {
-                    Some(token) => token,
-                    // No token spells what the user typed: nothing sensible to suggest.
-                    None => break StopReason::EndOfGeneration,
-                },
-                None => sampler.sample(&self.llama.ctx, last),
-            };
-            if stats.generated_tokens == 0 {
-                stats.first_token_ms = ms_since(started);
-            }
-            if healing.is_none() && (vocab.is_eog(token) || self.stop_tokens.contains(&token)) {
+            let Some(token) = out.choose(&mut sampler, &self.llama.ctx, row, &self.pieces) else {
+                // No token spells what the user typed: nothing sensible to suggest.
                 break StopReason::EndOfGeneration;
+            };
+            if let Some(stop) = out.take(token, &vocab, &self.stop_tokens, request, stats) {
+                break stop;
             }
-            stats.generated_tokens += 1;
-            piece.clear();
-            vocab.token_to_piece_into(token, &mut piece, false, None);
-            match healing.as_mut().map(|heal| heal.consume(&piece)) {
-                Some((beyond, done)) => {
-                    text.push(beyond);
-                    if done {
-                        healing = None;
-                    }
+            let room = (self.draft_tokens as usize)
+                .min(MAX_DRAFTS_PER_STEP)
+                .min(max_tokens - stats.generated_tokens)
+                .min(n_ctx - cached - 1);
+            let draft = if speculate && out.healing.is_none() && room > 0 {
+                let mut history = self.documents.sequence(slot).tokens().to_vec();
+                history.push(token);
+                let mut draft = self.drafts.draft(&history, room);
+                let verify = if self.draft_always {
+                    draft.tokens.len()
+                } else {
+                    self.policy.drafts_to_verify(draft.key_len, draft.tokens.len())
+                };
+                draft.tokens.truncate(verify);
+                draft
+            } else {
+                Draft { tokens: Vec::new(), key_len: 0 }
+            };
+            let drafts = draft.tokens;
+            let decode_started = Instant::now();
+            let sequence = self.documents.sequence(slot);
+            if drafts.is_empty() {
+                sequence.push_generated(&mut self.llama, token)?;
+                self.policy.decoded_single(ms_since(decode_started));
+                row = self.llama.batch.n_tokens() - 1;
+                continue;
+            }
+            sequence.push_with_drafts(&mut self.llama, token, &drafts)?;
+            let verify_ms = ms_since(decode_started);
+            stats.verify_steps += 1;
+            stats.draft_tokens += drafts.len();
+            // Row `i` predicts what follows the token (`i == 0`) or draft `i - 1`.
+            let mut accepted = 0;
+            let mut stop = None;
+            for (i, &draft) in drafts.iter().enumerate() {
+                if stats.generated_tokens >= max_tokens || request.cancel.is_cancelled() {
+                    break;
                 }
-                None => text.push(&piece),
+                if out.choose(&mut sampler, &self.llama.ctx, i as i32, &self.pieces) != Some(draft) {
+                    break;
+                }
+                stop = out.take(draft, &vocab, &self.stop_tokens, request, stats);
+                if stop.is_some() {
+                    // Plain decoding stops before decoding this token: its cell goes too.
+                    break;
+                }
+                accepted += 1;
             }
-            if request.shape.verdict(text.text()) == StreamVerdict::Stop {
-                break StopReason::ShapeComplete;
+            self.policy.verified(draft.key_len, drafts.len(), accepted, verify_ms);
+            stats.accepted_draft_tokens += accepted;
+            self.documents.sequence(slot).truncate_generated(&mut self.llama, cached + 1 + accepted)?;
+            if let Some(stop) = stop {
+                break 'generation stop;
             }
-            self.documents.sequence(slot).push_generated(&mut self.llama, token)?;
+            row = accepted as i32;
         };
-        Ok((text.finish(), stop))
+        let generated = self.documents.sequence(slot).tokens()[generated_from..].to_vec();
+        self.drafts.remember(generated);
+        Ok((out.text.finish(), stop))
+    }
+}
+
+/// What generation has produced so far, and the healing it still owes.
+struct Output {
+    text: TextStream,
+    /// Scratch for one token's bytes.
+    piece: Vec<u8>,
+    /// The healing of a trailing partial word, until the generated text has spelled it.
+    healing: Option<Healing>,
+    started: Instant,
+}
+
+impl Output {
+    /// The token chosen from batch row `row`'s logits: the healing's best while it lasts (`None`
+    /// if no token can spell it), else the sampler's.
+    fn choose(
+        &self,
+        sampler: &mut llama_cpp_2::sampling::LlamaSampler,
+        ctx: &llama_cpp_2::context::LlamaContext<'_>,
+        row: i32,
+        pieces: &[Vec<u8>],
+    ) -> Option<LlamaToken> {
+        match &self.healing {
+            Some(heal) => heal.best_token(ctx.get_logits_ith(row), pieces),
+            None => Some(sampler.sample(ctx, row)),
+        }
+    }
+
+    /// Adds `token` to the output; returns why generation stops at it, if it does. An
+    /// end-of-generation token is not part of the output; a token that completes the
+    /// suggestion's shape is.
+    fn take(
+        &mut self,
+        token: LlamaToken,
+        vocab: &llama_cpp_2::vocab::LlamaVocab<'_>,
+        stop_tokens: &[LlamaToken],
+        request: &CompletionRequest,
+        stats: &mut CompletionStats,
+    ) -> Option<StopReason> {
+        if stats.generated_tokens == 0 {
+            stats.first_token_ms = ms_since(self.started);
+        }
+        if self.healing.is_none() && (vocab.is_eog(token) || stop_tokens.contains(&token)) {
+            return Some(StopReason::EndOfGeneration);
+        }
+        stats.generated_tokens += 1;
+        self.piece.clear();
+        vocab.token_to_piece_into(token, &mut self.piece, false, None);
+        match self.healing.as_mut().map(|heal| heal.consume(&self.piece)) {
+            Some((beyond, done)) => {
+                self.text.push(beyond);
+                if done {
+                    self.healing = None;
+                }
+            }
+            None => self.text.push(&self.piece),
+        }
+        (request.shape.verdict(self.text.text()) == StreamVerdict::Stop).then_some(StopReason::ShapeComplete)
     }
 }
 

@@ -47,6 +47,7 @@ impl Command {
             Command::Bench(BenchCommand::Retrieval(args)) => Some(&args.options),
             Command::Bench(BenchCommand::Soak(args)) => Some(&args.options),
             Command::Bench(BenchCommand::Overhead(args)) => Some(&args.options),
+            Command::Bench(BenchCommand::Decode(args)) => Some(&args.options),
         }
     }
 }
@@ -103,6 +104,27 @@ pub enum BenchCommand {
     Soak(BenchSoakArgs),
     /// Per-request server overhead over LSP for the same prompt in 2 KB to 50 MB documents.
     Overhead(BenchOverheadArgs),
+    /// Decode speed of plain and speculative decoding on the same spots, and whether their
+    /// outputs are identical.
+    Decode(BenchDecodeArgs),
+}
+
+/// Flags of `splice bench decode`.
+#[derive(Debug, Args)]
+pub struct BenchDecodeArgs {
+    /// How many spots to complete (each with both engines).
+    #[arg(long, default_value_t = 16)]
+    pub spots: usize,
+    /// Seed of the spots' choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Model and generation options (default `--max-tokens 128 --max-lines 16`); `--draft-tokens`
+    /// is the speculative engine's.
+    #[command(flatten)]
+    pub options: Options,
 }
 
 /// Flags of `splice bench soak`.

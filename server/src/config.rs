@@ -90,6 +90,11 @@ pub struct Options {
     /// Documents that keep their own cached sequence at once; default 4.
     #[arg(long)]
     pub max_documents: Option<u32>,
+    /// Speculative decoding: at most this many draft tokens (guessed from the prompt and recent
+    /// suggestions) verified with each generated token, greedy only, output unchanged, used
+    /// only when measured to be faster; 0 = off; default 2 (the most).
+    #[arg(long)]
+    pub draft_tokens: Option<u32>,
     /// When to add snippets of other workspace files to the prompt; default auto.
     #[arg(long, value_enum)]
     pub retrieval: Option<Retrieval>,
@@ -127,6 +132,7 @@ impl Options {
             repair_idle_ms: self.repair_idle_ms.or(fallback.repair_idle_ms),
             cache_type_k: self.cache_type_k.or(fallback.cache_type_k),
             max_documents: self.max_documents.or(fallback.max_documents),
+            draft_tokens: self.draft_tokens.or(fallback.draft_tokens),
             retrieval: self.retrieval.or(fallback.retrieval),
             retrieval_tokens: self.retrieval_tokens.or(fallback.retrieval_tokens),
             retrieval_min_probability: self.retrieval_min_probability.or(fallback.retrieval_min_probability),
@@ -173,6 +179,9 @@ pub mod bounds {
     pub const REPAIR_IDLE_MS: RangeInclusive<u64> = 0..=3_600_000;
     /// `--max-documents`: each document holds two of llama.cpp's at most 256 sequences.
     pub const MAX_DOCUMENTS: RangeInclusive<u32> = 1..=64;
+    /// `--draft-tokens` (0 = off): verify batches of more than three tokens run other CPU
+    /// kernels than plain decoding and could change the output.
+    pub const DRAFT_TOKENS: RangeInclusive<u32> = 0..=2;
     /// `--retrieval-tokens`.
     pub const RETRIEVAL_TOKENS: RangeInclusive<usize> = 0..=16_384;
     /// `--retrieval-min-probability`.
@@ -219,6 +228,7 @@ impl Options {
         }
         check(self.repair_idle_ms, bounds::REPAIR_IDLE_MS, "--repair-idle-ms", "repairIdleMs")?;
         check(self.max_documents, bounds::MAX_DOCUMENTS, "--max-documents", "maxDocuments")?;
+        check(self.draft_tokens, bounds::DRAFT_TOKENS, "--draft-tokens", "draftTokens")?;
         check(self.retrieval_tokens, bounds::RETRIEVAL_TOKENS, "--retrieval-tokens", "retrievalTokens")?;
         check(
             self.retrieval_min_probability,
@@ -313,6 +323,9 @@ impl Settings {
         };
         if let Some(max) = options.max_documents {
             engine.max_documents = max.clamp(1, *bounds::MAX_DOCUMENTS.end());
+        }
+        if let Some(n) = options.draft_tokens {
+            engine.draft_tokens = n.min(*bounds::DRAFT_TOKENS.end());
         }
         if let Some(ms) = options.repair_idle_ms {
             engine.repair_idle = Duration::from_millis(ms);

@@ -37,6 +37,9 @@ pub fn stats_json(stats: &CompletionStats) -> Value {
         "generationTokensPerSecond": stats.generation_tokens_per_second().map(round),
         "contextTokens": stats.context_tokens,
         "contextFiles": stats.context_files,
+        "verifySteps": stats.verify_steps,
+        "draftTokens": stats.draft_tokens,
+        "acceptedDraftTokens": stats.accepted_draft_tokens,
     })
 }
 

@@ -365,6 +365,7 @@ impl Outcome {
         };
         if let Some(stats) = stats {
             counters.generated_tokens += stats.generated_tokens as u64;
+            counters.speculation.add(stats);
             counters.last = Some(stats.clone());
         }
     }

@@ -30,8 +30,41 @@ pub struct Counters {
     pub failed: u64,
     /// Tokens generated in total (a cancelled decode stops adding to it).
     pub generated_tokens: u64,
+    /// Speculative decoding, over the finished requests.
+    pub speculation: Speculation,
     /// The last finished request's stats.
     pub last: Option<CompletionStats>,
+}
+
+/// Speculative decoding's totals: how many draft tokens were checked and how many the model
+/// agreed with.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Speculation {
+    /// Batches that decoded a generated token with drafts.
+    pub verify_steps: u64,
+    /// Draft tokens decoded in them.
+    pub draft_tokens: u64,
+    /// Draft tokens kept.
+    pub accepted_draft_tokens: u64,
+}
+
+impl Speculation {
+    /// Adds one request's numbers.
+    pub fn add(&mut self, stats: &CompletionStats) {
+        self.verify_steps += stats.verify_steps as u64;
+        self.draft_tokens += stats.draft_tokens as u64;
+        self.accepted_draft_tokens += stats.accepted_draft_tokens as u64;
+    }
+
+    fn to_json(self) -> Value {
+        let per_step = (self.verify_steps > 0).then(|| self.accepted_draft_tokens as f64 / self.verify_steps as f64);
+        json!({
+            "verifySteps": self.verify_steps,
+            "draftTokens": self.draft_tokens,
+            "acceptedDraftTokens": self.accepted_draft_tokens,
+            "acceptedPerStep": per_step.map(|x| (x * 100.0).round() / 100.0),
+        })
+    }
 }
 
 /// Thread-safe counters.
@@ -78,6 +111,7 @@ pub fn to_json(state: &EngineState, counters: &Counters, index: Option<&IndexSta
             "failed": counters.failed,
         },
         "generatedTokens": counters.generated_tokens,
+        "speculation": counters.speculation.to_json(),
         "last": last,
         "index": index_json(index),
     })
