@@ -265,3 +265,40 @@ fn an_edit_far_above_the_cursor_encodes_only_the_edit() {
     assert!(last["shiftedTokens"].as_u64().unwrap() > 40, "the rest of the prefix moved down: {status}");
     assert!(client.shutdown().success());
 }
+
+/// The inventory fixture up to `def restock(...)`, the cursor on the body's first line: a spot
+/// where the default model suggests several lines.
+fn restock_body() -> (String, u32, u32) {
+    let text = std::fs::read_to_string(fixture("python/inventory.py")).unwrap();
+    let head = &text[..text.find("        item = self.find(name)").unwrap()];
+    let line = head.matches('\n').count() as u32;
+    (format!("{head}        "), line, 8)
+}
+
+#[test]
+fn a_latency_budget_ends_a_block_at_a_whole_line_and_status_shows_the_measured_rates() {
+    let (text, line, character) = restock_body();
+    let model = gemma();
+    let ask = |budget: &str| {
+        let dir = temp_dir(&format!("latency-budget-{budget}"));
+        let args = ["--model", model.to_str().unwrap(), "--latency-budget", budget, "--max-tokens", "48"];
+        let mut client = LspClient::start(&args, &dir.join("splice.log"));
+        client.initialize(json!({}), Value::Null);
+        assert_eq!(client.wait_until_loaded()["state"], "ready");
+        client.open(URI, "python", &text);
+        let suggestion = items(&client.inline_completion(URI, line, character))[0]["insertText"].clone();
+        let status = client.call_ok("splice/status", json!({}));
+        assert!(client.shutdown().success());
+        (suggestion.as_str().expect("a suggestion").to_owned(), status)
+    };
+    let (whole, _) = ask("0");
+    let lines: Vec<&str> = whole.lines().collect();
+    assert!(lines.len() >= 2, "without a budget the block has several lines: {whole:?}");
+    // A 1 ms budget is over as soon as the first line is complete, however fast the machine.
+    let (cut, status) = ask("1");
+    assert_eq!(cut, lines[0], "the first line, whole, and nothing of the next");
+    let rates = &status["rates"];
+    assert!(rates["prefillTokensPerSecond"].as_f64().is_some_and(|r| r > 0.0), "{status}");
+    assert!(rates["decodeTokensPerSecond"].as_f64().is_some_and(|r| r > 0.0), "{status}");
+    assert_eq!(rates["requests"], 1, "{status}");
+}

@@ -9,6 +9,7 @@ use crate::cache_plan::ReuseMode;
 use crate::cancel::CancelToken;
 use crate::error::{EngineError, ModelError};
 use crate::loader;
+use crate::rates::{MeasuredRates, SharedRates};
 use crate::repo_context::{RepoContext, RepoFormat};
 use crate::sampling::SamplingConfig;
 use crate::shape::SuggestionShape;
@@ -71,6 +72,10 @@ pub struct EngineConfig {
     /// Verify drafts whenever some are found, even where plain decoding is measured to be
     /// faster (for tests of the identical output, and to measure acceptance alone).
     pub draft_always: bool,
+    /// Generation stops at the end of the last complete line once the next token would end
+    /// after this long from the start of the request on the engine thread; the first line is
+    /// always finished. `None`: no budget.
+    pub latency_budget: Option<Duration>,
 }
 
 /// Storage types offered for the K cache.
@@ -116,6 +121,7 @@ impl EngineConfig {
             max_documents: DEFAULT_MAX_DOCUMENTS,
             draft_tokens: DEFAULT_DRAFT_TOKENS,
             draft_always: false,
+            latency_budget: None,
         }
     }
 }
@@ -178,6 +184,9 @@ pub enum StopReason {
     TokenBudget,
     /// The context is full.
     ContextFull,
+    /// The latency budget was reached after a complete line; the partial line after it was
+    /// dropped.
+    LatencyBudget,
 }
 
 /// Counters and timings of one request; `--json` and the benchmarks print them.
@@ -265,6 +274,7 @@ enum Job {
 pub struct Engine {
     jobs: mpsc::Sender<Job>,
     info: Arc<ModelInfo>,
+    rates: SharedRates,
 }
 
 impl std::fmt::Debug for Engine {
@@ -279,20 +289,27 @@ impl Engine {
     pub fn start(config: EngineConfig) -> Result<Engine, ModelError> {
         let (jobs, job_rx) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<ModelInfo, ModelError>>();
+        let rates = SharedRates::default();
+        let thread_rates = rates.clone();
         std::thread::Builder::new()
             .name("splice-engine".to_owned())
-            .spawn(move || run_thread(config, ready_tx, job_rx))
+            .spawn(move || run_thread(config, ready_tx, job_rx, thread_rates))
             .map_err(ModelError::Thread)?;
         let info = ready_rx.recv().map_err(|_| ModelError::Llama {
             action: "start",
             reason: "the model thread stopped while loading".to_owned(),
         })??;
-        Ok(Engine { jobs, info: Arc::new(info) })
+        Ok(Engine { jobs, info: Arc::new(info), rates })
     }
 
     /// What was loaded.
     pub fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    /// The prefill and decode speeds measured so far.
+    pub fn rates(&self) -> MeasuredRates {
+        *self.rates.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 
     /// Queues a request; `reply` is called on the engine thread when it is done, failed or was
@@ -358,7 +375,12 @@ pub fn detect_template(path: &Path) -> Result<PromptTemplate, ModelError> {
     Ok(vocabulary::detect_template(&model).0)
 }
 
-fn run_thread(config: EngineConfig, ready: mpsc::Sender<Result<ModelInfo, ModelError>>, jobs: mpsc::Receiver<Job>) {
+fn run_thread(
+    config: EngineConfig,
+    ready: mpsc::Sender<Result<ModelInfo, ModelError>>,
+    jobs: mpsc::Receiver<Job>,
+    rates: SharedRates,
+) {
     let gpu_offload_supported = match loader::backend() {
         Ok(backend) => backend.supports_gpu_offload(),
         Err(err) => {
@@ -374,7 +396,7 @@ fn run_thread(config: EngineConfig, ready: mpsc::Sender<Result<ModelInfo, ModelE
             return;
         }
     };
-    let mut worker = match Worker::new(&model, &config) {
+    let mut worker = match Worker::new(&model, &config, rates) {
         Ok(worker) => worker,
         Err(err) => {
             let _ = ready.send(Err(err));

@@ -17,6 +17,7 @@ mod healing;
 mod llama_log;
 mod loader;
 pub mod prompt;
+mod rates;
 pub mod repo_context;
 mod sampling;
 mod sequence;
@@ -33,6 +34,7 @@ pub use engine::{
     ModelInfo, Reply, StopReason, DEFAULT_CONTEXT_TOKENS, DEFAULT_DRAFT_TOKENS, DEFAULT_REPAIR_IDLE, MIN_PROMPT_TOKENS,
 };
 pub use error::{EngineError, ModelError};
+pub use rates::MeasuredRates;
 pub use repo_context::{ContextFile, ContextUse, RepoContext, RepoFormat};
 pub use sampling::SamplingConfig;
 pub use template::{FimFamily, FimTemplate, PromptTemplate};

@@ -16,6 +16,7 @@ use crate::error::{EngineError, ModelError};
 use crate::healing::Healing;
 use crate::llama_log;
 use crate::prompt;
+use crate::rates::SharedRates;
 use crate::repo_context::{self, top_probability, ContextUse, RenderedContext, RepoContext, RepoFormat};
 use crate::sequence::Llama;
 use crate::shape::StreamVerdict;
@@ -54,6 +55,10 @@ pub(crate) struct Worker<'m> {
     draft_tokens: u32,
     /// Verify drafts whenever found, whatever the policy says.
     draft_always: bool,
+    /// Stop at a line end once a request has run this long (milliseconds).
+    latency_budget_ms: Option<f64>,
+    /// Measured prefill and decode speeds, shared with the engine's handles.
+    rates: SharedRates,
     /// Recent suggestions, as draft sources.
     drafts: DraftSources<LlamaToken>,
     /// Measured decode costs and draft acceptance: whether and how far to speculate.
@@ -64,7 +69,7 @@ pub(crate) struct Worker<'m> {
 
 impl<'m> Worker<'m> {
     /// Creates the context for `model` as `config` asks.
-    pub(crate) fn new(model: &'m LlamaModel, config: &EngineConfig) -> Result<Self, ModelError> {
+    pub(crate) fn new(model: &'m LlamaModel, config: &EngineConfig, rates: SharedRates) -> Result<Self, ModelError> {
         let trained = model.n_ctx_train();
         let requested = config.context_tokens.unwrap_or(DEFAULT_CONTEXT_TOKENS.min(trained.max(1)));
         // Saturating: a generation budget near u32::MAX must fail this check, not wrap past it.
@@ -120,6 +125,8 @@ impl<'m> Worker<'m> {
             threads,
             draft_tokens: config.draft_tokens,
             draft_always: config.draft_always,
+            latency_budget_ms: config.latency_budget.map(|b| b.as_secs_f64() * 1000.0),
+            rates,
             drafts: DraftSources::default(),
             policy: SpeculationPolicy::default(),
         })
@@ -165,6 +172,13 @@ impl<'m> Worker<'m> {
         );
         let (text, stop) = self.generate(request, slot, prompt.healing, max_tokens, started, &mut stats)?;
         stats.total_ms = ms_since(started);
+        let decode_ms = stats.total_ms - stats.first_token_ms;
+        self.rates.lock().unwrap_or_else(|poison| poison.into_inner()).add(
+            stats.encoded_tokens,
+            stats.prompt_ms,
+            stats.generated_tokens,
+            decode_ms,
+        );
         Ok(Completion { text, stop, stats })
     }
 
@@ -438,6 +452,9 @@ impl<'m> Worker<'m> {
             if cached >= n_ctx {
                 break StopReason::ContextFull;
             }
+            if self.over_budget(&out, started, stats) {
+                break StopReason::LatencyBudget;
+            }
             let Some(token) = out.choose(&mut sampler, &self.llama.ctx, row, &self.pieces) else {
                 // No token spells what the user typed: nothing sensible to suggest.
                 break StopReason::EndOfGeneration;
@@ -503,7 +520,32 @@ impl<'m> Worker<'m> {
         };
         let generated = self.documents.sequence(slot).tokens()[generated_from..].to_vec();
         self.drafts.remember(generated);
-        Ok((out.text.finish(), stop))
+        // A budget (of time or tokens) that ends a block mid-line shows the whole lines only.
+        let cut = matches!(stop, StopReason::LatencyBudget | StopReason::TokenBudget) && out.has_complete_line();
+        let mut text = out.text.finish();
+        if cut {
+            if let Some(end) = text.rfind('\n') {
+                text.truncate(end);
+            }
+        }
+        Ok((text, stop))
+    }
+
+    /// Whether the latency budget says to stop before the next token: a complete line is there
+    /// to show, and the next token would end past the budget (at this request's own decode
+    /// speed so far, else the engine's measured one).
+    fn over_budget(&self, out: &Output, started: Instant, stats: &CompletionStats) -> bool {
+        let Some(budget) = self.latency_budget_ms else { return false };
+        if !out.has_complete_line() {
+            return false;
+        }
+        let elapsed = ms_since(started);
+        let per_token = if stats.generated_tokens >= 2 {
+            (elapsed - stats.first_token_ms) / (stats.generated_tokens - 1) as f64
+        } else {
+            self.rates.lock().map_or(0.0, |rates| rates.decode_ms_per_token.unwrap_or(0.0))
+        };
+        elapsed + per_token > budget
     }
 }
 
@@ -518,6 +560,12 @@ struct Output {
 }
 
 impl Output {
+    /// Whether the output holds a whole line with code on it (it ends with a line break).
+    fn has_complete_line(&self) -> bool {
+        let text = self.text.text();
+        text.rfind('\n').is_some_and(|end| !text[..end].trim().is_empty())
+    }
+
     /// The token chosen from batch row `row`'s logits: the healing's best while it lasts (`None`
     /// if no token can spell it), else the sampler's.
     fn choose(

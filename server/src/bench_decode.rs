@@ -41,6 +41,8 @@ pub fn run(args: BenchDecodeArgs) -> anyhow::Result<()> {
     let mut options = args.options.clone();
     options.max_lines = options.max_lines.or(Some(16));
     options.max_tokens = options.max_tokens.or(Some(128));
+    // Whole suggestions: a budget would cut them where each engine's speed happens to be.
+    options.latency_budget = Some(0);
     let spec_settings = Settings::resolve(options.clone());
     let drafts = spec_settings.engine.draft_tokens;
     if drafts == 0 {

@@ -95,6 +95,11 @@ pub struct Options {
     /// only when measured to be faster; 0 = off; default 2 (the most).
     #[arg(long)]
     pub draft_tokens: Option<u32>,
+    /// Milliseconds a suggestion may take on the engine: generation stops at the end of the last
+    /// complete line once the next token would arrive later (the first line is always finished),
+    /// sized by the decode speed measured under the machine's load; 0 = no budget; default 400.
+    #[arg(long)]
+    pub latency_budget: Option<u64>,
     /// When to add snippets of other workspace files to the prompt; default auto.
     #[arg(long, value_enum)]
     pub retrieval: Option<Retrieval>,
@@ -133,6 +138,7 @@ impl Options {
             cache_type_k: self.cache_type_k.or(fallback.cache_type_k),
             max_documents: self.max_documents.or(fallback.max_documents),
             draft_tokens: self.draft_tokens.or(fallback.draft_tokens),
+            latency_budget: self.latency_budget.or(fallback.latency_budget),
             retrieval: self.retrieval.or(fallback.retrieval),
             retrieval_tokens: self.retrieval_tokens.or(fallback.retrieval_tokens),
             retrieval_min_probability: self.retrieval_min_probability.or(fallback.retrieval_min_probability),
@@ -182,6 +188,8 @@ pub mod bounds {
     /// `--draft-tokens` (0 = off): verify batches of more than three tokens run other CPU
     /// kernels than plain decoding and could change the output.
     pub const DRAFT_TOKENS: RangeInclusive<u32> = 0..=2;
+    /// `--latency-budget` in milliseconds (0 = off): up to ten minutes.
+    pub const LATENCY_BUDGET_MS: RangeInclusive<u64> = 0..=600_000;
     /// `--retrieval-tokens`.
     pub const RETRIEVAL_TOKENS: RangeInclusive<usize> = 0..=16_384;
     /// `--retrieval-min-probability`.
@@ -229,6 +237,7 @@ impl Options {
         check(self.repair_idle_ms, bounds::REPAIR_IDLE_MS, "--repair-idle-ms", "repairIdleMs")?;
         check(self.max_documents, bounds::MAX_DOCUMENTS, "--max-documents", "maxDocuments")?;
         check(self.draft_tokens, bounds::DRAFT_TOKENS, "--draft-tokens", "draftTokens")?;
+        check(self.latency_budget, bounds::LATENCY_BUDGET_MS, "--latency-budget", "latencyBudget")?;
         check(self.retrieval_tokens, bounds::RETRIEVAL_TOKENS, "--retrieval-tokens", "retrievalTokens")?;
         check(
             self.retrieval_min_probability,
@@ -253,6 +262,9 @@ impl Options {
 
 /// Default generation budget per suggestion.
 pub const DEFAULT_MAX_TOKENS: u32 = 96;
+
+/// Default `--latency-budget`: a suggestion that takes longer than this stops at a line end.
+pub const DEFAULT_LATENCY_BUDGET_MS: u64 = 400;
 /// Default line budget of multi-line suggestions.
 pub const DEFAULT_MAX_LINES: usize = 8;
 /// File name of the default model in the models cache.
@@ -324,6 +336,10 @@ impl Settings {
         if let Some(max) = options.max_documents {
             engine.max_documents = max.clamp(1, *bounds::MAX_DOCUMENTS.end());
         }
+        engine.latency_budget = match options.latency_budget.unwrap_or(DEFAULT_LATENCY_BUDGET_MS) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms.min(*bounds::LATENCY_BUDGET_MS.end()))),
+        };
         if let Some(n) = options.draft_tokens {
             engine.draft_tokens = n.min(*bounds::DRAFT_TOKENS.end());
         }

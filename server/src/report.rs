@@ -2,7 +2,7 @@
 //! counters and timings. `splice complete --json`, `splice/status` and the benchmarks share them.
 
 use serde_json::{json, Value};
-use splice_model::{CompletionStats, ModelInfo};
+use splice_model::{CompletionStats, MeasuredRates, ModelInfo};
 use splice_retrieval::RetrievalDecision;
 
 /// The loaded model, its template, context and threads.
@@ -18,6 +18,15 @@ pub fn model_json(info: &ModelInfo) -> Value {
         "gpuOffloadSupported": info.gpu_offload_supported,
         "reuse": format!("{:?}", info.reuse).to_lowercase(),
         "threads": { "batch": info.threads.0, "decode": info.threads.1 },
+    })
+}
+
+/// The engine's measured speeds (`null` until measured).
+pub fn rates_json(rates: &MeasuredRates) -> Value {
+    json!({
+        "prefillTokensPerSecond": rates.prefill_tokens_per_second.map(round),
+        "decodeTokensPerSecond": rates.decode_tokens_per_second().map(round),
+        "requests": rates.requests,
     })
 }
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 splice, model, text_file, line, character = sys.argv[1:6]
-server = subprocess.Popen([splice, "serve", "--model", model, "--log-level", "error"],
+server = subprocess.Popen([splice, "serve", "--model", model, "--latency-budget", "0", "--log-level", "error"],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
 

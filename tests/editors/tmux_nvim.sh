@@ -22,7 +22,7 @@ vim.opt.rtp:prepend("$repo/editors/nvim")
 vim.cmd("syntax off") -- only the ghost text is coloured on screen
 vim.o.laststatus = 2
 vim.o.statusline = "%f %{v:lua.require'splice'.statusline()}"
-require("splice").setup({ binary = "$SPLICE_BIN", server = { model = "$SPLICE_MODEL", max_tokens = 24 } })
+require("splice").setup({ binary = "$SPLICE_BIN", server = { model = "$SPLICE_MODEL", max_tokens = 24, latency_budget = 0 } })
 LUA
 
 t new-session -d -x 100 -y 12 -e TERM=tmux-256color \

@@ -29,6 +29,7 @@ cat >"$data/User/settings.json" <<JSON
   "splice.binaryPath": "$SPLICE_BIN",
   "splice.model": "$SPLICE_MODEL",
   "splice.maxTokens": 24,
+  "splice.serverArgs": ["--latency-budget", "0"],
   "workbench.startupEditor": "none",
   "workbench.tips.enabled": false,
   "security.workspace.trust.enabled": false,

@@ -76,9 +76,13 @@ pub struct LspClient {
 impl LspClient {
     /// Starts `splice serve` with `args`, logging to `log_file`.
     pub fn start(args: &[&str], log_file: &Path) -> LspClient {
+        // A latency budget cuts suggestions where the machine's speed happens to be; tests see
+        // whole suggestions unless they test the budget.
+        let budget: &[&str] = if args.contains(&"--latency-budget") { &[] } else { &["--latency-budget", "0"] };
         let mut child = Command::new(super::splice_bin())
             .arg("serve")
             .args(args)
+            .args(budget)
             .arg("--log-file")
             .arg(log_file)
             .arg("--log-level")

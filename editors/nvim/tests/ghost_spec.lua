@@ -18,7 +18,7 @@ H.test("setup starts the server for a Python buffer and it loads the model", fun
   vim.fn.writefile({ "def add(a, b):", "    return " }, file)
   splice.setup({
     binary = H.env("SPLICE_BIN"),
-    server = { model = H.env("SPLICE_MODEL"), max_tokens = 24 },
+    server = { model = H.env("SPLICE_MODEL"), max_tokens = 24, latency_budget = 0 },
     native = false, -- this spec is about Splice's own ghost text (the only kind on 0.11)
     debounce_ms = 30,
   })

@@ -10,7 +10,7 @@ local LOAD_MS, ANSWER_MS = 60000, 30000
 H.test("0.12 has vim.lsp.inline_completion and setup() uses it", function()
   H.truthy(require("splice.native").available(), "vim.lsp.inline_completion on " .. tostring(vim.version()))
   vim.fn.writefile({ "def add(a, b):", "    return " }, file)
-  splice.setup({ binary = H.env("SPLICE_BIN"), server = { model = H.env("SPLICE_MODEL"), max_tokens = 24 } })
+  splice.setup({ binary = H.env("SPLICE_BIN"), server = { model = H.env("SPLICE_MODEL"), max_tokens = 24, latency_budget = 0 } })
   vim.cmd.edit(file)
   H.wait_for_model(LOAD_MS)
   H.wait_until(function()

@@ -92,6 +92,10 @@ pub fn to_json(state: &EngineState, counters: &Counters, index: Option<&IndexSta
         EngineState::Ready(engine) => report::model_json(engine.info()),
         _ => Value::Null,
     };
+    let rates = match state {
+        EngineState::Ready(engine) => report::rates_json(&engine.rates()),
+        _ => Value::Null,
+    };
     let error = match state {
         EngineState::Failed(reason) => Value::String(reason.to_string()),
         _ => Value::Null,
@@ -101,6 +105,7 @@ pub fn to_json(state: &EngineState, counters: &Counters, index: Option<&IndexSta
         "state": state.label(),
         "error": error,
         "model": model,
+        "rates": rates,
         "requests": {
             "received": counters.received,
             "suggested": counters.suggested,
