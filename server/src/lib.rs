@@ -22,6 +22,7 @@ pub mod document;
 pub mod headless;
 pub mod logging;
 pub mod lsp;
+pub mod memory;
 pub mod report;
 pub mod typed_ahead;
 pub mod workspace;

@@ -12,6 +12,7 @@ use super::status::{self, StatusBoard};
 use crate::completion::{self, Prepared};
 use crate::config::{Options, Settings};
 use crate::document::{Document, PositionEncoding};
+use crate::memory::{self, Activity};
 use crate::typed_ahead::{RecentSuggestions, Window};
 use crate::workspace::Workspace;
 use dashmap::DashMap;
@@ -104,6 +105,8 @@ pub struct Backend {
     /// Per document, the suggestions shown lately: typing along one, or coming back to a spot,
     /// is answered from here without the model.
     recent: DashMap<Uri, RecentSuggestions>,
+    /// Requests and edits seen: free heap is given back to the OS after some.
+    activity: Arc<Activity>,
 }
 
 /// Quiet time after an edit before the edited file is re-chunked into the index.
@@ -126,6 +129,7 @@ impl Backend {
             index_edits: Arc::new(DashMap::new()),
             index_order: Arc::new(DashMap::new()),
             recent: DashMap::new(),
+            activity: Arc::default(),
         }
     }
 
@@ -139,6 +143,7 @@ impl Backend {
         params: InlineCompletionParams,
     ) -> impl std::future::Future<Output = Result<Option<InlineCompletionResponse>>> + Send + '_ {
         let guard = RequestGuard::new(self.board.clone());
+        self.activity.bump();
         async move {
             let position = params.text_document_position;
             let suggestion = self.suggest(guard, &position.text_document.uri, position.position).await?;
@@ -458,6 +463,7 @@ impl LanguageServer for Backend {
 
     async fn initialized(&self, _: InitializedParams) {
         tracing::debug!("client initialized");
+        tokio::spawn(memory::trim_after_activity(Arc::downgrade(&self.activity)));
         let workspace = self.workspace();
         if workspace.wants_index() {
             let progress = *self.work_done_progress.read().unwrap_or_else(|p| p.into_inner());
@@ -484,6 +490,7 @@ impl LanguageServer for Backend {
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        self.activity.bump();
         let uri = params.text_document.uri;
         self.cancel_in_flight(&uri);
         let encoding = *self.encoding.read().unwrap_or_else(|p| p.into_inner());
@@ -540,6 +547,7 @@ impl LanguageServer for Backend {
         params: CompletionParams,
     ) -> impl std::future::Future<Output = Result<Option<CompletionResponse>>> + Send {
         let guard = RequestGuard::new(self.board.clone());
+        self.activity.bump();
         async move { self.completion_item(guard, params).await }
     }
 }
