@@ -14,6 +14,7 @@ pub mod bench_retrieval_tasks;
 pub mod bench_rng;
 pub mod bench_soak;
 pub mod bench_soak_edits;
+pub mod bench_stats;
 pub mod cli;
 pub mod completion;
 pub mod config;
