@@ -15,6 +15,7 @@ pub mod bench_rng;
 pub mod bench_soak;
 pub mod bench_soak_edits;
 pub mod bench_stats;
+pub mod bench_typing_script;
 pub mod cli;
 pub mod completion;
 pub mod config;
