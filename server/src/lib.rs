@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod bench_client;
 pub mod bench_edits;
+pub mod bench_http;
 pub mod bench_overhead;
 pub mod bench_retrieval;
 pub mod bench_retrieval_lsp;
@@ -16,6 +17,7 @@ pub mod bench_soak;
 pub mod bench_soak_edits;
 pub mod bench_stats;
 pub mod bench_typing_script;
+pub mod bench_typing_vim;
 pub mod cli;
 pub mod completion;
 pub mod config;
