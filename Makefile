@@ -9,7 +9,7 @@ FEATURES ?=
 CARGO_FLAGS := --release --locked $(if $(FEATURES),--features $(FEATURES),)
 
 .PHONY: demo test build tools models models-default corpus fixtures bench bench-fim bench-retrieval bench-soak \
-	bench-overhead fim-copy lint fuzz \
+	bench-overhead bench-typing fim-copy lint fuzz \
 	test-editors test-nvim vscode-e2e vsix
 
 ## Run the main job: a real completion with its timing, on the default model.
@@ -82,6 +82,16 @@ bench-soak: tools models-default build
 ## Per-request server overhead over LSP: the same prompt window in 2 KB to 50 MB documents.
 bench-overhead: tools models-default corpus build
 	$(SPLICE) bench overhead
+
+TYPING_LINES ?= 24
+PEER ?= $(wildcard $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/splice/peer/llama.cpp/build/bin/llama-server)
+
+## A person retyping real code key by key over LSP, plain and speculative decoding, without and
+## then with one core kept busy (TYPING_LINES lines each); the same keystrokes on llama-server
+## too when it is built (bench/build_llama_server.sh) or PEER=path/to/llama-server is given.
+bench-typing: tools models-default corpus build
+	$(SPLICE) bench typing --lines $(TYPING_LINES) $(if $(PEER),--peer $(PEER),)
+	$(SPLICE) bench typing --lines $(TYPING_LINES) --busy $(if $(PEER),--peer $(PEER),)
 
 FIM_COPY := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/splice/models/gemma-3-270m-fim-copy.gguf
 

@@ -27,6 +27,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Soak(args) => crate::bench_soak::run(args),
         BenchCommand::Overhead(args) => crate::bench_overhead::run(args),
         BenchCommand::Decode(args) => crate::bench_decode::run(args),
+        BenchCommand::Typing(args) => crate::bench_typing::run(args),
     }
 }
 

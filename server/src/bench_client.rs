@@ -151,6 +151,24 @@ impl LspSession {
         }
     }
 
+    /// Waits until `deadline` for the next response to any request and returns its id and the
+    /// whole message; `None` when the deadline came first (the caller has other things to do at
+    /// that time: this is not a hang). Responses already read come first, in no set order.
+    pub fn next_response_by(&mut self, deadline: Instant) -> Result<Option<(i64, Value)>, SessionError> {
+        loop {
+            if let Some(&id) = self.responses.keys().next() {
+                let response = self.responses.remove(&id).unwrap_or_default();
+                return Ok(Some((id, response)));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.incoming.recv_timeout(left) {
+                Ok(message) => self.file(message)?,
+                Err(RecvTimeoutError::Timeout) => return Ok(None),
+                Err(RecvTimeoutError::Disconnected) => return Err(self.died()),
+            }
+        }
+    }
+
     /// Sends a request and returns its `result`; an error response is [`SessionError::Refused`].
     pub fn call(&mut self, method: &str, params: Value) -> Result<Value, SessionError> {
         let id = self.request(method, params)?;

@@ -16,6 +16,7 @@
 
 use crate::bench_client::{file_uri, initialization_options, lsp_range, LspSession, SessionError, HANG_GUARD};
 use crate::bench_retrieval::mode_name;
+use crate::bench_stats::quantile;
 use crate::cli::BenchOverheadArgs;
 use crate::config::{cache_dir, Options, Retrieval};
 use crate::document::{Document, PositionEncoding, TextChange, TextPosition, TextRange};
@@ -233,17 +234,6 @@ fn ms_since(started: Instant) -> f64 {
     started.elapsed().as_secs_f64() * 1000.0
 }
 
-/// The `q`-quantile (0..=1) of `values`, nearest rank.
-fn quantile(values: &[f64], q: f64) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Some(sorted[rank - 1])
-}
-
 fn print(tables: &[(Retrieval, Vec<SizeRow>)]) {
     println!(
         "{:<9} {:>8} {:>9} {:>17} {:>6} {:>19} {:>6} {:>12} {:>7} {:>8} {:>8}",
@@ -317,13 +307,5 @@ mod tests {
         assert_eq!(&small[small_cursor..], &big[big_cursor..]);
         assert!(small_cursor > 2048, "the window above the cursor is all neighbourhood");
         assert_eq!(big_cursor % PADDING_ALIGN, small_cursor % PADDING_ALIGN, "the window's grid agrees");
-    }
-
-    #[test]
-    fn quantiles_are_nearest_rank() {
-        let values = [5.0, 1.0, 3.0, 2.0, 4.0];
-        assert_eq!(quantile(&values, 0.5), Some(3.0));
-        assert_eq!(quantile(&values, 0.9), Some(5.0));
-        assert_eq!(quantile(&[], 0.5), None);
     }
 }

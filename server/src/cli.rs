@@ -48,6 +48,7 @@ impl Command {
             Command::Bench(BenchCommand::Soak(args)) => Some(&args.options),
             Command::Bench(BenchCommand::Overhead(args)) => Some(&args.options),
             Command::Bench(BenchCommand::Decode(args)) => Some(&args.options),
+            Command::Bench(BenchCommand::Typing(args)) => Some(&args.options),
         }
     }
 }
@@ -107,6 +108,10 @@ pub enum BenchCommand {
     /// Decode speed of plain and speculative decoding on the same spots, and whether their
     /// outputs are identical.
     Decode(BenchDecodeArgs),
+    /// A person retyping real code key by key over LSP, accepting matching suggestions with Tab:
+    /// per-keystroke latency, answers without the model, characters accepted per model call,
+    /// decode speed; optionally the same keystrokes on llama-server.
+    Typing(BenchTypingArgs),
 }
 
 /// Flags of `splice bench decode`.
@@ -123,6 +128,45 @@ pub struct BenchDecodeArgs {
     pub json: bool,
     /// Model and generation options (default `--max-tokens 128 --max-lines 16`); `--draft-tokens`
     /// is the speculative engine's.
+    #[command(flatten)]
+    pub options: Options,
+}
+
+/// `splice bench typing --variants`: the server configurations replayed, each on a fresh server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TypingVariant {
+    /// Speculative decoding off (`draftTokens: 0`).
+    Plain,
+    /// The options as given: the server's default draft, or `--draft-tokens` where it has one.
+    Speculative,
+}
+
+/// Flags of `splice bench typing`.
+#[derive(Debug, Args)]
+pub struct BenchTypingArgs {
+    /// Lines to type in all, in spots of `--lines-per-spot` lines.
+    #[arg(long, default_value_t = 24)]
+    pub lines: usize,
+    /// Lines cut from one function body and typed back at each spot.
+    #[arg(long, default_value_t = 4)]
+    pub lines_per_spot: usize,
+    /// A package folder to type in (repeatable); default: the three cached sdists (`make corpus`).
+    #[arg(long)]
+    pub repo: Vec<PathBuf>,
+    /// Seed of the spots, the pace and the pauses.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Server configurations to replay, in order, each on a fresh server.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [TypingVariant::Plain, TypingVariant::Speculative])]
+    pub variants: Vec<TypingVariant>,
+    /// Keep one core busy (a spinning thread) for the whole run.
+    #[arg(long)]
+    pub busy: bool,
+    /// llama.cpp's `llama-server` binary (`bench/build_llama_server.sh`): the first configuration's
+    /// keystrokes are replayed on it behind a llama.vim-like client. Absent: no peer.
+    #[arg(long)]
+    pub peer: Option<PathBuf>,
+    /// Model and generation options, sent as `initializationOptions`.
     #[command(flatten)]
     pub options: Options,
 }

@@ -122,7 +122,7 @@ fn limits(settings: &Settings) -> ShapeLimits {
 
 /// Start of the prefix window: the whole prefix if it is shorter than `cap` bytes, else a line
 /// start chosen on a grid of `cap / 4` bytes, so typing does not move it every keystroke.
-fn window_start(text: &str, cursor: usize, cap: usize) -> usize {
+pub fn window_start(text: &str, cursor: usize, cap: usize) -> usize {
     if cursor <= cap {
         return 0;
     }
