@@ -17,9 +17,17 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-/// How long a benchmark waits for any one answer before it calls the request hung. Generous:
-/// this is a hang guard on a busy machine, not a latency limit.
+/// How long a benchmark waits for any one answer while the server makes no progress before it
+/// calls the request hung. Generous: this is a hang guard on a busy machine, not a latency limit.
 pub const HANG_GUARD: Duration = Duration::from_secs(120);
+
+/// A wait the server keeps using CPU through (a cold prompt on a loaded machine) is extended
+/// by [`HANG_GUARD`] at a time, up to this long in all.
+pub const HANG_CAP: Duration = Duration::from_secs(30 * 60);
+
+/// CPU time (in clock ticks, 100 per second on Linux) the server must have used during a
+/// [`HANG_GUARD`] window for the wait to count as progress: one second of work.
+const PROGRESS_TICKS: u64 = 100;
 
 /// The progress token the server uses for workspace indexing (`lsp/indexing.rs`).
 const INDEXING_TOKEN: &str = "splice/indexing";
@@ -141,14 +149,41 @@ impl LspSession {
     }
 
     /// Waits until `deadline` for the response to request `id` (the whole message: `result` or
-    /// `error`).
+    /// `error`). A server that used CPU since the wait began (or was last extended) is working,
+    /// not hung: the wait goes on [`HANG_GUARD`] at a time, up to [`HANG_CAP`].
     pub fn response_by(&mut self, id: i64, deadline: Instant) -> Result<Value, SessionError> {
+        let cap = Instant::now() + HANG_CAP;
+        let mut deadline = deadline;
+        let mut ticks = self.cpu_ticks();
         loop {
             if let Some(response) = self.responses.remove(&id) {
                 return Ok(response);
             }
-            self.pump_until(deadline, &format!("answer to request {id}"))?;
+            match self.pump_until(deadline, &format!("answer to request {id}")) {
+                Err(SessionError::Hang { .. }) if Instant::now() < cap && self.progressed(&mut ticks) => {
+                    deadline = Instant::now() + HANG_GUARD;
+                }
+                result => result?,
+            }
         }
+    }
+
+    /// Whether the server used at least [`PROGRESS_TICKS`] of CPU since `ticks` (updated).
+    fn progressed(&self, ticks: &mut Option<u64>) -> bool {
+        let now = self.cpu_ticks();
+        let progressed = matches!((*ticks, now), (Some(before), Some(now)) if now >= before + PROGRESS_TICKS);
+        *ticks = now;
+        progressed
+    }
+
+    /// The server's user + system CPU time in clock ticks (`/proc/PID/stat`), Linux only.
+    fn cpu_ticks(&self) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).ok()?;
+        // Fields after the command name (which may hold spaces, so split after its `)`).
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        Some(utime + stime)
     }
 
     /// Waits until `deadline` for the next response to any request and returns its id and the

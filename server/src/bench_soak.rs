@@ -580,7 +580,7 @@ fn print_summary(
     for (kind, count) in &tally.errors {
         println!("| error: {kind} | {count} |");
     }
-    println!("| hangs (no answer in {} s) | {} |", HANG_GUARD.as_secs(), tally.hangs);
+    println!("| hangs (no answer and no server CPU for {} s) | {} |", HANG_GUARD.as_secs(), tally.hangs);
     println!("| session deaths | {} |", tally.deaths);
     println!(
         "| agreement checks (textDocument/completion): agreed / no item to compare | {} / {} |",
