@@ -172,8 +172,9 @@ fn decode_ms(completion: &Completion) -> f64 {
 fn pick_spots(corpus: &Path, count: usize, seed: u64) -> anyhow::Result<Vec<Spot>> {
     let mut files = Vec::new();
     for package in CORPUS_PACKAGES {
-        collect_python(&corpus.join(package), &mut files)
+        let found = crate::bench_corpus::python_files(&corpus.join(package))
             .with_context(|| format!("cannot list {} (run `make corpus`)", corpus.join(package).display()))?;
+        files.extend(found);
     }
     files.sort();
     let mut rng = SplitMix(seed);
@@ -203,18 +204,6 @@ fn pick_spots(corpus: &Path, count: usize, seed: u64) -> anyhow::Result<Vec<Spot
         bail!("no spot found in {} (run `make corpus`)", corpus.display());
     }
     Ok(spots)
-}
-
-fn collect_python(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_python(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "py") {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 fn short(path: &Path) -> String {

@@ -26,7 +26,8 @@ pub struct Task {
 /// Cuts `per_file` tasks from each of `files` Python files of `root` (largest first among the
 /// files that have enough candidate lines, then seeded choice of lines and cursor kinds).
 pub fn tasks(root: &Path, files: usize, per_file: usize, seed: u64) -> anyhow::Result<Vec<Task>> {
-    let mut paths = python_files(root)?;
+    let mut paths: Vec<PathBuf> =
+        crate::bench_corpus::python_files(root)?.into_iter().map(|p| p.canonicalize().unwrap_or(p)).collect();
     paths.sort();
     let mut rng = SplitMix(seed);
     let mut chosen = Vec::new();
@@ -65,22 +66,6 @@ pub fn tasks(root: &Path, files: usize, per_file: usize, seed: u64) -> anyhow::R
         }
     }
     Ok(chosen)
-}
-
-fn python_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "py") {
-                out.push(path.canonicalize().unwrap_or(path));
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Byte ranges (without the newline) of lines worth completing: code, not comments, docstrings

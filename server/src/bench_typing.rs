@@ -107,7 +107,7 @@ fn choose_spots(folders: &[PathBuf], args: &BenchTypingArgs) -> anyhow::Result<V
     let mut rng = SplitMix(args.seed);
     let mut files: Vec<Vec<PathBuf>> = Vec::new();
     for folder in folders {
-        let mut paths = python_files(folder)?;
+        let mut paths = crate::bench_corpus::python_files(folder)?;
         paths.sort();
         for i in (1..paths.len()).rev() {
             paths.swap(i, rng.below(i + 1));
@@ -134,22 +134,6 @@ fn choose_spots(folders: &[PathBuf], args: &BenchTypingArgs) -> anyhow::Result<V
         }
     }
     Ok(spots)
-}
-
-fn python_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "py") {
-                out.push(path);
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// One configuration: a fresh server over the workspace, every spot typed; returns the run and

@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod bench_client;
+pub mod bench_corpus;
 pub mod bench_decode;
 pub mod bench_edits;
 pub mod bench_http;
