@@ -72,6 +72,7 @@ fn prepare_request(
         document: uri.as_str(),
         text: &snapshot.text,
         cursor: snapshot.cursor,
+        text_offset: 0,
         path: path.as_deref(),
         cursor_line: Some(snapshot.cursor_line),
     };
