@@ -21,6 +21,7 @@ pub mod document;
 pub mod headless;
 pub mod logging;
 pub mod lsp;
+pub mod prefetch;
 pub mod report;
 pub mod typed_ahead;
 pub mod workspace;
