@@ -374,6 +374,26 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// Cancels every request and stops prefetching for good (`shutdown`); returns the engine
+    /// to wait for.
+    ///
+    /// The process exits soon after, running llama.cpp's static destructors: a decode still
+    /// running on the engine thread then crashes it (a session that ends without `shutdown`
+    /// still risks that). Once the work is cancelled, any job the engine answers
+    /// (`needs_repair_blocking` is the cheapest) means it is free.
+    fn stop_engine_work(&self) -> Option<Engine> {
+        for entry in self.in_flight.iter() {
+            entry.value().cancel();
+        }
+        self.prefetch.close();
+        match self.engine.current() {
+            EngineState::Ready(engine) => Some(engine),
+            _ => None,
+        }
+    }
+}
+
 /// How a request ended.
 enum Outcome {
     /// A suggestion to show.
@@ -532,10 +552,9 @@ impl LanguageServer for Backend {
     }
 
     async fn shutdown(&self) -> Result<()> {
-        for entry in self.in_flight.iter() {
-            entry.value().cancel();
+        if let Some(engine) = self.stop_engine_work() {
+            let _ = tokio::task::spawn_blocking(move || engine.needs_repair_blocking()).await;
         }
-        self.prefetch.preempt();
         Ok(())
     }
 

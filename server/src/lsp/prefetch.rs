@@ -38,6 +38,8 @@ struct GateState {
     live_requests: usize,
     /// The running prefetch's token.
     running: Option<CancelToken>,
+    /// After `shutdown`: no prefetch starts any more.
+    closed: bool,
 }
 
 impl PrefetchGate {
@@ -54,9 +56,17 @@ impl PrefetchGate {
         state.live_requests = state.live_requests.saturating_sub(1);
     }
 
-    /// Stops the running prefetch, if any (an edit or close of any document, `shutdown`).
+    /// Stops the running prefetch, if any (an edit or close of any document).
     pub fn preempt(&self) {
         stop(&mut self.lock());
+    }
+
+    /// Stops the running prefetch and lets none start again (`shutdown`: the engine must fall
+    /// idle before the process exits).
+    pub fn close(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        stop(&mut state);
     }
 
     /// The token of a new prefetch, if one may start now: no request is live, none runs, and
@@ -64,7 +74,7 @@ impl PrefetchGate {
     /// preempts the new prefetch) says that what it would compute from is still the document.
     pub fn claim(&self, still_current: impl FnOnce() -> bool) -> Option<CancelToken> {
         let mut state = self.lock();
-        if state.live_requests > 0 || state.running.is_some() || !still_current() {
+        if state.closed || state.live_requests > 0 || state.running.is_some() || !still_current() {
             return None;
         }
         let token = CancelToken::new();
@@ -221,5 +231,8 @@ mod tests {
         gate.release(&prefetch);
         assert!(gate.claim(|| true).is_none(), "releasing an old token leaves the new one running");
         assert!(!next.is_cancelled());
+        gate.close();
+        assert!(next.is_cancelled());
+        assert!(gate.claim(|| true).is_none(), "closed for good");
     }
 }
