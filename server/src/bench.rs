@@ -26,6 +26,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Retrieval(args) => crate::bench_retrieval::run(args),
         BenchCommand::Soak(args) => crate::bench_soak::run(args),
         BenchCommand::Overhead(args) => crate::bench_overhead::run(args),
+        BenchCommand::Accept(args) => crate::bench_accept::run(args),
     }
 }
 

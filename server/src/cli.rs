@@ -47,6 +47,7 @@ impl Command {
             Command::Bench(BenchCommand::Retrieval(args)) => Some(&args.options),
             Command::Bench(BenchCommand::Soak(args)) => Some(&args.options),
             Command::Bench(BenchCommand::Overhead(args)) => Some(&args.options),
+            Command::Bench(BenchCommand::Accept(args)) => Some(&args.options),
         }
     }
 }
@@ -103,6 +104,24 @@ pub enum BenchCommand {
     Soak(BenchSoakArgs),
     /// Per-request server overhead over LSP for the same prompt in 2 KB to 50 MB documents.
     Overhead(BenchOverheadArgs),
+    /// After accepting a suggestion, how soon the next one is visible, with the prefetch and
+    /// without, over LSP.
+    Accept(BenchAcceptArgs),
+}
+
+/// Flags of `splice bench accept`.
+#[derive(Debug, Args)]
+pub struct BenchAcceptArgs {
+    /// The document, the cursor at its end; default: a built-in Python file of lookup tables.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// How many suggestions to accept in a row.
+    #[arg(long, default_value_t = 10)]
+    pub rounds: usize,
+    /// Model and generation options, sent as `initializationOptions` (default `--max-tokens
+    /// 16`); `--prefetch` runs one mode only.
+    #[command(flatten)]
+    pub options: Options,
 }
 
 /// Flags of `splice bench soak`.

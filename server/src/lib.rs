@@ -5,6 +5,7 @@
 //! result; logs go to stderr or `--log-file`.
 
 pub mod bench;
+pub mod bench_accept;
 pub mod bench_client;
 pub mod bench_edits;
 pub mod bench_overhead;
