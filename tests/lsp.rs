@@ -187,7 +187,7 @@ fn every_request_of_a_cancellation_storm_is_counted_once() {
     storm(&mut client);
     let status = client.call_ok("splice/status", json!({}));
     let requests = &status["requests"];
-    let outcomes: u64 = ["suggested", "cached", "empty", "cancelled", "superseded", "failed"]
+    let outcomes: u64 = ["suggested", "cached", "prefetched", "empty", "cancelled", "superseded", "failed"]
         .iter()
         .map(|key| requests[key].as_u64().unwrap())
         .sum();

@@ -28,6 +28,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Overhead(args) => crate::bench_overhead::run(args),
         BenchCommand::Decode(args) => crate::bench_decode::run(args),
         BenchCommand::Typing(args) => crate::bench_typing::run(args),
+        BenchCommand::Accept(args) => crate::bench_accept::run(args),
     }
 }
 
@@ -113,7 +114,7 @@ fn mid_file_edit_offset(text: &str, cursor: usize) -> usize {
 }
 
 fn request(engine: &Engine, settings: &Settings, text: &str, cursor: usize) -> anyhow::Result<Sample> {
-    let at = completion::At { document: "bench.py", text, cursor, path: None, cursor_line: None };
+    let at = completion::At { document: "bench.py", text, cursor, text_offset: 0, path: None, cursor_line: None };
     let (_, done, suggestion) =
         completion::complete_blocking(engine, &Workspace::none(settings.retrieval.clone()), settings, at)?;
     Ok(Sample { stats: done.stats, suggestion })

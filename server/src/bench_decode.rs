@@ -154,6 +154,7 @@ fn complete(engine: &Engine, settings: &Settings, spot: &Spot) -> anyhow::Result
         document: "bench-decode.py",
         text: &spot.text,
         cursor: spot.cursor,
+        text_offset: 0,
         path: None,
         cursor_line: Some(spot.line as u32),
     };

@@ -204,6 +204,7 @@ fn in_process(
                 document: &document,
                 text: &task.text,
                 cursor: task.cursor,
+                text_offset: 0,
                 path: Some(&task.path),
                 cursor_line: None,
             };

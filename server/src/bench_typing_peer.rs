@@ -278,7 +278,7 @@ impl PeerReplay<'_> {
         self.jobs += 1;
         let (id, addr, tx) = (self.jobs, self.addr, self.done_tx.clone());
         let body = json!({
-            "prompt": &text[window_start(&text, cursor, self.window_bytes)..cursor],
+            "prompt": &text[window_start(&text, cursor, self.window_bytes, 0)..cursor],
             "n_predict": self.settings.max_tokens,
             "temperature": 0.0,
             "stream": true,

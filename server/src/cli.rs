@@ -49,6 +49,7 @@ impl Command {
             Command::Bench(BenchCommand::Overhead(args)) => Some(&args.options),
             Command::Bench(BenchCommand::Decode(args)) => Some(&args.options),
             Command::Bench(BenchCommand::Typing(args)) => Some(&args.options),
+            Command::Bench(BenchCommand::Accept(args)) => Some(&args.options),
         }
     }
 }
@@ -112,6 +113,9 @@ pub enum BenchCommand {
     /// per-keystroke latency, answers without the model, characters accepted per model call,
     /// decode speed; optionally the same keystrokes on llama-server.
     Typing(BenchTypingArgs),
+    /// After accepting a suggestion, how soon the next one is visible, with the prefetch and
+    /// without, over LSP.
+    Accept(BenchAcceptArgs),
 }
 
 /// Flags of `splice bench decode`.
@@ -167,6 +171,21 @@ pub struct BenchTypingArgs {
     #[arg(long)]
     pub peer: Option<PathBuf>,
     /// Model and generation options, sent as `initializationOptions`.
+    #[command(flatten)]
+    pub options: Options,
+}
+
+/// Flags of `splice bench accept`.
+#[derive(Debug, Args)]
+pub struct BenchAcceptArgs {
+    /// The document, the cursor at its end; default: a built-in Python file of lookup tables.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// How many suggestions to accept in a row.
+    #[arg(long, default_value_t = 10)]
+    pub rounds: usize,
+    /// Model and generation options, sent as `initializationOptions` (default `--max-tokens
+    /// 16`); `--prefetch` runs one mode only.
     #[command(flatten)]
     pub options: Options,
 }

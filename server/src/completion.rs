@@ -29,14 +29,20 @@ pub enum Skip {
 pub struct At<'a> {
     /// The document's key for the engine's per-document cache (its URI or path).
     pub document: &'a str,
-    /// The whole document text.
+    /// The document text: the whole of it, or a part around the cursor that starts at
+    /// `text_offset` and reaches [`Reach`] bytes either side of it.
     pub text: &'a str,
     /// Byte offset of the cursor in `text`.
     pub cursor: usize,
+    /// Where `text` starts in the document (0: `text` is the whole document). The window's start
+    /// is chosen on a grid of document offsets, so a part that reaches far enough gives the same
+    /// window as the whole document.
+    pub text_offset: usize,
     /// The file on disk, when there is one (for retrieval).
     pub path: Option<&'a Path>,
     /// The cursor's line as LSP counts lines, when the caller knows it (the LSP server does,
-    /// from the position); otherwise it is counted, at O(document) cost.
+    /// from the position); otherwise it is counted in `text` (which must then be the whole
+    /// document), at O(document) cost.
     pub cursor_line: Option<u32>,
 }
 
@@ -74,9 +80,9 @@ pub fn prepare(
     context_tokens: u32,
     cancel: CancelToken,
 ) -> Result<Prepared, Skip> {
-    let At { document, text, cursor, path, cursor_line } = at;
-    let cap = context_tokens as usize * BYTES_PER_TOKEN_CAP;
-    let start = window_start(text, cursor, cap);
+    let At { document, text, cursor, text_offset, path, cursor_line } = at;
+    let cap = window_cap(context_tokens);
+    let start = window_start(text, cursor, cap, text_offset);
     let end = floor_char_boundary(text, cursor.saturating_add(cap / 4).min(text.len()));
     let prefix = &text[start..cursor];
     let suffix = &text[cursor..end];
@@ -116,25 +122,52 @@ pub fn finish(prepared: &Prepared, completion: &Completion) -> Option<String> {
     finish_suggestion(&prepared.request.shape, &ctx, &completion.text)
 }
 
+/// How much document text around the cursor [`prepare`] may read: a caller that passes only a
+/// part of the document (see [`At::text_offset`]) must pass at least this much.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reach {
+    /// Bytes before the cursor.
+    pub before: usize,
+    /// Bytes after the cursor.
+    pub after: usize,
+}
+
+impl Reach {
+    /// The reach of a request for a context of `context_tokens` tokens.
+    pub fn for_context(context_tokens: u32) -> Reach {
+        let cap = window_cap(context_tokens);
+        // The window starts at most `cap` bytes before the cursor, moved back to a char boundary
+        // (at most 3 bytes).
+        Reach { before: cap + 4, after: cap / 4 }
+    }
+}
+
+/// The longest prefix window, in bytes, for a context of `context_tokens` tokens.
+fn window_cap(context_tokens: u32) -> usize {
+    context_tokens as usize * BYTES_PER_TOKEN_CAP
+}
+
 fn limits(settings: &Settings) -> ShapeLimits {
     ShapeLimits { max_lines: settings.max_lines }
 }
 
-/// Start of the prefix window: the whole prefix if it is shorter than `cap` bytes, else a line
-/// start chosen on a grid of `cap / 4` bytes, so typing does not move it every keystroke.
-pub fn window_start(text: &str, cursor: usize, cap: usize) -> usize {
-    if cursor <= cap {
+/// Start of the prefix window in `text` (which starts at document offset `offset`): the whole
+/// prefix if it is shorter than `cap` bytes, else a line start chosen on a grid of `cap / 4`
+/// document bytes, so typing does not move it every keystroke.
+pub fn window_start(text: &str, cursor: usize, cap: usize, offset: usize) -> usize {
+    let in_document = offset + cursor;
+    if in_document <= cap {
         return 0;
     }
     let step = (cap / 4).max(1);
-    let earliest = cursor - cap;
-    let grid = earliest.div_ceil(step) * step;
+    let earliest = in_document - cap;
+    let grid = (earliest.div_ceil(step) * step).saturating_sub(offset);
     let from = floor_char_boundary(text, grid.min(cursor));
     text[from..cursor].find('\n').map_or(from, |i| from + i + 1)
 }
 
 /// How many line terminators (`\n`, `\r\n`, a lone `\r`, as LSP counts them) `text` holds.
-fn lines_ended(text: &str) -> u32 {
+pub(crate) fn lines_ended(text: &str) -> u32 {
     let bytes = text.as_bytes();
     let lone_cr = bytes.iter().enumerate().filter(|&(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n')).count();
     let count = bytes.iter().filter(|&&b| b == b'\n').count() + lone_cr;
@@ -167,7 +200,7 @@ mod tests {
     }
 
     fn at(text: &str, cursor: usize) -> At<'_> {
-        At { document: "t.py", text, cursor, path: None, cursor_line: None }
+        At { document: "t.py", text, cursor, text_offset: 0, path: None, cursor_line: None }
     }
 
     fn settings() -> Settings {
@@ -197,6 +230,25 @@ mod tests {
         let start_a = cursor - a.request.prefix.len();
         let start_b = floor_char_boundary(&text, cursor + 3) - b.request.prefix.len();
         assert_eq!(start_a, start_b, "typing a few characters keeps the window start");
+    }
+
+    #[test]
+    fn the_text_within_reach_of_the_cursor_gives_the_window_of_the_whole_document() {
+        let text = "x = 1  # 😀 padding\n".repeat(2_000);
+        let reach = Reach::for_context(64);
+        for cursor in (0..text.len()).step_by(331).filter(|&c| text.is_char_boundary(c)) {
+            let start = floor_char_boundary(&text, cursor.saturating_sub(reach.before));
+            let mut end = (cursor + reach.after).min(text.len());
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            let line = lines_ended(&text[..cursor]);
+            let part = At { text: &text[start..end], cursor: cursor - start, text_offset: start, ..at(&text, cursor) };
+            let part = prepare(At { cursor_line: Some(line), ..part }, &none(), &settings(), 64, CancelToken::new());
+            let whole = prepare(at(&text, cursor), &none(), &settings(), 64, CancelToken::new()).unwrap();
+            let part = part.unwrap();
+            assert_eq!((part.request.prefix, part.request.suffix), (whole.request.prefix, whole.request.suffix));
+        }
     }
 
     #[test]

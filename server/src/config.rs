@@ -41,6 +41,16 @@ pub enum KeyCacheType {
     Q4_0,
 }
 
+/// `--prefetch`: a feature switched on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnOff {
+    /// Switched on.
+    On,
+    /// Switched off.
+    Off,
+}
+
 /// The model and generation options, each optional until resolved.
 #[derive(Debug, Clone, Default, PartialEq, Args, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -116,6 +126,10 @@ pub struct Options {
     /// Where workspace indexes are kept; default: the `index` folder of Splice's cache.
     #[arg(long)]
     pub index_dir: Option<PathBuf>,
+    /// After a suggestion is shown, compute the next one as if it were accepted while the engine
+    /// is idle (with `--reuse pie` only); default on.
+    #[arg(long, value_enum)]
+    pub prefetch: Option<OnOff>,
 }
 
 impl Options {
@@ -144,6 +158,7 @@ impl Options {
             retrieval_min_probability: self.retrieval_min_probability.or(fallback.retrieval_min_probability),
             retrieval_min_score: self.retrieval_min_score.or(fallback.retrieval_min_score),
             index_dir: self.index_dir.or(fallback.index_dir),
+            prefetch: self.prefetch.or(fallback.prefetch),
         }
     }
 }
@@ -315,6 +330,8 @@ pub struct Settings {
     pub max_lines: usize,
     /// Repository retrieval.
     pub retrieval: RetrievalSettings,
+    /// Whether the next suggestion is computed ahead, as if the shown one had been accepted.
+    pub prefetch: bool,
 }
 
 impl Settings {
@@ -375,6 +392,7 @@ impl Settings {
             sampling,
             max_lines: options.max_lines.unwrap_or(DEFAULT_MAX_LINES).clamp(1, *bounds::MAX_LINES.end()),
             retrieval,
+            prefetch: options.prefetch.unwrap_or(OnOff::On) == OnOff::On,
         }
     }
 }
@@ -403,7 +421,7 @@ mod tests {
         let cli = Options { max_tokens: Some(10), ..Options::default() };
         let init: Options = serde_json::from_value(serde_json::json!({
             "maxTokens": 50, "gpuLayers": 3, "model": "/m.gguf", "unknownKey": true,
-            "reuse": "prefix", "cacheTypeK": "q8_0", "retrieval": "always"
+            "reuse": "prefix", "cacheTypeK": "q8_0", "retrieval": "always", "prefetch": "off"
         }))
         .expect("camelCase options parse, unknown keys are ignored");
         let settings = Settings::resolve(cli.or(init));
@@ -414,6 +432,10 @@ mod tests {
         assert_eq!(settings.engine.reuse, ReuseMode::Prefix);
         assert_eq!(settings.engine.cache_type_k, CacheType::Q8_0);
         assert_eq!(settings.retrieval.mode, RetrievalMode::Always);
+        assert!(!settings.prefetch);
+        assert!(Settings::resolve(Options::default()).prefetch, "prefetch is on by default");
+        let bad = serde_json::from_value::<Options>(serde_json::json!({ "prefetch": "sometimes" }));
+        assert!(bad.is_err(), "prefetch is on or off");
     }
 
     #[test]

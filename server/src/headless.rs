@@ -24,7 +24,14 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
         tracing::info!(?report, "workspace indexed");
     }
     let document = args.file.to_string_lossy();
-    let at = completion::At { document: &document, text: &text, cursor, path: Some(&args.file), cursor_line: None };
+    let at = completion::At {
+        document: &document,
+        text: &text,
+        cursor,
+        text_offset: 0,
+        path: Some(&args.file),
+        cursor_line: None,
+    };
     let (prepared, result, suggestion) = completion::complete_blocking(&engine, &workspace, &settings, at)?;
     if args.json {
         println!(

@@ -5,6 +5,7 @@
 //! result; logs go to stderr or `--log-file`.
 
 pub mod bench;
+pub mod bench_accept;
 pub mod bench_client;
 pub mod bench_corpus;
 pub mod bench_decode;
@@ -33,6 +34,7 @@ pub mod headless;
 pub mod logging;
 pub mod lsp;
 pub mod memory;
+pub mod prefetch;
 pub mod report;
 pub mod typed_ahead;
 pub mod workspace;

@@ -8,15 +8,28 @@
 //! undo). Anything else (a different edit, other repository context) misses, and the request
 //! runs the model as usual.
 //!
+//! Suggestions computed ahead for the document as if the shown one had been accepted
+//! ([`crate::prefetch`]) are kept here too, marked [`Origin::Prefetched`] until a request is
+//! first answered with one: the request after an acceptance is such a request.
+//!
 //! Costs: a lookup compares the typed part (at most the suggestion's length) for each entry,
 //! then the windows of the few entries whose suggestion starts with it: O(window) bytes compared,
 //! no allocation. Memory: [`CAPACITY`] windows per open document.
 
-use splice_model::RepoContext;
+use splice_model::{CompletionRequest, RepoContext};
 use std::collections::VecDeque;
 
 /// Suggestions remembered per document.
 pub const CAPACITY: usize = 8;
+
+/// Where a remembered suggestion came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// It was shown: a request was answered with it.
+    Shown,
+    /// It was computed ahead (prefetched) and no request was answered with it yet.
+    Prefetched,
+}
 
 /// One suggestion and the prompt window it was computed for.
 #[derive(Debug, Clone)]
@@ -25,6 +38,16 @@ struct Shown {
     suffix: String,
     context: Option<RepoContext>,
     text: String,
+    origin: Origin,
+}
+
+/// A request answered from a remembered suggestion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    /// What to show: the rest of the suggestion after what was typed of it.
+    pub rest: String,
+    /// Where the suggestion came from, before this request.
+    pub origin: Origin,
 }
 
 /// The last [`CAPACITY`] suggestions shown for one document, newest first.
@@ -45,16 +68,36 @@ pub struct Window<'a> {
     pub context: Option<&'a RepoContext>,
 }
 
+impl<'a> Window<'a> {
+    /// The window of an engine request.
+    pub fn of(request: &'a CompletionRequest) -> Self {
+        Window { prefix: &request.prefix, suffix: &request.suffix, context: request.context.as_ref() }
+    }
+}
+
 impl RecentSuggestions {
     /// Remembers `text`, shown for `window`; the oldest entry goes when full. An entry for the
     /// same window is replaced.
     pub fn remember(&mut self, window: Window<'_>, text: &str) {
-        self.entries.retain(|e| !(e.prefix == window.prefix && e.suffix == window.suffix));
+        self.entries.retain(|e| !e.is_for(window));
+        self.push(window, text, Origin::Shown);
+    }
+
+    /// Remembers `text`, computed ahead for `window` and not shown yet, unless a suggestion for
+    /// that window is already known; the oldest entry goes when full.
+    pub fn remember_prefetched(&mut self, window: Window<'_>, text: &str) {
+        if !self.entries.iter().any(|e| e.is_for(window)) {
+            self.push(window, text, Origin::Prefetched);
+        }
+    }
+
+    fn push(&mut self, window: Window<'_>, text: &str, origin: Origin) {
         self.entries.push_front(Shown {
             prefix: window.prefix.to_owned(),
             suffix: window.suffix.to_owned(),
             context: window.context.cloned(),
             text: text.to_owned(),
+            origin,
         });
         self.entries.truncate(CAPACITY);
     }
@@ -66,6 +109,16 @@ impl RecentSuggestions {
         self.entries.iter().find_map(|entry| entry.rest_for(window))
     }
 
+    /// Answers a request at `window` as [`lookup`](Self::lookup) does, saying where the
+    /// suggestion came from; a prefetched one counts as shown from now on.
+    pub fn serve(&mut self, window: Window<'_>) -> Option<Served> {
+        self.entries.iter_mut().find_map(|entry| {
+            let rest = entry.rest_for(window)?.to_owned();
+            let origin = std::mem::replace(&mut entry.origin, Origin::Shown);
+            Some(Served { rest, origin })
+        })
+    }
+
     /// Forgets everything (the document was closed).
     pub fn clear(&mut self) {
         self.entries.clear();
@@ -73,6 +126,10 @@ impl RecentSuggestions {
 }
 
 impl Shown {
+    fn is_for(&self, window: Window<'_>) -> bool {
+        self.prefix == window.prefix && self.suffix == window.suffix && self.context.as_ref() == window.context
+    }
+
     fn rest_for(&self, window: Window<'_>) -> Option<&str> {
         if self.suffix != window.suffix || self.context.as_ref() != window.context {
             return None;
@@ -177,6 +234,36 @@ mod tests {
         recent.remember(window("a = b", "\n"), "two()");
         assert_eq!(recent.lookup(window("a = ", "\n")), Some("one()"));
         assert_eq!(recent.lookup(window("a = b", "\n")), Some("two()"));
+    }
+
+    #[test]
+    fn a_prefetched_suggestion_is_served_once_as_prefetched_then_as_shown() {
+        let mut recent = shown("n = [1, 2, ", "\n", "3,");
+        recent.remember_prefetched(window("n = [1, 2, 3,", "\n"), " 4,");
+        assert_eq!(recent.lookup(window("n = [1, 2, 3,", "\n")), Some(" 4,"));
+        let served = |rest: &str, origin| Some(Served { rest: rest.to_owned(), origin });
+        assert_eq!(recent.serve(window("n = [1, 2, 3,", "\n")), served(" 4,", Origin::Prefetched));
+        assert_eq!(recent.serve(window("n = [1, 2, 3,", "\n")), served(" 4,", Origin::Shown));
+        assert_eq!(recent.serve(window("n = [1, 2, 3, ", "\n")), served("4,", Origin::Shown), "typed along it");
+        assert_eq!(recent.serve(window("n = [1, 2, 3", "\n")), served(",", Origin::Shown), "the shown one, typed");
+    }
+
+    #[test]
+    fn typing_along_a_prefetched_suggestion_before_it_was_shown_is_served_as_prefetched() {
+        let mut recent = RecentSuggestions::default();
+        recent.remember_prefetched(window("n = [1, 2, 3,", "\n"), " 4,");
+        let served = recent.serve(window("n = [1, 2, 3, 4", "\n"));
+        assert_eq!(served, Some(Served { rest: ",".to_owned(), origin: Origin::Prefetched }));
+    }
+
+    #[test]
+    fn a_prefetch_never_replaces_a_suggestion_already_known_for_its_window() {
+        let mut recent = shown("a = ", "\n", "one()");
+        recent.remember_prefetched(window("a = ", "\n"), "two()");
+        assert_eq!(
+            recent.serve(window("a = ", "\n")).map(|s| (s.rest, s.origin)),
+            Some(("one()".to_owned(), Origin::Shown))
+        );
     }
 
     #[test]

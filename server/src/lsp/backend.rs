@@ -8,19 +8,21 @@
 use super::convert;
 use super::engine_slot::{EngineSlot, EngineState};
 use super::indexing;
+use super::prefetch::{self, PrefetchContext, PrefetchGate};
 use super::status::{self, StatusBoard};
-use crate::completion::{self, Prepared};
+use crate::completion::{self, Prepared, Reach};
 use crate::config::{Options, Settings};
 use crate::document::{Document, PositionEncoding};
 use crate::memory::{self, Activity};
-use crate::typed_ahead::{RecentSuggestions, Window};
+use crate::prefetch::AcceptedText;
+use crate::typed_ahead::{Origin, RecentSuggestions, Window};
 use crate::workspace::Workspace;
 use dashmap::DashMap;
 use serde_json::Value;
-use splice_model::{CancelToken, CompletionStats, Engine, EngineError};
+use splice_model::{CancelToken, CompletionStats, Engine, EngineError, ReuseMode};
 use splice_retrieval::tokenize::word_start;
 use splice_retrieval::IndexOptions;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Duration;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
@@ -42,6 +44,12 @@ struct Suggestion {
     word_start: Position,
     /// That identifier's text.
     word: String,
+    /// The document's text the suggestion was made for, what a prefetch accepts it into. Weak,
+    /// so that an edit while the request runs changes the text in place instead of copying it:
+    /// it then no longer upgrades.
+    document: Weak<String>,
+    /// The cursor's byte offset in `document`.
+    cursor: usize,
 }
 
 /// A request's view of its document, taken without holding the document map.
@@ -73,6 +81,7 @@ fn prepare_request(
         document: uri.as_str(),
         text: &snapshot.text,
         cursor: snapshot.cursor,
+        text_offset: 0,
         path: path.as_deref(),
         cursor_line: Some(snapshot.cursor_line),
     };
@@ -103,8 +112,10 @@ pub struct Backend {
     /// after the refresh and outlive the document.
     index_order: Arc<DashMap<Uri, Arc<tokio::sync::Mutex<()>>>>,
     /// Per document, the suggestions shown lately: typing along one, or coming back to a spot,
-    /// is answered from here without the model.
-    recent: DashMap<Uri, RecentSuggestions>,
+    /// is answered from here without the model; also the suggestions prefetched.
+    recent: Arc<DashMap<Uri, RecentSuggestions>>,
+    /// When a prefetch may run, and the one running.
+    prefetch: Arc<PrefetchGate>,
     /// Requests and edits seen: free heap is given back to the OS after some.
     activity: Arc<Activity>,
 }
@@ -128,7 +139,8 @@ impl Backend {
             work_done_progress: RwLock::new(false),
             index_edits: Arc::new(DashMap::new()),
             index_order: Arc::new(DashMap::new()),
-            recent: DashMap::new(),
+            recent: Arc::new(DashMap::new()),
+            prefetch: Arc::new(PrefetchGate::default()),
             activity: Arc::default(),
         }
     }
@@ -142,7 +154,7 @@ impl Backend {
         &self,
         params: InlineCompletionParams,
     ) -> impl std::future::Future<Output = Result<Option<InlineCompletionResponse>>> + Send + '_ {
-        let guard = RequestGuard::new(self.board.clone());
+        let guard = RequestGuard::new(self.board.clone(), self.prefetch.clone());
         self.activity.bump();
         async move {
             let position = params.text_document_position;
@@ -200,7 +212,10 @@ impl Backend {
         self.forget_in_flight(uri, &cancel);
         guard.finish(|counters| outcome.count(counters));
         match outcome {
-            Outcome::Shown(suggestion, _) | Outcome::Cached(suggestion) => Ok(Some(suggestion)),
+            Outcome::Shown(suggestion, _) | Outcome::Cached(suggestion) | Outcome::Prefetched(suggestion) => {
+                self.prefetch_after(&engine, uri, &suggestion);
+                Ok(Some(suggestion))
+            }
             Outcome::Empty(_) | Outcome::Superseded => Ok(None),
             Outcome::Failed(err) => Err(err),
         }
@@ -214,6 +229,7 @@ impl Backend {
             Err(err) => return Outcome::Failed(err),
         };
         let (word_start, word) = (snapshot.word_start, snapshot.word.clone());
+        let (document, cursor) = (Arc::downgrade(&snapshot.text), snapshot.cursor);
         let settings = self.settings.read().unwrap_or_else(|p| p.into_inner()).clone();
         let (workspace, context_tokens, key) = (self.workspace(), engine.info().context_tokens, uri.clone());
         // The window, the shape and the retrieval gate (a tantivy search) run on a blocking
@@ -230,20 +246,24 @@ impl Backend {
                 return Outcome::Failed(convert::server_error(format!("preparing the request failed: {panic}")))
             }
         };
-        let window = Window {
-            prefix: &prepared.request.prefix,
-            suffix: &prepared.request.suffix,
-            context: prepared.request.context.as_ref(),
-        };
-        if let Some(rest) = self.recent.get(uri).and_then(|recent| recent.lookup(window).map(str::to_owned)) {
+        let window = Window::of(&prepared.request);
+        if let Some(served) = self.recent.get_mut(uri).and_then(|mut recent| recent.serve(window)) {
+            let from = match served.origin {
+                Origin::Shown => "a suggestion already shown",
+                Origin::Prefetched => "a suggestion prefetched as if the last one was accepted",
+            };
             tracing::info!(
                 uri = uri.as_str(),
                 line = at.line,
                 col = at.character,
                 prepare_us = (prepare_ms * 1000.0) as u64,
-                "completion served from a suggestion already shown"
+                "completion served from {from}"
             );
-            return Outcome::Cached(Suggestion { text: rest, at, word_start, word });
+            let suggestion = Suggestion { text: served.rest, at, word_start, word, document, cursor };
+            return match served.origin {
+                Origin::Shown => Outcome::Cached(suggestion),
+                Origin::Prefetched => Outcome::Prefetched(suggestion),
+            };
         }
         let done = match run(engine, prepared.request.clone()).await {
             Ok(done) => done,
@@ -272,7 +292,7 @@ impl Backend {
         match text {
             Some(text) => {
                 self.recent.entry(uri.clone()).or_default().remember(window, &text);
-                Outcome::Shown(Suggestion { text, at, word_start, word }, done.stats)
+                Outcome::Shown(Suggestion { text, at, word_start, word, document, cursor }, done.stats)
             }
             None => Outcome::Empty(Some(done.stats)),
         }
@@ -306,6 +326,36 @@ impl Backend {
         })
     }
 
+    /// Starts computing the next suggestion as if `shown` were accepted, when prefetching is on,
+    /// the engine's cache follows edits by PIE, no request is live, none runs, and the document
+    /// is still the one `shown` was made for (see [`prefetch`]).
+    fn prefetch_after(&self, engine: &Engine, uri: &Uri, shown: &Suggestion) {
+        let settings = self.settings.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if !settings.prefetch || engine.info().reuse != ReuseMode::Pie {
+            return;
+        }
+        // An edit since the request left the weak reference nothing to upgrade to, or (when
+        // another snapshot held the text) copied it: the document's text is then another `Arc`.
+        let Some(text) = shown.document.upgrade() else { return };
+        let unchanged = || {
+            self.documents.get(uri).is_some_and(|open| open.in_sync && Arc::ptr_eq(&text, &open.document.snapshot()))
+        };
+        let Some(cancel) = self.prefetch.claim(unchanged) else { return };
+        // O(window) copied at once: holding the text would make the next edit copy all of it.
+        let reach = Reach::for_context(engine.info().context_tokens);
+        let accepted = AcceptedText::new(&text, shown.cursor, shown.at.line, &shown.text, reach);
+        drop(text);
+        let context = PrefetchContext {
+            engine: engine.clone(),
+            workspace: self.workspace(),
+            settings,
+            recent: self.recent.clone(),
+            board: self.board.clone(),
+            gate: self.prefetch.clone(),
+        };
+        tokio::spawn(prefetch::run(context, uri.clone(), accepted, cancel));
+    }
+
     fn forget_in_flight(&self, uri: &Uri, cancel: &CancelToken) {
         self.in_flight.remove_if(uri, |_, current| current.same_as(cancel));
     }
@@ -329,6 +379,26 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// Cancels every request and stops prefetching for good (`shutdown`); returns the engine
+    /// to wait for.
+    ///
+    /// The process exits soon after, running llama.cpp's static destructors: a decode still
+    /// running on the engine thread then crashes it (a session that ends without `shutdown`
+    /// still risks that). Once the work is cancelled, any job the engine answers
+    /// (`needs_repair_blocking` is the cheapest) means it is free.
+    fn stop_engine_work(&self) -> Option<Engine> {
+        for entry in self.in_flight.iter() {
+            entry.value().cancel();
+        }
+        self.prefetch.close();
+        match self.engine.current() {
+            EngineState::Ready(engine) => Some(engine),
+            _ => None,
+        }
+    }
+}
+
 /// How a request ended.
 enum Outcome {
     /// A suggestion to show.
@@ -336,6 +406,9 @@ enum Outcome {
     /// A suggestion to show, served from one already shown (typed ahead, or the same spot
     /// again) without the model.
     Cached(Suggestion),
+    /// A suggestion to show, served without the model from one prefetched as if the suggestion
+    /// shown before had been accepted.
+    Prefetched(Suggestion),
     /// Nothing worth showing (or nothing to run, e.g. binary text).
     Empty(Option<CompletionStats>),
     /// A newer request or an edit replaced it.
@@ -353,6 +426,11 @@ impl Outcome {
             }
             Outcome::Cached(_) => {
                 counters.cached += 1;
+                None
+            }
+            Outcome::Prefetched(_) => {
+                counters.prefetched += 1;
+                counters.prefetch.used += 1;
                 None
             }
             Outcome::Empty(stats) => {
@@ -377,7 +455,7 @@ impl Outcome {
 }
 
 /// Runs a request on the engine thread and awaits it without blocking the runtime.
-async fn run(
+pub(super) async fn run(
     engine: &Engine,
     request: splice_model::CompletionRequest,
 ) -> std::result::Result<splice_model::Completion, EngineError> {
@@ -394,22 +472,26 @@ async fn run(
 /// One completion request from the moment tower-lsp-server takes it: counts it as received,
 /// cancels the engine request when the handler's future is dropped (the client sent
 /// `$/cancelRequest`, or the connection closed), and counts how it ended, so that `received`
-/// always equals the sum of the outcomes once nothing is in flight.
+/// always equals the sum of the outcomes once nothing is in flight. While it lives, no prefetch
+/// runs: taking it stops the running one.
 struct RequestGuard {
     cancel: CancelToken,
     board: Arc<StatusBoard>,
+    prefetch: Arc<PrefetchGate>,
     finished: bool,
 }
 
 impl RequestGuard {
-    fn new(board: Arc<StatusBoard>) -> Self {
+    fn new(board: Arc<StatusBoard>, prefetch: Arc<PrefetchGate>) -> Self {
         board.update(|c| c.received += 1);
-        Self { cancel: CancelToken::new(), board, finished: false }
+        prefetch.request_taken();
+        Self { cancel: CancelToken::new(), board, prefetch, finished: false }
     }
 
     fn finish(&mut self, count: impl FnOnce(&mut status::Counters)) {
         self.finished = true;
         self.board.update(count);
+        self.prefetch.request_ended();
     }
 }
 
@@ -418,6 +500,7 @@ impl Drop for RequestGuard {
         self.cancel.cancel();
         if !self.finished {
             self.board.update(|c| c.cancelled += 1);
+            self.prefetch.request_ended();
         }
     }
 }
@@ -476,8 +559,8 @@ impl LanguageServer for Backend {
     }
 
     async fn shutdown(&self) -> Result<()> {
-        for entry in self.in_flight.iter() {
-            entry.value().cancel();
+        if let Some(engine) = self.stop_engine_work() {
+            let _ = tokio::task::spawn_blocking(move || engine.needs_repair_blocking()).await;
         }
         Ok(())
     }
@@ -504,11 +587,15 @@ impl LanguageServer for Backend {
             Ok(_) => {
                 open.in_sync |= full_text;
                 drop(open);
+                // After the edit: a prefetch claimed before it is stopped, and none claimed after
+                // it sees the old text (see `PrefetchGate::claim`).
+                self.prefetch.preempt();
                 self.reindex(&uri, INDEX_DEBOUNCE);
             }
             Err(err) => {
                 open.in_sync = false;
                 drop(open);
+                self.prefetch.preempt();
                 self.warn(format!("rejected an edit of {}: {err}; the document is kept as it was", uri.as_str())).await;
             }
         }
@@ -526,6 +613,7 @@ impl LanguageServer for Backend {
         if self.documents.remove(&uri).is_none() {
             tracing::warn!(uri = uri.as_str(), "didClose for a document that is not open");
         }
+        self.prefetch.preempt();
         if let EngineState::Ready(engine) = self.engine.current() {
             engine.close_document(uri.as_str());
         }
@@ -546,7 +634,7 @@ impl LanguageServer for Backend {
         &self,
         params: CompletionParams,
     ) -> impl std::future::Future<Output = Result<Option<CompletionResponse>>> + Send {
-        let guard = RequestGuard::new(self.board.clone());
+        let guard = RequestGuard::new(self.board.clone(), self.prefetch.clone());
         self.activity.bump();
         async move { self.completion_item(guard, params).await }
     }

@@ -1,0 +1,238 @@
+//! Prefetch as if accepted: after a suggestion is shown and the engine is otherwise idle, the next
+//! suggestion is computed for the document with the shown one inserted and the cursor after it.
+//!
+//! The prefetch goes through the request path ([`completion::prepare`], the engine, the same
+//! document key) with the accepted text around the cursor ([`AcceptedText`]); its suggestion is
+//! remembered in the document's [`RecentSuggestions`] for the window it was computed for, so
+//! that the request after the editor inserted exactly that text is answered without the model.
+//! Using the real document's key moves its cached sequence to the accepted text, by PIE, and
+//! back by PIE on the next request if the user typed something else: the cost of a miss is the
+//! few tokens of the difference. That is also why a prefetch runs only under `--reuse pie`.
+//!
+//! [`PrefetchGate`] keeps the prefetch out of the way of real work: one runs only when no
+//! request is running or waiting, never two at a time, and a request taken or any edit or close
+//! cancels it at once (the engine stops before its next token or prompt batch). A prefetch is
+//! not a request: it changes none of the request counters, only `prefetch` in `splice/status`.
+
+use super::backend;
+use super::status::StatusBoard;
+use crate::completion;
+use crate::config::Settings;
+use crate::prefetch::AcceptedText;
+use crate::typed_ahead::{RecentSuggestions, Window};
+use crate::workspace::Workspace;
+use dashmap::DashMap;
+use splice_model::{CancelToken, Engine, EngineError};
+use std::sync::{Arc, Mutex};
+use tower_lsp_server::ls_types::Uri;
+
+/// When a prefetch may run, and the one running: requests and edits stop it.
+#[derive(Debug, Default)]
+pub struct PrefetchGate {
+    state: Mutex<GateState>,
+}
+
+#[derive(Debug, Default)]
+struct GateState {
+    /// Requests taken and not ended (waiting for the model, the engine, or running).
+    live_requests: usize,
+    /// The running prefetch's token.
+    running: Option<CancelToken>,
+    /// After `shutdown`: no prefetch starts any more.
+    closed: bool,
+}
+
+impl PrefetchGate {
+    /// A request was taken: the running prefetch stops, and none starts until it ended.
+    pub fn request_taken(&self) {
+        let mut state = self.lock();
+        state.live_requests += 1;
+        stop(&mut state);
+    }
+
+    /// A request taken with [`request_taken`](Self::request_taken) ended.
+    pub fn request_ended(&self) {
+        let mut state = self.lock();
+        state.live_requests = state.live_requests.saturating_sub(1);
+    }
+
+    /// Stops the running prefetch, if any (an edit or close of any document).
+    pub fn preempt(&self) {
+        stop(&mut self.lock());
+    }
+
+    /// Stops the running prefetch and lets none start again (`shutdown`: the engine must fall
+    /// idle before the process exits).
+    pub fn close(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        stop(&mut state);
+    }
+
+    /// The token of a new prefetch, if one may start now: no request is live, none runs, and
+    /// `still_current` (checked under the gate's lock, so that an edit that comes after it
+    /// preempts the new prefetch) says that what it would compute from is still the document.
+    pub fn claim(&self, still_current: impl FnOnce() -> bool) -> Option<CancelToken> {
+        let mut state = self.lock();
+        if state.closed || state.live_requests > 0 || state.running.is_some() || !still_current() {
+            return None;
+        }
+        let token = CancelToken::new();
+        state.running = Some(token.clone());
+        Some(token)
+    }
+
+    /// The prefetch holding `token` ended.
+    fn release(&self, token: &CancelToken) {
+        let mut state = self.lock();
+        if state.running.as_ref().is_some_and(|running| running.same_as(token)) {
+            state.running = None;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+fn stop(state: &mut GateState) {
+    if let Some(token) = state.running.take() {
+        token.cancel();
+    }
+}
+
+/// What a prefetch needs of the server, shared with it.
+pub struct PrefetchContext {
+    /// The loaded engine.
+    pub engine: Engine,
+    /// The workspace, for retrieval (as a request would).
+    pub workspace: Arc<Workspace>,
+    /// The settings in force.
+    pub settings: Settings,
+    /// The documents' remembered suggestions, where the prefetched one goes.
+    pub recent: Arc<DashMap<Uri, RecentSuggestions>>,
+    /// Where the prefetch is counted.
+    pub board: Arc<StatusBoard>,
+    /// The gate that granted `cancel`; released when the prefetch ends.
+    pub gate: Arc<PrefetchGate>,
+}
+
+/// How a prefetch ended.
+enum Ended {
+    /// It never reached the engine: cancelled while its window was cut, nothing to complete,
+    /// or a suggestion for its window is already known.
+    NotStarted,
+    /// The engine finished it; the tokens it generated.
+    Finished(usize),
+    /// A request or an edit stopped it.
+    Preempted,
+    /// The engine failed.
+    Failed,
+}
+
+/// Runs the prefetch for `accepted` (a suggestion shown in `uri`, accepted), holding `cancel`
+/// (from [`PrefetchGate::claim`]), to its end; counts how it ended and releases the gate.
+pub async fn run(context: PrefetchContext, uri: Uri, accepted: AcceptedText, cancel: CancelToken) {
+    let ended = compute(&context, uri, accepted, &cancel).await;
+    context.gate.release(&cancel);
+    context.board.update(|counters| {
+        let prefetch = &mut counters.prefetch;
+        match ended {
+            Ended::NotStarted => {}
+            Ended::Finished(generated) => {
+                prefetch.finished += 1;
+                prefetch.generated_tokens += generated as u64;
+            }
+            Ended::Preempted => prefetch.preempted += 1,
+            Ended::Failed => prefetch.failed += 1,
+        }
+    });
+}
+
+async fn compute(context: &PrefetchContext, uri: Uri, accepted: AcceptedText, cancel: &CancelToken) -> Ended {
+    let line = accepted.cursor_line;
+    let context_tokens = context.engine.info().context_tokens;
+    let (workspace, settings, token, key) =
+        (context.workspace.clone(), context.settings.clone(), cancel.clone(), uri.clone());
+    // The window and the retrieval gate run on a blocking thread, as a request's do.
+    let prepared = tokio::task::spawn_blocking(move || {
+        let path = key.to_file_path();
+        let at = accepted.at(key.as_str(), path.as_deref());
+        completion::prepare(at, &workspace, &settings, context_tokens, token).ok()
+    })
+    .await;
+    let Ok(Some(prepared)) = prepared else { return Ended::NotStarted };
+    let window = Window::of(&prepared.request);
+    // No entry: the document was closed. A hit: the next request is answered already.
+    let needless = context.recent.get(&uri).is_none_or(|recent| recent.lookup(window).is_some());
+    if cancel.is_cancelled() || needless {
+        return Ended::NotStarted;
+    }
+    context.board.update(|counters| counters.prefetch.started += 1);
+    tracing::debug!(uri = uri.as_str(), line, "prefetch started");
+    let done = match backend::run(&context.engine, prepared.request.clone()).await {
+        Ok(done) => done,
+        Err(EngineError::Cancelled) => {
+            tracing::debug!(uri = uri.as_str(), "prefetch preempted");
+            return Ended::Preempted;
+        }
+        Err(err) => {
+            tracing::warn!(uri = uri.as_str(), "prefetch failed: {err}");
+            return Ended::Failed;
+        }
+    };
+    let text = completion::finish(&prepared, &done);
+    if let Some(text) = &text {
+        // Only while the document is open: `didClose` removed its entry.
+        if let Some(mut recent) = context.recent.get_mut(&uri) {
+            recent.remember_prefetched(window, text);
+        }
+    }
+    let stats = &done.stats;
+    tracing::info!(
+        uri = uri.as_str(),
+        encoded = stats.encoded_tokens,
+        generated = stats.generated_tokens,
+        total_ms = stats.total_ms as u64,
+        shown = text.is_some(),
+        "prefetch"
+    );
+    Ended::Finished(stats.generated_tokens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefetch_starts_only_when_no_request_is_live_and_none_runs() {
+        let gate = PrefetchGate::default();
+        gate.request_taken();
+        assert!(gate.claim(|| true).is_none(), "a request is live");
+        gate.request_ended();
+        assert!(gate.claim(|| false).is_none(), "the document changed");
+        let first = gate.claim(|| true).expect("idle");
+        assert!(gate.claim(|| true).is_none(), "one at a time");
+        gate.release(&first);
+        assert!(gate.claim(|| true).is_some(), "released");
+    }
+
+    #[test]
+    fn a_request_or_an_edit_preempts_the_running_prefetch() {
+        let gate = PrefetchGate::default();
+        let prefetch = gate.claim(|| true).unwrap();
+        gate.request_taken();
+        assert!(prefetch.is_cancelled());
+        gate.request_ended();
+        let prefetch = gate.claim(|| true).unwrap();
+        gate.preempt();
+        assert!(prefetch.is_cancelled());
+        let next = gate.claim(|| true).expect("a preempted prefetch frees the gate at once");
+        gate.release(&prefetch);
+        assert!(gate.claim(|| true).is_none(), "releasing an old token leaves the new one running");
+        assert!(!next.is_cancelled());
+        gate.close();
+        assert!(next.is_cancelled());
+        assert!(gate.claim(|| true).is_none(), "closed for good");
+    }
+}
