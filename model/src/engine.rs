@@ -375,12 +375,48 @@ pub fn detect_template(path: &Path) -> Result<PromptTemplate, ModelError> {
     Ok(vocabulary::detect_template(&model).0)
 }
 
+/// How many engine threads are running (loading, serving, or freeing their model).
+static RUNNING_ENGINES: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+/// Counts an engine thread as running for as long as it lives.
+struct RunningEngine;
+
+impl RunningEngine {
+    fn enter() -> Self {
+        *RUNNING_ENGINES.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        RunningEngine
+    }
+}
+
+impl Drop for RunningEngine {
+    fn drop(&mut self) {
+        let mut running = RUNNING_ENGINES.0.lock().unwrap_or_else(|p| p.into_inner());
+        *running = running.saturating_sub(1);
+        RUNNING_ENGINES.1.notify_all();
+    }
+}
+
+/// Waits up to `timeout` until every engine thread has ended (its last handle dropped, its
+/// current job finished or cancelled, its model freed); returns whether they all did. A
+/// process must not exit while a thread is inside llama.cpp: llama.cpp's exit-time cleanup
+/// would pull the backend out from under a running decode.
+pub fn wait_for_engine_threads(timeout: Duration) -> bool {
+    let running = RUNNING_ENGINES.0.lock().unwrap_or_else(|p| p.into_inner());
+    let (running, _) = RUNNING_ENGINES
+        .1
+        .wait_timeout_while(running, timeout, |running| *running > 0)
+        .unwrap_or_else(|p| p.into_inner());
+    *running == 0
+}
+
 fn run_thread(
     config: EngineConfig,
     ready: mpsc::Sender<Result<ModelInfo, ModelError>>,
     jobs: mpsc::Receiver<Job>,
     rates: SharedRates,
 ) {
+    let _running = RunningEngine::enter();
     let gpu_offload_supported = match loader::backend() {
         Ok(backend) => backend.supports_gpu_offload(),
         Err(err) => {

@@ -399,6 +399,14 @@ impl Backend {
     }
 }
 
+impl Drop for Backend {
+    /// The session ended (`exit`, or the input closed, with or without `shutdown`): nothing
+    /// may keep the engine busy.
+    fn drop(&mut self) {
+        self.stop_engine_work();
+    }
+}
+
 /// How a request ended.
 enum Outcome {
     /// A suggestion to show.

@@ -30,6 +30,9 @@ use tower_lsp_server::{LspService, Server};
 /// thread; a high limit keeps didChange and cancellations flowing past them.
 const CONCURRENCY: usize = 64;
 
+/// How long the process waits for the engine thread to end after the session ended.
+const ENGINE_EXIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serves LSP on stdin/stdout until `exit` or the end of stdin; the caller exits with
 /// [`SessionEnd::exit_code`].
 pub fn serve(args: ServeArgs) -> anyhow::Result<SessionEnd> {
@@ -41,6 +44,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<SessionEnd> {
     let end = runtime.block_on(serve_session(tokio::io::stdin(), tokio::io::stdout(), args.options));
     // A blocking stdin read may still be pending; do not wait for the editor to close stdin.
     runtime.shutdown_background();
+    // The session's end dropped the backend, which cancelled every request and prefetch; let
+    // the engine finish its current token and free the model before the process exits.
+    if !splice_model::wait_for_engine_threads(ENGINE_EXIT_WAIT) {
+        tracing::warn!("the engine was still busy {ENGINE_EXIT_WAIT:?} after the session ended; exiting anyway");
+    }
     match end {
         SessionEnd::AfterShutdown => tracing::info!("LSP session ended"),
         SessionEnd::WithoutShutdown => tracing::warn!("LSP session ended without a shutdown request; exit code 1"),
