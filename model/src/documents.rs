@@ -6,6 +6,7 @@
 //! All sequences live in one unified KV cache of `n_ctx` cells, so the cells a document may use
 //! are whatever the others leave.
 
+use crate::repo_context::RenderedContext;
 use crate::sequence::{KvSequence, Llama, SeqPair};
 use llama_cpp_2::token::LlamaToken;
 
@@ -17,6 +18,8 @@ struct Slot {
     sequence: KvSequence,
     /// Logical time of the last request, for least-recently-used eviction.
     last_used: u64,
+    /// The repository-context block the last prompt began with (after BOS), if any.
+    block: Option<RenderedContext>,
 }
 
 /// The document sequences of a context.
@@ -33,7 +36,7 @@ impl Documents {
         let slots = (0..max)
             .map(|i| {
                 let pair = SeqPair { main: i as i32, pin: (max + i) as i32 };
-                Slot { key: None, sequence: KvSequence::new(pair), last_used: 0 }
+                Slot { key: None, sequence: KvSequence::new(pair), last_used: 0, block: None }
             })
             .collect();
         Self { slots, clock: 0 }
@@ -75,6 +78,16 @@ impl Documents {
     /// sequence. Does not count as a use.
     pub(crate) fn cached(&self, key: &str) -> Option<&[LlamaToken]> {
         self.slots.iter().find(|s| s.key.as_deref() == Some(key)).map(|s| s.sequence.tokens())
+    }
+
+    /// The repository-context block `key`'s last prompt began with, if any.
+    pub(crate) fn block(&self, key: &str) -> Option<&RenderedContext> {
+        self.slots.iter().find(|s| s.key.as_deref() == Some(key)).and_then(|s| s.block.as_ref())
+    }
+
+    /// Records the block the prompt just followed at `index` began with (`None`: no block).
+    pub(crate) fn set_block(&mut self, index: usize, block: Option<RenderedContext>) {
+        self.slots[index].block = block;
     }
 
     /// The sequence of slot `index`.

@@ -198,8 +198,20 @@ impl<'m> Worker<'m> {
         let (context, with) = match with {
             Some((context, with)) if with.context.files > 0 => (context, with),
             unfit => {
+                if unfit.is_none() {
+                    if let Some(prompt) = self.prompt_with_cached_block(request, &document, max_tokens) {
+                        let slot =
+                            self.follow_into(&request.document, &prompt.tokens, max_tokens, &request.cancel, stats)?;
+                        stats.context_tokens = prompt.context.tokens.len();
+                        stats.context_files = prompt.context.files;
+                        let reason = "kept the previous request's context (cached; none asked for)".to_owned();
+                        stats.context = Some(verdict(true, reason, None));
+                        return Ok((prompt, slot));
+                    }
+                }
                 let prompt = self.prompt_for(&document, None, max_tokens);
                 let slot = self.follow_into(&request.document, &prompt.tokens, max_tokens, &request.cancel, stats)?;
+                self.documents.set_block(slot, None);
                 if unfit.is_some() {
                     let reason = "no retrieved snippet fits the context budget".to_owned();
                     stats.context = Some(verdict(false, reason, None));
@@ -222,6 +234,7 @@ impl<'m> Worker<'m> {
                     if p >= min_probability {
                         let reason = format!("model sure without it (first token p={p:.2} ≥ {min_probability})");
                         stats.context = Some(verdict(false, reason, Some(p)));
+                        self.documents.set_block(slot, None);
                         return Ok((without, slot));
                     }
                     let reason = format!("model unsure without it (first token p={p:.2} < {min_probability})");
@@ -230,6 +243,7 @@ impl<'m> Worker<'m> {
             }
         };
         let slot = self.follow_into(&request.document, &with.tokens, max_tokens, &request.cancel, stats)?;
+        self.documents.set_block(slot, Some(with.context.clone()));
         if !block_cached && self.reuse == ReuseMode::Pie {
             // PIE slid the document's cells behind the new block without re-encoding them, so
             // they never saw it; the tokens at the cursor are re-encoded so that they do.
@@ -296,8 +310,7 @@ impl<'m> Worker<'m> {
     /// prompt in the template's layout.
     fn prompt_for(&self, document: &DocumentTokens, context: Option<&RepoContext>, max_tokens: usize) -> Prompt {
         let budget = self.llama.ctx.n_ctx() as usize - max_tokens;
-        let mut tokens: Vec<LlamaToken> = self.bos.into_iter().collect();
-        let context = match context {
+        let block = match context {
             Some(context) => {
                 let vocab = self.model.vocab();
                 let block_budget = context.max_tokens.min(budget / 3);
@@ -307,7 +320,14 @@ impl<'m> Worker<'m> {
             }
             None => RenderedContext::default(),
         };
-        tokens.extend_from_slice(&context.tokens);
+        self.prompt_with_block(document, block, max_tokens)
+    }
+
+    /// The fitted prompt with an already rendered repository-context `block`.
+    fn prompt_with_block(&self, document: &DocumentTokens, block: RenderedContext, max_tokens: usize) -> Prompt {
+        let budget = self.llama.ctx.n_ctx() as usize - max_tokens;
+        let mut tokens: Vec<LlamaToken> = self.bos.into_iter().collect();
+        tokens.extend_from_slice(&block.tokens);
         let context_end = tokens.len();
         let fitted = prompt::assemble(
             &self.template,
@@ -321,7 +341,35 @@ impl<'m> Worker<'m> {
             // An empty document and no BOS: start from the end-of-sequence token as a separator.
             tokens.push(self.model.vocab().eos());
         }
-        Prompt { tokens, healing: document.healing.clone(), dropped: fitted.prefix_dropped, context, context_end }
+        Prompt {
+            tokens,
+            healing: document.healing.clone(),
+            dropped: fitted.prefix_dropped,
+            context: block,
+            context_end,
+        }
+    }
+
+    /// For a request that comes without repository context, the prompt with the block the
+    /// document's cache already begins with, if it does: while a person types, the retrieval
+    /// gate's verdict changes with the line, and dropping the block only to insert it again a
+    /// keystroke later would shift every cell of the document twice and re-encode the block,
+    /// while keeping it costs nothing.
+    fn prompt_with_cached_block(
+        &self,
+        request: &CompletionRequest,
+        document: &DocumentTokens,
+        max_tokens: usize,
+    ) -> Option<Prompt> {
+        let block = self.documents.block(&request.document)?;
+        let cached = self.documents.cached(&request.document)?;
+        let after_bos = cached.get(usize::from(self.bos.is_some())..)?;
+        if block.tokens.is_empty() || !after_bos.starts_with(&block.tokens) {
+            return None;
+        }
+        let prompt = self.prompt_with_block(document, block.clone(), max_tokens);
+        // Only if the document still has room beside it, as a fresh block would.
+        (prompt.tokens.len() + max_tokens <= self.llama.ctx.n_ctx() as usize && prompt.dropped == 0).then_some(prompt)
     }
 
     /// Plans and applies the cache update of `document`'s sequence for `prompt`, making room for

@@ -97,3 +97,26 @@ fn if_uncertain_asks_the_model_first_and_then_keeps_the_block_cached() {
     assert!(!verdict.used && verdict.first_token_probability.is_some(), "{verdict:?}");
     assert_eq!(third.stats.context_tokens, 0);
 }
+
+#[test]
+fn a_request_without_context_keeps_the_block_the_cache_begins_with() {
+    let engine = Engine::start(EngineConfig::new(gemma())).unwrap();
+    let first = engine.complete_blocking(request(MAIN, Some(context(ContextUse::Always)))).unwrap();
+    assert!(first.stats.context_tokens > 20, "{:?}", first.stats);
+
+    // The next keystroke comes without context (the retrieval gate changed its mind with the
+    // line): the block stays, nothing shifts, only the typed character is encoded.
+    let typed = format!("{MAIN}n");
+    let second = engine.complete_blocking(request(&typed, None)).unwrap();
+    let verdict = second.stats.context.clone().expect("a verdict on the kept block");
+    assert!(verdict.used && verdict.reason.contains("kept"), "{verdict:?}");
+    assert_eq!(second.stats.context_tokens, first.stats.context_tokens);
+    assert_eq!(second.stats.shifted_tokens, 0, "{:?}", second.stats);
+    assert!(second.stats.encoded_tokens <= 3, "typing re-encoded {} tokens", second.stats.encoded_tokens);
+
+    // A document whose cache holds no block gets none.
+    let other = CompletionRequest { document: "other.py".to_owned(), ..request(&typed, None) };
+    let third = engine.complete_blocking(other).unwrap();
+    assert!(third.stats.context.is_none(), "{:?}", third.stats.context);
+    assert_eq!(third.stats.context_tokens, 0);
+}

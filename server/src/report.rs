@@ -57,7 +57,16 @@ pub fn stats_json(stats: &CompletionStats) -> Value {
 /// engine's (for `auto`, the first-token probability without the snippets).
 pub fn retrieval_json(decision: &RetrievalDecision, stats: &CompletionStats) -> Value {
     match decision {
-        RetrievalDecision::Skip { reason } => json!({ "retrieved": false, "gate": reason }),
+        RetrievalDecision::Skip { reason } => match stats.context.as_ref().filter(|v| v.used) {
+            // Nothing retrieved for this request, but the block already cached was kept.
+            Some(kept) => json!({
+                "retrieved": true,
+                "gate": reason,
+                "model": kept.reason,
+                "contextTokens": stats.context_tokens,
+            }),
+            None => json!({ "retrieved": false, "gate": reason }),
+        },
         RetrievalDecision::Retrieve { snippets, reason, check_model } => {
             let verdict = stats.context.as_ref();
             json!({
