@@ -13,12 +13,7 @@ fn inventory_with_cursor_after_self() -> (String, u32, u32) {
 }
 
 fn start(name: &str, model: &std::path::Path, options: Value) -> LspClient {
-    let dir = temp_dir(name);
-    let mut client = LspClient::start(&["--model", model.to_str().unwrap()], &dir.join("splice.log"));
-    client.initialize(json!({}), options);
-    let status = client.wait_until_loaded();
-    assert_eq!(status["state"], "ready", "{status}");
-    client
+    LspClient::ready(name, model, options)
 }
 
 fn items(response: &Value) -> Vec<Value> {

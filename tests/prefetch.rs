@@ -6,7 +6,7 @@
 //! Waits are on `splice/status`'s prefetch counters, never on the clock.
 
 use serde_json::{json, Value};
-use splice_e2e::{gemma, smollm2, temp_dir, LspClient};
+use splice_e2e::{gemma, smollm2, LspClient};
 use std::path::Path;
 use std::time::Duration;
 
@@ -16,12 +16,7 @@ const URI: &str = "file:///workspace/numbers.py";
 const NUMBERS: &str = "NUMBERS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, ";
 
 fn start(name: &str, model: &Path, options: Value) -> LspClient {
-    let dir = temp_dir(name);
-    let mut client = LspClient::start(&["--model", model.to_str().unwrap()], &dir.join("splice.log"));
-    client.initialize(json!({}), options);
-    let status = client.wait_until_loaded();
-    assert_eq!(status["state"], "ready", "{status}");
-    client
+    LspClient::ready(name, model, options)
 }
 
 fn status_of(client: &mut LspClient) -> Value {

@@ -99,6 +99,17 @@ impl LspClient {
         LspClient { child, stdin, incoming, seen: Vec::new(), next_id: 1 }
     }
 
+    /// A server on `model`, initialized with `options` as `initializationOptions` and loaded;
+    /// its log goes to a temporary folder named `name`.
+    pub fn ready(name: &str, model: &Path, options: Value) -> LspClient {
+        let dir = super::temp_dir(name);
+        let mut client = LspClient::start(&["--model", model.to_str().unwrap()], &dir.join("splice.log"));
+        client.initialize(json!({}), options);
+        let status = client.wait_until_loaded();
+        assert_eq!(status["state"], "ready", "{status}");
+        client
+    }
+
     /// Writes raw bytes to the server's stdin.
     pub fn send_raw(&mut self, bytes: &[u8]) {
         let stdin = self.stdin.as_mut().expect("stdin is open");
