@@ -106,7 +106,7 @@ async function main() {
     await runCommand(page, "Splice: Show Log");
     // The Output panel shows the Splice channel, scrolled to its end: the server's log lines
     // (which one is last depends on timing: a completion, a prefetch, a cancellation).
-    await page.locator(".part.panel .view-lines", { hasText: /INFO (splice_server|tower_lsp_server)::/ })
+    await page.locator(".part.panel .view-lines", { hasText: /INFO\s+(splice_server|tower_lsp_server)::/ })
       .first().waitFor({ timeout: 15000 });
     await runCommand(page, "Splice: Restart Server");
     await waitForStatus(page, /Splice: (starting|loading)/, 15000);
