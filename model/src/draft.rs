@@ -53,20 +53,31 @@ impl<T: Copy + Eq> DraftSources<T> {
     }
 
     /// Up to `max` tokens that may follow `history` (the prompt, the tokens generated so far and
-    /// the token just chosen): the continuation of the longest suffix of `history` (of
-    /// [`MIN_KEY`]..=[`MAX_KEY`] tokens) that occurred before, its most recent occurrence in
-    /// `history` first, then in the recent suggestions, newest first. Empty when nothing matches.
+    /// the token just chosen): see [`draft_after`](Self::draft_after).
+    #[cfg(test)]
     pub(crate) fn draft(&self, history: &[T], max: usize) -> Draft<T> {
+        match history.split_last() {
+            Some((&last, earlier)) => self.draft_after(earlier, last, max),
+            None => Draft { tokens: Vec::new(), key_len: 0 },
+        }
+    }
+
+    /// Up to `max` tokens that may follow `earlier` (the prompt and the tokens generated so far)
+    /// and then `last` (the token just chosen), without copying either: the continuation of the
+    /// longest suffix (of [`MIN_KEY`]..=[`MAX_KEY`] tokens) that occurred before, its most recent
+    /// occurrence in the history first, then in the recent suggestions, newest first. Empty when
+    /// nothing matches.
+    pub(crate) fn draft_after(&self, earlier: &[T], last: T, max: usize) -> Draft<T> {
         let none = Draft { tokens: Vec::new(), key_len: 0 };
         if max == 0 {
             return none;
         }
-        for n in (MIN_KEY..=MAX_KEY.min(history.len())).rev() {
-            let key = &history[history.len() - n..];
+        for n in (MIN_KEY..=MAX_KEY.min(earlier.len() + 1)).rev() {
+            let mut key = earlier[earlier.len() + 1 - n..].to_vec();
+            key.push(last);
             // In the history, the key's own occurrence (the suffix) has no continuation.
-            let earlier = &history[..history.len() - 1];
-            let found = continuation(earlier, key, history, max)
-                .or_else(|| self.recent.iter().rev().find_map(|source| continuation(source, key, source, max)));
+            let found = continuation(earlier, &key, &[last], max)
+                .or_else(|| self.recent.iter().rev().find_map(|source| continuation(source, &key, &[], max)));
             if let Some(tokens) = found {
                 return Draft { tokens, key_len: n };
             }
@@ -75,16 +86,18 @@ impl<T: Copy + Eq> DraftSources<T> {
     }
 }
 
-/// The tokens of `text` (up to `max`) after the last occurrence of `key` that ends inside
-/// `searched` (a prefix of `text`) and has at least one token after it in `text`.
-fn continuation<T: Copy + Eq>(searched: &[T], key: &[T], text: &[T], max: usize) -> Option<Vec<T>> {
+/// The tokens (up to `max`) after the last occurrence of `key` in `searched`, read on into
+/// `then` (what follows `searched`), if at least one token follows it.
+fn continuation<T: Copy + Eq>(searched: &[T], key: &[T], then: &[T], max: usize) -> Option<Vec<T>> {
     let n = key.len();
     if searched.len() < n {
         return None;
     }
     (0..=searched.len() - n).rev().find_map(|start| {
         let end = start + n;
-        (end < text.len() && &searched[start..end] == key).then(|| text[end..(end + max).min(text.len())].to_vec())
+        let follows = searched.len() - end + then.len();
+        (follows > 0 && &searched[start..end] == key)
+            .then(|| searched[end..].iter().chain(then).take(max).copied().collect())
     })
 }
 

@@ -515,9 +515,7 @@ impl<'m> Worker<'m> {
                 .min(max_tokens - stats.generated_tokens)
                 .min(n_ctx - cached - 1);
             let draft = if speculate && out.healing.is_none() && room > 0 {
-                let mut history = self.documents.sequence(slot).tokens().to_vec();
-                history.push(token);
-                let mut draft = self.drafts.draft(&history, room);
+                let mut draft = self.drafts.draft_after(self.documents.sequence(slot).tokens(), token, room);
                 let verify = if self.draft_always {
                     draft.tokens.len()
                 } else {
