@@ -76,6 +76,30 @@ pub struct EngineConfig {
     /// after this long from the start of the request on the engine thread; the first line is
     /// always finished. `None`: no budget.
     pub latency_budget: Option<Duration>,
+    /// Whether attention uses llama.cpp's fused flash-attention kernels.
+    pub flash_attention: FlashAttention,
+}
+
+/// When llama.cpp uses its fused flash-attention kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlashAttention {
+    /// llama.cpp decides per device (llama.cpp's and `llama-server`'s default).
+    #[default]
+    Auto,
+    /// Always.
+    On,
+    /// Never.
+    Off,
+}
+
+impl FlashAttention {
+    pub(crate) fn llama(self) -> llama_cpp_sys_2::llama_flash_attn_type {
+        match self {
+            FlashAttention::Auto => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_AUTO,
+            FlashAttention::On => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED,
+            FlashAttention::Off => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED,
+        }
+    }
 }
 
 /// Storage types offered for the K cache.
@@ -122,6 +146,7 @@ impl EngineConfig {
             draft_tokens: DEFAULT_DRAFT_TOKENS,
             draft_always: false,
             latency_budget: None,
+            flash_attention: FlashAttention::Auto,
         }
     }
 }

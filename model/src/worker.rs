@@ -99,7 +99,8 @@ impl<'m> Worker<'m> {
             // PIE parks a shifted tail in a scratch sequence of the same, unified cache.
             .with_n_seq_max(Documents::sequences_needed(config.max_documents as usize))
             .with_kv_unified(true)
-            .with_type_k(config.cache_type_k.llama());
+            .with_type_k(config.cache_type_k.llama())
+            .with_flash_attention_policy(config.flash_attention.llama());
         llama_log::clear_errors();
         let ctx = model.new_context(crate::loader::backend()?, params).map_err(|err| ModelError::Llama {
             action: "create a context",

@@ -29,6 +29,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Decode(args) => crate::bench_decode::run(args),
         BenchCommand::Typing(args) => crate::bench_typing::run(args),
         BenchCommand::Accept(args) => crate::bench_accept::run(args),
+        BenchCommand::Prefill(args) => crate::bench_prefill::run(args),
     }
 }
 

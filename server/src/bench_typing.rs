@@ -22,8 +22,6 @@ use crate::config::{cache_dir, Options, Settings};
 use anyhow::{bail, Context};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How long indexing the workspace may take.
@@ -40,7 +38,7 @@ pub fn run(args: BenchTypingArgs) -> anyhow::Result<()> {
     }
     let header = Header::new(&args, &spots);
     header.print_start();
-    let busy = args.busy.then(BusyCore::start);
+    let busy = args.busy.then(crate::bench_busy::BusyCore::start);
     let mut runs = Vec::new();
     for &variant in &args.variants {
         runs.push(run_variant(variant, &args, &folders, &spots, &root)?);
@@ -192,36 +190,7 @@ fn peer_settings(options: &Options, status: &Value) -> PeerSettings {
         threads: (number(&model["threads"]["batch"], 2), number(&model["threads"]["decode"], 1)),
         max_tokens: settings.engine.max_tokens,
         max_lines: settings.max_lines,
-    }
-}
-
-/// One core kept busy by a spinning thread until dropped.
-struct BusyCore {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl BusyCore {
-    fn start() -> BusyCore {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut x: u64 = 1;
-            while !flag.load(Ordering::Relaxed) {
-                for _ in 0..100_000 {
-                    x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
-                }
-            }
-        });
-        BusyCore { stop, thread: Some(thread) }
-    }
-}
-
-impl Drop for BusyCore {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        batch: settings.engine.batch_tokens,
+        flash_attention: "auto",
     }
 }

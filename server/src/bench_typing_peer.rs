@@ -62,6 +62,10 @@ pub struct PeerSettings {
     pub max_tokens: u32,
     /// Splice's `--max-lines`, for the stop rule.
     pub max_lines: usize,
+    /// `-b` and `-ub`: Splice's batch size (512).
+    pub batch: u32,
+    /// `-fa`: `auto`, `on` or `off`.
+    pub flash_attention: &'static str,
 }
 
 /// A running `llama-server`, ended when dropped.
@@ -80,7 +84,8 @@ impl LlamaServer {
         let child = Command::new(binary)
             .args(["-m".as_ref(), settings.model.as_os_str()])
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "-c", &settings.ctx.to_string()])
-            .args(["-b", "512", "-ub", "512", "--swa-full", "-np", "1", "--cache-reuse", "256", "--cache-ram", "0"])
+            .args(["-b", &settings.batch.to_string(), "-ub", &settings.batch.to_string(), "-fa", settings.flash_attention])
+            .args(["--swa-full", "-np", "1", "--cache-reuse", "256", "--cache-ram", "0"])
             .args(["-t", &settings.threads.1.to_string(), "-tb", &settings.threads.0.to_string(), "--no-webui"])
             .stdin(Stdio::null())
             .stdout(output.try_clone()?)
@@ -101,6 +106,13 @@ impl LlamaServer {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+}
+
+impl LlamaServer {
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 }
 

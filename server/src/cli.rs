@@ -50,6 +50,7 @@ impl Command {
             Command::Bench(BenchCommand::Decode(args)) => Some(&args.options),
             Command::Bench(BenchCommand::Typing(args)) => Some(&args.options),
             Command::Bench(BenchCommand::Accept(args)) => Some(&args.options),
+            Command::Bench(BenchCommand::Prefill(args)) => Some(&args.options),
         }
     }
 }
@@ -116,6 +117,58 @@ pub enum BenchCommand {
     /// After accepting a suggestion, how soon the next one is visible, with the prefetch and
     /// without, over LSP.
     Accept(BenchAcceptArgs),
+    /// Cold-prompt encoding speed against llama-server on the same text and settings, one
+    /// setting varied at a time (batch, flash attention, threads).
+    Prefill(BenchPrefillArgs),
+}
+
+/// `splice bench prefill --variants`: the setting each variant changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrefillVariant {
+    /// Splice's defaults: batch and ubatch 512, flash attention auto, all cores for batches.
+    Default,
+    /// Flash attention forced on.
+    FlashOn,
+    /// Flash attention forced off.
+    FlashOff,
+    /// Batch and ubatch 256.
+    Batch256,
+    /// Batch and ubatch 1024.
+    Batch1024,
+    /// One thread for batches.
+    OneThread,
+}
+
+/// Flags of `splice bench prefill`.
+#[derive(Debug, Args)]
+pub struct BenchPrefillArgs {
+    /// The text to encode; default: click's `core.py` from `make corpus`.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Encode the file up to the last line break before this many bytes.
+    #[arg(long, default_value_t = 12_000)]
+    pub chars: usize,
+    /// Encodes per variant on each side.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Settings to measure, each on a fresh engine and a fresh peer.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [
+        PrefillVariant::Default, PrefillVariant::FlashOn, PrefillVariant::FlashOff,
+        PrefillVariant::Batch256, PrefillVariant::Batch1024, PrefillVariant::OneThread,
+    ])]
+    pub variants: Vec<PrefillVariant>,
+    /// llama.cpp's `llama-server` binary (`bench/build_llama_server.sh`). Absent: Splice only.
+    #[arg(long)]
+    pub peer: Option<PathBuf>,
+    /// Keep one core busy (a spinning thread) for the whole run.
+    #[arg(long)]
+    pub busy: bool,
+    /// Print JSON after the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Model options (`--model`, `--ctx`, `--threads`, …).
+    #[command(flatten)]
+    pub options: Options,
 }
 
 /// Flags of `splice bench decode`.

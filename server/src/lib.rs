@@ -6,12 +6,14 @@
 
 pub mod bench;
 pub mod bench_accept;
+pub mod bench_busy;
 pub mod bench_client;
 pub mod bench_corpus;
 pub mod bench_decode;
 pub mod bench_edits;
 pub mod bench_http;
 pub mod bench_overhead;
+pub mod bench_prefill;
 pub mod bench_retrieval;
 pub mod bench_retrieval_lsp;
 pub mod bench_retrieval_tasks;
