@@ -80,6 +80,12 @@ impl Documents {
         self.slots.iter().find(|s| s.key.as_deref() == Some(key)).map(|s| s.sequence.tokens())
     }
 
+    /// The cached tokens a plan for `prompt` in document `key` would start from (see
+    /// [`KvSequence::plan_base`]), if the document has a sequence. Does not count as a use.
+    pub(crate) fn plan_base(&self, key: &str, prompt: &[LlamaToken]) -> Option<&[LlamaToken]> {
+        self.slots.iter().find(|s| s.key.as_deref() == Some(key)).map(|s| s.sequence.plan_base(prompt))
+    }
+
     /// The repository-context block `key`'s last prompt began with, if any.
     pub(crate) fn block(&self, key: &str) -> Option<&RenderedContext> {
         self.slots.iter().find(|s| s.key.as_deref() == Some(key)).and_then(|s| s.block.as_ref())

@@ -225,8 +225,11 @@ pub struct CompletionStats {
     pub encoded_tokens: usize,
     /// Cached cells moved to new positions (PIE's shift after an edit), 0 when nothing moved.
     pub shifted_tokens: usize,
-    /// Prefix tokens dropped to fit the context.
+    /// Prefix tokens dropped to fit the context (or the latency budget).
     pub dropped_prefix_tokens: usize,
+    /// Of those, how many the latency budget dropped: the cache could not follow the whole
+    /// window in time (a cold document); idle time puts them back.
+    pub budget_cut_tokens: usize,
     /// Tokens generated.
     pub generated_tokens: usize,
     /// Milliseconds to decode the prompt.
@@ -359,9 +362,9 @@ impl Engine {
         let _ = self.jobs.send(Job::Close(document.to_owned()));
     }
 
-    /// Re-encodes every stale cell now instead of when idle; returns how many chunks that took
-    /// (0: nothing was stale). Blocks. For tests and benchmarks that need the repaired state at a
-    /// known time.
+    /// Does now what idle time would: widens a prompt the latency budget cut back to its full
+    /// window, then re-encodes every stale cell; returns how many chunks that took (0: nothing to
+    /// do). Blocks. For tests and benchmarks that need the repaired state at a known time.
     pub fn repair_blocking(&self) -> Result<usize, EngineError> {
         let (tx, rx) = mpsc::channel();
         self.jobs.send(Job::Repair(Box::new(move |result| drop(tx.send(result))))).map_err(|_| EngineError::Stopped)?;
@@ -486,16 +489,22 @@ fn run_thread(
     serve_jobs(&mut worker, &jobs, config.repair_idle);
 }
 
-/// Runs jobs in arrival order; when no job came for `repair_idle` and cells are stale, repairs
-/// them one chunk at a time, checking for a new job between chunks.
+/// Runs jobs in arrival order. When no job came for `repair_idle`, idle time first gives a
+/// prompt the latency budget cut its full window back, then re-encodes stale cells, one chunk at
+/// a time, checking for a new job between chunks.
 fn serve_jobs(worker: &mut Worker<'_>, jobs: &mpsc::Receiver<Job>, repair_idle: Duration) {
     let mut last_job = Instant::now();
     loop {
-        let job = if worker.needs_repair() {
+        let job = if worker.needs_widening() || worker.needs_repair() {
             match jobs.recv_timeout(repair_idle.saturating_sub(last_job.elapsed())) {
                 Ok(job) => job,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if let Err(err) = worker.repair_step() {
+                    // Widen first: each widening step stales the cells after it again.
+                    if worker.needs_widening() {
+                        if let Err(err) = worker.widen_step() {
+                            tracing::warn!("widening a cut prompt failed: {err}");
+                        }
+                    } else if let Err(err) = worker.repair_step() {
                         tracing::warn!("background repair failed; the cache was cleared: {err}");
                     }
                     continue;
@@ -526,11 +535,15 @@ fn run_job(worker: &mut Worker<'_>, job: Job) {
         Job::Repair(reply) => {
             let mut chunks = 0;
             let result = loop {
-                if !worker.needs_repair() {
+                let step = if worker.needs_widening() {
+                    worker.widen_step()
+                } else if worker.needs_repair() {
+                    worker.repair_step()
+                } else {
                     break Ok(chunks);
-                }
+                };
                 chunks += 1;
-                if let Err(err) = worker.repair_step() {
+                if let Err(err) = step {
                     break Err(err);
                 }
             };

@@ -43,13 +43,26 @@ pub fn assemble(
     suffix: &[LlamaToken],
     budget: usize,
 ) -> FittedPrompt {
+    assemble_dropping(template, bos, prefix, suffix, budget, 0)
+}
+
+/// [`assemble`], dropping at least `min_drop` tokens from the prefix's start (the latency
+/// budget's cut of a prompt too long to encode in time); the suffix keeps what `budget` gives it.
+pub fn assemble_dropping(
+    template: &PromptTemplate,
+    bos: Option<LlamaToken>,
+    prefix: &[LlamaToken],
+    suffix: &[LlamaToken],
+    budget: usize,
+    min_drop: usize,
+) -> FittedPrompt {
     let overhead = usize::from(bos.is_some()) + sentinel_count(template);
     let text_budget = budget.saturating_sub(overhead);
     let (prefix_kept, suffix_kept) = match template {
         PromptTemplate::PrefixOnly => (prefix.len().min(text_budget), 0),
         PromptTemplate::Fim(_) => split_budget(prefix.len(), suffix.len(), text_budget),
     };
-    let prefix_dropped = quantized_drop(prefix.len(), prefix_kept, text_budget);
+    let prefix_dropped = quantized_drop(prefix.len(), prefix_kept, text_budget).max(min_drop.min(prefix.len()));
     let prefix_part = &prefix[prefix_dropped..];
     let suffix_part = &suffix[..suffix_kept];
 

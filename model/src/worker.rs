@@ -36,6 +36,18 @@ const CONTEXT_REFRESH_TOKENS: usize = 64;
 /// Token healing re-spells at most this many trailing prompt tokens of a word.
 const MAX_HEALED_TOKENS: usize = 3;
 
+/// The share of the latency budget a request may spend bringing the cache to its prompt; a
+/// prompt that would take longer is cut at its start ([`Worker::prompt_with_block`]).
+const BUDGET_PREFILL_SHARE: f64 = 0.5;
+
+/// A prompt cut by the latency budget keeps at least this many prefix tokens, however slow the
+/// machine: fewer say too little about the file for a useful suggestion. Until a request has
+/// measured the prefill speed, it is also the allowance.
+pub(crate) const MIN_CUT_PREFIX_TOKENS: usize = 256;
+
+/// Prefix tokens one idle widening step gives back to a prompt the budget cut.
+pub(crate) const WIDEN_CHUNK: usize = 64;
+
 /// Owns the context; lives and dies on the engine thread.
 pub(crate) struct Worker<'m> {
     model: &'m LlamaModel,
@@ -65,6 +77,15 @@ pub(crate) struct Worker<'m> {
     policy: SpeculationPolicy,
     /// Every token's text (empty for control tokens), for token healing.
     pieces: Vec<Vec<u8>>,
+    /// The last prompt the latency budget cut, which idle time widens back to its full window.
+    widening: Option<Widening>,
+}
+
+/// A document whose cached prompt the latency budget cut: what its full prompt is made of.
+struct Widening {
+    document: DocumentTokens,
+    block: RenderedContext,
+    max_tokens: usize,
 }
 
 impl<'m> Worker<'m> {
@@ -130,6 +151,7 @@ impl<'m> Worker<'m> {
             rates,
             drafts: DraftSources::default(),
             policy: SpeculationPolicy::default(),
+            widening: None,
         })
     }
 
@@ -159,10 +181,18 @@ impl<'m> Worker<'m> {
         let started = Instant::now();
         let max_tokens = self.max_tokens(request);
         let mut stats = CompletionStats::default();
-        let (prompt, slot) = self.prepare_prompt(request, max_tokens, &mut stats)?;
+        let document = self.tokenize_document(request, self.prefill_allowance());
+        let (prompt, slot) = self.prepare_prompt(request, &document, max_tokens, &mut stats)?;
         stats.prompt_tokens = prompt.tokens.len();
         stats.reused_tokens = prompt.tokens.len().saturating_sub(stats.encoded_tokens);
         stats.dropped_prefix_tokens = prompt.dropped;
+        stats.budget_cut_tokens = prompt.cut;
+        if prompt.cut > 0 {
+            let document = DocumentTokens { allowance: Some(WIDEN_CHUNK), ..document };
+            self.widening = Some(Widening { document, block: prompt.context.clone(), max_tokens });
+        } else if self.widening.as_ref().is_some_and(|w| w.document.key == request.document) {
+            self.widening = None;
+        }
         stats.prompt_ms = ms_since(started);
         tracing::debug!(
             prompt = prompt.tokens.len(),
@@ -190,17 +220,17 @@ impl<'m> Worker<'m> {
     fn prepare_prompt(
         &mut self,
         request: &CompletionRequest,
+        document: &DocumentTokens,
         max_tokens: usize,
         stats: &mut CompletionStats,
     ) -> Result<(Prompt, usize), EngineError> {
-        let document = self.tokenize_document(request);
         let with =
-            request.context.as_ref().map(|context| (context, self.prompt_for(&document, Some(context), max_tokens)));
+            request.context.as_ref().map(|context| (context, self.prompt_for(document, Some(context), max_tokens)));
         let (context, with) = match with {
             Some((context, with)) if with.context.files > 0 => (context, with),
             unfit => {
                 if unfit.is_none() {
-                    if let Some(prompt) = self.prompt_with_cached_block(request, &document, max_tokens) {
+                    if let Some(prompt) = self.prompt_with_cached_block(request, document, max_tokens) {
                         let slot =
                             self.follow_into(&request.document, &prompt.tokens, max_tokens, &request.cancel, stats)?;
                         stats.context_tokens = prompt.context.tokens.len();
@@ -210,7 +240,7 @@ impl<'m> Worker<'m> {
                         return Ok((prompt, slot));
                     }
                 }
-                let prompt = self.prompt_for(&document, None, max_tokens);
+                let prompt = self.prompt_for(document, None, max_tokens);
                 let slot = self.follow_into(&request.document, &prompt.tokens, max_tokens, &request.cancel, stats)?;
                 self.documents.set_block(slot, None);
                 if unfit.is_some() {
@@ -228,7 +258,7 @@ impl<'m> Worker<'m> {
                 if block_cached {
                     verdict(true, "the same context as the previous request (kept cached)".to_owned(), None)
                 } else {
-                    let without = self.prompt_for(&document, None, max_tokens);
+                    let without = self.prompt_for(document, None, max_tokens);
                     let slot =
                         self.follow_into(&request.document, &without.tokens, max_tokens, &request.cancel, stats)?;
                     let p = top_probability(self.llama.last_logits());
@@ -278,7 +308,7 @@ impl<'m> Worker<'m> {
     /// re-encode.
     pub(crate) fn prompt_logits(&mut self, request: &CompletionRequest) -> Result<Vec<f32>, EngineError> {
         let max_tokens = self.max_tokens(request);
-        let document = self.tokenize_document(request);
+        let document = self.tokenize_document(request, None);
         let prompt = self.prompt_for(&document, request.context.as_ref(), max_tokens);
         self.follow(&request.document, &prompt.tokens, max_tokens, &request.cancel)?;
         Ok(self.llama.last_logits().to_vec())
@@ -299,7 +329,51 @@ impl<'m> Worker<'m> {
 
     /// Frees the cells of a document the editor closed.
     pub(crate) fn close_document(&mut self, key: &str) {
+        if self.widening.as_ref().is_some_and(|w| w.document.key == key) {
+            self.widening = None;
+        }
         self.documents.close(key, &mut self.llama);
+    }
+
+    /// Whether the latency budget cut a prompt whose document is still cached, and idle time
+    /// should give it back its full window.
+    pub(crate) fn needs_widening(&self) -> bool {
+        self.widening.as_ref().is_some_and(|w| self.documents.cached(&w.document.key).is_some())
+    }
+
+    /// Gives the cut prompt back up to [`WIDEN_CHUNK`] tokens of its prefix, just before where it
+    /// now starts (the cells after them go stale, for the repair). Returns whether more remain.
+    pub(crate) fn widen_step(&mut self) -> Result<bool, EngineError> {
+        if !self.needs_widening() {
+            self.widening = None;
+            return Ok(false);
+        }
+        let Some(widening) = self.widening.take() else { return Ok(false) };
+        let prompt = self.prompt_with_block(&widening.document, widening.block.clone(), widening.max_tokens);
+        self.follow(&widening.document.key, &prompt.tokens, widening.max_tokens, &crate::CancelToken::new())?;
+        if prompt.cut > 0 {
+            self.widening = Some(widening);
+        }
+        Ok(self.widening.is_some())
+    }
+
+    /// How many tokens a request may encode within the latency budget, at the measured prefill
+    /// speed ([`MIN_CUT_PREFIX_TOKENS`] until one was measured), and never fewer than a widening
+    /// step; `None` without a budget.
+    fn prefill_allowance(&self) -> Option<usize> {
+        let budget = self.latency_budget_ms?;
+        let rate = self.rates.lock().map_or(None, |rates| rates.prefill_tokens_per_second);
+        let allowance = rate.map_or(MIN_CUT_PREFIX_TOKENS, |rate| (rate * budget * BUDGET_PREFILL_SHARE / 1000.0) as usize);
+        Some(allowance.max(WIDEN_CHUNK))
+    }
+
+    /// Tokens that bringing `key`'s cache to `prompt` would encode (by one PIE plan; applied
+    /// region by region it may encode fewer).
+    fn estimated_encode(&self, key: &str, prompt: &[LlamaToken]) -> usize {
+        match self.documents.plan_base(key, prompt) {
+            Some(base) => cache_plan::plan(base, prompt, self.reuse).encoded(),
+            None => prompt.len(),
+        }
     }
 
     fn max_tokens(&self, request: &CompletionRequest) -> usize {
@@ -325,17 +399,56 @@ impl<'m> Worker<'m> {
     }
 
     /// The fitted prompt with an already rendered repository-context `block`.
+    ///
+    /// With an allowance (the latency budget), a prompt whose cache update would encode more
+    /// tokens than that is cut at its prefix's start, as little as fits the allowance (PIE then
+    /// keeps what is cached and inserts the rest before it), but never below
+    /// [`MIN_CUT_PREFIX_TOKENS`] prefix tokens. Idle time widens it back ([`Self::widen_step`]).
     fn prompt_with_block(&self, document: &DocumentTokens, block: RenderedContext, max_tokens: usize) -> Prompt {
+        let full = self.prompt_dropping(document, block, max_tokens, 0);
+        let Some(allowance) = document.allowance else { return full };
+        if self.estimated_encode(&document.key, &full.tokens) <= allowance {
+            return full;
+        }
+        let floor = document.prefix.len().saturating_sub(MIN_CUT_PREFIX_TOKENS);
+        if floor <= full.dropped {
+            return full;
+        }
+        // The smallest drop whose update fits: the estimate only falls as the prompt starts later.
+        let (mut low, mut high) = (full.dropped + 1, floor);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            let prompt = self.prompt_dropping(document, full.context.clone(), max_tokens, mid);
+            if self.estimated_encode(&document.key, &prompt.tokens) <= allowance {
+                high = mid;
+            } else {
+                low = mid + 1;
+            }
+        }
+        let mut cut = self.prompt_dropping(document, full.context.clone(), max_tokens, high);
+        cut.cut = cut.dropped.saturating_sub(full.dropped);
+        cut
+    }
+
+    /// The fitted prompt, dropping at least `min_drop` prefix tokens.
+    fn prompt_dropping(
+        &self,
+        document: &DocumentTokens,
+        block: RenderedContext,
+        max_tokens: usize,
+        min_drop: usize,
+    ) -> Prompt {
         let budget = self.llama.ctx.n_ctx() as usize - max_tokens;
         let mut tokens: Vec<LlamaToken> = self.bos.into_iter().collect();
         tokens.extend_from_slice(&block.tokens);
         let context_end = tokens.len();
-        let fitted = prompt::assemble(
+        let fitted = prompt::assemble_dropping(
             &self.template,
             None,
             &document.prefix,
             &document.suffix,
             budget.saturating_sub(context_end),
+            min_drop,
         );
         tokens.extend_from_slice(&fitted.tokens);
         if tokens.is_empty() {
@@ -346,6 +459,7 @@ impl<'m> Worker<'m> {
             tokens,
             healing: document.healing.clone(),
             dropped: fitted.prefix_dropped,
+            cut: 0,
             context: block,
             context_end,
         }
@@ -370,7 +484,7 @@ impl<'m> Worker<'m> {
         }
         let prompt = self.prompt_with_block(document, block.clone(), max_tokens);
         // Only if the document still has room beside it, as a fresh block would.
-        (prompt.tokens.len() + max_tokens <= self.llama.ctx.n_ctx() as usize && prompt.dropped == 0).then_some(prompt)
+        (prompt.tokens.len() + max_tokens <= self.llama.ctx.n_ctx() as usize && prompt.dropped == prompt.cut).then_some(prompt)
     }
 
     /// Plans and applies the cache update of `document`'s sequence for `prompt`, making room for
@@ -417,7 +531,7 @@ impl<'m> Worker<'m> {
     /// Tokenizes the request's document once; every prompt built for the request (with or
     /// without repository context) fits these tokens. When the prefix ends mid-word, its last
     /// token is left out and returned as the [`Healing`] the first generated tokens must spell.
-    fn tokenize_document(&self, request: &CompletionRequest) -> DocumentTokens {
+    fn tokenize_document(&self, request: &CompletionRequest, allowance: Option<usize>) -> DocumentTokens {
         let vocab = self.model.vocab();
         let mut prefix = vocab.tokenize(request.prefix.as_bytes(), false, false);
         let healing = self.heal_trailing_word(&mut prefix, &request.prefix);
@@ -425,7 +539,7 @@ impl<'m> Worker<'m> {
             PromptTemplate::PrefixOnly => Vec::new(),
             PromptTemplate::Fim(_) => vocab.tokenize(request.suffix.as_bytes(), false, false),
         };
-        DocumentTokens { prefix, suffix, healing }
+        DocumentTokens { key: request.document.clone(), prefix, suffix, healing, allowance }
     }
 
     /// Drops the tokens of the word the prefix ends in (at most [`MAX_HEALED_TOKENS`]), or its
@@ -666,7 +780,13 @@ fn ms_since(start: Instant) -> f64 {
 }
 
 /// A request's document as tokens, before fitting.
+#[derive(Clone)]
 struct DocumentTokens {
+    /// The document's key (its sequence in the cache).
+    key: String,
+    /// Tokens the cache update may encode before the prompt is cut (the latency budget); `None`:
+    /// never cut.
+    allowance: Option<usize>,
     /// The text before the cursor, without the healed word's tokens.
     prefix: Vec<LlamaToken>,
     /// The text after the cursor (empty without FIM).
@@ -681,8 +801,10 @@ struct Prompt {
     tokens: Vec<LlamaToken>,
     /// The healing of a trailing partial word, if the prefix ends in one.
     healing: Option<Healing>,
-    /// Prefix tokens dropped to fit.
+    /// Prefix tokens dropped to fit, the budget's cut included.
     dropped: usize,
+    /// Of those, how many the latency budget dropped (0: the prompt is the full window).
+    cut: usize,
     /// The repository context block (empty without one).
     context: RenderedContext,
     /// Where the block ends in `tokens` (BOS included).

@@ -8,7 +8,7 @@
 
 use crate::cli::{BenchCommand, BenchLatencyArgs};
 use crate::completion;
-use crate::config::{cache_dir, Settings};
+use crate::config::{cache_dir, Options, Settings};
 use crate::report::round;
 use crate::workspace::Workspace;
 use anyhow::{bail, Context};
@@ -44,7 +44,8 @@ fn latency(args: BenchLatencyArgs) -> anyhow::Result<()> {
     let path = args.file.clone().unwrap_or_else(|| cache_dir().join(DEFAULT_BENCH_FILE));
     let original = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read the benchmark file {} (run `make corpus`)", path.display()))?;
-    let settings = Settings::resolve(args.options.clone());
+    // The whole cold prompt, as the table's first row reports it; `--latency-budget` to see the cut.
+    let settings = Settings::resolve(Options { latency_budget: args.options.latency_budget.or(Some(0)), ..args.options.clone() });
     let (mut text, mut cursor, typed) = open_line(&original)?;
     let load_start = std::time::Instant::now();
     let engine = Engine::start(settings.engine.clone())?;

@@ -56,6 +56,8 @@ pub fn run(args: BenchEditsArgs) -> anyhow::Result<()> {
     let mut options = args.options.clone();
     options.ctx = options.ctx.or(Some(BENCH_CONTEXT_TOKENS));
     options.max_tokens = options.max_tokens.or(Some(16));
+    // Each mode's own cost of following the edits: a budget would cut the cold warm-up prompt.
+    options.latency_budget = options.latency_budget.or(Some(0));
     let modes = match options.reuse {
         Some(one) => vec![one],
         None => vec![Reuse::Pie, Reuse::Prefix, Reuse::None],

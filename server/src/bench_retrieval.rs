@@ -116,6 +116,8 @@ pub fn run(args: BenchRetrievalArgs) -> anyhow::Result<()> {
         ctx: args.options.ctx.or(Some(2048)),
         max_tokens: args.options.max_tokens.or(Some(48)),
         index_dir: args.options.index_dir.clone().or_else(|| Some(scratch.join("index"))),
+        // Quality with whole prompts and suggestions: a budget would cut each task's cold prompt.
+        latency_budget: args.options.latency_budget.or(Some(0)),
         ..args.options.clone()
     };
     let modes = match options.retrieval {

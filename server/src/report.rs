@@ -38,6 +38,7 @@ pub fn stats_json(stats: &CompletionStats) -> Value {
         "reusedTokens": stats.reused_tokens,
         "shiftedTokens": stats.shifted_tokens,
         "droppedPrefixTokens": stats.dropped_prefix_tokens,
+        "budgetCutTokens": stats.budget_cut_tokens,
         "generatedTokens": stats.generated_tokens,
         "promptMs": round(stats.prompt_ms),
         "firstTokenMs": round(stats.first_token_ms),
