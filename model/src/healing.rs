@@ -6,7 +6,10 @@
 //! makes the first generated tokens spell it again: only tokens whose text starts with what was
 //! dropped (or is a prefix of it) may be chosen, greedily, until it is spelled out. The dropped
 //! text is then not part of the suggestion. The same holds for a prompt ending in blanks
-//! (`return ┃`): the model writes ` a` as one token, not a lone space followed by `a`.
+//! (`return ┃`, or the indentation an editor typed on a new line): the model writes ` a` as one
+//! token, not a lone space followed by `a`. Blanks are re-spelled exactly: the text after them
+//! must not start with another blank, or a wider whitespace token would double the indentation
+//! the editor already has (`        if` where `    ` was typed).
 
 use llama_cpp_2::token::LlamaToken;
 
@@ -14,6 +17,12 @@ use llama_cpp_2::token::LlamaToken;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Healing {
     remaining: Vec<u8>,
+    /// The dropped text was blanks: what follows them may not be a blank.
+    blank: bool,
+}
+
+fn is_blank(byte: u8) -> bool {
+    byte == b' ' || byte == b'\t'
 }
 
 impl Healing {
@@ -23,21 +32,29 @@ impl Healing {
         let text = std::str::from_utf8(dropped).ok()?;
         let last = text.chars().next_back()?;
         let blank = text.chars().all(|c| c == ' ' || c == '\t');
-        (blank || last.is_alphanumeric() || last == '_').then(|| Healing { remaining: dropped.to_vec() })
+        (blank || last.is_alphanumeric() || last == '_').then(|| Healing { remaining: dropped.to_vec(), blank })
     }
 
     /// Whether a token with text `piece` may come next.
     pub(crate) fn allows(&self, piece: &[u8]) -> bool {
-        !piece.is_empty() && (piece.starts_with(&self.remaining) || self.remaining.starts_with(piece))
+        if piece.is_empty() {
+            return false;
+        }
+        if piece.len() > self.remaining.len() {
+            piece.starts_with(&self.remaining) && !(self.blank && is_blank(piece[self.remaining.len()]))
+        } else {
+            self.remaining.starts_with(piece)
+        }
     }
 
     /// Takes a chosen token's text; returns the part of it that goes past the healed text (what
-    /// the suggestion shows) and whether healing is done.
+    /// the suggestion shows) and whether healing is done. Blanks spelled exactly leave one more
+    /// step: the next token must not start with a blank.
     pub(crate) fn consume<'p>(&mut self, piece: &'p [u8]) -> (&'p [u8], bool) {
         if piece.len() >= self.remaining.len() {
             let beyond = &piece[self.remaining.len()..];
             self.remaining.clear();
-            (beyond, true)
+            (beyond, !(self.blank && beyond.is_empty()))
         } else {
             self.remaining.drain(..piece.len());
             (&[], false)
@@ -83,6 +100,28 @@ mod tests {
         assert_eq!(healing.consume(b" q"), (&b""[..], false));
         assert!(healing.allows(b"uantity") && !healing.allows(b"q"));
         assert_eq!(healing.consume(b"uantity"), (&b"antity"[..], true));
+    }
+
+    #[test]
+    fn blanks_are_spelled_exactly_and_never_widened() {
+        let mut healing = Healing::for_dropped_piece(b"    ").unwrap();
+        assert!(healing.allows(b"    if"));
+        assert!(healing.allows(b"  "), "part of the blanks");
+        assert!(!healing.allows(b"        "), "a wider run doubles the editor's indentation");
+        assert!(!healing.allows(b"        if"));
+        assert!(!healing.allows(b"    \tif"));
+        assert!(healing.allows(b"    \n"), "an empty line is not more indentation");
+        // Spelled exactly: one more step, in which the text must not start with a blank.
+        assert_eq!(healing.consume(b"    "), (&b""[..], false));
+        assert!(healing.allows(b"if") && healing.allows(b"\n"));
+        assert!(!healing.allows(b"    if") && !healing.allows(b"\t"));
+        assert_eq!(healing.consume(b"if"), (&b"if"[..], true));
+        // Trailing blanks after code too: `return ┃` never becomes `return  x`.
+        let after_code = Healing::for_dropped_piece(b" ").unwrap();
+        assert!(after_code.allows(b" x") && !after_code.allows(b"  x"));
+        // Words are unaffected: what follows a healed word may be anything.
+        let mut word = Healing::for_dropped_piece(b"q").unwrap();
+        assert_eq!(word.consume(b"q"), (&b""[..], true));
     }
 
     #[test]

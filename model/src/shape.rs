@@ -186,6 +186,9 @@ impl SuggestionShape {
 ///   are joined with `\n`.
 ///   On a whitespace-only cursor line, leading blank lines are dropped and the next line continues
 ///   after the cursor's indentation (the model began with a line break the cursor does not need).
+/// - Both: on a cursor line of indentation only, whitespace that starts the suggestion doubles
+///   what the editor typed and goes, from every line of a block alike (so the block keeps its
+///   shape), unless the line above opens a block the cursor is not yet inside.
 /// - An empty or whitespace-only result is `None`.
 #[must_use]
 pub fn finish_suggestion(shape: &SuggestionShape, ctx: &CursorContext, generated: &str) -> Option<String> {
@@ -214,7 +217,7 @@ fn finish_single_line(ctx: &CursorContext, generated: &str) -> Option<String> {
     let trimmed = line.trim_end();
     let suffix = ctx.line_suffix.trim_end();
     if suffix.is_empty() {
-        return non_blank(trimmed);
+        return non_blank(&trimmed[doubled_indentation(ctx, trimmed).len()..]);
     }
     if trimmed.trim().is_empty() || suffix.starts_with(trimmed) {
         return None;
@@ -324,7 +327,33 @@ fn finish_multi_line(ctx: &CursorContext, generated: &str, min_indent: usize, ma
     let repeated = repeated_following_lines(ctx, &kept);
     kept.truncate(kept.len() - repeated);
     skip_leading_blank_lines(ctx, &mut kept);
+    let doubled = kept.first().map_or("", |first| doubled_indentation(ctx, first));
+    if !doubled.is_empty() {
+        // The model wrote the block one level too deep: every line of it moves back together.
+        for line in &mut kept {
+            if let Some(rest) = line.strip_prefix(doubled) {
+                *line = rest;
+            }
+        }
+    }
     non_blank(kept.join("\n").trim_end())
+}
+
+/// The whitespace a suggestion's first line `first` starts with when it only doubles the
+/// indentation the editor already typed: the cursor line holds nothing but indentation, and the
+/// model began with more. Empty when the line above opens a block the cursor is not yet inside
+/// (indented no deeper than that line): there the model is right to go deeper.
+fn doubled_indentation<'g>(ctx: &CursorContext, first: &'g str) -> &'g str {
+    let typed = ctx.line_prefix;
+    if typed.is_empty() || !typed.trim().is_empty() || !ctx.line_suffix.trim().is_empty() || first.trim().is_empty() {
+        return "";
+    }
+    if let Some(above) = ctx.previous_nonblank_line {
+        if opens_block(above) && indent_width(typed) <= indent_width(above) {
+            return "";
+        }
+    }
+    &first[..first.len() - first.trim_start().len()]
 }
 
 /// On a whitespace-only cursor line, a suggestion that starts with a line break would leave that
@@ -541,6 +570,46 @@ mod tests {
         let ctx = CursorContext::from_text("", 0);
         assert_eq!(SuggestionShape::for_cursor(&ctx, ShapeLimits { max_lines: 3 }), multi(0, 3));
         assert_eq!(SuggestionShape::for_cursor(&ctx, ShapeLimits { max_lines: 0 }), multi(0, 1));
+    }
+
+    #[test]
+    fn a_suggestion_never_doubles_the_indentation_the_editor_typed() {
+        // Spaces: the cursor after the auto-indent of a block's empty line.
+        let in_body = "def f(a, b):\n    x = a\n    ┃\n    return x\n";
+        suggests(in_body, "    if a == 0:\n            x = b\n", Some("if a == 0:\n        x = b"));
+        suggests(in_body, "if a == 0:\n        x = b\n", Some("if a == 0:\n        x = b"));
+        // Below an opener the cursor is already inside.
+        let below_opener = "def f(a):\n    ┃";
+        suggests(below_opener, "    return a\n", Some("return a"));
+        suggests(below_opener, "return a\n", Some("return a"));
+        // Tabs, and a tab-indented file whose model wrote one tab too many.
+        let tabs = "def f(a):\n\tx = a\n\t┃\n";
+        suggests(tabs, "\tif x:\n\t\t\treturn 1\n", Some("if x:\n\t\treturn 1"));
+        // Mixed: spaces typed, the model went deeper with a tab: the tab goes, the rest stays.
+        let mixed = "def f(a):\n    x = a\n    ┃\n";
+        suggests(mixed, "\treturn x\n", Some("return x"));
+        // Deeper nesting: only the doubled part goes; lines less indented than it stay as they are.
+        let nested = "class A:\n    def f(self):\n        y = 1\n        ┃\n";
+        suggests(nested, "    for i in y:\n                print(i)\n", Some("for i in y:\n            print(i)"));
+    }
+
+    #[test]
+    fn deeper_indentation_stays_where_the_editor_did_not_indent_a_new_block() {
+        // The line above opens a block and the cursor is not inside it yet: the model is right.
+        let fixture = "    if ready:\n    ┃\n";
+        suggests(fixture, "    go()\n", Some("    go()"));
+        // At column 0 the model's indentation is all the indentation there is.
+        suggests("def f(a):\n┃", "    return a\n", Some("    return a"));
+    }
+
+    #[test]
+    fn a_single_line_suggestion_never_changes_indentation() {
+        // Single line: the cursor line holds only indentation and text follows on it.
+        suggests("def f(a):\n    x = a\n    ┃x\n", "  y = 1", Some("  y = 1"));
+        let ctx = CursorContext::from_text("def f(a):\n    x = a\n    ", 24);
+        assert_eq!(ctx.line_prefix, "    ");
+        assert_eq!(finish_suggestion(&SuggestionShape::SingleLine, &ctx, "    y = 2\n"), Some("y = 2".to_owned()));
+        assert_eq!(finish_suggestion(&SuggestionShape::SingleLine, &ctx, "y = 2\n"), Some("y = 2".to_owned()));
     }
 
     #[test]
