@@ -3,15 +3,32 @@
 //! A [`CancelToken`] travels with every completion request. The engine checks it before it starts
 //! a request, between prompt batches and before every generated token, so a cancelled request
 //! stops within one token's decode time.
+//!
+//! A request can also be *released*: the editor no longer waits for its answer, but the work may
+//! still pay off (the person typed on along the suggestion being computed, and the finished
+//! suggestion answers the next keystrokes from the typed-ahead cache). A released request that
+//! has not started is skipped; one that has started runs to its end.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
-/// A shared flag that asks the engine to stop a request at the next token boundary.
+/// Nothing asked; the engine has not taken the request.
+const WAITING: u8 = 0;
+/// The engine took the request.
+const STARTED: u8 = 1;
+/// Released before the engine took it: skip it.
+const RELEASED: u8 = 2;
+/// Released after the engine took it: let it finish.
+const STARTED_RELEASED: u8 = 3;
+/// Stop at the next check.
+const CANCELLED: u8 = 4;
+
+/// A shared flag that asks the engine to stop a request at the next token boundary, or (released)
+/// not to start it.
 ///
-/// Cloning is cheap (one `Arc`); every clone observes the same flag.
+/// Cloning is cheap (one `Arc`); every clone observes the same state.
 #[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+pub struct CancelToken(Arc<AtomicU8>);
 
 impl CancelToken {
     /// A fresh, not-yet-cancelled token.
@@ -19,9 +36,40 @@ impl CancelToken {
         Self::default()
     }
 
-    /// Asks every holder of this token to stop. Idempotent.
+    /// Asks every holder of this token to stop. Idempotent; wins over a release.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::Release);
+        self.0.store(CANCELLED, Ordering::Release);
+    }
+
+    /// Nobody waits for the answer any more: skip the request if it has not started, else let it
+    /// finish. Returns whether it had started (its result will still come).
+    pub fn release(&self) -> bool {
+        let mut state = self.0.load(Ordering::Acquire);
+        loop {
+            let next = match state {
+                WAITING => RELEASED,
+                STARTED => STARTED_RELEASED,
+                _ => return state == STARTED_RELEASED,
+            };
+            match self.0.compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return next == STARTED_RELEASED,
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// The engine takes the request (or another job of the same request): `false` if it was
+    /// released or cancelled first (skip it).
+    pub fn start(&self) -> bool {
+        match self.0.compare_exchange(WAITING, STARTED, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => true,
+            Err(state) => state == STARTED,
+        }
+    }
+
+    /// Whether the engine took the request (a release then lets it finish).
+    pub fn has_started(&self) -> bool {
+        matches!(self.0.load(Ordering::Acquire), STARTED | STARTED_RELEASED)
     }
 
     /// Whether `other` is a clone of this token (not merely in the same state).
@@ -31,7 +79,12 @@ impl CancelToken {
 
     /// Whether [`cancel`](Self::cancel) was called on any clone.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.load(Ordering::Acquire) == CANCELLED
+    }
+
+    /// Whether nobody waits for the answer: released or cancelled.
+    pub fn is_released(&self) -> bool {
+        self.0.load(Ordering::Acquire) >= RELEASED
     }
 }
 
@@ -46,5 +99,26 @@ mod tests {
         assert!(!clone.is_cancelled());
         token.cancel();
         assert!(clone.is_cancelled());
+    }
+
+    #[test]
+    fn a_release_skips_a_request_not_started_and_lets_a_started_one_finish() {
+        let waiting = CancelToken::new();
+        assert!(!waiting.release(), "not started");
+        assert!(!waiting.start(), "the engine skips it");
+        assert!(!waiting.is_cancelled() && waiting.is_released());
+
+        let running = CancelToken::new();
+        assert!(running.start());
+        assert!(running.release(), "started: its result still comes");
+        assert!(!running.is_cancelled(), "generation goes on");
+        assert!(running.release(), "idempotent");
+        running.cancel();
+        assert!(running.is_cancelled(), "a cancel still stops it");
+        assert!(!running.release());
+
+        let cancelled = CancelToken::new();
+        cancelled.cancel();
+        assert!(!cancelled.start());
     }
 }

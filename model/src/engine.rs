@@ -526,7 +526,7 @@ fn run_job(worker: &mut Worker<'_>, job: Job) {
     match job {
         Job::Complete(request, reply) => {
             let result =
-                if request.cancel.is_cancelled() { Err(EngineError::Cancelled) } else { worker.complete(&request) };
+                if request.cancel.start() { worker.complete(&request) } else { Err(EngineError::Cancelled) };
             reply(result);
         }
         Job::Logits(request, reply) => reply(worker.prompt_logits(&request)),

@@ -169,3 +169,47 @@ fn a_cancelled_request_stops_and_the_engine_goes_on() {
     let next = engine.complete_blocking(request(PYTHON, SuggestionShape::SingleLine, 8)).unwrap();
     assert!(next.stats.generated_tokens > 0);
 }
+
+/// Waits until the engine took the request of `token`: progress, not a clock.
+fn wait_until_started(token: &CancelToken) {
+    let began = std::time::Instant::now();
+    while !token.has_started() {
+        assert!(began.elapsed() < Duration::from_secs(600), "the engine never took the request");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn a_released_request_finishes_if_started_and_is_skipped_if_not() {
+    let engine = Engine::start(EngineConfig::new(smollm2())).unwrap();
+    let block = SuggestionShape::MultiLine { min_indent: 0, max_lines: 1000 };
+    let numbers: String = (1..200).map(|n| format!("{n}, ")).collect();
+    let reference = engine.complete_blocking(request(&numbers, block.clone(), 48)).unwrap();
+    engine.close_document("test.py");
+
+    // Started, then released (the editor moved on): it runs to its end, with the same text.
+    let running = request(&numbers, block.clone(), 48);
+    let running_token = running.cancel.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    engine.submit(running, Box::new(move |result| tx.send(result).unwrap()));
+    // Queued behind it: released while the first one runs, so it has not started.
+    let mut queued = request(PYTHON, SuggestionShape::SingleLine, 8);
+    queued.document = "other.py".to_owned();
+    let queued_token = queued.cancel.clone();
+    let (queued_tx, queued_rx) = std::sync::mpsc::channel();
+    wait_until_started(&running_token);
+    engine.submit(queued, Box::new(move |result| queued_tx.send(result).unwrap()));
+    let queued_had_started = queued_token.release();
+    assert!(running_token.release(), "the engine had taken it");
+
+    let finished = rx.recv().expect("a released request replies").expect("and finishes");
+    assert_eq!(finished.text, reference.text, "released, not stopped");
+    assert_eq!(finished.stats.generated_tokens, reference.stats.generated_tokens);
+    let queued_outcome = queued_rx.recv().expect("replies");
+    if queued_had_started {
+        // Only if the first request ended before the release: then it ran as any other.
+        assert!(queued_outcome.is_ok());
+    } else {
+        assert_eq!(queued_outcome.unwrap_err(), EngineError::Cancelled, "released before it started: skipped");
+    }
+}

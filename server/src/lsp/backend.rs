@@ -114,6 +114,10 @@ pub struct Backend {
     /// Per document, the suggestions shown lately: typing along one, or coming back to a spot,
     /// is answered from here without the model; also the suggestions prefetched.
     recent: Arc<DashMap<Uri, RecentSuggestions>>,
+    /// Per document, the engine job of its latest model request, until it ends (`true`). A
+    /// request released mid-generation still finishes and lands in `recent`; the document's next
+    /// request waits for it before looking there.
+    pending: Arc<DashMap<Uri, tokio::sync::watch::Receiver<bool>>>,
     /// When a prefetch may run, and the one running.
     prefetch: Arc<PrefetchGate>,
     /// Requests and edits seen: free heap is given back to the OS after some.
@@ -140,6 +144,7 @@ impl Backend {
             index_edits: Arc::new(DashMap::new()),
             index_order: Arc::new(DashMap::new()),
             recent: Arc::new(DashMap::new()),
+            pending: Arc::new(DashMap::new()),
             prefetch: Arc::new(PrefetchGate::default()),
             activity: Arc::default(),
         }
@@ -154,7 +159,7 @@ impl Backend {
         &self,
         params: InlineCompletionParams,
     ) -> impl std::future::Future<Output = Result<Option<InlineCompletionResponse>>> + Send + '_ {
-        let guard = RequestGuard::new(self.board.clone(), self.prefetch.clone());
+        let guard = RequestGuard::new(self.board.clone(), self.prefetch.clone(), self.finishes_released_work());
         self.activity.bump();
         async move {
             let position = params.text_document_position;
@@ -206,7 +211,7 @@ impl Backend {
         };
         let cancel = guard.cancel.clone();
         if let Some(older) = self.in_flight.insert(uri.clone(), cancel.clone()) {
-            older.cancel();
+            self.let_go(&older);
         }
         let outcome = self.compute(&engine, uri, at, cancel.clone()).await;
         self.forget_in_flight(uri, &cancel);
@@ -247,6 +252,11 @@ impl Backend {
             }
         };
         let window = Window::of(&prepared.request);
+        // A released request that was already generating finishes into `recent`: wait for it.
+        let pending = self.pending.get(uri).map(|entry| entry.value().clone());
+        if let Some(mut pending) = pending {
+            let _ = pending.wait_for(|ended| *ended).await;
+        }
         if let Some(served) = self.recent.get_mut(uri).and_then(|mut recent| recent.serve(window)) {
             let from = match served.origin {
                 Origin::Shown => "a suggestion already shown",
@@ -265,7 +275,7 @@ impl Backend {
                 Origin::Prefetched => Outcome::Prefetched(suggestion),
             };
         }
-        let done = match run(engine, prepared.request.clone()).await {
+        let done = match self.run_to_recent(engine, uri, &prepared).await {
             Ok(done) => done,
             // The client did not cancel (this future is still running): a newer request or an
             // edit of the document superseded this one.
@@ -290,10 +300,7 @@ impl Backend {
             "completion"
         );
         match text {
-            Some(text) => {
-                self.recent.entry(uri.clone()).or_default().remember(window, &text);
-                Outcome::Shown(Suggestion { text, at, word_start, word, document, cursor }, done.stats)
-            }
+            Some(text) => Outcome::Shown(Suggestion { text, at, word_start, word, document, cursor }, done.stats),
             None => Outcome::Empty(Some(done.stats)),
         }
     }
@@ -354,6 +361,56 @@ impl Backend {
             gate: self.prefetch.clone(),
         };
         tokio::spawn(prefetch::run(context, uri.clone(), accepted, cancel));
+    }
+
+    /// Runs `prepared` on the engine in a task of its own, which remembers the finished
+    /// suggestion in `recent` even if this request's future is gone by then (released: the
+    /// editor moved on, maybe along this very suggestion).
+    async fn run_to_recent(
+        &self,
+        engine: &Engine,
+        uri: &Uri,
+        prepared: &Prepared,
+    ) -> std::result::Result<splice_model::Completion, EngineError> {
+        let (ended_tx, ended_rx) = tokio::sync::watch::channel(false);
+        self.pending.insert(uri.clone(), ended_rx.clone());
+        let (engine, uri, prepared) = (engine.clone(), uri.clone(), prepared.clone());
+        let (recent, pending) = (self.recent.clone(), self.pending.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let result = run(&engine, prepared.request.clone()).await;
+            if let Ok(done) = &result {
+                if let Some(text) = completion::finish(&prepared, done) {
+                    recent.entry(uri.clone()).or_default().remember(Window::of(&prepared.request), &text);
+                }
+            }
+            let _ = ended_tx.send(true);
+            pending.remove_if(&uri, |_, current| current.same_channel(&ended_rx));
+            let _ = tx.send(result);
+        });
+        rx.await.unwrap_or(Err(EngineError::Stopped))
+    }
+
+    /// Whether work the editor no longer waits for is released (finishing if started, for the
+    /// typed-ahead cache) rather than cancelled: with a latency budget, which bounds it.
+    fn finishes_released_work(&self) -> bool {
+        self.settings.read().unwrap_or_else(|p| p.into_inner()).engine.latency_budget.is_some()
+    }
+
+    /// Releases (see [`Self::finishes_released_work`]) or cancels `token`.
+    fn let_go(&self, token: &CancelToken) {
+        if self.finishes_released_work() {
+            token.release();
+        } else {
+            token.cancel();
+        }
+    }
+
+    /// The document's request in flight is no longer awaited (an edit came).
+    fn release_in_flight(&self, uri: &Uri) {
+        if let Some((_, token)) = self.in_flight.remove(uri) {
+            self.let_go(&token);
+        }
     }
 
     fn forget_in_flight(&self, uri: &Uri, cancel: &CancelToken) {
@@ -487,13 +544,15 @@ struct RequestGuard {
     board: Arc<StatusBoard>,
     prefetch: Arc<PrefetchGate>,
     finished: bool,
+    /// Dropped unfinished, release the engine request instead of cancelling it.
+    release_on_drop: bool,
 }
 
 impl RequestGuard {
-    fn new(board: Arc<StatusBoard>, prefetch: Arc<PrefetchGate>) -> Self {
+    fn new(board: Arc<StatusBoard>, prefetch: Arc<PrefetchGate>, release_on_drop: bool) -> Self {
         board.update(|c| c.received += 1);
         prefetch.request_taken();
-        Self { cancel: CancelToken::new(), board, prefetch, finished: false }
+        Self { cancel: CancelToken::new(), board, prefetch, finished: false, release_on_drop }
     }
 
     fn finish(&mut self, count: impl FnOnce(&mut status::Counters)) {
@@ -505,7 +564,11 @@ impl RequestGuard {
 
 impl Drop for RequestGuard {
     fn drop(&mut self) {
-        self.cancel.cancel();
+        if self.release_on_drop {
+            self.cancel.release();
+        } else {
+            self.cancel.cancel();
+        }
         if !self.finished {
             self.board.update(|c| c.cancelled += 1);
             self.prefetch.request_ended();
@@ -583,7 +646,7 @@ impl LanguageServer for Backend {
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
         self.activity.bump();
         let uri = params.text_document.uri;
-        self.cancel_in_flight(&uri);
+        self.release_in_flight(&uri);
         let encoding = *self.encoding.read().unwrap_or_else(|p| p.into_inner());
         let Some(mut open) = self.documents.get_mut(&uri) else {
             self.warn(format!("didChange for {}, which is not open; ignored", uri.as_str())).await;
@@ -642,7 +705,7 @@ impl LanguageServer for Backend {
         &self,
         params: CompletionParams,
     ) -> impl std::future::Future<Output = Result<Option<CompletionResponse>>> + Send {
-        let guard = RequestGuard::new(self.board.clone(), self.prefetch.clone());
+        let guard = RequestGuard::new(self.board.clone(), self.prefetch.clone(), self.finishes_released_work());
         self.activity.bump();
         async move { self.completion_item(guard, params).await }
     }
