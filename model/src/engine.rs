@@ -525,8 +525,7 @@ fn serve_jobs(worker: &mut Worker<'_>, jobs: &mpsc::Receiver<Job>, repair_idle: 
 fn run_job(worker: &mut Worker<'_>, job: Job) {
     match job {
         Job::Complete(request, reply) => {
-            let result =
-                if request.cancel.start() { worker.complete(&request) } else { Err(EngineError::Cancelled) };
+            let result = if request.cancel.start() { worker.complete(&request) } else { Err(EngineError::Cancelled) };
             reply(result);
         }
         Job::Logits(request, reply) => reply(worker.prompt_logits(&request)),

@@ -30,9 +30,9 @@ mod worker;
 pub use cache_plan::ReuseMode;
 pub use cancel::CancelToken;
 pub use engine::{
-    detect_template, wait_for_engine_threads, CacheType, FlashAttention, Completion, CompletionRequest, CompletionStats,
-    ContextVerdict, Engine, EngineConfig, ModelInfo, Reply, StopReason, DEFAULT_CONTEXT_TOKENS, DEFAULT_DRAFT_TOKENS,
-    DEFAULT_REPAIR_IDLE, MIN_PROMPT_TOKENS,
+    detect_template, wait_for_engine_threads, CacheType, Completion, CompletionRequest, CompletionStats,
+    ContextVerdict, Engine, EngineConfig, FlashAttention, ModelInfo, Reply, StopReason, DEFAULT_CONTEXT_TOKENS,
+    DEFAULT_DRAFT_TOKENS, DEFAULT_REPAIR_IDLE, MIN_PROMPT_TOKENS,
 };
 pub use error::{EngineError, ModelError};
 pub use rates::MeasuredRates;

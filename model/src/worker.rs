@@ -363,7 +363,8 @@ impl<'m> Worker<'m> {
     fn prefill_allowance(&self) -> Option<usize> {
         let budget = self.latency_budget_ms?;
         let rate = self.rates.lock().map_or(None, |rates| rates.prefill_tokens_per_second);
-        let allowance = rate.map_or(MIN_CUT_PREFIX_TOKENS, |rate| (rate * budget * BUDGET_PREFILL_SHARE / 1000.0) as usize);
+        let allowance =
+            rate.map_or(MIN_CUT_PREFIX_TOKENS, |rate| (rate * budget * BUDGET_PREFILL_SHARE / 1000.0) as usize);
         Some(allowance.max(WIDEN_CHUNK))
     }
 
@@ -484,7 +485,8 @@ impl<'m> Worker<'m> {
         }
         let prompt = self.prompt_with_block(document, block.clone(), max_tokens);
         // Only if the document still has room beside it, as a fresh block would.
-        (prompt.tokens.len() + max_tokens <= self.llama.ctx.n_ctx() as usize && prompt.dropped == prompt.cut).then_some(prompt)
+        (prompt.tokens.len() + max_tokens <= self.llama.ctx.n_ctx() as usize && prompt.dropped == prompt.cut)
+            .then_some(prompt)
     }
 
     /// Plans and applies the cache update of `document`'s sequence for `prompt`, making room for

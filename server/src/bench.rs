@@ -45,7 +45,8 @@ fn latency(args: BenchLatencyArgs) -> anyhow::Result<()> {
     let original = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read the benchmark file {} (run `make corpus`)", path.display()))?;
     // The whole cold prompt, as the table's first row reports it; `--latency-budget` to see the cut.
-    let settings = Settings::resolve(Options { latency_budget: args.options.latency_budget.or(Some(0)), ..args.options.clone() });
+    let settings =
+        Settings::resolve(Options { latency_budget: args.options.latency_budget.or(Some(0)), ..args.options.clone() });
     let (mut text, mut cursor, typed) = open_line(&original)?;
     let load_start = std::time::Instant::now();
     let engine = Engine::start(settings.engine.clone())?;

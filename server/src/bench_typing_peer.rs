@@ -84,7 +84,14 @@ impl LlamaServer {
         let child = Command::new(binary)
             .args(["-m".as_ref(), settings.model.as_os_str()])
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "-c", &settings.ctx.to_string()])
-            .args(["-b", &settings.batch.to_string(), "-ub", &settings.batch.to_string(), "-fa", settings.flash_attention])
+            .args([
+                "-b",
+                &settings.batch.to_string(),
+                "-ub",
+                &settings.batch.to_string(),
+                "-fa",
+                settings.flash_attention,
+            ])
             .args(["--swa-full", "-np", "1", "--cache-reuse", "256", "--cache-ram", "0"])
             .args(["-t", &settings.threads.1.to_string(), "-tb", &settings.threads.0.to_string(), "--no-webui"])
             .stdin(Stdio::null())
