@@ -183,3 +183,36 @@ fn an_out_of_range_number_on_the_command_line_is_refused_before_anything_runs() 
         assert!(stderr(&output).contains("is out of range"), "{args:?}: {}", stderr(&output));
     }
 }
+
+/// `fixture` with the code of its line `line` (1-based) removed, its indentation kept, written
+/// to a temporary file; (path, line, column after the indentation).
+fn indented_empty_line(test: &str, fixture_path: &str, line: usize) -> (std::path::PathBuf, u32, u32) {
+    let text = std::fs::read_to_string(fixture(fixture_path)).unwrap();
+    let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
+    let indent = lines[line - 1].len() - lines[line - 1].trim_start().len();
+    lines[line - 1].truncate(indent);
+    let path = temp_dir(test).join("cut.py");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    (path, line as u32, indent as u32 + 1)
+}
+
+#[test]
+fn a_suggestion_never_doubles_the_indentation_the_editor_typed() {
+    // Two spots where the default model used to start with four more spaces: continuation lines
+    // of a call's arguments, the cursor after the line's indentation.
+    for (name, file, line) in [
+        ("cli-indent-args", "python/indentation/call_arguments.py", 52),
+        ("cli-indent-kwargs", "python/indentation/keyword_arguments.py", 15),
+    ] {
+        let (path, line, col) = indented_empty_line(name, file, line);
+        let args =
+            ["complete", path.to_str().unwrap(), "--line", &line.to_string(), "--col", &col.to_string(), "--json"];
+        let output = splice(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let suggestion = json["suggestion"].as_str().expect("a suggestion");
+        let raw = json["raw"].as_str().unwrap();
+        assert!(!suggestion.starts_with([' ', '\t']), "{file}: {suggestion:?}");
+        assert!(!raw.starts_with([' ', '\t']), "{file}: healing re-spelled the indentation wider: {raw:?}");
+    }
+}
