@@ -130,16 +130,23 @@ impl Shown {
         self.prefix == window.prefix && self.suffix == window.suffix && self.context.as_ref() == window.context
     }
 
+    /// The rest of this suggestion for `window`: the window is where it was made with some of its
+    /// first characters typed. Coming back to the very spot (nothing typed) needs the same
+    /// repository context too (the same prompt); typing along it does not: the person is typing
+    /// the suggestion, whatever the retrieval gate now says about the changed line.
     fn rest_for(&self, window: Window<'_>) -> Option<&str> {
-        if self.suffix != window.suffix || self.context.as_ref() != window.context {
+        if self.suffix != window.suffix {
             return None;
         }
+        let same_context = self.context.as_ref() == window.context;
         let longest = self.text.len().min(window.prefix.len());
         // Longest typed part first: typing "aa" along "aab" must answer "b", not "ab".
         (0..=longest).rev().filter(|&typed| self.text.is_char_boundary(typed)).find_map(|typed| {
             let (before, typed_text) = window.prefix.split_at_checked(window.prefix.len() - typed)?;
             let rest = &self.text[typed..];
-            let matches = typed_text == &self.text[..typed] && same_window_start(&self.prefix, before);
+            let matches = (typed > 0 || same_context)
+                && typed_text == &self.text[..typed]
+                && same_window_start(&self.prefix, before);
             (matches && !rest.trim().is_empty()).then_some(rest)
         })
     }
@@ -202,7 +209,7 @@ mod tests {
     }
 
     #[test]
-    fn other_repository_context_misses() {
+    fn other_repository_context_misses_only_at_the_very_spot() {
         let mut recent = RecentSuggestions::default();
         let context = RepoContext {
             repo_name: None,
@@ -213,8 +220,10 @@ mod tests {
             usage: splice_model::ContextUse::Always,
         };
         recent.remember(Window { prefix: "a = ", suffix: "", context: Some(&context) }, "frob()");
-        assert_eq!(recent.lookup(window("a = ", "")), None);
+        assert_eq!(recent.lookup(window("a = ", "")), None, "the same spot with another prompt");
         assert_eq!(recent.lookup(Window { prefix: "a = f", suffix: "", context: Some(&context) }), Some("rob()"));
+        // Typing along it, the suggestion holds whatever the gate now says about the line.
+        assert_eq!(recent.lookup(window("a = fr", "")), Some("ob()"));
     }
 
     #[test]
