@@ -495,17 +495,12 @@ fn run_thread(
 fn serve_jobs(worker: &mut Worker<'_>, jobs: &mpsc::Receiver<Job>, repair_idle: Duration) {
     let mut last_job = Instant::now();
     loop {
-        let job = if worker.needs_widening() || worker.needs_repair() {
+        let job = if worker.has_idle_work() {
             match jobs.recv_timeout(repair_idle.saturating_sub(last_job.elapsed())) {
                 Ok(job) => job,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    // Widen first: each widening step stales the cells after it again.
-                    if worker.needs_widening() {
-                        if let Err(err) = worker.widen_step() {
-                            tracing::warn!("widening a cut prompt failed: {err}");
-                        }
-                    } else if let Err(err) = worker.repair_step() {
-                        tracing::warn!("background repair failed; the cache was cleared: {err}");
+                    if let Err(err) = worker.idle_step() {
+                        tracing::warn!("background widening or repair failed: {err}");
                     }
                     continue;
                 }
@@ -534,15 +529,11 @@ fn run_job(worker: &mut Worker<'_>, job: Job) {
         Job::Repair(reply) => {
             let mut chunks = 0;
             let result = loop {
-                let step = if worker.needs_widening() {
-                    worker.widen_step()
-                } else if worker.needs_repair() {
-                    worker.repair_step()
-                } else {
+                if !worker.has_idle_work() {
                     break Ok(chunks);
-                };
+                }
                 chunks += 1;
-                if let Err(err) = step {
+                if let Err(err) = worker.idle_step() {
                     break Err(err);
                 }
             };

@@ -321,7 +321,7 @@ impl<'m> Worker<'m> {
 
     /// Re-encodes one chunk of stale cells of the most recently used document that has some.
     /// Returns whether stale cells remain anywhere.
-    pub(crate) fn repair_step(&mut self) -> Result<bool, EngineError> {
+    fn repair_step(&mut self) -> Result<bool, EngineError> {
         let Some(slot) = self.documents.stale() else { return Ok(false) };
         self.documents.sequence(slot).repair_step(&mut self.llama)?;
         Ok(self.needs_repair())
@@ -335,15 +335,30 @@ impl<'m> Worker<'m> {
         self.documents.close(key, &mut self.llama);
     }
 
+    /// Whether idle time has cache work to do: widening a cut prompt or repairing stale cells.
+    pub(crate) fn has_idle_work(&self) -> bool {
+        self.needs_widening() || self.needs_repair()
+    }
+
+    /// One chunk of idle cache work: widening first (each widening step stales the cells after
+    /// it again, so repairing before would be wasted), then repair.
+    pub(crate) fn idle_step(&mut self) -> Result<(), EngineError> {
+        if self.needs_widening() {
+            self.widen_step().map(drop)
+        } else {
+            self.repair_step().map(drop)
+        }
+    }
+
     /// Whether the latency budget cut a prompt whose document is still cached, and idle time
     /// should give it back its full window.
-    pub(crate) fn needs_widening(&self) -> bool {
+    fn needs_widening(&self) -> bool {
         self.widening.as_ref().is_some_and(|w| self.documents.cached(&w.document.key).is_some())
     }
 
     /// Gives the cut prompt back up to [`WIDEN_CHUNK`] tokens of its prefix, just before where it
     /// now starts (the cells after them go stale, for the repair). Returns whether more remain.
-    pub(crate) fn widen_step(&mut self) -> Result<bool, EngineError> {
+    fn widen_step(&mut self) -> Result<bool, EngineError> {
         if !self.needs_widening() {
             self.widening = None;
             return Ok(false);

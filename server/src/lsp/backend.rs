@@ -275,14 +275,13 @@ impl Backend {
                 Origin::Prefetched => Outcome::Prefetched(suggestion),
             };
         }
-        let done = match self.run_to_recent(engine, uri, &prepared).await {
-            Ok(done) => done,
+        let (done, text) = match self.run_to_recent(engine, uri, prepared).await {
+            Ok(finished) => finished,
             // The client did not cancel (this future is still running): a newer request or an
             // edit of the document superseded this one.
             Err(EngineError::Cancelled) => return Outcome::Superseded,
             Err(err) => return Outcome::Failed(convert::server_error(err)),
         };
-        let text = completion::finish(&prepared, &done);
         let mut done = done;
         done.stats.prepare_ms = prepare_ms;
         let stats = &done.stats;
@@ -365,25 +364,27 @@ impl Backend {
 
     /// Runs `prepared` on the engine in a task of its own, which remembers the finished
     /// suggestion in `recent` even if this request's future is gone by then (released: the
-    /// editor moved on, maybe along this very suggestion).
+    /// editor moved on, maybe along this very suggestion). Returns the completion and its
+    /// suggestion (`None`: no item).
     async fn run_to_recent(
         &self,
         engine: &Engine,
         uri: &Uri,
-        prepared: &Prepared,
-    ) -> std::result::Result<splice_model::Completion, EngineError> {
+        prepared: Prepared,
+    ) -> std::result::Result<(splice_model::Completion, Option<String>), EngineError> {
         let (ended_tx, ended_rx) = tokio::sync::watch::channel(false);
         self.pending.insert(uri.clone(), ended_rx.clone());
-        let (engine, uri, prepared) = (engine.clone(), uri.clone(), prepared.clone());
+        let (engine, uri) = (engine.clone(), uri.clone());
         let (recent, pending) = (self.recent.clone(), self.pending.clone());
         let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
-            let result = run(&engine, prepared.request.clone()).await;
-            if let Ok(done) = &result {
-                if let Some(text) = completion::finish(&prepared, done) {
-                    recent.entry(uri.clone()).or_default().remember(Window::of(&prepared.request), &text);
+            let result = run(&engine, prepared.request.clone()).await.map(|done| {
+                let text = completion::finish(&prepared, &done);
+                if let Some(text) = &text {
+                    recent.entry(uri.clone()).or_default().remember(Window::of(&prepared.request), text);
                 }
-            }
+                (done, text)
+            });
             let _ = ended_tx.send(true);
             pending.remove_if(&uri, |_, current| current.same_channel(&ended_rx));
             let _ = tx.send(result);
