@@ -12,7 +12,8 @@
 //! - [`workspace`]: [`WorkspaceIndex`]: open, sync, per-file updates, search; [`reconcile`]:
 //!   bringing the index of a path in line with the disk; [`watch`]: the file watcher;
 //! - [`query`], [`select`]: the terms around the cursor, and from hits to snippets;
-//! - [`lexical`], [`gate`]: the selective-retrieval gate.
+//! - [`lexical`], [`gate`]: the selective-retrieval gate;
+//! - [`syntax`]: tree-sitter error counts, for checking a suggestion before it is shown.
 //!
 //! **Architecture invariant:** this crate knows nothing of llama.cpp or LSP. It deals in paths,
 //! text and scores; turning snippets into prompt tokens is the model crate's job.
@@ -27,6 +28,7 @@ mod reconcile;
 pub mod rules;
 pub mod select;
 pub mod store;
+pub mod syntax;
 pub mod tokenize;
 mod watch;
 pub mod workspace;
