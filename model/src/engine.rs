@@ -7,6 +7,7 @@
 
 use crate::cache_plan::ReuseMode;
 use crate::cancel::CancelToken;
+use crate::candidates::{CheckStats, SuggestionCheck};
 use crate::error::{EngineError, ModelError};
 use crate::loader;
 use crate::rates::{MeasuredRates, SharedRates};
@@ -78,6 +79,9 @@ pub struct EngineConfig {
     pub latency_budget: Option<Duration>,
     /// Whether attention uses llama.cpp's fused flash-attention kernels.
     pub flash_attention: FlashAttention,
+    /// Whether a prompt ending in a partial word or in blanks is healed (see the `healing`
+    /// module); off only to measure what healing is worth.
+    pub token_healing: bool,
 }
 
 /// When llama.cpp uses its fused flash-attention kernels.
@@ -147,6 +151,7 @@ impl EngineConfig {
             draft_always: false,
             latency_budget: None,
             flash_attention: FlashAttention::Auto,
+            token_healing: true,
         }
     }
 }
@@ -196,6 +201,8 @@ pub struct CompletionRequest {
     pub cancel: CancelToken,
     /// Snippets of other workspace files to write before the document, and when to use them.
     pub context: Option<RepoContext>,
+    /// How the suggestion is checked before it is shown (greedy requests only); `None`: not.
+    pub check: Option<SuggestionCheck>,
 }
 
 /// Why generation ended.
@@ -253,6 +260,8 @@ pub struct CompletionStats {
     pub draft_tokens: usize,
     /// Draft tokens the model agreed with (kept as generated tokens).
     pub accepted_draft_tokens: usize,
+    /// What checking the suggestion did, when the request asked for it.
+    pub check: Option<CheckStats>,
 }
 
 /// Whether a request's repository context was used, and why.

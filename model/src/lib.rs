@@ -9,6 +9,7 @@
 
 pub mod cache_plan;
 mod cancel;
+pub mod candidates;
 mod documents;
 mod draft;
 mod engine;
@@ -29,6 +30,7 @@ mod worker;
 
 pub use cache_plan::ReuseMode;
 pub use cancel::CancelToken;
+pub use candidates::{Candidate, CandidateSource, CheckStats, SuggestionCheck};
 pub use engine::{
     detect_template, wait_for_engine_threads, CacheType, Completion, CompletionRequest, CompletionStats,
     ContextVerdict, Engine, EngineConfig, FlashAttention, ModelInfo, Reply, StopReason, DEFAULT_CONTEXT_TOKENS,

@@ -78,6 +78,16 @@ impl TextStream {
         &self.text
     }
 
+    /// A stream that has decoded `text` and holds nothing back.
+    pub(crate) fn starting_with(text: &str) -> TextStream {
+        TextStream { text: text.to_owned(), pending: Vec::new() }
+    }
+
+    /// Whether no incomplete UTF-8 sequence is held back.
+    pub(crate) fn is_clean(&self) -> bool {
+        self.pending.is_empty()
+    }
+
     /// Consumes the stream; an unfinished sequence at the end becomes U+FFFD.
     pub(crate) fn finish(mut self) -> String {
         if !self.pending.is_empty() {

@@ -6,6 +6,7 @@
 //! tokens are decoded. Idle time re-encodes cells that went stale across an edit.
 
 use crate::cache_plan::{self, ReuseMode};
+use crate::candidates::{most_uncertain, runner_up, Branch, Candidate, CandidateSource, CheckStats};
 use crate::documents::Documents;
 use crate::draft::{Draft, DraftSources};
 use crate::engine::{
@@ -33,6 +34,8 @@ use std::time::Instant;
 /// are re-encoded so that the text at the cursor attends to the block.
 const CONTEXT_REFRESH_TOKENS: usize = 64;
 
+/// Most tokens one branched alternative may generate (a line of code).
+const MAX_ALTERNATIVE_TOKENS: usize = 32;
 /// Token healing re-spells at most this many trailing prompt tokens of a word.
 const MAX_HEALED_TOKENS: usize = 3;
 
@@ -67,6 +70,8 @@ pub(crate) struct Worker<'m> {
     draft_tokens: u32,
     /// Verify drafts whenever found, whatever the policy says.
     draft_always: bool,
+    /// Whether prompts ending mid-word or in blanks are healed.
+    token_healing: bool,
     /// Stop at a line end once a request has run this long (milliseconds).
     latency_budget_ms: Option<f64>,
     /// Measured prefill and decode speeds, shared with the engine's handles.
@@ -147,6 +152,7 @@ impl<'m> Worker<'m> {
             threads,
             draft_tokens: config.draft_tokens,
             draft_always: config.draft_always,
+            token_healing: config.token_healing,
             latency_budget_ms: config.latency_budget.map(|b| b.as_secs_f64() * 1000.0),
             rates,
             drafts: DraftSources::default(),
@@ -201,7 +207,10 @@ impl<'m> Worker<'m> {
             shifted = stats.shifted_tokens,
             "prompt ready"
         );
-        let (text, stop) = self.generate(request, slot, prompt.healing, max_tokens, started, &mut stats)?;
+        let generated_from = self.documents.sequence(slot).tokens().len();
+        let (text, stop, branches) = self.generate(request, slot, prompt.healing, max_tokens, started, &mut stats)?;
+        let (text, stop) =
+            self.check_candidates(request, slot, generated_from, (text, stop), branches, started, &mut stats)?;
         stats.total_ms = ms_since(started);
         let decode_ms = stats.total_ms - stats.first_token_ms;
         self.rates.lock().unwrap_or_else(|poison| poison.into_inner()).add(
@@ -562,6 +571,9 @@ impl<'m> Worker<'m> {
     /// Drops the tokens of the word the prefix ends in (at most [`MAX_HEALED_TOKENS`]), or its
     /// trailing blank token, and returns the healing that makes generation spell them again.
     fn heal_trailing_word(&self, prefix: &mut Vec<LlamaToken>, text: &str) -> Option<Healing> {
+        if !self.token_healing {
+            return None;
+        }
         let mut dropped: Vec<u8> = Vec::new();
         let mut count = 0;
         while count < MAX_HEALED_TOKENS {
@@ -612,10 +624,17 @@ impl<'m> Worker<'m> {
         max_tokens: usize,
         started: Instant,
         stats: &mut CompletionStats,
-    ) -> Result<(String, StopReason), EngineError> {
+    ) -> Result<(String, StopReason, Vec<Branch>), EngineError> {
         let mut sampler = request.sampling.sampler();
         let speculate = request.sampling.is_greedy() && self.draft_tokens > 0;
-        let mut out = Output { text: TextStream::default(), piece: Vec::with_capacity(16), healing, started };
+        let wants_branches = request.check.is_some() && request.sampling.is_greedy();
+        let mut out = Output {
+            text: TextStream::default(),
+            piece: Vec::with_capacity(16),
+            healing,
+            started,
+            branches: wants_branches.then(Vec::new),
+        };
         let n_ctx = self.llama.ctx.n_ctx() as usize;
         let vocab = self.model.vocab();
         let generated_from = self.documents.sequence(slot).tokens().len();
@@ -635,7 +654,8 @@ impl<'m> Worker<'m> {
             if self.over_budget(&out, started, stats) {
                 break StopReason::LatencyBudget;
             }
-            let Some(token) = out.choose(&mut sampler, &self.llama.ctx, row, &self.pieces) else {
+            let Some(token) = out.choose(&mut sampler, &self.llama.ctx, row, &self.pieces, stats.generated_tokens)
+            else {
                 // No token spells what the user typed: nothing sensible to suggest.
                 break StopReason::EndOfGeneration;
             };
@@ -678,7 +698,8 @@ impl<'m> Worker<'m> {
                 if stats.generated_tokens >= max_tokens || request.cancel.is_cancelled() {
                     break;
                 }
-                if out.choose(&mut sampler, &self.llama.ctx, i as i32, &self.pieces) != Some(draft) {
+                let step = stats.generated_tokens;
+                if out.choose(&mut sampler, &self.llama.ctx, i as i32, &self.pieces, step) != Some(draft) {
                     break;
                 }
                 stop = out.take(draft, &vocab, &self.stop_tokens, request, stats);
@@ -700,13 +721,145 @@ impl<'m> Worker<'m> {
         self.drafts.remember(generated);
         // A budget (of time or tokens) that ends a block mid-line shows the whole lines only.
         let cut = matches!(stop, StopReason::LatencyBudget | StopReason::TokenBudget) && out.has_complete_line();
+        let branches = out.branches.take().unwrap_or_default();
         let mut text = out.text.finish();
         if cut {
             if let Some(end) = text.rfind('\n') {
                 text.truncate(end);
             }
         }
-        Ok((text, stop))
+        Ok((text, stop, branches))
+    }
+
+    /// Checks the greedy suggestion with the request's judge and, when it adds syntax errors,
+    /// tries the cheaper candidates ([`crate::candidates`]): its first line alone, then lines
+    /// branched at its least certain first-line tokens. Returns the text to show and why it
+    /// ended. Alternatives are not generated past the latency budget.
+    #[allow(clippy::too_many_arguments)]
+    fn check_candidates(
+        &mut self,
+        request: &CompletionRequest,
+        slot: usize,
+        generated_from: usize,
+        greedy: (String, StopReason),
+        branches: Vec<Branch>,
+        started: Instant,
+        stats: &mut CompletionStats,
+    ) -> Result<(String, StopReason), EngineError> {
+        let Some(check) = request.check.as_ref().filter(|_| request.sampling.is_greedy()) else {
+            return Ok(greedy);
+        };
+        let mut report = CheckStats::default();
+        let judge = |text: &str, source: CandidateSource, report: &mut CheckStats| {
+            let judged = Instant::now();
+            let errors_added = check.errors_added(text);
+            report.judge_ms += ms_since(judged);
+            report.candidates.push(Candidate { text: text.to_owned(), errors_added, source });
+            errors_added.unwrap_or(0) == 0
+        };
+        let (greedy_text, greedy_stop) = greedy;
+        if judge(&greedy_text, CandidateSource::Greedy, &mut report) {
+            stats.check = Some(report);
+            return Ok((greedy_text, greedy_stop));
+        }
+        let mut shown: Option<(String, StopReason)> = None;
+        if let Some(end) = greedy_text.find('\n').filter(|&end| !greedy_text[..end].trim().is_empty()) {
+            let first = &greedy_text[..end];
+            if judge(first, CandidateSource::FirstLine, &mut report) {
+                shown = Some((first.to_owned(), StopReason::ShapeComplete));
+            }
+        }
+        for branch in most_uncertain(branches, check.alternatives) {
+            if shown.is_some() || request.cancel.is_cancelled() {
+                break;
+            }
+            if self.latency_budget_ms.is_some_and(|budget| ms_since(started) >= budget) {
+                break;
+            }
+            let generating = Instant::now();
+            let text = self.alternative(request, slot, generated_from, &branch, &greedy_text, &mut report)?;
+            report.alternatives_ms += ms_since(generating);
+            if text.trim().is_empty() || report.candidates.iter().any(|c| c.text == text) {
+                continue;
+            }
+            let source = CandidateSource::Branch { step: branch.step, margin: branch.margin };
+            if judge(&text, source, &mut report) {
+                shown = Some((text, StopReason::ShapeComplete));
+            }
+        }
+        let shown = match shown {
+            Some(shown) => {
+                report.chosen = report.candidates.len() - 1;
+                shown
+            }
+            None => {
+                // None adds no error: the one that adds the fewest, greedy on a tie.
+                let fewest = (0..report.candidates.len())
+                    .min_by_key(|&i| (report.candidates[i].errors_added.unwrap_or(0), i))
+                    .unwrap_or(0);
+                report.chosen = fewest;
+                match fewest {
+                    0 => (greedy_text, greedy_stop),
+                    i => (report.candidates[i].text.clone(), StopReason::ShapeComplete),
+                }
+            }
+        };
+        stats.check = Some(report);
+        Ok(shown)
+    }
+
+    /// One branched alternative: the cache cut back to `branch.step` generated tokens, the
+    /// runner-up token taken there, then greedy decoding to the end of the line (or a stop).
+    fn alternative(
+        &mut self,
+        request: &CompletionRequest,
+        slot: usize,
+        generated_from: usize,
+        branch: &Branch,
+        greedy_text: &str,
+        report: &mut CheckStats,
+    ) -> Result<String, EngineError> {
+        self.documents.sequence(slot).truncate_generated(&mut self.llama, generated_from + branch.step)?;
+        let mut out = Output {
+            text: TextStream::starting_with(&greedy_text[..branch.text_len]),
+            piece: Vec::with_capacity(16),
+            healing: branch.healing.clone(),
+            started: Instant::now(),
+            branches: None,
+        };
+        let mut sampler = request.sampling.sampler();
+        let vocab = self.model.vocab();
+        let n_ctx = self.llama.ctx.n_ctx() as usize;
+        // `take` counts into these; the request's own stats are not the alternative's.
+        let mut scratch = CompletionStats { generated_tokens: branch.step.max(1), ..CompletionStats::default() };
+        let mut token = branch.token;
+        let mut produced = 0;
+        loop {
+            if request.cancel.is_cancelled() {
+                return Err(EngineError::Cancelled);
+            }
+            if out.take(token, &vocab, &self.stop_tokens, request, &mut scratch).is_some()
+                || out.text.text().contains('\n')
+            {
+                break;
+            }
+            produced += 1;
+            if produced >= MAX_ALTERNATIVE_TOKENS || self.documents.sequence(slot).tokens().len() + 1 >= n_ctx {
+                break;
+            }
+            self.documents.sequence(slot).push_generated(&mut self.llama, token)?;
+            let row = self.llama.batch.n_tokens() - 1;
+            match out.choose(&mut sampler, &self.llama.ctx, row, &self.pieces, 0) {
+                Some(next) => token = next,
+                None => break,
+            }
+        }
+        report.alternative_tokens += produced;
+        let mut text = out.text.finish();
+        if let Some(end) = text.find('\n') {
+            text.truncate(end);
+        }
+        Ok(text)
     }
 
     /// Whether the latency budget says to stop before the next token: a complete line is there
@@ -735,6 +888,8 @@ struct Output {
     /// The healing of a trailing partial word, until the generated text has spelled it.
     healing: Option<Healing>,
     started: Instant,
+    /// The first line's branch points, when the suggestion will be checked.
+    branches: Option<Vec<Branch>>,
 }
 
 impl Output {
@@ -747,16 +902,34 @@ impl Output {
     /// The token chosen from batch row `row`'s logits: the healing's best while it lasts (`None`
     /// if no token can spell it), else the sampler's.
     fn choose(
-        &self,
+        &mut self,
         sampler: &mut llama_cpp_2::sampling::LlamaSampler,
         ctx: &llama_cpp_2::context::LlamaContext<'_>,
         row: i32,
         pieces: &[Vec<u8>],
+        step: usize,
     ) -> Option<LlamaToken> {
+        self.note_branch(ctx.get_logits_ith(row), pieces, step);
         match &self.healing {
             Some(heal) => heal.best_token(ctx.get_logits_ith(row), pieces),
             None => Some(sampler.sample(ctx, row)),
         }
+    }
+
+    /// Remembers where the `step`-th generated token could have been another (its runner-up),
+    /// while the first line lasts and branches are wanted. O(vocabulary), a few times a request.
+    fn note_branch(&mut self, logits: &[f32], pieces: &[Vec<u8>], step: usize) {
+        let Some(branches) = self.branches.as_mut() else { return };
+        if self.text.text().contains('\n') || !self.text.is_clean() {
+            return;
+        }
+        let found = match &self.healing {
+            Some(heal) => runner_up(logits, |id| pieces.get(id).is_some_and(|p| heal.allows(p))),
+            None => runner_up(logits, |_| true),
+        };
+        let Some((_, token, margin)) = found else { return };
+        branches.retain(|b| b.step != step);
+        branches.push(Branch { step, token, margin, text_len: self.text.text().len(), healing: self.healing.clone() });
     }
 
     /// Adds `token` to the output; returns why generation stops at it, if it does. An

@@ -29,6 +29,7 @@ fn request(prefix: &str) -> CompletionRequest {
         sampling: SamplingConfig::default(),
         cancel: CancelToken::new(),
         context: None,
+        check: None,
     }
 }
 

@@ -33,6 +33,7 @@ fn request(prefix: &str, context: Option<RepoContext>) -> CompletionRequest {
         sampling: SamplingConfig::default(),
         cancel: CancelToken::new(),
         context,
+        check: None,
     }
 }
 

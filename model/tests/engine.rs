@@ -19,6 +19,7 @@ fn request(prefix: &str, shape: SuggestionShape, max_tokens: u32) -> CompletionR
         sampling: SamplingConfig::default(),
         cancel: CancelToken::new(),
         context: None,
+        check: None,
     }
 }
 

@@ -33,6 +33,7 @@ fn request(prefix: &str, max_tokens: u32) -> CompletionRequest {
         sampling: SamplingConfig::default(),
         cancel: CancelToken::new(),
         context: None,
+        check: None,
     }
 }
 

@@ -59,6 +59,7 @@ fn complete(engine: &Engine, prefix: &str, indent: usize) -> Completion {
         sampling: SamplingConfig::default(),
         cancel: CancelToken::new(),
         context: None,
+        check: None,
     };
     engine.complete_blocking(request).unwrap()
 }
@@ -108,6 +109,7 @@ fn sampling_with_temperature_never_speculates() {
         sampling: SamplingConfig { temperature: 0.8, ..SamplingConfig::default() },
         cancel: CancelToken::new(),
         context: None,
+        check: None,
     };
     let done = speculative.complete_blocking(request).unwrap();
     assert!(done.stats.generated_tokens > 0);

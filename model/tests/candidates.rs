@@ -1,0 +1,100 @@
+//! Candidates checked before they are shown, on the real default model: a judge that rejects the
+//! greedy suggestion gets a line branched at one of its least certain tokens instead, the cache
+//! stays exact for the next request, and a judge that accepts costs no extra decoding. The
+//! judges here are stand-ins for the server's syntax check, which has its own tests.
+
+use splice_e2e::gemma;
+use splice_model::shape::SuggestionShape;
+use splice_model::{
+    CancelToken, CandidateSource, Completion, CompletionRequest, Engine, EngineConfig, SamplingConfig, SuggestionCheck,
+};
+
+/// A real Python file of this repository, cut after an indented line's indentation.
+const FILE: &str = include_str!("../../bench/peer_llama_server.py");
+
+fn engine() -> Engine {
+    let mut config = EngineConfig::new(gemma());
+    config.context_tokens = Some(4096);
+    config.max_tokens = 24;
+    config.latency_budget = None;
+    Engine::start(config).unwrap()
+}
+
+/// The file up to an indented line in its middle, plus that line's indentation.
+fn prefix() -> String {
+    let lines: Vec<&str> = FILE.split_inclusive('\n').collect();
+    let i = (lines.len() / 2..lines.len()).find(|&i| lines[i].starts_with("        ")).unwrap();
+    let indent = lines[i].len() - lines[i].trim_start().len();
+    format!("{}{}", lines[..i].concat(), &lines[i][..indent])
+}
+
+fn request(check: Option<SuggestionCheck>) -> CompletionRequest {
+    CompletionRequest {
+        document: "peer.py".to_owned(),
+        prefix: prefix(),
+        suffix: String::new(),
+        shape: SuggestionShape::SingleLine,
+        max_tokens: 24,
+        sampling: SamplingConfig::default(),
+        cancel: CancelToken::new(),
+        context: None,
+        check,
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.split('\n').next().unwrap_or_default()
+}
+
+fn complete(engine: &Engine, check: Option<SuggestionCheck>) -> Completion {
+    engine.complete_blocking(request(check)).unwrap()
+}
+
+#[test]
+fn a_rejected_suggestion_gives_way_to_a_branched_line_and_the_cache_stays_exact() {
+    let engine = engine();
+    let greedy = complete(&engine, None);
+    assert!(greedy.stats.check.is_none(), "no check asked, none done");
+    let rejected = first_line(&greedy.text).to_owned();
+    assert!(!rejected.trim().is_empty(), "the model suggests something here: {:?}", greedy.text);
+    let judge_rejected = rejected.clone();
+    let check = SuggestionCheck::new(2, move |text: &str| Some(usize::from(first_line(text) == judge_rejected)));
+    let checked = complete(&engine, Some(check));
+    let report = checked.stats.check.clone().expect("the check ran");
+    assert_eq!(report.candidates[0].source, CandidateSource::Greedy);
+    assert_eq!(report.candidates[0].errors_added, Some(1));
+    assert_eq!(first_line(&report.candidates[0].text), rejected, "the greedy candidate is plain greedy decoding");
+    let chosen = &report.candidates[report.chosen];
+    assert!(matches!(chosen.source, CandidateSource::Branch { .. }), "{report:?}");
+    assert_eq!(chosen.errors_added, Some(0));
+    assert_eq!(checked.text, chosen.text, "the chosen candidate is what the request returns");
+    assert_ne!(first_line(&checked.text), rejected);
+    assert!(report.alternative_tokens > 0);
+    // The branch cut the cache back and decoded other tokens: the next request must still see
+    // exactly the prompt's cells.
+    let again = complete(&engine, None);
+    assert_eq!(again.text, greedy.text, "the cache after a branch gives plain greedy decoding again");
+}
+
+#[test]
+fn an_accepted_suggestion_costs_no_alternative() {
+    let engine = engine();
+    let greedy = complete(&engine, None);
+    let checked = complete(&engine, Some(SuggestionCheck::new(2, |_: &str| Some(0))));
+    assert_eq!(checked.text, greedy.text);
+    let report = checked.stats.check.expect("the check ran");
+    assert_eq!(report.candidates.len(), 1);
+    assert_eq!((report.chosen, report.alternative_tokens), (0, 0));
+}
+
+#[test]
+fn when_every_candidate_is_worse_the_greedy_one_stays() {
+    let engine = engine();
+    let greedy = complete(&engine, None);
+    let checked = complete(&engine, Some(SuggestionCheck::new(2, |_: &str| Some(1))));
+    let report = checked.stats.check.expect("the check ran");
+    assert!(report.candidates.len() > 1, "alternatives were tried: {report:?}");
+    assert!(report.candidates.len() <= 4, "greedy, its first line, at most two branches: {report:?}");
+    assert_eq!(report.chosen, 0);
+    assert_eq!(checked.text, greedy.text);
+}
