@@ -8,8 +8,8 @@ VOCAB_FIXTURES := target/vocab-fixtures
 FEATURES ?=
 CARGO_FLAGS := --release --locked $(if $(FEATURES),--features $(FEATURES),)
 
-.PHONY: demo test build tools models models-default corpus fixtures bench bench-fim bench-retrieval bench-soak \
-	bench-overhead bench-typing fim-copy lint fuzz \
+.PHONY: demo test build tools models models-default corpus exec-venv fixtures bench bench-fim bench-retrieval bench-soak \
+	bench-overhead bench-typing bench-exec fim-copy lint fuzz \
 	test-editors test-nvim vscode-e2e vsix
 
 ## Run the main job: a real completion with its timing, on the default model.
@@ -17,7 +17,7 @@ demo: tools models-default build
 	@scripts/demo.sh $(SPLICE)
 
 ## Run every test (unit, model, end-to-end LSP, editor clients) with the real models.
-test: tools models fixtures
+test: tools models fixtures exec-venv
 	$(CARGO) build $(CARGO_FLAGS) --bin splice
 	@# The editor suites run even when a cargo test failed, so that one failure hides nothing.
 	status=0; \
@@ -57,6 +57,9 @@ models-default:
 corpus:
 	@scripts/corpus.sh
 
+exec-venv:
+	@scripts/exec-venv.sh
+
 fixtures: $(VOCAB_FIXTURES)/.stamp
 
 $(VOCAB_FIXTURES)/.stamp: tests/fixtures/make_fim_vocabs.py tests/fixtures/requirements.txt scripts/fixtures.sh
@@ -92,6 +95,15 @@ PEER ?= $(wildcard $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/splice/peer/llama.cpp/
 bench-typing: tools models-default corpus build
 	$(SPLICE) bench typing --lines $(TYPING_LINES) $(if $(PEER),--peer $(PEER),)
 	$(SPLICE) bench typing --lines $(TYPING_LINES) --busy $(if $(PEER),--peer $(PEER),)
+
+EXEC_HOLES ?= 40
+
+## Holes in real functions of click, itsdangerous and more-itertools, filled with the first
+## suggested line and judged by the packages' own tests (pass@1), against llama-server when
+## built (bench/build_llama_server.sh), then each quality feature switched off in turn.
+bench-exec: tools models-default corpus build
+	$(SPLICE) bench exec --holes $(EXEC_HOLES) $(if $(PEER),--peer $(PEER),)
+	$(SPLICE) bench exec --holes $(EXEC_HOLES) --variants auto,no-check,no-healing,single-line
 
 FIM_COPY := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/splice/models/gemma-3-270m-fim-copy.gguf
 

@@ -216,3 +216,38 @@ fn a_suggestion_never_doubles_the_indentation_the_editor_typed() {
         assert!(!raw.starts_with([' ', '\t']), "{file}: healing re-spelled the indentation wider: {raw:?}");
     }
 }
+
+#[test]
+fn the_syntax_check_of_a_suggestion_shows_in_the_json_and_can_be_switched_off() {
+    let (path, line, col) = indented_empty_line("cli-check", "python/inventory.py", 33);
+    let ask = |extra: &[&str]| -> Value {
+        let (line, col) = (line.to_string(), col.to_string());
+        let mut args = vec!["complete", path.to_str().unwrap(), "--line", &line, "--col", &col, "--json"];
+        args.extend_from_slice(extra);
+        let output = splice(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_str(&stdout(&output)).unwrap()
+    };
+    let json = ask(&[]);
+    let check = &json["timings"]["check"];
+    let candidates = check["candidates"].as_array().expect("a Python file's suggestion is checked");
+    assert_eq!(candidates[0]["source"], "greedy", "{check}");
+    for candidate in candidates {
+        assert!(candidate["errorsAdded"].is_u64(), "Python has a grammar, every candidate is judged: {check}");
+    }
+    let chosen = check["chosen"].as_u64().unwrap() as usize;
+    assert!(chosen < candidates.len(), "{check}");
+    assert_eq!(json["raw"], candidates[chosen]["text"], "the chosen candidate is the one shown: {check}");
+    assert!(check["judgeMs"].as_f64().unwrap() >= 0.0);
+    let off = ask(&["--syntax-check", "off"]);
+    assert!(off["timings"]["check"].is_null(), "{}", off["timings"]);
+    // A file without a grammar is not judged.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let plain = path.with_extension("txt");
+    std::fs::write(&plain, text).unwrap();
+    let args = ["complete", plain.to_str().unwrap(), "--line", &line.to_string(), "--col", &col.to_string(), "--json"];
+    let output = splice(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(json["timings"]["check"].is_null(), "{}", json["timings"]);
+}

@@ -30,6 +30,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Typing(args) => crate::bench_typing::run(args),
         BenchCommand::Accept(args) => crate::bench_accept::run(args),
         BenchCommand::Prefill(args) => crate::bench_prefill::run(args),
+        BenchCommand::Exec(args) => crate::bench_exec::run(args),
     }
 }
 

@@ -203,6 +203,7 @@ fn splice_encode(engine: &Engine, text: &str, round: usize) -> anyhow::Result<En
         sampling: SamplingConfig::default(),
         cancel: CancelToken::new(),
         context: None,
+        check: None,
     };
     let completion = engine.complete_blocking(request)?;
     engine.close_document(&document);

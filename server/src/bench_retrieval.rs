@@ -53,6 +53,8 @@ pub struct Answer {
     pub round_trip_ms: Option<f64>,
     /// The retrieval details for `--json`.
     pub retrieval: Value,
+    /// What the syntax check did (`report::check_json`), `null` without one.
+    pub check: Value,
 }
 
 /// One mode's results.
@@ -222,6 +224,7 @@ fn in_process(
                 context_tokens: done.stats.context_tokens,
                 round_trip_ms: None,
                 retrieval: crate::report::retrieval_json(&prepared.retrieval, &done.stats),
+                check: done.stats.check.as_ref().map_or(Value::Null, crate::report::check_json),
             });
         }
         all.push(answers);

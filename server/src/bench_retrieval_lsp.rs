@@ -34,6 +34,8 @@ pub struct LspRun {
     pub index_files_at_start: Option<u64>,
     /// Files in the index after the last task.
     pub index_files_at_end: Option<u64>,
+    /// What `splice/status` said of the loaded model (`model`).
+    pub model: Value,
 }
 
 /// Starts a server over `repository` with retrieval `mode` and asks it every task.
@@ -54,6 +56,7 @@ pub fn answers(
     if status["state"] != "ready" {
         bail!("the model failed to load: {} (log: {})", status["error"], log.display());
     }
+    let model = status["model"].clone();
     let status = match mode {
         Retrieval::Never => status,
         _ => session.wait_for_indexing(INDEXING_GUARD).context("indexing did not end")?,
@@ -101,7 +104,7 @@ pub fn answers(
     if !exit.success() {
         eprintln!("  the server exited with {exit} (log: {})", log.display());
     }
-    Ok(LspRun { answers, index_files_at_start, index_files_at_end })
+    Ok(LspRun { answers, index_files_at_start, index_files_at_end, model })
 }
 
 /// Asks at the task's hole in the open document `uri` and reads the request's stats (`last`).
@@ -130,6 +133,7 @@ fn ask(session: &mut LspSession, uri: &str, task: &Task) -> anyhow::Result<Answe
             "contextTokens": context_tokens,
             "contextFiles": last["contextFiles"],
         }),
+        check: last["check"].clone(),
     })
 }
 

@@ -180,7 +180,7 @@ pub fn variant_name(variant: TypingVariant) -> &'static str {
 
 /// The peer gets Splice's model, context and threads as the loaded server reports them, and
 /// the generation limits the options resolve to.
-fn peer_settings(options: &Options, status: &Value) -> PeerSettings {
+pub fn peer_settings(options: &Options, status: &Value) -> PeerSettings {
     let settings = Settings::resolve(options.clone());
     let model = &status["model"];
     let number = |v: &Value, default: u32| v.as_u64().map_or(default, |n| n as u32);

@@ -130,6 +130,17 @@ impl Drop for LlamaServer {
     }
 }
 
+/// How many bytes before the cursor fit a prefix prompt on `server`: the context less the
+/// generation budget and a margin, at this text's bytes per token (one `/tokenize` of `before`,
+/// the text before the cursor).
+pub fn window_bytes(server: SocketAddr, settings: &PeerSettings, before: &str) -> anyhow::Result<usize> {
+    let tokens = bench_http::post_json(server, "/tokenize", &json!({ "content": before }), GUARD)?;
+    let count = tokens["tokens"].as_array().map_or(0, Vec::len).max(1);
+    let budget = settings.ctx.saturating_sub(settings.max_tokens + 16) as f64;
+    let bytes_per_token = before.len().max(1) as f64 / count as f64;
+    Ok((budget * bytes_per_token * 0.95) as usize)
+}
+
 /// One request's result, sent back by its thread.
 struct Done {
     job: u64,
@@ -228,15 +239,8 @@ impl PeerReplay<'_> {
         Ok(())
     }
 
-    /// How many bytes before the cursor fit the prompt: the context less the generation budget
-    /// and a margin, at this file's bytes per token (one `/tokenize` of the text before the
-    /// cursor).
     fn measure_window(&self, before: &str) -> anyhow::Result<usize> {
-        let tokens = bench_http::post_json(self.addr, "/tokenize", &json!({ "content": before }), GUARD)?;
-        let count = tokens["tokens"].as_array().map_or(0, Vec::len).max(1);
-        let budget = self.settings.ctx.saturating_sub(self.settings.max_tokens + 16) as f64;
-        let bytes_per_token = before.len().max(1) as f64 / count as f64;
-        Ok((budget * bytes_per_token * 0.95) as usize)
+        window_bytes(self.addr, self.settings, before)
     }
 
     /// Waits until no request is in flight and no timer is set (between spots).

@@ -51,6 +51,7 @@ impl Command {
             Command::Bench(BenchCommand::Typing(args)) => Some(&args.options),
             Command::Bench(BenchCommand::Accept(args)) => Some(&args.options),
             Command::Bench(BenchCommand::Prefill(args)) => Some(&args.options),
+            Command::Bench(BenchCommand::Exec(args)) => Some(&args.options),
         }
     }
 }
@@ -120,6 +121,55 @@ pub enum BenchCommand {
     /// Cold-prompt encoding speed against llama-server on the same text and settings, one
     /// setting varied at a time (batch, flash attention, threads).
     Prefill(BenchPrefillArgs),
+    /// Holes in real Python functions filled with the first suggested line and judged by the
+    /// package's own tests: pass@1, exact match, lines that do not parse or change the
+    /// indentation; optionally llama-server on the same holes.
+    Exec(BenchExecArgs),
+}
+
+/// `splice bench exec --variants`: the Splice configurations asked at every hole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecVariant {
+    /// `--retrieval never`.
+    Never,
+    /// `--retrieval auto` (the defaults).
+    Auto,
+    /// The defaults with `--syntax-check off`.
+    NoCheck,
+    /// The defaults with `--token-healing off`.
+    NoHealing,
+    /// The defaults with `--multi-line off`: every suggestion ends at its first line.
+    SingleLine,
+}
+
+/// Flags of `splice bench exec`.
+#[derive(Debug, Args)]
+pub struct BenchExecArgs {
+    /// Packages to cut holes from (click, itsdangerous, more-itertools); default: all.
+    #[arg(long, value_delimiter = ',')]
+    pub packages: Vec<String>,
+    /// Holes per package (one per function; fewer where the package has fewer usable ones).
+    #[arg(long, default_value_t = 40)]
+    pub holes: usize,
+    /// Seed of the hole choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Splice configurations to ask.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [ExecVariant::Never, ExecVariant::Auto])]
+    pub variants: Vec<ExecVariant>,
+    /// llama.cpp's `llama-server` binary (`bench/build_llama_server.sh`), asked at the same
+    /// holes. Absent: Splice only.
+    #[arg(long)]
+    pub peer: Option<PathBuf>,
+    /// Seconds one test run may take before the line counts as failing.
+    #[arg(long, default_value_t = 60)]
+    pub test_timeout: u64,
+    /// Print JSON (a summary and every hole's answers) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Model options (`--model`, `--ctx`, `--max-tokens`, …).
+    #[command(flatten)]
+    pub options: Options,
 }
 
 /// `splice bench prefill --variants`: the setting each variant changes.

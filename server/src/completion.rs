@@ -90,7 +90,10 @@ pub fn prepare(
         return Err(Skip::Binary);
     }
     let window = &text[start..end];
-    let shape = SuggestionShape::for_cursor(&CursorContext::from_text(window, cursor - start), limits(settings));
+    let shape = match SuggestionShape::for_cursor(&CursorContext::from_text(window, cursor - start), limits(settings)) {
+        SuggestionShape::MultiLine { .. } if !settings.multi_line => SuggestionShape::SingleLine,
+        shape => shape,
+    };
     let cursor_line = cursor_line.unwrap_or_else(|| lines_ended(&text[..cursor]));
     let first_line = cursor_line.saturating_sub(lines_ended(prefix));
     let query = RetrievalQuery { path, text: window, cursor: cursor - start, window: 0..window.len(), first_line };
@@ -101,6 +104,10 @@ pub fn prepare(
             tracing::debug!(snippets = snippets.len(), "retrieval: {reason}")
         }
     }
+    let check = settings.syntax_check.and_then(|alternatives| {
+        let language = crate::syntax_check::language_of(path, document);
+        crate::syntax_check::check_for(language, prefix, suffix, &shape, alternatives)
+    });
     let request = CompletionRequest {
         document: document.to_owned(),
         prefix: prefix.to_owned(),
@@ -110,6 +117,7 @@ pub fn prepare(
         sampling: settings.sampling,
         cancel,
         context: workspace.context_for(&retrieval, path),
+        check,
     };
     Ok(Prepared { request, retrieval })
 }

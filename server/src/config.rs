@@ -130,6 +130,21 @@ pub struct Options {
     /// is idle (with `--reuse pie` only); default on.
     #[arg(long, value_enum)]
     pub prefetch: Option<OnOff>,
+    /// Check a greedy suggestion's syntax before it is shown (Python): one that adds errors
+    /// around the cursor gives way to a candidate that does not; default on.
+    #[arg(long, value_enum)]
+    pub syntax_check: Option<OnOff>,
+    /// With the syntax check: lines branched at the suggestion's least certain tokens to try
+    /// when it adds errors; default 2.
+    #[arg(long)]
+    pub alternatives: Option<u32>,
+    /// Token healing of a prompt that ends mid-word or in blanks; default on (off: to measure it).
+    #[arg(long, value_enum)]
+    pub token_healing: Option<OnOff>,
+    /// Multi-line suggestions at empty lines and block openings; default on (off: every
+    /// suggestion ends at its first line).
+    #[arg(long, value_enum)]
+    pub multi_line: Option<OnOff>,
 }
 
 impl Options {
@@ -159,6 +174,10 @@ impl Options {
             retrieval_min_score: self.retrieval_min_score.or(fallback.retrieval_min_score),
             index_dir: self.index_dir.or(fallback.index_dir),
             prefetch: self.prefetch.or(fallback.prefetch),
+            syntax_check: self.syntax_check.or(fallback.syntax_check),
+            alternatives: self.alternatives.or(fallback.alternatives),
+            token_healing: self.token_healing.or(fallback.token_healing),
+            multi_line: self.multi_line.or(fallback.multi_line),
         }
     }
 }
@@ -205,6 +224,8 @@ pub mod bounds {
     pub const DRAFT_TOKENS: RangeInclusive<u32> = 0..=2;
     /// `--latency-budget` in milliseconds (0 = off): up to ten minutes.
     pub const LATENCY_BUDGET_MS: RangeInclusive<u64> = 0..=600_000;
+    /// `--alternatives`: each costs up to a line of decoding when the suggestion is worse.
+    pub const ALTERNATIVES: RangeInclusive<u32> = 0..=8;
     /// `--retrieval-tokens`.
     pub const RETRIEVAL_TOKENS: RangeInclusive<usize> = 0..=16_384;
     /// `--retrieval-min-probability`.
@@ -253,6 +274,7 @@ impl Options {
         check(self.max_documents, bounds::MAX_DOCUMENTS, "--max-documents", "maxDocuments")?;
         check(self.draft_tokens, bounds::DRAFT_TOKENS, "--draft-tokens", "draftTokens")?;
         check(self.latency_budget, bounds::LATENCY_BUDGET_MS, "--latency-budget", "latencyBudget")?;
+        check(self.alternatives, bounds::ALTERNATIVES, "--alternatives", "alternatives")?;
         check(self.retrieval_tokens, bounds::RETRIEVAL_TOKENS, "--retrieval-tokens", "retrievalTokens")?;
         check(
             self.retrieval_min_probability,
@@ -298,6 +320,8 @@ pub enum Retrieval {
     Never,
 }
 
+/// Default `--alternatives`.
+pub const DEFAULT_ALTERNATIVES: u32 = 2;
 /// Default token budget of the retrieved block.
 pub const DEFAULT_RETRIEVAL_TOKENS: usize = 384;
 /// Default first-token probability at or above which `auto` skips retrieval.
@@ -332,6 +356,10 @@ pub struct Settings {
     pub retrieval: RetrievalSettings,
     /// Whether the next suggestion is computed ahead, as if the shown one had been accepted.
     pub prefetch: bool,
+    /// Branched alternatives tried when a suggestion adds syntax errors; `None`: no check.
+    pub syntax_check: Option<usize>,
+    /// Whether suggestions at empty lines and block openings may span several lines.
+    pub multi_line: bool,
 }
 
 impl Settings {
@@ -357,6 +385,7 @@ impl Settings {
             0 => None,
             ms => Some(Duration::from_millis(ms.min(*bounds::LATENCY_BUDGET_MS.end()))),
         };
+        engine.token_healing = options.token_healing.unwrap_or(OnOff::On) == OnOff::On;
         if let Some(n) = options.draft_tokens {
             engine.draft_tokens = n.min(*bounds::DRAFT_TOKENS.end());
         }
@@ -393,6 +422,10 @@ impl Settings {
             max_lines: options.max_lines.unwrap_or(DEFAULT_MAX_LINES).clamp(1, *bounds::MAX_LINES.end()),
             retrieval,
             prefetch: options.prefetch.unwrap_or(OnOff::On) == OnOff::On,
+            multi_line: options.multi_line.unwrap_or(OnOff::On) == OnOff::On,
+            syntax_check: (options.syntax_check.unwrap_or(OnOff::On) == OnOff::On).then(|| {
+                options.alternatives.unwrap_or(DEFAULT_ALTERNATIVES).min(*bounds::ALTERNATIVES.end()) as usize
+            }),
         }
     }
 }
@@ -461,6 +494,7 @@ mod tests {
             serde_json::json!({ "retrievalTokens": 1000000 }),
             serde_json::json!({ "retrievalMinProbability": 2.0 }),
             serde_json::json!({ "retrievalMinScore": -1.0 }),
+            serde_json::json!({ "alternatives": 9 }),
             serde_json::json!({ "ctx": 512, "maxTokens": 400 }),
         ] {
             assert!(parse(bad.clone()).is_err(), "{bad} must be refused");

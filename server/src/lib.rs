@@ -11,6 +11,9 @@ pub mod bench_client;
 pub mod bench_corpus;
 pub mod bench_decode;
 pub mod bench_edits;
+pub mod bench_exec;
+pub mod bench_exec_peer;
+pub mod bench_exec_tests;
 pub mod bench_http;
 pub mod bench_overhead;
 pub mod bench_prefill;
@@ -38,6 +41,7 @@ pub mod lsp;
 pub mod memory;
 pub mod prefetch;
 pub mod report;
+pub mod syntax_check;
 pub mod typed_ahead;
 pub mod workspace;
 

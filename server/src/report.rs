@@ -2,7 +2,7 @@
 //! counters and timings. `splice complete --json`, `splice/status` and the benchmarks share them.
 
 use serde_json::{json, Value};
-use splice_model::{CompletionStats, MeasuredRates, ModelInfo};
+use splice_model::{CandidateSource, CheckStats, CompletionStats, MeasuredRates, ModelInfo};
 use splice_retrieval::RetrievalDecision;
 
 /// The loaded model, its template, context and threads.
@@ -50,6 +50,31 @@ pub fn stats_json(stats: &CompletionStats) -> Value {
         "verifySteps": stats.verify_steps,
         "draftTokens": stats.draft_tokens,
         "acceptedDraftTokens": stats.accepted_draft_tokens,
+        "check": stats.check.as_ref().map(check_json),
+    })
+}
+
+/// What checking the suggestion's syntax did: every candidate judged, which one is shown, and
+/// what it cost.
+pub fn check_json(check: &CheckStats) -> Value {
+    let candidates: Vec<Value> = check
+        .candidates
+        .iter()
+        .map(|c| {
+            let (source, step, margin) = match c.source {
+                CandidateSource::Greedy => ("greedy", None, None),
+                CandidateSource::FirstLine => ("firstLine", None, None),
+                CandidateSource::Branch { step, margin } => ("branch", Some(step), Some(round(f64::from(margin)))),
+            };
+            json!({ "text": c.text, "errorsAdded": c.errors_added, "source": source, "step": step, "margin": margin })
+        })
+        .collect();
+    json!({
+        "candidates": candidates,
+        "chosen": check.chosen,
+        "judgeMs": (check.judge_ms * 1000.0).round() / 1000.0,
+        "alternativesMs": round(check.alternatives_ms),
+        "alternativeTokens": check.alternative_tokens,
     })
 }
 
