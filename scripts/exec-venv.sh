@@ -5,11 +5,4 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 
-venv="$(splice_cache_dir)/exec-venv"
-stamp="$venv/.requirements"
-if [ ! -x "$venv/bin/python" ] || ! cmp -s "$here/exec-requirements.txt" "$stamp"; then
-  say "preparing the test runner of bench exec (pytest) in $venv"
-  python3 -m venv "$venv" >&2 || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/exec-requirements.txt" >&2
-  cp "$here/exec-requirements.txt" "$stamp"
-fi
+ensure_venv "$(splice_cache_dir)/exec-venv" "$here/exec-requirements.txt" "the test runner of bench exec (pytest)"

@@ -8,11 +8,5 @@ source "$here/lib.sh"
 out=${1:?usage: scripts/fixtures.sh OUT_DIR}
 fixtures="$here/../tests/fixtures"
 venv="$(splice_cache_dir)/venv"
-stamp="$venv/.requirements"
-if [ ! -x "$venv/bin/python" ] || ! cmp -s "$fixtures/requirements.txt" "$stamp"; then
-  say "preparing the Python venv for test fixtures in $venv"
-  python3 -m venv "$venv" >&2 || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$fixtures/requirements.txt" >&2
-  cp "$fixtures/requirements.txt" "$stamp"
-fi
+ensure_venv "$venv" "$fixtures/requirements.txt" "test fixtures"
 "$venv/bin/python" "$fixtures/make_fim_vocabs.py" "$out"

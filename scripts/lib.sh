@@ -39,3 +39,16 @@ ensure_command() {
   apt-get update -qq >&2
   apt-get install -y -qq --no-install-recommends "$2" >/dev/null || die "apt-get install $2 failed"
 }
+
+# ensure_venv DIR REQUIREMENTS WHAT: a private Python venv in DIR with the pinned REQUIREMENTS
+# installed, made again only when the requirements file changed. WHAT says what it is for.
+ensure_venv() {
+  local venv=$1 requirements=$2 what=$3
+  local stamp="$venv/.requirements"
+  if [ ! -x "$venv/bin/python" ] || ! cmp -s "$requirements" "$stamp"; then
+    say "preparing the Python venv for $what in $venv"
+    python3 -m venv "$venv" >&2 || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" >&2
+    cp "$requirements" "$stamp"
+  fi
+}
