@@ -6,6 +6,9 @@
 //!
 //! - [`rules`]: which files may be read (ignore files, hidden files, secrets, links, size,
 //!   binary, UTF-8) and the walk;
+//! - [`language`]: the table of languages with a grammar (Python, Rust, JavaScript,
+//!   TypeScript, TSX, Go, Java, C, C++): ids, extensions, grammar, keywords, builtins, imports,
+//!   which nodes make chunks and which define names;
 //! - [`chunk`]: tree-sitter chunks for Python, RepoCoder windows for other text;
 //! - [`tokenize`]: identifiers split into lowercased sub-words, plus whole names;
 //! - [`store`]: one persisted tantivy index per root (format marker, rebuild, commits);
@@ -22,6 +25,7 @@ pub mod chunk;
 mod error;
 pub mod gate;
 pub mod keywords;
+pub mod language;
 pub mod lexical;
 pub mod query;
 mod reconcile;

@@ -165,7 +165,8 @@ mod tests {
 
     #[test]
     fn other_languages_are_not_judged() {
-        assert!(language_of(None, "file:///src/lib.rs").is_none());
+        assert!(language_of(None, "file:///notes/todo.txt").is_none());
+        assert_eq!(language_of(None, "file:///src/lib.rs"), Some(SyntaxLanguage::Rust));
         assert_eq!(language_of(None, "file:///src/app.py"), Some(SyntaxLanguage::Python));
         assert_eq!(language_of(Some(Path::new("a.pyi")), "untitled:1"), Some(SyntaxLanguage::Python));
     }
