@@ -9,7 +9,7 @@
 //! - [`language`]: the table of languages with a grammar (Python, Rust, JavaScript,
 //!   TypeScript, TSX, Go, Java, C, C++): ids, extensions, grammar, keywords, builtins, imports,
 //!   which nodes make chunks and which define names;
-//! - [`chunk`]: tree-sitter chunks for Python, RepoCoder windows for other text;
+//! - [`chunk`]: tree-sitter chunks for the table's languages, RepoCoder windows for other text;
 //! - [`tokenize`]: identifiers split into lowercased sub-words, plus whole names;
 //! - [`store`]: one persisted tantivy index per root (format marker, rebuild, commits);
 //! - [`workspace`]: [`WorkspaceIndex`]: open, sync, per-file updates, search; [`reconcile`]:
@@ -27,6 +27,7 @@ pub mod gate;
 pub mod keywords;
 pub mod language;
 pub mod lexical;
+mod names;
 pub mod query;
 mod reconcile;
 pub mod rules;

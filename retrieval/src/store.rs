@@ -29,8 +29,9 @@ use crate::IndexError;
 
 /// Bump when the schema, the tokenizers or the chunking change: older indexes are rebuilt.
 /// Version 2 stamps the editor's text as such (version 1 gave it the disk file's stamp, so unsaved
-/// text could outlive its session: rebuilding drops it).
-pub const FORMAT_VERSION: &str = "splice-index 2";
+/// text could outlive its session: rebuilding drops it). Version 3 chunks Rust, JavaScript,
+/// TypeScript, Go, Java, C and C++ by syntax (version 2 cut them into windows).
+pub const FORMAT_VERSION: &str = "splice-index 3";
 /// The marker file holding [`FORMAT_VERSION`] in each index directory.
 pub const FORMAT_FILE: &str = "splice-format";
 /// Writer memory per root (tantivy's minimum is 15 MB).

@@ -160,14 +160,32 @@ fn an_old_format_index_is_rebuilt() {
 
 #[test]
 fn text_files_are_indexed_as_windows() {
-    let rust: String =
-        (0..30).map(|i| format!("// filler {i}\n")).collect::<String>() + "pub fn frobnicate_widget() {}\n";
-    let fx = Fixture::new(&[("src/lib.rs", &rust), ("notes.md", "# Frobnicate\n")]);
+    let kotlin: String =
+        (0..30).map(|i| format!("// filler {i}\n")).collect::<String>() + "fun frobnicate_widget() {}\n";
+    let fx = Fixture::new(&[("src/Lib.kt", &kotlin), ("notes.md", "# Frobnicate\n")]);
     let (index, _) = fx.synced();
     let query = RetrievalQuery { path: None, text: "frobnicate_widget()\n", cursor: 20, window: 0..0, first_line: 0 };
     let hits = index.search(&query, &SearchLimits::default()).hits;
-    assert_eq!(hits[0].path, PathBuf::from("src/lib.rs"));
+    assert_eq!(hits[0].path, PathBuf::from("src/Lib.kt"));
     assert!(hits[0].lines.start >= 10 && hits[0].lines.end <= 31, "{:?}", hits[0].lines);
+}
+
+#[test]
+fn files_in_the_table_languages_are_indexed_by_syntax() {
+    let filler: String = (0..30).map(|i| format!("const FILLER_{i}: u32 = {i};\n")).collect();
+    let rust = format!("{filler}\n/// Frobnicates.\npub fn frobnicate_widget() -> u32 {{\n    1\n}}\n");
+    let go = "package widgets\n\nfunc FrobnicateGadget(n int) int {\n\treturn n\n}\n";
+    let fx = Fixture::new(&[("src/lib.rs", &rust), ("widgets/gadget.go", go)]);
+    let (index, _) = fx.synced();
+    let search = |text: &str| {
+        let query = RetrievalQuery { path: None, text, cursor: text.len(), window: 0..0, first_line: 0 };
+        index.search(&query, &SearchLimits::default()).hits
+    };
+    let hits = search("frobnicate_widget()\nx");
+    assert_eq!((hits[0].path.as_path(), hits[0].lines.clone()), (Path::new("src/lib.rs"), 31..35));
+    assert!(hits[0].text.starts_with("/// Frobnicates.\npub fn frobnicate_widget"), "{}", hits[0].text);
+    let hits = search("FrobnicateGadget(3)\nx");
+    assert_eq!((hits[0].path.as_path(), hits[0].lines.clone()), (Path::new("widgets/gadget.go"), 2..5));
 }
 
 // ---- the gate ----

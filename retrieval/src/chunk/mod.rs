@@ -1,14 +1,18 @@
 //! Cutting a file into the pieces the index stores and the prompt shows.
 //!
-//! A chunk is a span of whole lines worth retrieving on its own. Python files are cut along
-//! their syntax ([`python`]): each function, method and class, and groups of consecutive
-//! top-level statements. Every other indexed text file is cut into overlapping windows of
-//! [`window::WINDOW_LINES`] lines (RepoCoder's recipe, [`window`]).
+//! A chunk is a span of whole lines worth retrieving on its own. Files in a language of the
+//! table ([`crate::language`]: Python, Rust, JavaScript, TypeScript, Go, Java, C, C++) are cut
+//! along their syntax ([`syntax`]): each function, method, class, struct, trait, interface,
+//! impl block or namespace, and groups of consecutive top-level statements. Every other indexed
+//! text file is cut into overlapping windows of [`window::WINDOW_LINES`] lines (RepoCoder's
+//! recipe, [`window`]).
 
-pub mod python;
+pub mod syntax;
 pub mod window;
 
 use std::ops::Range;
+
+use crate::language::Language;
 
 /// Chunk texts are cut at this many bytes (at a character boundary): one minified line must not
 /// blow the prompt budget or the index.
@@ -20,7 +24,7 @@ pub struct Chunk {
     /// Zero-based, end-exclusive line range in the file.
     pub lines: Range<u32>,
     /// The text: the whole lines of `lines`, preceded, for a window into a long body, by its
-    /// header line(s) (`class C:` / `def f(...):`) so the window still says what it belongs to.
+    /// header line(s) (`class C:` / `fn f(…) {`) so the window still says what it belongs to.
     pub text: String,
     /// Names this chunk defines (functions, classes, methods, assigned top-level names).
     pub symbols: Vec<String>,
@@ -29,19 +33,18 @@ pub struct Chunk {
 /// How a file is chunked, chosen from its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
-    /// Python: syntax-aware chunks.
-    Python,
+    /// A language of the table: syntax-aware chunks.
+    Syntax(Language),
     /// Any other indexed text file: sliding windows.
     Text,
 }
 
-/// File extensions indexed as text (sliding windows), besides Python's `py`/`pyi`.
+/// File extensions indexed as text (sliding windows), besides the table's languages' own.
 pub const TEXT_EXTENSIONS: &[&str] = &[
-    "rs", "js", "jsx", "mjs", "cjs", "ts", "tsx", "go", "java", "kt", "kts", "scala", "c", "h", "cc", "cpp", "cxx",
-    "hpp", "hh", "cs", "swift", "m", "mm", "rb", "php", "lua", "pl", "r", "jl", "dart", "ex", "exs", "erl", "hs", "ml",
-    "mli", "fs", "clj", "zig", "nim", "sh", "bash", "zsh", "fish", "ps1", "sql", "proto", "graphql", "vue", "svelte",
-    "html", "css", "scss", "md", "rst", "txt", "toml", "json", "yaml", "yml", "ini", "cfg", "xml", "gradle", "cmake",
-    "tf",
+    "kt", "kts", "scala", "cs", "swift", "m", "mm", "rb", "php", "lua", "pl", "r", "jl", "dart", "ex", "exs", "erl",
+    "hs", "ml", "mli", "fs", "clj", "zig", "nim", "sh", "bash", "zsh", "fish", "ps1", "sql", "proto", "graphql", "vue",
+    "svelte", "html", "css", "scss", "md", "rst", "txt", "toml", "json", "yaml", "yml", "ini", "cfg", "xml", "gradle",
+    "cmake", "tf",
 ];
 
 /// File names without an indexed extension that are still worth indexing.
@@ -54,20 +57,22 @@ impl SourceKind {
             return Some(Self::Text);
         }
         let (_, ext) = name.rsplit_once('.')?;
-        let ext = ext.to_ascii_lowercase();
-        match ext.as_str() {
-            "py" | "pyi" => Some(Self::Python),
-            _ if TEXT_EXTENSIONS.contains(&ext.as_str()) => Some(Self::Text),
-            _ => None,
+        if let Some(language) = Language::from_extension(ext) {
+            return Some(Self::Syntax(language));
         }
+        TEXT_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()).then_some(Self::Text)
     }
 }
 
-/// Cuts `text` into chunks as its kind prescribes. Never fails: a Python file tree-sitter cannot
-/// parse at all falls back to windows (a file with syntax errors still parses, partly).
+/// Cuts `text` into chunks as its kind prescribes. Never fails: a file tree-sitter cannot parse
+/// at all, or whose syntax yields no chunk although it holds text, falls back to windows (a file
+/// with syntax errors still parses, partly).
 pub fn chunk_file(kind: SourceKind, text: &str) -> Vec<Chunk> {
     match kind {
-        SourceKind::Python => python::chunks(text).unwrap_or_else(|| window::chunks(text)),
+        SourceKind::Syntax(language) => match syntax::chunks(language, text) {
+            Some(chunks) if !chunks.is_empty() || text.trim().is_empty() => chunks,
+            _ => window::chunks(text),
+        },
         SourceKind::Text => window::chunks(text),
     }
 }
@@ -106,16 +111,36 @@ fn truncate(mut text: String) -> String {
 }
 
 #[cfg(test)]
+mod language_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn kinds_come_from_extensions_and_names() {
-        assert_eq!(SourceKind::for_file_name("app.py"), Some(SourceKind::Python));
-        assert_eq!(SourceKind::for_file_name("lib.RS"), Some(SourceKind::Text));
+        assert_eq!(SourceKind::for_file_name("app.py"), Some(SourceKind::Syntax(Language::Python)));
+        assert_eq!(SourceKind::for_file_name("lib.RS"), Some(SourceKind::Syntax(Language::Rust)));
+        assert_eq!(SourceKind::for_file_name("App.tsx"), Some(SourceKind::Syntax(Language::Tsx)));
+        assert_eq!(SourceKind::for_file_name("build.gradle"), Some(SourceKind::Text));
         assert_eq!(SourceKind::for_file_name("Makefile"), Some(SourceKind::Text));
         assert_eq!(SourceKind::for_file_name("logo.png"), None);
         assert_eq!(SourceKind::for_file_name("README"), None);
+    }
+
+    #[test]
+    fn no_text_extension_belongs_to_a_language() {
+        for ext in TEXT_EXTENSIONS {
+            assert_eq!(Language::from_extension(ext), None, "{ext}");
+        }
+    }
+
+    #[test]
+    fn a_file_without_syntax_chunks_falls_back_to_windows() {
+        assert!(chunk_file(SourceKind::Syntax(Language::Rust), "").is_empty());
+        assert!(chunk_file(SourceKind::Syntax(Language::Rust), "\n\n").is_empty());
+        let chunks = chunk_file(SourceKind::Syntax(Language::Go), "}}} ))) {{{\n");
+        assert!(!chunks.is_empty());
     }
 
     #[test]
