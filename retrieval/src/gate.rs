@@ -15,7 +15,8 @@
 use std::sync::Arc;
 
 use crate::keywords;
-use crate::lexical::{foreign_names, Dialect};
+use crate::language::Language;
+use crate::lexical::{foreign_names, gate_language};
 use crate::query::{completes_locally, typed_word, QueryTerms};
 use crate::select::{select, SearchLimits};
 use crate::workspace::WorkspaceIndex;
@@ -67,8 +68,9 @@ impl SelectiveRetriever {
         if self.mode == RetrievalMode::Never {
             return RetrievalDecision::off();
         }
-        let terms = QueryTerms::around_cursor(query.text, query.cursor);
-        let typed = typed_word(query.text, query.cursor).filter(|word| could_be_foreign(query, word));
+        let language = gate_language(query.path);
+        let terms = QueryTerms::for_language(language, query.text, query.cursor);
+        let typed = typed_word(query.text, query.cursor).filter(|word| could_be_foreign(query, language, word));
         let definitions = typed.map(|word| self.index.definitions(word, query)).unwrap_or_default();
         if let Some(word) = typed.filter(|_| !definitions.is_empty()) {
             let limits = &self.config.limits;
@@ -87,7 +89,7 @@ impl SelectiveRetriever {
         }
         let mut prefix = String::new();
         if self.mode == RetrievalMode::Auto {
-            let names = foreign_names(Dialect::for_path(query.path), query.text, query.cursor, &query.window);
+            let names = foreign_names(language, query.text, query.cursor, &query.window);
             if names.is_empty() {
                 return skip("no names from other files near the cursor".to_owned());
             }
@@ -132,13 +134,12 @@ fn best_matching_first(mut definitions: Vec<Snippet>, ranked: &[Snippet]) -> Vec
     definitions
 }
 
-/// Whether the typed `word` may become a name from another file: no keyword or builtin starts
-/// with it, and no other identifier of the current file does (the model sees those).
-fn could_be_foreign(query: &RetrievalQuery<'_>, word: &str) -> bool {
-    let python = Dialect::for_path(query.path) == Dialect::Python;
-    let known = |k: &&str| k.starts_with(word);
-    let keyword = keywords::OTHER.iter().any(known)
-        || (python && (keywords::PYTHON.iter().any(known) || keywords::PYTHON_BUILTINS.iter().any(known)));
+/// Whether the typed `word` may become a name from another file: no keyword or builtin (of the
+/// file's language, or common to many) starts with it, and no other identifier of the current
+/// file does (the model sees those).
+fn could_be_foreign(query: &RetrievalQuery<'_>, language: Option<Language>, word: &str) -> bool {
+    let keyword = keywords::OTHER.iter().any(|k| k.starts_with(word))
+        || language.is_some_and(|language| language.known_words().any(|k| k.starts_with(word)));
     !keyword && !completes_locally(query.text, query.cursor, word)
 }
 

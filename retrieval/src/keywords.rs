@@ -1,121 +1,12 @@
-//! Words that need no definition and carry no retrieval signal: language keywords and Python's
-//! builtins. Shared by the query (which leaves them out) and the lexical gate (which never counts
-//! them as names from other files).
+//! Words that carry no retrieval signal: the query leaves them out. Each language's own keywords
+//! and builtins are in its table entry ([`crate::language`]); here are the words left out of
+//! every query (Python's keywords, `print` and common keywords of many languages, [`OTHER`]),
+//! to which a file's own language adds its keywords.
 
-/// Python's keywords (soft keywords included) and the conventional `self` and `cls`, as spelled
-/// in source.
-pub const PYTHON: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
-    "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
-    "not", "or", "pass", "raise", "return", "try", "while", "with", "yield", "match", "case", "self", "cls",
-];
+use crate::language::Language;
 
-/// Python's builtin functions, types and constants: used without a definition or an import.
-pub const PYTHON_BUILTINS: &[&str] = &[
-    "abs",
-    "all",
-    "any",
-    "ascii",
-    "bin",
-    "bool",
-    "breakpoint",
-    "bytearray",
-    "bytes",
-    "callable",
-    "chr",
-    "classmethod",
-    "compile",
-    "complex",
-    "delattr",
-    "dict",
-    "dir",
-    "divmod",
-    "enumerate",
-    "eval",
-    "exec",
-    "filter",
-    "float",
-    "format",
-    "frozenset",
-    "getattr",
-    "globals",
-    "hasattr",
-    "hash",
-    "help",
-    "hex",
-    "id",
-    "input",
-    "int",
-    "isinstance",
-    "issubclass",
-    "iter",
-    "len",
-    "list",
-    "locals",
-    "map",
-    "max",
-    "memoryview",
-    "min",
-    "next",
-    "object",
-    "oct",
-    "open",
-    "ord",
-    "pow",
-    "print",
-    "property",
-    "range",
-    "repr",
-    "reversed",
-    "round",
-    "set",
-    "setattr",
-    "slice",
-    "sorted",
-    "staticmethod",
-    "str",
-    "sum",
-    "super",
-    "tuple",
-    "type",
-    "vars",
-    "zip",
-    "__name__",
-    "__file__",
-    "__doc__",
-    "__init__",
-    "NotImplemented",
-    "Ellipsis",
-    "Exception",
-    "BaseException",
-    "ValueError",
-    "TypeError",
-    "KeyError",
-    "IndexError",
-    "AttributeError",
-    "RuntimeError",
-    "StopIteration",
-    "OSError",
-    "IOError",
-    "FileNotFoundError",
-    "NotImplementedError",
-    "AssertionError",
-    "ZeroDivisionError",
-    "ImportError",
-    "ModuleNotFoundError",
-    "LookupError",
-    "ArithmeticError",
-    "PermissionError",
-    "TimeoutError",
-    "UnicodeDecodeError",
-    "UnicodeEncodeError",
-    "KeyboardInterrupt",
-    "SystemExit",
-    "Warning",
-    "DeprecationWarning",
-];
-
-/// Keywords of other common languages (C family, Rust, Go, JS/TS, Java, Ruby), lowercase.
+/// Keywords of common languages (C family, Rust, Go, JS/TS, Java, Ruby), lowercase: also what
+/// a typed word in a file of no table language must not begin (the gate).
 pub const OTHER: &[&str] = &[
     "fn",
     "let",
@@ -177,8 +68,33 @@ pub const OTHER: &[&str] = &[
     "undefined",
 ];
 
-/// Whether the lowercased word `word` is a keyword of any language above, or `print`: words in
-/// every file, useless as query terms.
+/// Whether the lowercased word `word` is a keyword of Python or of [`OTHER`], or `print`: words
+/// in every file, useless as query terms.
 pub fn is_stopword(word: &str) -> bool {
-    word == "print" || PYTHON.iter().any(|k| k.eq_ignore_ascii_case(word)) || OTHER.contains(&word)
+    word == "print" || is_keyword_of(Language::Python, word) || OTHER.contains(&word)
+}
+
+/// Whether the lowercased word `word` is a stopword ([`is_stopword`]) or, in a file in
+/// `language`, one of that language's keywords.
+pub fn is_stopword_in(language: Option<Language>, word: &str) -> bool {
+    is_stopword(word) || language.is_some_and(|language| is_keyword_of(language, word))
+}
+
+/// Whether the lowercased `word` is a keyword of `language`, in any case.
+fn is_keyword_of(language: Language, word: &str) -> bool {
+    language.spec().keywords.iter().flat_map(|list| list.iter()).any(|k| k.eq_ignore_ascii_case(word))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stopwords_are_keywords_of_every_file_and_of_its_language() {
+        assert!(is_stopword("none") && is_stopword("fn") && is_stopword("print"));
+        assert!(!is_stopword("chan"));
+        assert!(is_stopword_in(Some(Language::Go), "chan"));
+        assert!(!is_stopword_in(Some(Language::Python), "chan"));
+        assert!(!is_stopword_in(Some(Language::Rust), "parse"));
+    }
 }

@@ -4,9 +4,11 @@
 //! cursor's own line, minus the identifier the cursor is in or just after: that word changes
 //! with every keystroke, and leaving it out keeps the query, the hits and so the prompt's
 //! retrieved block identical while a word is typed (the model's cache stays warm). Keywords and
-//! one-letter names say nothing about which file matters and are left out too.
+//! one-letter names say nothing about which file matters and are left out too (the file's
+//! language adds its own keywords to the common ones, [`crate::keywords`]).
 
 use crate::keywords;
+use crate::language::Language;
 use std::ops::Range;
 
 use crate::tokenize::{identifiers, subwords, whole, word_start};
@@ -26,8 +28,14 @@ pub struct QueryTerms {
 }
 
 impl QueryTerms {
-    /// The terms for a cursor at byte `cursor` of `text`.
+    /// The terms for a cursor at byte `cursor` of `text`, leaving out the common stopwords.
     pub fn around_cursor(text: &str, cursor: usize) -> Self {
+        Self::for_language(None, text, cursor)
+    }
+
+    /// The terms for a cursor at byte `cursor` of `text` in a file in `language`: its keywords
+    /// are left out too.
+    pub fn for_language(language: Option<Language>, text: &str, cursor: usize) -> Self {
         let cursor = floor_char_boundary(text, cursor);
         let region = context_region(text, cursor);
         let mut terms = Self::default();
@@ -36,14 +44,14 @@ impl QueryTerms {
             if start <= cursor && cursor <= start + ident.len() {
                 continue; // the word being typed
             }
-            terms.add(ident);
+            terms.add(language, ident);
         }
         terms
     }
 
-    fn add(&mut self, ident: &str) {
+    fn add(&mut self, language: Option<Language>, ident: &str) {
         let Some(w) = whole(ident) else { return };
-        if w.chars().count() < 2 || keywords::is_stopword(&w) {
+        if w.chars().count() < 2 || keywords::is_stopword_in(language, &w) {
             return;
         }
         for sub in subwords(ident) {
@@ -128,6 +136,15 @@ mod tests {
         let terms = QueryTerms::around_cursor(text, text.len());
         assert_eq!(terms.subwords, ["os", "utils", "parse", "config", "load", "path", "cfg"]);
         assert_eq!(terms.wholes, ["os", "utils", "parse_config", "load", "path", "cfg"]);
+    }
+
+    #[test]
+    fn a_language_leaves_out_its_own_keywords() {
+        let text = "func load(c chan Config) {\n    select {\n    ";
+        let go = QueryTerms::for_language(Some(Language::Go), text, text.len());
+        assert_eq!(go.wholes, ["load", "config"]);
+        let python = QueryTerms::for_language(Some(Language::Python), text, text.len());
+        assert_eq!(python.wholes, ["load", "chan", "config", "select"]);
     }
 
     #[test]

@@ -277,7 +277,8 @@ impl WorkspaceIndex {
     /// that overlap its prompt window; best first within `limits`. Never fails: a broken index
     /// logs and finds nothing.
     pub fn search(&self, query: &RetrievalQuery<'_>, limits: &SearchLimits) -> SearchResult {
-        let terms = QueryTerms::around_cursor(query.text, query.cursor);
+        let language = crate::lexical::gate_language(query.path);
+        let terms = QueryTerms::for_language(language, query.text, query.cursor);
         self.search_terms(&terms, query, limits)
     }
 

@@ -220,6 +220,27 @@ fn auto_retrieves_the_definition_of_an_imported_name_and_asks_the_model() {
 }
 
 #[test]
+fn auto_finds_imported_names_in_other_languages() {
+    let util = "export function parseConfig(path: string): Record<string, string> {\n  return {};\n}\n";
+    let main = "import { parseConfig } from \"./util\";\n\nexport function main() {\n  const cfg = parseConfig(\"app.toml\");\n  ";
+    let local = "export function area(width: number, height: number): number {\n  const total = width * height;\n  ";
+    let fx = Fixture::new(&[("src/util.ts", util), ("src/main.ts", main), ("src/geo.ts", local)]);
+    let r = retriever(&fx, RetrievalMode::Auto, GateConfig::default());
+    match decide(&r, &fx.root.join("src/main.ts"), main) {
+        RetrievalDecision::Retrieve { snippets, reason, check_model } => {
+            assert!(check_model);
+            assert!(reason.starts_with("foreign names: parseConfig;"), "{reason}");
+            assert_eq!(snippets[0].path, PathBuf::from("src/util.ts"));
+        }
+        other => panic!("expected Retrieve, got {other:?}"),
+    }
+    match decide(&r, &fx.root.join("src/geo.ts"), local) {
+        RetrievalDecision::Skip { reason } => assert_eq!(reason, "no names from other files near the cursor"),
+        other => panic!("expected Skip, got {other:?}"),
+    }
+}
+
+#[test]
 fn auto_skips_code_that_uses_only_local_names() {
     let local = "def area(width, height):\n    total = width * height\n    return total\n";
     let fx = Fixture::new(&[("pkg/utils.py", UTILS), ("pkg/geo.py", local)]);

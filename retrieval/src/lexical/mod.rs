@@ -5,53 +5,94 @@
 //! is lexical: an identifier near the cursor that is imported (`from .utils import
 //! parse_config`), an attribute of an imported or unknown name (`helpers.` with the cursor right
 //! after the dot), or a name neither defined in the file nor a builtin. This mirrors how
-//! CrossCodeEval builds its cross-file cases. Python gets a real (if line-based) analysis of
-//! definitions and imports; other languages a keyword-free heuristic: names from import-like
-//! lines, or names used near the cursor that appear nowhere else in the file.
+//! CrossCodeEval builds its cross-file cases. Python gets a line-based analysis of definitions
+//! and imports (here); the table's other languages ([`crate::language`]) an analysis of their
+//! syntax tree with their own imports, bindings, keywords and builtins ([`scope`]); other files a
+//! keyword-free heuristic: names from import-like lines, or names used near the cursor that
+//! appear nowhere else in the file.
 //!
-//! Strings and comments are masked first, so words in docstrings do not count. Like the query,
-//! the gate ignores the word being typed, so its answer does not flicker per keystroke.
+//! Strings and comments never count, so words in docstrings do not. Like the query, the gate
+//! ignores the word being typed, so its answer does not flicker per keystroke.
+
+mod imports;
+mod scope;
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::path::Path;
 
 use crate::chunk::window::scan_symbols;
 use crate::keywords;
+use crate::language::Language;
 use crate::query::{context_region, floor_char_boundary};
 use crate::tokenize::{identifiers, is_ident_char};
 
 /// Above this size only the prompt window is analysed for definitions (keeps each keystroke cheap).
 pub const MAX_ANALYSED_BYTES: usize = 1024 * 1024;
 
-/// The language family the gate analyses a file as.
+/// The language the gate reads a file as: its table language by extension, Python for an
+/// unsaved buffer or a file without an extension (scripts), `None` (keyword-free heuristics)
+/// for any other file.
+pub fn gate_language(path: Option<&Path>) -> Option<Language> {
+    match path.and_then(|p| p.extension()) {
+        None => Some(Language::Python),
+        Some(extension) => extension.to_str().and_then(Language::from_extension),
+    }
+}
+
+/// How the line-based analysis reads a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// Python rules (also used when the file has no path).
+enum Dialect {
+    /// Python rules.
     Python,
     /// Keyword-free heuristics.
     Other,
 }
 
-impl Dialect {
-    /// The dialect for a file path (`None`: an unsaved buffer, assumed Python).
-    pub fn for_path(path: Option<&std::path::Path>) -> Self {
-        match path.and_then(|p| p.extension()).and_then(|e| e.to_str()) {
-            None | Some("py") | Some("pyi") => Self::Python,
-            Some(_) => Self::Other,
-        }
-    }
-}
-
 /// Names near the cursor whose definitions are elsewhere, in order of appearance, as written
-/// (`parse_config`, `helpers.load`).
-pub fn foreign_names(dialect: Dialect, text: &str, cursor: usize, window: &Range<usize>) -> Vec<String> {
+/// (`parse_config`, `helpers.load`, `strings.Split`, `Bar::new`), for a file in `language`
+/// (`None`: not a language of the table).
+pub fn foreign_names(language: Option<Language>, text: &str, cursor: usize, window: &Range<usize>) -> Vec<String> {
     let cursor = floor_char_boundary(text, cursor);
-    let masked = mask_strings_and_comments(text, dialect);
     let analysed = if text.len() <= MAX_ANALYSED_BYTES {
         0..text.len()
     } else {
         floor_char_boundary(text, window.start)..floor_char_boundary(text, window.end.max(cursor))
     };
+    match language {
+        Some(Language::Python) => by_lines(Dialect::Python, text, cursor, analysed),
+        Some(language) => {
+            let parsed = parsed_range(text, cursor, window);
+            scope::foreign_names(language, text, cursor, parsed)
+                .unwrap_or_else(|| by_lines(Dialect::Other, text, cursor, analysed))
+        }
+        None => by_lines(Dialect::Other, text, cursor, analysed),
+    }
+}
+
+/// Above this size a file in a table language is parsed only around the cursor: tree-sitter
+/// reads about 10 MB/s, and a keystroke must not parse a megabyte.
+pub const MAX_PARSED_BYTES: usize = 256 * 1024;
+
+/// The byte range of `text` the syntax analysis parses: all of it when small, else the prompt
+/// window, cut to [`MAX_PARSED_BYTES`] mostly before the cursor, from a line start.
+fn parsed_range(text: &str, cursor: usize, window: &Range<usize>) -> Range<usize> {
+    if text.len() <= MAX_PARSED_BYTES {
+        return 0..text.len();
+    }
+    let start = window.start.min(cursor).max(cursor.saturating_sub(MAX_PARSED_BYTES * 3 / 4));
+    let end = window.end.max(cursor).min(start + MAX_PARSED_BYTES);
+    let start = floor_char_boundary(text, start);
+    let start = match text[start..cursor].find('\n') {
+        Some(newline) if start > 0 => start + newline + 1,
+        _ => start,
+    };
+    start..floor_char_boundary(text, end)
+}
+
+/// The line-based analysis: Python's, or the heuristics for files of no table language.
+fn by_lines(dialect: Dialect, text: &str, cursor: usize, analysed: Range<usize>) -> Vec<String> {
+    let masked = mask_strings_and_comments(text, dialect == Dialect::Python);
     let scope = Scope::of(dialect, &masked[analysed], &masked, cursor);
     let region = context_region(&masked, cursor);
     let mut out: Vec<String> = Vec::new();
@@ -129,7 +170,7 @@ impl Scope {
             return false;
         }
         match self.dialect {
-            Dialect::Python => !keywords::PYTHON.contains(&name) && !keywords::PYTHON_BUILTINS.contains(&name),
+            Dialect::Python => !Language::Python.knows(name),
             Dialect::Other => {
                 name.chars().count() >= 3
                     && !keywords::is_stopword(&name.to_lowercase())
@@ -267,9 +308,9 @@ fn assignment_position(line: &str) -> Option<usize> {
 }
 
 /// `text` with the contents of strings and comments replaced by spaces (byte offsets and
-/// newlines kept). Python strings may be triple-quoted; other languages get `//` and `#`
-/// comments and single-line strings.
-pub fn mask_strings_and_comments(text: &str, dialect: Dialect) -> String {
+/// newlines kept). Python strings may be triple-quoted; other files get `//` and `#` comments
+/// and single-line strings.
+fn mask_strings_and_comments(text: &str, python: bool) -> String {
     let bytes = text.as_bytes();
     let mut out = bytes.to_vec();
     let mut i = 0;
@@ -282,13 +323,13 @@ pub fn mask_strings_and_comments(text: &str, dialect: Dialect) -> String {
     };
     while i < bytes.len() {
         let b = bytes[i];
-        let comment = b == b'#' || (dialect == Dialect::Other && b == b'/' && bytes.get(i + 1) == Some(&b'/'));
+        let comment = b == b'#' || (!python && b == b'/' && bytes.get(i + 1) == Some(&b'/'));
         if comment {
             let end = bytes[i..].iter().position(|&c| c == b'\n').map_or(bytes.len(), |p| i + p);
             blank(&mut out, i..end);
             i = end;
         } else if b == b'"' || b == b'\'' {
-            let triple = dialect == Dialect::Python && bytes[i..].starts_with(&[b, b, b]);
+            let triple = python && bytes[i..].starts_with(&[b, b, b]);
             let open = if triple { 3 } else { 1 };
             let mut j = i + open;
             while j < bytes.len() {
@@ -323,7 +364,7 @@ mod tests {
     fn foreign(text_with_cursor: &str) -> Vec<String> {
         let cursor = text_with_cursor.find('┃').expect("cursor marker");
         let text = text_with_cursor.replace('┃', "");
-        foreign_names(Dialect::Python, &text, cursor, &(0..text.len()))
+        foreign_names(Some(Language::Python), &text, cursor, &(0..text.len()))
     }
 
     #[test]
@@ -367,9 +408,9 @@ mod tests {
     #[test]
     fn other_languages_use_imports_and_names_used_only_near_the_cursor() {
         let text = "use crate::config::load_settings;\n\nfn main() {\n    let s = load_settings();\n    ";
-        let names = foreign_names(Dialect::Other, text, text.len(), &(0..text.len()));
+        let names = foreign_names(None, text, text.len(), &(0..text.len()));
         assert_eq!(names, ["load_settings"]);
         let local = "fn helper() {}\nfn main() {\n    helper();\n    ";
-        assert!(foreign_names(Dialect::Other, local, local.len(), &(0..local.len())).is_empty());
+        assert!(foreign_names(None, local, local.len(), &(0..local.len())).is_empty());
     }
 }

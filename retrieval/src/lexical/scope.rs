@@ -1,0 +1,416 @@
+//! The gate for the table's languages read by syntax (all but Python): what the file defines
+//! and imports, from its tree-sitter tree, and which names near the cursor come from elsewhere.
+//!
+//! A name counts when it is imported (`use crate::a::B;`, `import { parse } from "./util"`,
+//! `import "strings"`, `import java.util.List;`, `using std::string;`), or when the file never
+//! defines it (no declaration, parameter or pattern binds it) and it is no keyword or builtin
+//! of the language: a C function from `#include "util.h"`, a Go function from another file of
+//! the package, a Java class of the same package. A member of such a name counts with it
+//! (`strings.Split`, `Bar::new`), and so does a path into another module of the project
+//! (`crate::config::load`). Field and property names (`Config { timeout: 3 }`,
+//! `{ key: value }`), words in strings and comments, attributes and the import statements'
+//! own names are never uses.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use tree_sitter::Node;
+
+use super::imports::{import_kinds, read_import};
+use crate::language::{Language, LanguageSpec};
+use crate::names::{bound_names, NameWalk, NAME_KINDS};
+use crate::query::context_region;
+
+/// What the analysed text defines and imports.
+struct FileScope {
+    defined: HashSet<String>,
+    imported: HashSet<String>,
+    /// Byte ranges of import statements: their names are not uses.
+    imports: Vec<Range<usize>>,
+}
+
+/// Names near the cursor whose definitions are elsewhere, in order, as written (`parse`,
+/// `strings.Split`, `Bar::new`); `None` if the grammar would not load or parse.
+/// `analysed` is the byte range of `text` read for definitions and imports.
+pub(super) fn foreign_names(
+    language: Language,
+    text: &str,
+    cursor: usize,
+    analysed: Range<usize>,
+) -> Option<Vec<String>> {
+    let spec = language.spec();
+    let source = text.get(analysed.clone())?;
+    let grammar = language.grammar();
+    let tree = language.parser()?.parse(source, None)?;
+    let src = source.as_bytes();
+    let scope = FileScope::read(spec, &grammar, tree.root_node(), src);
+    let region = context_region(text, cursor);
+    let start = region.start.max(analysed.start) - analysed.start;
+    let end = region.end.min(analysed.end).saturating_sub(analysed.start);
+    let cursor = cursor.saturating_sub(analysed.start);
+    let mut out: Vec<String> = Vec::new();
+    let mut chain_base_foreign = false;
+    let mut last_end: Option<usize> = None;
+    for leaf in leaves(spec, tree.root_node(), start..end) {
+        let (from, to) = (leaf.start_byte(), leaf.end_byte());
+        if from <= cursor && cursor <= to {
+            continue; // the word being typed
+        }
+        if scope.imports.iter().any(|r| r.contains(&from)) {
+            continue;
+        }
+        let Ok(name) = leaf.utf8_text(src) else { continue };
+        if let Some((separator, base_end)) = member_of(spec, source, from) {
+            if last_end == Some(base_end) {
+                if chain_base_foreign {
+                    if let Some(last) = out.last_mut() {
+                        last.push_str(separator);
+                        last.push_str(name);
+                    }
+                }
+            } else if let Some(root) = path_root(spec, &source[..base_end]) {
+                out.push(format!("{root}{separator}{name}"));
+                chain_base_foreign = true;
+            } else {
+                chain_base_foreign = false;
+            }
+            last_end = Some(to);
+            continue;
+        }
+        last_end = Some(to);
+        chain_base_foreign = spec.scope.references.contains(&leaf.kind()) && scope.is_foreign(language, name);
+        if chain_base_foreign {
+            out.push(name.to_owned());
+        }
+    }
+    let mut seen = HashSet::new();
+    out.retain(|n| seen.insert(n.clone()));
+    Some(out)
+}
+
+impl FileScope {
+    /// Walks the whole tree once (one cursor, no allocation per node): bindings define names,
+    /// import statements import them.
+    fn read(spec: &LanguageSpec, grammar: &tree_sitter::Language, root: Node, src: &[u8]) -> Self {
+        let mut scope = FileScope { defined: HashSet::new(), imported: HashSet::new(), imports: Vec::new() };
+        let imports = KindSet::new(grammar, import_kinds(spec.imports).iter().copied());
+        let bindings = KindSet::new(grammar, spec.scope.bindings.iter().map(|(kind, _)| *kind));
+        let walk = NameWalk { exports: &[], parameters: true };
+        let mut names = Vec::new();
+        let mut imported = Vec::new();
+        let mut cursor = root.walk();
+        loop {
+            let node = cursor.node();
+            let mut descend = node.child_count() > 0;
+            if node.is_named() {
+                if imports.contains(node) && read_import(spec.imports, node, src, &mut imported) {
+                    scope.imports.push(node.byte_range());
+                    descend = false;
+                } else {
+                    if node.is_error() {
+                        defined_in_error(node, src, &mut names);
+                    }
+                    if bindings.contains(node) {
+                        bind(spec, node, src, walk, &mut names);
+                    }
+                }
+            }
+            if descend && cursor.goto_first_child() {
+                continue;
+            }
+            // Up to the next sibling of this node or of an ancestor; done back at the root.
+            while !cursor.goto_next_sibling() {
+                if !cursor.goto_parent() {
+                    scope.defined.extend(names);
+                    scope.imported.extend(imported);
+                    return scope;
+                }
+            }
+        }
+    }
+
+    fn is_foreign(&self, language: Language, name: &str) -> bool {
+        if self.imported.contains(name) {
+            return true;
+        }
+        if self.defined.contains(name) || name.chars().count() < 2 || name.starts_with(|c: char| c.is_numeric()) {
+            return false;
+        }
+        !language.knows(name)
+    }
+}
+
+/// The names a binding node of the language defines (a parameter's pattern, a declaration's
+/// name).
+fn bind(spec: &LanguageSpec, node: Node, src: &[u8], walk: NameWalk, out: &mut Vec<String>) {
+    for (_, field) in spec.scope.bindings.iter().filter(|(kind, _)| *kind == node.kind()) {
+        let mut cursor = node.walk();
+        if field.is_empty() {
+            for child in node.named_children(&mut cursor) {
+                bound_names(child, src, walk, out);
+            }
+        } else {
+            for child in node.children_by_field_name(field, &mut cursor) {
+                bound_names(child, src, walk, out);
+            }
+        }
+    }
+}
+
+/// A set of node kinds as a table indexed by kind id: the walk asks it for every node.
+struct KindSet(Vec<bool>);
+
+impl KindSet {
+    fn new<'k>(grammar: &tree_sitter::Language, kinds: impl Iterator<Item = &'k str>) -> Self {
+        let mut table = vec![false; grammar.node_kind_count()];
+        for kind in kinds {
+            let id = usize::from(grammar.id_for_node_kind(kind, true));
+            if id != 0 && id < table.len() {
+                table[id] = true;
+            }
+        }
+        KindSet(table)
+    }
+
+    fn contains(&self, node: Node) -> bool {
+        self.0.get(usize::from(node.kind_id())).copied().unwrap_or(false)
+    }
+}
+
+/// Keywords that, in any of the table's languages, make the name after them a definition.
+const DEFINING_KEYWORDS: &[&str] = &[
+    "fn",
+    "func",
+    "function",
+    "class",
+    "struct",
+    "enum",
+    "union",
+    "trait",
+    "interface",
+    "type",
+    "let",
+    "const",
+    "var",
+    "mod",
+    "namespace",
+    "static",
+];
+
+/// Names an error node still defines: code being typed is often unfinished (`fn f(a: u32) {`
+/// with no `}` yet), and tree-sitter keeps its pieces as children of an `ERROR` node. A name
+/// right after a defining keyword, or right before a parameter list, is a definition, and so
+/// are the names of a pattern (`for (i, x) in` cut from its loop) or a C-like declarator
+/// (`int main(void) {`).
+fn defined_in_error(node: Node, src: &[u8], out: &mut Vec<String>) {
+    let mut cursor = node.walk();
+    let children: Vec<Node> = node.children(&mut cursor).collect();
+    for (i, child) in children.iter().enumerate() {
+        if child.kind().ends_with("declarator") || child.kind().ends_with("pattern") {
+            bound_names(*child, src, NameWalk { exports: &[], parameters: true }, out);
+            continue;
+        }
+        if !NAME_KINDS.contains(&child.kind()) {
+            continue;
+        }
+        let after_keyword = i > 0 && DEFINING_KEYWORDS.contains(&children[i - 1].kind());
+        let before_parameters = children.get(i + 1).is_some_and(|next| {
+            let kind = next.kind();
+            kind.ends_with("parameters") || kind == "parameter_list"
+        });
+        if after_keyword || before_parameters {
+            out.extend(child.utf8_text(src).ok().map(str::to_owned));
+        }
+    }
+}
+
+/// The identifier leaves overlapping `region`, in source order, outside the language's ignored
+/// nodes (attributes, lifetimes).
+fn leaves<'t>(spec: &LanguageSpec, root: Node<'t>, region: Range<usize>) -> Vec<Node<'t>> {
+    let mut out = Vec::new();
+    let mut cursor = root.walk();
+    loop {
+        let node = cursor.node();
+        let outside = node.end_byte() <= region.start || node.start_byte() >= region.end;
+        let mut descend = !outside && node.child_count() > 0;
+        if !outside && node.is_named() {
+            if spec.scope.ignored.contains(&node.kind()) {
+                descend = false;
+            } else if NAME_KINDS.contains(&node.kind()) {
+                out.push(node);
+                descend = false;
+            }
+        }
+        if descend && cursor.goto_first_child() {
+            continue;
+        }
+        while !cursor.goto_next_sibling() {
+            if !cursor.goto_parent() {
+                return out;
+            }
+        }
+    }
+}
+
+/// If the identifier starting at byte `start` follows a member separator (`a.b`, `a::b`,
+/// `p->b`, `a?.b`, also across a line break), the separator and where the text before it ends.
+/// A range or spread (`0..n`, `...rest`) is no member access.
+fn member_of<'s>(spec: &'s LanguageSpec, source: &str, start: usize) -> Option<(&'s str, usize)> {
+    let before = source.get(..start)?.trim_end();
+    let separator = spec.scope.separators.iter().find(|s| before.ends_with(*s))?;
+    if *separator == "." && before.ends_with("..") {
+        return None;
+    }
+    let base = before[..before.len() - separator.len()].trim_end();
+    Some((separator, base.len()))
+}
+
+/// The keyword that `before` (the text before a separator) ends with, if it starts a path into
+/// another module of the project (`crate`, `super`).
+fn path_root<'s>(spec: &'s LanguageSpec, before: &str) -> Option<&'s str> {
+    spec.scope.path_roots.iter().copied().find(|root| {
+        before.strip_suffix(root).is_some_and(|rest| !rest.ends_with(|c: char| c.is_alphanumeric() || c == '_'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{foreign_names as gate, gate_language};
+    use crate::language::Language;
+    use std::path::Path;
+
+    /// The foreign names of a text in `language` with the cursor at `┃`.
+    fn foreign(language: Language, text_with_cursor: &str) -> Vec<String> {
+        let cursor = text_with_cursor.find('┃').expect("cursor marker");
+        let text = text_with_cursor.replace('┃', "");
+        gate(Some(language), &text, cursor, &(0..text.len()))
+    }
+
+    #[test]
+    fn rust_names_from_use_declarations_and_crate_paths_are_foreign() {
+        let text =
+            "use crate::foo::Bar;\n\nfn build(n: usize) -> u32 {\n    let x = n + 1;\n    let b = Bar::new(x);\n    ┃";
+        assert_eq!(foreign(Language::Rust, text), ["Bar::new"]);
+        assert_eq!(foreign(Language::Rust, "fn f() {\n    crate::config::load(┃"), ["crate::config::load"]);
+        assert_eq!(
+            foreign(Language::Rust, "use a::{b::{self, C}, d as e};\nfn f() { b::g(C, e)┃ }"),
+            ["b::g", "C", "e"]
+        );
+    }
+
+    #[test]
+    fn rust_locals_fields_attributes_and_the_prelude_are_not_foreign() {
+        assert!(foreign(Language::Rust, "fn build(n: usize) -> usize {\n    let x = n + 1;\n    x * 2┃").is_empty());
+        let text = "struct Config { timeout: u32 }\nfn f() -> Config {\n    Config { timeout: 3 }┃";
+        assert!(foreign(Language::Rust, text).is_empty());
+        let text = "#[derive(Serialize)]\nstruct A;\nfn f(v: Vec<String>) -> Option<usize> {\n    Some(v.len())┃";
+        assert!(foreign(Language::Rust, text).is_empty());
+        let text = "fn f(items: &[u32]) {\n    for (i, item) in items.iter().enumerate() {\n        if let Some(x) = item.checked_add(1) { println!(\"{i} {x}\"); }┃";
+        assert!(foreign(Language::Rust, text).is_empty());
+        let text = "fn f() {\n    // call remote_helper here\n    let s = \"remote_helper\";\n    s┃";
+        assert!(foreign(Language::Rust, text).is_empty());
+    }
+
+    #[test]
+    fn typescript_and_javascript_imports_and_requires_are_foreign() {
+        let text = "import { parse } from \"./util\";\n\nexport function load(text: string) {\n  const tree = parse(text);\n  return tree┃";
+        assert_eq!(foreign(Language::TypeScript, text), ["parse"]);
+        assert_eq!(foreign(Language::Tsx, text), ["parse"]);
+        let text = "import Default, * as ns from \"m\";\nimport x = require(\"y\");\nDefault(ns.run(x.go()))┃";
+        assert_eq!(foreign(Language::TypeScript, text), ["Default", "ns.run", "x.go"]);
+        let text = "const { join } = require(\"path\");\nconst fs = require(\"fs\");\n\nfunction f(dir) {\n  return join(dir, fs.readdirSync(dir)[0])┃";
+        assert_eq!(foreign(Language::JavaScript, text), ["join", "fs.readdirSync"]);
+    }
+
+    #[test]
+    fn typescript_unknown_names_count_but_locals_keys_and_globals_do_not() {
+        assert_eq!(foreign(Language::TypeScript, "function f(a: number) {\n  return helper(a)┃"), ["helper"]);
+        let text = "const o = { retries: 3 };\nfunction g({ a, b }: Opts, ...rest: string[]) {\n  console.log(o.retries, a, b, rest?.length)┃";
+        assert_eq!(foreign(Language::TypeScript, text), ["Opts"]);
+        let text =
+            "const App = () => {\n  const [n, setN] = useState(0);\n  return <Button onClick={() => setN(n + 1)} />┃";
+        assert_eq!(foreign(Language::Tsx, text), ["useState", "Button"]);
+    }
+
+    #[test]
+    fn go_packages_and_their_members_are_foreign() {
+        let text =
+            "package main\n\nimport \"strings\"\n\nfunc split(s string) []string {\n\treturn strings.Split(s, \",\")┃";
+        assert_eq!(foreign(Language::Go, text), ["strings.Split"]);
+        let text = "package main\n\nimport (\n\tj \"encoding/json\"\n)\n\nfunc f(v any) ([]byte, error) {\n\treturn j.Marshal(v)┃";
+        assert_eq!(foreign(Language::Go, text), ["j.Marshal"]);
+        assert!(foreign(
+            Language::Go,
+            "package main\n\nfunc f(a int) int {\n\tb := a * 2\n\treturn len(make([]int, b))┃"
+        )
+        .is_empty());
+        assert_eq!(
+            foreign(Language::Go, "package main\n\nfunc f() {\n\tx := parseConfig()\n\t_ = x┃"),
+            ["parseConfig"]
+        );
+    }
+
+    #[test]
+    fn c_unknown_functions_from_headers_are_foreign_but_libc_is_not() {
+        let text = "#include \"util.h\"\n#include <stdio.h>\n\nint main(void) {\n    int n = add_numbers(1, 2);\n    printf(\"%d\", n);\n    return n┃";
+        assert_eq!(foreign(Language::C, text), ["add_numbers"]);
+        let text = "#define LIMIT 4\nstruct point { int x; };\nint f(struct point *p) {\n    return p->x + LIMIT┃";
+        assert!(foreign(Language::C, text).is_empty());
+    }
+
+    #[test]
+    fn cpp_using_declarations_and_unknown_namespaces_are_foreign() {
+        let text = "#include \"shape.h\"\n\nusing geo::Circle;\n\ndouble f() {\n    Circle c(2.0);\n    std::vector<int> v;\n    return c.area() + util::scale(v)┃";
+        assert_eq!(foreign(Language::Cpp, text), ["Circle", "util::scale"]);
+    }
+
+    #[test]
+    fn java_imports_and_same_package_classes_are_foreign() {
+        let text =
+            "import java.util.List;\n\nclass A {\n    int count(List<String> items) {\n        return items.size()┃";
+        assert_eq!(foreign(Language::Java, text), ["List"]);
+        let text = "class A {\n    void f() {\n        UserRepo repo = new UserRepo();\n        String s = repo.name();\n        System.out.println(s)┃";
+        assert_eq!(foreign(Language::Java, text), ["UserRepo"]);
+    }
+
+    #[test]
+    fn a_huge_file_is_parsed_only_around_the_cursor() {
+        let filler: String = (0..20_000).map(|i| format!("fn filler_{i}() -> u32 {{ {i} }}\n")).collect();
+        assert!(filler.len() > super::super::MAX_PARSED_BYTES);
+        let text =
+            format!("use crate::net::Client;\n{filler}fn main() {{\n    let c = Client::connect(filler_7());\n    ");
+        let window = text.len() - 2000..text.len();
+        // `Client` is imported far above the parsed part: unknown there, so still foreign.
+        assert_eq!(gate(Some(Language::Rust), &text, text.len(), &window), ["Client::connect", "filler_7"]);
+    }
+
+    #[test]
+    fn the_word_being_typed_is_ignored() {
+        assert!(foreign(Language::Rust, "fn f() {\n    let y = unknown_wo┃").is_empty());
+        assert!(foreign(Language::Go, "package p\n\nfunc f() {\n\tstrin┃").is_empty());
+    }
+
+    #[test]
+    fn the_language_comes_from_the_path() {
+        assert_eq!(gate_language(None), Some(Language::Python));
+        assert_eq!(gate_language(Some(Path::new("bin/script"))), Some(Language::Python));
+        assert_eq!(gate_language(Some(Path::new("src/lib.rs"))), Some(Language::Rust));
+        assert_eq!(gate_language(Some(Path::new("App.TSX"))), Some(Language::Tsx));
+        assert_eq!(gate_language(Some(Path::new("build.gradle"))), None);
+    }
+
+    #[test]
+    fn odd_input_and_cursors_never_panic() {
+        let deep = "(".repeat(20_000);
+        let inputs =
+            ["", "┃", "é\u{10ffff}\r\n", "use ::{{{;", "import { from", "#include", "a.b::c->d?.", deep.as_str()];
+        for spec in crate::language::LANGUAGES {
+            for input in inputs {
+                for cursor in [0, 1, 2, input.len() / 2, input.len(), input.len() + 5] {
+                    let _ = gate(Some(spec.language), input, cursor, &(0..input.len()));
+                    let _ = gate(Some(spec.language), input, cursor, &(input.len()..0));
+                }
+            }
+        }
+    }
+}
