@@ -57,7 +57,8 @@ pub fn foreign_names(language: Option<Language>, text: &str, cursor: usize, wind
     let analysed = if text.len() <= MAX_ANALYSED_BYTES {
         0..text.len()
     } else {
-        floor_char_boundary(text, window.start)..floor_char_boundary(text, window.end.max(cursor))
+        let start = floor_char_boundary(text, window.start.min(cursor));
+        start..floor_char_boundary(text, window.end.max(cursor))
     };
     match language {
         Some(Language::Python) => by_lines(Dialect::Python, text, cursor, analysed),
@@ -403,6 +404,16 @@ mod tests {
     #[test]
     fn the_word_being_typed_is_ignored() {
         assert!(foreign("x = 1\ny = unknown_wo┃").is_empty());
+    }
+
+    #[test]
+    fn a_huge_text_with_an_odd_window_never_panics() {
+        let text = "x = 1\n".repeat(MAX_ANALYSED_BYTES / 6 + 10) + "y = helper(x)\n";
+        for window in [text.len()..0, text.len() + 9..text.len() + 99] {
+            for language in [Some(Language::Python), Some(Language::Rust), None] {
+                let _ = foreign_names(language, &text, text.len() - 3, &window);
+            }
+        }
     }
 
     #[test]
