@@ -324,6 +324,17 @@ T twice(T value) {
     assert_eq!(summary[0], (0..21, owned(&["geo", "Circle", "area", "twice"])));
 }
 
+#[test]
+fn members_of_a_long_cpp_struct_name_what_they_declare_not_their_types() {
+    let fillers: String = (0..45).map(|i| format!("    int filler_{i}();\n")).collect();
+    let text =
+        format!("struct big {{\n    struct inner {{ int x; }};\n    enum kind get_kind() const;\n{fillers}}};\n");
+    let chunks = chunk(Language::Cpp, &text);
+    let first = chunks.iter().find(|c| c.lines.start == 1).expect("the first members' chunk");
+    assert_eq!(first.symbols[..3], owned(&["inner", "get_kind", "filler_0"]));
+    assert!(chunks.iter().all(|c| !c.symbols.contains(&"kind".to_owned())), "{chunks:?}");
+}
+
 /// A function of 100 lines in each language, and its signature line.
 fn long_functions() -> Vec<(Language, String, &'static str)> {
     let body = |line: &str| (0..100).map(|i| line.replace("{i}", &i.to_string())).collect::<String>();

@@ -17,7 +17,7 @@ use tree_sitter::Node;
 
 use super::{join_lines, split_lines, Chunk};
 use crate::language::{ChunkRules, Language};
-use crate::names::{bound_names, definition_name, NameWalk};
+use crate::names::{bound_names, definition_name, NameWalk, SKIPPED_FIELDS};
 
 /// A definition longer than this many lines is cut into windows.
 pub const BODY_WINDOW_LINES: usize = 40;
@@ -300,7 +300,9 @@ impl<'a> Cutter<'a> {
         })
     }
 
-    /// The nodes under a declaration statement that name what it declares.
+    /// The nodes under a declaration statement that name what it declares: not its type
+    /// (`enum kind f();` declares `f`, not `kind`), unless the type is defined right there
+    /// (`struct point { … } origin;` declares both).
     fn name_sites<'t>(&self, node: Node<'t>, out: &mut Vec<Node<'t>>, depth: usize) {
         if self.rules.names.iter().any(|(kind, _)| *kind == node.kind()) {
             out.push(node);
@@ -309,8 +311,20 @@ impl<'a> Cutter<'a> {
             return;
         }
         let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
-            self.name_sites(child, out, depth + 1);
+        if !cursor.goto_first_child() {
+            return;
+        }
+        loop {
+            let defined_here = cursor.node().child_by_field_name("body").is_some();
+            let skipped = cursor
+                .field_name()
+                .is_some_and(|field| SKIPPED_FIELDS.contains(&field) && !(field == "type" && defined_here));
+            if cursor.node().is_named() && !skipped {
+                self.name_sites(cursor.node(), out, depth + 1);
+            }
+            if !cursor.goto_next_sibling() {
+                break;
+            }
         }
     }
 
