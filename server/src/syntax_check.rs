@@ -125,11 +125,27 @@ mod tests {
     use splice_model::shape::ShapeLimits;
 
     fn check(prefix: &str, suffix: &str) -> SuggestionCheck {
+        check_in(SyntaxLanguage::Python, prefix, suffix)
+    }
+
+    fn check_in(language: SyntaxLanguage, prefix: &str, suffix: &str) -> SuggestionCheck {
         let shape = SuggestionShape::for_cursor(
             &CursorContext::from_text(&format!("{prefix}{suffix}"), prefix.len()),
             ShapeLimits { max_lines: 8 },
         );
-        check_for(Some(SyntaxLanguage::Python), prefix, suffix, &shape, 2).unwrap()
+        check_for(Some(language), prefix, suffix, &shape, 2).unwrap()
+    }
+
+    #[test]
+    fn brace_languages_are_judged_in_the_function_around_the_cursor() {
+        let prefix = "use std::fmt;\n\nfn depth(text: &str) -> i32 {\n    let mut depth = 0;\n    for c in text.chars() {\n        ";
+        let suffix = "\n    }\n    depth\n}\n\nfn broken( {\n";
+        let (start, end) = region(prefix, suffix);
+        assert!(prefix[start..].starts_with("fn depth"), "{:?}", &prefix[start..]);
+        assert_eq!(&suffix[..end], "\n    }\n    depth\n}\n\n", "the next item and its error are outside");
+        let check = check_in(SyntaxLanguage::Rust, prefix, suffix);
+        assert_eq!(check.errors_added("if c == '(' { depth += 1; }"), Some(0));
+        assert!(check.errors_added("if c == '(' { depth += 1; ").unwrap() > 0);
     }
 
     #[test]
