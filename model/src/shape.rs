@@ -5,16 +5,25 @@
 //! already in the document. This module looks at the text around the cursor and decides the
 //! *shape* of the suggestion ([`SuggestionShape`]): a single line when the cursor is in the
 //! middle or at the end of code, several lines of the cursor's block when the cursor is on an
-//! empty line or right after a block opener. While tokens arrive, [`SuggestionShape::verdict`]
-//! says when generation can stop early (every token not generated is latency saved), and
-//! [`finish_suggestion`] trims the raw generated text into the ghost text actually shown:
-//! cut at the stop point, without text that duplicates what is right of the cursor or on the
-//! lines below it.
+//! empty line or right after a block opener. Where that block ends depends on the language
+//! ([`BlockSyntax`], chosen by the caller): at the first line indented less than it (Python, and
+//! languages Splice does not know), or at the bracket that closes it (brace languages; brackets
+//! are counted outside strings and comments: `braces`, `lexer`). While tokens arrive,
+//! [`SuggestionShape::verdict`] says when generation can stop early (every token not generated
+//! is latency saved), and [`finish_suggestion`] trims the raw generated text into the ghost text
+//! actually shown: cut at the stop point, without text that duplicates what is right of the
+//! cursor or on the lines below it.
 //!
 //! Indentation is measured in columns of leading whitespace: a space counts 1, a tab counts 4.
 //! Line terminators are `\n`, `\r\n` and a lone `\r` (as in LSP); multi-line suggestions are
 //! returned with `\n` line endings. Nothing here panics on any input: every slice is taken on
 //! a char boundary.
+
+mod braces;
+mod lexer;
+mod syntax;
+
+pub use syntax::{Apostrophe, Backticks, BlockSyntax, Literals};
 
 /// The cursor's surroundings that decide a suggestion's shape. Built from the document text,
 /// e.g. with [`CursorContext::from_text`].
@@ -63,22 +72,25 @@ impl<'a> CursorContext<'a> {
     }
 }
 
-/// Limits, from configuration.
+/// What the caller decides about a suggestion's shape beyond the text at the cursor: the line
+/// limit from configuration and how the document's language delimits blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShapeLimits {
     /// The most lines a multi-line suggestion may have, its first line (the rest of the cursor's
     /// line) included. Default 8; 0 is treated as 1.
     pub max_lines: usize,
+    /// Where a block ends in the document's language. Default [`BlockSyntax::Indentation`].
+    pub block_syntax: BlockSyntax,
 }
 
 impl Default for ShapeLimits {
-    /// `max_lines: 8`.
+    /// `max_lines: 8`, blocks by indentation.
     fn default() -> Self {
-        ShapeLimits { max_lines: 8 }
+        ShapeLimits { max_lines: 8, block_syntax: BlockSyntax::Indentation }
     }
 }
 
-/// Single line or multi-line, and the indentation floor for multi-line.
+/// Single line or multi-line, and where a multi-line suggestion ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SuggestionShape {
     /// Mid-line cursor (non-whitespace text right of the cursor) or the cursor after code on its
@@ -96,6 +108,23 @@ pub enum SuggestionShape {
         /// The most lines the suggestion may have, the first included (0 is treated as 1).
         max_lines: usize,
     },
+    /// [`BlockSyntax::Braces`]: the cursor on an empty/whitespace-only line, or right after an
+    /// opening bracket in code (`{`, `(` or `[`; not `:`): the lines of the cursor's block, up
+    /// to the bracket that closes it. Generation stops before a line after the first that closes
+    /// the block the cursor is in (the suggestion never closes more than it opened; the `}`
+    /// already below the cursor stays the editor's), at a blank line between the block's
+    /// statements (not inside a block the suggestion opened), and after `max_lines` lines. The
+    /// first line may close the brackets its own line opened (`foo(┃` + `a, b);`), and the
+    /// suggestion ends with it. Brackets in strings, characters and comments do not count.
+    BraceBlock {
+        /// The language's strings, characters and comments.
+        literals: Literals,
+        /// How many brackets the cursor's line leaves open before the cursor, which the first
+        /// line may close (0 on an empty line).
+        closable: usize,
+        /// The most lines the suggestion may have, the first included (0 is treated as 1).
+        max_lines: usize,
+    },
 }
 
 /// Result of checking the text generated so far.
@@ -108,8 +137,9 @@ pub enum StreamVerdict {
 }
 
 impl SuggestionShape {
-    /// Decides the shape from the context.
+    /// Decides the shape from the context and the language's block syntax (`limits.block_syntax`).
     ///
+    /// With [`BlockSyntax::Indentation`]:
     /// - Non-whitespace text right of the cursor: [`SuggestionShape::SingleLine`].
     /// - Whitespace-only line prefix: [`SuggestionShape::MultiLine`]. If the previous non-blank
     ///   line ends with a block opener, the cursor is in the block it opens and `min_indent` is
@@ -118,8 +148,26 @@ impl SuggestionShape {
     /// - Line prefix ending with a block opener: [`SuggestionShape::MultiLine`] with
     ///   `min_indent` = the line's indentation + 1.
     /// - Otherwise (cursor after code at the end of its line): [`SuggestionShape::SingleLine`].
+    ///
+    /// With [`BlockSyntax::Braces`], the same with [`SuggestionShape::BraceBlock`] for
+    /// multi-line, and only an opening bracket in code (`{`, `(`, `[`, not in a comment or
+    /// string) as a block opener: `case 1:` is not one.
     #[must_use]
     pub fn for_cursor(ctx: &CursorContext, limits: ShapeLimits) -> Self {
+        match limits.block_syntax {
+            BlockSyntax::Indentation => Self::indentation_block(ctx, limits),
+            BlockSyntax::Braces(literals) => Self::brace_block(ctx, literals, limits),
+        }
+    }
+
+    /// Whether the suggestion may have more than one line.
+    #[must_use]
+    pub fn is_multi_line(&self) -> bool {
+        !matches!(self, SuggestionShape::SingleLine)
+    }
+
+    /// [`SuggestionShape::for_cursor`] for blocks that end by indentation.
+    fn indentation_block(ctx: &CursorContext, limits: ShapeLimits) -> Self {
         if !ctx.line_suffix.trim().is_empty() {
             return SuggestionShape::SingleLine;
         }
@@ -137,6 +185,23 @@ impl SuggestionShape {
         SuggestionShape::MultiLine { min_indent, max_lines }
     }
 
+    /// [`SuggestionShape::for_cursor`] for blocks that end at their closing bracket.
+    fn brace_block(ctx: &CursorContext, literals: Literals, limits: ShapeLimits) -> Self {
+        if !ctx.line_suffix.trim().is_empty() {
+            return SuggestionShape::SingleLine;
+        }
+        let max_lines = limits.max_lines.max(1);
+        let closable = if ctx.line_prefix.trim().is_empty() {
+            0
+        } else {
+            match braces::open_at_end(ctx.line_prefix, literals) {
+                Some(open) => open,
+                None => return SuggestionShape::SingleLine,
+            }
+        };
+        SuggestionShape::BraceBlock { literals, closable, max_lines }
+    }
+
     /// Called after every generated token with the whole generated text so far; says whether
     /// generation can stop now.
     ///
@@ -145,6 +210,10 @@ impl SuggestionShape {
     ///   first non-whitespace character shows it is indented less than `min_indent` (that line
     ///   is dropped by [`finish_suggestion`] whatever its end, so there is no need to wait for
     ///   it); or `max_lines` complete lines.
+    /// - `BraceBlock`: the bracket that closes the cursor's block on a line after the first, or
+    ///   closes more than the cursor's line opened on the first (that line is dropped whatever
+    ///   follows); the first line's end when it closed what its line opened; a complete blank
+    ///   line at the cursor's depth; or `max_lines` complete lines.
     ///
     /// Once this says `Stop` for some text, it says `Stop` for every continuation of it, and
     /// [`finish_suggestion`] gives the same result for the text and any continuation.
@@ -154,6 +223,9 @@ impl SuggestionShape {
             SuggestionShape::SingleLine => generated.contains(['\n', '\r']),
             SuggestionShape::MultiLine { min_indent, max_lines } => {
                 multiline_cut(&split_lines(generated), min_indent, max_lines, false).1
+            }
+            SuggestionShape::BraceBlock { literals, closable, max_lines } => {
+                braces::cut(&split_lines(generated), literals, closable, max_lines, false).settled
             }
         };
         if stop {
@@ -186,6 +258,9 @@ impl SuggestionShape {
 ///   are joined with `\n`.
 ///   On a whitespace-only cursor line, leading blank lines are dropped and the next line continues
 ///   after the cursor's indentation (the model began with a line break the cursor does not need).
+/// - `BraceBlock`: as `MultiLine`, cut where its [`SuggestionShape::verdict`] stops. Trailing
+///   lines repeat the following text only if they start at the cursor's bracket depth: the `}`
+///   of a block the suggestion opened is kept even when a `}` follows the cursor.
 /// - Both: on a cursor line of indentation only, whitespace that starts the suggestion doubles
 ///   what the editor typed and goes, from every line of a block alike (so the block keeps its
 ///   shape), unless the line above opens a block the cursor is not yet inside.
@@ -195,7 +270,14 @@ pub fn finish_suggestion(shape: &SuggestionShape, ctx: &CursorContext, generated
     match *shape {
         SuggestionShape::SingleLine => finish_single_line(ctx, generated),
         SuggestionShape::MultiLine { min_indent, max_lines } => {
-            finish_multi_line(ctx, generated, min_indent, max_lines)
+            let lines = split_lines(generated);
+            let (count, _) = multiline_cut(&lines, min_indent, max_lines, true);
+            finish_block(ctx, &lines[..count], |_| true)
+        }
+        SuggestionShape::BraceBlock { literals, closable, max_lines } => {
+            let lines = split_lines(generated);
+            let cut = braces::cut(&lines, literals, closable, max_lines, true);
+            finish_block(ctx, &lines[..cut.keep], |index| cut.at_cursor_depth(index))
         }
     }
 }
@@ -316,15 +398,16 @@ fn is_quote(c: char) -> bool {
     matches!(c, '"' | '\'' | '`')
 }
 
-fn finish_multi_line(ctx: &CursorContext, generated: &str, min_indent: usize, max_lines: usize) -> Option<String> {
-    let lines = split_lines(generated);
-    let (count, _) = multiline_cut(&lines, min_indent, max_lines, true);
-    let mut kept: Vec<&str> = lines[..count].iter().map(|line| line.text).collect();
-    // Trailing whitespace of the whole suggestion (only the first line can be blank here).
+/// The multi-line suggestion made of `lines` (already cut where the block ends), see
+/// [`finish_suggestion`]. `may_repeat_from(i)` says whether the suggestion's lines from `i` on
+/// may be cut as a repetition of the following text.
+fn finish_block(ctx: &CursorContext, lines: &[Line], may_repeat_from: impl Fn(usize) -> bool) -> Option<String> {
+    let mut kept: Vec<&str> = lines.iter().map(|line| line.text).collect();
+    // Trailing whitespace of the whole suggestion.
     while kept.len() > 1 && kept.last().is_some_and(|l| l.trim().is_empty()) {
         kept.pop();
     }
-    let repeated = repeated_following_lines(ctx, &kept);
+    let repeated = repeated_following_lines(ctx, &kept, may_repeat_from);
     kept.truncate(kept.len() - repeated);
     skip_leading_blank_lines(ctx, &mut kept);
     let doubled = kept.first().map_or("", |first| doubled_indentation(ctx, first));
@@ -373,8 +456,8 @@ fn skip_leading_blank_lines(ctx: &CursorContext, kept: &mut Vec<&str>) {
 }
 
 /// How many trailing lines of the suggestion `lines` repeat the first non-blank lines of the
-/// following text (the largest such count).
-fn repeated_following_lines(ctx: &CursorContext, lines: &[&str]) -> usize {
+/// following text (the largest such count whose first line `i` passes `may_repeat_from(i)`).
+fn repeated_following_lines(ctx: &CursorContext, lines: &[&str], may_repeat_from: impl Fn(usize) -> bool) -> usize {
     let following: Vec<&str> = split_lines(ctx.following_text)
         .into_iter()
         .map(|line| line.text.trim())
@@ -392,7 +475,7 @@ fn repeated_following_lines(ctx: &CursorContext, lines: &[&str]) -> usize {
         .rev()
         .find(|&k| {
             let start = lines.len() - k;
-            (0..k).all(|j| compared(start + j) == following[j])
+            may_repeat_from(start) && (0..k).all(|j| compared(start + j) == following[j])
         })
         .unwrap_or(0)
 }
@@ -463,6 +546,9 @@ fn opens_block(line: &str) -> bool {
     }
     line.ends_with([':', '{', '(', '['])
 }
+
+#[cfg(test)]
+mod brace_tests;
 
 #[cfg(test)]
 mod tests {
@@ -568,8 +654,14 @@ mod tests {
     #[test]
     fn shape_takes_max_lines_from_limits() {
         let ctx = CursorContext::from_text("", 0);
-        assert_eq!(SuggestionShape::for_cursor(&ctx, ShapeLimits { max_lines: 3 }), multi(0, 3));
-        assert_eq!(SuggestionShape::for_cursor(&ctx, ShapeLimits { max_lines: 0 }), multi(0, 1));
+        assert_eq!(
+            SuggestionShape::for_cursor(&ctx, ShapeLimits { max_lines: 3, ..ShapeLimits::default() }),
+            multi(0, 3)
+        );
+        assert_eq!(
+            SuggestionShape::for_cursor(&ctx, ShapeLimits { max_lines: 0, ..ShapeLimits::default() }),
+            multi(0, 1)
+        );
     }
 
     #[test]
@@ -697,9 +789,9 @@ mod tests {
     #[test]
     fn multi_line_is_capped_at_max_lines() {
         let generated = "a = 1\nb = 2\nc = 3\nd = 4\ne = 5\n";
-        let limits = ShapeLimits { max_lines: 3 };
+        let limits = ShapeLimits { max_lines: 3, ..ShapeLimits::default() };
         suggests_with("┃", limits, generated, Some("a = 1\nb = 2\nc = 3"));
-        let limits = ShapeLimits { max_lines: 1 };
+        let limits = ShapeLimits { max_lines: 1, ..ShapeLimits::default() };
         suggests_with("┃", limits, generated, Some("a = 1"));
     }
 
@@ -861,7 +953,7 @@ mod tests {
                 following_text: &following,
                 previous_nonblank_line: if previous.is_empty() { None } else { Some(&previous) },
             };
-            let limits = ShapeLimits { max_lines: rng.below(6) };
+            let limits = ShapeLimits { max_lines: rng.below(6), ..ShapeLimits::default() };
             let generated = rng.string(25);
             for ctx in [from_doc, arbitrary] {
                 let shapes = [
@@ -876,13 +968,14 @@ mod tests {
         }
     }
 
-    fn check_invariants(shape: &SuggestionShape, ctx: &CursorContext, generated: &str) {
+    /// What holds for every shape, context and generated text (also used by `brace_tests`).
+    pub(super) fn check_invariants(shape: &SuggestionShape, ctx: &CursorContext, generated: &str) {
         let full = finish_suggestion(shape, ctx, generated);
         if let Some(text) = &full {
             assert!(!text.trim().is_empty());
             match *shape {
                 SuggestionShape::SingleLine => assert!(!text.contains(['\n', '\r'])),
-                SuggestionShape::MultiLine { max_lines, .. } => {
+                SuggestionShape::MultiLine { max_lines, .. } | SuggestionShape::BraceBlock { max_lines, .. } => {
                     assert!(!text.contains('\r'));
                     assert!(text.lines().count() <= max_lines.max(1));
                 }

@@ -309,7 +309,7 @@ impl PeerReplay<'_> {
             "n_cache_reuse": 256,
             "id_slot": 0,
         });
-        let limits = ShapeLimits { max_lines: self.settings.max_lines };
+        let limits = ShapeLimits { max_lines: self.settings.max_lines, ..ShapeLimits::default() };
         std::thread::spawn(move || {
             let result = complete(addr, &body, &text, cursor, limits);
             let _ = tx.send(Done { job: id, result });

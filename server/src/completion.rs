@@ -91,7 +91,7 @@ pub fn prepare(
     }
     let window = &text[start..end];
     let shape = match SuggestionShape::for_cursor(&CursorContext::from_text(window, cursor - start), limits(settings)) {
-        SuggestionShape::MultiLine { .. } if !settings.multi_line => SuggestionShape::SingleLine,
+        shape if shape.is_multi_line() && !settings.multi_line => SuggestionShape::SingleLine,
         shape => shape,
     };
     let cursor_line = cursor_line.unwrap_or_else(|| lines_ended(&text[..cursor]));
@@ -156,7 +156,7 @@ fn window_cap(context_tokens: u32) -> usize {
 }
 
 fn limits(settings: &Settings) -> ShapeLimits {
-    ShapeLimits { max_lines: settings.max_lines }
+    ShapeLimits { max_lines: settings.max_lines, ..ShapeLimits::default() }
 }
 
 /// Start of the prefix window in `text` (which starts at document offset `offset`): the whole
