@@ -2,7 +2,7 @@
 //! closes, never past it.
 //!
 //! Brackets are counted from the cursor (depth 0 there) with the language's lexer
-//! ([`super::lexer`]), so those in strings, characters and comments do not count. The rules,
+//! (`shape/lexer.rs`), so those in strings, characters and comments do not count. The rules,
 //! for the lines of the generated text (the first one continues the cursor's line):
 //!
 //! - A line after the first whose brackets go below depth 0 closes a block opened before the

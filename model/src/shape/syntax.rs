@@ -3,7 +3,7 @@
 //! A description, not a list of languages: the model crate knows no grammar, so the caller (the
 //! server, which knows the file's language) says whether blocks end by indentation or by
 //! brackets, and which strings, characters and comments hide brackets. The shape counts brackets
-//! with a small lexer ([`super::lexer`]) that follows this description.
+//! with a small lexer (`shape/lexer.rs`) that follows this description.
 
 /// How blocks end in the document's language, which decides where a multi-line suggestion ends
 /// (see [`super::SuggestionShape::for_cursor`]).
