@@ -12,7 +12,8 @@
 //! window would slide on every line break and every speculative request, which `--cache-reuse`
 //! cannot follow back (it only shifts cells left). Then `cache_prompt`, greedy, `n_predict` =
 //! Splice's `--max-tokens`, streamed: the client applies Splice's own stop rule
-//! (`SuggestionShape::verdict` for the cursor) to the text so far and closes the connection when
+//! (`SuggestionShape::verdict` for the cursor, blocks ending as the file's language ends them)
+//! to the text so far and closes the connection when
 //! it says stop, then trims it with Splice's `finish_suggestion`. Both servers therefore decode the
 //! same prompt with the same budget and stop at the same point. Not modelled: llama.vim's ring
 //! buffer of extra context (needs `/infill`), its `t_max_predict_ms`, Splice's repository context.
@@ -33,10 +34,12 @@ use crate::bench_http;
 use crate::bench_typing_record::{KeyOutcome, RecordedKey, Run, Source};
 use crate::bench_typing_script::{Buffer, Spot};
 use crate::bench_typing_vim::{LocalContext, VimCache};
+use crate::block_syntax::block_syntax;
 use crate::completion::window_start;
 use anyhow::{bail, Context};
 use serde_json::json;
-use splice_model::shape::{finish_suggestion, CursorContext, ShapeLimits, StreamVerdict, SuggestionShape};
+use splice_model::shape::{finish_suggestion, BlockSyntax, CursorContext, ShapeLimits, StreamVerdict, SuggestionShape};
+use splice_retrieval::language::Language;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -181,6 +184,8 @@ struct PeerReplay<'a> {
     buffer: Buffer,
     /// Bytes of text before the cursor that fit the prompt (measured per spot).
     window_bytes: usize,
+    /// How the spot's file ends blocks, as Splice's shape has it for that file.
+    block_syntax: BlockSyntax,
     version: u64,
     jobs: u64,
     done_tx: Sender<Done>,
@@ -206,6 +211,7 @@ pub fn replay(
         pending: None,
         buffer: Buffer::new(String::new(), 0),
         window_bytes: usize::MAX,
+        block_syntax: BlockSyntax::Indentation,
         version: 0,
         jobs: 0,
         done_tx,
@@ -224,6 +230,7 @@ impl PeerReplay<'_> {
         (self.buffer, self.version, self.shown, self.timer) =
             (Buffer::new(spot.cut.opened.clone(), spot.cut.cursor), self.version + 1, None, None);
         self.window_bytes = self.measure_window(&spot.cut.opened[..spot.cut.cursor])?;
+        self.block_syntax = block_syntax(Language::from_path(&spot.path));
         let started = Instant::now();
         self.fim(None);
         self.pump_while(|r| r.shown.is_none() && (r.job.is_some() || r.timer.is_some()))?;
@@ -309,7 +316,7 @@ impl PeerReplay<'_> {
             "n_cache_reuse": 256,
             "id_slot": 0,
         });
-        let limits = ShapeLimits { max_lines: self.settings.max_lines, ..ShapeLimits::default() };
+        let limits = ShapeLimits { max_lines: self.settings.max_lines, block_syntax: self.block_syntax };
         std::thread::spawn(move || {
             let result = complete(addr, &body, &text, cursor, limits);
             let _ = tx.send(Done { job: id, result });

@@ -2,13 +2,16 @@
 //! CLI and the benchmarks share.
 //!
 //! [`prepare`] cuts the prompt window out of the document (so a 50 MB file never reaches the
-//! tokenizer), decides the suggestion's shape and refuses binary-looking text; the engine runs
-//! the request; [`finish`] trims the raw output into what the editor shows.
+//! tokenizer), decides the suggestion's shape (its blocks ending as the file's language ends
+//! them, [`block_syntax`]) and refuses binary-looking text; the engine runs the request;
+//! [`finish`] trims the raw output into what the editor shows.
 
+use crate::block_syntax::block_syntax;
 use crate::config::Settings;
 use crate::workspace::Workspace;
 use splice_model::shape::{finish_suggestion, CursorContext, ShapeLimits, SuggestionShape};
 use splice_model::{CancelToken, Completion, CompletionRequest};
+use splice_retrieval::language::Language;
 use splice_retrieval::{RetrievalDecision, RetrievalQuery};
 use std::path::Path;
 
@@ -90,7 +93,9 @@ pub fn prepare(
         return Err(Skip::Binary);
     }
     let window = &text[start..end];
-    let shape = match SuggestionShape::for_cursor(&CursorContext::from_text(window, cursor - start), limits(settings)) {
+    let language = crate::syntax_check::language_of(path, document);
+    let limits = limits(settings, language);
+    let shape = match SuggestionShape::for_cursor(&CursorContext::from_text(window, cursor - start), limits) {
         shape if shape.is_multi_line() && !settings.multi_line => SuggestionShape::SingleLine,
         shape => shape,
     };
@@ -104,10 +109,9 @@ pub fn prepare(
             tracing::debug!(snippets = snippets.len(), "retrieval: {reason}")
         }
     }
-    let check = settings.syntax_check.and_then(|alternatives| {
-        let language = crate::syntax_check::language_of(path, document);
-        crate::syntax_check::check_for(language, prefix, suffix, &shape, alternatives)
-    });
+    let check = settings
+        .syntax_check
+        .and_then(|alternatives| crate::syntax_check::check_for(language, prefix, suffix, &shape, alternatives));
     let request = CompletionRequest {
         document: document.to_owned(),
         prefix: prefix.to_owned(),
@@ -155,8 +159,9 @@ fn window_cap(context_tokens: u32) -> usize {
     context_tokens as usize * BYTES_PER_TOKEN_CAP
 }
 
-fn limits(settings: &Settings) -> ShapeLimits {
-    ShapeLimits { max_lines: settings.max_lines, ..ShapeLimits::default() }
+/// The shape's limits for a document in `language` (from its path or URI).
+fn limits(settings: &Settings, language: Option<Language>) -> ShapeLimits {
+    ShapeLimits { max_lines: settings.max_lines, block_syntax: block_syntax(language) }
 }
 
 /// Start of the prefix window in `text` (which starts at document offset `offset`): the whole
@@ -213,6 +218,40 @@ mod tests {
 
     fn settings() -> Settings {
         Settings::resolve(Options::default())
+    }
+
+    /// The shape `prepare` gives the cursor (`┃`) of `fixture` in `document` at `path`.
+    fn shape_in(document: &str, path: Option<&Path>, fixture: &str, settings: &Settings) -> SuggestionShape {
+        let cursor = fixture.find('┃').unwrap();
+        let text = fixture.replacen('┃', "", 1);
+        let at = At { document, path, ..at(&text, cursor) };
+        prepare(at, &none(), settings, 4096, CancelToken::new()).unwrap().request.shape
+    }
+
+    #[test]
+    fn the_shape_ends_blocks_as_the_files_language_does() {
+        let fixture = "fn main() {\n    let a = 1;\n    ┃\n}\n";
+        let settings = settings();
+        let rust = shape_in("file:///src/main.rs", Some(Path::new("/src/main.rs")), fixture, &settings);
+        let expected = SuggestionShape::BraceBlock {
+            literals: match block_syntax(Some(Language::Rust)) {
+                splice_model::shape::BlockSyntax::Braces(literals) => literals,
+                other => panic!("Rust has braces, not {other:?}"),
+            },
+            closable: 0,
+            max_lines: settings.max_lines,
+        };
+        assert_eq!(rust, expected);
+        let python = shape_in("file:///src/app.py", Some(Path::new("/src/app.py")), fixture, &settings);
+        assert_eq!(python, SuggestionShape::MultiLine { min_indent: 4, max_lines: settings.max_lines });
+        // Without a path, the URI's extension says; a language without a table entry keeps
+        // indentation.
+        assert!(matches!(shape_in("file:///a/main.go", None, fixture, &settings), SuggestionShape::BraceBlock { .. }));
+        assert!(matches!(shape_in("untitled:notes.txt", None, fixture, &settings), SuggestionShape::MultiLine { .. }));
+        // `--multi-line off` holds for brace blocks too.
+        let single = Settings { multi_line: false, ..settings.clone() };
+        let path = Some(Path::new("/src/main.rs"));
+        assert_eq!(shape_in("file:///src/main.rs", path, fixture, &single), SuggestionShape::SingleLine);
     }
 
     #[test]

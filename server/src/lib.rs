@@ -31,6 +31,7 @@ pub mod bench_typing_record;
 pub mod bench_typing_report;
 pub mod bench_typing_script;
 pub mod bench_typing_vim;
+pub mod block_syntax;
 pub mod cli;
 pub mod completion;
 pub mod config;

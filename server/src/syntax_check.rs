@@ -131,7 +131,7 @@ mod tests {
     fn check_in(language: SyntaxLanguage, prefix: &str, suffix: &str) -> SuggestionCheck {
         let shape = SuggestionShape::for_cursor(
             &CursorContext::from_text(&format!("{prefix}{suffix}"), prefix.len()),
-            ShapeLimits { max_lines: 8, ..ShapeLimits::default() },
+            ShapeLimits { max_lines: 8, block_syntax: crate::block_syntax::block_syntax(Some(language)) },
         );
         check_for(Some(language), prefix, suffix, &shape, 2).unwrap()
     }
