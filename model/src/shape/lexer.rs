@@ -12,8 +12,10 @@
 //!
 //! Not handled (their brackets count as code): JavaScript regular expression literals
 //! (`/[{]/`), C++ raw strings `R"x(…)x"` beyond their first `"`, preprocessor lines, a
-//! backtick nested in a template string's `${…}`. A C++14 digit separator (`1'000`) opens a
-//! character literal that ends at the next `'` or the line's end. All delimiters are ASCII, so
+//! backtick nested in a template string's `${…}`. A C++14 digit separator (`1'000`), and an
+//! apostrophe in JSX text (`<p>Don't</p>`), open a literal that ends at the next `'` or the
+//! line's end. The cursor is taken to be in code: on an empty line inside a block comment or a
+//! multi-line string, the suggestion's text is read as code. All delimiters are ASCII, so
 //! the lexer works on bytes and never slices text off a character boundary.
 
 use super::syntax::{Apostrophe, Backticks, Literals};
