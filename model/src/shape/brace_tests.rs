@@ -8,14 +8,7 @@ use proptest::prelude::*;
 
 const CURSOR: char = '┃';
 
-const C: Literals = Literals {
-    apostrophe: Apostrophe::Quote,
-    backticks: Backticks::Plain,
-    multi_line_strings: false,
-    raw_strings: false,
-    text_blocks: false,
-    nested_comments: false,
-};
+const C: Literals = Literals::C;
 const CPP: Literals = C;
 const RUST: Literals = Literals {
     apostrophe: Apostrophe::CharOrLifetime,

@@ -244,14 +244,7 @@ mod tests {
         text_blocks: false,
         nested_comments: true,
     };
-    const C: Literals = Literals {
-        apostrophe: Apostrophe::Quote,
-        backticks: Backticks::Plain,
-        multi_line_strings: false,
-        raw_strings: false,
-        text_blocks: false,
-        nested_comments: false,
-    };
+    const C: Literals = Literals::C;
     const JS: Literals = Literals { backticks: Backticks::Template, ..C };
     const GO: Literals = Literals { backticks: Backticks::Raw, ..C };
     const JAVA: Literals = Literals { text_blocks: true, ..C };

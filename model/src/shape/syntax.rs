@@ -43,6 +43,18 @@ pub struct Literals {
     pub nested_comments: bool,
 }
 
+impl Literals {
+    /// C's literals (the default): `"…"` and `'…'` with escapes on one line, `//` and `/* */`.
+    pub const C: Literals = Literals {
+        apostrophe: Apostrophe::Quote,
+        backticks: Backticks::Plain,
+        multi_line_strings: false,
+        raw_strings: false,
+        text_blocks: false,
+        nested_comments: false,
+    };
+}
+
 /// What an apostrophe starts in a brace language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Apostrophe {
