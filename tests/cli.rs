@@ -251,23 +251,3 @@ fn the_syntax_check_of_a_suggestion_shows_in_the_json_and_can_be_switched_off() 
     let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert!(json["timings"]["check"].is_null(), "{}", json["timings"]);
 }
-
-#[test]
-fn indentation_is_kept_as_the_tokenizer_spelled_it_and_a_partial_word_is_healed() {
-    // Gemma writes indentation as a token of its own before a word: nothing is left out of the
-    // prompt, only a wider blank is refused (`healedText` ""); a partial word is re-spelled.
-    let (path, line, col) = indented_empty_line("cli-healing", "python/inventory.py", 33);
-    let ask = |line: u32, col: u32| -> Value {
-        let (line, col) = (line.to_string(), col.to_string());
-        let output = splice(&["complete", path.to_str().unwrap(), "--line", &line, "--col", &col, "--json"]);
-        assert!(output.status.success(), "{}", stderr(&output));
-        serde_json::from_str(&stdout(&output)).unwrap()
-    };
-    let indented = ask(line, col);
-    assert_eq!(indented["timings"]["healedText"], "", "{}", indented["timings"]);
-    assert!(!indented["raw"].as_str().unwrap().starts_with([' ', '\t']), "{}", indented["raw"]);
-    // Line 36 is `        item = self.find(name)`: the cursor after `item = self.fi`.
-    let word = ask(36, 23);
-    let healed = word["timings"]["healedText"].as_str().expect("a partial word is healed");
-    assert!(!healed.is_empty() && "self.fi".ends_with(healed), "{healed:?}");
-}
