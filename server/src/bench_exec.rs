@@ -206,19 +206,19 @@ fn task(package: &Package, hole: &Hole) -> anyhow::Result<Task> {
     let path = package.root().join(&hole.file);
     let path = path.canonicalize().unwrap_or(path);
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let start =
-        line_start(&text, hole.line).with_context(|| format!("{} has no line {}", path.display(), hole.line))?;
-    let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-    if text[start..end] != hole.text {
+    let range =
+        line_range(&text, hole.line).with_context(|| format!("{} has no line {}", path.display(), hole.line))?;
+    if text[range.clone()] != hole.text {
         bail!(
             "{}:{} changed since its hole was chosen (delete the cache in ~/.cache/splice/exec)",
             path.display(),
             hole.line
         );
     }
-    let mut cut = text.clone();
-    cut.replace_range(start..end, &hole.indent);
-    Ok(Task { path, text: cut, cursor: start + hole.indent.len(), expected: hole.text[hole.indent.len()..].to_owned() })
+    let cursor = range.start + hole.indent.len();
+    let mut cut = text;
+    cut.replace_range(range, &hole.indent);
+    Ok(Task { path, text: cut, cursor, expected: hole.text[hole.indent.len()..].to_owned() })
 }
 
 /// Byte offset of the start of 1-based line `line`.
@@ -227,6 +227,12 @@ fn line_start(text: &str, line: usize) -> Option<usize> {
         return Some(0);
     }
     text.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1)
+}
+
+/// Byte range of 1-based line `line`, without its line break.
+fn line_range(text: &str, line: usize) -> Option<std::ops::Range<usize>> {
+    let start = line_start(text, line)?;
+    Some(start..text[start..].find('\n').map_or(text.len(), |i| start + i))
 }
 
 fn first_line(suggestion: &str) -> String {
@@ -246,26 +252,33 @@ fn judge(
     let mut job_of: HashMap<(usize, String), usize> = HashMap::new();
     let mut outcomes: Vec<Vec<Outcome>> = Vec::new();
     let mut checker = SyntaxChecker::new(SyntaxLanguage::Python).context("the Python grammar did not load")?;
+    // Each file once, with its own error count; each distinct put-back line parsed once.
     let mut files: HashMap<&str, (String, usize)> = HashMap::new();
+    for hole in holes {
+        if !files.contains_key(hole.file.as_str()) {
+            let text = std::fs::read_to_string(package.root().join(&hole.file))?;
+            let errors = checker.error_count(&text).unwrap_or(0);
+            files.insert(&hole.file, (text, errors));
+        }
+    }
+    let mut unparsable: HashMap<(usize, String), bool> = HashMap::new();
     for system in lines {
         let mut judged = Vec::new();
         for (h, (hole, asked)) in holes.iter().zip(system).enumerate() {
             let first = &asked.first_line;
             let line = format!("{}{first}", hole.indent);
-            let (original, errors_before) = match files.get(hole.file.as_str()) {
-                Some(known) => known.clone(),
+            let worse = match unparsable.get(&(h, line.clone())) {
+                Some(&worse) => worse,
                 None => {
-                    let text = std::fs::read_to_string(package.root().join(&hole.file))?;
-                    let errors = checker.error_count(&text).unwrap_or(0);
-                    files.insert(&hole.file, (text.clone(), errors));
-                    (text, errors)
+                    let (original, errors_before) = &files[hole.file.as_str()];
+                    let range = line_range(original, hole.line).context("the hole's line exists")?;
+                    let mut put_back = original.clone();
+                    put_back.replace_range(range, &line);
+                    let worse = checker.error_count(&put_back).unwrap_or(0) > *errors_before;
+                    unparsable.insert((h, line.clone()), worse);
+                    worse
                 }
             };
-            let start = line_start(&original, hole.line).context("the hole's line exists")?;
-            let end = original[start..].find('\n').map_or(original.len(), |i| start + i);
-            let mut put_back = original.clone();
-            put_back.replace_range(start..end, &line);
-            let errors_after = checker.error_count(&put_back).unwrap_or(0);
             let exact = line == hole.text;
             if !exact {
                 let next = jobs.len();
@@ -282,7 +295,7 @@ fn judge(
             judged.push(Outcome {
                 empty: first.trim().is_empty(),
                 indentation_changed: !first.trim().is_empty() && first.starts_with(char::is_whitespace),
-                unparsable: errors_after > errors_before,
+                unparsable: worse,
                 exact,
                 passed: exact,
                 first_line: first.clone(),

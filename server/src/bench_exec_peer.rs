@@ -16,7 +16,7 @@ use crate::bench_retrieval_tasks::Task;
 use crate::bench_typing_peer::{window_bytes, LlamaServer, PeerSettings};
 use crate::completion::window_start;
 use anyhow::Context;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 /// How long one request may take before the bench gives up on it.
@@ -59,7 +59,7 @@ pub fn answers(
     let mut out = Vec::with_capacity(tasks.len());
     for task in tasks {
         let before = &task.text[..task.cursor];
-        let (path, body) = match endpoint {
+        let (path, mut body) = match endpoint {
             PeerEndpoint::Completion => {
                 let window = window_bytes(server.addr(), settings, before)?;
                 let start = window_start(&task.text, task.cursor, window, 0);
@@ -69,17 +69,11 @@ pub fn answers(
                 ("/infill", json!({ "input_prefix": before, "input_suffix": &task.text[task.cursor..], "prompt": "" }))
             }
         };
-        let mut body = body;
-        let common = json!({
-            "n_predict": settings.max_tokens,
-            "temperature": 0.0,
-            "cache_prompt": true,
-            "stop": ["\n"],
-            "id_slot": 0,
-        });
-        if let (Value::Object(body), Value::Object(common)) = (&mut body, common) {
-            body.extend(common);
-        }
+        body["n_predict"] = json!(settings.max_tokens);
+        body["temperature"] = json!(0.0);
+        body["cache_prompt"] = json!(true);
+        body["stop"] = json!(["\n"]);
+        body["id_slot"] = json!(0);
         let sent = Instant::now();
         let answer = bench_http::post_json(server.addr(), path, &body, GUARD)
             .with_context(|| format!("llama-server {path} failed at {}", task.path.display()))?;

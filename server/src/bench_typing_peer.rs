@@ -229,7 +229,7 @@ impl PeerReplay<'_> {
         self.settle()?;
         (self.buffer, self.version, self.shown, self.timer) =
             (Buffer::new(spot.cut.opened.clone(), spot.cut.cursor), self.version + 1, None, None);
-        self.window_bytes = self.measure_window(&spot.cut.opened[..spot.cut.cursor])?;
+        self.window_bytes = window_bytes(self.addr, self.settings, &spot.cut.opened[..spot.cut.cursor])?;
         self.block_syntax = block_syntax(Language::from_path(&spot.path));
         let started = Instant::now();
         self.fim(None);
@@ -244,10 +244,6 @@ impl PeerReplay<'_> {
         // Nothing in flight and nothing cached at the cursor: llama.vim shows nothing.
         self.pending = None;
         Ok(())
-    }
-
-    fn measure_window(&self, before: &str) -> anyhow::Result<usize> {
-        window_bytes(self.addr, self.settings, before)
     }
 
     /// Waits until no request is in flight and no timer is set (between spots).

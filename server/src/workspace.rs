@@ -7,6 +7,7 @@
 
 use crate::config::RetrievalSettings;
 use splice_model::{ContextFile, ContextUse, RepoContext};
+use splice_retrieval::language::Language;
 use splice_retrieval::{
     Disabled, GateConfig, IndexError, IndexOptions, IndexProgress, IndexState, IndexStatus, RetrievalDecision,
     RetrievalMode, RetrievalQuery, Retriever, SelectiveRetriever, SyncReport, WorkspaceIndex,
@@ -176,13 +177,16 @@ impl Workspace {
     }
 }
 
-/// The line-comment marker of the language `path`'s extension suggests (`#` when unknown:
-/// most scripting languages, config formats and Python use it).
+/// The line-comment marker of `path`'s language: the language table's for the languages Splice
+/// parses, else what the extension suggests (`#` when unknown: most scripting languages, config
+/// formats and Python use it).
 pub fn line_comment(path: Option<&Path>) -> &'static str {
+    if let Some(language) = path.and_then(Language::from_path) {
+        return language.spec().line_comment;
+    }
     let extension = path.and_then(Path::extension).and_then(|e| e.to_str()).unwrap_or_default();
     match extension {
-        "rs" | "c" | "h" | "cc" | "cpp" | "hpp" | "cs" | "java" | "kt" | "kts" | "scala" | "go" | "js" | "jsx"
-        | "mjs" | "cjs" | "ts" | "tsx" | "swift" | "dart" | "php" | "zig" => "//",
+        "cs" | "kt" | "kts" | "scala" | "swift" | "dart" | "php" | "zig" => "//",
         "lua" | "sql" | "hs" => "--",
         _ => "#",
     }
