@@ -11,6 +11,7 @@ use crate::candidates::{CheckStats, SuggestionCheck};
 use crate::error::{EngineError, ModelError};
 use crate::loader;
 use crate::rates::{MeasuredRates, SharedRates};
+use crate::remote::{self, RemoteEndpoint, RemoteHandle, RemoteStatus};
 use crate::repo_context::{RepoContext, RepoFormat};
 use crate::sampling::SamplingConfig;
 use crate::shape::SuggestionShape;
@@ -82,6 +83,9 @@ pub struct EngineConfig {
     /// Whether a prompt ending in a partial word or in blanks is healed (see the `healing`
     /// module); off only to measure what healing is worth.
     pub token_healing: bool,
+    /// A remote engine to send completions to instead of loading the weights: `model_path` is
+    /// then read for its vocabulary only (see the `remote` module).
+    pub remote: Option<RemoteEndpoint>,
 }
 
 /// When llama.cpp uses its fused flash-attention kernels.
@@ -152,6 +156,7 @@ impl EngineConfig {
             latency_budget: None,
             flash_attention: FlashAttention::Auto,
             token_healing: true,
+            remote: None,
         }
     }
 }
@@ -177,8 +182,11 @@ pub struct ModelInfo {
     pub gpu_offload_supported: bool,
     /// Threads used for prompt batches and for single-token decodes.
     pub threads: (u32, u32),
-    /// The reuse mode in force (PIE falls back to prefix reuse on models whose cache cannot shift).
+    /// The reuse mode in force (PIE falls back to prefix reuse on models whose cache cannot shift;
+    /// a remote engine's own prefix cache is prefix reuse).
     pub reuse: ReuseMode,
+    /// The remote engine's URL when completions go to one (the GGUF gave its vocabulary only).
+    pub engine_url: Option<String>,
 }
 
 /// One completion to compute.
@@ -298,7 +306,7 @@ pub struct Completion {
 /// Called on the engine thread with a request's outcome. Must not block.
 pub type Reply = Box<dyn FnOnce(Result<Completion, EngineError>) + Send>;
 
-enum Job {
+pub(crate) enum Job {
     Complete(Box<CompletionRequest>, Reply),
     Logits(Box<CompletionRequest>, Box<dyn FnOnce(Result<Vec<f32>, EngineError>) + Send>),
     Repair(Box<dyn FnOnce(Result<usize, EngineError>) + Send>),
@@ -312,6 +320,8 @@ pub struct Engine {
     jobs: mpsc::Sender<Job>,
     info: Arc<ModelInfo>,
     rates: SharedRates,
+    /// The remote engine's state, when completions go to one.
+    remote: Option<RemoteHandle>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -324,6 +334,9 @@ impl Engine {
     /// Loads the model on a new engine thread and waits until it is ready (or failed).
     /// Costs the model load: well under a second for small models with a warm page cache.
     pub fn start(config: EngineConfig) -> Result<Engine, ModelError> {
+        if let Some(endpoint) = config.remote.clone() {
+            return Self::connect(config, endpoint);
+        }
         let (jobs, job_rx) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<ModelInfo, ModelError>>();
         let rates = SharedRates::default();
@@ -336,7 +349,34 @@ impl Engine {
             action: "start",
             reason: "the model thread stopped while loading".to_owned(),
         })??;
-        Ok(Engine { jobs, info: Arc::new(info), rates })
+        Ok(Engine { jobs, info: Arc::new(info), rates, remote: None })
+    }
+
+    /// Loads the vocabulary of `config.model_path` and starts the thread that sends completions
+    /// to the remote engine at `endpoint`. Does not wait for the engine: one that is down is
+    /// retried with backoff, and requests fail meanwhile ([`EngineError::Remote`]).
+    fn connect(config: EngineConfig, endpoint: RemoteEndpoint) -> Result<Engine, ModelError> {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let rates = SharedRates::default();
+        let thread_rates = rates.clone();
+        std::thread::Builder::new()
+            .name("splice-remote".to_owned())
+            .spawn(move || {
+                let _running = RunningEngine::enter();
+                remote::run_thread(config, endpoint, ready_tx, job_rx, thread_rates)
+            })
+            .map_err(ModelError::Thread)?;
+        let (info, handle) = ready_rx.recv().map_err(|_| ModelError::Llama {
+            action: "start",
+            reason: "the remote engine's thread stopped while loading the vocabulary".to_owned(),
+        })??;
+        Ok(Engine { jobs, info: Arc::new(info), rates, remote: Some(handle) })
+    }
+
+    /// The remote engine's state, when completions go to one.
+    pub fn remote_status(&self) -> Option<RemoteStatus> {
+        self.remote.as_ref().map(RemoteHandle::status)
     }
 
     /// What was loaded.
@@ -487,6 +527,7 @@ fn run_thread(
         gpu_offload_supported,
         threads: worker.threads(),
         reuse: worker.reuse(),
+        engine_url: None,
     };
     tracing::info!(
         model = %info.path.display(), architecture = %info.architecture, template = %info.template.describe(),

@@ -72,4 +72,10 @@ pub enum EngineError {
     /// llama.cpp failed while decoding.
     #[error("decoding failed: {0}")]
     Decode(String),
+    /// The remote engine failed, or is down and not due for a retry; the message says which.
+    #[error("{0}")]
+    Remote(String),
+    /// The engine cannot do this (a remote engine has no prompt logits, for one).
+    #[error("not supported by this engine: {0}")]
+    Unsupported(&'static str),
 }

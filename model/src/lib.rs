@@ -18,7 +18,9 @@ mod healing;
 mod llama_log;
 mod loader;
 pub mod prompt;
+mod prompt_builder;
 mod rates;
+mod remote;
 pub mod repo_context;
 mod sampling;
 mod sequence;
@@ -38,6 +40,7 @@ pub use engine::{
 };
 pub use error::{EngineError, ModelError};
 pub use rates::MeasuredRates;
+pub use remote::{EngineHealthState, EngineProtocol, RemoteEndpoint, RemoteStatus};
 pub use repo_context::{ContextFile, ContextUse, RepoContext, RepoFormat};
 pub use sampling::SamplingConfig;
 pub use template::{FimFamily, FimTemplate, PromptTemplate};

@@ -16,9 +16,9 @@ use crate::engine::{
 use crate::error::{EngineError, ModelError};
 use crate::healing::Healing;
 use crate::llama_log;
-use crate::prompt;
+use crate::prompt_builder::{DocumentTokens, Prompt, PromptBuilder};
 use crate::rates::SharedRates;
-use crate::repo_context::{self, top_probability, ContextUse, RenderedContext, RepoContext, RepoFormat};
+use crate::repo_context::{top_probability, ContextUse, RenderedContext, RepoContext, RepoFormat};
 use crate::sequence::Llama;
 use crate::shape::StreamVerdict;
 use crate::speculation::{SpeculationPolicy, MAX_DRAFTS_PER_STEP};
@@ -406,20 +406,21 @@ impl<'m> Worker<'m> {
         (request.max_tokens as usize).min(n_ctx.saturating_sub(MIN_PROMPT_TOKENS as usize)).max(1)
     }
 
+    /// What prompts are built with: the model's vocabulary, formats and context size.
+    fn builder(&self) -> PromptBuilder<'_> {
+        PromptBuilder {
+            model: self.model,
+            template: &self.template,
+            repo_format: self.repo_format,
+            bos: self.bos,
+            n_ctx: self.llama.ctx.n_ctx() as usize,
+        }
+    }
+
     /// The fitted prompt: BOS, the repository `context` block when given, then the document's
     /// prompt in the template's layout.
     fn prompt_for(&self, document: &DocumentTokens, context: Option<&RepoContext>, max_tokens: usize) -> Prompt {
-        let budget = self.llama.ctx.n_ctx() as usize - max_tokens;
-        let block = match context {
-            Some(context) => {
-                let vocab = self.model.vocab();
-                let block_budget = context.max_tokens.min(budget / 3);
-                repo_context::render(self.repo_format, context, block_budget, |text| {
-                    vocab.tokenize(text.as_bytes(), false, false)
-                })
-            }
-            None => RenderedContext::default(),
-        };
+        let block = context.map(|context| self.builder().block(context, max_tokens)).unwrap_or_default();
         self.prompt_with_block(document, block, max_tokens)
     }
 
@@ -463,31 +464,7 @@ impl<'m> Worker<'m> {
         max_tokens: usize,
         min_drop: usize,
     ) -> Prompt {
-        let budget = self.llama.ctx.n_ctx() as usize - max_tokens;
-        let mut tokens: Vec<LlamaToken> = self.bos.into_iter().collect();
-        tokens.extend_from_slice(&block.tokens);
-        let context_end = tokens.len();
-        let fitted = prompt::assemble_dropping(
-            &self.template,
-            None,
-            &document.prefix,
-            &document.suffix,
-            budget.saturating_sub(context_end),
-            min_drop,
-        );
-        tokens.extend_from_slice(&fitted.tokens);
-        if tokens.is_empty() {
-            // An empty document and no BOS: start from the end-of-sequence token as a separator.
-            tokens.push(self.model.vocab().eos());
-        }
-        Prompt {
-            tokens,
-            healing: document.healing.clone(),
-            dropped: fitted.prefix_dropped,
-            cut: 0,
-            context: block,
-            context_end,
-        }
+        self.builder().prompt(document, block, max_tokens, min_drop)
     }
 
     /// For a request that comes without repository context, the prompt with the block the
@@ -558,14 +535,9 @@ impl<'m> Worker<'m> {
     /// without repository context) fits these tokens. When the prefix ends mid-word, its last
     /// token is left out and returned as the [`Healing`] the first generated tokens must spell.
     fn tokenize_document(&self, request: &CompletionRequest, allowance: Option<usize>) -> DocumentTokens {
-        let vocab = self.model.vocab();
-        let mut prefix = vocab.tokenize(request.prefix.as_bytes(), false, false);
-        let healing = self.heal_trailing_word(&mut prefix, &request.prefix);
-        let suffix = match self.template {
-            PromptTemplate::PrefixOnly => Vec::new(),
-            PromptTemplate::Fim(_) => vocab.tokenize(request.suffix.as_bytes(), false, false),
-        };
-        DocumentTokens { key: request.document.clone(), prefix, suffix, healing, allowance }
+        let mut document = self.builder().document(request, allowance);
+        document.healing = self.heal_trailing_word(&mut document.prefix, &request.prefix);
+        document
     }
 
     /// Drops the tokens of the word the prefix ends in (at most [`MAX_HEALED_TOKENS`]), or its
@@ -967,38 +939,6 @@ impl Output {
 
 fn ms_since(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
-}
-
-/// A request's document as tokens, before fitting.
-#[derive(Clone)]
-struct DocumentTokens {
-    /// The document's key (its sequence in the cache).
-    key: String,
-    /// Tokens the cache update may encode before the prompt is cut (the latency budget); `None`:
-    /// never cut.
-    allowance: Option<usize>,
-    /// The text before the cursor, without the healed word's tokens.
-    prefix: Vec<LlamaToken>,
-    /// The text after the cursor (empty without FIM).
-    suffix: Vec<LlamaToken>,
-    /// The healing of a trailing partial word, if the prefix ends in one.
-    healing: Option<Healing>,
-}
-
-/// A request's prompt as decoded.
-struct Prompt {
-    /// Every token, BOS and context block included.
-    tokens: Vec<LlamaToken>,
-    /// The healing of a trailing partial word, if the prefix ends in one.
-    healing: Option<Healing>,
-    /// Prefix tokens dropped to fit, the budget's cut included.
-    dropped: usize,
-    /// Of those, how many the latency budget dropped (0: the prompt is the full window).
-    cut: usize,
-    /// The repository context block (empty without one).
-    context: RenderedContext,
-    /// Where the block ends in `tokens` (BOS included).
-    context_end: usize,
 }
 
 fn verdict(used: bool, reason: String, first_token_probability: Option<f32>) -> ContextVerdict {

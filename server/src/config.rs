@@ -6,7 +6,7 @@
 
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
-use splice_model::{CacheType, EngineConfig, ReuseMode, SamplingConfig};
+use splice_model::{CacheType, EngineConfig, EngineProtocol, RemoteEndpoint, ReuseMode, SamplingConfig};
 use splice_retrieval::RetrievalMode;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -145,6 +145,44 @@ pub struct Options {
     /// suggestion ends at its first line).
     #[arg(long, value_enum)]
     pub multi_line: Option<OnOff>,
+    /// A shared inference engine to send completions to (e.g. `http://gpu-box:8080`): no
+    /// weights are loaded, `--model` gives the model's vocabulary only.
+    #[arg(long, value_name = "URL")]
+    pub engine: Option<String>,
+    /// The engine's API: `openai` (`/v1/completions`: vLLM, SGLang, TGI, llama-server) or
+    /// `llama-server` (`/completion`); default: detected.
+    #[arg(long, value_enum)]
+    pub engine_protocol: Option<EngineProtocolOption>,
+    /// The model name sent to an OpenAI-compatible engine; default: the first it lists.
+    #[arg(long)]
+    pub engine_model: Option<String>,
+    /// The engine's API key (`Authorization: Bearer`): only from `initializationOptions` or the
+    /// `SPLICE_ENGINE_API_KEY` environment variable, never a flag (flags show in `ps`).
+    #[arg(skip)]
+    pub engine_api_key: Option<Secret>,
+}
+
+/// `--engine-protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EngineProtocolOption {
+    /// Detect: llama-server if it answers `/props`, else OpenAI-compatible.
+    Auto,
+    /// `POST /v1/completions`.
+    Openai,
+    /// llama-server's `POST /completion`.
+    LlamaServer,
+}
+
+/// A value never written to a log or a debug print (an API key).
+#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("(secret)")
+    }
 }
 
 impl Options {
@@ -173,6 +211,10 @@ impl Options {
             retrieval_min_probability: self.retrieval_min_probability.or(fallback.retrieval_min_probability),
             retrieval_min_score: self.retrieval_min_score.or(fallback.retrieval_min_score),
             index_dir: self.index_dir.or(fallback.index_dir),
+            engine: self.engine.or(fallback.engine),
+            engine_protocol: self.engine_protocol.or(fallback.engine_protocol),
+            engine_model: self.engine_model.or(fallback.engine_model),
+            engine_api_key: self.engine_api_key.or(fallback.engine_api_key),
             prefetch: self.prefetch.or(fallback.prefetch),
             syntax_check: self.syntax_check.or(fallback.syntax_check),
             alternatives: self.alternatives.or(fallback.alternatives),
@@ -270,6 +312,14 @@ impl Options {
                 range: "above 0 and at most 1".to_owned(),
             });
         }
+        if let Some(url) = self.engine.as_deref().filter(|url| !is_engine_url(url)) {
+            return Err(OptionError {
+                flag: "--engine",
+                key: "engine",
+                value: format!("{url:?}"),
+                range: "an http:// or https:// URL with a host".to_owned(),
+            });
+        }
         check(self.repair_idle_ms, bounds::REPAIR_IDLE_MS, "--repair-idle-ms", "repairIdleMs")?;
         check(self.max_documents, bounds::MAX_DOCUMENTS, "--max-documents", "maxDocuments")?;
         check(self.draft_tokens, bounds::DRAFT_TOKENS, "--draft-tokens", "draftTokens")?;
@@ -322,6 +372,8 @@ pub enum Retrieval {
 
 /// Default `--alternatives`.
 pub const DEFAULT_ALTERNATIVES: u32 = 2;
+/// The environment variable an engine's API key is read from when the editor sends none.
+pub const ENGINE_API_KEY_VARIABLE: &str = "SPLICE_ENGINE_API_KEY";
 /// Default token budget of the retrieved block.
 pub const DEFAULT_RETRIEVAL_TOKENS: usize = 384;
 /// Default first-token probability at or above which `auto` skips retrieval.
@@ -386,6 +438,20 @@ impl Settings {
             ms => Some(Duration::from_millis(ms.min(*bounds::LATENCY_BUDGET_MS.end()))),
         };
         engine.token_healing = options.token_healing.unwrap_or(OnOff::On) == OnOff::On;
+        engine.remote = options.engine.filter(|url| !url.trim().is_empty()).map(|url| RemoteEndpoint {
+            url,
+            protocol: match options.engine_protocol.unwrap_or(EngineProtocolOption::Auto) {
+                EngineProtocolOption::Auto => None,
+                EngineProtocolOption::Openai => Some(EngineProtocol::OpenAi),
+                EngineProtocolOption::LlamaServer => Some(EngineProtocol::LlamaServer),
+            },
+            model: options.engine_model,
+            api_key: options
+                .engine_api_key
+                .map(|key| key.0)
+                .or_else(|| std::env::var(ENGINE_API_KEY_VARIABLE).ok())
+                .filter(|key| !key.is_empty()),
+        });
         if let Some(n) = options.draft_tokens {
             engine.draft_tokens = n.min(*bounds::DRAFT_TOKENS.end());
         }
@@ -428,6 +494,14 @@ impl Settings {
             }),
         }
     }
+}
+
+/// Whether `url` can name an engine: `http://` or `https://` and a host (the empty string means
+/// no engine).
+fn is_engine_url(url: &str) -> bool {
+    let url = url.trim();
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+    url.is_empty() || rest.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/') && url.len() <= 2048)
 }
 
 /// Splice's cache directory: `$XDG_CACHE_HOME/splice`, else `~/.cache/splice`.

@@ -2,7 +2,9 @@
 //! counters and timings. `splice complete --json`, `splice/status` and the benchmarks share them.
 
 use serde_json::{json, Value};
-use splice_model::{CandidateSource, CheckStats, CompletionStats, MeasuredRates, ModelInfo};
+use splice_model::{
+    CandidateSource, CheckStats, CompletionStats, EngineProtocol, MeasuredRates, ModelInfo, RemoteStatus,
+};
 use splice_retrieval::RetrievalDecision;
 
 /// The loaded model, its template, context and threads.
@@ -18,6 +20,27 @@ pub fn model_json(info: &ModelInfo) -> Value {
         "gpuOffloadSupported": info.gpu_offload_supported,
         "reuse": format!("{:?}", info.reuse).to_lowercase(),
         "threads": { "batch": info.threads.0, "decode": info.threads.1 },
+        "engineUrl": info.engine_url,
+    })
+}
+
+/// Where completions are computed: `{"kind": "local"}`, or the remote engine's address, protocol,
+/// model and health (`state`: `connecting`, `ok`, `down`, `wrong-model`, with `error` while it
+/// is not `ok`). Never the API key.
+pub fn engine_json(remote: Option<&RemoteStatus>) -> Value {
+    let Some(remote) = remote else { return json!({ "kind": "local" }) };
+    json!({
+        "kind": "remote",
+        "url": remote.url,
+        "protocol": remote.protocol.map(EngineProtocol::name),
+        "model": remote.model,
+        "contextTokens": remote.context_tokens,
+        "state": remote.state.label(),
+        "error": remote.last_error,
+        "failures": remote.failures,
+        "outages": remote.outages,
+        "retryInMs": remote.retry_in_ms,
+        "logprobs": remote.logprobs,
     })
 }
 

@@ -22,6 +22,7 @@ use serde_json::Value;
 use splice_model::{CancelToken, CompletionStats, Engine, EngineError, ReuseMode};
 use splice_retrieval::tokenize::word_start;
 use splice_retrieval::IndexOptions;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Duration;
 use tower_lsp_server::jsonrpc::{Error, Result};
@@ -122,6 +123,8 @@ pub struct Backend {
     prefetch: Arc<PrefetchGate>,
     /// Requests and edits seen: free heap is given back to the OS after some.
     activity: Arc<Activity>,
+    /// The remote engine's outages the user was told of (`window/showMessage` once each).
+    engine_outages_shown: AtomicU64,
 }
 
 /// Quiet time after an edit before the edited file is re-chunked into the index.
@@ -147,6 +150,7 @@ impl Backend {
             pending: Arc::new(DashMap::new()),
             prefetch: Arc::new(PrefetchGate::default()),
             activity: Arc::default(),
+            engine_outages_shown: AtomicU64::new(0),
         }
     }
 
@@ -222,7 +226,30 @@ impl Backend {
                 Ok(Some(suggestion))
             }
             Outcome::Empty(_) | Outcome::Superseded => Ok(None),
+            Outcome::EngineUnavailable(reason) => {
+                self.tell_of_engine_outage(&engine, &reason).await;
+                Ok(None)
+            }
             Outcome::Failed(err) => Err(err),
+        }
+    }
+
+    /// A remote engine failed a request: the editor gets an empty answer, and the user is told
+    /// once per outage (the status bar shows it for as long as it lasts). A request the engine
+    /// refused without going down (a prompt over its context) is only logged.
+    async fn tell_of_engine_outage(&self, engine: &Engine, reason: &str) {
+        tracing::warn!("completion empty: {reason}");
+        let Some(status) = engine.remote_status() else { return };
+        let shown = self.engine_outages_shown.fetch_max(status.outages, Ordering::SeqCst);
+        if status.outages > shown {
+            let message = format!(
+                "Splice: the completion engine is unavailable ({reason}). Suggestions stay empty until it answers; \
+                 retrying in the background."
+            );
+            self.client.show_message(MessageType::WARNING, message).await;
+            let index = self.index_status();
+            let status = status::to_json(&self.engine.current(), &self.board.snapshot(), index.as_ref());
+            self.client.send_notification::<StatusNotification>(status).await;
         }
     }
 
@@ -280,6 +307,7 @@ impl Backend {
             // The client did not cancel (this future is still running): a newer request or an
             // edit of the document superseded this one.
             Err(EngineError::Cancelled) => return Outcome::Superseded,
+            Err(EngineError::Remote(reason)) => return Outcome::EngineUnavailable(reason),
             Err(err) => return Outcome::Failed(convert::server_error(err)),
         };
         let mut done = done;
@@ -481,6 +509,8 @@ enum Outcome {
     Superseded,
     /// An error for the client.
     Failed(Error),
+    /// The remote engine failed or is down: an empty answer, and the user is told once.
+    EngineUnavailable(String),
 }
 
 impl Outcome {
@@ -507,7 +537,7 @@ impl Outcome {
                 counters.superseded += 1;
                 None
             }
-            Outcome::Failed(_) => {
+            Outcome::Failed(_) | Outcome::EngineUnavailable(_) => {
                 counters.failed += 1;
                 None
             }

@@ -123,11 +123,16 @@ pub fn to_json(state: &EngineState, counters: &Counters, index: Option<&IndexSta
         EngineState::Failed(reason) => Value::String(reason.to_string()),
         _ => Value::Null,
     };
+    let engine = match state {
+        EngineState::Ready(engine) => report::engine_json(engine.remote_status().as_ref()),
+        _ => Value::Null,
+    };
     let last = counters.last.as_ref().map(report::stats_json);
     json!({
         "state": state.label(),
         "error": error,
         "model": model,
+        "engine": engine,
         "rates": rates,
         "requests": {
             "received": counters.received,

@@ -1,0 +1,556 @@
+//! One completion through the remote engine: the prompt fitted locally with the model's
+//! vocabulary (the same tokens the local engine would decode, without token healing: no engine
+//! API can constrain the first tokens to re-spell a word), the retrieval gate's model step from
+//! the engine's log-probability of the first token, the stream read until the suggestion's shape
+//! is complete (then the connection is closed), and the local candidate check.
+
+use super::client::{EngineClient, Fault, Flow, StreamEnd};
+use super::health::EngineHealthState;
+use super::wire::{self, EngineProtocol, EngineStop, WireRequest};
+use super::{EngineFacts, Shared};
+use crate::candidates::{CandidateSource, CheckStats};
+use crate::engine::{Completion, CompletionRequest, CompletionStats, ContextVerdict, EngineConfig, StopReason};
+use crate::error::EngineError;
+use crate::prompt_builder::{Prompt, PromptBuilder};
+use crate::rates::SharedRates;
+use crate::repo_context::{ContextUse, RenderedContext, RepoFormat};
+use crate::shape::StreamVerdict;
+use crate::template::PromptTemplate;
+use crate::MIN_PROMPT_TOKENS;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::token::LlamaToken;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The text both sides tokenize at connect time: code, a comment, indentation and a non-ASCII
+/// word, so that a model with another vocabulary shows itself.
+const PROBE_TEXT: &str = "def splice_probe(items):\n    return [x * 2 for x in items]  # ünïcode, 日本\n";
+
+/// What a request's stream produced.
+struct Streamed {
+    text: String,
+    stop: StopReason,
+    /// Events that carried text (about one per token).
+    tokens: usize,
+    first_token_ms: f64,
+    counters: wire::EngineCounters,
+}
+
+/// Whether the model step of the gate let a stream without context run on.
+enum Gated {
+    /// The stream ran to its end (the model was sure, or there was no gate).
+    Ran(Streamed, Option<f32>),
+    /// The first token's probability was below the threshold (or unknown): the stream was
+    /// closed; the request runs again with its context.
+    Unsure(Option<f32>),
+}
+
+/// The remote thread's state.
+pub(crate) struct RemoteWorker<'m> {
+    model: &'m LlamaModel,
+    template: PromptTemplate,
+    repo_format: RepoFormat,
+    bos: Option<LlamaToken>,
+    /// The template's and repository format's stop tokens, as the texts the engine writes.
+    stop_texts: Vec<String>,
+    /// The configured context size: prompts are fitted to the smaller of it and the engine's.
+    context_tokens: usize,
+    latency_budget_ms: Option<f64>,
+    client: EngineClient,
+    protocol_wanted: Option<EngineProtocol>,
+    model_name_wanted: Option<String>,
+    shared: Arc<Mutex<Shared>>,
+    rates: SharedRates,
+    /// The repository-context block each document's last prompt began with: kept while it does
+    /// not change, so the engine's prefix cache keeps it too.
+    blocks: HashMap<String, RenderedContext>,
+}
+
+impl<'m> RemoteWorker<'m> {
+    /// A worker for the engine `client` talks to, fitting prompts with `model`'s vocabulary in
+    /// its template and repository format, to at most `context_tokens`.
+    pub(crate) fn new(
+        model: &'m LlamaModel,
+        (template, repo_format): (PromptTemplate, RepoFormat),
+        config: &EngineConfig,
+        context_tokens: u32,
+        client: EngineClient,
+        shared: Arc<Mutex<Shared>>,
+        rates: SharedRates,
+    ) -> Self {
+        let vocab = model.vocab();
+        let bos = vocab.should_add_bos().then(|| vocab.bos());
+        let mut stop_tokens = template.stop_tokens().to_vec();
+        stop_tokens.extend(repo_format.stop_tokens());
+        let stop_texts = stop_tokens
+            .iter()
+            .map(|&token| String::from_utf8_lossy(&vocab.token_to_piece(token, true, None)).into_owned())
+            .filter(|text| !text.is_empty())
+            .collect();
+        let remote = config.remote.as_ref();
+        RemoteWorker {
+            model,
+            template,
+            repo_format,
+            bos,
+            stop_texts,
+            context_tokens: context_tokens as usize,
+            latency_budget_ms: config.latency_budget.map(|b| b.as_secs_f64() * 1000.0),
+            client,
+            protocol_wanted: remote.and_then(|r| r.protocol),
+            model_name_wanted: remote.and_then(|r| r.model.clone()),
+            shared,
+            rates,
+            blocks: HashMap::new(),
+        }
+    }
+
+    fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How long until the engine should be probed again; `None` while it is up.
+    pub(crate) fn probe_in(&self) -> Option<Duration> {
+        self.shared().health.probe_in(Instant::now())
+    }
+
+    /// The document was closed: forget its block.
+    pub(crate) fn close_document(&mut self, document: &str) {
+        self.blocks.remove(document);
+    }
+
+    /// Connects (again): the protocol, the model's name and context size, and a check that
+    /// the engine's model tokenizes as the vocabulary does. Records the outcome in the health.
+    pub(crate) async fn probe(&mut self) {
+        let result = self.connect().await;
+        let url = self.client.base().to_owned();
+        let mut shared = self.shared();
+        match result {
+            Ok(facts) => {
+                let logprobs = shared.facts.logprobs;
+                shared.facts = EngineFacts { logprobs, ..facts };
+                if shared.health.state() != EngineHealthState::Up {
+                    tracing::info!(engine = %url, protocol = ?shared.facts.protocol.map(EngineProtocol::name),
+                        model = ?shared.facts.model, ctx = ?shared.facts.context_tokens, "remote engine connected");
+                }
+                shared.health.succeeded();
+            }
+            Err((message, wrong_model)) => {
+                if shared.health.last_error() != Some(message.as_str()) {
+                    tracing::warn!(engine = %url, "remote engine unavailable: {message}");
+                }
+                shared.health.failed(Instant::now(), message, wrong_model);
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<EngineFacts, (String, bool)> {
+        let url = self.client.base().to_owned();
+        let fault = |fault: Fault| (fault.describe(&url), false);
+        let (protocol, props) = match self.protocol_wanted {
+            Some(EngineProtocol::LlamaServer) => {
+                (EngineProtocol::LlamaServer, Some(self.client.get_json("/props").await.map_err(fault)?))
+            }
+            Some(EngineProtocol::OpenAi) => (EngineProtocol::OpenAi, None),
+            None => match self.client.get_json("/props").await {
+                Ok(props) if props.get("default_generation_settings").is_some() => {
+                    (EngineProtocol::LlamaServer, Some(props))
+                }
+                Err(Fault::Unreachable(why)) => return Err(fault(Fault::Unreachable(why))),
+                _ => (EngineProtocol::OpenAi, None),
+            },
+        };
+        let mut facts = EngineFacts { protocol: Some(protocol), ..EngineFacts::default() };
+        match props {
+            Some(props) => {
+                // `/health` answers 503 while the model loads.
+                self.client.get_json("/health").await.map_err(fault)?;
+                facts.context_tokens =
+                    props.pointer("/default_generation_settings/n_ctx").and_then(|n| n.as_u64()).map(|n| n as usize);
+                facts.model = self.model_name_wanted.clone().or_else(|| {
+                    props.get("model_path").and_then(|p| p.as_str()).map(|p| {
+                        std::path::Path::new(p).file_name().map_or(p.to_owned(), |f| f.to_string_lossy().into_owned())
+                    })
+                });
+            }
+            None => {
+                let models = self.client.get_json("/v1/models").await.map_err(fault)?;
+                let first = models.pointer("/data/0");
+                let served: Vec<&str> = models
+                    .get("data")
+                    .and_then(|d| d.as_array())
+                    .map(|d| d.iter().filter_map(|m| m.get("id").and_then(|id| id.as_str())).collect())
+                    .unwrap_or_default();
+                facts.model = match &self.model_name_wanted {
+                    Some(wanted) if !served.is_empty() && !served.contains(&wanted.as_str()) => {
+                        let message = format!("the engine at {url} serves {served:?}, not the model {wanted:?}");
+                        return Err((message, true));
+                    }
+                    Some(wanted) => Some(wanted.clone()),
+                    None => served.first().map(|s| (*s).to_owned()),
+                };
+                if facts.model.is_none() {
+                    return Err((format!("the engine at {url} lists no model at /v1/models"), false));
+                }
+                facts.context_tokens =
+                    first.and_then(|m| m.get("max_model_len")).and_then(|n| n.as_u64()).map(|n| n as usize);
+            }
+        }
+        self.check_vocabulary(protocol, facts.model.as_deref()).await?;
+        Ok(facts)
+    }
+
+    /// Asks the engine to tokenize [`PROBE_TEXT`] and compares with the local vocabulary. An
+    /// engine without a tokenize endpoint passes (nothing to compare with).
+    async fn check_vocabulary(&self, protocol: EngineProtocol, model: Option<&str>) -> Result<(), (String, bool)> {
+        let url = self.client.base().to_owned();
+        let body = match protocol {
+            EngineProtocol::LlamaServer => json!({ "content": PROBE_TEXT, "add_special": false }),
+            EngineProtocol::OpenAi => json!({ "model": model, "prompt": PROBE_TEXT, "add_special_tokens": false }),
+        };
+        let answer = match self.client.post_json("/tokenize", &body).await {
+            Ok(answer) => answer,
+            Err(Fault::Status(404 | 405 | 501, _)) => {
+                tracing::info!(engine = %url, "the engine has no /tokenize: its vocabulary is not checked");
+                return Ok(());
+            }
+            Err(fault) => return Err((fault.describe(&url), false)),
+        };
+        let theirs: Option<Vec<i64>> = answer
+            .get("tokens")
+            .and_then(|t| t.as_array())
+            .map(|tokens| tokens.iter().filter_map(|t| t.as_i64().or_else(|| t.get("id")?.as_i64())).collect());
+        let ours: Vec<i64> =
+            self.model.vocab().tokenize(PROBE_TEXT.as_bytes(), false, false).iter().map(|t| i64::from(t.0)).collect();
+        match theirs {
+            Some(theirs) if theirs == ours => Ok(()),
+            Some(_) => Err((
+                format!(
+                    "the engine at {url} tokenizes differently from the vocabulary in {} (another model?): point \
+                     --model at a GGUF of the engine's model (its vocabulary is enough)",
+                    self.model_path_hint()
+                ),
+                true,
+            )),
+            None => Err((format!("the engine at {url} answered /tokenize without `tokens`"), false)),
+        }
+    }
+
+    fn model_path_hint(&self) -> String {
+        self.model.meta_val_str("general.name").unwrap_or_else(|_| "the --model GGUF".to_owned())
+    }
+
+    /// Runs one request. While the engine is down (and no retry is due) it fails at once with
+    /// the engine's state; a fault that takes the engine down records an outage.
+    pub(crate) async fn complete(&mut self, request: &CompletionRequest) -> Result<Completion, EngineError> {
+        let now = Instant::now();
+        let (may_try, up) = {
+            let shared = self.shared();
+            (shared.health.may_try(now), shared.health.state() == EngineHealthState::Up)
+        };
+        if !may_try {
+            return Err(self.unavailable());
+        }
+        if !up {
+            self.probe().await;
+            if self.shared().health.state() != EngineHealthState::Up {
+                return Err(self.unavailable());
+            }
+        }
+        match self.run(request, now).await {
+            Ok(completion) => Ok(completion),
+            Err(Fault::Cancelled) => Err(EngineError::Cancelled),
+            Err(fault) => {
+                let message = fault.describe(self.client.base());
+                if fault.is_outage() {
+                    tracing::warn!("remote engine failed: {message}");
+                    self.shared().health.failed(Instant::now(), message.clone(), false);
+                }
+                Err(EngineError::Remote(message))
+            }
+        }
+    }
+
+    fn unavailable(&self) -> EngineError {
+        let shared = self.shared();
+        let why = shared.health.last_error().unwrap_or("not connected yet").to_owned();
+        EngineError::Remote(why)
+    }
+
+    fn builder(&self, n_ctx: usize) -> PromptBuilder<'_> {
+        PromptBuilder {
+            model: self.model,
+            template: &self.template,
+            repo_format: self.repo_format,
+            bos: self.bos,
+            n_ctx,
+        }
+    }
+
+    async fn run(&mut self, request: &CompletionRequest, started: Instant) -> Result<Completion, Fault> {
+        let facts = self.shared().facts.clone();
+        let n_ctx = facts.context_tokens.map_or(self.context_tokens, |engine| engine.min(self.context_tokens));
+        let max_tokens = (request.max_tokens as usize).min(n_ctx.saturating_sub(MIN_PROMPT_TOKENS as usize)).max(1);
+        let builder = self.builder(n_ctx);
+        let document = builder.document(request, None);
+        let without = |block: RenderedContext| builder.prompt(&document, block, max_tokens, 0);
+        let requested = request
+            .context
+            .as_ref()
+            .map(|context| (context.usage, builder.block(context, max_tokens)))
+            .filter(|(_, block)| block.files > 0);
+        let key = request.document.clone();
+        let cached_block = self.blocks.get(&key).cloned();
+        let mut stats = CompletionStats::default();
+        // The prompt, and the verdict on its context.
+        let (prompt, verdict, gated) = match requested {
+            None => match cached_block.filter(|_| request.context.is_none()) {
+                Some(block) => {
+                    let prompt = without(block);
+                    let verdict = verdict(true, "kept the previous request's context (none asked for)", None);
+                    (prompt, Some(verdict), None)
+                }
+                None => {
+                    let verdict = request
+                        .context
+                        .as_ref()
+                        .map(|_| verdict(false, "no retrieved snippet fits the context budget", None));
+                    (without(RenderedContext::default()), verdict, None)
+                }
+            },
+            Some((usage, block)) => {
+                let with = without(block.clone());
+                match usage {
+                    ContextUse::Always => (with, Some(verdict(true, "used without asking the model", None)), None),
+                    ContextUse::IfUncertain { .. } if cached_block.as_ref() == Some(&block) => {
+                        let reason = "the same context as the previous request (kept in the engine's prefix cache)";
+                        (with, Some(verdict(true, reason, None)), None)
+                    }
+                    ContextUse::IfUncertain { .. } if facts.logprobs == Some(false) => {
+                        let reason = "the engine gives no log-probabilities: the lexical and score gates decided";
+                        (with, Some(verdict(true, reason, None)), None)
+                    }
+                    ContextUse::IfUncertain { min_probability } => {
+                        (with, None, Some((without(RenderedContext::default()), min_probability)))
+                    }
+                }
+            }
+        };
+        let (prompt, verdict, streamed) = match gated {
+            None => {
+                let streamed = self.stream(request, &prompt, max_tokens, started, None).await?;
+                (prompt, verdict, streamed)
+            }
+            Some((bare, min_probability)) => match self
+                .stream_gated(request, &bare, max_tokens, started, min_probability)
+                .await?
+            {
+                Gated::Ran(streamed, p) => {
+                    let reason =
+                        format!("model sure without it (first token p={:.2} ≥ {min_probability})", p.unwrap_or(1.0));
+                    (bare, Some(verdict_owned(false, reason, p)), streamed)
+                }
+                Gated::Unsure(p) => {
+                    let reason = match p {
+                        Some(p) => format!("model unsure without it (first token p={p:.2} < {min_probability})"),
+                        None => "the engine gives no log-probabilities: the lexical and score gates decided".to_owned(),
+                    };
+                    let streamed = self.stream(request, &prompt, max_tokens, started, None).await?;
+                    (prompt, Some(verdict_owned(true, reason, p)), streamed)
+                }
+            },
+        };
+        if prompt.context.files > 0 {
+            self.blocks.insert(key, prompt.context.clone());
+        } else {
+            self.blocks.remove(&key);
+        }
+        stats.prompt_tokens = prompt.tokens.len();
+        stats.dropped_prefix_tokens = prompt.dropped;
+        stats.context_tokens = prompt.context.tokens.len();
+        stats.context_files = prompt.context.files;
+        stats.context = verdict;
+        let counters = streamed.counters;
+        stats.reused_tokens = counters.cached_tokens.unwrap_or(0).min(stats.prompt_tokens);
+        stats.encoded_tokens =
+            counters.prompt_tokens_evaluated.unwrap_or(stats.prompt_tokens.saturating_sub(stats.reused_tokens));
+        stats.prompt_ms = counters.prompt_ms.unwrap_or(streamed.first_token_ms);
+        stats.first_token_ms = streamed.first_token_ms;
+        stats.generated_tokens = counters.predicted_tokens.unwrap_or(streamed.tokens).max(streamed.tokens);
+        let (text, stop) = self.check(request, streamed.text, streamed.stop, &mut stats);
+        stats.total_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if let (Some(prompt_ms), Some(predicted_ms)) = (counters.prompt_ms, counters.predicted_ms) {
+            let rates = &mut *self.rates.lock().unwrap_or_else(|p| p.into_inner());
+            rates.add(stats.encoded_tokens, prompt_ms, stats.generated_tokens, predicted_ms);
+        }
+        Ok(Completion { text, stop, stats })
+    }
+
+    /// Streams `prompt` without context, asking for log-probabilities, and decides at the first
+    /// token: the model is sure (the stream runs on) or unsure (it is closed).
+    async fn stream_gated(
+        &mut self,
+        request: &CompletionRequest,
+        prompt: &Prompt,
+        max_tokens: usize,
+        started: Instant,
+        min_probability: f32,
+    ) -> Result<Gated, Fault> {
+        let mut first: Option<Option<f32>> = None;
+        let streamed = self.stream(request, prompt, max_tokens, started, Some((&mut first, min_probability))).await;
+        let p = first.flatten();
+        if first.is_some() {
+            self.shared().facts.logprobs = Some(p.is_some());
+        }
+        match streamed {
+            Ok(_) if p.is_none_or(|p| p < min_probability) && first.is_some() => Ok(Gated::Unsure(p)),
+            Ok(streamed) => Ok(Gated::Ran(streamed, p)),
+            Err(fault) => Err(fault),
+        }
+    }
+
+    /// Streams one completion of `prompt`, stopping where the local engine would: the shape
+    /// complete, an end of generation, the token budget, or the latency budget after a complete
+    /// line (whose partial next line is dropped). With a `gate`, the first event's probability
+    /// is written there and a stream whose first token is below the threshold (or has no
+    /// probability) stops at once.
+    async fn stream(
+        &self,
+        request: &CompletionRequest,
+        prompt: &Prompt,
+        max_tokens: usize,
+        started: Instant,
+        mut gate: Option<(&mut Option<Option<f32>>, f32)>,
+    ) -> Result<Streamed, Fault> {
+        let protocol = self.shared().facts.protocol.unwrap_or(EngineProtocol::OpenAi);
+        let model = self.shared().facts.model.clone();
+        let ids: Vec<i32> = prompt.tokens.iter().map(|t| t.0).collect();
+        let body = wire::request_body(
+            protocol,
+            &WireRequest {
+                model: model.as_deref().filter(|_| protocol == EngineProtocol::OpenAi),
+                prompt: &ids,
+                max_tokens,
+                temperature: request.sampling.temperature.max(0.0),
+                top_k: request.sampling.top_k,
+                top_p: request.sampling.top_p,
+                seed: request.sampling.seed,
+                stop: &self.stop_texts,
+                logprobs: gate.is_some(),
+            },
+        );
+        let mut out = Streamed {
+            text: String::new(),
+            stop: StopReason::EndOfGeneration,
+            tokens: 0,
+            first_token_ms: 0.0,
+            counters: wire::EngineCounters::default(),
+        };
+        let budget = self.latency_budget_ms;
+        let end = self
+            .client
+            .stream(protocol, &body, &request.cancel, |event| {
+                if let Some(counters) = event.counters {
+                    out.counters = counters;
+                }
+                if let Some((first, min)) = gate.as_mut() {
+                    if first.is_none() && (!event.text.is_empty() || event.stop.is_some()) {
+                        let p = event.logprob.map(f32::exp);
+                        **first = Some(p);
+                        if p.is_none_or(|p| p < *min) {
+                            return Flow::Stop;
+                        }
+                    }
+                }
+                if !event.text.is_empty() {
+                    if out.tokens == 0 {
+                        out.first_token_ms = started.elapsed().as_secs_f64() * 1000.0;
+                    }
+                    out.tokens += 1;
+                    out.text.push_str(&event.text);
+                    if request.shape.verdict(&out.text) == StreamVerdict::Stop {
+                        out.stop = StopReason::ShapeComplete;
+                        return Flow::Stop;
+                    }
+                    let late = budget.is_some_and(|b| started.elapsed().as_secs_f64() * 1000.0 >= b);
+                    if late && has_complete_line(&out.text) {
+                        out.stop = StopReason::LatencyBudget;
+                        return Flow::Stop;
+                    }
+                }
+                match event.stop {
+                    Some(EngineStop::Limit) => out.stop = StopReason::TokenBudget,
+                    Some(EngineStop::End) => out.stop = StopReason::EndOfGeneration,
+                    None => {}
+                }
+                Flow::Continue
+            })
+            .await?;
+        if end == StreamEnd::Finished && out.stop == StopReason::EndOfGeneration && out.tokens >= max_tokens {
+            out.stop = StopReason::TokenBudget;
+        }
+        // A budget (of time or tokens) that ends a block mid-line shows the whole lines only.
+        if matches!(out.stop, StopReason::LatencyBudget | StopReason::TokenBudget) && has_complete_line(&out.text) {
+            if let Some(end) = out.text.rfind('\n') {
+                out.text.truncate(end);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The local candidate check, without branching (that needs the logits of every step): when
+    /// the suggestion adds syntax errors and its first line alone adds fewer, the first line.
+    fn check(
+        &self,
+        request: &CompletionRequest,
+        text: String,
+        stop: StopReason,
+        stats: &mut CompletionStats,
+    ) -> (String, StopReason) {
+        let Some(check) = request.check.as_ref().filter(|_| request.sampling.is_greedy()) else {
+            return (text, stop);
+        };
+        let judging = Instant::now();
+        let mut report = CheckStats::default();
+        let greedy = check.errors_added(&text);
+        report.candidates.push(crate::Candidate {
+            text: text.clone(),
+            errors_added: greedy,
+            source: CandidateSource::Greedy,
+        });
+        let mut shown = (text.clone(), stop);
+        if greedy.is_some_and(|errors| errors > 0) {
+            if let Some(end) = text.find('\n').filter(|&end| end + 1 < text.len()) {
+                let first = &text[..end];
+                let errors = check.errors_added(first);
+                report.candidates.push(crate::Candidate {
+                    text: first.to_owned(),
+                    errors_added: errors,
+                    source: CandidateSource::FirstLine,
+                });
+                if errors.unwrap_or(usize::MAX) < greedy.unwrap_or(0) {
+                    report.chosen = 1;
+                    shown = (first.to_owned(), StopReason::ShapeComplete);
+                }
+            }
+        }
+        report.judge_ms = judging.elapsed().as_secs_f64() * 1000.0;
+        stats.check = Some(report);
+        shown
+    }
+}
+
+/// Whether `text` holds a whole line with code on it (it ends with a line break).
+fn has_complete_line(text: &str) -> bool {
+    text.rfind('\n').is_some_and(|end| !text[..end].trim().is_empty())
+}
+
+fn verdict(used: bool, reason: &str, first_token_probability: Option<f32>) -> ContextVerdict {
+    verdict_owned(used, reason.to_owned(), first_token_probability)
+}
+
+fn verdict_owned(used: bool, reason: String, first_token_probability: Option<f32>) -> ContextVerdict {
+    ContextVerdict { used, reason, first_token_probability }
+}
