@@ -8,7 +8,7 @@ VOCAB_FIXTURES := target/vocab-fixtures
 FEATURES ?=
 CARGO_FLAGS := --release --locked $(if $(FEATURES),--features $(FEATURES),)
 
-.PHONY: demo test build tools models models-default corpus exec-venv fixtures bench bench-fim bench-retrieval bench-soak \
+.PHONY: demo test build tools llama-server models models-default corpus exec-venv fixtures bench bench-fim bench-retrieval bench-soak \
 	bench-overhead bench-typing bench-exec fim-copy lint fuzz \
 	test-editors test-nvim vscode-e2e vsix
 
@@ -17,11 +17,12 @@ demo: tools models-default build
 	@scripts/demo.sh $(SPLICE)
 
 ## Run every test (unit, model, end-to-end LSP, editor clients) with the real models.
-test: tools models fixtures exec-venv
+test: tools models fixtures exec-venv llama-server
 	$(CARGO) build $(CARGO_FLAGS) --bin splice
 	@# The editor suites run even when a cargo test failed, so that one failure hides nothing.
 	status=0; \
-	SPLICE_VOCAB_FIXTURES=$(abspath $(VOCAB_FIXTURES)) $(CARGO) test $(CARGO_FLAGS) --workspace --no-fail-fast || status=1; \
+	SPLICE_LLAMA_SERVER=$(LLAMA_SERVER) SPLICE_VOCAB_FIXTURES=$(abspath $(VOCAB_FIXTURES)) \
+		$(CARGO) test $(CARGO_FLAGS) --workspace --no-fail-fast || status=1; \
 	SPLICE_BIN=$(abspath $(SPLICE)) tests/editors/run.sh || status=1; \
 	exit $$status
 
@@ -47,6 +48,13 @@ build: tools
 
 tools:
 	@scripts/tools.sh
+
+LLAMA_SERVER := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/splice/peer/llama.cpp/build/bin/llama-server
+
+## llama.cpp's own llama-server, built once into the cache: the remote-engine tests run Splice in
+## front of it (and the benchmarks compare with it).
+llama-server: tools
+	@bench/build_llama_server.sh >/dev/null
 
 models:
 	@scripts/models.sh all

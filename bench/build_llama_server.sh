@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's own llama-server (the peer Splice is measured against) from the llama.cpp
-# sources vendored in the PyPI sdist of llama-cpp-python. Not part of CI.
+# Builds llama.cpp's own llama-server (the peer Splice is measured against, and the shared engine
+# the remote-engine tests put Splice in front of) from the llama.cpp sources vendored in the PyPI
+# sdist of llama-cpp-python. `make test` runs it (once: the binary is cached).
 # Usage: bench/build_llama_server.sh [DIR]   (default: ~/.cache/splice/peer); prints the binary path.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -524,6 +524,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_engine_comes_from_the_options_and_its_key_is_never_printed() {
+        let init: Options = serde_json::from_value(serde_json::json!({
+            "engine": "http://gpu:8080", "engineProtocol": "llama-server", "engineModel": "coder",
+            "engineApiKey": "sk-very-secret"
+        }))
+        .expect("engine options parse");
+        assert!(init.validate().is_ok());
+        assert!(!format!("{init:?}").contains("sk-very-secret"), "{init:?}");
+        let settings = Settings::resolve(init);
+        let remote = settings.engine.remote.clone().expect("a remote engine");
+        assert_eq!((remote.url.as_str(), remote.protocol), ("http://gpu:8080", Some(EngineProtocol::LlamaServer)));
+        assert_eq!(remote.api_key.as_deref(), Some("sk-very-secret"));
+        assert!(!format!("{settings:?}").contains("sk-very-secret"), "{settings:?}");
+        for bad in ["gpu:8080", "ftp://gpu", "http://", "http:///x"] {
+            let options = Options { engine: Some(bad.to_owned()), ..Options::default() };
+            let err = options.validate().expect_err(bad);
+            assert_eq!((err.flag, err.key), ("--engine", "engine"));
+        }
+        assert!(Settings::resolve(Options::default()).engine.remote.is_none());
+    }
+
+    #[test]
     fn command_line_wins_and_initialization_options_fill_in() {
         let cli = Options { max_tokens: Some(10), ..Options::default() };
         let init: Options = serde_json::from_value(serde_json::json!({

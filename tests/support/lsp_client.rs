@@ -22,21 +22,22 @@ pub const STALL_GUARD: Duration = Duration::from_secs(120);
 
 /// Tracks whether the server is still working while a test waits for it.
 struct Progress {
-    pid: u32,
+    /// The server and the processes it waits on (a remote engine).
+    pids: Vec<u32>,
     started: Instant,
     last_cpu: Option<u64>,
     last_progress: Instant,
 }
 
 impl Progress {
-    fn new(pid: u32) -> Self {
+    fn new(pids: Vec<u32>) -> Self {
         let now = Instant::now();
-        Progress { pid, started: now, last_cpu: cpu_ticks(pid), last_progress: now }
+        Progress { last_cpu: total_cpu_ticks(&pids), pids, started: now, last_progress: now }
     }
 
     /// `Err` with the reason once the wait should give up.
     fn check(&mut self) -> Result<(), String> {
-        let cpu = cpu_ticks(self.pid);
+        let cpu = total_cpu_ticks(&self.pids);
         if cpu.is_some() && cpu != self.last_cpu {
             self.last_cpu = cpu;
             self.last_progress = Instant::now();
@@ -51,9 +52,14 @@ impl Progress {
     }
 }
 
+/// The CPU ticks of `pids` together (those `/proc` can tell).
+fn total_cpu_ticks(pids: &[u32]) -> Option<u64> {
+    pids.iter().filter_map(|&pid| cpu_ticks(pid)).reduce(|a, b| a + b)
+}
+
 /// User plus system CPU time of process `pid` in clock ticks (`/proc/PID/stat` fields 14 and
 /// 15), or `None` where `/proc` cannot tell (then only [`STALL_GUARD`] of silence counts).
-fn cpu_ticks(pid: u32) -> Option<u64> {
+pub(crate) fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may hold spaces.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -70,6 +76,8 @@ pub struct LspClient {
     incoming: Receiver<Message>,
     /// Messages read while waiting for something else (notifications, other responses).
     seen: Vec<Message>,
+    /// Other processes whose CPU use counts as the server's progress (a remote engine).
+    also_watched: Vec<u32>,
     next_id: i64,
 }
 
@@ -96,7 +104,7 @@ impl LspClient {
         let stdin = child.stdin.take();
         let (tx, incoming) = mpsc::channel();
         std::thread::spawn(move || read_messages(stdout, tx));
-        LspClient { child, stdin, incoming, seen: Vec::new(), next_id: 1 }
+        LspClient { child, stdin, incoming, seen: Vec::new(), also_watched: Vec::new(), next_id: 1 }
     }
 
     /// A server on `model`, initialized with `options` as `initializationOptions` and loaded;
@@ -108,6 +116,18 @@ impl LspClient {
         let status = client.wait_until_loaded();
         assert_eq!(status["state"], "ready", "{status}");
         client
+    }
+
+    /// Counts process `pid`'s CPU use as the server's progress while waiting: the engine a
+    /// server with `--engine` waits on.
+    pub fn also_watch(&mut self, pid: u32) {
+        self.also_watched.push(pid);
+    }
+
+    fn progress(&self) -> Progress {
+        let mut pids = vec![self.child.id()];
+        pids.extend(&self.also_watched);
+        Progress::new(pids)
     }
 
     /// Writes raw bytes to the server's stdin.
@@ -167,12 +187,20 @@ impl LspClient {
         })
     }
 
+    /// Removes and returns the messages already read (while waiting for others) that match
+    /// `accept`.
+    pub fn take_seen(&mut self, accept: impl Fn(&Message) -> bool) -> Vec<Message> {
+        let (taken, kept) = std::mem::take(&mut self.seen).into_iter().partition(|m| accept(m));
+        self.seen = kept;
+        taken
+    }
+
     /// Waits for the first message (already seen or new) matching `accept`.
     pub fn wait_for(&mut self, what: &str, accept: impl Fn(&Message) -> bool) -> Message {
         if let Some(i) = self.seen.iter().position(&accept) {
             return self.seen.remove(i);
         }
-        let mut progress = Progress::new(self.child.id());
+        let mut progress = self.progress();
         loop {
             match self.incoming.recv_timeout(Duration::from_secs(1)) {
                 Ok(message) if accept(&message) => return message,
@@ -201,7 +229,7 @@ impl LspClient {
 
     /// Polls `splice/status` until the model is no longer loading; returns the last status.
     pub fn wait_until_loaded(&mut self) -> Value {
-        let mut progress = Progress::new(self.child.id());
+        let mut progress = self.progress();
         loop {
             let status = self.call_ok("splice/status", json!({}));
             if status["state"] != "loading" {
@@ -218,7 +246,7 @@ impl LspClient {
     /// stops making progress (see the module's doc): the progress-based way to wait for
     /// something the server does in the background (indexing, a debounced re-index).
     pub fn poll<T>(&mut self, what: &str, every: Duration, mut check: impl FnMut(&mut Self) -> Option<T>) -> T {
-        let mut progress = Progress::new(self.child.id());
+        let mut progress = self.progress();
         loop {
             if let Some(done) = check(self) {
                 return done;
@@ -268,7 +296,7 @@ impl LspClient {
     }
 
     fn wait_for_exit(&mut self, after: &str) -> ExitStatus {
-        let mut progress = Progress::new(self.child.id());
+        let mut progress = self.progress();
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;

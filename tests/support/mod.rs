@@ -3,6 +3,7 @@
 //! The binary is built by `make test` (`cargo build --release --bin splice`) next to these test
 //! executables; `SPLICE_BIN` overrides where it is.
 
+pub mod llama_server;
 pub mod logits;
 mod lsp_client;
 

@@ -65,6 +65,12 @@ H.test("status: loading, ready, indexing, latency; a missing index field is fine
   H.eq("Splice ready m 41 ms", status.line(), "statusline")
   status.set_server({ state = "error", error = "model file is not GGUF", model = vim.NIL })
   H.eq({ "error", "model file is not GGUF" }, { status.get().state, status.get().error }, "error")
+  local engine = { kind = "remote", url = "http://gpu:8080", state = "down", error = "connection refused" }
+  status.set_server({ state = "ready", error = vim.NIL, model = { name = "m.gguf" }, engine = engine })
+  H.eq({ "offline", "connection refused" }, { status.get().state, status.get().error }, "a shared engine down")
+  engine.state, engine.error = "ok", vim.NIL
+  status.set_server({ state = "ready", error = vim.NIL, model = { name = "m.gguf" }, engine = engine })
+  H.eq("ready", status.state(), "the engine is back")
 end)
 
 H.test(":help splice opens doc/splice.txt", function()

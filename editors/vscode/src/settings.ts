@@ -14,10 +14,23 @@ export interface SpliceSettings {
   retrieval: "auto" | "always" | "never";
   enable: Record<string, boolean>;
   serverArgs: string[];
+  /** A shared inference engine's URL (empty: the model runs in the server). */
+  engine: string;
+  /** The engine's API key (empty: the server reads `SPLICE_ENGINE_API_KEY`). */
+  engineApiKey: string;
 }
 
 /** Settings that need a server restart when they change. */
-export const RESTART_SETTINGS = ["binaryPath", "model", "gpuLayers", "maxTokens", "retrieval", "serverArgs"];
+export const RESTART_SETTINGS = [
+  "binaryPath",
+  "model",
+  "gpuLayers",
+  "maxTokens",
+  "retrieval",
+  "serverArgs",
+  "engine",
+  "engineApiKey",
+];
 
 /** Reads the settings through `get` (a `WorkspaceConfiguration.get`), with the declared defaults. */
 export function readSettings(get: <T>(key: string) => T | undefined): SpliceSettings {
@@ -29,6 +42,8 @@ export function readSettings(get: <T>(key: string) => T | undefined): SpliceSett
     retrieval: get<SpliceSettings["retrieval"]>("retrieval") ?? "auto",
     enable: get<Record<string, boolean>>("enable") ?? { "*": true },
     serverArgs: get<string[]>("serverArgs") ?? [],
+    engine: get<string>("engine") ?? "",
+    engineApiKey: get<string>("engineApiKey") ?? "",
   };
 }
 
@@ -45,6 +60,12 @@ export function initializationOptions(settings: SpliceSettings, env: NodeJS.Proc
     options.maxTokens = settings.maxTokens;
   }
   options.retrieval = settings.retrieval;
+  if (settings.engine.trim()) {
+    options.engine = settings.engine.trim();
+  }
+  if (settings.engineApiKey) {
+    options.engineApiKey = settings.engineApiKey;
+  }
   return options;
 }
 

@@ -12,9 +12,11 @@ export interface ServerStatus {
   model?: { name?: string | null; path?: string; gpuLayers?: number } | null;
   index?: { state?: string; files?: number; chunks?: number } | null;
   last?: { totalMs?: number; firstTokenMs?: number; encodedTokens?: number; generatedTokens?: number } | null;
+  /** Where completions are computed: `local`, or a shared engine and its health. */
+  engine?: { kind?: "local" | "remote"; url?: string; state?: string; error?: string | null } | null;
 }
 
-export type State = "off" | "starting" | "loading" | "indexing" | "ready" | "error" | "stopped";
+export type State = "off" | "starting" | "loading" | "indexing" | "ready" | "error" | "stopped" | "offline";
 
 const ICONS: Record<State, string> = {
   off: "$(circle-slash)",
@@ -24,6 +26,7 @@ const ICONS: Record<State, string> = {
   ready: "$(sparkle)",
   error: "$(error)",
   stopped: "$(debug-stop)",
+  offline: "$(cloud-offline)",
 };
 
 /** The status bar's model: everything it shows, and how. */
@@ -54,6 +57,11 @@ export class StatusModel {
     }
     if (server.state !== "ready") {
       return server.state;
+    }
+    // A shared engine that is down (or serves another model): suggestions stay empty.
+    const engine = server.engine;
+    if (engine?.kind === "remote" && engine.state && engine.state !== "ok" && engine.state !== "connecting") {
+      return "offline";
     }
     if (this.progress.size > 0 || server.index?.state === "indexing") {
       return "indexing";
@@ -86,6 +94,10 @@ export class StatusModel {
     const error = this.failure ?? this.server?.error;
     if (error) {
       lines.push(`Error: ${error}`);
+    }
+    const engine = this.server?.engine;
+    if (engine?.kind === "remote") {
+      lines.push(`Engine: ${engine.url} (${engine.state ?? "unknown"})` + (engine.error ? `: ${engine.error}` : ""));
     }
     const model = this.server?.model;
     if (model?.path) {

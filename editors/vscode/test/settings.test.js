@@ -16,6 +16,16 @@ test("only the options the user set are sent, camelCase like the server's flags"
   });
 });
 
+test("a shared engine and its key are sent only when set, trimmed", () => {
+  const settings = { ...unset, engine: " http://gpu:8080 ", engineApiKey: "k-123" };
+  assert.deepEqual(initializationOptions(settings), {
+    retrieval: "auto",
+    engine: "http://gpu:8080",
+    engineApiKey: "k-123",
+  });
+  assert.equal(initializationOptions({ ...unset, engine: "  " }).engine, undefined);
+});
+
 test("readSettings takes what the configuration has and defaults the rest", () => {
   const values = { maxTokens: 16, serverArgs: ["--ctx", "8192"] };
   const settings = readSettings((key) => values[key]);

@@ -43,3 +43,17 @@ test("errors, off and stopped", () => {
   status.failure = "no splice binary found";
   assert.equal(status.state(), "error");
 });
+
+test("a shared engine that is down shows offline, with its reason in the tooltip", () => {
+  const status = new StatusModel();
+  status.running = true;
+  const engine = { kind: "remote", url: "http://gpu:8080", state: "down", error: "connection refused" };
+  status.server = { state: "ready", model, engine };
+  assert.equal(status.state(), "offline");
+  assert.equal(status.text(), "$(cloud-offline) Splice: offline · gemma-3-270m-q4_k_m");
+  assert.match(status.tooltip(), /Engine: http:\/\/gpu:8080 \(down\): connection refused/);
+  status.server = { state: "ready", model, engine: { ...engine, state: "ok", error: null } };
+  assert.equal(status.state(), "ready");
+  status.server = { state: "ready", model, engine: { kind: "local" } };
+  assert.equal(status.state(), "ready");
+});

@@ -11,7 +11,8 @@
 //! can) and refuses to send prompts to an engine whose model tokenizes differently.
 //!
 //! One thread (`splice-remote`) runs the jobs in arrival order, as the local engine thread
-//! does, on a small tokio runtime of its own for the HTTP client; it probes the engine with
+//! does, on a small tokio runtime of its own for the HTTP client (one I/O thread, which closes a
+//! cancelled request's connection at once); it probes the engine with
 //! backoff while the engine is down. A cancelled request closes its HTTP connection, and
 //! llama-server and vLLM stop generating when their client disconnects.
 
@@ -148,7 +149,15 @@ pub(crate) fn run_thread(
             return;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // A worker thread of its own: the HTTP client's connection tasks must run between jobs too,
+    // or a connection whose request was cancelled would never be closed (and the engine would
+    // generate on for nobody).
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("splice-remote-io")
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             let _ = ready.send(Err(ModelError::Thread(err)));

@@ -67,13 +67,16 @@ pub(crate) fn request_body(protocol: EngineProtocol, request: &WireRequest<'_>) 
             "stream": true,
             // The slot keeps the prompt's cells, and the next keystroke's prompt reuses them.
             "cache_prompt": true,
+            // The counters in every event: a stream Splice closes early has no last event.
+            "timings_per_token": true,
             "temperature": request.temperature,
         }),
         EngineProtocol::OpenAi => json!({
             "prompt": request.prompt,
             "max_tokens": request.max_tokens,
             "stream": true,
-            "stream_options": { "include_usage": true },
+            // vLLM sends usage with every event when asked; others at the end only.
+            "stream_options": { "include_usage": true, "continuous_usage_stats": true },
             "temperature": request.temperature,
         }),
     };
@@ -275,6 +278,7 @@ mod tests {
         assert_eq!(body["prompt"], json!([2, 10, 11]));
         assert_eq!(body["n_predict"], json!(64));
         assert_eq!(body["cache_prompt"], json!(true));
+        assert_eq!(body["timings_per_token"], json!(true), "a stream closed early still has the counters");
         assert_eq!(body["stream"], json!(true));
         assert_eq!(body["n_probs"], json!(1));
         assert_eq!(body["stop"], json!(["<|file_sep|>"]));

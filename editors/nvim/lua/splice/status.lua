@@ -33,7 +33,17 @@ function M.reset()
   state = { server = nil, indexing = false, latency_ms = nil }
 end
 
---- "starting" | "loading" | "indexing" | "ready" | "error".
+--- A shared engine that is down or serves another model (`engine.state`), else nil.
+local function engine_trouble(server)
+  local engine = type(server.engine) == "table" and server.engine or nil
+  if engine and engine.kind == "remote" and engine.state ~= "ok" and engine.state ~= "connecting" then
+    return engine
+  end
+  return nil
+end
+
+--- "starting" | "loading" | "indexing" | "ready" | "error" | "offline" (a shared engine is down:
+--- suggestions stay empty until it answers).
 function M.state()
   local server = state.server
   if not server then
@@ -41,6 +51,9 @@ function M.state()
   end
   if server.state ~= "ready" then
     return server.state or "starting"
+  end
+  if engine_trouble(server) then
+    return "offline"
   end
   local index = type(server.index) == "table" and server.index.state or nil
   if state.indexing or index == "indexing" then
@@ -54,6 +67,10 @@ function M.get()
   local server = state.server or {}
   local model = type(server.model) == "table" and server.model.name or nil
   local error = server.error ~= vim.NIL and server.error or nil
+  local engine = engine_trouble(server)
+  if not error and engine and engine.error ~= vim.NIL then
+    error = engine.error
+  end
   return { state = M.state(), model = model, error = error, latency_ms = state.latency_ms, server = state.server }
 end
 
