@@ -174,6 +174,7 @@ const LONG: u64 = 512;
 fn long_options(url: &str) -> Value {
     let mut options = options(Some(url));
     options["maxTokens"] = json!(LONG);
+    options["ctx"] = json!(2 * LONG);
     options
 }
 
