@@ -431,7 +431,7 @@ impl<'m> Worker<'m> {
     /// keeps what is cached and inserts the rest before it), but never below
     /// [`MIN_CUT_PREFIX_TOKENS`] prefix tokens. Idle time widens it back ([`Self::widen_step`]).
     fn prompt_with_block(&self, document: &DocumentTokens, block: RenderedContext, max_tokens: usize) -> Prompt {
-        let full = self.prompt_dropping(document, block, max_tokens, 0);
+        let full = self.builder().prompt(document, block, max_tokens, 0);
         let Some(allowance) = document.allowance else { return full };
         if self.estimated_encode(&document.key, &full.tokens) <= allowance {
             return full;
@@ -444,27 +444,16 @@ impl<'m> Worker<'m> {
         let (mut low, mut high) = (full.dropped + 1, floor);
         while low < high {
             let mid = low + (high - low) / 2;
-            let prompt = self.prompt_dropping(document, full.context.clone(), max_tokens, mid);
+            let prompt = self.builder().prompt(document, full.context.clone(), max_tokens, mid);
             if self.estimated_encode(&document.key, &prompt.tokens) <= allowance {
                 high = mid;
             } else {
                 low = mid + 1;
             }
         }
-        let mut cut = self.prompt_dropping(document, full.context.clone(), max_tokens, high);
+        let mut cut = self.builder().prompt(document, full.context.clone(), max_tokens, high);
         cut.cut = cut.dropped.saturating_sub(full.dropped);
         cut
-    }
-
-    /// The fitted prompt, dropping at least `min_drop` prefix tokens.
-    fn prompt_dropping(
-        &self,
-        document: &DocumentTokens,
-        block: RenderedContext,
-        max_tokens: usize,
-        min_drop: usize,
-    ) -> Prompt {
-        self.builder().prompt(document, block, max_tokens, min_drop)
     }
 
     /// For a request that comes without repository context, the prompt with the block the
