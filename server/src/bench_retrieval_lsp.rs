@@ -128,6 +128,7 @@ fn ask(session: &mut LspSession, uri: &str, task: &Task) -> anyhow::Result<Answe
         first_token_ms: last["firstTokenMs"].as_f64().unwrap_or(0.0),
         context_tokens,
         round_trip_ms: Some(round_trip_ms),
+        prepare_ms: last["prepareMs"].as_f64().unwrap_or(0.0),
         retrieval: json!({
             "retrieved": context_tokens > 0,
             "contextTokens": context_tokens,
