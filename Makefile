@@ -75,7 +75,7 @@ RETRIEVAL_LANGS ?= python,rust,javascript,typescript,c,cpp
 
 ## Line completions cut from real package sources (PyPI sdists, crates, npm tarballs), with
 ## retrieval never, always and auto, asked through `splice serve` over LSP: one table per
-## language of RETRIEVAL_LANGS (~25 min for Python, ~15 min for each other language).
+## language of RETRIEVAL_LANGS (~25 min for Python, 20–30 min for each other language on 2 cores).
 bench-retrieval: tools models-default corpus build
 	$(SPLICE) bench retrieval --lang $(RETRIEVAL_LANGS)
 
