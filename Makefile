@@ -79,10 +79,13 @@ bench: tools models corpus build
 	$(SPLICE) bench latency
 	$(SPLICE) bench edits
 
-## Line completions cut from three PyPI sdists, with retrieval never, always and auto, asked
-## through `splice serve` over LSP (~25 min).
+RETRIEVAL_LANGS ?= python,rust,javascript,typescript,c,cpp
+
+## Line completions cut from real package sources (PyPI sdists, crates, npm tarballs), with
+## retrieval never, always and auto, asked through `splice serve` over LSP: one table per
+## language of RETRIEVAL_LANGS (~25 min for Python, 20–30 min for each other language on 2 cores).
 bench-retrieval: tools models-default corpus build
-	$(SPLICE) bench retrieval
+	$(SPLICE) bench retrieval --lang $(RETRIEVAL_LANGS)
 
 SOAK_MINUTES ?= 30
 

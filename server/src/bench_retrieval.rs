@@ -14,8 +14,16 @@
 //! completion path in this process over one shared index, which also shows the retrieval gate's
 //! own decision per task (`gateOfferedRate`, `--json`). Both modes score the same tasks the same
 //! way.
+//!
+//! `--lang` picks the task sets (`bench_retrieval_sets.rs`: Python, Rust, JavaScript, TypeScript,
+//! C, C++); each gets its own table, with the time each request's preparation (the retrieval
+//! decision, window and shape) took and the time chunking a 5,000-line file of that language
+//! takes (`bench_retrieval_chunking.rs`).
 
+use crate::bench_retrieval_chunking::{chunking, Chunking};
+use crate::bench_retrieval_sets::TaskSet;
 use crate::bench_retrieval_tasks::{tasks, Task};
+use crate::bench_stats::quantile;
 use crate::cli::{BenchRetrievalArgs, Through};
 use crate::completion::{self, At};
 use crate::config::{cache_dir, Options, Retrieval, Settings};
@@ -27,12 +35,8 @@ use splice_model::{CancelToken, Engine};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The default repositories, fetched by `scripts/corpus.sh`: package folders of their sdists.
-pub const DEFAULT_REPOSITORIES: [&str; 3] = [
-    "corpus/requests-2.32.3/src/requests",
-    "corpus/click-8.1.7/src/click",
-    "corpus/itsdangerous-2.2.0/src/itsdangerous",
-];
+/// The Python task set's repositories (the default ones), fetched by `scripts/corpus.sh`.
+pub const DEFAULT_REPOSITORIES: [&str; 3] = crate::bench_retrieval_sets::PYTHON_REPOSITORIES;
 
 /// What one task's request produced, however it was asked.
 #[derive(Debug, Clone, Default)]
@@ -51,6 +55,8 @@ pub struct Answer {
     pub context_tokens: usize,
     /// Request to response as the client saw it (over LSP only).
     pub round_trip_ms: Option<f64>,
+    /// The request's preparation before the model: prompt window, retrieval decision, shape.
+    pub prepare_ms: f64,
     /// The retrieval details for `--json`.
     pub retrieval: Value,
     /// What the syntax check did (`report::check_json`), `null` without one.
@@ -68,6 +74,7 @@ struct Tally {
     first_token_ms: f64,
     round_trip_ms: Option<f64>,
     context_tokens: usize,
+    prepare_ms: Vec<f64>,
     count: usize,
 }
 
@@ -103,16 +110,21 @@ impl Tally {
             *self.round_trip_ms.get_or_insert(0.0) += ms;
         }
         self.context_tokens += answer.context_tokens;
+        self.prepare_ms.push(answer.prepare_ms);
     }
 }
 
-/// Runs `splice bench retrieval`.
+/// One language's results: a table's worth.
+struct LanguageRun {
+    set: &'static TaskSet,
+    tallies: Vec<(Retrieval, Tally)>,
+    rows: Vec<Value>,
+    index_counts: Vec<Value>,
+    chunking: Option<Chunking>,
+}
+
+/// Runs `splice bench retrieval`: every `--lang` task set in turn, one table each.
 pub fn run(args: BenchRetrievalArgs) -> anyhow::Result<()> {
-    let repositories: Vec<PathBuf> = if args.repo.is_empty() {
-        DEFAULT_REPOSITORIES.iter().map(|r| cache_dir().join(r)).collect()
-    } else {
-        args.repo.clone()
-    };
     let scratch = std::env::temp_dir().join(format!("splice-bench-retrieval-{}", std::process::id()));
     let options = Options {
         ctx: args.options.ctx.or(Some(2048)),
@@ -130,21 +142,53 @@ pub fn run(args: BenchRetrievalArgs) -> anyhow::Result<()> {
         Through::Process => Some(Engine::start(Settings::resolve(options.clone()).engine)?),
         Through::Lsp => None,
     };
+    let mut runs = Vec::new();
+    for lang in &args.lang {
+        let set = lang.task_set();
+        let repositories: Vec<PathBuf> = if args.repo.is_empty() {
+            set.repositories.iter().map(|r| cache_dir().join(r)).collect()
+        } else {
+            args.repo.clone()
+        };
+        eprintln!("{}:", set.name);
+        let run = run_set(set, &repositories, &args, &options, &modes, engine.as_ref(), &scratch)?;
+        runs.push(run);
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    print(&runs, args.through, args.json);
+    Ok(())
+}
+
+/// Cuts one task set's tasks from `repositories` and asks them in every mode.
+fn run_set(
+    set: &'static TaskSet,
+    repositories: &[PathBuf],
+    args: &BenchRetrievalArgs,
+    options: &Options,
+    modes: &[Retrieval],
+    engine: Option<&Engine>,
+    scratch: &Path,
+) -> anyhow::Result<LanguageRun> {
     let mut tallies: Vec<(Retrieval, Tally)> = modes.iter().map(|m| (*m, Tally::default())).collect();
     let mut rows = Vec::new();
     let mut index_counts = Vec::new();
-    for repository in &repositories {
+    for repository in repositories {
         if !repository.is_dir() {
             bail!("{} is not a folder (run `make corpus`)", repository.display());
         }
-        let tasks = tasks(repository, args.files, args.tasks_per_file, args.seed)?;
+    }
+    let chunking = chunking(set, repositories)?;
+    for repository in repositories {
+        let files = args.files.unwrap_or(set.files);
+        let per_file = args.tasks_per_file.unwrap_or(set.tasks_per_file);
+        let tasks = tasks(repository, set, files, per_file, args.seed)?;
         eprintln!("{}: {} tasks", repository.display(), tasks.len());
-        let answers = match &engine {
-            Some(engine) => in_process(engine, repository, &tasks, &modes, &options)?,
+        let answers = match engine {
+            Some(engine) => in_process(engine, repository, &tasks, modes, options)?,
             None => {
                 let mut answers = Vec::new();
-                for &mode in &modes {
-                    let run = crate::bench_retrieval_lsp::answers(repository, &tasks, mode, &options, &scratch)?;
+                for &mode in modes {
+                    let run = crate::bench_retrieval_lsp::answers(repository, &tasks, mode, options, scratch)?;
                     index_counts.push(json!({
                         "repository": repository,
                         "mode": mode_name(mode),
@@ -171,15 +215,14 @@ pub fn run(args: BenchRetrievalArgs) -> anyhow::Result<()> {
                         "similarity": round(score.similarity * 100.0) / 100.0,
                         "retrieval": answer.retrieval,
                         "totalMs": round(answer.total_ms),
+                        "prepareMs": answer.prepare_ms,
                         "roundTripMs": answer.round_trip_ms.map(round),
                     }));
                 }
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&scratch);
-    print(&tallies, &rows, &index_counts, args.through, args.json);
-    Ok(())
+    Ok(LanguageRun { set, tallies, rows, index_counts, chunking })
 }
 
 /// Asks every task in this process, one mode after the other, over one index of `repository`.
@@ -212,8 +255,10 @@ fn in_process(
                 path: Some(&task.path),
                 cursor_line: None,
             };
+            let started = std::time::Instant::now();
             let prepared =
                 completion::prepare(at, &workspace, &settings, engine.info().context_tokens, CancelToken::new())?;
+            let prepare_ms = started.elapsed().as_secs_f64() * 1000.0;
             let done = engine.complete_blocking(prepared.request.clone())?;
             answers.push(Answer {
                 suggestion: completion::finish(&prepared, &done),
@@ -223,6 +268,7 @@ fn in_process(
                 first_token_ms: done.stats.first_token_ms,
                 context_tokens: done.stats.context_tokens,
                 round_trip_ms: None,
+                prepare_ms,
                 retrieval: crate::report::retrieval_json(&prepared.retrieval, &done.stats),
                 check: done.stats.check.as_ref().map_or(Value::Null, crate::report::check_json),
             });
@@ -237,56 +283,80 @@ pub fn mode_name(mode: Retrieval) -> String {
     format!("{mode:?}").to_lowercase()
 }
 
-fn print(tallies: &[(Retrieval, Tally)], rows: &[Value], index_counts: &[Value], through: Through, as_json: bool) {
-    let summary: Vec<_> = tallies
+/// One mode's summary line, as JSON.
+fn summary(mode: Retrieval, t: &Tally) -> Value {
+    let n = t.count.max(1) as f64;
+    let decision = |q| quantile(&t.prepare_ms, q).map(|ms| (ms * 100.0).round() / 100.0);
+    json!({
+        "mode": mode_name(mode),
+        "tasks": t.count,
+        "exactMatch": round(100.0 * t.exact as f64 / n),
+        "editSimilarity": round(100.0 * t.similarity / n),
+        "retrievalRate": round(100.0 * t.retrieved as f64 / n),
+        "gateOfferedRate": t.offered.map(|o| round(100.0 * o as f64 / n)),
+        "meanContextTokens": round(t.context_tokens as f64 / n),
+        "meanFirstTokenMs": round(t.first_token_ms / n),
+        "meanTotalMs": round(t.total_ms / n),
+        "meanRoundTripMs": t.round_trip_ms.map(|ms| round(ms / n)),
+        "prepareMsMedian": decision(0.5),
+        "prepareMsP95": decision(0.95),
+    })
+}
+
+fn print(runs: &[LanguageRun], through: Through, as_json: bool) {
+    let through = format!("{through:?}").to_lowercase();
+    let languages: Vec<Value> = runs
         .iter()
-        .map(|(mode, t)| {
-            let n = t.count.max(1) as f64;
+        .map(|run| {
             json!({
-                "mode": mode_name(*mode),
-                "tasks": t.count,
-                "exactMatch": round(100.0 * t.exact as f64 / n),
-                "editSimilarity": round(100.0 * t.similarity / n),
-                "retrievalRate": round(100.0 * t.retrieved as f64 / n),
-                "gateOfferedRate": t.offered.map(|o| round(100.0 * o as f64 / n)),
-                "meanContextTokens": round(t.context_tokens as f64 / n),
-                "meanFirstTokenMs": round(t.first_token_ms / n),
-                "meanTotalMs": round(t.total_ms / n),
-                "meanRoundTripMs": t.round_trip_ms.map(|ms| round(ms / n)),
+                "language": run.set.name,
+                "summary": run.tallies.iter().map(|(mode, t)| summary(*mode, t)).collect::<Vec<_>>(),
+                "chunking": run.chunking.as_ref().map(Chunking::json),
+                "index": run.index_counts,
+                "tasks": run.rows,
             })
         })
         .collect();
-    let through = format!("{through:?}").to_lowercase();
     if as_json {
-        println!("{}", json!({ "through": through, "summary": summary, "index": index_counts, "tasks": rows }));
+        println!("{}", json!({ "through": through, "languages": languages }));
         return;
     }
-    println!("splice bench retrieval (through {through})");
-    println!("| mode | tasks | exact match % | edit similarity % | retrieved % | mean context tokens | mean first-token ms | mean total ms | mean round trip ms |");
-    println!("|---|---|---|---|---|---|---|---|---|");
     let cell = |v: &Value| if v.is_null() { "-".to_owned() } else { v.to_string() };
-    for s in &summary {
-        println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            s["mode"].as_str().unwrap_or_default(),
-            s["tasks"],
-            s["exactMatch"],
-            s["editSimilarity"],
-            s["retrievalRate"],
-            s["meanContextTokens"],
-            s["meanFirstTokenMs"],
-            s["meanTotalMs"],
-            cell(&s["meanRoundTripMs"])
-        );
-    }
-    for c in index_counts.iter().filter(|c| !c["indexFilesAtStart"].is_null() || !c["indexFilesAtEnd"].is_null()) {
-        println!(
-            "index of {} ({}): {} files at the start, {} at the end",
-            c["repository"].as_str().unwrap_or_default(),
-            c["mode"].as_str().unwrap_or_default(),
-            cell(&c["indexFilesAtStart"]),
-            cell(&c["indexFilesAtEnd"])
-        );
+    for (run, language) in runs.iter().zip(&languages) {
+        println!("splice bench retrieval: {} (through {through})", run.set.name);
+        println!("| mode | tasks | exact match % | edit similarity % | retrieved % | mean context tokens | mean first-token ms | mean total ms | mean round trip ms | prepare ms p50 / p95 |");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        for s in language["summary"].as_array().into_iter().flatten() {
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} |",
+                s["mode"].as_str().unwrap_or_default(),
+                s["tasks"],
+                s["exactMatch"],
+                s["editSimilarity"],
+                s["retrievalRate"],
+                s["meanContextTokens"],
+                s["meanFirstTokenMs"],
+                s["meanTotalMs"],
+                cell(&s["meanRoundTripMs"]),
+                cell(&s["prepareMsMedian"]),
+                cell(&s["prepareMsP95"]),
+            );
+        }
+        if let Some(chunking) = &run.chunking {
+            println!("{}", chunking.line());
+        }
+        for c in
+            run.index_counts.iter().filter(|c| !c["indexFilesAtStart"].is_null() || !c["indexFilesAtEnd"].is_null())
+        {
+            println!(
+                "index of {} ({}): {} files at the start, {} at the end",
+                c["repository"].as_str().unwrap_or_default(),
+                c["mode"].as_str().unwrap_or_default(),
+                cell(&c["indexFilesAtStart"]),
+                cell(&c["indexFilesAtEnd"])
+            );
+        }
+        println!();
     }
 }
 

@@ -47,8 +47,7 @@ pub fn answers(
     scratch: &Path,
 ) -> anyhow::Result<LspRun> {
     std::fs::create_dir_all(scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
-    let name = repository.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let log = scratch.join(format!("serve-{name}-{}.log", mode_name(mode)));
+    let log = scratch.join(format!("serve-{}-{}.log", log_name(repository), mode_name(mode)));
     let mut session = LspSession::spawn(&log)?;
     let init = initialization_options(&Options { retrieval: Some(mode), ..options.clone() });
     session.initialize(&[repository.to_path_buf()], init).context("initialize failed")?;
@@ -128,6 +127,7 @@ fn ask(session: &mut LspSession, uri: &str, task: &Task) -> anyhow::Result<Answe
         first_token_ms: last["firstTokenMs"].as_f64().unwrap_or(0.0),
         context_tokens,
         round_trip_ms: Some(round_trip_ms),
+        prepare_ms: last["prepareMs"].as_f64().unwrap_or(0.0),
         retrieval: json!({
             "retrieved": context_tokens > 0,
             "contextTokens": context_tokens,
@@ -137,6 +137,26 @@ fn ask(session: &mut LspSession, uri: &str, task: &Task) -> anyhow::Result<Answe
     })
 }
 
+/// The repository's last two folder names (`semver-1.0.28-src`): many package folders are
+/// called `src` or `lib`, and each server needs a log of its own.
+fn log_name(repository: &Path) -> String {
+    let mut parts: Vec<String> =
+        repository.iter().rev().take(2).map(|part| part.to_string_lossy().into_owned()).collect();
+    parts.reverse();
+    parts.join("-")
+}
+
 fn index_files(status: &Value) -> Option<u64> {
     status["index"]["files"].as_u64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_of_folders_with_the_same_name_log_apart() {
+        assert_eq!(log_name(Path::new("/c/semver-1.0.28/src")), "semver-1.0.28-src");
+        assert_ne!(log_name(Path::new("/c/a/src")), log_name(Path::new("/c/b/src")));
+    }
 }

@@ -4,10 +4,14 @@
 //!
 //! The cursor goes at the start of a line (after the indentation), mid-line (after a `.`, `(`
 //! or `= `) or three characters into a name (the editor asks while names are typed); the lines
-//! below stay as the suffix.
+//! below stay as the suffix. The same cuts serve every language; which lines are code differs:
+//! Python's are read line by line (comments, docstrings), every other language's by its syntax
+//! tree (any line a comment node touches is left out).
 
+use crate::bench_retrieval_sets::TaskSet;
 use crate::bench_rng::SplitMix;
 use anyhow::Context;
+use splice_retrieval::language::Language;
 use std::path::{Path, PathBuf};
 
 /// One line-completion task.
@@ -23,11 +27,20 @@ pub struct Task {
     pub expected: String,
 }
 
-/// Cuts `per_file` tasks from each of `files` Python files of `root` (largest first among the
-/// files that have enough candidate lines, then seeded choice of lines and cursor kinds).
-pub fn tasks(root: &Path, files: usize, per_file: usize, seed: u64) -> anyhow::Result<Vec<Task>> {
-    let mut paths: Vec<PathBuf> =
-        crate::bench_corpus::python_files(root)?.into_iter().map(|p| p.canonicalize().unwrap_or(p)).collect();
+/// Cuts `per_file` tasks from each of `files` files of `root` in the set's languages (a seeded
+/// shuffle of the files, the first ones with enough candidate lines, then seeded choice of lines
+/// and cursor kinds). Files under a folder the set skips give no tasks.
+pub fn tasks(root: &Path, set: &TaskSet, files: usize, per_file: usize, seed: u64) -> anyhow::Result<Vec<Task>> {
+    let listed = if set.languages == [Language::Python] {
+        crate::bench_corpus::python_files(root)?
+    } else {
+        crate::bench_corpus::language_files(root, set.languages)?
+    };
+    let mut paths: Vec<PathBuf> = listed
+        .into_iter()
+        .filter(|p| !skipped(root, p, set.task_skip))
+        .map(|p| p.canonicalize().unwrap_or(p))
+        .collect();
     paths.sort();
     let mut rng = SplitMix(seed);
     let mut chosen = Vec::new();
@@ -40,7 +53,10 @@ pub fn tasks(root: &Path, files: usize, per_file: usize, seed: u64) -> anyhow::R
             break;
         }
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let mut candidates = candidate_lines(&text);
+        let mut candidates = match Language::from_path(&path) {
+            Some(Language::Python) | None => candidate_lines(&text),
+            Some(language) => code_lines(language, &text),
+        };
         if candidates.len() < per_file * 3 {
             continue;
         }
@@ -88,6 +104,57 @@ fn candidate_lines(text: &str) -> Vec<(usize, usize)> {
         offset += line.len();
     }
     out
+}
+
+/// Whether `path` lies under a folder of `root` named in `skip`.
+fn skipped(root: &Path, path: &Path, skip: &[&str]) -> bool {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    relative.parent().is_some_and(|dir| dir.iter().any(|part| skip.iter().any(|s| part == *s)))
+}
+
+/// Byte ranges (without the newline) of lines worth completing in a language read by its
+/// syntax: at least 12 characters, after the first 10 lines, not touched by a comment (doc
+/// comments, license headers, commented-out code, a trailing comment the model cannot guess).
+fn code_lines(language: Language, text: &str) -> Vec<(usize, usize)> {
+    let commented = comment_lines(language, text);
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for (number, line) in text.split_inclusive('\n').enumerate() {
+        let body = line.trim_end_matches('\n').trim_end_matches('\r');
+        if number >= 10 && body.trim().len() >= 12 && !commented.get(number).copied().unwrap_or(false) {
+            out.push((offset, offset + body.len()));
+        }
+        offset += line.len();
+    }
+    out
+}
+
+/// Per line of `text`, whether a comment node of its syntax tree touches it (none when the
+/// grammar does not load).
+fn comment_lines(language: Language, text: &str) -> Vec<bool> {
+    let mut marked = vec![false; text.split_inclusive('\n').count() + 1];
+    let Some(tree) = language.parser().and_then(|mut parser| parser.parse(text, None)) else {
+        return marked;
+    };
+    let mut cursor = tree.walk();
+    loop {
+        let node = cursor.node();
+        if node.kind().contains("comment") {
+            let (start, end) = (node.start_position(), node.end_position());
+            // A line comment's node may end at column 0 of the next line (its newline).
+            let last = if end.column == 0 && end.row > start.row { end.row - 1 } else { end.row };
+            for row in start.row..=last.min(marked.len() - 1) {
+                marked[row] = true;
+            }
+        } else if cursor.goto_first_child() {
+            continue;
+        }
+        while !cursor.goto_next_sibling() {
+            if !cursor.goto_parent() {
+                return marked;
+            }
+        }
+    }
 }
 
 /// The cursor after the indentation.
@@ -159,6 +226,32 @@ mod tests {
             let cut = mid_word_cut(line, &mut rng).unwrap();
             assert!(["hel", "com"].iter().any(|s| line[..cut].ends_with(s)), "{}", &line[..cut]);
         }
+    }
+
+    #[test]
+    fn comments_of_a_brace_language_are_not_tasks() {
+        let mut text = "let x = 1;\n".repeat(10);
+        text.push_str("/* a block comment\n   spanning lines here */\n// a line comment is here\n");
+        text.push_str("const value = compute(a, b);\nconst other = 2; // why this\nconst pattern = \"/**/*.js\";\n");
+        text.push_str("const after = pattern.length;\n");
+        let lines: Vec<&str> = code_lines(Language::JavaScript, &text).into_iter().map(|(s, e)| &text[s..e]).collect();
+        assert_eq!(
+            lines,
+            ["const value = compute(a, b);", "const pattern = \"/**/*.js\";", "const after = pattern.length;"]
+        );
+        let mut rust = "use a::b;\n".repeat(10);
+        rust.push_str("/// Docs of the function.\nfn parse(input: &str) -> Version {\n    let version = Version::new(1, 2, 3);\n}\n");
+        let lines: Vec<&str> = code_lines(Language::Rust, &rust).into_iter().map(|(s, e)| &rust[s..e]).collect();
+        assert_eq!(lines, ["fn parse(input: &str) -> Version {", "    let version = Version::new(1, 2, 3);"]);
+    }
+
+    #[test]
+    fn tasks_skip_the_sets_skipped_folders() {
+        let root = Path::new("/r");
+        assert!(skipped(root, Path::new("/r/platform/switch.h"), &["platform"]));
+        assert!(skipped(root, Path::new("/r/a/__tests__/q.test.tsx"), &["__tests__"]));
+        assert!(!skipped(root, Path::new("/r/platform.h"), &["platform"]));
+        assert!(!skipped(root, Path::new("/r/src/query.ts"), &["__tests__"]));
     }
 
     #[test]

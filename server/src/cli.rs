@@ -345,16 +345,19 @@ pub enum Through {
 /// Flags of `splice bench retrieval`.
 #[derive(Debug, Args)]
 pub struct BenchRetrievalArgs {
-    /// A repository folder to cut tasks from (repeatable); default: the three cached sdists
-    /// (`make corpus`).
+    /// The languages whose task sets run, one table each (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "python")]
+    pub lang: Vec<crate::bench_retrieval_sets::BenchLanguage>,
+    /// A repository folder to cut tasks from (repeatable), instead of the language's task set's
+    /// folders (fetched by `make corpus`).
     #[arg(long)]
     pub repo: Vec<PathBuf>,
-    /// Files per repository.
-    #[arg(long, default_value_t = 6)]
-    pub files: usize,
-    /// Tasks per file.
-    #[arg(long, default_value_t = 5)]
-    pub tasks_per_file: usize,
+    /// Files per repository (default: the task set's; 6 for Python).
+    #[arg(long)]
+    pub files: Option<usize>,
+    /// Tasks per file (default: the task set's; 5 for Python).
+    #[arg(long)]
+    pub tasks_per_file: Option<usize>,
     /// Seed of the task choice.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
