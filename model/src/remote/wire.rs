@@ -67,6 +67,9 @@ pub(crate) fn request_body(protocol: EngineProtocol, request: &WireRequest<'_>) 
             "stream": true,
             // The slot keeps the prompt's cells, and the next keystroke's prompt reuses them.
             "cache_prompt": true,
+            // Every event carries the counters: a stream closed early (the shape was complete)
+            // still says how much of the prompt came from the cache and what it took.
+            "timings_per_token": true,
             "temperature": request.temperature,
         }),
         EngineProtocol::OpenAi => json!({
@@ -275,6 +278,7 @@ mod tests {
         assert_eq!(body["prompt"], json!([2, 10, 11]));
         assert_eq!(body["n_predict"], json!(64));
         assert_eq!(body["cache_prompt"], json!(true));
+        assert_eq!(body["timings_per_token"], json!(true), "an early-closed stream still has the counters");
         assert_eq!(body["stream"], json!(true));
         assert_eq!(body["n_probs"], json!(1));
         assert_eq!(body["stop"], json!(["<|file_sep|>"]));
