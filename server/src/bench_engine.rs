@@ -60,7 +60,7 @@ pub fn run(args: BenchEngineArgs) -> anyhow::Result<()> {
             measurements.push(measured);
         }
     }
-    crate::bench_engine_report::print_report(&header, &measurements, args.json);
+    crate::bench_engine_report::print_report(&measurements, args.json);
     for editor in &editors {
         let _ = std::fs::remove_dir_all(root.join(format!("editor-{}", editor.index)).join("workspace"));
     }
@@ -130,12 +130,16 @@ fn measure(
 
 /// `llama-server --parallel k` on the model Splice's options name, each slot with Splice's
 /// context, `--metrics` for the counters, and the cache settings of `bench typing`'s peer
-/// (`--swa-full`, `--cache-reuse 256`, no RAM prompt cache); every core for both decodes and
-/// batches (the engine batches its slots' decodes together).
+/// (`--swa-full`, `--cache-reuse 256`, no RAM prompt cache); Splice's threads (decode 1, batch
+/// every core, or `--threads-decode` and `--threads`): on a shared 2-core machine two decode
+/// threads spin-waiting on each other cost far more than they gain, and one decode of the
+/// engine carries every slot's next token at once.
 fn start_engine(args: &BenchEngineArgs, binary: &Path, k: usize, log: &Path) -> anyhow::Result<LlamaServer> {
     let settings = Settings::resolve(args.options.clone());
     let slot_ctx = args.options.ctx.unwrap_or(DEFAULT_SLOT_CTX);
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).to_string();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+    let batch_threads = settings.engine.batch_threads.unwrap_or(cores).to_string();
+    let decode_threads = settings.engine.decode_threads.unwrap_or(1).to_string();
     let batch = settings.engine.batch_tokens.to_string();
     let engine_args: Vec<String> = [
         "-c",
@@ -154,9 +158,9 @@ fn start_engine(args: &BenchEngineArgs, binary: &Path, k: usize, log: &Path) -> 
         "--cache-ram",
         "0",
         "-t",
-        &cores,
+        &decode_threads,
         "-tb",
-        &cores,
+        &batch_threads,
         "--metrics",
     ]
     .map(str::to_owned)

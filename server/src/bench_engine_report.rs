@@ -53,10 +53,9 @@ pub fn print_progress(measurement: &Measurement) {
 }
 
 /// Prints the table, the target ratios and, with `json`, the rows as JSON.
-pub fn print_report(header: &Header, measurements: &[Measurement], json: bool) {
+pub fn print_report(measurements: &[Measurement], json: bool) {
     let rows: Vec<Row> = measurements.iter().map(Row::new).collect();
     println!();
-    println!("{}", header.line);
     println!(
         "| mode | K | keystrokes (late) | latency p50 / p90 ms, answered | p50 / p90, all (late last) | model runs \
          seen | prompt tokens from cache (per request) | engine's /metrics hit rate | tokens/s, all editors | decode \
