@@ -9,7 +9,7 @@ FEATURES ?=
 CARGO_FLAGS := --release --locked $(if $(FEATURES),--features $(FEATURES),)
 
 .PHONY: demo test build tools llama-server models models-default corpus exec-venv fixtures bench bench-fim bench-retrieval bench-soak \
-	bench-overhead bench-typing bench-exec fim-copy lint fuzz \
+	bench-overhead bench-typing bench-exec bench-engine fim-copy lint fuzz \
 	test-editors test-nvim vscode-e2e vsix
 
 ## Run the main job: a real completion with its timing, on the default model.
@@ -115,6 +115,17 @@ EXEC_HOLES ?= 40
 bench-exec: tools models-default corpus build
 	$(SPLICE) bench exec --holes $(EXEC_HOLES) $(if $(PEER),--peer $(PEER),)
 	$(SPLICE) bench exec --holes $(EXEC_HOLES) --variants auto,no-check,no-healing,single-line
+
+ENGINE_K ?= 1,2,4,8
+ENGINE_LINES ?= 6
+ENGINE_PEER ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/splice/peer/llama.cpp/build/bin/llama-server
+
+## Many editors, one engine: K editors typing at once through K `splice serve --engine` against
+## one `llama-server --parallel K` (built by bench/build_llama_server.sh when missing), then on K
+## in-process engines; ENGINE_LINES lines per editor, K in ENGINE_K.
+bench-engine: tools models-default corpus build
+	@test -x $(ENGINE_PEER) || bench/build_llama_server.sh
+	$(SPLICE) bench engine --k $(ENGINE_K) --lines $(ENGINE_LINES) --peer $(ENGINE_PEER)
 
 FIM_COPY := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/splice/models/gemma-3-270m-fim-copy.gguf
 

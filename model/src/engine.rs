@@ -253,6 +253,9 @@ pub struct CompletionStats {
     pub first_token_ms: f64,
     /// Milliseconds for the whole request.
     pub total_ms: f64,
+    /// A remote engine's own milliseconds on the request (its `prompt_ms + predicted_ms`, as of
+    /// the last event read); `None` in process, or when the engine did not say.
+    pub engine_ms: Option<f64>,
     /// Milliseconds the caller spent before submitting the request (the prompt window, the
     /// retrieval gate and search); 0 when the caller does not measure it.
     pub prepare_ms: f64,

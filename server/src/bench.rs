@@ -31,6 +31,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Accept(args) => crate::bench_accept::run(args),
         BenchCommand::Prefill(args) => crate::bench_prefill::run(args),
         BenchCommand::Exec(args) => crate::bench_exec::run(args),
+        BenchCommand::Engine(args) => crate::bench_engine::run(args),
     }
 }
 

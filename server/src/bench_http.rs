@@ -26,6 +26,21 @@ pub fn get(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<u16> {
     Ok(read_head(&mut reader)?.status)
 }
 
+/// `GET path`; returns the body as text (`/metrics`). A status other than 200 is an error
+/// carrying the body.
+pub fn get_text(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<String> {
+    let mut stream = connect(addr, timeout)?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut reader = BufReader::new(stream);
+    let head = read_head(&mut reader)?;
+    let mut text = String::new();
+    Body::new(reader, &head).read_to_string(&mut text)?;
+    if head.status != 200 {
+        return Err(io::Error::other(format!("HTTP {}: {}", head.status, text.trim())));
+    }
+    Ok(text)
+}
+
 /// `POST path` with a JSON body; returns the JSON answer. A status other than 200 is an error
 /// carrying the body.
 pub fn post_json(addr: SocketAddr, path: &str, body: &Value, timeout: Duration) -> io::Result<Value> {

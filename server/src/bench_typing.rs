@@ -59,7 +59,7 @@ pub fn run(args: BenchTypingArgs) -> anyhow::Result<()> {
 }
 
 /// The package folders to type in: `--repo`, else the corpus's three.
-fn repositories(args: &BenchTypingArgs) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn repositories(args: &BenchTypingArgs) -> anyhow::Result<Vec<PathBuf>> {
     let repositories: Vec<PathBuf> = if args.repo.is_empty() {
         DEFAULT_REPOSITORIES.iter().map(|r| cache_dir().join(r)).collect()
     } else {
@@ -74,7 +74,7 @@ fn repositories(args: &BenchTypingArgs) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// Copies each repository's files into `workspace/<folder name>`; returns the copies.
-fn copy_workspace(repositories: &[PathBuf], workspace: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn copy_workspace(repositories: &[PathBuf], workspace: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut copies = Vec::new();
     for repository in repositories {
         let name = repository.file_name().map_or("repo".into(), |n| n.to_string_lossy().into_owned());
@@ -101,7 +101,7 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// Seeded spots, taking the repositories in turn and one spot per file, until `--lines` lines
 /// are covered; each chosen file is rewritten with its block cut.
-fn choose_spots(folders: &[PathBuf], args: &BenchTypingArgs) -> anyhow::Result<Vec<Spot>> {
+pub(crate) fn choose_spots(folders: &[PathBuf], args: &BenchTypingArgs) -> anyhow::Result<Vec<Spot>> {
     let mut rng = SplitMix(args.seed);
     let mut files: Vec<Vec<PathBuf>> = Vec::new();
     for folder in folders {
@@ -151,15 +151,7 @@ fn run_variant(
     }
     let log = root.join(format!("serve-{name}.log"));
     eprintln!("{name}: starting splice serve (log {})", log.display());
-    let mut session = LspSession::spawn(&log)?;
-    session.initialize(folders, init).context("initialize failed")?;
-    let status = session.wait_for_engine().context("the model did not load")?;
-    if status["state"] != "ready" {
-        bail!("the model failed to load: {} (log: {})", status["error"], log.display());
-    }
-    if status["index"]["state"] != "disabled" {
-        session.wait_for_indexing(INDEXING_GUARD).context("indexing did not end")?;
-    }
+    let (mut session, status) = ready_session(folders, init, &log)?;
     eprintln!("{name}: typing {} spots", spots.len());
     let run = crate::bench_typing_lsp::replay(&mut session, spots, args.seed, name)?;
     match session.shutdown() {
@@ -168,6 +160,21 @@ fn run_variant(
         Err(err) => eprintln!("{name}: the server did not shut down: {err} (hang guard {} s)", HANG_GUARD.as_secs()),
     }
     Ok((run, status))
+}
+
+/// A `splice serve` (logs in `log`) initialized with `folders` and `init`, its model loaded and
+/// its workspace indexed; returns it and its status after loading.
+pub(crate) fn ready_session(folders: &[PathBuf], init: Value, log: &Path) -> anyhow::Result<(LspSession, Value)> {
+    let mut session = LspSession::spawn(log)?;
+    session.initialize(folders, init).context("initialize failed")?;
+    let status = session.wait_for_engine().context("the model did not load")?;
+    if status["state"] != "ready" {
+        bail!("the model failed to load: {} (log: {})", status["error"], log.display());
+    }
+    if status["index"]["state"] != "disabled" {
+        session.wait_for_indexing(INDEXING_GUARD).context("indexing did not end")?;
+    }
+    Ok((session, status))
 }
 
 /// The column name of a configuration.

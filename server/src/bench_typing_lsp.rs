@@ -178,7 +178,8 @@ impl Replay<'_> {
         }
     }
 
-    /// After the last key: waits for its answer and for the probes, under the hang guard.
+    /// After the last key: waits for its answer and for the probes, under the hang guard, and
+    /// no longer (one answer at a time: nothing else is awaited).
     fn finish_spot(&mut self) -> Result<(), SessionError> {
         let deadline = Instant::now() + HANG_GUARD;
         while self.pending.is_some() || !self.probes.is_empty() {
@@ -188,7 +189,9 @@ impl Replay<'_> {
                 self.probes.clear();
                 break;
             }
-            self.pump_until(deadline)?;
+            if let Some((id, response)) = self.session.next_response_by(deadline)? {
+                self.handle(id, &response)?;
+            }
         }
         Ok(())
     }
@@ -196,16 +199,22 @@ impl Replay<'_> {
     /// Handles every answer that arrives before `until`.
     fn pump_until(&mut self, until: Instant) -> Result<(), SessionError> {
         while let Some((id, response)) = self.session.next_response_by(until)? {
-            let now = Instant::now();
-            if let Some(key) = self.probes.remove(&id) {
-                self.probe_answered(key, &response["result"]);
-            } else if let Some(pending) = self.pending.filter(|p| p.id == id) {
-                self.key_answered(pending, &response, now)?;
-            } else if let Some(error) = response.get("error") {
-                // A late request cancelled by us answers -32800; anything else is an error.
-                if error["code"] != -32800 {
-                    self.run.error(error["message"].as_str().unwrap_or("?").to_owned());
-                }
+            self.handle(id, &response)?;
+        }
+        Ok(())
+    }
+
+    /// One answer: a probe's, the pending key's, or a cancelled request's.
+    fn handle(&mut self, id: i64, response: &Value) -> Result<(), SessionError> {
+        let now = Instant::now();
+        if let Some(key) = self.probes.remove(&id) {
+            self.probe_answered(key, &response["result"]);
+        } else if let Some(pending) = self.pending.filter(|p| p.id == id) {
+            self.key_answered(pending, response, now)?;
+        } else if let Some(error) = response.get("error") {
+            // A late request cancelled by us answers -32800; anything else is an error.
+            if error["code"] != -32800 {
+                self.run.error(error["message"].as_str().unwrap_or("?").to_owned());
             }
         }
         Ok(())
@@ -251,6 +260,7 @@ impl Replay<'_> {
             let number = |k: &str| last[k].as_f64().unwrap_or(0.0);
             self.run.add_decode(number("generatedTokens") as u64, number("totalMs") - number("firstTokenMs"));
             self.run.prompt_tokens.push(number("promptTokens") as u64);
+            self.run.model_runs.push((key, last.clone()));
             if let Some(drafts) = Speculation::from_json(last) {
                 self.last_speculation.get_or_insert_with(Speculation::default).add(&drafts);
             }

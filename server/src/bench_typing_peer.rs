@@ -81,22 +81,42 @@ impl LlamaServer {
     /// Starts `binary` on a free local port and waits until `/health` answers 200. Its output
     /// goes to `log`.
     pub fn start(binary: &Path, settings: &PeerSettings, log: &Path) -> anyhow::Result<LlamaServer> {
+        let args: Vec<String> = [
+            "-c",
+            &settings.ctx.to_string(),
+            "-b",
+            &settings.batch.to_string(),
+            "-ub",
+            &settings.batch.to_string(),
+            "-fa",
+            settings.flash_attention,
+            "--swa-full",
+            "-np",
+            "1",
+            "--cache-reuse",
+            "256",
+            "--cache-ram",
+            "0",
+            "-t",
+            &settings.threads.1.to_string(),
+            "-tb",
+            &settings.threads.0.to_string(),
+        ]
+        .map(str::to_owned)
+        .into();
+        Self::spawn(binary, &settings.model, &args, log)
+    }
+
+    /// Starts `binary` on `model` with `args` (everything but the model, the address and the web
+    /// UI) on a free local port and waits until `/health` answers 200. Its output goes to `log`.
+    pub fn spawn(binary: &Path, model: &Path, args: &[String], log: &Path) -> anyhow::Result<LlamaServer> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let output = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         let child = Command::new(binary)
-            .args(["-m".as_ref(), settings.model.as_os_str()])
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "-c", &settings.ctx.to_string()])
-            .args([
-                "-b",
-                &settings.batch.to_string(),
-                "-ub",
-                &settings.batch.to_string(),
-                "-fa",
-                settings.flash_attention,
-            ])
-            .args(["--swa-full", "-np", "1", "--cache-reuse", "256", "--cache-ram", "0"])
-            .args(["-t", &settings.threads.1.to_string(), "-tb", &settings.threads.0.to_string(), "--no-webui"])
+            .args(["-m".as_ref(), model.as_os_str()])
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--no-webui"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(output.try_clone()?)
             .stderr(output)

@@ -179,6 +179,9 @@ pub struct Run {
     pub hangs: u64,
     /// The keys as pressed, per spot (for the peer).
     pub recording: Vec<Vec<RecordedKey>>,
+    /// Each finished model run's stats seen (`last` of `splice/status`, a new one read by the
+    /// probe after a key's answer), with that key's index in `keys`; empty for the peer.
+    pub model_runs: Vec<(usize, Value)>,
 }
 
 impl Run {

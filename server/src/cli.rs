@@ -52,6 +52,7 @@ impl Command {
             Command::Bench(BenchCommand::Accept(args)) => Some(&args.options),
             Command::Bench(BenchCommand::Prefill(args)) => Some(&args.options),
             Command::Bench(BenchCommand::Exec(args)) => Some(&args.options),
+            Command::Bench(BenchCommand::Engine(args)) => Some(&args.options),
         }
     }
 }
@@ -125,6 +126,54 @@ pub enum BenchCommand {
     /// package's own tests: pass@1, exact match, lines that do not parse or change the
     /// indentation; optionally llama-server on the same holes.
     Exec(BenchExecArgs),
+    /// K simulated editors typing at once through K `splice serve --engine` against one
+    /// `llama-server --parallel K`, and the same sessions on K in-process engines: keystroke
+    /// latency, tokens per second, the engine's prefix-cache hit rate, the remote overhead.
+    Engine(BenchEngineArgs),
+}
+
+/// `splice bench engine --modes`: where the editors' completions are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineMode {
+    /// K `splice serve --engine URL` against one `llama-server --parallel K`.
+    Remote,
+    /// K plain `splice serve`, each with its own model in process.
+    Local,
+}
+
+/// Flags of `splice bench engine`.
+#[derive(Debug, Args)]
+pub struct BenchEngineArgs {
+    /// Numbers of editors typing at once, each measured on a fresh engine and fresh servers.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4, 8])]
+    pub k: Vec<usize>,
+    /// Lines each editor types, in spots of `--lines-per-spot` lines (editor i's session is the
+    /// one `splice bench typing --seed S+i` types).
+    #[arg(long, default_value_t = 6)]
+    pub lines: usize,
+    /// Lines cut from one function body and typed back at each spot.
+    #[arg(long, default_value_t = 3)]
+    pub lines_per_spot: usize,
+    /// A package folder to type in (repeatable); default: the three cached sdists (`make corpus`).
+    #[arg(long)]
+    pub repo: Vec<PathBuf>,
+    /// Seed of editor 0's session; editor i uses seed + i.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where completions are computed, each mode measured for every K.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [EngineMode::Remote, EngineMode::Local])]
+    pub modes: Vec<EngineMode>,
+    /// llama.cpp's `llama-server` binary (`bench/build_llama_server.sh`); default: the one that
+    /// script builds in Splice's cache.
+    #[arg(long)]
+    pub peer: Option<PathBuf>,
+    /// Print JSON (every row's numbers) after the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Model and generation options, sent as `initializationOptions` to every server; `--ctx`
+    /// is also each engine slot's context.
+    #[command(flatten)]
+    pub options: Options,
 }
 
 /// `splice bench exec --variants`: the Splice configurations asked at every hole.

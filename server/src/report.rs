@@ -66,6 +66,7 @@ pub fn stats_json(stats: &CompletionStats) -> Value {
         "promptMs": round(stats.prompt_ms),
         "firstTokenMs": round(stats.first_token_ms),
         "totalMs": round(stats.total_ms),
+        "engineMs": stats.engine_ms.map(round),
         "prepareMs": (stats.prepare_ms * 1000.0).round() / 1000.0,
         "generationTokensPerSecond": stats.generation_tokens_per_second().map(round),
         "contextTokens": stats.context_tokens,

@@ -378,6 +378,7 @@ impl<'m> RemoteWorker<'m> {
             counters.prompt_tokens_evaluated.unwrap_or(stats.prompt_tokens.saturating_sub(stats.reused_tokens));
         stats.prompt_ms = counters.prompt_ms.unwrap_or(streamed.first_token_ms);
         stats.first_token_ms = streamed.first_token_ms;
+        stats.engine_ms = counters.prompt_ms.zip(counters.predicted_ms).map(|(prompt, predicted)| prompt + predicted);
         stats.generated_tokens = counters.predicted_tokens.unwrap_or(streamed.tokens).max(streamed.tokens);
         let (text, stop) = self.check(request, streamed.text, streamed.stop, &mut stats);
         stats.total_ms = started.elapsed().as_secs_f64() * 1000.0;
