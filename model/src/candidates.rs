@@ -106,6 +106,12 @@ pub(crate) struct Branch {
     pub healing: Option<Healing>,
 }
 
+/// The first line of a multi-line suggestion, the cheapest alternative to it (no model call),
+/// when that line has code on it.
+pub(crate) fn first_line(text: &str) -> Option<&str> {
+    text.find('\n').map(|end| &text[..end]).filter(|first| !first.trim().is_empty())
+}
+
 /// The best and the runner-up of the tokens `allowed`, with the runner-up's logit gap.
 pub(crate) fn runner_up(logits: &[f32], allowed: impl Fn(usize) -> bool) -> Option<(LlamaToken, LlamaToken, f32)> {
     let mut best: Option<(usize, f32)> = None;

@@ -287,6 +287,14 @@ pub struct ContextVerdict {
     pub first_token_probability: Option<f32>,
 }
 
+impl ContextVerdict {
+    /// A verdict: whether the context was used, why, and the first token's probability when
+    /// it was asked for.
+    pub(crate) fn new(used: bool, reason: impl Into<String>, first_token_probability: Option<f32>) -> Self {
+        ContextVerdict { used, reason: reason.into(), first_token_probability }
+    }
+}
+
 impl CompletionStats {
     /// Generated tokens per second after the first one (the decode speed), if measurable.
     pub fn generation_tokens_per_second(&self) -> Option<f64> {

@@ -550,6 +550,22 @@ fn opens_block(line: &str) -> bool {
 #[cfg(test)]
 mod brace_tests;
 
+/// Whether `text` holds a whole line with code on it (it ends with a line break): a budget may
+/// then end the suggestion there.
+pub(crate) fn has_complete_line(text: &str) -> bool {
+    text.rfind('\n').is_some_and(|end| !text[..end].trim().is_empty())
+}
+
+/// Drops the partial line after the last whole line of `text`, when it has a whole line: what a
+/// budget (of time or tokens) that ended a block mid-line shows.
+pub(crate) fn drop_partial_line(text: &mut String) {
+    if has_complete_line(text) {
+        if let Some(end) = text.rfind('\n') {
+            text.truncate(end);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

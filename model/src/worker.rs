@@ -6,7 +6,7 @@
 //! tokens are decoded. Idle time re-encodes cells that went stale across an edit.
 
 use crate::cache_plan::{self, ReuseMode};
-use crate::candidates::{most_uncertain, runner_up, Branch, Candidate, CandidateSource, CheckStats};
+use crate::candidates::{first_line, most_uncertain, runner_up, Branch, Candidate, CandidateSource, CheckStats};
 use crate::documents::Documents;
 use crate::draft::{Draft, DraftSources};
 use crate::engine::{
@@ -245,7 +245,7 @@ impl<'m> Worker<'m> {
                         stats.context_tokens = prompt.context.tokens.len();
                         stats.context_files = prompt.context.files;
                         let reason = "kept the previous request's context (cached; none asked for)".to_owned();
-                        stats.context = Some(verdict(true, reason, None));
+                        stats.context = Some(ContextVerdict::new(true, reason, None));
                         return Ok((prompt, slot));
                     }
                 }
@@ -254,7 +254,7 @@ impl<'m> Worker<'m> {
                 self.documents.set_block(slot, None);
                 if unfit.is_some() {
                     let reason = "no retrieved snippet fits the context budget".to_owned();
-                    stats.context = Some(verdict(false, reason, None));
+                    stats.context = Some(ContextVerdict::new(false, reason, None));
                 }
                 return Ok((prompt, slot));
             }
@@ -262,10 +262,10 @@ impl<'m> Worker<'m> {
         let block = &with.tokens[..with.context_end];
         let block_cached = self.documents.cached(&request.document).is_some_and(|cached| cached.starts_with(block));
         let verdict = match context.usage {
-            ContextUse::Always => verdict(true, "used without asking the model".to_owned(), None),
+            ContextUse::Always => ContextVerdict::new(true, "used without asking the model".to_owned(), None),
             ContextUse::IfUncertain { min_probability } => {
                 if block_cached {
-                    verdict(true, "the same context as the previous request (kept cached)".to_owned(), None)
+                    ContextVerdict::new(true, "the same context as the previous request (kept cached)".to_owned(), None)
                 } else {
                     let without = self.prompt_for(document, None, max_tokens);
                     let slot =
@@ -273,12 +273,12 @@ impl<'m> Worker<'m> {
                     let p = top_probability(self.llama.last_logits());
                     if p >= min_probability {
                         let reason = format!("model sure without it (first token p={p:.2} ≥ {min_probability})");
-                        stats.context = Some(verdict(false, reason, Some(p)));
+                        stats.context = Some(ContextVerdict::new(false, reason, Some(p)));
                         self.documents.set_block(slot, None);
                         return Ok((without, slot));
                     }
                     let reason = format!("model unsure without it (first token p={p:.2} < {min_probability})");
-                    verdict(true, reason, Some(p))
+                    ContextVerdict::new(true, reason, Some(p))
                 }
             }
         };
@@ -680,14 +680,11 @@ impl<'m> Worker<'m> {
         };
         let generated = self.documents.sequence(slot).tokens()[generated_from..].to_vec();
         self.drafts.remember(generated);
-        // A budget (of time or tokens) that ends a block mid-line shows the whole lines only.
-        let cut = matches!(stop, StopReason::LatencyBudget | StopReason::TokenBudget) && out.has_complete_line();
         let branches = out.branches.take().unwrap_or_default();
         let mut text = out.text.finish();
-        if cut {
-            if let Some(end) = text.rfind('\n') {
-                text.truncate(end);
-            }
+        // A budget (of time or tokens) that ends a block mid-line shows the whole lines only.
+        if matches!(stop, StopReason::LatencyBudget | StopReason::TokenBudget) {
+            crate::shape::drop_partial_line(&mut text);
         }
         Ok((text, stop, branches))
     }
@@ -724,8 +721,7 @@ impl<'m> Worker<'m> {
             return Ok((greedy_text, greedy_stop));
         }
         let mut shown: Option<(String, StopReason)> = None;
-        if let Some(end) = greedy_text.find('\n').filter(|&end| !greedy_text[..end].trim().is_empty()) {
-            let first = &greedy_text[..end];
+        if let Some(first) = first_line(&greedy_text) {
             if judge(first, CandidateSource::FirstLine, &mut report) {
                 shown = Some((first.to_owned(), StopReason::ShapeComplete));
             }
@@ -856,8 +852,7 @@ struct Output {
 impl Output {
     /// Whether the output holds a whole line with code on it (it ends with a line break).
     fn has_complete_line(&self) -> bool {
-        let text = self.text.text();
-        text.rfind('\n').is_some_and(|end| !text[..end].trim().is_empty())
+        crate::shape::has_complete_line(self.text.text())
     }
 
     /// The token chosen from batch row `row`'s logits: the healing's best while it lasts (`None`
@@ -928,10 +923,6 @@ impl Output {
 
 fn ms_since(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
-}
-
-fn verdict(used: bool, reason: String, first_token_probability: Option<f32>) -> ContextVerdict {
-    ContextVerdict { used, reason, first_token_probability }
 }
 
 /// What a cache update cost.

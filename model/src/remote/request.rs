@@ -8,13 +8,13 @@ use super::client::{EngineClient, Fault, Flow, StreamEnd};
 use super::health::EngineHealthState;
 use super::wire::{self, EngineProtocol, EngineStop, WireRequest};
 use super::{EngineFacts, Shared};
-use crate::candidates::{CandidateSource, CheckStats};
+use crate::candidates::{self, CandidateSource, CheckStats};
 use crate::engine::{Completion, CompletionRequest, CompletionStats, ContextVerdict, EngineConfig, StopReason};
 use crate::error::EngineError;
 use crate::prompt_builder::{Prompt, PromptBuilder};
 use crate::rates::SharedRates;
 use crate::repo_context::{ContextUse, RenderedContext, RepoFormat};
-use crate::shape::StreamVerdict;
+use crate::shape::{self, StreamVerdict};
 use crate::template::PromptTemplate;
 use crate::MIN_PROMPT_TOKENS;
 use llama_cpp_2::model::LlamaModel;
@@ -309,28 +309,31 @@ impl<'m> RemoteWorker<'m> {
             None => match cached_block.filter(|_| request.context.is_none()) {
                 Some(block) => {
                     let prompt = without(block);
-                    let verdict = verdict(true, "kept the previous request's context (none asked for)", None);
+                    let verdict =
+                        ContextVerdict::new(true, "kept the previous request's context (none asked for)", None);
                     (prompt, Some(verdict), None)
                 }
                 None => {
                     let verdict = request
                         .context
                         .as_ref()
-                        .map(|_| verdict(false, "no retrieved snippet fits the context budget", None));
+                        .map(|_| ContextVerdict::new(false, "no retrieved snippet fits the context budget", None));
                     (without(RenderedContext::default()), verdict, None)
                 }
             },
             Some((usage, block)) => {
                 let with = without(block.clone());
                 match usage {
-                    ContextUse::Always => (with, Some(verdict(true, "used without asking the model", None)), None),
+                    ContextUse::Always => {
+                        (with, Some(ContextVerdict::new(true, "used without asking the model", None)), None)
+                    }
                     ContextUse::IfUncertain { .. } if cached_block.as_ref() == Some(&block) => {
                         let reason = "the same context as the previous request (kept in the engine's prefix cache)";
-                        (with, Some(verdict(true, reason, None)), None)
+                        (with, Some(ContextVerdict::new(true, reason, None)), None)
                     }
                     ContextUse::IfUncertain { .. } if facts.logprobs == Some(false) => {
                         let reason = "the engine gives no log-probabilities: the lexical and score gates decided";
-                        (with, Some(verdict(true, reason, None)), None)
+                        (with, Some(ContextVerdict::new(true, reason, None)), None)
                     }
                     ContextUse::IfUncertain { min_probability } => {
                         (with, None, Some((without(RenderedContext::default()), min_probability)))
@@ -350,7 +353,7 @@ impl<'m> RemoteWorker<'m> {
                 Gated::Ran(streamed, p) => {
                     let reason =
                         format!("model sure without it (first token p={:.2} ≥ {min_probability})", p.unwrap_or(1.0));
-                    (bare, Some(verdict_owned(false, reason, p)), streamed)
+                    (bare, Some(ContextVerdict::new(false, reason, p)), streamed)
                 }
                 Gated::Unsure(p) => {
                     let reason = match p {
@@ -358,7 +361,7 @@ impl<'m> RemoteWorker<'m> {
                         None => "the engine gives no log-probabilities: the lexical and score gates decided".to_owned(),
                     };
                     let streamed = self.stream(request, &prompt, max_tokens, started, None).await?;
-                    (prompt, Some(verdict_owned(true, reason, p)), streamed)
+                    (prompt, Some(ContextVerdict::new(true, reason, p)), streamed)
                 }
             },
         };
@@ -425,8 +428,10 @@ impl<'m> RemoteWorker<'m> {
         started: Instant,
         mut gate: Option<(&mut Option<Option<f32>>, f32)>,
     ) -> Result<Streamed, Fault> {
-        let protocol = self.shared().facts.protocol.unwrap_or(EngineProtocol::OpenAi);
-        let model = self.shared().facts.model.clone();
+        let (protocol, model) = {
+            let shared = self.shared();
+            (shared.facts.protocol.unwrap_or(EngineProtocol::OpenAi), shared.facts.model.clone())
+        };
         let ids: Vec<i32> = prompt.tokens.iter().map(|t| t.0).collect();
         let body = wire::request_body(
             protocol,
@@ -476,7 +481,7 @@ impl<'m> RemoteWorker<'m> {
                         return Flow::Stop;
                     }
                     let late = budget.is_some_and(|b| started.elapsed().as_secs_f64() * 1000.0 >= b);
-                    if late && has_complete_line(&out.text) {
+                    if late && shape::has_complete_line(&out.text) {
                         out.stop = StopReason::LatencyBudget;
                         return Flow::Stop;
                     }
@@ -493,10 +498,8 @@ impl<'m> RemoteWorker<'m> {
             out.stop = StopReason::TokenBudget;
         }
         // A budget (of time or tokens) that ends a block mid-line shows the whole lines only.
-        if matches!(out.stop, StopReason::LatencyBudget | StopReason::TokenBudget) && has_complete_line(&out.text) {
-            if let Some(end) = out.text.rfind('\n') {
-                out.text.truncate(end);
-            }
+        if matches!(out.stop, StopReason::LatencyBudget | StopReason::TokenBudget) {
+            shape::drop_partial_line(&mut out.text);
         }
         Ok(out)
     }
@@ -523,8 +526,7 @@ impl<'m> RemoteWorker<'m> {
         });
         let mut shown = (text.clone(), stop);
         if greedy.is_some_and(|errors| errors > 0) {
-            if let Some(end) = text.find('\n').filter(|&end| end + 1 < text.len()) {
-                let first = &text[..end];
+            if let Some(first) = candidates::first_line(&text) {
                 let errors = check.errors_added(first);
                 report.candidates.push(crate::Candidate {
                     text: first.to_owned(),
@@ -541,17 +543,4 @@ impl<'m> RemoteWorker<'m> {
         stats.check = Some(report);
         shown
     }
-}
-
-/// Whether `text` holds a whole line with code on it (it ends with a line break).
-fn has_complete_line(text: &str) -> bool {
-    text.rfind('\n').is_some_and(|end| !text[..end].trim().is_empty())
-}
-
-fn verdict(used: bool, reason: &str, first_token_probability: Option<f32>) -> ContextVerdict {
-    verdict_owned(used, reason.to_owned(), first_token_probability)
-}
-
-fn verdict_owned(used: bool, reason: String, first_token_probability: Option<f32>) -> ContextVerdict {
-    ContextVerdict { used, reason, first_token_probability }
 }

@@ -248,8 +248,7 @@ impl Backend {
             );
             self.client.show_message(MessageType::WARNING, message).await;
             let index = self.index_status();
-            let status = status::to_json(&self.engine.current(), &self.board.snapshot(), index.as_ref());
-            self.client.send_notification::<StatusNotification>(status).await;
+            Self::notify_status(&self.client, &self.engine.current(), &self.board, index.as_ref()).await;
         }
     }
 
