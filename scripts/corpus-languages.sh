@@ -52,15 +52,7 @@ npm_package() {
 }
 
 # sdist NAME VERSION: the PyPI sdist NAME==VERSION unpacked into $corpus/NAME-VERSION.
-sdist() {
-    local name=$1 version=$2
-    [ -f "$corpus/$name-$version/PKG-INFO" ] && return 0
-    say "fetching the benchmark corpus: $name==$version sdist from PyPI"
-    local dir
-    dir=$(pypi_download --no-binary :all: "$name==$version")
-    tar -xzf "$dir/$name-$version.tar.gz" -C "$corpus"
-    rm -rf "$dir"
-}
+sdist() { fetch_sdist "$corpus" "$1" "$2" PKG-INFO; }
 
 crate semver 1.0.28
 crate ignore 0.4.35

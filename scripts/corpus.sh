@@ -13,15 +13,7 @@ corpus="$(splice_cache_dir)/corpus"
 mkdir -p "$corpus"
 
 # fetch NAME VERSION FILE: the sdist NAME==VERSION, unpacked into $corpus unless FILE exists there.
-fetch() {
-    local name=$1 version=$2 check=$3
-    [ -f "$corpus/$name-$version/$check" ] && return 0
-    say "fetching the benchmark corpus: $name==$version sdist from PyPI"
-    local dir
-    dir=$(pypi_download --no-binary :all: "$name==$version")
-    tar -xzf "$dir/$name-$version.tar.gz" -C "$corpus"
-    rm -rf "$dir"
-}
+fetch() { fetch_sdist "$corpus" "$@"; }
 
 fetch requests 2.32.3 src/requests/auth.py
 fetch click 8.1.7 src/click/core.py

@@ -52,3 +52,15 @@ ensure_venv() {
     cp "$requirements" "$stamp"
   fi
 }
+
+# fetch_sdist DIR NAME VERSION FILE: the PyPI sdist NAME==VERSION unpacked into DIR (as
+# DIR/NAME-VERSION) unless FILE exists there already.
+fetch_sdist() {
+  local into=$1 name=$2 version=$3 check=$4
+  [ -f "$into/$name-$version/$check" ] && return 0
+  say "fetching the benchmark corpus: $name==$version sdist from PyPI"
+  local dir
+  dir=$(pypi_download --no-binary :all: "$name==$version")
+  tar -xzf "$dir/$name-$version.tar.gz" -C "$into"
+  rm -rf "$dir"
+}
