@@ -122,10 +122,8 @@ impl RemoteHandle {
             last_error: health.last_error().map(str::to_owned),
             failures: health.failures(),
             outages: health.outages(),
-            retry_in_ms: health
-                .probe_in(now)
-                .filter(|_| health.state() != EngineHealthState::Up)
-                .map(|d| d.as_millis() as u64),
+            // `probe_in` is `None` while the engine is up.
+            retry_in_ms: health.probe_in(now).map(|d| d.as_millis() as u64),
             logprobs: shared.facts.logprobs,
         }
     }
