@@ -217,7 +217,16 @@ impl Backend {
         if let Some(older) = self.in_flight.insert(uri.clone(), cancel.clone()) {
             self.let_go(&older);
         }
-        let outcome = self.compute(&engine, uri, at, cancel.clone()).await;
+        let outcome = match self.compute(&engine, uri, at, cancel.clone()).await {
+            // Released while it ran (a newer request or an edit came): its work went to the
+            // typed-ahead cache, and its answer would be for a document that has moved on.
+            Outcome::Shown(..) | Outcome::Cached(_) | Outcome::Prefetched(_) | Outcome::Empty(_)
+                if cancel.is_released() =>
+            {
+                Outcome::Superseded
+            }
+            outcome => outcome,
+        };
         self.forget_in_flight(uri, &cancel);
         guard.finish(|counters| outcome.count(counters));
         match outcome {
