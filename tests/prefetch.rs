@@ -198,3 +198,44 @@ fn a_request_preempts_a_running_prefetch_and_is_answered_as_usual() {
     assert_outcomes_add_up(&status);
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn typing_a_suggestion_out_key_by_key_keeps_its_prefetch_for_the_request_after_it() {
+    let mut client = start("prefetch-typed-out", &gemma(), json!({ "maxTokens": 6 }));
+    client.open(URI, "python", NUMBERS);
+    let start_column = utf16_len(NUMBERS);
+    let first = suggestion(&mut client, 0, start_column).expect("a suggestion at the end of the list");
+    // Key by key, a request after each, never waiting for the prefetch: each is answered with
+    // the rest of the suggestion, and none stops the prefetch. (Where only blanks would be left,
+    // the rest is inserted at once, as Tab would: a blank rest is not shown.)
+    let (mut column, mut version, mut typed) = (start_column, 1, 0);
+    for (at, len) in first.char_indices().map(|(i, c)| (i, c.len_utf8())) {
+        let rest = &first[at + len..];
+        let key = if rest.trim().is_empty() { &first[at..] } else { &first[at..at + len] };
+        version += 1;
+        insert(&mut client, version, 0, column, key);
+        column += utf16_len(key);
+        typed += key.len();
+        let answer = suggestion(&mut client, 0, column);
+        if typed == first.len() {
+            assert!(answer.is_some(), "the prefetched suggestion after {first:?}");
+            break;
+        }
+        assert_eq!(answer.as_deref(), Some(&first[typed..]), "typing along {first:?}");
+    }
+    let status = status_of(&mut client);
+    let (requests, prefetch) = (&status["requests"], &status["prefetch"]);
+    assert_eq!(requests["suggested"], 1, "only the first request ran the model: {status}");
+    assert_eq!(requests["prefetched"], 1, "the request after the whole suggestion: {status}");
+    assert_eq!(requests["cached"].as_u64().unwrap() + 2, requests["received"].as_u64().unwrap(), "{status}");
+    assert_eq!(prefetch["preempted"], 0, "typing along never stopped the prefetch: {status}");
+    assert_outcomes_add_up(&status);
+    let answer = suggestion(&mut client, 0, column);
+    assert!(client.shutdown().success());
+
+    // Without prefetching, the model asked at the end says the same.
+    let mut reference = start("prefetch-typed-out-off", &gemma(), json!({ "maxTokens": 6, "prefetch": "off" }));
+    reference.open(URI, "python", &format!("{NUMBERS}{first}"));
+    assert_eq!(suggestion(&mut reference, 0, column), answer);
+    assert!(reference.shutdown().success());
+}

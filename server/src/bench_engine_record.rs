@@ -215,11 +215,11 @@ pub fn censored_ratio(a: Censored, b: Censored) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench_typing_record::{KeyKind, KeyOutcome};
+    use crate::bench_typing_record::{Along, KeyKind, KeyOutcome};
     use serde_json::json;
 
     fn key(latency_ms: Option<f64>, source: Source) -> KeyOutcome {
-        KeyOutcome { kind: KeyKind::Typed, along: false, latency_ms, source }
+        KeyOutcome { kind: KeyKind::Typed, along: Along::No, latency_ms, source }
     }
 
     const METRICS: &str = "# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed\n\

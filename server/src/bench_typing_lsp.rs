@@ -13,7 +13,7 @@
 
 use crate::bench_client::{file_uri, LspSession, SessionError, HANG_GUARD};
 use crate::bench_rng::SplitMix;
-use crate::bench_typing_record::{Counters, KeyKind, KeyOutcome, RecordedKey, Run, Source, Speculation};
+use crate::bench_typing_record::{Along, Counters, KeyKind, KeyOutcome, RecordedKey, Run, Source, Speculation};
 use crate::bench_typing_script::{accepted_part, gap, next_key, Buffer, Spot, READ_MS};
 use anyhow::Context;
 use serde_json::{json, Value};
@@ -95,7 +95,10 @@ impl Replay<'_> {
             let (kind, text) = self.choose_key(&target[pos..], next_key(target, pos));
             let now = Instant::now();
             self.supersede_pending()?;
-            let along = kind == KeyKind::Typed && self.shown.as_ref().is_some_and(|s| s.text.starts_with(&text));
+            let along = match kind {
+                KeyKind::Typed => Along::of(self.shown.as_ref().map(|s| s.text.as_str()), &text),
+                KeyKind::Tab => Along::No,
+            };
             self.shown = self.shown.take().and_then(|s| {
                 let rest = s.text.strip_prefix(text.as_str())?.to_owned();
                 (!rest.is_empty()).then_some(Shown { text: rest, since: s.since })

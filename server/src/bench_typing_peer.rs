@@ -31,7 +31,7 @@
 //! if the next key came first; its latency runs from the key to that moment.
 
 use crate::bench_http;
-use crate::bench_typing_record::{KeyOutcome, RecordedKey, Run, Source};
+use crate::bench_typing_record::{Along, KeyKind, KeyOutcome, RecordedKey, Run, Source};
 use crate::bench_typing_script::{Buffer, Spot};
 use crate::bench_typing_vim::{LocalContext, VimCache};
 use crate::block_syntax::block_syntax;
@@ -275,7 +275,10 @@ impl PeerReplay<'_> {
     fn press(&mut self, key: &RecordedKey) {
         let now = Instant::now();
         self.pending = None; // an unanswered previous key stays late
-        let along = self.shown.as_ref().is_some_and(|s| s.starts_with(&key.text));
+        let along = match key.kind {
+            KeyKind::Typed => Along::of(self.shown.as_deref(), &key.text),
+            KeyKind::Tab => Along::No,
+        };
         self.buffer.insert(&key.text);
         self.version += 1;
         self.run.keys.push(KeyOutcome { kind: key.kind, along, latency_ms: None, source: Source::Unknown });

@@ -20,6 +20,31 @@ pub enum KeyKind {
     Tab,
 }
 
+/// How a key relates to the suggestion on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Along {
+    /// It did not type the suggestion's next characters (or nothing was shown).
+    No,
+    /// It typed the suggestion's next characters and some of it (not only blanks) is left: the
+    /// answer is known, the rest.
+    Rest,
+    /// It typed the suggestion's last characters (only blanks, or nothing, are left): the answer
+    /// is the next suggestion, as after a Tab.
+    Out,
+}
+
+impl Along {
+    /// How typing `typed` relates to `shown`, the suggestion on screen.
+    pub fn of(shown: Option<&str>, typed: &str) -> Along {
+        match shown.and_then(|shown| shown.strip_prefix(typed)) {
+            Some(_) if typed.is_empty() => Along::No,
+            Some(rest) if rest.trim().is_empty() => Along::Out,
+            Some(_) => Along::Rest,
+            None => Along::No,
+        }
+    }
+}
+
 /// Who answered a keystroke's request, as far as the client can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -38,8 +63,8 @@ pub enum Source {
 pub struct KeyOutcome {
     /// Typed or Tab.
     pub kind: KeyKind,
-    /// The key typed the next characters of the suggestion on screen (typing along it).
-    pub along: bool,
+    /// Whether the key typed the next characters of the suggestion on screen.
+    pub along: Along,
     /// Milliseconds from the request to its answer; `None` when it was late.
     pub latency_ms: Option<f64>,
     /// Who answered.
@@ -248,7 +273,19 @@ mod tests {
     use serde_json::json;
 
     fn key(latency_ms: Option<f64>, kind: KeyKind, along: bool) -> KeyOutcome {
+        let along = if along { Along::Rest } else { Along::No };
         KeyOutcome { kind, along, latency_ms, source: Source::Unknown }
+    }
+
+    #[test]
+    fn a_key_types_along_while_some_of_the_suggestion_is_left_and_then_types_it_out() {
+        assert_eq!(Along::of(Some("foo(x)"), "f"), Along::Rest);
+        assert_eq!(Along::of(Some("foo(x)"), "foo(x"), Along::Rest);
+        assert_eq!(Along::of(Some("foo(x)"), "foo(x)"), Along::Out);
+        assert_eq!(Along::of(Some("x,\n    "), "x,"), Along::Out, "only blanks left");
+        assert_eq!(Along::of(Some("foo(x)"), "g"), Along::No);
+        assert_eq!(Along::of(None, "f"), Along::No);
+        assert_eq!(Along::of(Some("foo"), ""), Along::No);
     }
 
     #[test]
@@ -261,7 +298,7 @@ mod tests {
         assert_eq!(run.answered_quantiles(|_| true), [Some(2.0), Some(200.0), Some(200.0)]);
         assert_eq!(run.all_quantiles(), [Censored::Ms(3.0), Censored::NotInTime, Censored::NotInTime]);
         assert_eq!(run.late(), 1);
-        assert_eq!(run.within(|k| k.along, 5.0), (3, 3));
+        assert_eq!(run.within(|k| k.along == Along::Rest, 5.0), (3, 3));
         assert_eq!(run.within(|_| true, 5.0), (5, 3));
     }
 

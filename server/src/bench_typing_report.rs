@@ -2,7 +2,7 @@
 //! configuration, then llama-server), and the ratios the targets are stated in.
 
 use crate::bench_stats::Censored;
-use crate::bench_typing_record::{KeyKind, Run, Source};
+use crate::bench_typing_record::{Along, KeyKind, Run, Source};
 use crate::bench_typing_script::Spot;
 use crate::cli::BenchTypingArgs;
 
@@ -99,9 +99,16 @@ fn rows() -> Vec<(&'static str, Cell)> {
             let count = |s: Source| r.keys.iter().filter(|k| k.latency_ms.is_some() && k.source == s).count();
             format!("{} / {} / {}", count(Source::Cache), count(Source::Prefetch), count(Source::Model))
         }),
-        ("typing along a shown suggestion: keystrokes, answered ≤ 5 ms", |r| {
-            let (n, fast) = r.within(|k| k.along, 5.0);
+        ("typing along a shown suggestion (some of it left): keystrokes, answered ≤ 5 ms", |r| {
+            let (n, fast) = r.within(|k| k.along == Along::Rest, 5.0);
             format!("{n}, {}", percent(fast, n))
+        }),
+        ("typing out a shown suggestion (its last characters): keystrokes, p50 ms, answered ≤ 30 ms, from a prefetch", |r| {
+            let out = |k: &crate::bench_typing_record::KeyOutcome| k.along == Along::Out;
+            let (n, fast) = r.within(out, 30.0);
+            let prefetched = r.keys.iter().filter(|k| out(k) && k.latency_ms.is_some() && k.source == Source::Prefetch);
+            let prefetched = if r.counters.is_none_or(|c| c.prefetched.is_none()) { "-".to_owned() } else { prefetched.count().to_string() };
+            format!("{n}, {}, {}, {prefetched}", ms(r.answered_quantiles(out)[0]), percent(fast, n))
         }),
         ("after Tab: keystrokes, p50 / p90 ms, answered ≤ 30 ms", |r| {
             let tab = |k: &crate::bench_typing_record::KeyOutcome| k.kind == KeyKind::Tab;

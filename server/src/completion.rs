@@ -84,9 +84,7 @@ pub fn prepare(
     cancel: CancelToken,
 ) -> Result<Prepared, Skip> {
     let At { document, text, cursor, text_offset, path, cursor_line } = at;
-    let cap = window_cap(context_tokens);
-    let start = window_start(text, cursor, cap, text_offset);
-    let end = floor_char_boundary(text, cursor.saturating_add(cap / 4).min(text.len()));
+    let (start, end) = window_bounds(text, cursor, context_tokens, text_offset);
     let prefix = &text[start..cursor];
     let suffix = &text[cursor..end];
     if looks_binary(prefix, suffix) {
@@ -132,6 +130,16 @@ pub fn finish(prepared: &Prepared, completion: &Completion) -> Option<String> {
     let window = format!("{}{}", prepared.request.prefix, prepared.request.suffix);
     let ctx = CursorContext::from_text(&window, prepared.request.prefix.len());
     finish_suggestion(&prepared.request.shape, &ctx, &completion.text)
+}
+
+/// Where the prompt window of a request at `cursor` in `text` (which starts at document offset
+/// `text_offset`) starts and ends, in bytes of `text`: [`prepare`] cuts its prefix and suffix
+/// there, and the typed-ahead cache is looked up by them before anything else runs.
+pub fn window_bounds(text: &str, cursor: usize, context_tokens: u32, text_offset: usize) -> (usize, usize) {
+    let cap = window_cap(context_tokens);
+    let start = window_start(text, cursor, cap, text_offset);
+    let end = floor_char_boundary(text, cursor.saturating_add(cap / 4).min(text.len()));
+    (start, end)
 }
 
 /// How much document text around the cursor [`prepare`] may read: a caller that passes only a

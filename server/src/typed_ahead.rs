@@ -84,7 +84,9 @@ impl RecentSuggestions {
     }
 
     /// Remembers `text`, computed ahead for `window` and not shown yet, unless a suggestion for
-    /// that window is already known; the oldest entry goes when full.
+    /// that window is already known; the oldest entry goes when full. An empty `text` is the
+    /// model's "nothing to suggest here": served as such at that very window (no item, without
+    /// running the same prompt again), never typed along.
     pub fn remember_prefetched(&mut self, window: Window<'_>, text: &str) {
         if !self.entries.iter().any(|e| e.is_for(window)) {
             self.push(window, text, Origin::Prefetched);
@@ -119,6 +121,20 @@ impl RecentSuggestions {
         })
     }
 
+    /// Answers a request before its repository context is known (the retrieval gate has not run):
+    /// only where the context cannot matter, that is when part of a remembered suggestion was
+    /// typed since, or at the very window a suggestion was prefetched for (computed ahead from
+    /// this same text, so with the context a request here would retrieve). Else `None`, and the
+    /// request takes the whole path, where [`serve`](Self::serve) sees the context.
+    pub fn serve_typed(&mut self, prefix: &str, suffix: &str) -> Option<Served> {
+        let window = Window { prefix, suffix, context: None };
+        self.entries.iter_mut().find_map(|entry| {
+            let rest = entry.rest_with(window, entry.origin == Origin::Prefetched)?.to_owned();
+            let origin = std::mem::replace(&mut entry.origin, Origin::Shown);
+            Some(Served { rest, origin })
+        })
+    }
+
     /// Forgets everything (the document was closed).
     pub fn clear(&mut self) {
         self.entries.clear();
@@ -135,10 +151,17 @@ impl Shown {
     /// repository context too (the same prompt); typing along it does not: the person is typing
     /// the suggestion, whatever the retrieval gate now says about the changed line.
     fn rest_for(&self, window: Window<'_>) -> Option<&str> {
+        self.rest_with(window, self.context.as_ref() == window.context)
+    }
+
+    /// [`rest_for`](Self::rest_for), told whether the prompt at the very spot would be the same.
+    fn rest_with(&self, window: Window<'_>, same_context: bool) -> Option<&str> {
         if self.suffix != window.suffix {
             return None;
         }
-        let same_context = self.context.as_ref() == window.context;
+        if self.text.is_empty() {
+            return (same_context && same_window_start(&self.prefix, window.prefix)).then_some("");
+        }
         let longest = self.text.len().min(window.prefix.len());
         // Longest typed part first: typing "aa" along "aab" must answer "b", not "ab".
         (0..=longest).rev().filter(|&typed| self.text.is_char_boundary(typed)).find_map(|typed| {
@@ -273,6 +296,38 @@ mod tests {
             recent.serve(window("a = ", "\n")).map(|s| (s.rest, s.origin)),
             Some(("one()".to_owned(), Origin::Shown))
         );
+    }
+
+    #[test]
+    fn before_retrieval_only_typed_parts_and_prefetched_windows_are_served() {
+        let context = RepoContext {
+            repo_name: None,
+            files: Vec::new(),
+            current_path: None,
+            comment: "#".to_owned(),
+            max_tokens: 10,
+            usage: splice_model::ContextUse::Always,
+        };
+        let mut recent = RecentSuggestions::default();
+        recent.remember(Window { prefix: "a = ", suffix: "\n", context: Some(&context) }, "frob(x)");
+        recent.remember_prefetched(Window { prefix: "a = frob(x)", suffix: "\n", context: Some(&context) }, " + 1");
+        assert_eq!(recent.serve_typed("a = ", "\n"), None, "the very spot of a shown one needs its context");
+        let served = recent.serve_typed("a = fr", "\n").unwrap();
+        assert_eq!((served.rest.as_str(), served.origin), ("ob(x)", Origin::Shown));
+        let served = recent.serve_typed("a = frob(x)", "\n").unwrap();
+        assert_eq!((served.rest.as_str(), served.origin), (" + 1", Origin::Prefetched), "typed out: the prefetch");
+        assert_eq!(recent.serve_typed("a = frob(x)", "\n"), None, "shown now: the very spot needs its context");
+        assert_eq!(recent.serve_typed("a = frob(y", "\n"), None, "typed something else");
+    }
+
+    #[test]
+    fn a_prefetch_that_found_nothing_answers_nothing_at_its_window_only() {
+        let mut recent = shown("x = f(", "\n", "a)");
+        recent.remember_prefetched(window("x = f(a)", "\n"), "");
+        let served = recent.serve_typed("x = f(a)", "\n").unwrap();
+        assert_eq!((served.rest.as_str(), served.origin), ("", Origin::Prefetched));
+        assert_eq!(recent.serve_typed("x = f(a) ", "\n"), None, "typed on: the model answers");
+        assert_eq!(recent.lookup(window("x = f(a)", "\n")), Some(""), "known: no prefetch again");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use super::convert;
 use super::engine_slot::{EngineSlot, EngineState};
 use super::indexing;
-use super::prefetch::{self, PrefetchContext, PrefetchGate};
+use super::prefetch::{self, PrefetchContext, PrefetchGate, TypedAlong};
 use super::status::{self, StatusBoard};
 use crate::completion::{self, Prepared, Reach};
 use crate::config::{Options, Settings};
@@ -213,6 +213,20 @@ impl Backend {
                 return Err(convert::server_error(format!("model failed to load: {reason}")));
             }
         };
+        if let Some(outcome) = self.typed_ahead(&engine, uri, at).await {
+            // Answered without the engine: a request of the document still in flight is for
+            // text that has moved on.
+            self.release_in_flight(uri);
+            guard.finish(|counters| outcome.count(counters));
+            return Ok(match outcome {
+                Outcome::Cached(suggestion) | Outcome::Prefetched(suggestion) if !suggestion.text.is_empty() => {
+                    self.prefetch_after(&engine, uri, &suggestion);
+                    Some(suggestion)
+                }
+                _ => None,
+            });
+        }
+        guard.take_engine();
         let cancel = guard.cancel.clone();
         if let Some(older) = self.in_flight.insert(uri.clone(), cancel.clone()) {
             self.let_go(&older);
@@ -230,6 +244,8 @@ impl Backend {
         self.forget_in_flight(uri, &cancel);
         guard.finish(|counters| outcome.count(counters));
         match outcome {
+            // A prefetch that found nothing here answers nothing.
+            Outcome::Cached(suggestion) | Outcome::Prefetched(suggestion) if suggestion.text.is_empty() => Ok(None),
             Outcome::Shown(suggestion, _) | Outcome::Cached(suggestion) | Outcome::Prefetched(suggestion) => {
                 self.prefetch_after(&engine, uri, &suggestion);
                 Ok(Some(suggestion))
@@ -259,6 +275,52 @@ impl Backend {
             let index = self.index_status();
             Self::notify_status(&self.client, &self.engine.current(), &self.board, index.as_ref()).await;
         }
+    }
+
+    /// The typed-ahead answer, before any window, shape or retrieval work and without the
+    /// engine: the rest of a suggestion the person is typing along, or the one prefetched for
+    /// this very spot (see [`RecentSuggestions::serve_typed`]). If the person has just typed
+    /// out the suggestion that the running prefetch assumes accepted, the prefetch computes this
+    /// request: it is waited for rather than stopped and started over. `None`: the whole path.
+    async fn typed_ahead(&self, engine: &Engine, uri: &Uri, at: Position) -> Option<Outcome> {
+        let started = std::time::Instant::now();
+        let snapshot = self.snapshot(uri, at).ok()?;
+        if let Some(outcome) = self.serve_typed(engine, uri, at, &snapshot, started) {
+            return Some(outcome);
+        }
+        let mut ended = self.prefetch.typed_out(uri, snapshot.cursor)?;
+        let waited = std::time::Instant::now();
+        let _ = ended.wait_for(|ended| *ended).await;
+        tracing::info!(
+            uri = uri.as_str(),
+            ms = waited.elapsed().as_millis() as u64,
+            "waited for the prefetch of this spot"
+        );
+        let snapshot = self.snapshot(uri, at).ok()?;
+        self.serve_typed(engine, uri, at, &snapshot, started)
+    }
+
+    fn serve_typed(
+        &self,
+        engine: &Engine,
+        uri: &Uri,
+        at: Position,
+        snapshot: &RequestSnapshot,
+        started: std::time::Instant,
+    ) -> Option<Outcome> {
+        let text = snapshot.text.as_str();
+        let (start, end) = completion::window_bounds(text, snapshot.cursor, engine.info().context_tokens, 0);
+        let (prefix, suffix) = (&text[start..snapshot.cursor], &text[snapshot.cursor..end]);
+        let served = self.recent.get_mut(uri)?.serve_typed(prefix, suffix)?;
+        let suggestion = Suggestion {
+            text: served.rest,
+            at,
+            word_start: snapshot.word_start,
+            word: snapshot.word.clone(),
+            document: Arc::downgrade(&snapshot.text),
+            cursor: snapshot.cursor,
+        };
+        Some(served_outcome(served.origin, suggestion, uri, started))
     }
 
     /// Prepares, runs and finishes one request.
@@ -293,22 +355,8 @@ impl Backend {
             let _ = pending.wait_for(|ended| *ended).await;
         }
         if let Some(served) = self.recent.get_mut(uri).and_then(|mut recent| recent.serve(window)) {
-            let from = match served.origin {
-                Origin::Shown => "a suggestion already shown",
-                Origin::Prefetched => "a suggestion prefetched as if the last one was accepted",
-            };
-            tracing::info!(
-                uri = uri.as_str(),
-                line = at.line,
-                col = at.character,
-                prepare_us = (prepare_ms * 1000.0) as u64,
-                "completion served from {from}"
-            );
             let suggestion = Suggestion { text: served.rest, at, word_start, word, document, cursor };
-            return match served.origin {
-                Origin::Shown => Outcome::Cached(suggestion),
-                Origin::Prefetched => Outcome::Prefetched(suggestion),
-            };
+            return served_outcome(served.origin, suggestion, uri, started);
         }
         let (done, text) = match self.run_to_recent(engine, uri, prepared).await {
             Ok(finished) => finished,
@@ -382,7 +430,8 @@ impl Backend {
         let unchanged = || {
             self.documents.get(uri).is_some_and(|open| open.in_sync && Arc::ptr_eq(&text, &open.document.snapshot()))
         };
-        let Some(cancel) = self.prefetch.claim(unchanged) else { return };
+        let along = TypedAlong::new(uri.clone(), shown.cursor, shown.text.clone());
+        let Some(cancel) = self.prefetch.claim(along, unchanged) else { return };
         // O(window) copied at once: holding the text would make the next edit copy all of it.
         let reach = Reach::for_context(engine.info().context_tokens);
         let accepted = AcceptedText::new(&text, shown.cursor, shown.at.line, &shown.text, reach);
@@ -558,6 +607,26 @@ impl Outcome {
     }
 }
 
+/// A request answered from the typed-ahead cache: logged, and counted by where the suggestion
+/// came from.
+fn served_outcome(origin: Origin, suggestion: Suggestion, uri: &Uri, started: std::time::Instant) -> Outcome {
+    let from = match origin {
+        Origin::Shown => "a suggestion already shown",
+        Origin::Prefetched => "a suggestion prefetched as if the last one was accepted",
+    };
+    tracing::info!(
+        uri = uri.as_str(),
+        line = suggestion.at.line,
+        col = suggestion.at.character,
+        us = started.elapsed().as_micros() as u64,
+        "completion served from {from}"
+    );
+    match origin {
+        Origin::Shown => Outcome::Cached(suggestion),
+        Origin::Prefetched => Outcome::Prefetched(suggestion),
+    }
+}
+
 /// Runs a request on the engine thread and awaits it without blocking the runtime.
 pub(super) async fn run(
     engine: &Engine,
@@ -577,12 +646,14 @@ pub(super) async fn run(
 /// cancels the engine request when the handler's future is dropped (the client sent
 /// `$/cancelRequest`, or the connection closed), and counts how it ended, so that `received`
 /// always equals the sum of the outcomes once nothing is in flight. While it lives, no prefetch
-/// runs: taking it stops the running one.
+/// runs once it takes the engine: taking it stops the running one.
 struct RequestGuard {
     cancel: CancelToken,
     board: Arc<StatusBoard>,
     prefetch: Arc<PrefetchGate>,
     finished: bool,
+    /// It took the engine ([`PrefetchGate::request_taken`]): its end is told to the gate.
+    engine_taken: bool,
     /// Dropped unfinished, release the engine request instead of cancelling it.
     release_on_drop: bool,
 }
@@ -590,14 +661,24 @@ struct RequestGuard {
 impl RequestGuard {
     fn new(board: Arc<StatusBoard>, prefetch: Arc<PrefetchGate>, release_on_drop: bool) -> Self {
         board.update(|c| c.received += 1);
-        prefetch.request_taken();
-        Self { cancel: CancelToken::new(), board, prefetch, finished: false, release_on_drop }
+        Self { cancel: CancelToken::new(), board, prefetch, finished: false, engine_taken: false, release_on_drop }
+    }
+
+    /// The request needs the engine (the typed-ahead cache could not answer it): the running
+    /// prefetch stops, and none starts until the request ended.
+    fn take_engine(&mut self) {
+        if !self.engine_taken {
+            self.engine_taken = true;
+            self.prefetch.request_taken();
+        }
     }
 
     fn finish(&mut self, count: impl FnOnce(&mut status::Counters)) {
         self.finished = true;
         self.board.update(count);
-        self.prefetch.request_ended();
+        if self.engine_taken {
+            self.prefetch.request_ended();
+        }
     }
 }
 
@@ -610,7 +691,9 @@ impl Drop for RequestGuard {
         }
         if !self.finished {
             self.board.update(|c| c.cancelled += 1);
-            self.prefetch.request_ended();
+            if self.engine_taken {
+                self.prefetch.request_ended();
+            }
         }
     }
 }
@@ -694,12 +777,19 @@ impl LanguageServer for Backend {
         let full_text = params.content_changes.iter().any(|c| c.range.is_none());
         let changes: Vec<_> = params.content_changes.into_iter().map(convert::change).collect();
         match open.document.apply_changes(&changes, params.text_document.version, encoding) {
-            Ok(_) => {
+            Ok(edits) => {
                 open.in_sync |= full_text;
+                let inserted = match edits.as_slice() {
+                    [edit] if edit.start == edit.old_end && !full_text => {
+                        Some((edit.start, open.document.text()[edit.start..edit.new_end].to_owned()))
+                    }
+                    _ => None,
+                };
                 drop(open);
-                // After the edit: a prefetch claimed before it is stopped, and none claimed after
-                // it sees the old text (see `PrefetchGate::claim`).
-                self.prefetch.preempt();
+                // After the edit: a prefetch claimed before it is stopped unless the edit typed
+                // along the suggestion it assumes accepted, and none claimed after it sees the
+                // old text (see `PrefetchGate::claim`).
+                self.prefetch.edited(&uri, inserted.as_ref().map(|(at, text)| (*at, text.as_str())));
                 self.reindex(&uri, INDEX_DEBOUNCE);
             }
             Err(err) => {

@@ -24,9 +24,11 @@ use crate::workspace::Workspace;
 use dashmap::DashMap;
 use splice_model::{CancelToken, Engine, EngineError};
 use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
 use tower_lsp_server::ls_types::Uri;
 
-/// When a prefetch may run, and the one running: requests and edits stop it.
+/// When a prefetch may run, and the one running: requests that need the engine, and edits other
+/// than typing along the suggestion it assumes accepted, stop it.
 #[derive(Debug, Default)]
 pub struct PrefetchGate {
     state: Mutex<GateState>,
@@ -34,16 +36,62 @@ pub struct PrefetchGate {
 
 #[derive(Debug, Default)]
 struct GateState {
-    /// Requests taken and not ended (waiting for the model, the engine, or running).
+    /// Requests that took the engine and have not ended (waiting for it, or running).
     live_requests: usize,
-    /// The running prefetch's token.
-    running: Option<CancelToken>,
+    /// The running prefetch.
+    running: Option<Running>,
     /// After `shutdown`: no prefetch starts any more.
     closed: bool,
 }
 
+/// The running prefetch: its token, what it assumes, and who waits for its end.
+#[derive(Debug)]
+struct Running {
+    token: CancelToken,
+    along: TypedAlong,
+    /// Set to `true` when it finished; dropped (closed) when it was stopped.
+    ended: watch::Sender<bool>,
+}
+
+/// The suggestion a prefetch assumes accepted, and how much of it the person has typed since:
+/// typing it key by key leads to the same document as accepting it, so the prefetch stays
+/// useful (and running) while every edit types its next characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypedAlong {
+    /// The document it was shown in.
+    pub uri: Uri,
+    /// Byte offset in the document where it is inserted (the cursor it was shown at).
+    pub at: usize,
+    /// Its text.
+    pub text: String,
+    /// Bytes of it inserted since it was shown.
+    pub typed: usize,
+}
+
+impl TypedAlong {
+    /// `text` shown at byte `at` of `uri`, nothing of it typed yet.
+    pub fn new(uri: Uri, at: usize, text: String) -> Self {
+        Self { uri, at, text, typed: 0 }
+    }
+
+    /// Takes `inserted` at byte `offset` of `uri` as the next characters typed, if they are.
+    fn advance(&mut self, uri: &Uri, offset: usize, inserted: &str) -> bool {
+        let next = self.text.get(self.typed..).filter(|rest| rest.starts_with(inserted));
+        let along = *uri == self.uri && offset == self.at + self.typed && !inserted.is_empty() && next.is_some();
+        if along {
+            self.typed += inserted.len();
+        }
+        along
+    }
+
+    /// Whether all of it was typed and the cursor (byte `cursor` of `uri`) is right after it.
+    fn typed_out(&self, uri: &Uri, cursor: usize) -> bool {
+        *uri == self.uri && self.typed == self.text.len() && cursor == self.at + self.typed
+    }
+}
+
 impl PrefetchGate {
-    /// A request was taken: the running prefetch stops, and none starts until it ended.
+    /// A request needs the engine: the running prefetch stops, and none starts until it ended.
     pub fn request_taken(&self) {
         let mut state = self.lock();
         state.live_requests += 1;
@@ -56,9 +104,32 @@ impl PrefetchGate {
         state.live_requests = state.live_requests.saturating_sub(1);
     }
 
-    /// Stops the running prefetch, if any (an edit or close of any document).
+    /// Stops the running prefetch, if any (a document closed, an edit refused).
     pub fn preempt(&self) {
         stop(&mut self.lock());
+    }
+
+    /// An edit of `uri` was applied; `insertion` is the text it inserted and the byte offset
+    /// where, when it only inserted. The running prefetch goes on if the edit typed the next
+    /// characters of the suggestion it assumes accepted; any other edit stops it.
+    pub fn edited(&self, uri: &Uri, insertion: Option<(usize, &str)>) {
+        let mut state = self.lock();
+        let along = match (state.running.as_mut(), insertion) {
+            (Some(running), Some((offset, text))) => running.along.advance(uri, offset, text),
+            _ => false,
+        };
+        if !along {
+            stop(&mut state);
+        }
+    }
+
+    /// The end of the running prefetch, if the person has typed (or accepted) all of the
+    /// suggestion it assumes and a request came at byte `cursor` right after it in `uri`: that
+    /// request is the one the prefetch computes, and waits for it rather than starting over.
+    pub fn typed_out(&self, uri: &Uri, cursor: usize) -> Option<watch::Receiver<bool>> {
+        let state = self.lock();
+        let running = state.running.as_ref().filter(|r| r.along.typed_out(uri, cursor))?;
+        Some(running.ended.subscribe())
     }
 
     /// Stops the running prefetch and lets none start again (`shutdown`: the engine must fall
@@ -69,24 +140,28 @@ impl PrefetchGate {
         stop(&mut state);
     }
 
-    /// The token of a new prefetch, if one may start now: no request is live, none runs, and
-    /// `still_current` (checked under the gate's lock, so that an edit that comes after it
-    /// preempts the new prefetch) says that what it would compute from is still the document.
-    pub fn claim(&self, still_current: impl FnOnce() -> bool) -> Option<CancelToken> {
+    /// The token of a new prefetch after `along`, if one may start now: no request is live,
+    /// none runs, and `still_current` (checked under the gate's lock, so that an edit that comes
+    /// after it preempts the new prefetch) says that what it would compute from is still the
+    /// document.
+    pub fn claim(&self, along: TypedAlong, still_current: impl FnOnce() -> bool) -> Option<CancelToken> {
         let mut state = self.lock();
         if state.closed || state.live_requests > 0 || state.running.is_some() || !still_current() {
             return None;
         }
         let token = CancelToken::new();
-        state.running = Some(token.clone());
+        let (ended, _) = watch::channel(false);
+        state.running = Some(Running { token: token.clone(), along, ended });
         Some(token)
     }
 
-    /// The prefetch holding `token` ended.
+    /// The prefetch holding `token` ended; those waiting for it go on.
     fn release(&self, token: &CancelToken) {
         let mut state = self.lock();
-        if state.running.as_ref().is_some_and(|running| running.same_as(token)) {
-            state.running = None;
+        if state.running.as_ref().is_some_and(|running| running.token.same_as(token)) {
+            if let Some(running) = state.running.take() {
+                running.ended.send_replace(true);
+            }
         }
     }
 
@@ -95,9 +170,10 @@ impl PrefetchGate {
     }
 }
 
+/// Cancels the running prefetch; its waiters see its end channel close.
 fn stop(state: &mut GateState) {
-    if let Some(token) = state.running.take() {
-        token.cancel();
+    if let Some(running) = state.running.take() {
+        running.token.cancel();
     }
 }
 
@@ -182,11 +258,10 @@ async fn compute(context: &PrefetchContext, uri: Uri, accepted: AcceptedText, ca
         }
     };
     let text = completion::finish(&prepared, &done);
-    if let Some(text) = &text {
-        // Only while the document is open: `didClose` removed its entry.
-        if let Some(mut recent) = context.recent.get_mut(&uri) {
-            recent.remember_prefetched(window, text);
-        }
+    // Only while the document is open: `didClose` removed its entry. Nothing to suggest is
+    // remembered too: the request that comes here then needs no model run to learn it.
+    if let Some(mut recent) = context.recent.get_mut(&uri) {
+        recent.remember_prefetched(window, text.as_deref().unwrap_or_default());
     }
     let stats = &done.stats;
     tracing::info!(
@@ -204,35 +279,88 @@ async fn compute(context: &PrefetchContext, uri: Uri, accepted: AcceptedText, ca
 mod tests {
     use super::*;
 
+    fn uri(name: &str) -> Uri {
+        format!("file:///{name}").parse().unwrap()
+    }
+
+    /// `return a + b` shown at byte 20 of a.py.
+    fn along() -> TypedAlong {
+        TypedAlong::new(uri("a.py"), 20, "return a + b".to_owned())
+    }
+
     #[test]
     fn a_prefetch_starts_only_when_no_request_is_live_and_none_runs() {
         let gate = PrefetchGate::default();
         gate.request_taken();
-        assert!(gate.claim(|| true).is_none(), "a request is live");
+        assert!(gate.claim(along(), || true).is_none(), "a request is live");
         gate.request_ended();
-        assert!(gate.claim(|| false).is_none(), "the document changed");
-        let first = gate.claim(|| true).expect("idle");
-        assert!(gate.claim(|| true).is_none(), "one at a time");
+        assert!(gate.claim(along(), || false).is_none(), "the document changed");
+        let first = gate.claim(along(), || true).expect("idle");
+        assert!(gate.claim(along(), || true).is_none(), "one at a time");
         gate.release(&first);
-        assert!(gate.claim(|| true).is_some(), "released");
+        assert!(gate.claim(along(), || true).is_some(), "released");
     }
 
     #[test]
     fn a_request_or_an_edit_preempts_the_running_prefetch() {
         let gate = PrefetchGate::default();
-        let prefetch = gate.claim(|| true).unwrap();
+        let prefetch = gate.claim(along(), || true).unwrap();
         gate.request_taken();
         assert!(prefetch.is_cancelled());
         gate.request_ended();
-        let prefetch = gate.claim(|| true).unwrap();
+        let prefetch = gate.claim(along(), || true).unwrap();
+        gate.edited(&uri("a.py"), None);
+        assert!(prefetch.is_cancelled(), "an edit that is not an insertion");
+        let prefetch = gate.claim(along(), || true).unwrap();
         gate.preempt();
         assert!(prefetch.is_cancelled());
-        let next = gate.claim(|| true).expect("a preempted prefetch frees the gate at once");
+        let next = gate.claim(along(), || true).expect("a preempted prefetch frees the gate at once");
         gate.release(&prefetch);
-        assert!(gate.claim(|| true).is_none(), "releasing an old token leaves the new one running");
+        assert!(gate.claim(along(), || true).is_none(), "releasing an old token leaves the new one running");
         assert!(!next.is_cancelled());
         gate.close();
         assert!(next.is_cancelled());
-        assert!(gate.claim(|| true).is_none(), "closed for good");
+        assert!(gate.claim(along(), || true).is_none(), "closed for good");
+    }
+
+    #[test]
+    fn typing_along_the_assumed_suggestion_keeps_the_prefetch_and_anything_else_stops_it() {
+        let gate = PrefetchGate::default();
+        let prefetch = gate.claim(along(), || true).unwrap();
+        gate.edited(&uri("a.py"), Some((20, "ret")));
+        gate.edited(&uri("a.py"), Some((23, "u")));
+        assert!(!prefetch.is_cancelled(), "typed along");
+        assert!(gate.typed_out(&uri("a.py"), 24).is_none(), "not all typed yet");
+        gate.edited(&uri("a.py"), Some((24, "rn a + c")));
+        assert!(prefetch.is_cancelled(), "typed something else");
+
+        for (edit, why) in [
+            ((uri("b.py"), 20, "r"), "another document"),
+            ((uri("a.py"), 21, "r"), "elsewhere"),
+            ((uri("a.py"), 20, ""), "nothing inserted"),
+        ] {
+            let prefetch = gate.claim(along(), || true).unwrap();
+            gate.edited(&edit.0, Some((edit.1, edit.2)));
+            assert!(prefetch.is_cancelled(), "{why}");
+        }
+    }
+
+    #[test]
+    fn a_request_after_the_whole_suggestion_waits_for_the_prefetch_to_end() {
+        let gate = PrefetchGate::default();
+        let prefetch = gate.claim(along(), || true).unwrap();
+        gate.edited(&uri("a.py"), Some((20, "return a + b")));
+        assert!(gate.typed_out(&uri("a.py"), 31).is_none(), "the cursor is not after it");
+        assert!(gate.typed_out(&uri("b.py"), 32).is_none());
+        let ended = gate.typed_out(&uri("a.py"), 32).expect("accepted whole");
+        assert!(!*ended.borrow());
+        gate.release(&prefetch);
+        assert!(*ended.borrow(), "finished");
+
+        let _prefetch = gate.claim(along(), || true).unwrap();
+        gate.edited(&uri("a.py"), Some((20, "return a + b")));
+        let ended = gate.typed_out(&uri("a.py"), 32).unwrap();
+        gate.preempt();
+        assert!(ended.has_changed().is_err(), "stopped: the waiter goes on at once");
     }
 }
