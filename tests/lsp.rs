@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 use splice_e2e::{cursor_fixture, fixture, gemma, smollm2, temp_dir, LspClient};
+use std::time::Duration;
 
 const URI: &str = "file:///workspace/inventory.py";
 
@@ -227,6 +228,54 @@ fn a_newer_request_for_the_same_document_supersedes_the_older() {
     assert!(newer.get("error").is_none(), "{newer}");
     let status = client.call_ok("splice/status", json!({}));
     assert_eq!(status["requests"]["superseded"], 1, "{status}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn a_released_run_stops_when_the_person_types_something_else() {
+    // Released runs would finish (a budget far beyond them) and write 512 tokens of the list.
+    let dir = temp_dir("released-contradicted");
+    let model = smollm2();
+    let args = ["--model", model.to_str().unwrap(), "--latency-budget", "600000"];
+    let mut client = LspClient::start(&args, &dir.join("splice.log"));
+    client.initialize(json!({}), json!({ "maxTokens": 512, "maxLines": 1000, "prefetch": "off" }));
+    client.wait_until_loaded();
+    let numbers: String = (1..300).map(|n| format!("    {n},\n")).collect();
+    let text = format!("NUMBERS = [\n{numbers}    ");
+    let line = text.matches('\n').count() as u32;
+    client.open(URI, "python", &text);
+    let edit = |client: &mut LspClient, version: i32, from: u32, to: u32, text: &str| {
+        let (start, end) = (json!({ "line": line, "character": from }), json!({ "line": line, "character": to }));
+        client.notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": URI, "version": version },
+                    "contentChanges": [{ "range": { "start": start, "end": end }, "text": text }] }),
+        );
+    };
+    let running = |client: &mut LspClient| client.call_ok("splice/status", json!({}))["running"].as_u64().unwrap();
+
+    // Asked at the list's next line; once the engine runs it, "zzz" is typed there: not what
+    // it writes. The run stops (at its first token) instead of writing its 512.
+    let released = client.request("textDocument/inlineCompletion", splice_e2e_params(line, 4));
+    client.poll("the engine did not take the request", Duration::from_millis(10), |c| (running(c) == 1).then_some(()));
+    edit(&mut client, 2, 4, 4, "zzz");
+    assert_eq!(items(&client.response(released)).len(), 0, "the released request answers no item");
+    client.poll("the released run went on", Duration::from_millis(10), |c| (running(c) == 0).then_some(()));
+
+    // Undone: had the run written its suggestion, the typed-ahead cache would answer this spot;
+    // it stopped instead, so the request takes the engine (and is cancelled there).
+    edit(&mut client, 3, 4, 7, "");
+    let again = client.request("textDocument/inlineCompletion", splice_e2e_params(line, 4));
+    client.poll("the request did not reach the engine", Duration::from_millis(10), |c| {
+        let status = c.call_ok("splice/status", json!({}));
+        assert_eq!(status["requests"]["cached"], 0, "served from a run that should have stopped: {status}");
+        (status["running"] == 1).then_some(())
+    });
+    client.notify("$/cancelRequest", json!({ "id": again }));
+    assert_eq!(client.response(again)["error"]["code"], -32800);
+    let status = client.call_ok("splice/status", json!({}));
+    assert_eq!(status["requests"]["superseded"], 1, "{status}");
+    assert_eq!(status["requests"]["cancelled"], 1, "{status}");
     assert!(client.shutdown().success());
 }
 

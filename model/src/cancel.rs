@@ -7,10 +7,13 @@
 //! A request can also be *released*: the editor no longer waits for its answer, but the work may
 //! still pay off (the person typed on along the suggestion being computed, and the finished
 //! suggestion answers the next keystrokes from the typed-ahead cache). A released request that
-//! has not started is skipped; one that has started runs to its end.
+//! has not started is skipped; one that has started runs to its end, unless what the person
+//! typed since contradicts what it generated ([`CancelToken::typed`],
+//! [`CancelToken::should_stop`]): then its suggestion can answer nothing, and the engine is
+//! freed for the request that waits behind it.
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Nothing asked; the engine has not taken the request.
 const WAITING: u8 = 0;
@@ -28,7 +31,21 @@ const CANCELLED: u8 = 4;
 ///
 /// Cloning is cheap (one `Arc`); every clone observes the same state.
 #[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicU8>);
+pub struct CancelToken(Arc<Shared>);
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: AtomicU8,
+    /// What the person did at the cursor since the request was made.
+    since: Mutex<TypedSince>,
+}
+
+/// The text the person typed at the request's cursor since, or that they did something else.
+#[derive(Debug, Default)]
+struct TypedSince {
+    text: String,
+    elsewhere: bool,
+}
 
 impl CancelToken {
     /// A fresh, not-yet-cancelled token.
@@ -38,20 +55,20 @@ impl CancelToken {
 
     /// Asks every holder of this token to stop. Idempotent; wins over a release.
     pub fn cancel(&self) {
-        self.0.store(CANCELLED, Ordering::Release);
+        self.0.state.store(CANCELLED, Ordering::Release);
     }
 
     /// Nobody waits for the answer any more: skip the request if it has not started, else let it
     /// finish. Returns whether it had started (its result will still come).
     pub fn release(&self) -> bool {
-        let mut state = self.0.load(Ordering::Acquire);
+        let mut state = self.0.state.load(Ordering::Acquire);
         loop {
             let next = match state {
                 WAITING => RELEASED,
                 STARTED => STARTED_RELEASED,
                 _ => return state == STARTED_RELEASED,
             };
-            match self.0.compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire) {
+            match self.0.state.compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return next == STARTED_RELEASED,
                 Err(now) => state = now,
             }
@@ -61,7 +78,7 @@ impl CancelToken {
     /// The engine takes the request (or another job of the same request): `false` if it was
     /// released or cancelled first (skip it).
     pub fn start(&self) -> bool {
-        match self.0.compare_exchange(WAITING, STARTED, Ordering::AcqRel, Ordering::Acquire) {
+        match self.0.state.compare_exchange(WAITING, STARTED, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => true,
             Err(state) => state == STARTED,
         }
@@ -69,7 +86,7 @@ impl CancelToken {
 
     /// Whether the engine took the request (a release then lets it finish).
     pub fn has_started(&self) -> bool {
-        matches!(self.0.load(Ordering::Acquire), STARTED | STARTED_RELEASED)
+        matches!(self.0.state.load(Ordering::Acquire), STARTED | STARTED_RELEASED)
     }
 
     /// Whether `other` is a clone of this token (not merely in the same state).
@@ -79,12 +96,44 @@ impl CancelToken {
 
     /// Whether [`cancel`](Self::cancel) was called on any clone.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Acquire) == CANCELLED
+        self.0.state.load(Ordering::Acquire) == CANCELLED
     }
 
     /// Whether nobody waits for the answer: released or cancelled.
     pub fn is_released(&self) -> bool {
-        self.0.load(Ordering::Acquire) >= RELEASED
+        self.0.state.load(Ordering::Acquire) >= RELEASED
+    }
+
+    /// The person typed `text` at the request's cursor, right after what they typed there since
+    /// the request was made (`Some`), or edited the document in any other way (`None`).
+    pub fn typed(&self, text: Option<&str>) {
+        let mut since = self.0.since.lock().unwrap_or_else(|p| p.into_inner());
+        match text {
+            Some(text) => since.text.push_str(text),
+            None => since.elsewhere = true,
+        }
+    }
+
+    /// Bytes typed at the request's cursor since it was made (see [`typed`](Self::typed)).
+    pub fn typed_len(&self) -> usize {
+        self.0.since.lock().unwrap_or_else(|p| p.into_inner()).text.len()
+    }
+
+    /// Whether the engine should stop the request now that it has generated `generated` (the
+    /// suggestion's text so far): it was cancelled, or it was released and the person has since
+    /// edited elsewhere or typed something that is not the start of it (blanks at the start
+    /// aside: the suggestion's indentation is settled when it is shown). Typing along it, or
+    /// typing ahead of what it generated so far, lets it go on.
+    pub fn should_stop(&self, generated: &str) -> bool {
+        match self.0.state.load(Ordering::Acquire) {
+            CANCELLED => true,
+            STARTED_RELEASED | RELEASED => {
+                let since = self.0.since.lock().unwrap_or_else(|p| p.into_inner());
+                let (typed, generated) = (since.text.trim_start(), generated.trim_start());
+                since.elsewhere || !(generated.starts_with(typed) || typed.starts_with(generated))
+            }
+            _ => false,
+        }
     }
 }
 
@@ -120,5 +169,28 @@ mod tests {
         let cancelled = CancelToken::new();
         cancelled.cancel();
         assert!(!cancelled.start());
+    }
+
+    #[test]
+    fn a_released_request_stops_once_what_was_typed_contradicts_what_it_generated() {
+        let token = CancelToken::new();
+        assert!(token.start());
+        token.typed(Some("re"));
+        assert!(!token.should_stop("self.x"), "awaited: the editor still wants it");
+        token.release();
+        assert!(!token.should_stop(""), "nothing generated yet");
+        assert!(!token.should_stop("ret"), "typed along");
+        assert!(!token.should_stop("r"), "typed ahead of it");
+        assert!(!token.should_stop("    return x"), "blanks at the start aside");
+        assert!(token.should_stop("self.x"), "typed something else");
+        token.typed(Some("turn"));
+        assert_eq!(token.typed_len(), 6);
+        assert!(!token.should_stop("return x"));
+        token.typed(None);
+        assert!(token.should_stop("return x"), "an edit elsewhere");
+
+        let cancelled = CancelToken::new();
+        cancelled.cancel();
+        assert!(cancelled.should_stop("anything"));
     }
 }

@@ -602,7 +602,9 @@ impl<'m> Worker<'m> {
         // The batch row holding the logits the next token is chosen from.
         let mut row = self.llama.batch.n_tokens() - 1;
         let stop = 'generation: loop {
-            if request.cancel.is_cancelled() {
+            // Cancelled, or released and contradicted by what the person typed since.
+            if request.cancel.should_stop(out.text.text()) {
+                tracing::debug!(generated = stats.generated_tokens, "stopped: cancelled, or released and typed past");
                 return Err(EngineError::Cancelled);
             }
             if stats.generated_tokens >= max_tokens {
@@ -656,7 +658,7 @@ impl<'m> Worker<'m> {
             let mut accepted = 0;
             let mut stop = None;
             for (i, &draft) in drafts.iter().enumerate() {
-                if stats.generated_tokens >= max_tokens || request.cancel.is_cancelled() {
+                if stats.generated_tokens >= max_tokens || request.cancel.should_stop(out.text.text()) {
                     break;
                 }
                 let step = stats.generated_tokens;

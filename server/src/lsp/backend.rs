@@ -118,7 +118,7 @@ pub struct Backend {
     /// Per document, the engine job of its latest model request, until it ends (`true`). A
     /// request released mid-generation still finishes and lands in `recent`; the document's next
     /// request waits for it before looking there.
-    pending: Arc<DashMap<Uri, tokio::sync::watch::Receiver<bool>>>,
+    pending: Arc<DashMap<Uri, PendingRun>>,
     /// When a prefetch may run, and the one running.
     prefetch: Arc<PrefetchGate>,
     /// Requests and edits seen: free heap is given back to the OS after some.
@@ -186,7 +186,11 @@ impl Backend {
 
     /// `splice/status`: engine state, model and counters.
     pub async fn status(&self, _params: Value) -> Result<Value> {
-        Ok(status::to_json(&self.engine.current(), &self.board.snapshot(), self.index_status().as_ref()))
+        let mut status = status::to_json(&self.engine.current(), &self.board.snapshot(), self.index_status().as_ref());
+        // Requests whose model run the engine took and has not ended (released ones included).
+        let running = self.pending.iter().filter(|run| run.cancel.has_started()).count();
+        status["running"] = running.into();
+        Ok(status)
     }
 
     fn index_status(&self) -> Option<splice_retrieval::IndexStatus> {
@@ -350,7 +354,7 @@ impl Backend {
         };
         let window = Window::of(&prepared.request);
         // A released request that was already generating finishes into `recent`: wait for it.
-        let pending = self.pending.get(uri).map(|entry| entry.value().clone());
+        let pending = self.pending.get(uri).map(|entry| entry.ended.clone());
         if let Some(mut pending) = pending {
             let _ = pending.wait_for(|ended| *ended).await;
         }
@@ -358,7 +362,7 @@ impl Backend {
             let suggestion = Suggestion { text: served.rest, at, word_start, word, document, cursor };
             return served_outcome(served.origin, suggestion, uri, started);
         }
-        let (done, text) = match self.run_to_recent(engine, uri, prepared).await {
+        let (done, text) = match self.run_to_recent(engine, uri, prepared, cursor).await {
             Ok(finished) => finished,
             // The client did not cancel (this future is still running): a newer request or an
             // edit of the document superseded this one.
@@ -450,15 +454,17 @@ impl Backend {
     /// Runs `prepared` on the engine in a task of its own, which remembers the finished
     /// suggestion in `recent` even if this request's future is gone by then (released: the
     /// editor moved on, maybe along this very suggestion). Returns the completion and its
-    /// suggestion (`None`: no item).
+    /// suggestion (`None`: no item). `cursor` is the request's byte offset in the document.
     async fn run_to_recent(
         &self,
         engine: &Engine,
         uri: &Uri,
         prepared: Prepared,
+        cursor: usize,
     ) -> std::result::Result<(splice_model::Completion, Option<String>), EngineError> {
         let (ended_tx, ended_rx) = tokio::sync::watch::channel(false);
-        self.pending.insert(uri.clone(), ended_rx.clone());
+        let job = PendingRun { ended: ended_rx.clone(), cancel: prepared.request.cancel.clone(), cursor };
+        self.pending.insert(uri.clone(), job);
         let (engine, uri) = (engine.clone(), uri.clone());
         let (recent, pending) = (self.recent.clone(), self.pending.clone());
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -471,7 +477,7 @@ impl Backend {
                 (done, text)
             });
             let _ = ended_tx.send(true);
-            pending.remove_if(&uri, |_, current| current.same_channel(&ended_rx));
+            pending.remove_if(&uri, |_, current| current.ended.same_channel(&ended_rx));
             let _ = tx.send(result);
         });
         rx.await.unwrap_or(Err(EngineError::Stopped))
@@ -605,6 +611,16 @@ impl Outcome {
             counters.last = Some(stats.clone());
         }
     }
+}
+
+/// The engine job of a document's latest model request, until it ends.
+struct PendingRun {
+    /// Becomes `true` when it ended.
+    ended: tokio::sync::watch::Receiver<bool>,
+    /// Its token: told what the person types (see [`CancelToken::typed`]).
+    cancel: CancelToken,
+    /// Its cursor, a byte offset in the document as it was.
+    cursor: usize,
 }
 
 /// A request answered from the typed-ahead cache: logged, and counted by where the suggestion
@@ -786,6 +802,11 @@ impl LanguageServer for Backend {
                     _ => None,
                 };
                 drop(open);
+                // A released run goes on only while the person types along what it generates.
+                if let Some(run) = self.pending.get(&uri) {
+                    let at_its_cursor = |(at, _): &&(usize, String)| *at == run.cursor + run.cancel.typed_len();
+                    run.cancel.typed(inserted.as_ref().filter(at_its_cursor).map(|(_, text)| text.as_str()));
+                }
                 // After the edit: a prefetch claimed before it is stopped unless the edit typed
                 // along the suggestion it assumes accepted, and none claimed after it sees the
                 // old text (see `PrefetchGate::claim`).
