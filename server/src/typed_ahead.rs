@@ -231,17 +231,22 @@ mod tests {
         assert_eq!(recent.lookup(window("s = 'aa", "'\n")), Some("b"));
     }
 
-    #[test]
-    fn other_repository_context_misses_only_at_the_very_spot() {
-        let mut recent = RecentSuggestions::default();
-        let context = RepoContext {
+    /// A repository context block (empty: only its identity matters here).
+    fn some_context() -> RepoContext {
+        RepoContext {
             repo_name: None,
             files: Vec::new(),
             current_path: None,
             comment: "#".to_owned(),
             max_tokens: 10,
             usage: splice_model::ContextUse::Always,
-        };
+        }
+    }
+
+    #[test]
+    fn other_repository_context_misses_only_at_the_very_spot() {
+        let mut recent = RecentSuggestions::default();
+        let context = some_context();
         recent.remember(Window { prefix: "a = ", suffix: "", context: Some(&context) }, "frob()");
         assert_eq!(recent.lookup(window("a = ", "")), None, "the same spot with another prompt");
         assert_eq!(recent.lookup(Window { prefix: "a = f", suffix: "", context: Some(&context) }), Some("rob()"));
@@ -300,14 +305,7 @@ mod tests {
 
     #[test]
     fn before_retrieval_only_typed_parts_and_prefetched_windows_are_served() {
-        let context = RepoContext {
-            repo_name: None,
-            files: Vec::new(),
-            current_path: None,
-            comment: "#".to_owned(),
-            max_tokens: 10,
-            usage: splice_model::ContextUse::Always,
-        };
+        let context = some_context();
         let mut recent = RecentSuggestions::default();
         recent.remember(Window { prefix: "a = ", suffix: "\n", context: Some(&context) }, "frob(x)");
         recent.remember_prefetched(Window { prefix: "a = frob(x)", suffix: "\n", context: Some(&context) }, " + 1");
