@@ -217,35 +217,15 @@ impl Backend {
                 return Err(convert::server_error(format!("model failed to load: {reason}")));
             }
         };
-        if let Some(outcome) = self.typed_ahead(&engine, uri, at).await {
-            // Answered without the engine: a request of the document still in flight is for
-            // text that has moved on.
-            self.release_in_flight(uri);
-            guard.finish(|counters| outcome.count(counters));
-            return Ok(match outcome {
-                Outcome::Cached(suggestion) | Outcome::Prefetched(suggestion) if !suggestion.text.is_empty() => {
-                    self.prefetch_after(&engine, uri, &suggestion);
-                    Some(suggestion)
-                }
-                _ => None,
-            });
-        }
-        guard.take_engine();
-        let cancel = guard.cancel.clone();
-        if let Some(older) = self.in_flight.insert(uri.clone(), cancel.clone()) {
-            self.let_go(&older);
-        }
-        let outcome = match self.compute(&engine, uri, at, cancel.clone()).await {
-            // Released while it ran (a newer request or an edit came): its work went to the
-            // typed-ahead cache, and its answer would be for a document that has moved on.
-            Outcome::Shown(..) | Outcome::Cached(_) | Outcome::Prefetched(_) | Outcome::Empty(_)
-                if cancel.is_released() =>
-            {
-                Outcome::Superseded
+        let outcome = match self.typed_ahead(&engine, uri, at).await {
+            Some(outcome) => {
+                // Answered without the engine: a request of the document still in flight is for
+                // text that has moved on.
+                self.release_in_flight(uri);
+                outcome
             }
-            outcome => outcome,
+            None => self.run_model(&mut guard, &engine, uri, at).await,
         };
-        self.forget_in_flight(uri, &cancel);
         guard.finish(|counters| outcome.count(counters));
         match outcome {
             // A prefetch that found nothing here answers nothing.
@@ -261,6 +241,28 @@ impl Backend {
             }
             Outcome::Failed(err) => Err(err),
         }
+    }
+
+    /// The request's path through the engine: supersedes the document's older request, then
+    /// prepares, runs and finishes this one.
+    async fn run_model(&self, guard: &mut RequestGuard, engine: &Engine, uri: &Uri, at: Position) -> Outcome {
+        guard.take_engine();
+        let cancel = guard.cancel.clone();
+        if let Some(older) = self.in_flight.insert(uri.clone(), cancel.clone()) {
+            self.let_go(&older);
+        }
+        let outcome = match self.compute(engine, uri, at, cancel.clone()).await {
+            // Released while it ran (a newer request or an edit came): its work went to the
+            // typed-ahead cache, and its answer would be for a document that has moved on.
+            Outcome::Shown(..) | Outcome::Cached(_) | Outcome::Prefetched(_) | Outcome::Empty(_)
+                if cancel.is_released() =>
+            {
+                Outcome::Superseded
+            }
+            outcome => outcome,
+        };
+        self.forget_in_flight(uri, &cancel);
+        outcome
     }
 
     /// A remote engine failed a request: the editor gets an empty answer, and the user is told
@@ -623,6 +625,15 @@ struct PendingRun {
     cursor: usize,
 }
 
+impl PendingRun {
+    /// An edit of its document, `insertion` the text it inserted and where when it only
+    /// inserted: typed at the run's cursor (right after what was typed there before), or not.
+    fn edited(&self, insertion: Option<(usize, &str)>) {
+        let at_its_cursor = |&(at, _): &(usize, &str)| at == self.cursor + self.cancel.typed_len();
+        self.cancel.typed(insertion.filter(at_its_cursor).map(|(_, text)| text));
+    }
+}
+
 /// A request answered from the typed-ahead cache: logged, and counted by where the suggestion
 /// came from.
 fn served_outcome(origin: Origin, suggestion: Suggestion, uri: &Uri, started: std::time::Instant) -> Outcome {
@@ -804,8 +815,7 @@ impl LanguageServer for Backend {
                 drop(open);
                 // A released run goes on only while the person types along what it generates.
                 if let Some(run) = self.pending.get(&uri) {
-                    let at_its_cursor = |(at, _): &&(usize, String)| *at == run.cursor + run.cancel.typed_len();
-                    run.cancel.typed(inserted.as_ref().filter(at_its_cursor).map(|(_, text)| text.as_str()));
+                    run.edited(inserted.as_ref().map(|(at, text)| (*at, text.as_str())));
                 }
                 // After the edit: a prefetch claimed before it is stopped unless the edit typed
                 // along the suggestion it assumes accepted, and none claimed after it sees the
