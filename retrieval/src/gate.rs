@@ -12,11 +12,12 @@
 //! when the model is confident without them (gate (c), Repoformer's idea). Every decision's
 //! reason carries its numbers and is logged at `debug`.
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::keywords;
 use crate::language::Language;
-use crate::lexical::{foreign_names, gate_language};
+use crate::lexical::{foreign_names_again, gate_language, top_level_start, GateSyntax};
 use crate::query::{completes_locally, typed_word, QueryTerms};
 use crate::select::{select, SearchLimits};
 use crate::workspace::WorkspaceIndex;
@@ -32,12 +33,17 @@ pub struct GateConfig {
     pub score_threshold: f32,
     /// How many snippets, how many per file, how many bytes.
     pub limits: SearchLimits,
+    /// Whether the lexical gate keeps each document's syntax between requests, so that a
+    /// keystroke parses and reads only what changed (the default); off, every request parses
+    /// the text from scratch (what `splice bench retrieval --through gate` compares against).
+    pub keep_syntax: bool,
 }
 
 impl Default for GateConfig {
-    /// Threshold 0.5 per term (see the crate docs for how it was chosen), default limits.
+    /// Threshold 0.5 per term (see the crate docs for how it was chosen), default limits,
+    /// syntax kept between requests.
     fn default() -> Self {
-        Self { score_threshold: DEFAULT_SCORE_THRESHOLD, limits: SearchLimits::default() }
+        Self { score_threshold: DEFAULT_SCORE_THRESHOLD, limits: SearchLimits::default(), keep_syntax: true }
     }
 }
 
@@ -50,12 +56,46 @@ pub struct SelectiveRetriever {
     index: Arc<WorkspaceIndex>,
     mode: RetrievalMode,
     config: GateConfig,
+    syntax: Arc<DocumentSyntax>,
+}
+
+/// How many documents' syntax the gate keeps (the most recently asked about).
+const DOCUMENTS_KEPT: usize = 8;
+
+/// The gate's [`GateSyntax`] of the documents asked about last, most recent first: a keystroke
+/// in one of them parses and reads only what changed since its previous request.
+#[derive(Debug, Default)]
+struct DocumentSyntax {
+    documents: Mutex<Vec<(PathBuf, Arc<Mutex<GateSyntax>>)>>,
+}
+
+impl DocumentSyntax {
+    /// Runs `f` with `path`'s state (a fresh one for a new document, or while another request
+    /// of the same document holds it: the answer is the same, only slower).
+    fn with<T>(&self, path: Option<&Path>, f: impl FnOnce(&mut GateSyntax) -> T) -> T {
+        let Some(path) = path else { return f(&mut GateSyntax::default()) };
+        let state = {
+            let mut documents = self.documents.lock().unwrap_or_else(PoisonError::into_inner);
+            let state = match documents.iter().position(|(p, _)| p == path) {
+                Some(i) => documents.remove(i).1,
+                None => Arc::default(),
+            };
+            documents.insert(0, (path.to_path_buf(), Arc::clone(&state)));
+            documents.truncate(DOCUMENTS_KEPT);
+            state
+        };
+        let answer = match state.try_lock() {
+            Ok(mut state) => f(&mut state),
+            Err(_) => f(&mut GateSyntax::default()),
+        };
+        answer
+    }
 }
 
 impl SelectiveRetriever {
     /// A retriever answering from `index` in `mode`.
     pub fn new(index: Arc<WorkspaceIndex>, mode: RetrievalMode, config: GateConfig) -> Self {
-        Self { index, mode, config }
+        Self { index, mode, config, syntax: Arc::default() }
     }
 
     /// The mode it runs in.
@@ -89,7 +129,18 @@ impl SelectiveRetriever {
         }
         let mut prefix = String::new();
         if self.mode == RetrievalMode::Auto {
-            let names = foreign_names(language, query.text, query.cursor, &query.window);
+            let path = query.path.filter(|_| self.config.keep_syntax);
+            // A prompt window that begins mid-file is read from its first top-level line.
+            let from = match language {
+                Some(language) if language != Language::Python && query.first_line > 0 => {
+                    top_level_start(query.text, query.cursor)
+                }
+                _ => 0,
+            };
+            let window = query.window.start.saturating_sub(from)..query.window.end.saturating_sub(from);
+            let names = self.syntax.with(path, |state| {
+                foreign_names_again(state, language, &query.text[from..], query.cursor - from, &window)
+            });
             if names.is_empty() {
                 return skip("no names from other files near the cursor".to_owned());
             }

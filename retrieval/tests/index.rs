@@ -241,6 +241,47 @@ fn auto_finds_imported_names_in_other_languages() {
 }
 
 #[test]
+fn the_gate_decides_the_same_while_typing_whether_it_keeps_the_syntax_or_not() {
+    let util = "pub fn parse_config(path: &str) -> Config {\n    Config::read(path)\n}\n";
+    let main = "use crate::util::parse_config;\n\nfn unrelated() {\n    let a = 1;\n}\n\nfn main() {\n    let total = 3;\n    ";
+    let fx = Fixture::new(&[("src/util.rs", util), ("src/main.rs", main)]);
+    let (index, _) = fx.synced();
+    let index = Arc::new(index);
+    let kept = SelectiveRetriever::new(Arc::clone(&index), RetrievalMode::Auto, GateConfig::default());
+    let scratch = GateConfig { keep_syntax: false, ..GateConfig::default() };
+    let scratch = SelectiveRetriever::new(index, RetrievalMode::Auto, scratch);
+    let path = fx.root.join("src/main.rs");
+    let mut text = main.to_owned();
+    let mut decisions = Vec::new();
+    for c in "let cfg = parse_config(\"app.toml\");\n    total + cfg.len()".chars() {
+        text.push(c);
+        // Some requests as the whole file, some as a window that begins mid-file.
+        for first_line in [0, 2] {
+            let from = if first_line == 0 { 0 } else { text.find("\n}\n").unwrap() + 1 };
+            let window = &text[from..];
+            let query = RetrievalQuery {
+                path: Some(&path),
+                text: window,
+                cursor: window.len(),
+                window: 0..window.len(),
+                first_line,
+            };
+            let (a, b) = (kept.retrieve(&query), scratch.retrieve(&query));
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "after {text:?}");
+            decisions.push(a);
+        }
+    }
+    let reasons: Vec<String> = decisions
+        .iter()
+        .map(|d| match d {
+            RetrievalDecision::Skip { reason } | RetrievalDecision::Retrieve { reason, .. } => reason.clone(),
+        })
+        .collect();
+    assert!(reasons.iter().any(|r| r.starts_with("foreign names: parse_config")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r == "no names from other files near the cursor"), "{reasons:?}");
+}
+
+#[test]
 fn auto_skips_code_that_uses_only_local_names() {
     let local = "def area(width, height):\n    total = width * height\n    return total\n";
     let fx = Fixture::new(&[("pkg/utils.py", UTILS), ("pkg/geo.py", local)]);

@@ -21,6 +21,7 @@
 //! takes (`bench_retrieval_chunking.rs`).
 
 use crate::bench_retrieval_chunking::{chunking, Chunking};
+use crate::bench_retrieval_gate::{GateTimes, GateVariant};
 use crate::bench_retrieval_sets::TaskSet;
 use crate::bench_retrieval_tasks::{tasks, Task};
 use crate::bench_stats::quantile;
@@ -32,6 +33,7 @@ use crate::workspace::Workspace;
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use splice_model::{CancelToken, Engine};
+use splice_retrieval::WorkspaceIndex;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -121,6 +123,8 @@ struct LanguageRun {
     rows: Vec<Value>,
     index_counts: Vec<Value>,
     chunking: Option<Chunking>,
+    /// `--through gate`: each mode's preparation times (no model, no accuracy).
+    gate: Vec<(GateVariant, GateTimes)>,
 }
 
 /// Runs `splice bench retrieval`: every `--lang` task set in turn, one table each.
@@ -140,7 +144,7 @@ pub fn run(args: BenchRetrievalArgs) -> anyhow::Result<()> {
     };
     let engine = match args.through {
         Through::Process => Some(Engine::start(Settings::resolve(options.clone()).engine)?),
-        Through::Lsp => None,
+        Through::Lsp | Through::Gate => None,
     };
     let mut runs = Vec::new();
     for lang in &args.lang {
@@ -172,6 +176,7 @@ fn run_set(
     let mut tallies: Vec<(Retrieval, Tally)> = modes.iter().map(|m| (*m, Tally::default())).collect();
     let mut rows = Vec::new();
     let mut index_counts = Vec::new();
+    let mut gate = Vec::new();
     for repository in repositories {
         if !repository.is_dir() {
             bail!("{} is not a folder (run `make corpus`)", repository.display());
@@ -183,6 +188,18 @@ fn run_set(
         let per_file = args.tasks_per_file.unwrap_or(set.tasks_per_file);
         let tasks = tasks(repository, set, files, per_file, args.seed)?;
         eprintln!("{}: {} tasks", repository.display(), tasks.len());
+        if args.through == Through::Gate {
+            let index = open_index(repository, options)?;
+            let variants = GateVariant::for_modes(modes);
+            let times = crate::bench_retrieval_gate::decision_times(repository, &index, &tasks, &variants, options)?;
+            if gate.is_empty() {
+                gate = variants.iter().map(|v| (*v, GateTimes::default())).collect();
+            }
+            for ((_, all), times) in gate.iter_mut().zip(times) {
+                all.extend(times);
+            }
+            continue;
+        }
         let answers = match engine {
             Some(engine) => in_process(engine, repository, &tasks, modes, options)?,
             None => {
@@ -222,7 +239,7 @@ fn run_set(
             }
         }
     }
-    Ok(LanguageRun { set, tallies, rows, index_counts, chunking })
+    Ok(LanguageRun { set, tallies, rows, index_counts, chunking, gate })
 }
 
 /// Asks every task in this process, one mode after the other, over one index of `repository`.
@@ -233,12 +250,7 @@ fn in_process(
     modes: &[Retrieval],
     options: &Options,
 ) -> anyhow::Result<Vec<Vec<Answer>>> {
-    let index_settings = Settings::resolve(Options { retrieval: Some(Retrieval::Always), ..options.clone() });
-    let indexer = Workspace::new(vec![repository.to_path_buf()], index_settings.retrieval.clone());
-    let started = std::time::Instant::now();
-    indexer.open_and_sync(&mut |_| {}).context("cannot index the repository")?;
-    let index = indexer.index().cloned().context("the index did not open")?;
-    eprintln!("  indexed in {:.1} s", started.elapsed().as_secs_f64());
+    let index = open_index(repository, options)?;
     let mut all = Vec::new();
     for mode in modes {
         let settings = Settings::resolve(Options { retrieval: Some(*mode), ..options.clone() });
@@ -278,6 +290,17 @@ fn in_process(
     Ok(all)
 }
 
+/// Indexes `repository` (in the bench's scratch index folder) and returns the open index.
+fn open_index(repository: &Path, options: &Options) -> anyhow::Result<Arc<WorkspaceIndex>> {
+    let index_settings = Settings::resolve(Options { retrieval: Some(Retrieval::Always), ..options.clone() });
+    let indexer = Workspace::new(vec![repository.to_path_buf()], index_settings.retrieval.clone());
+    let started = std::time::Instant::now();
+    indexer.open_and_sync(&mut |_| {}).context("cannot index the repository")?;
+    let index = indexer.index().cloned().context("the index did not open")?;
+    eprintln!("  indexed in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(index)
+}
+
 /// The lowercase name of a retrieval mode, as the flag spells it.
 pub fn mode_name(mode: Retrieval) -> String {
     format!("{mode:?}").to_lowercase()
@@ -312,6 +335,7 @@ fn print(runs: &[LanguageRun], through: Through, as_json: bool) {
                 "language": run.set.name,
                 "summary": run.tallies.iter().map(|(mode, t)| summary(*mode, t)).collect::<Vec<_>>(),
                 "chunking": run.chunking.as_ref().map(Chunking::json),
+                "preparation": run.gate.iter().map(|(variant, t)| t.json(&variant.name())).collect::<Vec<_>>(),
                 "index": run.index_counts,
                 "tasks": run.rows,
             })
@@ -324,6 +348,10 @@ fn print(runs: &[LanguageRun], through: Through, as_json: bool) {
     let cell = |v: &Value| if v.is_null() { "-".to_owned() } else { v.to_string() };
     for (run, language) in runs.iter().zip(&languages) {
         println!("splice bench retrieval: {} (through {through})", run.set.name);
+        if !run.gate.is_empty() {
+            print_gate(language, run.chunking.as_ref());
+            continue;
+        }
         println!("| mode | tasks | exact match % | edit similarity % | retrieved % | mean context tokens | mean first-token ms | mean total ms | mean round trip ms | prepare ms p50 / p95 |");
         println!("|---|---|---|---|---|---|---|---|---|---|");
         for s in language["summary"].as_array().into_iter().flatten() {
@@ -358,6 +386,31 @@ fn print(runs: &[LanguageRun], through: Through, as_json: bool) {
         }
         println!();
     }
+}
+
+/// `--through gate`'s table: preparation times per mode, first requests and typed keys.
+fn print_gate(language: &Value, chunking: Option<&Chunking>) {
+    let cell = |v: &Value| if v.is_null() { "-".to_owned() } else { v.to_string() };
+    println!("| mode | tasks | keys typed | first request: prepare ms p50 / p95 | typing: prepare ms p50 / p95 / max | retrieving % |");
+    println!("|---|---|---|---|---|---|");
+    for g in language["preparation"].as_array().into_iter().flatten() {
+        println!(
+            "| {} | {} | {} | {} / {} | {} / {} / {} | {} |",
+            g["mode"].as_str().unwrap_or_default(),
+            g["tasks"],
+            g["keys"],
+            cell(&g["firstMsMedian"]),
+            cell(&g["firstMsP95"]),
+            cell(&g["typingMsMedian"]),
+            cell(&g["typingMsP95"]),
+            cell(&g["typingMsMax"]),
+            g["retrievedRate"],
+        );
+    }
+    if let Some(chunking) = chunking {
+        println!("{}", chunking.line());
+    }
+    println!();
 }
 
 /// 1 − Levenshtein distance / longer length, over characters (1 for two empty strings).

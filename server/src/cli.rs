@@ -389,6 +389,9 @@ pub enum Through {
     /// The completion path called in this process on one shared index: faster to start, and it
     /// can report the retrieval gate's own decision per task.
     Process,
+    /// No model: each task's preparation (window, shape, retrieval decision) timed in this
+    /// process, at its first request and while its removed text is typed back key by key.
+    Gate,
 }
 
 /// Flags of `splice bench retrieval`.

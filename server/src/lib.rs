@@ -22,6 +22,7 @@ pub mod bench_overhead;
 pub mod bench_prefill;
 pub mod bench_retrieval;
 pub mod bench_retrieval_chunking;
+pub mod bench_retrieval_gate;
 pub mod bench_retrieval_lsp;
 pub mod bench_retrieval_sets;
 pub mod bench_retrieval_tasks;

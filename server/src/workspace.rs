@@ -37,8 +37,21 @@ impl Workspace {
 
     /// A workspace over an index that is already open (the benchmarks compare modes on one).
     pub fn with_index(roots: Vec<PathBuf>, settings: RetrievalSettings, index: Arc<WorkspaceIndex>) -> Self {
+        Self::with_index_and_gate(roots, settings, index, |_| {})
+    }
+
+    /// [`Workspace::with_index`] with the gate's configuration changed by `adjust` (the
+    /// benchmarks compare gate settings).
+    pub fn with_index_and_gate(
+        roots: Vec<PathBuf>,
+        settings: RetrievalSettings,
+        index: Arc<WorkspaceIndex>,
+        adjust: impl FnOnce(&mut GateConfig),
+    ) -> Self {
         let workspace = Self::new(roots, settings);
-        let retriever = SelectiveRetriever::new(index.clone(), workspace.settings.mode, workspace.gate());
+        let mut gate = workspace.gate();
+        adjust(&mut gate);
+        let retriever = SelectiveRetriever::new(index.clone(), workspace.settings.mode, gate);
         let _ = workspace.retriever.set((index, retriever));
         workspace
     }

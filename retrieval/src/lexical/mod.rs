@@ -15,7 +15,9 @@
 //! ignores the word being typed, so its answer does not flicker per keystroke.
 
 mod imports;
+mod reparse;
 mod scope;
+mod scope_memo;
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -53,6 +55,42 @@ enum Dialect {
 /// (`parse_config`, `helpers.load`, `strings.Split`, `Bar::new`), for a file in `language`
 /// (`None`: not a language of the table).
 pub fn foreign_names(language: Option<Language>, text: &str, cursor: usize, window: &Range<usize>) -> Vec<String> {
+    foreign_names_again(&mut GateSyntax::default(), language, text, cursor, window)
+}
+
+/// What the gate keeps of one document between its requests: the last syntax tree (the next
+/// text is parsed incrementally from it) and what each large subtree defined and imported (only
+/// subtrees whose text changed are read again). Used for the table's languages but Python.
+#[derive(Default)]
+pub struct GateSyntax {
+    reparser: reparse::Reparser,
+    memo: scope_memo::ScopeMemo,
+}
+
+impl GateSyntax {
+    /// How many subtrees' scopes are remembered, and how many of them the last request read.
+    #[cfg(test)]
+    fn memo_counts(&self) -> (usize, usize) {
+        self.memo.counts()
+    }
+}
+
+impl std::fmt::Debug for GateSyntax {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GateSyntax").finish_non_exhaustive()
+    }
+}
+
+/// [`foreign_names`] for a document the gate has seen before: the same answer, at the cost of
+/// what changed since `state` last saw it (any earlier text of any document is fine, only
+/// slower).
+pub fn foreign_names_again(
+    state: &mut GateSyntax,
+    language: Option<Language>,
+    text: &str,
+    cursor: usize,
+    window: &Range<usize>,
+) -> Vec<String> {
     let cursor = floor_char_boundary(text, cursor);
     let analysed = if text.len() <= MAX_ANALYSED_BYTES {
         0..text.len()
@@ -62,13 +100,56 @@ pub fn foreign_names(language: Option<Language>, text: &str, cursor: usize, wind
     };
     match language {
         Some(Language::Python) => by_lines(Dialect::Python, text, cursor, analysed),
+        Some(_) if !names_near(text, cursor) => Vec::new(),
         Some(language) => {
             let parsed = parsed_range(text, cursor, window);
-            scope::foreign_names(language, text, cursor, parsed)
+            scope::foreign_names(language, text, cursor, parsed, state)
                 .unwrap_or_else(|| by_lines(Dialect::Other, text, cursor, analysed))
         }
         None => by_lines(Dialect::Other, text, cursor, analysed),
     }
+}
+
+/// Whether the cursor's context holds anything that could be a name besides the word being
+/// typed (words in strings and comments count too, so this errs towards yes). When it does
+/// not (a row of a lookup table, numbers and punctuation), the answer is known without a
+/// parse: the parse of such text is tree-sitter's slowest (error recovery over all of it).
+fn names_near(text: &str, cursor: usize) -> bool {
+    let region = context_region(text, cursor);
+    let near = &text[region.clone()];
+    near.contains('$')
+        || identifiers(near).any(|(start, word)| {
+            let start = region.start + start;
+            let typed = start <= cursor && cursor <= start + word.len();
+            !typed && !word.starts_with(|c: char| c.is_ascii_digit())
+        })
+}
+
+/// Where the syntax analysis of a text that begins mid-file (a prompt window) should start: the
+/// first line before the cursor's context that can begin a top-level item (at column 0: a
+/// name, `#`, `@`, `$` or a comment), else 0. A window cut inside a construct (the middle of a
+/// function or of a 4,000-entry lookup table) sends tree-sitter into error recovery over the
+/// whole window, which costs several times a clean parse and gives a worse tree; the lines
+/// skipped belong to a construct that ends before the cursor's context.
+pub fn top_level_start(text: &str, cursor: usize) -> usize {
+    let context = context_region(text, floor_char_boundary(text, cursor)).start;
+    let mut line = 0;
+    while line < context {
+        let rest = &text.as_bytes()[line..];
+        let top_level = match rest.first() {
+            Some(c) if c.is_ascii_alphabetic() || matches!(c, b'_' | b'#' | b'@' | b'$') => true,
+            Some(b'/') => matches!(rest.get(1), Some(b'/' | b'*')),
+            _ => false,
+        };
+        if top_level {
+            return line;
+        }
+        match text[line..context].find('\n') {
+            Some(newline) => line += newline + 1,
+            None => break,
+        }
+    }
+    0
 }
 
 /// Above this size a file in a table language is parsed only around the cursor: tree-sitter
@@ -361,6 +442,29 @@ fn mask_strings_and_comments(text: &str, python: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_cut_inside_a_construct_is_read_from_its_first_top_level_line() {
+        let table = "    0x3c00, 0x3c01,\n    0x3c02,\n};\n\n";
+        let function = "static int f(int x) {\n    return helper(x);\n}\n";
+        let text = format!("{table}{function}{}int g(void) {{\n    return f(1", "\n".repeat(12));
+        assert_eq!(top_level_start(&text, text.len()), table.len());
+        // No such line before the cursor's context: from the start.
+        let short = format!("{table}int g(void) {{\n    return f(1");
+        assert_eq!(top_level_start(&short, short.len()), 0);
+        let comment = format!("  tail of a comment */\n// note\n{}x = 1", "\n".repeat(12));
+        assert_eq!(top_level_start(&comment, comment.len()), "  tail of a comment */\n".len());
+    }
+
+    #[test]
+    fn a_row_of_numbers_has_no_names_to_look_up() {
+        let rows = "    0x3c00, 0x3c01,\n    0x3c02, 0x3c0";
+        assert!(!names_near(rows, rows.len()));
+        assert!(foreign_names(Some(Language::C), rows, rows.len(), &(0..rows.len())).is_empty());
+        assert!(!names_near("    retu", 8), "the word being typed does not count");
+        assert!(names_near("    x = 0x3c00, 0x3c0", 21));
+        assert!(names_near("    $(0x3c00)", 13), "`$` is a name in JavaScript");
+    }
 
     fn foreign(text_with_cursor: &str) -> Vec<String> {
         let cursor = text_with_cursor.find('┃').expect("cursor marker");

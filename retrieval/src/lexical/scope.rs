@@ -13,37 +13,44 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::sync::Arc;
 
 use tree_sitter::Node;
 
 use super::imports::{import_kinds, read_import};
+use super::scope_memo::{Part, ReadNode, ScopeMemo};
+use super::GateSyntax;
 use crate::language::{Language, LanguageSpec};
 use crate::names::{bound_names, NameWalk, NAME_KINDS};
 use crate::query::context_region;
 
 /// What the analysed text defines and imports.
-struct FileScope {
-    defined: HashSet<String>,
-    imported: HashSet<String>,
+struct FileScope<'p> {
+    defined: HashSet<&'p str>,
+    imported: HashSet<&'p str>,
     /// Byte ranges of import statements: their names are not uses.
     imports: Vec<Range<usize>>,
 }
 
 /// Names near the cursor whose definitions are elsewhere, in order, as written (`parse`,
 /// `strings.Split`, `Bar::new`); `None` if the grammar would not load or parse.
-/// `analysed` is the byte range of `text` read for definitions and imports.
+/// `analysed` is the byte range of `text` read for definitions and imports; `state` holds the
+/// document's previous tree and scope, so that only what changed since is parsed and read.
 pub(super) fn foreign_names(
     language: Language,
     text: &str,
     cursor: usize,
     analysed: Range<usize>,
+    state: &mut GateSyntax,
 ) -> Option<Vec<String>> {
     let spec = language.spec();
     let source = text.get(analysed.clone())?;
     let grammar = language.grammar();
-    let tree = language.parser()?.parse(source, None)?;
+    let GateSyntax { reparser, memo } = state;
+    let tree = reparser.parse(language, source)?;
     let src = source.as_bytes();
-    let scope = FileScope::read(spec, &grammar, tree.root_node(), src);
+    let part = FileScope::read(spec, &grammar, tree.root_node(), src, memo);
+    let scope = FileScope::of(&part, tree.root_node().start_byte());
     let region = context_region(text, cursor);
     let start = region.start.max(analysed.start) - analysed.start;
     let end = region.end.min(analysed.end).saturating_sub(analysed.start);
@@ -88,45 +95,34 @@ pub(super) fn foreign_names(
     Some(out)
 }
 
-impl FileScope {
-    /// Walks the whole tree once (one cursor, no allocation per node): bindings define names,
-    /// import statements import them.
-    fn read(spec: &LanguageSpec, grammar: &tree_sitter::Language, root: Node, src: &[u8]) -> Self {
+impl<'p> FileScope<'p> {
+    /// What the tree under `root` defines and imports: bindings define names, import
+    /// statements import them. Subtrees whose text `memo` has seen before are not walked again.
+    fn read(
+        spec: &LanguageSpec,
+        grammar: &tree_sitter::Language,
+        root: Node,
+        src: &[u8],
+        memo: &mut ScopeMemo,
+    ) -> Arc<Part> {
+        let reader = NodeReader {
+            spec,
+            imports: KindSet::new(grammar, import_kinds(spec.imports).iter().copied()),
+            bindings: KindSet::new(grammar, spec.scope.bindings.iter().map(|(kind, _)| *kind)),
+            src,
+        };
+        memo.read(&reader, root, src)
+    }
+
+    /// The scope `part` (the root's, starting at byte `start`) and the parts below it hold.
+    fn of(part: &'p Part, start: usize) -> Self {
         let mut scope = FileScope { defined: HashSet::new(), imported: HashSet::new(), imports: Vec::new() };
-        let imports = KindSet::new(grammar, import_kinds(spec.imports).iter().copied());
-        let bindings = KindSet::new(grammar, spec.scope.bindings.iter().map(|(kind, _)| *kind));
-        let walk = NameWalk { exports: &[], parameters: true };
-        let mut names = Vec::new();
-        let mut imported = Vec::new();
-        let mut cursor = root.walk();
-        loop {
-            let node = cursor.node();
-            let mut descend = node.child_count() > 0;
-            if node.is_named() {
-                if imports.contains(node) && read_import(spec.imports, node, src, &mut imported) {
-                    scope.imports.push(node.byte_range());
-                    descend = false;
-                } else {
-                    if node.is_error() {
-                        defined_in_error(node, src, &mut names);
-                    }
-                    if bindings.contains(node) {
-                        bind(spec, node, src, walk, &mut names);
-                    }
-                }
-            }
-            if descend && cursor.goto_first_child() {
-                continue;
-            }
-            // Up to the next sibling of this node or of an ancestor; done back at the root.
-            while !cursor.goto_next_sibling() {
-                if !cursor.goto_parent() {
-                    scope.defined.extend(names);
-                    scope.imported.extend(imported);
-                    return scope;
-                }
-            }
-        }
+        part.each(start, &mut |part, base| {
+            scope.defined.extend(part.defined.iter().map(String::as_str));
+            scope.imported.extend(part.imported.iter().map(String::as_str));
+            scope.imports.extend(part.imports.iter().map(|r| base + r.start..base + r.end));
+        });
+        scope
     }
 
     fn is_foreign(&self, language: Language, name: &str) -> bool {
@@ -137,6 +133,35 @@ impl FileScope {
             return false;
         }
         !language.knows(name)
+    }
+}
+
+/// How the gate reads one node: an import statement imports its names (and is not walked
+/// into), a binding defines them, an error node keeps what unfinished code still defines.
+struct NodeReader<'a> {
+    spec: &'a LanguageSpec,
+    imports: KindSet,
+    bindings: KindSet,
+    src: &'a [u8],
+}
+
+impl ReadNode for NodeReader<'_> {
+    fn read_node(&self, node: Node, part: &mut Part, base: usize) -> bool {
+        if !node.is_named() {
+            return node.child_count() > 0;
+        }
+        if self.imports.contains(node) && read_import(self.spec.imports, node, self.src, &mut part.imported) {
+            let range = node.byte_range();
+            part.imports.push(range.start - base..range.end - base);
+            return false;
+        }
+        if node.is_error() {
+            defined_in_error(node, self.src, &mut part.defined);
+        }
+        if self.bindings.contains(node) {
+            bind(self.spec, node, self.src, NameWalk { exports: &[], parameters: true }, &mut part.defined);
+        }
+        node.child_count() > 0
     }
 }
 
@@ -275,7 +300,7 @@ fn path_root<'s>(spec: &'s LanguageSpec, before: &str) -> Option<&'s str> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{foreign_names as gate, gate_language};
+    use super::super::{foreign_names as gate, foreign_names_again, gate_language, GateSyntax};
     use crate::language::Language;
     use std::path::Path;
 
@@ -397,6 +422,91 @@ mod tests {
         assert_eq!(gate_language(Some(Path::new("src/lib.rs"))), Some(Language::Rust));
         assert_eq!(gate_language(Some(Path::new("App.TSX"))), Some(Language::Tsx));
         assert_eq!(gate_language(Some(Path::new("build.gradle"))), None);
+    }
+
+    /// A Rust file of `n` modules of three functions each, every function over 256 bytes.
+    fn modules(n: usize) -> String {
+        (0..n)
+            .map(|m| {
+                let functions: String = (0..3)
+                    .map(|f| {
+                        format!(
+                            "    pub fn f{m}_{f}(input: &str) -> usize {{\n        let parsed = helpers::parse_{m}(input);\n        \
+                             let total = parsed.iter().map(|x| x.len()).sum::<usize>();\n        \
+                             let checked = total.checked_add({f}).unwrap_or_default();\n        \
+                             checked + Config::default().limit\n    }}\n\n"
+                        )
+                    })
+                    .collect();
+                format!("use crate::config::Config;\n\nmod m{m} {{\n{functions}}}\n\n")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_document_edited_key_by_key_gets_the_same_names_as_a_fresh_reading() {
+        let mut text = modules(6);
+        let mut state = GateSyntax::default();
+        let mut cursor = text.find("checked + Config").unwrap();
+        // Typing a new line (unfinished code on the way), deleting it again, pasting a block
+        // above the cursor, then a prompt window that moves: every step as a fresh reading.
+        enum Step {
+            Type(char),
+            Delete,
+            PasteAtTop(&'static str),
+        }
+        let mut steps: Vec<Step> =
+            "let extra = remote::fetch(&parsed, totl);\n        ".chars().map(Step::Type).collect();
+        steps.extend((0..12).map(|_| Step::Delete));
+        steps.push(Step::PasteAtTop("fn pasted(a: u32) -> u32 { outer::twice(a) }\n"));
+        for step in steps {
+            match step {
+                Step::Type(c) => {
+                    text.insert(cursor, c);
+                    cursor += c.len_utf8();
+                }
+                Step::Delete => {
+                    cursor -= 1;
+                    text.remove(cursor);
+                }
+                Step::PasteAtTop(block) => {
+                    text.insert_str(0, block);
+                    cursor += block.len();
+                }
+            }
+            let window = 0..text.len();
+            let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &window);
+            assert_eq!(again, gate(Some(Language::Rust), &text, cursor, &window), "at {cursor}");
+        }
+        for shift in [0, 40, 300, 35, 2000] {
+            let window = shift..text.len();
+            let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &window);
+            assert_eq!(again, gate(Some(Language::Rust), &text, cursor, &window), "window from {shift}");
+        }
+        for language in [Language::TypeScript, Language::Go, Language::Cpp, Language::Rust] {
+            let again = foreign_names_again(&mut state, Some(language), &text, cursor, &(0..text.len()));
+            assert_eq!(again, gate(Some(language), &text, cursor, &(0..text.len())), "{language:?}");
+        }
+    }
+
+    #[test]
+    fn a_keystroke_reads_only_the_subtrees_it_changed() {
+        let mut text = modules(20);
+        let mut state = GateSyntax::default();
+        let mut cursor = text.rfind("checked + Config").unwrap();
+        let first = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()));
+        let (remembered, fresh) = state.memo_counts();
+        assert_eq!(remembered, fresh, "the first reading computes every part");
+        assert!(remembered > 60, "{remembered} parts: every module and function is remembered");
+        assert_eq!(first, ["helpers::parse_19", "Config::default"]);
+        text.insert_str(cursor, "2 * ");
+        cursor += 4;
+        let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()));
+        assert_eq!(again, first);
+        let (remembered_now, fresh) = state.memo_counts();
+        // The file, its last module, the function and its body, the statement: not the rest.
+        assert!(fresh <= 8, "{fresh} parts read again after one edit");
+        assert!(remembered_now.abs_diff(remembered) <= 2, "{remembered} then {remembered_now} remembered");
     }
 
     #[test]

@@ -1,0 +1,149 @@
+//! What a file defines and imports, read from its syntax tree subtree by subtree and remembered
+//! by each subtree's text, so that a keystroke re-reads only the subtrees its edit changed.
+//!
+//! A subtree's names and import statements depend only on its text and kind, so large subtrees
+//! (a function, an `impl` block, a class) are remembered under a hash of both. Reading a new
+//! tree takes each remembered subtree as it was and walks only the ones whose text is new: while
+//! a person types in one function, the rest of the file costs one hash per large sibling on the
+//! way down to the edit. What the last read used is kept; everything else is forgotten.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::ops::Range;
+use std::sync::Arc;
+
+use tree_sitter::Node;
+
+/// Subtrees at least this long (bytes) are remembered; smaller ones are walked every time.
+const REMEMBERED_BYTES: usize = 256;
+
+/// Remembered subtrees are at most this deep in the tree (bounds the recursion).
+const REMEMBERED_DEPTH: usize = 24;
+
+/// What one subtree adds to the file's scope; ranges relative to the subtree's start.
+#[derive(Debug, Default)]
+pub(super) struct Part {
+    /// Names its declarations, parameters and patterns bind.
+    pub defined: Vec<String>,
+    /// Names its import statements bring in.
+    pub imported: Vec<String>,
+    /// Its import statements' byte ranges.
+    pub imports: Vec<Range<usize>>,
+    /// Remembered subtrees below it: key, offset from this subtree's start, part.
+    children: Vec<(u64, usize, Arc<Part>)>,
+}
+
+impl Part {
+    /// Calls `visit` with every part of this subtree (itself first) and its offset from `base`.
+    pub fn each<'p>(&'p self, base: usize, visit: &mut dyn FnMut(&'p Part, usize)) {
+        visit(self, base);
+        for (_, offset, child) in &self.children {
+            child.each(base + offset, visit);
+        }
+    }
+}
+
+/// How one node adds to a part: the caller's reading of import statements, bindings and error
+/// nodes. Returns whether the walk goes on into the node's children.
+pub(super) trait ReadNode {
+    /// Adds what `node` itself (not its children) contributes to `part`, whose ranges are
+    /// relative to byte `base`.
+    fn read_node(&self, node: Node, part: &mut Part, base: usize) -> bool;
+}
+
+/// Parts remembered from the last read, by subtree.
+#[derive(Debug, Default)]
+pub(super) struct ScopeMemo {
+    parts: HashMap<u64, Arc<Part>>,
+    used: HashMap<u64, Arc<Part>>,
+    /// How many parts the last read had to compute (the others were remembered).
+    fresh: usize,
+}
+
+impl ScopeMemo {
+    /// What the tree under `root` (the text `src`) defines and imports, reusing the parts of
+    /// unchanged subtrees; ranges relative to `root`'s start.
+    pub fn read(&mut self, reader: &dyn ReadNode, root: Node, src: &[u8]) -> Arc<Part> {
+        self.fresh = 0;
+        let part = self.remembered(reader, root, src, 0);
+        self.parts = std::mem::take(&mut self.used);
+        part
+    }
+
+    /// How many parts are remembered, and how many of them the last read computed.
+    #[cfg(test)]
+    pub fn counts(&self) -> (usize, usize) {
+        (self.parts.len(), self.fresh)
+    }
+
+    fn remembered(&mut self, reader: &dyn ReadNode, node: Node, src: &[u8], depth: usize) -> Arc<Part> {
+        let key = key_of(node, src);
+        if let Some(part) = self.parts.get(&key).cloned() {
+            self.keep(key, &part);
+            return part;
+        }
+        let start = node.start_byte();
+        let mut part = Part::default();
+        if reader.read_node(node, &mut part, start) {
+            let mut cursor = node.walk();
+            if cursor.goto_first_child() {
+                loop {
+                    let child = cursor.node();
+                    if child.byte_range().len() >= REMEMBERED_BYTES && depth < REMEMBERED_DEPTH {
+                        let child_part = self.remembered(reader, child, src, depth + 1);
+                        part.children.push((key_of(child, src), child.start_byte() - start, child_part));
+                    } else {
+                        walk(reader, child, &mut part, start);
+                    }
+                    if !cursor.goto_next_sibling() {
+                        break;
+                    }
+                }
+            }
+        }
+        let part = Arc::new(part);
+        self.fresh += 1;
+        self.used.insert(key, Arc::clone(&part));
+        part
+    }
+
+    /// Keeps `part` and every remembered part below it for the next read.
+    fn keep(&mut self, key: u64, part: &Arc<Part>) {
+        self.used.insert(key, Arc::clone(part));
+        for (child_key, _, child) in &part.children {
+            self.keep(*child_key, child);
+        }
+    }
+}
+
+/// A subtree's identity: its kind and text.
+fn key_of(node: Node, src: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    node.kind_id().hash(&mut hasher);
+    src.get(node.byte_range()).unwrap_or_default().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Reads every node of `root`'s subtree into `part` (ranges relative to `base`), one cursor,
+/// no recursion: a deeply nested text must not overflow the stack.
+fn walk(reader: &dyn ReadNode, root: Node, part: &mut Part, base: usize) {
+    let mut cursor = root.walk();
+    loop {
+        let node = cursor.node();
+        if reader.read_node(node, part, base) && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.node() == root {
+                return;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+        }
+    }
+}

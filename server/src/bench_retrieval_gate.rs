@@ -1,0 +1,155 @@
+//! `splice bench retrieval --through gate`: how long a request's preparation (the prompt window,
+//! the suggestion's shape and the retrieval decision) takes before the model, while a person
+//! types, without running the model.
+//!
+//! At each task of the set the document is asked about once as it was cut (the task's first
+//! request), then the removed text is typed back key by key (up to [`KEYS`] keys), one request
+//! per key, as an editor asks while a person types. Every request goes through the server's own
+//! `completion::prepare` over one shared index, in process: what differs from keystroke to
+//! keystroke is what the gate keeps of the document between requests (its syntax tree, what each
+//! part of the file defines), and that is what this measures. The model is never loaded, so a
+//! run takes seconds.
+
+use crate::bench_retrieval_tasks::Task;
+use crate::bench_stats::quantile;
+use crate::completion::{self, At};
+use crate::config::{Options, Retrieval, Settings};
+use crate::workspace::Workspace;
+use serde_json::{json, Value};
+use splice_model::CancelToken;
+use splice_retrieval::{RetrievalDecision, WorkspaceIndex};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Keys typed back at each task after its first request.
+pub const KEYS: usize = 16;
+
+/// One mode's preparation times.
+#[derive(Debug, Default, Clone)]
+pub struct GateTimes {
+    /// Each task's first request, ms.
+    pub first_ms: Vec<f64>,
+    /// Every typed key's request, ms.
+    pub typing_ms: Vec<f64>,
+    /// Requests whose decision was to retrieve, of all.
+    pub retrieved: usize,
+    /// All requests.
+    pub requests: usize,
+}
+
+impl GateTimes {
+    /// Adds another repository's times of the same mode.
+    pub fn extend(&mut self, other: GateTimes) {
+        self.first_ms.extend(other.first_ms);
+        self.typing_ms.extend(other.typing_ms);
+        self.retrieved += other.retrieved;
+        self.requests += other.requests;
+    }
+
+    /// The times as JSON: p50 and p95 of first requests and of typed keys, ms.
+    pub fn json(&self, mode: &str) -> Value {
+        let ms = |values: &[f64], q| quantile(values, q).map(|v| (v * 1000.0).round() / 1000.0);
+        json!({
+            "mode": mode,
+            "tasks": self.first_ms.len(),
+            "keys": self.typing_ms.len(),
+            "firstMsMedian": ms(&self.first_ms, 0.5),
+            "firstMsP95": ms(&self.first_ms, 0.95),
+            "typingMsMedian": ms(&self.typing_ms, 0.5),
+            "typingMsP95": ms(&self.typing_ms, 0.95),
+            "typingMsMax": ms(&self.typing_ms, 1.0),
+            "retrievedRate": (1000.0 * self.retrieved as f64 / self.requests.max(1) as f64).round() / 10.0,
+        })
+    }
+}
+
+/// A configuration whose preparation is timed: a retrieval mode, and whether the gate keeps
+/// each document's syntax between requests (off: parsed from scratch every time, as before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateVariant {
+    /// The retrieval mode.
+    pub mode: Retrieval,
+    /// Whether the gate keeps documents' syntax trees between requests.
+    pub keep_syntax: bool,
+}
+
+impl GateVariant {
+    /// Each mode as configured by default, and `auto` once more with every request parsed from
+    /// scratch (the comparison for the kept syntax).
+    pub fn for_modes(modes: &[Retrieval]) -> Vec<GateVariant> {
+        let mut variants: Vec<GateVariant> =
+            modes.iter().map(|&mode| GateVariant { mode, keep_syntax: true }).collect();
+        if modes.contains(&Retrieval::Auto) {
+            variants.push(GateVariant { mode: Retrieval::Auto, keep_syntax: false });
+        }
+        variants
+    }
+
+    /// The variant's name in the table.
+    pub fn name(&self) -> String {
+        let mode = crate::bench_retrieval::mode_name(self.mode);
+        if self.keep_syntax {
+            mode
+        } else {
+            format!("{mode}, parsed from scratch")
+        }
+    }
+}
+
+/// Times every task's first request and its typed keys in each variant, over `index`.
+pub fn decision_times(
+    repository: &Path,
+    index: &Arc<WorkspaceIndex>,
+    tasks: &[Task],
+    variants: &[GateVariant],
+    options: &Options,
+) -> anyhow::Result<Vec<GateTimes>> {
+    let context_tokens = options.ctx.unwrap_or(2048);
+    let mut all = Vec::new();
+    for variant in variants {
+        let settings = Settings::resolve(Options { retrieval: Some(variant.mode), ..options.clone() });
+        let workspace = Workspace::with_index_and_gate(
+            vec![repository.to_path_buf()],
+            settings.retrieval.clone(),
+            Arc::clone(index),
+            |gate| gate.keep_syntax = variant.keep_syntax,
+        );
+        let mut times = GateTimes::default();
+        for task in tasks {
+            let mut text = task.text.clone();
+            let mut cursor = task.cursor;
+            let keys: Vec<char> = task.expected.chars().take(KEYS).collect();
+            for key in 0..=keys.len() {
+                if key > 0 {
+                    let c = keys[key - 1];
+                    text.insert(cursor, c);
+                    cursor += c.len_utf8();
+                }
+                let document = format!("{}", task.path.display());
+                let at = At {
+                    document: &document,
+                    text: &text,
+                    cursor,
+                    text_offset: 0,
+                    path: Some(&task.path),
+                    cursor_line: None,
+                };
+                let started = Instant::now();
+                let prepared = completion::prepare(at, &workspace, &settings, context_tokens, CancelToken::new());
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                if key == 0 {
+                    times.first_ms.push(ms);
+                } else {
+                    times.typing_ms.push(ms);
+                }
+                times.requests += 1;
+                if prepared.is_ok_and(|p| matches!(p.retrieval, RetrievalDecision::Retrieve { .. })) {
+                    times.retrieved += 1;
+                }
+            }
+        }
+        all.push(times);
+    }
+    Ok(all)
+}
