@@ -186,6 +186,23 @@ fn start_long_request(client: &mut LspClient, engine: &mut LlamaServer) -> i64 {
     id
 }
 
+/// Waits until the slot is idle and returns the most tokens it was seen to have generated for
+/// its task meanwhile (`/slots` resets the count to 0 once the slot is idle).
+fn most_decoded_until_idle(engine: &mut LlamaServer) -> u64 {
+    let mut most = 0;
+    engine.wait_until(
+        |engine| match engine.slot() {
+            Some((busy, decoded)) => {
+                most = most.max(decoded);
+                !busy
+            }
+            None => false,
+        },
+        "the slot is idle",
+    );
+    most
+}
+
 #[test]
 fn a_cancelled_request_stops_the_engines_generation() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
@@ -197,12 +214,43 @@ fn a_cancelled_request_stops_the_engines_generation() {
     client.notify("$/cancelRequest", json!({ "id": id }));
     let response = client.response(id);
     assert_eq!(response["error"]["code"], -32800, "the request was cancelled: {response}");
-    engine.wait_until(|engine| engine.slot().is_some_and(|(busy, _)| !busy), "the slot is idle");
-    let (_, decoded) = engine.slot().expect("the slot's state");
-    assert!(decoded < LONG, "the engine stopped at {decoded} of {LONG} tokens once the request was cancelled");
+    let decoded = most_decoded_until_idle(&mut engine);
+    assert!(decoded < LONG / 2, "the engine went on to {decoded} of {LONG} tokens after the request was cancelled");
     // Nothing stuck: the next request is served.
     let again = client.inline_completion(NUMBERS_URI, 0, NUMBERS.len() as u32);
     assert!(again.get("error").is_none(), "{again}");
+}
+
+#[test]
+fn a_released_request_stops_the_engines_generation_once_the_person_types_something_else() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = temp_dir("remote-released");
+    let mut engine = LlamaServer::start(&gemma(), free_port(), &dir.join("llama-server.log"));
+    // With a latency budget an edit releases the request rather than cancelling it: a released
+    // run that the person types along goes on (for the typed-ahead cache). This budget is far
+    // beyond the run, so the engine would write all of it.
+    let model = gemma();
+    let args = ["--model", model.to_str().unwrap(), "--latency-budget", "600000"];
+    let mut client = LspClient::start(&args, &dir.join("splice.log"));
+    client.also_watch(engine.pid());
+    client.initialize(json!({}), long_options(&engine.url()));
+    assert_eq!(client.wait_until_loaded()["state"], "ready");
+    client.open(NUMBERS_URI, "python", NUMBERS);
+    let id = start_long_request(&mut client, &mut engine);
+    // "zzz" typed at the cursor: not what the engine writes.
+    let end = json!({ "line": 0, "character": NUMBERS.len() });
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": NUMBERS_URI, "version": 2 },
+                "contentChanges": [{ "range": { "start": end, "end": end }, "text": "zzz" }] }),
+    );
+    // Watched from the engine's side first: the released request answers only once its run
+    // has ended.
+    let decoded = most_decoded_until_idle(&mut engine);
+    assert!(decoded < LONG / 2, "the engine went on to {decoded} of {LONG} tokens after the person typed past it");
+    let response = client.response(id);
+    assert_eq!(first_line(&response), "", "the released request answers no item: {response}");
+    assert_eq!(status(&mut client)["requests"]["superseded"], 1);
 }
 
 #[test]

@@ -183,11 +183,13 @@ impl EngineClient {
     }
 }
 
-/// Waits for `future`, or fails with [`Fault::Cancelled`] as soon as `cancel` fires (dropping
-/// `future`, and with it the connection), or as stalled after [`STALL_TIMEOUT`].
+/// Waits for `future`, or fails with [`Fault::Cancelled`] as soon as `cancel` fires or, released,
+/// the document is edited away from the request's cursor (dropping `future`, and with it the
+/// connection), or as stalled after [`STALL_TIMEOUT`].
 async fn until_cancelled<T>(cancel: &CancelToken, future: impl std::future::Future<Output = T>) -> Result<T, Fault> {
     let cancelled = async {
-        while !cancel.is_cancelled() {
+        // Nothing generated yet: only an edit elsewhere can make a released request useless.
+        while !cancel.should_stop("") {
             tokio::time::sleep(CANCEL_POLL).await;
         }
     };

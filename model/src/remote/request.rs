@@ -20,6 +20,7 @@ use crate::MIN_PROMPT_TOKENS;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use serde_json::json;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -66,6 +67,10 @@ pub(crate) struct RemoteWorker<'m> {
     /// The repository-context block each document's last prompt began with: kept while it does
     /// not change, so the engine's prefix cache keeps it too.
     blocks: HashMap<String, RenderedContext>,
+    /// The engine slot the last request ran on (llama-server), learnt from its first event
+    /// even when it was then stopped: the next one asks for it, so that its prompt meets the
+    /// cells of the one before.
+    slot: Cell<Option<u32>>,
 }
 
 impl<'m> RemoteWorker<'m> {
@@ -104,6 +109,7 @@ impl<'m> RemoteWorker<'m> {
             shared,
             rates,
             blocks: HashMap::new(),
+            slot: Cell::new(None),
         }
     }
 
@@ -266,6 +272,8 @@ impl<'m> RemoteWorker<'m> {
                 let message = fault.describe(self.client.base());
                 if fault.is_outage() {
                     tracing::warn!("remote engine failed: {message}");
+                    // A restarted engine may have fewer slots: let it choose again.
+                    self.slot.set(None);
                     self.shared().health.failed(Instant::now(), message.clone(), false);
                 }
                 Err(EngineError::Remote(message))
@@ -445,6 +453,7 @@ impl<'m> RemoteWorker<'m> {
                 seed: request.sampling.seed,
                 stop: &self.stop_texts,
                 logprobs: gate.is_some(),
+                slot: self.slot.get(),
             },
         );
         let mut out = Streamed {
@@ -455,11 +464,15 @@ impl<'m> RemoteWorker<'m> {
             counters: wire::EngineCounters::default(),
         };
         let budget = self.latency_budget_ms;
+        let mut typed_past = false;
         let end = self
             .client
             .stream(protocol, &body, &request.cancel, |event| {
                 if let Some(counters) = event.counters {
                     out.counters = counters;
+                }
+                if let Some(slot) = event.slot {
+                    self.slot.set(Some(slot));
                 }
                 if let Some((first, min)) = gate.as_mut() {
                     if first.is_none() && (!event.text.is_empty() || event.stop.is_some()) {
@@ -476,6 +489,12 @@ impl<'m> RemoteWorker<'m> {
                     }
                     out.tokens += 1;
                     out.text.push_str(&event.text);
+                    // Released, and the person typed something else since: nobody can use the
+                    // rest, and the engine's slot is wanted by the next keystroke's request.
+                    if request.cancel.should_stop(&out.text) {
+                        typed_past = true;
+                        return Flow::Stop;
+                    }
                     if request.shape.verdict(&out.text) == StreamVerdict::Stop {
                         out.stop = StopReason::ShapeComplete;
                         return Flow::Stop;
@@ -494,6 +513,10 @@ impl<'m> RemoteWorker<'m> {
                 Flow::Continue
             })
             .await?;
+        if typed_past || request.cancel.is_cancelled() {
+            tracing::debug!(generated = out.tokens, "stopped: cancelled, or released and typed past");
+            return Err(Fault::Cancelled);
+        }
         if end == StreamEnd::Finished && out.stop == StopReason::EndOfGeneration && out.tokens >= max_tokens {
             out.stop = StopReason::TokenBudget;
         }

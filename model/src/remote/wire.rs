@@ -56,6 +56,9 @@ pub(crate) struct WireRequest<'a> {
     pub stop: &'a [String],
     /// Whether to ask for the log-probability of each generated token.
     pub logprobs: bool,
+    /// The engine slot to run on (llama-server's `id_slot`): the one this editor's previous
+    /// request ran on, whose cells hold its prompt. `None`: the engine chooses.
+    pub slot: Option<u32>,
 }
 
 /// The JSON body of `request` in `protocol`'s dialect, always streamed.
@@ -82,6 +85,11 @@ pub(crate) fn request_body(protocol: EngineProtocol, request: &WireRequest<'_>) 
     };
     if let Some(model) = request.model {
         body["model"] = json!(model);
+    }
+    if let (EngineProtocol::LlamaServer, Some(slot)) = (protocol, request.slot) {
+        // Wait for this editor's slot rather than take another editor's idle one: that slot's
+        // cells hold the other editor's prompt, and both would re-encode theirs.
+        body["id_slot"] = json!(slot);
     }
     if request.temperature > 0.0 {
         body["top_p"] = json!(request.top_p);
@@ -139,6 +147,8 @@ pub(crate) struct StreamEvent {
     pub counters: Option<EngineCounters>,
     /// The end of the stream (OpenAI's `[DONE]`).
     pub done: bool,
+    /// The engine slot running the request (llama-server's `id_slot`).
+    pub slot: Option<u32>,
 }
 
 /// Reads one server-sent event's `data` in `protocol`'s dialect. An error event (the engine's
@@ -181,7 +191,8 @@ fn parse_llama_server(value: &Value) -> Result<StreamEvent, String> {
         predicted_tokens: count(timings.get("predicted_n")),
         predicted_ms: timings.get("predicted_ms").and_then(Value::as_f64),
     });
-    Ok(StreamEvent { text: text.to_owned(), logprob, stop, counters, done: false })
+    let slot = value.get("id_slot").and_then(Value::as_u64).and_then(|slot| u32::try_from(slot).ok());
+    Ok(StreamEvent { text: text.to_owned(), logprob, stop, counters, done: false, slot })
 }
 
 fn parse_openai(value: &Value) -> Result<StreamEvent, String> {
@@ -206,7 +217,7 @@ fn parse_openai(value: &Value) -> Result<StreamEvent, String> {
         predicted_tokens: count(usage.get("completion_tokens")),
         predicted_ms: timings.and_then(|t| t.get("predicted_ms")).and_then(Value::as_f64),
     });
-    Ok(StreamEvent { text, logprob, stop, counters, done: false })
+    Ok(StreamEvent { text, logprob, stop, counters, done: false, slot: None })
 }
 
 /// The first token's log-probability in an OpenAI `logprobs` object: the completions API's
@@ -268,6 +279,7 @@ mod tests {
             seed: 7,
             stop,
             logprobs: true,
+            slot: None,
         }
     }
 
@@ -283,6 +295,19 @@ mod tests {
         assert_eq!(body["n_probs"], json!(1));
         assert_eq!(body["stop"], json!(["<|file_sep|>"]));
         assert!(body.get("top_p").is_none(), "greedy requests send no sampling settings: {body}");
+    }
+
+    #[test]
+    fn llama_server_requests_ask_for_the_editors_slot_and_events_say_which_ran_them() {
+        let mut pinned = request(&[1], &[]);
+        assert!(request_body(EngineProtocol::LlamaServer, &pinned).get("id_slot").is_none(), "the engine chooses");
+        pinned.slot = Some(3);
+        assert_eq!(request_body(EngineProtocol::LlamaServer, &pinned)["id_slot"], json!(3));
+        assert!(request_body(EngineProtocol::OpenAi, &pinned).get("id_slot").is_none(), "no slots in that API");
+        let event = r#"{"index":0,"content":"x","tokens":[],"stop":false,"id_slot":1,"tokens_predicted":1}"#;
+        assert_eq!(parse_event(EngineProtocol::LlamaServer, event).unwrap().slot, Some(1));
+        let unknown = r#"{"content":"x","stop":false,"id_slot":-1}"#;
+        assert_eq!(parse_event(EngineProtocol::LlamaServer, unknown).unwrap().slot, None);
     }
 
     #[test]
