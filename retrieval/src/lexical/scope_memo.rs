@@ -66,7 +66,7 @@ impl ScopeMemo {
     /// unchanged subtrees; ranges relative to `root`'s start.
     pub fn read(&mut self, reader: &dyn ReadNode, root: Node, src: &[u8]) -> Arc<Part> {
         self.fresh = 0;
-        let part = self.remembered(reader, root, src, 0);
+        let (_, part) = self.remembered(reader, root, src, 0);
         self.parts = std::mem::take(&mut self.used);
         part
     }
@@ -77,11 +77,12 @@ impl ScopeMemo {
         (self.parts.len(), self.fresh)
     }
 
-    fn remembered(&mut self, reader: &dyn ReadNode, node: Node, src: &[u8], depth: usize) -> Arc<Part> {
+    /// `node`'s key and part: remembered, or read (its large children in turn).
+    fn remembered(&mut self, reader: &dyn ReadNode, node: Node, src: &[u8], depth: usize) -> (u64, Arc<Part>) {
         let key = key_of(node, src);
         if let Some(part) = self.parts.get(&key).cloned() {
             self.keep(key, &part);
-            return part;
+            return (key, part);
         }
         let start = node.start_byte();
         let mut part = Part::default();
@@ -91,8 +92,8 @@ impl ScopeMemo {
                 loop {
                     let child = cursor.node();
                     if child.byte_range().len() >= REMEMBERED_BYTES && depth < REMEMBERED_DEPTH {
-                        let child_part = self.remembered(reader, child, src, depth + 1);
-                        part.children.push((key_of(child, src), child.start_byte() - start, child_part));
+                        let (child_key, child_part) = self.remembered(reader, child, src, depth + 1);
+                        part.children.push((child_key, child.start_byte() - start, child_part));
                     } else {
                         walk(reader, child, &mut part, start);
                     }
@@ -105,7 +106,7 @@ impl ScopeMemo {
         let part = Arc::new(part);
         self.fresh += 1;
         self.used.insert(key, Arc::clone(&part));
-        part
+        (key, part)
     }
 
     /// Keeps `part` and every remembered part below it for the next read.
