@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::keywords;
 use crate::language::Language;
-use crate::lexical::{foreign_names_again, gate_language, top_level_start, GateSyntax};
+use crate::lexical::{foreign_names_again, gate_language, GateSyntax};
 use crate::query::{completes_locally, typed_word, QueryTerms};
 use crate::select::{select, SearchLimits};
 use crate::workspace::WorkspaceIndex;
@@ -130,16 +130,9 @@ impl SelectiveRetriever {
         let mut prefix = String::new();
         if self.mode == RetrievalMode::Auto {
             let path = query.path.filter(|_| self.config.keep_syntax);
-            // A prompt window that begins mid-file is read from its first top-level line.
-            let from = match language {
-                Some(language) if language != Language::Python && query.first_line > 0 => {
-                    top_level_start(query.text, query.cursor)
-                }
-                _ => 0,
-            };
-            let window = query.window.start.saturating_sub(from)..query.window.end.saturating_sub(from);
+            let mid_file = query.first_line > 0;
             let names = self.syntax.with(path, |state| {
-                foreign_names_again(state, language, &query.text[from..], query.cursor - from, &window)
+                foreign_names_again(state, language, query.text, query.cursor, &query.window, mid_file)
             });
             if names.is_empty() {
                 return skip("no names from other files near the cursor".to_owned());

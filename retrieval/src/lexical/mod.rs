@@ -55,7 +55,7 @@ enum Dialect {
 /// (`parse_config`, `helpers.load`, `strings.Split`, `Bar::new`), for a file in `language`
 /// (`None`: not a language of the table).
 pub fn foreign_names(language: Option<Language>, text: &str, cursor: usize, window: &Range<usize>) -> Vec<String> {
-    foreign_names_again(&mut GateSyntax::default(), language, text, cursor, window)
+    foreign_names_again(&mut GateSyntax::default(), language, text, cursor, window, false)
 }
 
 /// What the gate keeps of one document between its requests: the last syntax tree (the next
@@ -83,13 +83,15 @@ impl std::fmt::Debug for GateSyntax {
 
 /// [`foreign_names`] for a document the gate has seen before: the same answer, at the cost of
 /// what changed since `state` last saw it (any earlier text of any document is fine, only
-/// slower).
+/// slower). `starts_mid_file`: `text` is a prompt window that begins below the file's first
+/// line, so its syntax is read from its first top-level line ([`top_level_start`]).
 pub fn foreign_names_again(
     state: &mut GateSyntax,
     language: Option<Language>,
     text: &str,
     cursor: usize,
     window: &Range<usize>,
+    starts_mid_file: bool,
 ) -> Vec<String> {
     let cursor = floor_char_boundary(text, cursor);
     let analysed = if text.len() <= MAX_ANALYSED_BYTES {
@@ -102,7 +104,10 @@ pub fn foreign_names_again(
         Some(Language::Python) => by_lines(Dialect::Python, text, cursor, analysed),
         Some(_) if !names_near(text, cursor) => Vec::new(),
         Some(language) => {
-            let parsed = parsed_range(text, cursor, window);
+            let mut parsed = parsed_range(text, cursor, window);
+            if starts_mid_file {
+                parsed.start = top_level_start(text, parsed.start, cursor);
+            }
             scope::foreign_names(language, text, cursor, parsed, state)
                 .unwrap_or_else(|| by_lines(Dialect::Other, text, cursor, analysed))
         }
@@ -126,14 +131,15 @@ fn names_near(text: &str, cursor: usize) -> bool {
 }
 
 /// Where the syntax analysis of a text that begins mid-file (a prompt window) should start: the
-/// first line before the cursor's context that can begin a top-level item (at column 0: a
-/// name, `#`, `@`, `$` or a comment), else 0. A window cut inside a construct (the middle of a
-/// function or of a 4,000-entry lookup table) sends tree-sitter into error recovery over the
-/// whole window, which costs several times a clean parse and gives a worse tree; the lines
-/// skipped belong to a construct that ends before the cursor's context.
-pub fn top_level_start(text: &str, cursor: usize) -> usize {
+/// first line from byte `from` (a line start) and before the cursor's context that can begin a
+/// top-level item (at column 0: a name, `#`, `@`, `$` or a comment), else `from`. A window cut
+/// inside a construct (the middle of a function or of a 4,000-entry lookup table) sends
+/// tree-sitter into error recovery over the whole window, which costs several times a clean
+/// parse and gives a worse tree; the lines skipped belong to a construct that ends before the
+/// cursor's context.
+fn top_level_start(text: &str, from: usize, cursor: usize) -> usize {
     let context = context_region(text, floor_char_boundary(text, cursor)).start;
-    let mut line = 0;
+    let mut line = from;
     while line < context {
         let rest = &text.as_bytes()[line..];
         let top_level = match rest.first() {
@@ -149,7 +155,7 @@ pub fn top_level_start(text: &str, cursor: usize) -> usize {
             None => break,
         }
     }
-    0
+    from
 }
 
 /// Above this size a file in a table language is parsed only around the cursor: tree-sitter
@@ -448,12 +454,12 @@ mod tests {
         let table = "    0x3c00, 0x3c01,\n    0x3c02,\n};\n\n";
         let function = "static int f(int x) {\n    return helper(x);\n}\n";
         let text = format!("{table}{function}{}int g(void) {{\n    return f(1", "\n".repeat(12));
-        assert_eq!(top_level_start(&text, text.len()), table.len());
+        assert_eq!(top_level_start(&text, 0, text.len()), table.len());
         // No such line before the cursor's context: from the start.
         let short = format!("{table}int g(void) {{\n    return f(1");
-        assert_eq!(top_level_start(&short, short.len()), 0);
+        assert_eq!(top_level_start(&short, 0, short.len()), 0);
         let comment = format!("  tail of a comment */\n// note\n{}x = 1", "\n".repeat(12));
-        assert_eq!(top_level_start(&comment, comment.len()), "  tail of a comment */\n".len());
+        assert_eq!(top_level_start(&comment, 0, comment.len()), "  tail of a comment */\n".len());
     }
 
     #[test]

@@ -475,16 +475,16 @@ mod tests {
                 }
             }
             let window = 0..text.len();
-            let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &window);
+            let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &window, false);
             assert_eq!(again, gate(Some(Language::Rust), &text, cursor, &window), "at {cursor}");
         }
         for shift in [0, 40, 300, 35, 2000] {
             let window = shift..text.len();
-            let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &window);
+            let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &window, false);
             assert_eq!(again, gate(Some(Language::Rust), &text, cursor, &window), "window from {shift}");
         }
         for language in [Language::TypeScript, Language::Go, Language::Cpp, Language::Rust] {
-            let again = foreign_names_again(&mut state, Some(language), &text, cursor, &(0..text.len()));
+            let again = foreign_names_again(&mut state, Some(language), &text, cursor, &(0..text.len()), false);
             assert_eq!(again, gate(Some(language), &text, cursor, &(0..text.len())), "{language:?}");
         }
     }
@@ -494,14 +494,14 @@ mod tests {
         let mut text = modules(20);
         let mut state = GateSyntax::default();
         let mut cursor = text.rfind("checked + Config").unwrap();
-        let first = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()));
+        let first = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
         let (remembered, fresh) = state.memo_counts();
         assert_eq!(remembered, fresh, "the first reading computes every part");
         assert!(remembered > 60, "{remembered} parts: every module and function is remembered");
         assert_eq!(first, ["helpers::parse_19", "Config::default"]);
         text.insert_str(cursor, "2 * ");
         cursor += 4;
-        let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()));
+        let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
         assert_eq!(again, first);
         let (remembered_now, fresh) = state.memo_counts();
         // The file, its last module, the function and its body, the statement: not the rest.
