@@ -345,7 +345,6 @@ fn print(runs: &[LanguageRun], through: Through, as_json: bool) {
         println!("{}", json!({ "through": through, "languages": languages }));
         return;
     }
-    let cell = |v: &Value| if v.is_null() { "-".to_owned() } else { v.to_string() };
     for (run, language) in runs.iter().zip(&languages) {
         println!("splice bench retrieval: {} (through {through})", run.set.name);
         if !run.gate.is_empty() {
@@ -390,7 +389,6 @@ fn print(runs: &[LanguageRun], through: Through, as_json: bool) {
 
 /// `--through gate`'s table: preparation times per mode, first requests and typed keys.
 fn print_gate(language: &Value, chunking: Option<&Chunking>) {
-    let cell = |v: &Value| if v.is_null() { "-".to_owned() } else { v.to_string() };
     println!("| mode | tasks | keys typed | first request: prepare ms p50 / p95 | typing: prepare ms p50 / p95 / max | retrieving % |");
     println!("|---|---|---|---|---|---|");
     for g in language["preparation"].as_array().into_iter().flatten() {
@@ -411,6 +409,15 @@ fn print_gate(language: &Value, chunking: Option<&Chunking>) {
         println!("{}", chunking.line());
     }
     println!();
+}
+
+/// A table cell: the value, or `-` where there is none.
+fn cell(v: &Value) -> String {
+    if v.is_null() {
+        "-".to_owned()
+    } else {
+        v.to_string()
+    }
 }
 
 /// 1 − Levenshtein distance / longer length, over characters (1 for two empty strings).

@@ -117,6 +117,7 @@ pub fn decision_times(
         );
         let mut times = GateTimes::default();
         for task in tasks {
+            let document = task.path.display().to_string();
             let mut text = task.text.clone();
             let mut cursor = task.cursor;
             let keys: Vec<char> = task.expected.chars().take(KEYS).collect();
@@ -126,7 +127,6 @@ pub fn decision_times(
                     text.insert(cursor, c);
                     cursor += c.len_utf8();
                 }
-                let document = format!("{}", task.path.display());
                 let at = At {
                     document: &document,
                     text: &text,
