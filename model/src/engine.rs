@@ -544,6 +544,7 @@ fn run_thread(
         model = %info.path.display(), architecture = %info.architecture, template = %info.template.describe(),
         ctx = info.context_tokens, gpu_layers = info.gpu_layers, "model loaded"
     );
+    tracing::debug!(system = %crate::build_info::llama_system_info(), "llama.cpp");
     if ready.send(Ok(info)).is_err() {
         return;
     }

@@ -7,6 +7,7 @@
 //! suggestion is complete ([`shape`]). It never sees an LSP type: positions, URIs and JSON-RPC
 //! belong to the server crate.
 
+mod build_info;
 pub mod cache_plan;
 mod cancel;
 pub mod candidates;
