@@ -5,6 +5,11 @@
 //! name, so its own confidence says nothing: `auto` retrieves the definitions (first) without
 //! asking it, and `always` puts them first too.
 //!
+//! Next, a near copy: when the lines before the cursor are distinctive enough
+//! ([`crate::near_copy::Anchor`]), the search's hits are looked through for a place that repeats
+//! them in order and goes on after them (a sibling file's copy of the same code). The model
+//! cannot know that continuation either, so `auto` retrieves without asking it, the copy first.
+//!
 //! Otherwise `auto` runs the cheap gates in order and stops at the first that says no: (a) lexical —
 //! names near the cursor whose definitions live in other files ([`crate::lexical`]); (b) score —
 //! the best hit's BM25 score per query term must reach [`GateConfig::score_threshold`]. A request
@@ -18,6 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::keywords;
 use crate::language::Language;
 use crate::lexical::{foreign_names_again, gate_language, GateSyntax};
+use crate::near_copy::{self, Anchor};
 use crate::query::{completes_locally, typed_word, QueryTerms};
 use crate::select::{select, SearchLimits};
 use crate::workspace::WorkspaceIndex;
@@ -128,12 +134,24 @@ impl SelectiveRetriever {
             };
         }
         let mut prefix = String::new();
+        let mut found = None;
         if self.mode == RetrievalMode::Auto {
             let path = query.path.filter(|_| self.config.keep_syntax);
             let mid_file = query.first_line > 0;
             let names = self.syntax.with(path, |state| {
                 foreign_names_again(state, language, query.text, query.cursor, &query.window, mid_file)
             });
+            let anchor = Anchor::before(query.text, query.cursor).filter(|_| !terms.is_empty());
+            if names.is_empty() && anchor.is_none() {
+                return skip("no names from other files near the cursor".to_owned());
+            }
+            if let Some(anchor) = anchor {
+                let hits = self.index.search_terms(&terms, query, &self.config.limits).hits;
+                match near_copy_first(&anchor, hits) {
+                    Ok(decision) => return decision,
+                    Err(hits) => found = Some(hits),
+                }
+            }
             if names.is_empty() {
                 return skip("no names from other files near the cursor".to_owned());
             }
@@ -142,29 +160,44 @@ impl SelectiveRetriever {
         if terms.is_empty() {
             return skip(format!("{prefix}no query terms near the cursor"));
         }
-        let found = self.index.search_terms(&terms, query, &self.config.limits);
-        let Some(best) = found.hits.first() else {
+        let hits = found.unwrap_or_else(|| self.index.search_terms(&terms, query, &self.config.limits).hits);
+        let Some(best) = hits.first() else {
             return skip(format!("{prefix}nothing matched ({} query terms)", terms.len()));
         };
         let per_term = best.score / terms.len().max(1) as f32;
         let threshold = self.config.score_threshold;
-        let count = found.hits.len();
+        let count = hits.len();
         match self.mode {
             RetrievalMode::Auto if per_term < threshold => {
                 skip(format!("{prefix}best score {per_term:.2}/term < {threshold:.2}"))
             }
             RetrievalMode::Auto => RetrievalDecision::Retrieve {
                 reason: format!("{prefix}best score {per_term:.2}/term ≥ {threshold:.2}; {count} snippets"),
-                snippets: found.hits,
+                snippets: hits,
                 check_model: true,
             },
             _ => RetrievalDecision::Retrieve {
                 reason: format!("always: {count} snippets, best score {per_term:.2}/term"),
-                snippets: found.hits,
+                snippets: hits,
                 check_model: false,
             },
         }
     }
+}
+
+/// The decision to retrieve `hits` with the first near copy of `anchor` among them first, or
+/// the hits back when none repeats it.
+fn near_copy_first(anchor: &Anchor, mut hits: Vec<Snippet>) -> Result<RetrievalDecision, Vec<Snippet>> {
+    let Some(copy) = near_copy::find(anchor, &hits) else { return Err(hits) };
+    let first = hits.remove(copy);
+    let reason = format!(
+        "{} repeat in {} and go on there; {} snippets",
+        anchor.describe(),
+        first.path.display(),
+        hits.len() + 1
+    );
+    hits.insert(0, first);
+    Ok(RetrievalDecision::Retrieve { snippets: hits, reason, check_model: false })
 }
 
 /// How many ranked chunks order several definitions of the typed word.

@@ -15,7 +15,7 @@
 //! - [`workspace`]: [`WorkspaceIndex`]: open, sync, per-file updates, search; [`reconcile`]:
 //!   bringing the index of a path in line with the disk; [`watch`]: the file watcher;
 //! - [`query`], [`select`]: the terms around the cursor, and from hits to snippets;
-//! - [`lexical`], [`gate`]: the selective-retrieval gate;
+//! - [`lexical`], [`near_copy`], [`gate`]: the selective-retrieval gate;
 //! - [`syntax`]: tree-sitter error counts, for checking a suggestion before it is shown.
 //!
 //! **Architecture invariant:** this crate knows nothing of llama.cpp or LSP. It deals in paths,
@@ -28,6 +28,7 @@ pub mod keywords;
 pub mod language;
 pub mod lexical;
 mod names;
+pub mod near_copy;
 pub mod query;
 mod reconcile;
 pub mod rules;

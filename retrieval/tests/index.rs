@@ -400,3 +400,31 @@ fn hits_do_not_change_while_a_word_is_typed() {
         assert_eq!(search(&text), expected, "after typing {:?}", &word[..n]);
     }
 }
+
+#[test]
+fn auto_retrieves_a_sibling_file_that_repeats_the_lines_before_the_cursor_without_asking_the_model() {
+    let option = "class Option {\n  constructor(flags, description) {\n    this.flags = flags;\n    this.description = description || '';\n    this.required = flags.includes('<');\n  }\n}\n";
+    let unrelated = "function area(width, height) {\n  const total = width * height;\n  return total;\n}\n";
+    let copying = "class Argument {\n  constructor(flags, description) {\n    this.flags = flags;\n    this.description = description || '';\n    ";
+    let elsewhere = "class Argument {\n  constructor(flags, description) {\n    this.description = description || '';\n    this.flags = flags;\n    ";
+    let fx = Fixture::new(&[
+        ("lib/option.js", option),
+        ("lib/area.js", unrelated),
+        ("lib/argument.js", copying),
+        ("lib/other.js", elsewhere),
+    ]);
+    let r = retriever(&fx, RetrievalMode::Auto, GateConfig::default());
+    match decide(&r, &fx.root.join("lib/argument.js"), copying) {
+        RetrievalDecision::Retrieve { snippets, reason, check_model } => {
+            assert!(!check_model, "a near copy is not the model's to judge: {reason}");
+            assert_eq!(snippets[0].path, PathBuf::from("lib/option.js"), "{reason}");
+            assert!(reason.starts_with("the 2 lines before the cursor repeat in lib/option.js"), "{reason}");
+        }
+        other => panic!("expected Retrieve, got {other:?}"),
+    }
+    // The same lines in another order: no copy goes on from them, and no name is foreign.
+    match decide(&r, &fx.root.join("lib/other.js"), elsewhere) {
+        RetrievalDecision::Skip { reason } => assert_eq!(reason, "no names from other files near the cursor"),
+        other => panic!("expected Skip, got {other:?}"),
+    }
+}

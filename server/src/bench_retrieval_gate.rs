@@ -34,6 +34,8 @@ pub struct GateTimes {
     pub typing_ms: Vec<f64>,
     /// Requests whose decision was to retrieve, of all.
     pub retrieved: usize,
+    /// First requests (one per task) whose decision was to retrieve.
+    pub first_retrieved: usize,
     /// All requests.
     pub requests: usize,
 }
@@ -44,6 +46,7 @@ impl GateTimes {
         self.first_ms.extend(other.first_ms);
         self.typing_ms.extend(other.typing_ms);
         self.retrieved += other.retrieved;
+        self.first_retrieved += other.first_retrieved;
         self.requests += other.requests;
     }
 
@@ -60,6 +63,7 @@ impl GateTimes {
             "typingMsP95": ms(&self.typing_ms, 0.95),
             "typingMsMax": ms(&self.typing_ms, 1.0),
             "retrievedRate": (1000.0 * self.retrieved as f64 / self.requests.max(1) as f64).round() / 10.0,
+            "firstRetrievedRate": (1000.0 * self.first_retrieved as f64 / self.first_ms.len().max(1) as f64).round() / 10.0,
         })
     }
 }
@@ -146,6 +150,7 @@ pub fn decision_times(
                 times.requests += 1;
                 if prepared.is_ok_and(|p| matches!(p.retrieval, RetrievalDecision::Retrieve { .. })) {
                     times.retrieved += 1;
+                    times.first_retrieved += usize::from(key == 0);
                 }
             }
         }
