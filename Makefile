@@ -48,6 +48,7 @@ build: tools
 
 tools:
 	@scripts/tools.sh
+	@scripts/llama-flags.sh $(TARGET_DIR)
 
 LLAMA_SERVER := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/splice/peer/llama.cpp/build/bin/llama-server
 

@@ -12,10 +12,7 @@ bin="$dir/llama.cpp/build/bin/llama-server"
 # Built for this CPU (GGML_NATIVE) but without Intel AMX, like Splice's own llama.cpp (see
 # .cargo/config.toml): ggml's AMX kernels crash at the first model run on CPUs that have AMX.
 # The flags are kept beside the binary, so that a binary built with other flags is rebuilt.
-flags=""
-if [ "$(uname -m)" = x86_64 ]; then
-  flags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
-fi
+flags=$(llama_cpp_flags)
 stamp="$dir/llama.cpp/build/splice-compiler-flags"
 if [ ! -x "$bin" ] || [ "$(cat "$stamp" 2>/dev/null)" != "flags: $flags" ]; then
   mkdir -p "$dir"

@@ -64,3 +64,14 @@ fetch_sdist() {
   tar -xzf "$dir/$name-$version.tar.gz" -C "$into"
   rm -rf "$dir"
 }
+
+# The C and C++ flags that llama.cpp is built with on this machine, beyond GGML_NATIVE: those
+# that .cargo/config.toml gives x86-64 Linux (Intel AMX left out), nothing elsewhere. One list
+# for Splice's own llama.cpp and the peer llama-server.
+llama_cpp_flags() {
+  local root
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ]; then
+    sed -n 's/^CXXFLAGS_x86_64_unknown_linux_gnu = "\(.*\)"$/\1/p' "$root/.cargo/config.toml"
+  fi
+}
