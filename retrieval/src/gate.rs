@@ -141,11 +141,7 @@ impl SelectiveRetriever {
             let names = self.syntax.with(path, |state| {
                 foreign_names_again(state, language, query.text, query.cursor, &query.window, mid_file)
             });
-            let anchor = Anchor::before(query.text, query.cursor).filter(|_| !terms.is_empty());
-            if names.is_empty() && anchor.is_none() {
-                return skip("no names from other files near the cursor".to_owned());
-            }
-            if let Some(anchor) = anchor {
+            if let Some(anchor) = Anchor::before(query.text, query.cursor).filter(|_| !terms.is_empty()) {
                 let hits = self.index.search_terms(&terms, query, &self.config.limits).hits;
                 match near_copy_first(&anchor, hits) {
                     Ok(decision) => return decision,
