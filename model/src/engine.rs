@@ -245,8 +245,11 @@ pub struct CompletionStats {
     /// Of those, how many the latency budget dropped: the cache could not follow the whole
     /// window in time (a cold document); idle time puts them back.
     pub budget_cut_tokens: usize,
-    /// Tokens generated.
+    /// Tokens generated (for the suggestion shown).
     pub generated_tokens: usize,
+    /// Tokens generated without the repository context and thrown away, because the model was
+    /// unsure of one of them and the line was written again with the context.
+    pub discarded_tokens: usize,
     /// Milliseconds to decode the prompt.
     pub prompt_ms: f64,
     /// Milliseconds from the start of the request to the first generated token.
@@ -285,13 +288,22 @@ pub struct ContextVerdict {
     /// The most likely first token's probability without the context, when it was computed
     /// ([`ContextUse::IfUncertain`](crate::ContextUse::IfUncertain)).
     pub first_token_probability: Option<f32>,
+    /// When the model was sure of the first token and went on writing the first line without
+    /// the context: the least probability among the next tokens it watched there (the one that
+    /// brought the context in, when it was used).
+    pub line_probability: Option<f32>,
 }
 
 impl ContextVerdict {
     /// A verdict: whether the context was used, why, and the first token's probability when
     /// it was asked for.
     pub(crate) fn new(used: bool, reason: impl Into<String>, first_token_probability: Option<f32>) -> Self {
-        ContextVerdict { used, reason: reason.into(), first_token_probability }
+        ContextVerdict { used, reason: reason.into(), first_token_probability, line_probability: None }
+    }
+
+    /// The verdict with the first line's least watched probability.
+    pub(crate) fn with_line_probability(self, line_probability: Option<f32>) -> Self {
+        ContextVerdict { line_probability, ..self }
     }
 }
 

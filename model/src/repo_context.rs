@@ -44,9 +44,12 @@ pub enum ContextUse {
     /// Always (`--retrieval always`, or the gate already decided).
     Always,
     /// Only when the model is unsure without it: the most likely first token's probability,
-    /// computed from the prompt without context, is below `min_probability`. When the document's
-    /// cached prompt already starts with this very block (the previous request used it), it is
-    /// kept without asking, so typing does not toggle it in and out of the cache.
+    /// computed from the prompt without context, is below `min_probability`, or (active
+    /// retrieval, as FLARE, arXiv 2305.06983) one of the first line's next tokens is, as the
+    /// model writes that line without the context (at most [`FIRST_LINE_WATCH_TOKENS`]): then
+    /// what it wrote is thrown away and the line is written again with the context. When the
+    /// document's cached prompt already starts with this very block (the previous request used
+    /// it), it is kept without asking, so typing does not toggle it in and out of the cache.
     IfUncertain {
         /// Confidence at or above which the context is not needed.
         min_probability: f32,
@@ -184,13 +187,27 @@ pub fn render(
 
 /// The probability of the most likely next token under `logits` (a softmax maximum).
 pub fn top_probability(logits: &[f32]) -> f32 {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    top_probability_among(logits, |_| true)
+}
+
+/// [`top_probability`] over the tokens `allowed` admits only (renormalized among them): how sure
+/// the model is while token healing restricts its choice to what spells the typed text.
+pub(crate) fn top_probability_among(logits: &[f32], allowed: impl Fn(usize) -> bool) -> f32 {
+    let max =
+        logits.iter().enumerate().filter(|&(id, _)| allowed(id)).map(|(_, &l)| l).fold(f32::NEG_INFINITY, f32::max);
     if !max.is_finite() {
         return 0.0;
     }
-    let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
+    let sum: f64 =
+        logits.iter().enumerate().filter(|&(id, _)| allowed(id)).map(|(_, &l)| f64::from(l - max).exp()).sum();
     (1.0 / sum) as f32
 }
+
+/// How many of the first line's generated tokens the model's confidence is watched for
+/// ([`ContextUse::IfUncertain`]): past the first token, a line's uncertain word is usually
+/// within its first few tokens (`Op::` then `Less`), and each watched token is decoding work
+/// thrown away when the context goes in after all.
+pub const FIRST_LINE_WATCH_TOKENS: usize = 12;
 
 #[cfg(test)]
 mod tests {
@@ -268,5 +285,14 @@ mod tests {
         assert!((top_probability(&[0.0, 0.0]) - 0.5).abs() < 1e-6);
         assert!(top_probability(&[10.0, 0.0, 0.0]) > 0.99);
         assert_eq!(top_probability(&[]), 0.0);
+    }
+
+    #[test]
+    fn top_probability_among_renormalizes_over_the_allowed_tokens() {
+        // Token 0 dominates, but only tokens 1 and 2 are allowed: an even choice between them.
+        let logits = [10.0, 1.0, 1.0, 0.0];
+        assert!((top_probability_among(&logits, |id| id == 1 || id == 2) - 0.5).abs() < 1e-6);
+        assert!((top_probability_among(&logits, |id| id == 3) - 1.0).abs() < 1e-6);
+        assert_eq!(top_probability_among(&logits, |_| false), 0.0);
     }
 }

@@ -18,7 +18,10 @@ use crate::healing::Healing;
 use crate::llama_log;
 use crate::prompt_builder::{DocumentTokens, Prompt, PromptBuilder};
 use crate::rates::SharedRates;
-use crate::repo_context::{top_probability, ContextUse, RenderedContext, RepoContext, RepoFormat};
+use crate::repo_context::{
+    top_probability, top_probability_among, ContextUse, RenderedContext, RepoContext, RepoFormat,
+    FIRST_LINE_WATCH_TOKENS,
+};
 use crate::sequence::Llama;
 use crate::shape::StreamVerdict;
 use crate::speculation::{SpeculationPolicy, MAX_DRAFTS_PER_STEP};
@@ -188,27 +191,35 @@ impl<'m> Worker<'m> {
         let max_tokens = self.max_tokens(request);
         let mut stats = CompletionStats::default();
         let document = self.tokenize_document(request, self.prefill_allowance());
-        let (prompt, slot) = self.prepare_prompt(request, &document, max_tokens, &mut stats)?;
-        stats.prompt_tokens = prompt.tokens.len();
-        stats.reused_tokens = prompt.tokens.len().saturating_sub(stats.encoded_tokens);
-        stats.dropped_prefix_tokens = prompt.dropped;
-        stats.budget_cut_tokens = prompt.cut;
-        if prompt.cut > 0 {
-            let document = DocumentTokens { allowance: Some(WIDEN_CHUNK), ..document };
-            self.widening = Some(Widening { document, block: prompt.context.clone(), max_tokens });
-        } else if self.widening.as_ref().is_some_and(|w| w.document.key == request.document) {
-            self.widening = None;
-        }
-        stats.prompt_ms = ms_since(started);
-        tracing::debug!(
-            prompt = prompt.tokens.len(),
-            context = stats.context_tokens,
-            encoded = stats.encoded_tokens,
-            shifted = stats.shifted_tokens,
-            "prompt ready"
-        );
+        let (prompt, slot, held) = self.prepare_prompt(request, &document, max_tokens, &mut stats)?;
+        self.note_prompt(request, &document, &prompt, max_tokens, started, &mut stats);
         let generated_from = self.documents.sequence(slot).tokens().len();
-        let (text, stop, branches) = self.generate(request, slot, prompt.healing, max_tokens, started, &mut stats)?;
+        let watch = held.as_ref().map(|held| LineWatch::new(held.min_probability));
+        let (slot, generated_from, (text, stop, branches)) =
+            match self.generate(request, slot, prompt.healing, max_tokens, started, &mut stats, watch)? {
+                Generated::Done(text, stop, branches) => (slot, generated_from, (text, stop, branches)),
+                Generated::Unsure { step, probability } => {
+                    let Some(held) = held else { unreachable!("only a watched generation is unsure") };
+                    // What was written without the context goes; the line is written again with it.
+                    self.documents.sequence(slot).truncate_generated(&mut self.llama, generated_from)?;
+                    stats.discarded_tokens = std::mem::take(&mut stats.generated_tokens);
+                    let reason = format!(
+                        "model unsure without it at token {} of the first line (p={probability:.2} < {})",
+                        step + 1,
+                        held.min_probability
+                    );
+                    let verdict = ContextVerdict::new(true, reason, Some(held.first_token_probability))
+                        .with_line_probability(Some(probability));
+                    let (prompt, slot) =
+                        self.use_context(request, held.with, verdict, false, max_tokens, &mut stats)?;
+                    self.note_prompt(request, &document, &prompt, max_tokens, started, &mut stats);
+                    let generated_from = self.documents.sequence(slot).tokens().len();
+                    match self.generate(request, slot, prompt.healing, max_tokens, started, &mut stats, None)? {
+                        Generated::Done(text, stop, branches) => (slot, generated_from, (text, stop, branches)),
+                        Generated::Unsure { .. } => unreachable!("an unwatched generation is never unsure"),
+                    }
+                }
+            };
         let (text, stop) =
             self.check_candidates(request, slot, generated_from, (text, stop), branches, started, &mut stats)?;
         stats.total_ms = ms_since(started);
@@ -222,17 +233,49 @@ impl<'m> Worker<'m> {
         Ok(Completion { text, stop, stats })
     }
 
+    /// Records what the prompt the cache now holds is made of, and when it is cut by the latency
+    /// budget, remembers it for idle widening.
+    fn note_prompt(
+        &mut self,
+        request: &CompletionRequest,
+        document: &DocumentTokens,
+        prompt: &Prompt,
+        max_tokens: usize,
+        started: Instant,
+        stats: &mut CompletionStats,
+    ) {
+        stats.prompt_tokens = prompt.tokens.len();
+        stats.reused_tokens = prompt.tokens.len().saturating_sub(stats.encoded_tokens);
+        stats.dropped_prefix_tokens = prompt.dropped;
+        stats.budget_cut_tokens = prompt.cut;
+        if prompt.cut > 0 {
+            let document = DocumentTokens { allowance: Some(WIDEN_CHUNK), ..document.clone() };
+            self.widening = Some(Widening { document, block: prompt.context.clone(), max_tokens });
+        } else if self.widening.as_ref().is_some_and(|w| w.document.key == request.document) {
+            self.widening = None;
+        }
+        stats.prompt_ms = ms_since(started);
+        tracing::debug!(
+            prompt = prompt.tokens.len(),
+            context = stats.context_tokens,
+            encoded = stats.encoded_tokens,
+            shifted = stats.shifted_tokens,
+            "prompt ready"
+        );
+    }
+
     /// Builds the request's prompt, with or without its repository context, and brings the
     /// document's cache to it; the batch then holds the prompt's last logits. With
     /// [`ContextUse::IfUncertain`] the prompt without context is decoded first (usually cached:
-    /// typing is an append) and the context is added only if the model is unsure.
+    /// typing is an append) and the context is added if the model is unsure of the first token;
+    /// if it is sure, the context is held back ([`HeldContext`]) while the first line is written.
     fn prepare_prompt(
         &mut self,
         request: &CompletionRequest,
         document: &DocumentTokens,
         max_tokens: usize,
         stats: &mut CompletionStats,
-    ) -> Result<(Prompt, usize), EngineError> {
+    ) -> Result<(Prompt, usize, Option<HeldContext>), EngineError> {
         let with =
             request.context.as_ref().map(|context| (context, self.prompt_for(document, Some(context), max_tokens)));
         let (context, with) = match with {
@@ -246,7 +289,7 @@ impl<'m> Worker<'m> {
                         stats.context_files = prompt.context.files;
                         let reason = "kept the previous request's context (cached; none asked for)".to_owned();
                         stats.context = Some(ContextVerdict::new(true, reason, None));
-                        return Ok((prompt, slot));
+                        return Ok((prompt, slot, None));
                     }
                 }
                 let prompt = self.prompt_for(document, None, max_tokens);
@@ -256,7 +299,7 @@ impl<'m> Worker<'m> {
                     let reason = "no retrieved snippet fits the context budget".to_owned();
                     stats.context = Some(ContextVerdict::new(false, reason, None));
                 }
-                return Ok((prompt, slot));
+                return Ok((prompt, slot, None));
             }
         };
         let block = &with.tokens[..with.context_end];
@@ -272,16 +315,34 @@ impl<'m> Worker<'m> {
                         self.follow_into(&request.document, &without.tokens, max_tokens, &request.cancel, stats)?;
                     let p = top_probability(self.llama.last_logits());
                     if p >= min_probability {
+                        // Sure of the first token: the first line decides ([`LineWatch`]); the
+                        // verdict stands unless generation finds an unsure token.
                         let reason = format!("model sure without it (first token p={p:.2} ≥ {min_probability})");
                         stats.context = Some(ContextVerdict::new(false, reason, Some(p)));
                         self.documents.set_block(slot, None);
-                        return Ok((without, slot));
+                        let held = HeldContext { with, min_probability, first_token_probability: p };
+                        return Ok((without, slot, Some(held)));
                     }
                     let reason = format!("model unsure without it (first token p={p:.2} < {min_probability})");
                     ContextVerdict::new(true, reason, Some(p))
                 }
             }
         };
+        let (prompt, slot) = self.use_context(request, with, verdict, block_cached, max_tokens, stats)?;
+        Ok((prompt, slot, None))
+    }
+
+    /// Brings the document's cache to `with`, a prompt that starts with a repository-context
+    /// block, and records `verdict`.
+    fn use_context(
+        &mut self,
+        request: &CompletionRequest,
+        with: Prompt,
+        verdict: ContextVerdict,
+        block_cached: bool,
+        max_tokens: usize,
+        stats: &mut CompletionStats,
+    ) -> Result<(Prompt, usize), EngineError> {
         let slot = self.follow_into(&request.document, &with.tokens, max_tokens, &request.cancel, stats)?;
         self.documents.set_block(slot, Some(with.context.clone()));
         if !block_cached && self.reuse == ReuseMode::Pie {
@@ -577,6 +638,10 @@ impl<'m> Worker<'m> {
     /// it ([`DraftSources`]), and the guesses are kept only as far as the model's own choice at
     /// each position agrees, so the output is what plain greedy decoding would produce (up to the
     /// floating-point effects of decoding a few tokens in one batch).
+    ///
+    /// With a `watch` (the request's context held back), generation gives up at the first
+    /// token of the first line whose probability is below the watch's threshold.
+    #[allow(clippy::too_many_arguments)]
     fn generate(
         &mut self,
         request: &CompletionRequest,
@@ -585,7 +650,8 @@ impl<'m> Worker<'m> {
         max_tokens: usize,
         started: Instant,
         stats: &mut CompletionStats,
-    ) -> Result<(String, StopReason, Vec<Branch>), EngineError> {
+        watch: Option<LineWatch>,
+    ) -> Result<Generated, EngineError> {
         let mut sampler = request.sampling.sampler();
         let speculate = request.sampling.is_greedy() && self.draft_tokens > 0;
         let wants_branches = request.check.is_some() && request.sampling.is_greedy();
@@ -595,6 +661,7 @@ impl<'m> Worker<'m> {
             healing,
             started,
             branches: wants_branches.then(Vec::new),
+            watch,
         };
         let n_ctx = self.llama.ctx.n_ctx() as usize;
         let vocab = self.model.vocab();
@@ -617,8 +684,11 @@ impl<'m> Worker<'m> {
             if self.over_budget(&out, started, stats) {
                 break StopReason::LatencyBudget;
             }
-            let Some(token) = out.choose(&mut sampler, &self.llama.ctx, row, &self.pieces, stats.generated_tokens)
-            else {
+            let chosen = out.choose(&mut sampler, &self.llama.ctx, row, &self.pieces, stats.generated_tokens);
+            if let Some((step, probability)) = out.unsure() {
+                return Ok(Generated::Unsure { step, probability });
+            }
+            let Some(token) = chosen else {
                 // No token spells what the user typed: nothing sensible to suggest.
                 break StopReason::EndOfGeneration;
             };
@@ -662,7 +732,11 @@ impl<'m> Worker<'m> {
                     break;
                 }
                 let step = stats.generated_tokens;
-                if out.choose(&mut sampler, &self.llama.ctx, i as i32, &self.pieces, step) != Some(draft) {
+                let chosen = out.choose(&mut sampler, &self.llama.ctx, i as i32, &self.pieces, step);
+                if let Some((step, probability)) = out.unsure() {
+                    return Ok(Generated::Unsure { step, probability });
+                }
+                if chosen != Some(draft) {
                     break;
                 }
                 stop = out.take(draft, &vocab, &self.stop_tokens, request, stats);
@@ -682,13 +756,16 @@ impl<'m> Worker<'m> {
         };
         let generated = self.documents.sequence(slot).tokens()[generated_from..].to_vec();
         self.drafts.remember(generated);
+        if let (Some(watch), Some(verdict)) = (out.watch.as_ref(), stats.context.as_mut()) {
+            verdict.line_probability = watch.least.map(|(_, p)| p);
+        }
         let branches = out.branches.take().unwrap_or_default();
         let mut text = out.text.finish();
         // A budget (of time or tokens) that ends a block mid-line shows the whole lines only.
         if matches!(stop, StopReason::LatencyBudget | StopReason::TokenBudget) {
             crate::shape::drop_partial_line(&mut text);
         }
-        Ok((text, stop, branches))
+        Ok(Generated::Done(text, stop, branches))
     }
 
     /// Checks the greedy suggestion with the request's judge and, when it adds syntax errors,
@@ -785,6 +862,7 @@ impl<'m> Worker<'m> {
             healing: branch.healing.clone(),
             started: Instant::now(),
             branches: None,
+            watch: None,
         };
         let mut sampler = request.sampling.sampler();
         let vocab = self.model.vocab();
@@ -849,6 +927,57 @@ struct Output {
     started: Instant,
     /// The first line's branch points, when the suggestion will be checked.
     branches: Option<Vec<Branch>>,
+    /// The first line's confidence, while the request's context is held back.
+    watch: Option<LineWatch>,
+}
+
+/// How a generation ended.
+enum Generated {
+    /// With a suggestion: its text, why it stopped, and its first line's branch points.
+    Done(String, StopReason, Vec<Branch>),
+    /// Given up at the `step`-th generated token of the first line, whose most likely choice had
+    /// only `probability` ([`LineWatch`]).
+    Unsure { step: usize, probability: f32 },
+}
+
+/// A request's repository context held back because the model was sure of the first token
+/// without it ([`ContextUse::IfUncertain`]): it goes in if the model turns unsure within the
+/// first line.
+struct HeldContext {
+    /// The prompt with the context.
+    with: Prompt,
+    min_probability: f32,
+    first_token_probability: f32,
+}
+
+/// Watches the model's confidence over the first line's tokens after the first (which
+/// [`Worker::prepare_prompt`] checked), at most [`FIRST_LINE_WATCH_TOKENS`] of them.
+struct LineWatch {
+    min_probability: f32,
+    /// The least probability seen so far, and at which generated token.
+    least: Option<(usize, f32)>,
+}
+
+impl LineWatch {
+    fn new(min_probability: f32) -> Self {
+        LineWatch { min_probability, least: None }
+    }
+
+    /// Whether the `step`-th generated token is watched, `text` being what came before it.
+    fn watches(step: usize, text: &str) -> bool {
+        (1..FIRST_LINE_WATCH_TOKENS).contains(&step) && !crate::shape::has_complete_line(text)
+    }
+
+    fn saw(&mut self, step: usize, probability: f32) {
+        if self.least.is_none_or(|(_, least)| probability < least) {
+            self.least = Some((step, probability));
+        }
+    }
+
+    /// The token at which the model was unsure, if it was.
+    fn unsure(&self) -> Option<(usize, f32)> {
+        self.least.filter(|&(_, p)| p < self.min_probability)
+    }
 }
 
 impl Output {
@@ -868,10 +997,30 @@ impl Output {
         step: usize,
     ) -> Option<LlamaToken> {
         self.note_branch(ctx.get_logits_ith(row), pieces, step);
+        self.watch_line(ctx.get_logits_ith(row), pieces, step);
         match &self.healing {
             Some(heal) => heal.best_token(ctx.get_logits_ith(row), pieces),
             None => Some(sampler.sample(ctx, row)),
         }
+    }
+
+    /// The watched line's confidence at the `step`-th generated token: the most likely allowed
+    /// token's probability (renormalized over what spells the typed text while healing lasts).
+    fn watch_line(&mut self, logits: &[f32], pieces: &[Vec<u8>], step: usize) {
+        let Some(watch) = self.watch.as_mut() else { return };
+        if watch.unsure().is_some() || !LineWatch::watches(step, self.text.text()) {
+            return;
+        }
+        let p = match &self.healing {
+            Some(heal) => top_probability_among(logits, |id| pieces.get(id).is_some_and(|p| heal.allows(p))),
+            None => top_probability(logits),
+        };
+        watch.saw(step, p);
+    }
+
+    /// The first-line token at which the model was unsure without the held-back context.
+    fn unsure(&self) -> Option<(usize, f32)> {
+        self.watch.as_ref().and_then(LineWatch::unsure)
     }
 
     /// Remembers where the `step`-th generated token could have been another (its runner-up),
@@ -956,4 +1105,30 @@ fn effective_reuse(model: &LlamaModel, wanted: ReuseMode) -> ReuseMode {
         return ReuseMode::Prefix;
     }
     wanted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_watch_reads_the_first_lines_tokens_after_the_first() {
+        assert!(!LineWatch::watches(0, ""), "the first token is checked before generation");
+        assert!(LineWatch::watches(1, "return"));
+        assert!(LineWatch::watches(3, "\n    "), "a line break before any code does not end the line");
+        assert!(!LineWatch::watches(3, "x = 1\n"), "a whole line is written");
+        assert!(!LineWatch::watches(FIRST_LINE_WATCH_TOKENS, "a very long line"));
+    }
+
+    #[test]
+    fn the_line_watch_keeps_the_least_probability_and_is_unsure_below_the_threshold() {
+        let mut watch = LineWatch::new(0.5);
+        watch.saw(1, 0.9);
+        watch.saw(2, 0.6);
+        watch.saw(3, 0.7);
+        assert_eq!(watch.least, Some((2, 0.6)));
+        assert_eq!(watch.unsure(), None);
+        watch.saw(4, 0.2);
+        assert_eq!(watch.unsure(), Some((4, 0.2)));
+    }
 }

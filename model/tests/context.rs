@@ -121,3 +121,38 @@ fn a_request_without_context_keeps_the_block_the_cache_begins_with() {
     assert!(third.stats.context.is_none(), "{:?}", third.stats.context);
     assert_eq!(third.stats.context_tokens, 0);
 }
+
+/// An empty line of the function, its indentation typed: the first token (`return`) is easy,
+/// what is returned is not.
+const AT_THE_BODY: &str = "import helpers\n\n\ndef checkout(invoice):\n    ";
+
+#[test]
+fn a_model_sure_of_the_first_token_but_unsure_later_in_the_line_gets_the_context() {
+    let engine = Engine::start(EngineConfig::new(gemma())).unwrap();
+    let on = |document: &str, usage: Option<ContextUse>| CompletionRequest {
+        document: document.to_owned(),
+        ..request(AT_THE_BODY, usage.map(context))
+    };
+    let without = engine.complete_blocking(on("without.py", None)).unwrap();
+    assert!(!without.text.contains("frobnicate"), "the model cannot know the name: {:?}", without.text);
+
+    // Sure of `return`, unsure of what follows: what it wrote goes, the context comes in.
+    let usage = ContextUse::IfUncertain { min_probability: 0.5 };
+    let watched = engine.complete_blocking(on("watched.py", Some(usage))).unwrap();
+    let verdict = watched.stats.context.clone().unwrap();
+    let first = verdict.first_token_probability.expect("the first token's probability");
+    let line = verdict.line_probability.expect("the first line's least probability");
+    assert!(first >= 0.5 && line < 0.5, "{verdict:?}");
+    assert!(verdict.used && verdict.reason.contains("of the first line"), "{verdict:?}");
+    assert!(watched.stats.discarded_tokens >= 1, "{:?}", watched.stats);
+    assert!(watched.stats.context_tokens > 20, "{:?}", watched.stats);
+    assert!(watched.text.contains("frobnicate_invoice_totals"), "{:?}", watched.text);
+
+    // The same line under a threshold it passes everywhere: written once, without the context.
+    let usage = ContextUse::IfUncertain { min_probability: line / 2.0 };
+    let sure = engine.complete_blocking(on("sure.py", Some(usage))).unwrap();
+    let verdict = sure.stats.context.clone().unwrap();
+    assert!(!verdict.used && verdict.line_probability.is_some(), "{verdict:?}");
+    assert_eq!((sure.stats.context_tokens, sure.stats.discarded_tokens), (0, 0), "{:?}", sure.stats);
+    assert_eq!(sure.text, without.text);
+}

@@ -63,6 +63,7 @@ pub fn stats_json(stats: &CompletionStats) -> Value {
         "droppedPrefixTokens": stats.dropped_prefix_tokens,
         "budgetCutTokens": stats.budget_cut_tokens,
         "generatedTokens": stats.generated_tokens,
+        "discardedTokens": stats.discarded_tokens,
         "promptMs": round(stats.prompt_ms),
         "firstTokenMs": round(stats.first_token_ms),
         "totalMs": round(stats.total_ms),
@@ -104,7 +105,9 @@ pub fn check_json(check: &CheckStats) -> Value {
 
 /// What the retriever decided for a request and whether the prompt used it: `retrieved` is
 /// true only when snippets went into the prompt. `gate` is the retriever's reason, `model` the
-/// engine's (for `auto`, the first-token probability without the snippets).
+/// engine's (for `auto`, the first token's probability without the snippets, and the least of
+/// the first line's next tokens' when the model wrote on without them; `discardedTokens` were
+/// written without them and thrown away when the model turned unsure).
 pub fn retrieval_json(decision: &RetrievalDecision, stats: &CompletionStats) -> Value {
     match decision {
         RetrievalDecision::Skip { reason } => match stats.context.as_ref().filter(|v| v.used) {
@@ -125,6 +128,8 @@ pub fn retrieval_json(decision: &RetrievalDecision, stats: &CompletionStats) -> 
                 "checkModel": check_model,
                 "model": verdict.map(|v| v.reason.clone()),
                 "firstTokenProbability": verdict.and_then(|v| v.first_token_probability),
+                "lineProbability": verdict.and_then(|v| v.line_probability),
+                "discardedTokens": stats.discarded_tokens,
                 "contextTokens": stats.context_tokens,
                 "snippets": snippets.iter().map(|s| json!({
                     "path": s.path,

@@ -13,7 +13,7 @@ use crate::engine::{Completion, CompletionRequest, CompletionStats, ContextVerdi
 use crate::error::EngineError;
 use crate::prompt_builder::{Prompt, PromptBuilder};
 use crate::rates::SharedRates;
-use crate::repo_context::{ContextUse, RenderedContext, RepoFormat};
+use crate::repo_context::{ContextUse, RenderedContext, RepoFormat, FIRST_LINE_WATCH_TOKENS};
 use crate::shape::{self, StreamVerdict};
 use crate::template::PromptTemplate;
 use crate::MIN_PROMPT_TOKENS;
@@ -42,10 +42,71 @@ struct Streamed {
 /// Whether the model step of the gate let a stream without context run on.
 enum Gated {
     /// The stream ran to its end (the model was sure, or there was no gate).
-    Ran(Streamed, Option<f32>),
-    /// The first token's probability was below the threshold (or unknown): the stream was
-    /// closed; the request runs again with its context.
-    Unsure(Option<f32>),
+    Ran(Streamed, StreamGate),
+    /// The first token's probability was below the threshold (or unknown), or one of the first
+    /// line's next tokens' was: the stream was closed after `discarded` tokens; the request runs
+    /// again with its context.
+    Unsure(StreamGate, usize),
+}
+
+/// What a stream without the request's context saw of the model's confidence: the first
+/// token's probability, then the least of the first line's next tokens' (at most
+/// [`FIRST_LINE_WATCH_TOKENS`]), as the local engine watches them.
+#[derive(Debug, Clone, Copy)]
+struct StreamGate {
+    min_probability: f32,
+    /// `None` before the first event; `Some(None)` when it came without a probability.
+    first: Option<Option<f32>>,
+    /// The least probability among the first line's next tokens, and at which token.
+    line: Option<(usize, f32)>,
+}
+
+impl StreamGate {
+    fn new(min_probability: f32) -> Self {
+        StreamGate { min_probability, first: None, line: None }
+    }
+
+    /// Reads one event's probability; returns whether the model is unsure, so that the stream
+    /// stops. `token` is the event's place among the generated tokens, `before` the text before it.
+    fn saw(&mut self, token: usize, before: &str, logprob: Option<f32>) -> bool {
+        let p = logprob.map(f32::exp);
+        if self.first.is_none() {
+            self.first = Some(p);
+        } else if let Some(p) =
+            p.filter(|_| (1..FIRST_LINE_WATCH_TOKENS).contains(&token) && !shape::has_complete_line(before))
+        {
+            if self.line.is_none_or(|(_, least)| p < least) {
+                self.line = Some((token, p));
+            }
+        }
+        self.unsure()
+    }
+
+    /// Whether the model was unsure without the context (or the engine gave no probability).
+    fn unsure(&self) -> bool {
+        let first_unsure = self.first.is_some_and(|p| p.is_none_or(|p| p < self.min_probability));
+        first_unsure || self.line.is_some_and(|(_, p)| p < self.min_probability)
+    }
+
+    /// The verdict's reason and probabilities.
+    fn verdict(&self) -> ContextVerdict {
+        let min = self.min_probability;
+        let (used, reason) = match self.first {
+            None => (false, "the model wrote nothing without it".to_owned()),
+            Some(None) => {
+                (true, "the engine gives no log-probabilities: the lexical and score gates decided".to_owned())
+            }
+            Some(Some(p)) if p < min => (true, format!("model unsure without it (first token p={p:.2} < {min})")),
+            Some(Some(first)) => match self.line {
+                Some((token, p)) if p < min => (
+                    true,
+                    format!("model unsure without it at token {} of the first line (p={p:.2} < {min})", token + 1),
+                ),
+                _ => (false, format!("model sure without it (first token p={first:.2} ≥ {min})")),
+            },
+        };
+        ContextVerdict::new(used, reason, self.first.flatten()).with_line_probability(self.line.map(|(_, p)| p))
+    }
 }
 
 /// The remote thread's state.
@@ -354,24 +415,16 @@ impl<'m> RemoteWorker<'m> {
                 let streamed = self.stream(request, &prompt, max_tokens, started, None).await?;
                 (prompt, verdict, streamed)
             }
-            Some((bare, min_probability)) => match self
-                .stream_gated(request, &bare, max_tokens, started, min_probability)
-                .await?
-            {
-                Gated::Ran(streamed, p) => {
-                    let reason =
-                        format!("model sure without it (first token p={:.2} ≥ {min_probability})", p.unwrap_or(1.0));
-                    (bare, Some(ContextVerdict::new(false, reason, p)), streamed)
+            Some((bare, min_probability)) => {
+                match self.stream_gated(request, &bare, max_tokens, started, min_probability).await? {
+                    Gated::Ran(streamed, gate) => (bare, Some(gate.verdict()), streamed),
+                    Gated::Unsure(gate, discarded) => {
+                        stats.discarded_tokens = discarded;
+                        let streamed = self.stream(request, &prompt, max_tokens, started, None).await?;
+                        (prompt, Some(gate.verdict()), streamed)
+                    }
                 }
-                Gated::Unsure(p) => {
-                    let reason = match p {
-                        Some(p) => format!("model unsure without it (first token p={p:.2} < {min_probability})"),
-                        None => "the engine gives no log-probabilities: the lexical and score gates decided".to_owned(),
-                    };
-                    let streamed = self.stream(request, &prompt, max_tokens, started, None).await?;
-                    (prompt, Some(ContextVerdict::new(true, reason, p)), streamed)
-                }
-            },
+            }
         };
         if prompt.context.files > 0 {
             self.blocks.insert(key, prompt.context.clone());
@@ -410,31 +463,30 @@ impl<'m> RemoteWorker<'m> {
         started: Instant,
         min_probability: f32,
     ) -> Result<Gated, Fault> {
-        let mut first: Option<Option<f32>> = None;
-        let streamed = self.stream(request, prompt, max_tokens, started, Some((&mut first, min_probability))).await;
-        let p = first.flatten();
-        if first.is_some() {
-            self.shared().facts.logprobs = Some(p.is_some());
+        let mut gate = StreamGate::new(min_probability);
+        let streamed = self.stream(request, prompt, max_tokens, started, Some(&mut gate)).await;
+        if let Some(first) = gate.first {
+            self.shared().facts.logprobs = Some(first.is_some());
         }
         match streamed {
-            Ok(_) if p.is_none_or(|p| p < min_probability) && first.is_some() => Ok(Gated::Unsure(p)),
-            Ok(streamed) => Ok(Gated::Ran(streamed, p)),
+            Ok(streamed) if gate.unsure() => Ok(Gated::Unsure(gate, streamed.tokens)),
+            Ok(streamed) => Ok(Gated::Ran(streamed, gate)),
             Err(fault) => Err(fault),
         }
     }
 
     /// Streams one completion of `prompt`, stopping where the local engine would: the shape
     /// complete, an end of generation, the token budget, or the latency budget after a complete
-    /// line (whose partial next line is dropped). With a `gate`, the first event's probability
-    /// is written there and a stream whose first token is below the threshold (or has no
-    /// probability) stops at once.
+    /// line (whose partial next line is dropped). With a `gate`, each event's probability is
+    /// shown to it, and the stream stops as soon as the gate finds the model unsure (the first
+    /// token below the threshold or without a probability, or one of the first line's next).
     async fn stream(
         &self,
         request: &CompletionRequest,
         prompt: &Prompt,
         max_tokens: usize,
         started: Instant,
-        mut gate: Option<(&mut Option<Option<f32>>, f32)>,
+        mut gate: Option<&mut StreamGate>,
     ) -> Result<Streamed, Fault> {
         let (protocol, model) = {
             let shared = self.shared();
@@ -474,13 +526,10 @@ impl<'m> RemoteWorker<'m> {
                 if let Some(slot) = event.slot {
                     self.slot.set(Some(slot));
                 }
-                if let Some((first, min)) = gate.as_mut() {
-                    if first.is_none() && (!event.text.is_empty() || event.stop.is_some()) {
-                        let p = event.logprob.map(f32::exp);
-                        **first = Some(p);
-                        if p.is_none_or(|p| p < *min) {
-                            return Flow::Stop;
-                        }
+                if let Some(gate) = gate.as_mut() {
+                    let first = gate.first.is_none() && (!event.text.is_empty() || event.stop.is_some());
+                    if (first || !event.text.is_empty()) && gate.saw(out.tokens, &out.text, event.logprob) {
+                        return Flow::Stop;
                     }
                 }
                 if !event.text.is_empty() {
@@ -565,5 +614,44 @@ impl<'m> RemoteWorker<'m> {
         report.judge_ms = judging.elapsed().as_secs_f64() * 1000.0;
         stats.check = Some(report);
         shown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logprob(p: f32) -> Option<f32> {
+        Some(p.ln())
+    }
+
+    #[test]
+    fn the_stream_gate_stops_at_the_first_unsure_token_of_the_first_line() {
+        let mut gate = StreamGate::new(0.5);
+        assert!(!gate.saw(0, "", logprob(0.9)), "sure of the first token");
+        assert!(!gate.saw(1, "return", logprob(0.8)));
+        assert!(gate.saw(2, "return ", logprob(0.3)), "unsure of the third");
+        let verdict = gate.verdict();
+        assert!(verdict.used && verdict.reason.contains("token 3 of the first line"), "{verdict:?}");
+        assert!((verdict.first_token_probability.unwrap() - 0.9).abs() < 1e-5);
+        assert!((verdict.line_probability.unwrap() - 0.3).abs() < 1e-5);
+    }
+
+    #[test]
+    fn the_stream_gate_watches_only_the_first_line_and_needs_probabilities() {
+        let mut gate = StreamGate::new(0.5);
+        assert!(!gate.saw(0, "", logprob(0.9)));
+        assert!(!gate.saw(1, "x", None), "a token without a probability is not judged");
+        assert!(!gate.saw(2, "x = 1\n", logprob(0.1)), "past the first line");
+        assert!(!gate.saw(FIRST_LINE_WATCH_TOKENS, "a long line", logprob(0.1)), "past the watched tokens");
+        let verdict = gate.verdict();
+        assert!(!verdict.used && verdict.reason.contains("sure"), "{verdict:?}");
+
+        let mut unsure = StreamGate::new(0.5);
+        assert!(unsure.saw(0, "", None), "no first probability: the other gates decided");
+        assert!(unsure.verdict().used);
+        let mut low = StreamGate::new(0.5);
+        assert!(low.saw(0, "", logprob(0.2)));
+        assert!(low.verdict().reason.contains("first token"), "{:?}", low.verdict());
     }
 }
