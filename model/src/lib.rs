@@ -42,6 +42,6 @@ pub use engine::{
 pub use error::{EngineError, ModelError};
 pub use rates::MeasuredRates;
 pub use remote::{EngineHealthState, EngineProtocol, RemoteEndpoint, RemoteStatus};
-pub use repo_context::{ContextFile, ContextUse, RepoContext, RepoFormat};
+pub use repo_context::{ContextFile, ContextUse, RepoContext, RepoFormat, FIRST_LINE_WATCH_TOKENS};
 pub use sampling::SamplingConfig;
 pub use template::{FimFamily, FimTemplate, PromptTemplate};

@@ -46,13 +46,16 @@ pub enum ContextUse {
     /// Only when the model is unsure without it: the most likely first token's probability,
     /// computed from the prompt without context, is below `min_probability`, or (active
     /// retrieval, as FLARE, arXiv 2305.06983) one of the first line's next tokens is, as the
-    /// model writes that line without the context (at most [`FIRST_LINE_WATCH_TOKENS`]): then
+    /// model writes that line without the context (at most `watch_tokens`): then
     /// what it wrote is thrown away and the line is written again with the context. When the
     /// document's cached prompt already starts with this very block (the previous request used
     /// it), it is kept without asking, so typing does not toggle it in and out of the cache.
     IfUncertain {
         /// Confidence at or above which the context is not needed.
         min_probability: f32,
+        /// How many of the first line's tokens are watched, the first included ([`FIRST_LINE_WATCH_TOKENS`]
+        /// by default); 0 or 1: the first token's probability alone decides.
+        watch_tokens: usize,
     },
 }
 
@@ -203,8 +206,8 @@ pub(crate) fn top_probability_among(logits: &[f32], allowed: impl Fn(usize) -> b
     (1.0 / sum) as f32
 }
 
-/// How many of the first line's generated tokens the model's confidence is watched for
-/// ([`ContextUse::IfUncertain`]): past the first token, a line's uncertain word is usually
+/// By default, how many of the first line's generated tokens the model's confidence is watched
+/// for ([`ContextUse::IfUncertain`]): past the first token, a line's uncertain word is usually
 /// within its first few tokens (`Op::` then `Less`), and each watched token is decoding work
 /// thrown away when the context goes in after all.
 pub const FIRST_LINE_WATCH_TOKENS: usize = 12;

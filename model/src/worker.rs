@@ -20,7 +20,6 @@ use crate::prompt_builder::{DocumentTokens, Prompt, PromptBuilder};
 use crate::rates::SharedRates;
 use crate::repo_context::{
     top_probability, top_probability_among, ContextUse, RenderedContext, RepoContext, RepoFormat,
-    FIRST_LINE_WATCH_TOKENS,
 };
 use crate::sequence::Llama;
 use crate::shape::StreamVerdict;
@@ -194,7 +193,7 @@ impl<'m> Worker<'m> {
         let (prompt, slot, held) = self.prepare_prompt(request, &document, max_tokens, &mut stats)?;
         self.note_prompt(request, &document, &prompt, max_tokens, started, &mut stats);
         let generated_from = self.documents.sequence(slot).tokens().len();
-        let watch = held.as_ref().map(|held| LineWatch::new(held.min_probability));
+        let watch = held.as_ref().map(|held| LineWatch::new(held.min_probability, held.watch_tokens));
         let (slot, generated_from, (text, stop, branches)) =
             match self.generate(request, slot, prompt.healing, max_tokens, started, &mut stats, watch)? {
                 Generated::Done(text, stop, branches) => (slot, generated_from, (text, stop, branches)),
@@ -306,7 +305,7 @@ impl<'m> Worker<'m> {
         let block_cached = self.documents.cached(&request.document).is_some_and(|cached| cached.starts_with(block));
         let verdict = match context.usage {
             ContextUse::Always => ContextVerdict::new(true, "used without asking the model".to_owned(), None),
-            ContextUse::IfUncertain { min_probability } => {
+            ContextUse::IfUncertain { min_probability, watch_tokens } => {
                 if block_cached {
                     ContextVerdict::new(true, "the same context as the previous request (kept cached)".to_owned(), None)
                 } else {
@@ -320,8 +319,13 @@ impl<'m> Worker<'m> {
                         let reason = format!("model sure without it (first token p={p:.2} ≥ {min_probability})");
                         stats.context = Some(ContextVerdict::new(false, reason, Some(p)));
                         self.documents.set_block(slot, None);
-                        let held = HeldContext { with, min_probability, first_token_probability: p };
-                        return Ok((without, slot, Some(held)));
+                        let held = (watch_tokens > 1).then_some(HeldContext {
+                            with,
+                            min_probability,
+                            watch_tokens,
+                            first_token_probability: p,
+                        });
+                        return Ok((without, slot, held));
                     }
                     let reason = format!("model unsure without it (first token p={p:.2} < {min_probability})");
                     ContextVerdict::new(true, reason, Some(p))
@@ -947,25 +951,27 @@ struct HeldContext {
     /// The prompt with the context.
     with: Prompt,
     min_probability: f32,
+    watch_tokens: usize,
     first_token_probability: f32,
 }
 
 /// Watches the model's confidence over the first line's tokens after the first (which
-/// [`Worker::prepare_prompt`] checked), at most [`FIRST_LINE_WATCH_TOKENS`] of them.
+/// [`Worker::prepare_prompt`] checked), up to the `watch_tokens`-th.
 struct LineWatch {
     min_probability: f32,
+    watch_tokens: usize,
     /// The least probability seen so far, and at which generated token.
     least: Option<(usize, f32)>,
 }
 
 impl LineWatch {
-    fn new(min_probability: f32) -> Self {
-        LineWatch { min_probability, least: None }
+    fn new(min_probability: f32, watch_tokens: usize) -> Self {
+        LineWatch { min_probability, watch_tokens, least: None }
     }
 
     /// Whether the `step`-th generated token is watched, `text` being what came before it.
-    fn watches(step: usize, text: &str) -> bool {
-        (1..FIRST_LINE_WATCH_TOKENS).contains(&step) && !crate::shape::has_complete_line(text)
+    fn watches(&self, step: usize, text: &str) -> bool {
+        (1..self.watch_tokens).contains(&step) && !crate::shape::has_complete_line(text)
     }
 
     fn saw(&mut self, step: usize, probability: f32) {
@@ -1008,7 +1014,7 @@ impl Output {
     /// token's probability (renormalized over what spells the typed text while healing lasts).
     fn watch_line(&mut self, logits: &[f32], pieces: &[Vec<u8>], step: usize) {
         let Some(watch) = self.watch.as_mut() else { return };
-        if watch.unsure().is_some() || !LineWatch::watches(step, self.text.text()) {
+        if watch.unsure().is_some() || !watch.watches(step, self.text.text()) {
             return;
         }
         let p = match &self.healing {
@@ -1110,19 +1116,22 @@ fn effective_reuse(model: &LlamaModel, wanted: ReuseMode) -> ReuseMode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repo_context::FIRST_LINE_WATCH_TOKENS;
 
     #[test]
     fn the_line_watch_reads_the_first_lines_tokens_after_the_first() {
-        assert!(!LineWatch::watches(0, ""), "the first token is checked before generation");
-        assert!(LineWatch::watches(1, "return"));
-        assert!(LineWatch::watches(3, "\n    "), "a line break before any code does not end the line");
-        assert!(!LineWatch::watches(3, "x = 1\n"), "a whole line is written");
-        assert!(!LineWatch::watches(FIRST_LINE_WATCH_TOKENS, "a very long line"));
+        let watch = LineWatch::new(0.5, FIRST_LINE_WATCH_TOKENS);
+        assert!(!watch.watches(0, ""), "the first token is checked before generation");
+        assert!(watch.watches(1, "return"));
+        assert!(watch.watches(3, "\n    "), "a line break before any code does not end the line");
+        assert!(!watch.watches(3, "x = 1\n"), "a whole line is written");
+        assert!(!watch.watches(FIRST_LINE_WATCH_TOKENS, "a very long line"));
+        assert!(!LineWatch::new(0.5, 3).watches(3, "a"), "as many tokens as asked for, the first included");
     }
 
     #[test]
     fn the_line_watch_keeps_the_least_probability_and_is_unsure_below_the_threshold() {
-        let mut watch = LineWatch::new(0.5);
+        let mut watch = LineWatch::new(0.5, FIRST_LINE_WATCH_TOKENS);
         watch.saw(1, 0.9);
         watch.saw(2, 0.6);
         watch.saw(3, 0.7);

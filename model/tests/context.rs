@@ -5,7 +5,7 @@ use splice_e2e::{gemma, smollm2};
 use splice_model::shape::SuggestionShape;
 use splice_model::{
     CancelToken, CompletionRequest, ContextFile, ContextUse, Engine, EngineConfig, RepoContext, RepoFormat,
-    SamplingConfig,
+    SamplingConfig, FIRST_LINE_WATCH_TOKENS,
 };
 
 const HELPERS: &str = "def frobnicate_invoice_totals(invoice, rate):\n    return sum(line.amount * (1 + rate) for line in invoice.lines)\n";
@@ -73,7 +73,7 @@ fn if_uncertain_asks_the_model_first_and_then_keeps_the_block_cached() {
     let engine = Engine::start(EngineConfig::new(gemma())).unwrap();
     // A threshold no probability reaches: the model is always "unsure", so the context is used,
     // and the probe's probability is reported.
-    let unsure = ContextUse::IfUncertain { min_probability: 1.01 };
+    let unsure = ContextUse::IfUncertain { min_probability: 1.01, watch_tokens: FIRST_LINE_WATCH_TOKENS };
     let first = engine.complete_blocking(request(MAIN, Some(context(unsure)))).unwrap();
     let verdict = first.stats.context.clone().unwrap();
     assert!(verdict.used, "{verdict:?}");
@@ -91,7 +91,7 @@ fn if_uncertain_asks_the_model_first_and_then_keeps_the_block_cached() {
 
     // A threshold every probability reaches, on a document whose cache holds no block: the model
     // is "sure", so the block is left out.
-    let sure = ContextUse::IfUncertain { min_probability: 0.0 };
+    let sure = ContextUse::IfUncertain { min_probability: 0.0, watch_tokens: FIRST_LINE_WATCH_TOKENS };
     let other = CompletionRequest { document: "other.py".to_owned(), ..request(&typed, Some(context(sure))) };
     let third = engine.complete_blocking(other).unwrap();
     let verdict = third.stats.context.clone().unwrap();
@@ -137,7 +137,7 @@ fn a_model_sure_of_the_first_token_but_unsure_later_in_the_line_gets_the_context
     assert!(!without.text.contains("frobnicate"), "the model cannot know the name: {:?}", without.text);
 
     // Sure of `return`, unsure of what follows: what it wrote goes, the context comes in.
-    let usage = ContextUse::IfUncertain { min_probability: 0.5 };
+    let usage = ContextUse::IfUncertain { min_probability: 0.5, watch_tokens: FIRST_LINE_WATCH_TOKENS };
     let watched = engine.complete_blocking(on("watched.py", Some(usage))).unwrap();
     let verdict = watched.stats.context.clone().unwrap();
     let first = verdict.first_token_probability.expect("the first token's probability");
@@ -149,10 +149,17 @@ fn a_model_sure_of_the_first_token_but_unsure_later_in_the_line_gets_the_context
     assert!(watched.text.contains("frobnicate_invoice_totals"), "{:?}", watched.text);
 
     // The same line under a threshold it passes everywhere: written once, without the context.
-    let usage = ContextUse::IfUncertain { min_probability: line / 2.0 };
+    let usage = ContextUse::IfUncertain { min_probability: line / 2.0, watch_tokens: FIRST_LINE_WATCH_TOKENS };
     let sure = engine.complete_blocking(on("sure.py", Some(usage))).unwrap();
     let verdict = sure.stats.context.clone().unwrap();
     assert!(!verdict.used && verdict.line_probability.is_some(), "{verdict:?}");
     assert_eq!((sure.stats.context_tokens, sure.stats.discarded_tokens), (0, 0), "{:?}", sure.stats);
     assert_eq!(sure.text, without.text);
+
+    // Watching the first token alone (`--retrieval-watch-tokens 1`): the line is not watched.
+    let usage = ContextUse::IfUncertain { min_probability: 0.5, watch_tokens: 1 };
+    let first_only = engine.complete_blocking(on("first-only.py", Some(usage))).unwrap();
+    let verdict = first_only.stats.context.clone().unwrap();
+    assert!(!verdict.used && verdict.line_probability.is_none(), "{verdict:?}");
+    assert_eq!(first_only.text, without.text);
 }

@@ -6,7 +6,9 @@
 
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
-use splice_model::{CacheType, EngineConfig, EngineProtocol, RemoteEndpoint, ReuseMode, SamplingConfig};
+use splice_model::{
+    CacheType, EngineConfig, EngineProtocol, RemoteEndpoint, ReuseMode, SamplingConfig, FIRST_LINE_WATCH_TOKENS,
+};
 use splice_retrieval::RetrievalMode;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -120,6 +122,12 @@ pub struct Options {
     /// this probable without it; default 0.5.
     #[arg(long)]
     pub retrieval_min_probability: Option<f32>,
+    /// `--retrieval auto`: how many of the first line's tokens must each be at least
+    /// `--retrieval-min-probability` probable without the snippets (the first included), as the
+    /// model writes the line; at the first that is not, the line is written again with them;
+    /// 0 or 1: the first token alone decides; default 12.
+    #[arg(long)]
+    pub retrieval_watch_tokens: Option<usize>,
     /// `--retrieval auto`: the best match's BM25 score per query term needed to retrieve.
     #[arg(long)]
     pub retrieval_min_score: Option<f32>,
@@ -209,6 +217,7 @@ impl Options {
             retrieval: self.retrieval.or(fallback.retrieval),
             retrieval_tokens: self.retrieval_tokens.or(fallback.retrieval_tokens),
             retrieval_min_probability: self.retrieval_min_probability.or(fallback.retrieval_min_probability),
+            retrieval_watch_tokens: self.retrieval_watch_tokens.or(fallback.retrieval_watch_tokens),
             retrieval_min_score: self.retrieval_min_score.or(fallback.retrieval_min_score),
             index_dir: self.index_dir.or(fallback.index_dir),
             engine: self.engine.or(fallback.engine),
@@ -272,6 +281,8 @@ pub mod bounds {
     pub const RETRIEVAL_TOKENS: RangeInclusive<usize> = 0..=16_384;
     /// `--retrieval-min-probability`.
     pub const PROBABILITY: RangeInclusive<f32> = 0.0..=1.0;
+    /// `--retrieval-watch-tokens`: a line's worth.
+    pub const WATCH_TOKENS: RangeInclusive<usize> = 0..=64;
     /// `--retrieval-min-score`.
     pub const MIN_SCORE: RangeInclusive<f32> = 0.0..=1_000.0;
 }
@@ -332,6 +343,7 @@ impl Options {
             "--retrieval-min-probability",
             "retrievalMinProbability",
         )?;
+        check(self.retrieval_watch_tokens, bounds::WATCH_TOKENS, "--retrieval-watch-tokens", "retrievalWatchTokens")?;
         check(self.retrieval_min_score, bounds::MIN_SCORE, "--retrieval-min-score", "retrievalMinScore")?;
         if let (Some(ctx), Some(max_tokens)) = (self.ctx, self.max_tokens) {
             if max_tokens > ctx / 2 {
@@ -388,6 +400,8 @@ pub struct RetrievalSettings {
     pub max_tokens: usize,
     /// `auto`: the model's first-token probability at or above which retrieval is skipped.
     pub min_probability: f32,
+    /// `auto`: how many of the first line's tokens are held to `min_probability`.
+    pub watch_tokens: usize,
     /// `auto`: the best match's BM25 score per query term needed to retrieve; default: the
     /// retrieval crate's.
     pub min_score: Option<f32>,
@@ -479,6 +493,7 @@ impl Settings {
             },
             max_tokens: options.retrieval_tokens.unwrap_or(DEFAULT_RETRIEVAL_TOKENS),
             min_probability: options.retrieval_min_probability.unwrap_or(DEFAULT_RETRIEVAL_MIN_PROBABILITY),
+            watch_tokens: options.retrieval_watch_tokens.unwrap_or(FIRST_LINE_WATCH_TOKENS),
             min_score: options.retrieval_min_score,
             index_dir: options.index_dir.unwrap_or_else(|| cache_dir().join("index")),
         };
@@ -589,6 +604,7 @@ mod tests {
             serde_json::json!({ "maxDocuments": 1000 }),
             serde_json::json!({ "retrievalTokens": 1000000 }),
             serde_json::json!({ "retrievalMinProbability": 2.0 }),
+            serde_json::json!({ "retrievalWatchTokens": 65 }),
             serde_json::json!({ "retrievalMinScore": -1.0 }),
             serde_json::json!({ "alternatives": 9 }),
             serde_json::json!({ "ctx": 512, "maxTokens": 400 }),
@@ -598,7 +614,7 @@ mod tests {
         let nan = Options { temperature: Some(f32::NAN), ..Options::default() };
         assert!(nan.validate().is_err(), "NaN is out of every range");
         let fine = serde_json::json!({ "maxTokens": 1024, "ctx": 4096, "temperature": 0.2, "topP": 1.0,
-            "topK": 0, "maxDocuments": 64, "retrievalMinProbability": 0.0 });
+            "topK": 0, "maxDocuments": 64, "retrievalMinProbability": 0.0, "retrievalWatchTokens": 0 });
         assert_eq!(parse(fine), Ok(()));
         assert_eq!(Options::default().validate(), Ok(()));
     }

@@ -173,7 +173,10 @@ impl Workspace {
             comment: line_comment(path).to_owned(),
             max_tokens: self.settings.max_tokens,
             usage: if *check_model {
-                ContextUse::IfUncertain { min_probability: self.settings.min_probability }
+                ContextUse::IfUncertain {
+                    min_probability: self.settings.min_probability,
+                    watch_tokens: self.settings.watch_tokens,
+                }
             } else {
                 ContextUse::Always
             },

@@ -13,7 +13,7 @@ use crate::engine::{Completion, CompletionRequest, CompletionStats, ContextVerdi
 use crate::error::EngineError;
 use crate::prompt_builder::{Prompt, PromptBuilder};
 use crate::rates::SharedRates;
-use crate::repo_context::{ContextUse, RenderedContext, RepoFormat, FIRST_LINE_WATCH_TOKENS};
+use crate::repo_context::{ContextUse, RenderedContext, RepoFormat};
 use crate::shape::{self, StreamVerdict};
 use crate::template::PromptTemplate;
 use crate::MIN_PROMPT_TOKENS;
@@ -50,11 +50,12 @@ enum Gated {
 }
 
 /// What a stream without the request's context saw of the model's confidence: the first
-/// token's probability, then the least of the first line's next tokens' (at most
-/// [`FIRST_LINE_WATCH_TOKENS`]), as the local engine watches them.
+/// token's probability, then the least of the first line's next tokens' (up to the
+/// `watch_tokens`-th), as the local engine watches them.
 #[derive(Debug, Clone, Copy)]
 struct StreamGate {
     min_probability: f32,
+    watch_tokens: usize,
     /// `None` before the first event; `Some(None)` when it came without a probability.
     first: Option<Option<f32>>,
     /// The least probability among the first line's next tokens, and at which token.
@@ -62,8 +63,8 @@ struct StreamGate {
 }
 
 impl StreamGate {
-    fn new(min_probability: f32) -> Self {
-        StreamGate { min_probability, first: None, line: None }
+    fn new(min_probability: f32, watch_tokens: usize) -> Self {
+        StreamGate { min_probability, watch_tokens, first: None, line: None }
     }
 
     /// Reads one event's probability; returns whether the model is unsure, so that the stream
@@ -73,7 +74,7 @@ impl StreamGate {
         if self.first.is_none() {
             self.first = Some(p);
         } else if let Some(p) =
-            p.filter(|_| (1..FIRST_LINE_WATCH_TOKENS).contains(&token) && !shape::has_complete_line(before))
+            p.filter(|_| (1..self.watch_tokens).contains(&token) && !shape::has_complete_line(before))
         {
             if self.line.is_none_or(|(_, least)| p < least) {
                 self.line = Some((token, p));
@@ -404,8 +405,9 @@ impl<'m> RemoteWorker<'m> {
                         let reason = "the engine gives no log-probabilities: the lexical and score gates decided";
                         (with, Some(ContextVerdict::new(true, reason, None)), None)
                     }
-                    ContextUse::IfUncertain { min_probability } => {
-                        (with, None, Some((without(RenderedContext::default()), min_probability)))
+                    ContextUse::IfUncertain { min_probability, watch_tokens } => {
+                        let gate = StreamGate::new(min_probability, watch_tokens);
+                        (with, None, Some((without(RenderedContext::default()), gate)))
                     }
                 }
             }
@@ -415,16 +417,14 @@ impl<'m> RemoteWorker<'m> {
                 let streamed = self.stream(request, &prompt, max_tokens, started, None).await?;
                 (prompt, verdict, streamed)
             }
-            Some((bare, min_probability)) => {
-                match self.stream_gated(request, &bare, max_tokens, started, min_probability).await? {
-                    Gated::Ran(streamed, gate) => (bare, Some(gate.verdict()), streamed),
-                    Gated::Unsure(gate, discarded) => {
-                        stats.discarded_tokens = discarded;
-                        let streamed = self.stream(request, &prompt, max_tokens, started, None).await?;
-                        (prompt, Some(gate.verdict()), streamed)
-                    }
+            Some((bare, gate)) => match self.stream_gated(request, &bare, max_tokens, started, gate).await? {
+                Gated::Ran(streamed, gate) => (bare, Some(gate.verdict()), streamed),
+                Gated::Unsure(gate, discarded) => {
+                    stats.discarded_tokens = discarded;
+                    let streamed = self.stream(request, &prompt, max_tokens, started, None).await?;
+                    (prompt, Some(gate.verdict()), streamed)
                 }
-            }
+            },
         };
         if prompt.context.files > 0 {
             self.blocks.insert(key, prompt.context.clone());
@@ -453,17 +453,16 @@ impl<'m> RemoteWorker<'m> {
         Ok(Completion { text, stop, stats })
     }
 
-    /// Streams `prompt` without context, asking for log-probabilities, and decides at the first
-    /// token: the model is sure (the stream runs on) or unsure (it is closed).
+    /// Streams `prompt` without context, asking for log-probabilities, and decides with `gate`:
+    /// the model is sure (the stream runs on) or unsure (it is closed).
     async fn stream_gated(
         &mut self,
         request: &CompletionRequest,
         prompt: &Prompt,
         max_tokens: usize,
         started: Instant,
-        min_probability: f32,
+        mut gate: StreamGate,
     ) -> Result<Gated, Fault> {
-        let mut gate = StreamGate::new(min_probability);
         let streamed = self.stream(request, prompt, max_tokens, started, Some(&mut gate)).await;
         if let Some(first) = gate.first {
             self.shared().facts.logprobs = Some(first.is_some());
@@ -620,6 +619,7 @@ impl<'m> RemoteWorker<'m> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repo_context::FIRST_LINE_WATCH_TOKENS;
 
     fn logprob(p: f32) -> Option<f32> {
         Some(p.ln())
@@ -627,7 +627,7 @@ mod tests {
 
     #[test]
     fn the_stream_gate_stops_at_the_first_unsure_token_of_the_first_line() {
-        let mut gate = StreamGate::new(0.5);
+        let mut gate = StreamGate::new(0.5, FIRST_LINE_WATCH_TOKENS);
         assert!(!gate.saw(0, "", logprob(0.9)), "sure of the first token");
         assert!(!gate.saw(1, "return", logprob(0.8)));
         assert!(gate.saw(2, "return ", logprob(0.3)), "unsure of the third");
@@ -639,7 +639,7 @@ mod tests {
 
     #[test]
     fn the_stream_gate_watches_only_the_first_line_and_needs_probabilities() {
-        let mut gate = StreamGate::new(0.5);
+        let mut gate = StreamGate::new(0.5, FIRST_LINE_WATCH_TOKENS);
         assert!(!gate.saw(0, "", logprob(0.9)));
         assert!(!gate.saw(1, "x", None), "a token without a probability is not judged");
         assert!(!gate.saw(2, "x = 1\n", logprob(0.1)), "past the first line");
@@ -647,10 +647,10 @@ mod tests {
         let verdict = gate.verdict();
         assert!(!verdict.used && verdict.reason.contains("sure"), "{verdict:?}");
 
-        let mut unsure = StreamGate::new(0.5);
+        let mut unsure = StreamGate::new(0.5, FIRST_LINE_WATCH_TOKENS);
         assert!(unsure.saw(0, "", None), "no first probability: the other gates decided");
         assert!(unsure.verdict().used);
-        let mut low = StreamGate::new(0.5);
+        let mut low = StreamGate::new(0.5, FIRST_LINE_WATCH_TOKENS);
         assert!(low.saw(0, "", logprob(0.2)));
         assert!(low.verdict().reason.contains("first token"), "{:?}", low.verdict());
     }
