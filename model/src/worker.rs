@@ -190,35 +190,35 @@ impl<'m> Worker<'m> {
         let max_tokens = self.max_tokens(request);
         let mut stats = CompletionStats::default();
         let document = self.tokenize_document(request, self.prefill_allowance());
-        let (prompt, slot, held) = self.prepare_prompt(request, &document, max_tokens, &mut stats)?;
+        let (mut prompt, mut slot, mut held) = self.prepare_prompt(request, &document, max_tokens, &mut stats)?;
         self.note_prompt(request, &document, &prompt, max_tokens, started, &mut stats);
-        let generated_from = self.documents.sequence(slot).tokens().len();
-        let watch = held.as_ref().map(|held| LineWatch::new(held.min_probability, held.watch_tokens));
-        let (slot, generated_from, (text, stop, branches)) =
-            match self.generate(request, slot, prompt.healing, max_tokens, started, &mut stats, watch)? {
-                Generated::Done(text, stop, branches) => (slot, generated_from, (text, stop, branches)),
-                Generated::Unsure { step, probability } => {
-                    let Some(held) = held else { unreachable!("only a watched generation is unsure") };
-                    // What was written without the context goes; the line is written again with it.
-                    self.documents.sequence(slot).truncate_generated(&mut self.llama, generated_from)?;
-                    stats.discarded_tokens = std::mem::take(&mut stats.generated_tokens);
-                    let reason = format!(
-                        "model unsure without it at token {} of the first line (p={probability:.2} < {})",
-                        step + 1,
-                        held.min_probability
-                    );
-                    let verdict = ContextVerdict::new(true, reason, Some(held.first_token_probability))
-                        .with_line_probability(Some(probability));
-                    let (prompt, slot) =
-                        self.use_context(request, held.with, verdict, false, max_tokens, &mut stats)?;
-                    self.note_prompt(request, &document, &prompt, max_tokens, started, &mut stats);
-                    let generated_from = self.documents.sequence(slot).tokens().len();
-                    match self.generate(request, slot, prompt.healing, max_tokens, started, &mut stats, None)? {
-                        Generated::Done(text, stop, branches) => (slot, generated_from, (text, stop, branches)),
-                        Generated::Unsure { .. } => unreachable!("an unwatched generation is never unsure"),
-                    }
-                }
+        // At most twice: a watched generation the model turns unsure in goes again with the
+        // held-back context, unwatched.
+        let (generated_from, (text, stop, branches)) = loop {
+            let generated_from = self.documents.sequence(slot).tokens().len();
+            let watch = held.as_ref().map(|held| LineWatch::new(held.min_probability, held.watch_tokens));
+            let healing = prompt.healing.take();
+            let (step, probability) =
+                match self.generate(request, slot, healing, max_tokens, started, &mut stats, watch)? {
+                    Generated::Done(text, stop, branches) => break (generated_from, (text, stop, branches)),
+                    Generated::Unsure { step, probability } => (step, probability),
+                };
+            let Some(context) = held.take() else {
+                break (generated_from, (String::new(), StopReason::EndOfGeneration, Vec::new()));
             };
+            // What was written without the context goes; the line is written again with it.
+            self.documents.sequence(slot).truncate_generated(&mut self.llama, generated_from)?;
+            stats.discarded_tokens = std::mem::take(&mut stats.generated_tokens);
+            let reason = format!(
+                "model unsure without it at token {} of the first line (p={probability:.2} < {})",
+                step + 1,
+                context.min_probability
+            );
+            let verdict = ContextVerdict::new(true, reason, Some(context.first_token_probability))
+                .with_line_probability(Some(probability));
+            (prompt, slot) = self.use_context(request, context.with, verdict, false, max_tokens, &mut stats)?;
+            self.note_prompt(request, &document, &prompt, max_tokens, started, &mut stats);
+        };
         let (text, stop) =
             self.check_candidates(request, slot, generated_from, (text, stop), branches, started, &mut stats)?;
         stats.total_ms = ms_since(started);
