@@ -347,9 +347,13 @@ impl<'m> Worker<'m> {
         max_tokens: usize,
         stats: &mut CompletionStats,
     ) -> Result<(Prompt, usize), EngineError> {
+        let encoded_before = stats.encoded_tokens;
         let slot = self.follow_into(&request.document, &with.tokens, max_tokens, &request.cancel, stats)?;
         self.documents.set_block(slot, Some(with.context.clone()));
-        if !block_cached && self.reuse == ReuseMode::Pie {
+        // A prompt encoded whole just now (a document new to the cache) saw its block already.
+        let encoded_whole =
+            stats.encoded_tokens - encoded_before >= with.tokens.len() - usize::from(self.bos.is_some());
+        if !block_cached && !encoded_whole && self.reuse == ReuseMode::Pie {
             // PIE slid the document's cells behind the new block without re-encoding them, so
             // they never saw it; the tokens at the cursor are re-encoded so that they do.
             let document_tokens = with.tokens.len() - with.context_end;

@@ -63,6 +63,12 @@ fn a_name_from_another_file_reaches_the_suggestion_through_the_context() {
 
     let with = engine.complete_blocking(request(MAIN, Some(context(ContextUse::Always)))).unwrap();
     assert!(with.text.starts_with("nicate_invoice_totals"), "{:?}", with.text);
+    // A document new to the cache is encoded once, block and all: nothing is encoded twice.
+    let fresh =
+        CompletionRequest { document: "fresh.py".to_owned(), ..request(MAIN, Some(context(ContextUse::Always))) };
+    let fresh = engine.complete_blocking(fresh).unwrap();
+    assert!(fresh.stats.context_tokens > 20, "{:?}", fresh.stats);
+    assert!(fresh.stats.encoded_tokens <= fresh.stats.prompt_tokens, "{:?}", fresh.stats);
     assert!(with.stats.context_tokens > 20, "{:?}", with.stats);
     assert_eq!(with.stats.context_files, 1);
     assert!(with.stats.context.as_ref().unwrap().used);
