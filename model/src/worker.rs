@@ -292,8 +292,7 @@ impl<'m> Worker<'m> {
                     }
                 }
                 let prompt = self.prompt_for(document, None, max_tokens);
-                let slot = self.follow_into(&request.document, &prompt.tokens, max_tokens, &request.cancel, stats)?;
-                self.documents.set_block(slot, None);
+                let slot = self.follow_without_block(request, &prompt, max_tokens, stats)?;
                 if unfit.is_some() {
                     let reason = "no retrieved snippet fits the context budget".to_owned();
                     stats.context = Some(ContextVerdict::new(false, reason, None));
@@ -310,15 +309,13 @@ impl<'m> Worker<'m> {
                     ContextVerdict::new(true, "the same context as the previous request (kept cached)".to_owned(), None)
                 } else {
                     let without = self.prompt_for(document, None, max_tokens);
-                    let slot =
-                        self.follow_into(&request.document, &without.tokens, max_tokens, &request.cancel, stats)?;
+                    let slot = self.follow_without_block(request, &without, max_tokens, stats)?;
                     let p = top_probability(self.llama.last_logits());
                     if p >= min_probability {
                         // Sure of the first token: the first line decides ([`LineWatch`]); the
                         // verdict stands unless generation finds an unsure token.
                         let reason = format!("model sure without it (first token p={p:.2} ≥ {min_probability})");
                         stats.context = Some(ContextVerdict::new(false, reason, Some(p)));
-                        self.documents.set_block(slot, None);
                         let held = (watch_tokens > 1).then_some(HeldContext {
                             with,
                             min_probability,
@@ -334,6 +331,31 @@ impl<'m> Worker<'m> {
         };
         let (prompt, slot) = self.use_context(request, with, verdict, block_cached, max_tokens, stats)?;
         Ok((prompt, slot, None))
+    }
+
+    /// Brings the document's cache to `without`, a prompt with no repository-context block. When
+    /// the cache began with one, PIE slides the document's cells back over it without
+    /// re-encoding them, and the text at the cursor would still carry what it saw there (the
+    /// model step would judge the model's confidence from it); those tokens are re-encoded, as
+    /// when a block goes in. The batch then holds the prompt's last logits.
+    fn follow_without_block(
+        &mut self,
+        request: &CompletionRequest,
+        without: &Prompt,
+        max_tokens: usize,
+        stats: &mut CompletionStats,
+    ) -> Result<usize, EngineError> {
+        let had_block = self.documents.block(&request.document).is_some_and(|block| block.files > 0);
+        let encoded_before = stats.encoded_tokens;
+        let slot = self.follow_into(&request.document, &without.tokens, max_tokens, &request.cancel, stats)?;
+        self.documents.set_block(slot, None);
+        let document_tokens = without.tokens.len() - usize::from(self.bos.is_some());
+        let encoded_whole = stats.encoded_tokens - encoded_before >= document_tokens;
+        if had_block && !encoded_whole && self.reuse == ReuseMode::Pie {
+            let n = CONTEXT_REFRESH_TOKENS.min(document_tokens);
+            stats.encoded_tokens += self.documents.sequence(slot).refresh_tail(&mut self.llama, n)?;
+        }
+        Ok(slot)
     }
 
     /// Brings the document's cache to `with`, a prompt that starts with a repository-context

@@ -169,3 +169,30 @@ fn a_model_sure_of_the_first_token_but_unsure_later_in_the_line_gets_the_context
     assert!(!verdict.used && verdict.line_probability.is_none(), "{verdict:?}");
     assert_eq!(first_only.text, without.text);
 }
+
+#[test]
+fn a_block_that_leaves_the_prompt_leaves_no_trace_at_the_cursor() {
+    let engine = Engine::start(EngineConfig::new(gemma())).unwrap();
+    let on = |document: &str, usage: ContextUse| CompletionRequest {
+        document: document.to_owned(),
+        ..request(AT_THE_BODY, Some(context(usage)))
+    };
+    // The model is "sure" at any threshold 0: the block is left out, the first token judged.
+    let sure = ContextUse::IfUncertain { min_probability: 0.0, watch_tokens: 1 };
+    let fresh = engine.complete_blocking(on("fresh.py", sure)).unwrap();
+    let fresh_p = fresh.stats.context.unwrap().first_token_probability.unwrap();
+
+    // The same text whose cache began with the block: PIE slides the cells back over it, and
+    // the ones at the cursor are encoded again, so the model judges from what a fresh prompt holds.
+    // (Other snippets than the next request's: a block the cache already begins with is kept.)
+    let mut other = context(ContextUse::Always);
+    other.files[0] = ContextFile { path: "tax.py".to_owned(), text: "VAT = 0.2\n".to_owned() };
+    let with = CompletionRequest { document: "edited.py".to_owned(), ..request(AT_THE_BODY, Some(other)) };
+    let with = engine.complete_blocking(with).unwrap();
+    assert!(with.stats.context_tokens > 10, "{:?}", with.stats);
+    let without = engine.complete_blocking(on("edited.py", sure)).unwrap();
+    assert_eq!(without.stats.context_tokens, 0, "{:?}", without.stats);
+    let p = without.stats.context.unwrap().first_token_probability.unwrap();
+    assert!((p - fresh_p).abs() < 1e-3, "after the block left: p={p}, a fresh prompt: p={fresh_p}");
+    assert_eq!(without.text, fresh.text);
+}
