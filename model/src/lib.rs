@@ -16,6 +16,7 @@ mod draft;
 mod engine;
 mod error;
 mod healing;
+mod line_watch;
 mod llama_log;
 mod loader;
 pub mod prompt;

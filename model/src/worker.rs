@@ -15,6 +15,7 @@ use crate::engine::{
 };
 use crate::error::{EngineError, ModelError};
 use crate::healing::Healing;
+use crate::line_watch::LineWatch;
 use crate::llama_log;
 use crate::prompt_builder::{DocumentTokens, Prompt, PromptBuilder};
 use crate::rates::SharedRates;
@@ -198,24 +199,19 @@ impl<'m> Worker<'m> {
             let generated_from = self.documents.sequence(slot).tokens().len();
             let watch = held.as_ref().map(|held| LineWatch::new(held.min_probability, held.watch_tokens));
             let healing = prompt.healing.take();
-            let (step, probability) =
-                match self.generate(request, slot, healing, max_tokens, started, &mut stats, watch)? {
-                    Generated::Done(text, stop, branches) => break (generated_from, (text, stop, branches)),
-                    Generated::Unsure { step, probability } => (step, probability),
-                };
+            let unsure = match self.generate(request, slot, healing, max_tokens, started, &mut stats, watch)? {
+                Generated::Done(text, stop, branches) => break (generated_from, (text, stop, branches)),
+                Generated::Unsure(unsure) => unsure,
+            };
             let Some(context) = held.take() else {
                 break (generated_from, (String::new(), StopReason::EndOfGeneration, Vec::new()));
             };
             // What was written without the context goes; the line is written again with it.
             self.documents.sequence(slot).truncate_generated(&mut self.llama, generated_from)?;
             stats.discarded_tokens = std::mem::take(&mut stats.generated_tokens);
-            let reason = format!(
-                "model unsure without it at token {} of the first line (p={probability:.2} < {})",
-                step + 1,
-                context.min_probability
-            );
+            let reason = unsure.unsure_reason().unwrap_or_default();
             let verdict = ContextVerdict::new(true, reason, Some(context.first_token_probability))
-                .with_line_probability(Some(probability));
+                .with_line_probability(unsure.least.map(|(_, p)| p));
             (prompt, slot) = self.use_context(request, context.with, verdict, false, max_tokens, &mut stats)?;
             self.note_prompt(request, &document, &prompt, max_tokens, started, &mut stats);
         };
@@ -715,8 +711,8 @@ impl<'m> Worker<'m> {
                 break StopReason::LatencyBudget;
             }
             let chosen = out.choose(&mut sampler, &self.llama.ctx, row, &self.pieces, stats.generated_tokens);
-            if let Some((step, probability)) = out.unsure() {
-                return Ok(Generated::Unsure { step, probability });
+            if let Some(watch) = out.unsure() {
+                return Ok(Generated::Unsure(watch));
             }
             let Some(token) = chosen else {
                 // No token spells what the user typed: nothing sensible to suggest.
@@ -763,8 +759,8 @@ impl<'m> Worker<'m> {
                 }
                 let step = stats.generated_tokens;
                 let chosen = out.choose(&mut sampler, &self.llama.ctx, i as i32, &self.pieces, step);
-                if let Some((step, probability)) = out.unsure() {
-                    return Ok(Generated::Unsure { step, probability });
+                if let Some(watch) = out.unsure() {
+                    return Ok(Generated::Unsure(watch));
                 }
                 if chosen != Some(draft) {
                     break;
@@ -965,9 +961,8 @@ struct Output {
 enum Generated {
     /// With a suggestion: its text, why it stopped, and its first line's branch points.
     Done(String, StopReason, Vec<Branch>),
-    /// Given up at the `step`-th generated token of the first line, whose most likely choice had
-    /// only `probability` ([`LineWatch`]).
-    Unsure { step: usize, probability: f32 },
+    /// Given up at a token of the first line: the watch says which, and why.
+    Unsure(LineWatch),
 }
 
 /// A request's repository context held back because the model was sure of the first token
@@ -979,37 +974,6 @@ struct HeldContext {
     min_probability: f32,
     watch_tokens: usize,
     first_token_probability: f32,
-}
-
-/// Watches the model's confidence over the first line's tokens after the first (which
-/// [`Worker::prepare_prompt`] checked), up to the `watch_tokens`-th.
-struct LineWatch {
-    min_probability: f32,
-    watch_tokens: usize,
-    /// The least probability seen so far, and at which generated token.
-    least: Option<(usize, f32)>,
-}
-
-impl LineWatch {
-    fn new(min_probability: f32, watch_tokens: usize) -> Self {
-        LineWatch { min_probability, watch_tokens, least: None }
-    }
-
-    /// Whether the `step`-th generated token is watched, `text` being what came before it.
-    fn watches(&self, step: usize, text: &str) -> bool {
-        (1..self.watch_tokens).contains(&step) && !crate::shape::has_complete_line(text)
-    }
-
-    fn saw(&mut self, step: usize, probability: f32) {
-        if self.least.is_none_or(|(_, least)| probability < least) {
-            self.least = Some((step, probability));
-        }
-    }
-
-    /// The token at which the model was unsure, if it was.
-    fn unsure(&self) -> Option<(usize, f32)> {
-        self.least.filter(|&(_, p)| p < self.min_probability)
-    }
 }
 
 impl Output {
@@ -1050,9 +1014,9 @@ impl Output {
         watch.saw(step, p);
     }
 
-    /// The first-line token at which the model was unsure without the held-back context.
-    fn unsure(&self) -> Option<(usize, f32)> {
-        self.watch.as_ref().and_then(LineWatch::unsure)
+    /// The watch, once the model was unsure of a first-line token without the held-back context.
+    fn unsure(&self) -> Option<LineWatch> {
+        self.watch.filter(|watch| watch.unsure().is_some())
     }
 
     /// Remembers where the `step`-th generated token could have been another (its runner-up),
@@ -1137,33 +1101,4 @@ fn effective_reuse(model: &LlamaModel, wanted: ReuseMode) -> ReuseMode {
         return ReuseMode::Prefix;
     }
     wanted
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::repo_context::FIRST_LINE_WATCH_TOKENS;
-
-    #[test]
-    fn the_line_watch_reads_the_first_lines_tokens_after_the_first() {
-        let watch = LineWatch::new(0.5, FIRST_LINE_WATCH_TOKENS);
-        assert!(!watch.watches(0, ""), "the first token is checked before generation");
-        assert!(watch.watches(1, "return"));
-        assert!(watch.watches(3, "\n    "), "a line break before any code does not end the line");
-        assert!(!watch.watches(3, "x = 1\n"), "a whole line is written");
-        assert!(!watch.watches(FIRST_LINE_WATCH_TOKENS, "a very long line"));
-        assert!(!LineWatch::new(0.5, 3).watches(3, "a"), "as many tokens as asked for, the first included");
-    }
-
-    #[test]
-    fn the_line_watch_keeps_the_least_probability_and_is_unsure_below_the_threshold() {
-        let mut watch = LineWatch::new(0.5, FIRST_LINE_WATCH_TOKENS);
-        watch.saw(1, 0.9);
-        watch.saw(2, 0.6);
-        watch.saw(3, 0.7);
-        assert_eq!(watch.least, Some((2, 0.6)));
-        assert_eq!(watch.unsure(), None);
-        watch.saw(4, 0.2);
-        assert_eq!(watch.unsure(), Some((4, 0.2)));
-    }
 }

@@ -11,6 +11,7 @@ use super::{EngineFacts, Shared};
 use crate::candidates::{self, CandidateSource, CheckStats};
 use crate::engine::{Completion, CompletionRequest, CompletionStats, ContextVerdict, EngineConfig, StopReason};
 use crate::error::EngineError;
+use crate::line_watch::LineWatch;
 use crate::prompt_builder::{Prompt, PromptBuilder};
 use crate::rates::SharedRates;
 use crate::repo_context::{ContextUse, RenderedContext, RepoFormat};
@@ -50,21 +51,18 @@ enum Gated {
 }
 
 /// What a stream without the request's context saw of the model's confidence: the first
-/// token's probability, then the least of the first line's next tokens' (up to the
-/// `watch_tokens`-th), as the local engine watches them.
+/// token's probability, then the first line's next tokens', watched as the local engine
+/// watches them ([`LineWatch`]).
 #[derive(Debug, Clone, Copy)]
 struct StreamGate {
-    min_probability: f32,
-    watch_tokens: usize,
     /// `None` before the first event; `Some(None)` when it came without a probability.
     first: Option<Option<f32>>,
-    /// The least probability among the first line's next tokens, and at which token.
-    line: Option<(usize, f32)>,
+    line: LineWatch,
 }
 
 impl StreamGate {
     fn new(min_probability: f32, watch_tokens: usize) -> Self {
-        StreamGate { min_probability, watch_tokens, first: None, line: None }
+        StreamGate { first: None, line: LineWatch::new(min_probability, watch_tokens) }
     }
 
     /// Reads one event's probability; returns whether the model is unsure, so that the stream
@@ -73,40 +71,34 @@ impl StreamGate {
         let p = logprob.map(f32::exp);
         if self.first.is_none() {
             self.first = Some(p);
-        } else if let Some(p) =
-            p.filter(|_| (1..self.watch_tokens).contains(&token) && !shape::has_complete_line(before))
-        {
-            if self.line.is_none_or(|(_, least)| p < least) {
-                self.line = Some((token, p));
-            }
+        } else if let Some(p) = p.filter(|_| self.line.watches(token, before)) {
+            self.line.saw(token, p);
         }
         self.unsure()
     }
 
     /// Whether the model was unsure without the context (or the engine gave no probability).
     fn unsure(&self) -> bool {
-        let first_unsure = self.first.is_some_and(|p| p.is_none_or(|p| p < self.min_probability));
-        first_unsure || self.line.is_some_and(|(_, p)| p < self.min_probability)
+        let first_unsure = self.first.is_some_and(|p| p.is_none_or(|p| p < self.line.min_probability));
+        first_unsure || self.line.unsure().is_some()
     }
 
     /// The verdict's reason and probabilities.
     fn verdict(&self) -> ContextVerdict {
-        let min = self.min_probability;
+        let min = self.line.min_probability;
         let (used, reason) = match self.first {
             None => (false, "the model wrote nothing without it".to_owned()),
             Some(None) => {
                 (true, "the engine gives no log-probabilities: the lexical and score gates decided".to_owned())
             }
             Some(Some(p)) if p < min => (true, format!("model unsure without it (first token p={p:.2} < {min})")),
-            Some(Some(first)) => match self.line {
-                Some((token, p)) if p < min => (
-                    true,
-                    format!("model unsure without it at token {} of the first line (p={p:.2} < {min})", token + 1),
-                ),
-                _ => (false, format!("model sure without it (first token p={first:.2} ≥ {min})")),
+            Some(Some(first)) => match self.line.unsure_reason() {
+                Some(reason) => (true, reason),
+                None => (false, format!("model sure without it (first token p={first:.2} ≥ {min})")),
             },
         };
-        ContextVerdict::new(used, reason, self.first.flatten()).with_line_probability(self.line.map(|(_, p)| p))
+        let line_probability = self.line.least.map(|(_, p)| p);
+        ContextVerdict::new(used, reason, self.first.flatten()).with_line_probability(line_probability)
     }
 }
 
