@@ -329,11 +329,10 @@ impl<'m> Worker<'m> {
         Ok((prompt, slot, None))
     }
 
-    /// Brings the document's cache to `without`, a prompt with no repository-context block. When
-    /// the cache began with one, PIE slides the document's cells back over it without
-    /// re-encoding them, and the text at the cursor would still carry what it saw there (the
-    /// model step would judge the model's confidence from it); those tokens are re-encoded, as
-    /// when a block goes in. The batch then holds the prompt's last logits.
+    /// Brings the document's cache to `without`, a prompt with no repository-context block,
+    /// re-encoding the tokens at the cursor when the cache began with one
+    /// ([`Self::follow_block_change`]): they would still carry what they saw there, and the model
+    /// step would judge the model's confidence from them.
     fn follow_without_block(
         &mut self,
         request: &CompletionRequest,
@@ -342,12 +341,30 @@ impl<'m> Worker<'m> {
         stats: &mut CompletionStats,
     ) -> Result<usize, EngineError> {
         let had_block = self.documents.block(&request.document).is_some_and(|block| block.files > 0);
+        self.follow_block_change(request, without, had_block, max_tokens, stats)
+    }
+
+    /// Brings the document's cache to `prompt` and records the block it begins with (none if it
+    /// has none). When the block changed (`block_changed`: one went in or one left), PIE slid the
+    /// document's cells across it without re-encoding them, so they still reflect the block they
+    /// attended to before; the tokens at the cursor are re-encoded, the rest by the idle repair.
+    /// A prompt encoded whole in this update (a document new to the cache) needs none of it. The
+    /// batch then holds the prompt's last logits.
+    fn follow_block_change(
+        &mut self,
+        request: &CompletionRequest,
+        prompt: &Prompt,
+        block_changed: bool,
+        max_tokens: usize,
+        stats: &mut CompletionStats,
+    ) -> Result<usize, EngineError> {
         let encoded_before = stats.encoded_tokens;
-        let slot = self.follow_into(&request.document, &without.tokens, max_tokens, &request.cancel, stats)?;
-        self.documents.set_block(slot, None);
-        let document_tokens = without.tokens.len() - usize::from(self.bos.is_some());
-        let encoded_whole = stats.encoded_tokens - encoded_before >= document_tokens;
-        if had_block && !encoded_whole && self.reuse == ReuseMode::Pie {
+        let slot = self.follow_into(&request.document, &prompt.tokens, max_tokens, &request.cancel, stats)?;
+        self.documents.set_block(slot, (prompt.context.files > 0).then(|| prompt.context.clone()));
+        let encoded_whole =
+            stats.encoded_tokens - encoded_before >= prompt.tokens.len() - usize::from(self.bos.is_some());
+        if block_changed && !encoded_whole && self.reuse == ReuseMode::Pie {
+            let document_tokens = prompt.tokens.len() - prompt.context_end;
             let n = CONTEXT_REFRESH_TOKENS.min(document_tokens);
             stats.encoded_tokens += self.documents.sequence(slot).refresh_tail(&mut self.llama, n)?;
         }
@@ -355,7 +372,7 @@ impl<'m> Worker<'m> {
     }
 
     /// Brings the document's cache to `with`, a prompt that starts with a repository-context
-    /// block, and records `verdict`.
+    /// block (`block_cached`: the cache already begins with it), and records `verdict`.
     fn use_context(
         &mut self,
         request: &CompletionRequest,
@@ -365,19 +382,7 @@ impl<'m> Worker<'m> {
         max_tokens: usize,
         stats: &mut CompletionStats,
     ) -> Result<(Prompt, usize), EngineError> {
-        let encoded_before = stats.encoded_tokens;
-        let slot = self.follow_into(&request.document, &with.tokens, max_tokens, &request.cancel, stats)?;
-        self.documents.set_block(slot, Some(with.context.clone()));
-        // A prompt encoded whole just now (a document new to the cache) saw its block already.
-        let encoded_whole =
-            stats.encoded_tokens - encoded_before >= with.tokens.len() - usize::from(self.bos.is_some());
-        if !block_cached && !encoded_whole && self.reuse == ReuseMode::Pie {
-            // PIE slid the document's cells behind the new block without re-encoding them, so
-            // they never saw it; the tokens at the cursor are re-encoded so that they do.
-            let document_tokens = with.tokens.len() - with.context_end;
-            let n = CONTEXT_REFRESH_TOKENS.min(document_tokens);
-            stats.encoded_tokens += self.documents.sequence(slot).refresh_tail(&mut self.llama, n)?;
-        }
+        let slot = self.follow_block_change(request, &with, !block_cached, max_tokens, stats)?;
         stats.context_tokens = with.context_end - usize::from(self.bos.is_some());
         stats.context_files = with.context.files;
         stats.context = Some(verdict);
