@@ -12,6 +12,12 @@
 //! The judge is the caller's (this crate knows no grammar): a function from the raw generated
 //! text to the syntax errors it adds, or `None` when it cannot tell (no grammar for the file).
 //! Only greedy requests are checked.
+//!
+//! With [`SuggestionCheck::with_code_below`], the code below the cursor judges too
+//! ([`crate::code_below`]): when the model was unsure of the first line, the alternatives are
+//! generated even if the greedy line adds no error, every candidate's first line is scored by
+//! the probability of it followed by the code below, and among the candidates that add the
+//! fewest errors the most probable is shown ([`best`]).
 
 use crate::healing::Healing;
 use llama_cpp_2::token::LlamaToken;
@@ -26,14 +32,24 @@ pub type Judge = dyn Fn(&str) -> Option<usize> + Send + Sync;
 #[derive(Clone)]
 pub struct SuggestionCheck {
     judge: Arc<Judge>,
-    /// Largest number of branched alternatives generated when the greedy suggestion is worse.
+    /// Largest number of branched alternatives generated when the greedy suggestion is worse
+    /// (or its first line unsure, when the code below judges).
     pub alternatives: usize,
+    /// Tokens of the code below the cursor that score candidate lines (0: it does not judge).
+    pub below_tokens: usize,
 }
 
 impl SuggestionCheck {
     /// A check with `judge`, trying at most `alternatives` branched lines.
     pub fn new(alternatives: usize, judge: impl Fn(&str) -> Option<usize> + Send + Sync + 'static) -> Self {
-        SuggestionCheck { judge: Arc::new(judge), alternatives }
+        SuggestionCheck { judge: Arc::new(judge), alternatives, below_tokens: 0 }
+    }
+
+    /// The same check, with up to `tokens` tokens of the code below the cursor scoring the
+    /// candidate lines when the model is unsure of the first line (0: not).
+    pub fn with_code_below(mut self, tokens: usize) -> Self {
+        self.below_tokens = tokens;
+        self
     }
 
     /// Syntax errors `text` adds, if the judge can tell.
@@ -44,7 +60,10 @@ impl SuggestionCheck {
 
 impl fmt::Debug for SuggestionCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SuggestionCheck").field("alternatives", &self.alternatives).finish_non_exhaustive()
+        f.debug_struct("SuggestionCheck")
+            .field("alternatives", &self.alternatives)
+            .field("below_tokens", &self.below_tokens)
+            .finish_non_exhaustive()
     }
 }
 
@@ -74,6 +93,9 @@ pub struct Candidate {
     pub errors_added: Option<usize>,
     /// How it was made.
     pub source: CandidateSource,
+    /// The natural log of the probability of its first line followed by the code below the
+    /// cursor, given the prompt (`None`: not scored).
+    pub below_logprob: Option<f64>,
 }
 
 /// What the check did for one request; `splice complete --json` shows it.
@@ -89,6 +111,29 @@ pub struct CheckStats {
     pub alternatives_ms: f64,
     /// Tokens generated for branched alternatives.
     pub alternative_tokens: usize,
+    /// Milliseconds spent scoring candidate lines against the code below.
+    pub below_ms: f64,
+    /// Tokens decoded to score them (each candidate's line and the window below it).
+    pub below_scored_tokens: usize,
+}
+
+/// The candidate to show: of those that add the fewest syntax errors (an unknown count is
+/// none), the most probable with the code below when scored, else the first (greedy first).
+pub(crate) fn best(candidates: &[Candidate]) -> usize {
+    let mut best = 0;
+    for (i, candidate) in candidates.iter().enumerate().skip(1) {
+        let (a, b) = (candidate, &candidates[best]);
+        let (a_errors, b_errors) = (a.errors_added.unwrap_or(0), b.errors_added.unwrap_or(0));
+        let more_probable = match (a.below_logprob, b.below_logprob) {
+            (Some(a), Some(b)) => a > b,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if a_errors < b_errors || (a_errors == b_errors && more_probable) {
+            best = i;
+        }
+    }
+    best
 }
 
 /// A place in the greedy suggestion's first line where another token was nearly as likely.
@@ -169,5 +214,23 @@ mod tests {
         let check = SuggestionCheck::new(2, |text: &str| Some(text.matches(')').count()));
         assert_eq!(check.errors_added("f(a))"), Some(2));
         assert!(format!("{check:?}").contains("alternatives: 2"));
+        assert_eq!(check.below_tokens, 0, "the code below judges only when asked");
+        assert_eq!(check.with_code_below(24).below_tokens, 24);
+    }
+
+    fn candidate(errors_added: Option<usize>, below_logprob: Option<f64>) -> Candidate {
+        Candidate { text: String::new(), errors_added, source: CandidateSource::Greedy, below_logprob }
+    }
+
+    #[test]
+    fn fewer_errors_win_then_the_code_below_then_greedy() {
+        // Unscored: the fewest errors, greedy on a tie.
+        assert_eq!(best(&[candidate(Some(1), None), candidate(Some(0), None), candidate(Some(0), None)]), 1);
+        assert_eq!(best(&[candidate(Some(0), None), candidate(Some(0), None)]), 0);
+        assert_eq!(best(&[candidate(None, None), candidate(Some(0), None)]), 0, "unknown counts as none");
+        // Scored: the most probable with the code below among the fewest errors.
+        let scored = [candidate(Some(0), Some(-9.0)), candidate(Some(0), Some(-4.0)), candidate(Some(1), Some(-1.0))];
+        assert_eq!(best(&scored), 1, "a line that breaks the syntax loses however probable");
+        assert_eq!(best(&[candidate(Some(0), Some(-4.0)), candidate(Some(0), Some(-4.0))]), 0, "greedy on a tie");
     }
 }

@@ -35,6 +35,11 @@ impl Healing {
         (blank || last.is_alphanumeric() || last == '_').then(|| Healing { remaining: dropped.to_vec(), blank })
     }
 
+    /// The text still to be re-spelled (at the start: the dropped text).
+    pub(crate) fn remaining(&self) -> &[u8] {
+        &self.remaining
+    }
+
     /// Whether a token with text `piece` may come next.
     pub(crate) fn allows(&self, piece: &[u8]) -> bool {
         if piece.is_empty() {

@@ -11,6 +11,7 @@ mod build_info;
 pub mod cache_plan;
 mod cancel;
 pub mod candidates;
+mod code_below;
 mod documents;
 mod draft;
 mod engine;

@@ -6,7 +6,10 @@
 //! tokens are decoded. Idle time re-encodes cells that went stale across an edit.
 
 use crate::cache_plan::{self, ReuseMode};
-use crate::candidates::{first_line, most_uncertain, runner_up, Branch, Candidate, CandidateSource, CheckStats};
+use crate::candidates::{
+    best, first_line, most_uncertain, runner_up, Branch, Candidate, CandidateSource, CheckStats, SuggestionCheck,
+};
+use crate::code_below;
 use crate::documents::Documents;
 use crate::draft::{Draft, DraftSources};
 use crate::engine::{
@@ -87,6 +90,16 @@ pub(crate) struct Worker<'m> {
     pieces: Vec<Vec<u8>>,
     /// The last prompt the latency budget cut, which idle time widens back to its full window.
     widening: Option<Widening>,
+    /// A copy of the prompt's last logits, kept while a request's candidates may be scored
+    /// against the code below (generation overwrites the batch's).
+    prompt_logits: Vec<f32>,
+}
+
+/// Where a request's generation started, for scoring candidate lines against the code below:
+/// its first cell and the text token healing dropped from the prompt.
+struct GenerationStart {
+    cell: usize,
+    healed: Vec<u8>,
 }
 
 /// A document whose cached prompt the latency budget cut: what its full prompt is made of.
@@ -161,6 +174,7 @@ impl<'m> Worker<'m> {
             drafts: DraftSources::default(),
             policy: SpeculationPolicy::default(),
             widening: None,
+            prompt_logits: Vec::new(),
         })
     }
 
@@ -195,10 +209,18 @@ impl<'m> Worker<'m> {
         self.note_prompt(request, &document, &prompt, max_tokens, started, &mut stats);
         // At most twice: a watched generation the model turns unsure in goes again with the
         // held-back context, unwatched.
+        let scores_below = request.check.as_ref().is_some_and(|check| check.below_tokens > 0);
         let (generated_from, (text, stop, branches)) = loop {
-            let generated_from = self.documents.sequence(slot).tokens().len();
-            let watch = held.as_ref().map(|held| LineWatch::new(held.min_probability, held.watch_tokens));
             let healing = prompt.healing.take();
+            let generated_from = GenerationStart {
+                cell: self.documents.sequence(slot).tokens().len(),
+                healed: healing.as_ref().map(|h| h.remaining().to_vec()).unwrap_or_default(),
+            };
+            if scores_below {
+                self.prompt_logits.clear();
+                self.prompt_logits.extend_from_slice(self.llama.last_logits());
+            }
+            let watch = held.as_ref().map(|held| LineWatch::new(held.min_probability, held.watch_tokens));
             let unsure = match self.generate(request, slot, healing, max_tokens, started, &mut stats, watch)? {
                 Generated::Done(text, stop, branches) => break (generated_from, (text, stop, branches)),
                 Generated::Unsure(unsure) => unsure,
@@ -207,7 +229,7 @@ impl<'m> Worker<'m> {
                 break (generated_from, (String::new(), StopReason::EndOfGeneration, Vec::new()));
             };
             // What was written without the context goes; the line is written again with it.
-            self.documents.sequence(slot).truncate_generated(&mut self.llama, generated_from)?;
+            self.documents.sequence(slot).truncate_generated(&mut self.llama, generated_from.cell)?;
             stats.discarded_tokens = std::mem::take(&mut stats.generated_tokens);
             let reason = unsure.unsure_reason().unwrap_or_default();
             let verdict = ContextVerdict::new(true, reason, Some(context.first_token_probability))
@@ -216,9 +238,11 @@ impl<'m> Worker<'m> {
             self.note_prompt(request, &document, &prompt, max_tokens, started, &mut stats);
         };
         let (text, stop) =
-            self.check_candidates(request, slot, generated_from, (text, stop), branches, started, &mut stats)?;
+            self.check_candidates(request, slot, &generated_from, (text, stop), branches, started, &mut stats)?;
         stats.total_ms = ms_since(started);
-        let decode_ms = stats.total_ms - stats.first_token_ms;
+        // The measured decode rate is the suggestion's own: checking its candidates is not decoding it.
+        let checking_ms = stats.check.as_ref().map_or(0.0, |check| check.alternatives_ms + check.below_ms);
+        let decode_ms = stats.total_ms - stats.first_token_ms - checking_ms;
         self.rates.lock().unwrap_or_else(|poison| poison.into_inner()).add(
             stats.encoded_tokens,
             stats.prompt_ms,
@@ -801,14 +825,16 @@ impl<'m> Worker<'m> {
 
     /// Checks the greedy suggestion with the request's judge and, when it adds syntax errors,
     /// tries the cheaper candidates ([`crate::candidates`]): its first line alone, then lines
-    /// branched at its least certain first-line tokens. Returns the text to show and why it
-    /// ended. Alternatives are not generated past the latency budget.
+    /// branched at its least certain first-line tokens. When the code below the cursor judges
+    /// too and the model was unsure of the first line, the branched lines are generated anyway
+    /// and every candidate is scored against it ([`crate::code_below`]). Returns the text to
+    /// show and why it ended. Alternatives and scores are not computed past the latency budget.
     #[allow(clippy::too_many_arguments)]
     fn check_candidates(
         &mut self,
         request: &CompletionRequest,
         slot: usize,
-        generated_from: usize,
+        start: &GenerationStart,
         greedy: (String, StopReason),
         branches: Vec<Branch>,
         started: Instant,
@@ -822,57 +848,121 @@ impl<'m> Worker<'m> {
             let judged = Instant::now();
             let errors_added = check.errors_added(text);
             report.judge_ms += ms_since(judged);
-            report.candidates.push(Candidate { text: text.to_owned(), errors_added, source });
+            report.candidates.push(Candidate { text: text.to_owned(), errors_added, source, below_logprob: None });
             errors_added.unwrap_or(0) == 0
         };
         let (greedy_text, greedy_stop) = greedy;
-        if judge(&greedy_text, CandidateSource::Greedy, &mut report) {
+        let greedy_fits = judge(&greedy_text, CandidateSource::Greedy, &mut report);
+        let below = self.code_below(request, check, &greedy_text, &branches);
+        if greedy_fits && below.is_none() {
             stats.check = Some(report);
             return Ok((greedy_text, greedy_stop));
         }
-        let mut shown: Option<(String, StopReason)> = None;
-        if let Some(first) = first_line(&greedy_text) {
-            if judge(first, CandidateSource::FirstLine, &mut report) {
-                shown = Some((first.to_owned(), StopReason::ShapeComplete));
+        if !greedy_fits {
+            if let Some(first) = first_line(&greedy_text) {
+                judge(first, CandidateSource::FirstLine, &mut report);
             }
         }
+        let budget = self.latency_budget_ms;
+        let over_budget = |started: Instant| budget.is_some_and(|budget| ms_since(started) >= budget);
         for branch in most_uncertain(branches, check.alternatives) {
-            if shown.is_some() || request.cancel.is_cancelled() {
-                break;
-            }
-            if self.latency_budget_ms.is_some_and(|budget| ms_since(started) >= budget) {
+            // Without the code below to judge, the first candidate that adds no error is shown.
+            let one_fits = report.candidates.iter().any(|c| c.errors_added.unwrap_or(0) == 0);
+            if (below.is_none() && one_fits) || request.cancel.is_cancelled() || over_budget(started) {
                 break;
             }
             let generating = Instant::now();
-            let text = self.alternative(request, slot, generated_from, &branch, &greedy_text, &mut report)?;
+            let text = self.alternative(request, slot, start.cell, &branch, &greedy_text, &mut report)?;
             report.alternatives_ms += ms_since(generating);
             if text.trim().is_empty() || report.candidates.iter().any(|c| c.text == text) {
                 continue;
             }
-            let source = CandidateSource::Branch { step: branch.step, margin: branch.margin };
-            if judge(&text, source, &mut report) {
-                shown = Some((text, StopReason::ShapeComplete));
-            }
+            judge(&text, CandidateSource::Branch { step: branch.step, margin: branch.margin }, &mut report);
         }
-        let shown = match shown {
-            Some(shown) => {
-                report.chosen = report.candidates.len() - 1;
-                shown
-            }
-            None => {
-                // None adds no error: the one that adds the fewest, greedy on a tie.
-                let fewest = (0..report.candidates.len())
-                    .min_by_key(|&i| (report.candidates[i].errors_added.unwrap_or(0), i))
-                    .unwrap_or(0);
-                report.chosen = fewest;
-                match fewest {
-                    0 => (greedy_text, greedy_stop),
-                    i => (report.candidates[i].text.clone(), StopReason::ShapeComplete),
-                }
-            }
+        if let Some(below) = below.filter(|_| report.candidates.len() > 1 && !over_budget(started)) {
+            self.score_below(request, slot, start, &below, &mut report)?;
+        }
+        report.chosen = best(&report.candidates);
+        let shown = match report.chosen {
+            0 => (greedy_text, greedy_stop),
+            i => (report.candidates[i].text.clone(), StopReason::ShapeComplete),
         };
         stats.check = Some(report);
         Ok(shown)
+    }
+
+    /// The window of the code below the cursor that scores this request's candidate lines, cut
+    /// at the check's token budget; `None` when the code below does not judge: not asked, no
+    /// code below, no first line, or a first line the model was sure of.
+    fn code_below(
+        &self,
+        request: &CompletionRequest,
+        check: &SuggestionCheck,
+        greedy_text: &str,
+        branches: &[Branch],
+    ) -> Option<String> {
+        // A fill-in-the-middle prompt already holds the code below.
+        let prefix_only = matches!(self.template, PromptTemplate::PrefixOnly);
+        let no_line = greedy_text.split('\n').next().is_none_or(|line| line.trim().is_empty());
+        if !prefix_only || check.below_tokens == 0 || check.alternatives == 0 || no_line {
+            return None;
+        }
+        if !branches.iter().any(|branch| branch.margin < code_below::UNSURE_MARGIN) {
+            return None;
+        }
+        let window = code_below::window(&request.suffix)?;
+        let tokens = self.model.vocab().tokenize(window.as_bytes(), false, false);
+        if tokens.len() <= check.below_tokens {
+            return Some(window.to_owned());
+        }
+        let bytes: usize = tokens[..check.below_tokens].iter().map(|t| self.pieces[t.0 as usize].len()).sum();
+        Some(code_below::cut_at(window, bytes).to_owned())
+    }
+
+    /// Scores every candidate's first line by the probability of it followed by `below` given
+    /// the prompt: the line's and the window's tokens are decoded in one batch after the
+    /// prompt's cells (with the text token healing dropped before them), and the log
+    /// probabilities of each next token summed. The cache is cut back to the prompt after.
+    fn score_below(
+        &mut self,
+        request: &CompletionRequest,
+        slot: usize,
+        start: &GenerationStart,
+        below: &str,
+        report: &mut CheckStats,
+    ) -> Result<(), EngineError> {
+        let scoring = Instant::now();
+        let healed = String::from_utf8_lossy(&start.healed).into_owned();
+        let n_ctx = self.llama.ctx.n_ctx() as usize;
+        let mut scored: Vec<(String, f64)> = Vec::new();
+        for i in 0..report.candidates.len() {
+            let line = report.candidates[i].text.split('\n').next().unwrap_or_default().to_owned();
+            if let Some((_, logprob)) = scored.iter().find(|(text, _)| *text == line) {
+                report.candidates[i].below_logprob = Some(*logprob);
+                continue;
+            }
+            if request.cancel.is_cancelled() {
+                return Err(EngineError::Cancelled);
+            }
+            let text = format!("{healed}{line}{below}");
+            let tokens = self.model.vocab().tokenize(text.as_bytes(), false, false);
+            if tokens.is_empty() || tokens.len() > self.llama.batch_tokens || start.cell + tokens.len() >= n_ctx {
+                continue;
+            }
+            let sequence = self.documents.sequence(slot);
+            sequence.truncate_generated(&mut self.llama, start.cell)?;
+            sequence.push_with_drafts(&mut self.llama, tokens[0], &tokens[1..])?;
+            let mut logprob = code_below::log_probability(&self.prompt_logits, tokens[0].0 as usize);
+            for (row, next) in tokens[1..].iter().enumerate() {
+                logprob += code_below::log_probability(self.llama.ctx.get_logits_ith(row as i32), next.0 as usize);
+            }
+            report.below_scored_tokens += tokens.len();
+            report.candidates[i].below_logprob = Some(logprob);
+            scored.push((line, logprob));
+        }
+        self.documents.sequence(slot).truncate_generated(&mut self.llama, start.cell)?;
+        report.below_ms = ms_since(scoring);
+        Ok(())
     }
 
     /// One branched alternative: the cache cut back to `branch.step` generated tokens, the

@@ -567,8 +567,10 @@ impl<'m> RemoteWorker<'m> {
         Ok(out)
     }
 
-    /// The local candidate check, without branching (that needs the logits of every step): when
-    /// the suggestion adds syntax errors and its first line alone adds fewer, the first line.
+    /// The local candidate check, without branching (that needs the logits of every step) and
+    /// without scoring against the code below (that needs teacher-forced logits the completions
+    /// API does not return): when the suggestion adds syntax errors and its first line alone
+    /// adds fewer, the first line.
     fn check(
         &self,
         request: &CompletionRequest,
@@ -586,6 +588,7 @@ impl<'m> RemoteWorker<'m> {
             text: text.clone(),
             errors_added: greedy,
             source: CandidateSource::Greedy,
+            below_logprob: None,
         });
         let mut shown = (text.clone(), stop);
         if greedy.is_some_and(|errors| errors > 0) {
@@ -595,6 +598,7 @@ impl<'m> RemoteWorker<'m> {
                     text: first.to_owned(),
                     errors_added: errors,
                     source: CandidateSource::FirstLine,
+                    below_logprob: None,
                 });
                 if errors.unwrap_or(usize::MAX) < greedy.unwrap_or(0) {
                     report.chosen = 1;
