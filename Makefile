@@ -115,7 +115,7 @@ EXEC_HOLES ?= 40
 ## built (bench/build_llama_server.sh), then each quality feature switched off in turn.
 bench-exec: tools models-default corpus build
 	$(SPLICE) bench exec --holes $(EXEC_HOLES) $(if $(PEER),--peer $(PEER),)
-	$(SPLICE) bench exec --holes $(EXEC_HOLES) --variants auto,no-check,no-healing,single-line
+	$(SPLICE) bench exec --holes $(EXEC_HOLES) --variants auto,no-below,no-check,no-healing,single-line
 
 ENGINE_K ?= 1,2,4,8
 ENGINE_LINES ?= 6

@@ -251,3 +251,36 @@ fn the_syntax_check_of_a_suggestion_shows_in_the_json_and_can_be_switched_off() 
     let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert!(json["timings"]["check"].is_null(), "{}", json["timings"]);
 }
+
+#[test]
+fn where_the_model_is_unsure_the_code_below_scores_the_candidate_lines() {
+    // `if not line or line.startswith("#"):` removed: the default model hesitates in the first
+    // line there, and `continue` below says what the line must do.
+    let (path, line, col) = indented_empty_line("cli-below", "python/config_reader.py", 10);
+    let ask = |extra: &[&str]| -> Value {
+        let (line, col) = (line.to_string(), col.to_string());
+        let mut args = vec!["complete", path.to_str().unwrap(), "--line", &line, "--col", &col, "--json"];
+        args.extend_from_slice(&["--retrieval", "never"]);
+        args.extend_from_slice(extra);
+        let output = splice(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_str(&stdout(&output)).unwrap()
+    };
+    let json = ask(&[]);
+    let check = &json["timings"]["check"];
+    let candidates = check["candidates"].as_array().expect("a Python file's suggestion is checked");
+    assert!(candidates.len() >= 2, "unsure: branched lines were generated and scored: {check}");
+    let scores: Vec<f64> = candidates.iter().map(|c| c["belowLogprob"].as_f64().expect("scored")).collect();
+    assert!(scores.iter().all(|&p| p < 0.0), "log-probabilities: {check}");
+    let best = (0..scores.len()).max_by(|&a, &b| scores[a].total_cmp(&scores[b])).unwrap();
+    assert_eq!(check["chosen"].as_u64(), Some(best as u64), "the most probable with the code below: {check}");
+    assert_eq!(json["raw"], candidates[best]["text"], "{check}");
+    assert!(check["belowScoredTokens"].as_u64().unwrap() > 0, "{check}");
+    // Switched off: the accepted greedy line is shown unscored, with no alternative generated.
+    let off = ask(&["--below-tokens", "0"]);
+    let check = &off["timings"]["check"];
+    let candidates = check["candidates"].as_array().expect("still checked for syntax");
+    assert_eq!(candidates.len(), 1, "{check}");
+    assert!(candidates[0]["belowLogprob"].is_null(), "{check}");
+    assert_eq!((check["belowScoredTokens"].as_u64(), check["alternativeTokens"].as_u64()), (Some(0), Some(0)));
+}

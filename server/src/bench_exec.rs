@@ -47,8 +47,12 @@ struct Outcome {
     checked: bool,
     /// The syntax check showed another candidate than the greedy one.
     replaced: bool,
-    /// Milliseconds the check spent judging and generating alternatives.
+    /// Milliseconds the check spent judging, generating alternatives and scoring them against
+    /// the code below.
     check_ms: f64,
+    /// The candidates' first lines with their log-probability with the code below (null: not
+    /// scored), greedy first.
+    candidates: Vec<Value>,
     /// The engine's time for the request.
     engine_ms: f64,
 }
@@ -162,6 +166,7 @@ pub fn run(args: BenchExecArgs) -> anyhow::Result<()> {
                         "unparsable": outcome.unparsable,
                         "indentationChanged": outcome.indentation_changed,
                         "checkReplaced": outcome.replaced,
+                        "candidates": outcome.candidates,
                         "ms": round(outcome.total_ms),
                     }));
                 }
@@ -176,6 +181,12 @@ pub fn run(args: BenchExecArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The first line of each candidate of a request's check and its score with the code below.
+fn candidate_lines(check: &Value) -> Vec<Value> {
+    let Some(candidates) = check["candidates"].as_array() else { return Vec::new() };
+    candidates.iter().map(|c| json!([first_line(c["text"].as_str().unwrap_or_default()), c["belowLogprob"]])).collect()
+}
+
 /// The name a variant goes by in the table.
 fn variant_name(variant: ExecVariant) -> String {
     match variant {
@@ -184,6 +195,7 @@ fn variant_name(variant: ExecVariant) -> String {
         ExecVariant::NoCheck => "splice, syntax check off",
         ExecVariant::NoHealing => "splice, token healing off",
         ExecVariant::SingleLine => "splice, multi-line off",
+        ExecVariant::NoBelow => "splice, code below does not judge",
     }
     .to_owned()
 }
@@ -198,6 +210,7 @@ fn variant_options(variant: ExecVariant, options: &Options) -> Options {
         ExecVariant::NoCheck => Options { syntax_check: Some(OnOff::Off), ..options },
         ExecVariant::NoHealing => Options { token_healing: Some(OnOff::Off), ..options },
         ExecVariant::SingleLine => Options { multi_line: Some(OnOff::Off), ..options },
+        ExecVariant::NoBelow => Options { below_tokens: Some(0), ..options },
     }
 }
 
@@ -304,8 +317,11 @@ fn judge(
                 total_ms: asked.total_ms,
                 checked: !asked.check.is_null(),
                 replaced: asked.check["chosen"].as_u64().is_some_and(|c| c > 0),
-                check_ms: asked.check["judgeMs"].as_f64().unwrap_or(0.0)
-                    + asked.check["alternativesMs"].as_f64().unwrap_or(0.0),
+                check_ms: ["judgeMs", "alternativesMs", "belowMs"]
+                    .iter()
+                    .map(|key| asked.check[*key].as_f64().unwrap_or(0.0))
+                    .sum(),
+                candidates: candidate_lines(&asked.check),
                 engine_ms: asked.engine_ms,
             });
         }

@@ -189,6 +189,8 @@ pub enum ExecVariant {
     NoHealing,
     /// The defaults with `--multi-line off`: every suggestion ends at its first line.
     SingleLine,
+    /// The defaults with `--below-tokens 0`: the code below the cursor does not judge.
+    NoBelow,
 }
 
 /// Flags of `splice bench exec`.

@@ -109,7 +109,8 @@ pub fn prepare(
     }
     let check = settings
         .syntax_check
-        .and_then(|alternatives| crate::syntax_check::check_for(language, prefix, suffix, &shape, alternatives));
+        .and_then(|alternatives| crate::syntax_check::check_for(language, prefix, suffix, &shape, alternatives))
+        .map(|check| check.with_code_below(settings.below_tokens));
     let request = CompletionRequest {
         document: document.to_owned(),
         prefix: prefix.to_owned(),

@@ -146,6 +146,12 @@ pub struct Options {
     /// when it adds errors; default 2.
     #[arg(long)]
     pub alternatives: Option<u32>,
+    /// With the syntax check, for models without fill-in-the-middle tokens: when the model is
+    /// unsure of a suggestion's first line, its candidate lines are scored by how probable they
+    /// make the next lines of code below the cursor (up to this many tokens of them), and the
+    /// most probable is shown; 0: off; default 32.
+    #[arg(long)]
+    pub below_tokens: Option<usize>,
     /// Token healing of a prompt that ends mid-word or in blanks; default on (off: to measure it).
     #[arg(long, value_enum)]
     pub token_healing: Option<OnOff>,
@@ -227,6 +233,7 @@ impl Options {
             prefetch: self.prefetch.or(fallback.prefetch),
             syntax_check: self.syntax_check.or(fallback.syntax_check),
             alternatives: self.alternatives.or(fallback.alternatives),
+            below_tokens: self.below_tokens.or(fallback.below_tokens),
             token_healing: self.token_healing.or(fallback.token_healing),
             multi_line: self.multi_line.or(fallback.multi_line),
         }
@@ -277,6 +284,8 @@ pub mod bounds {
     pub const LATENCY_BUDGET_MS: RangeInclusive<u64> = 0..=600_000;
     /// `--alternatives`: each costs up to a line of decoding when the suggestion is worse.
     pub const ALTERNATIVES: RangeInclusive<u32> = 0..=8;
+    /// `--below-tokens`: a few lines' worth; each costs a token of prefill per candidate.
+    pub const BELOW_TOKENS: RangeInclusive<usize> = 0..=128;
     /// `--retrieval-tokens`.
     pub const RETRIEVAL_TOKENS: RangeInclusive<usize> = 0..=16_384;
     /// `--retrieval-min-probability`.
@@ -336,6 +345,7 @@ impl Options {
         check(self.draft_tokens, bounds::DRAFT_TOKENS, "--draft-tokens", "draftTokens")?;
         check(self.latency_budget, bounds::LATENCY_BUDGET_MS, "--latency-budget", "latencyBudget")?;
         check(self.alternatives, bounds::ALTERNATIVES, "--alternatives", "alternatives")?;
+        check(self.below_tokens, bounds::BELOW_TOKENS, "--below-tokens", "belowTokens")?;
         check(self.retrieval_tokens, bounds::RETRIEVAL_TOKENS, "--retrieval-tokens", "retrievalTokens")?;
         check(
             self.retrieval_min_probability,
@@ -384,6 +394,8 @@ pub enum Retrieval {
 
 /// Default `--alternatives`.
 pub const DEFAULT_ALTERNATIVES: u32 = 2;
+/// Default `--below-tokens`.
+pub const DEFAULT_BELOW_TOKENS: usize = 32;
 /// The environment variable an engine's API key is read from when the editor sends none.
 pub const ENGINE_API_KEY_VARIABLE: &str = "SPLICE_ENGINE_API_KEY";
 /// Default token budget of the retrieved block.
@@ -424,6 +436,8 @@ pub struct Settings {
     pub prefetch: bool,
     /// Branched alternatives tried when a suggestion adds syntax errors; `None`: no check.
     pub syntax_check: Option<usize>,
+    /// Tokens of the code below the cursor that score candidate lines (0: off).
+    pub below_tokens: usize,
     /// Whether suggestions at empty lines and block openings may span several lines.
     pub multi_line: bool,
 }
@@ -507,6 +521,7 @@ impl Settings {
             syntax_check: (options.syntax_check.unwrap_or(OnOff::On) == OnOff::On).then(|| {
                 options.alternatives.unwrap_or(DEFAULT_ALTERNATIVES).min(*bounds::ALTERNATIVES.end()) as usize
             }),
+            below_tokens: options.below_tokens.unwrap_or(DEFAULT_BELOW_TOKENS).min(*bounds::BELOW_TOKENS.end()),
         }
     }
 }
@@ -607,6 +622,7 @@ mod tests {
             serde_json::json!({ "retrievalWatchTokens": 65 }),
             serde_json::json!({ "retrievalMinScore": -1.0 }),
             serde_json::json!({ "alternatives": 9 }),
+            serde_json::json!({ "belowTokens": 129 }),
             serde_json::json!({ "ctx": 512, "maxTokens": 400 }),
         ] {
             assert!(parse(bad.clone()).is_err(), "{bad} must be refused");
@@ -614,7 +630,7 @@ mod tests {
         let nan = Options { temperature: Some(f32::NAN), ..Options::default() };
         assert!(nan.validate().is_err(), "NaN is out of every range");
         let fine = serde_json::json!({ "maxTokens": 1024, "ctx": 4096, "temperature": 0.2, "topP": 1.0,
-            "topK": 0, "maxDocuments": 64, "retrievalMinProbability": 0.0, "retrievalWatchTokens": 0 });
+            "topK": 0, "maxDocuments": 64, "retrievalMinProbability": 0.0, "retrievalWatchTokens": 0, "belowTokens": 0 });
         assert_eq!(parse(fine), Ok(()));
         assert_eq!(Options::default().validate(), Ok(()));
     }

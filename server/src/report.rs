@@ -79,8 +79,8 @@ pub fn stats_json(stats: &CompletionStats) -> Value {
     })
 }
 
-/// What checking the suggestion's syntax did: every candidate judged, which one is shown, and
-/// what it cost.
+/// What checking the suggestion did: every candidate judged (syntax errors added and, when the
+/// code below judged, its log-probability with it), which one is shown, and what it cost.
 pub fn check_json(check: &CheckStats) -> Value {
     let candidates: Vec<Value> = check
         .candidates
@@ -91,7 +91,14 @@ pub fn check_json(check: &CheckStats) -> Value {
                 CandidateSource::FirstLine => ("firstLine", None, None),
                 CandidateSource::Branch { step, margin } => ("branch", Some(step), Some(round(f64::from(margin)))),
             };
-            json!({ "text": c.text, "errorsAdded": c.errors_added, "source": source, "step": step, "margin": margin })
+            json!({
+                "text": c.text,
+                "errorsAdded": c.errors_added,
+                "source": source,
+                "step": step,
+                "margin": margin,
+                "belowLogprob": c.below_logprob.map(|p| (p * 1000.0).round() / 1000.0),
+            })
         })
         .collect();
     json!({
@@ -100,6 +107,8 @@ pub fn check_json(check: &CheckStats) -> Value {
         "judgeMs": (check.judge_ms * 1000.0).round() / 1000.0,
         "alternativesMs": round(check.alternatives_ms),
         "alternativeTokens": check.alternative_tokens,
+        "belowMs": round(check.below_ms),
+        "belowScoredTokens": check.below_scored_tokens,
     })
 }
 
