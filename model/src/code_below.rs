@@ -12,6 +12,9 @@
 //!
 //! What is scored is a window of the code below: the rest of the cursor's line and the lines
 //! after it up to [`WINDOW_LINES`] with code on them, cut at the request's token budget for it.
+//!
+//! It costs the alternatives' decoding and the scored tokens' prefill; under a latency budget it
+//! runs only when [`estimated_ms`], at the engine's measured speeds, fits in what is left.
 
 /// A first line is unsure when a runner-up token of one of its tokens was at most this many
 /// logits behind the chosen one (at least e^-2 ≈ 14 % as likely): only then are candidates
@@ -38,6 +41,24 @@ pub(crate) fn window(suffix: &str) -> Option<&str> {
     }
     let window = suffix[..end].trim_end();
     (!window.trim().is_empty()).then_some(window)
+}
+
+/// What generating `alternatives` lines branched at `branch_steps` (each continuing to the end
+/// of a first line of `line_tokens` tokens) and scoring them with the greedy line, each with
+/// `window_tokens` tokens below it, should take at `decode_ms_per_token` and
+/// `prefill_tokens_per_second`; `None` when a speed is unknown.
+pub(crate) fn estimated_ms(
+    branch_steps: &[usize],
+    line_tokens: usize,
+    window_tokens: usize,
+    decode_ms_per_token: Option<f64>,
+    prefill_tokens_per_second: Option<f64>,
+) -> Option<f64> {
+    let decode_ms = decode_ms_per_token?;
+    let prefill_ms = 1000.0 / prefill_tokens_per_second.filter(|rate| *rate > 0.0)?;
+    let generated: usize = branch_steps.iter().map(|step| line_tokens.saturating_sub(*step).max(1)).sum();
+    let scored = (branch_steps.len() + 1) * (line_tokens + window_tokens);
+    Some(generated as f64 * decode_ms + scored as f64 * prefill_ms)
 }
 
 /// `text` cut to at most `max_bytes` bytes, at a character boundary.
@@ -78,6 +99,15 @@ mod tests {
         assert_eq!(window(""), None);
         assert_eq!(window("\n\n   \n"), None);
         assert_eq!(window("  "), None);
+    }
+
+    #[test]
+    fn the_cost_is_the_branches_decoding_and_every_candidates_prefill() {
+        // Two branches of a 10-token line, at steps 2 and 7: 8 + 3 tokens decoded at 50 ms;
+        // three candidates of 10 + 20 tokens scored at 200 tokens/s (5 ms each).
+        assert_eq!(estimated_ms(&[2, 7], 10, 20, Some(50.0), Some(200.0)), Some(11.0 * 50.0 + 90.0 * 5.0));
+        assert_eq!(estimated_ms(&[2], 10, 20, None, Some(200.0)), None, "unmeasured: no promise");
+        assert_eq!(estimated_ms(&[2], 10, 20, Some(50.0), Some(0.0)), None);
     }
 
     #[test]

@@ -853,7 +853,7 @@ impl<'m> Worker<'m> {
         };
         let (greedy_text, greedy_stop) = greedy;
         let greedy_fits = judge(&greedy_text, CandidateSource::Greedy, &mut report);
-        let below = self.code_below(request, check, &greedy_text, &branches);
+        let below = self.code_below(request, check, &greedy_text, &branches, started);
         if greedy_fits && below.is_none() {
             stats.check = Some(report);
             return Ok((greedy_text, greedy_stop));
@@ -893,13 +893,15 @@ impl<'m> Worker<'m> {
 
     /// The window of the code below the cursor that scores this request's candidate lines, cut
     /// at the check's token budget; `None` when the code below does not judge: not asked, no
-    /// code below, no first line, or a first line the model was sure of.
+    /// code below, no first line, a first line the model was sure of, or a latency budget that
+    /// the alternatives and their scoring would overrun ([`code_below::estimated_ms`]).
     fn code_below(
         &self,
         request: &CompletionRequest,
         check: &SuggestionCheck,
         greedy_text: &str,
         branches: &[Branch],
+        started: Instant,
     ) -> Option<String> {
         // A fill-in-the-middle prompt already holds the code below.
         let prefix_only = matches!(self.template, PromptTemplate::PrefixOnly);
@@ -912,6 +914,25 @@ impl<'m> Worker<'m> {
         }
         let window = code_below::window(&request.suffix)?;
         let tokens = self.model.vocab().tokenize(window.as_bytes(), false, false);
+        let window_tokens = tokens.len().min(check.below_tokens);
+        if let Some(budget) = self.latency_budget_ms {
+            // Only what fits in the time left, at the speeds measured so far.
+            let steps: Vec<usize> =
+                most_uncertain(branches.to_vec(), check.alternatives).iter().map(|b| b.step).collect();
+            let line_tokens = branches.iter().map(|b| b.step + 1).max().unwrap_or(0);
+            let rates = *self.rates.lock().unwrap_or_else(|poison| poison.into_inner());
+            let cost = code_below::estimated_ms(
+                &steps,
+                line_tokens,
+                window_tokens,
+                rates.decode_ms_per_token,
+                rates.prefill_tokens_per_second,
+            );
+            if cost.is_none_or(|cost| ms_since(started) + cost > budget) {
+                tracing::debug!(?cost, budget, "the code below does not judge: it would not fit the latency budget");
+                return None;
+            }
+        }
         if tokens.len() <= check.below_tokens {
             return Some(window.to_owned());
         }

@@ -175,3 +175,27 @@ fn without_code_below_or_doubt_nothing_is_scored() {
     assert_eq!(report.candidates.len(), 1, "{report:?}");
     assert_eq!((report.below_scored_tokens, report.alternative_tokens), (0, 0));
 }
+
+#[test]
+fn under_a_latency_budget_the_code_below_judges_only_when_it_fits() {
+    let with_budget = |ms: u64| {
+        let mut config = EngineConfig::new(gemma());
+        config.context_tokens = Some(4096);
+        config.max_tokens = 24;
+        config.latency_budget = Some(std::time::Duration::from_millis(ms));
+        Engine::start(config).unwrap()
+    };
+    let scored = |engine: &Engine| {
+        let checked = engine.complete_blocking(request_with_suffix(&code_below(), Some(below_check()))).unwrap();
+        checked.stats.check.expect("the check ran").below_scored_tokens
+    };
+    // A budget of ten minutes: the first request has no measured speeds to promise anything
+    // by; once it has measured them, the same request is scored.
+    let roomy = with_budget(600_000);
+    assert_eq!(scored(&roomy), 0, "no speeds measured yet");
+    assert!(scored(&roomy) > 0, "measured, and it fits");
+    // A budget of a millisecond is spent before the check starts: nothing is scored.
+    let tight = with_budget(1);
+    scored(&tight);
+    assert_eq!(scored(&tight), 0);
+}
