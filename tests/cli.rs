@@ -184,6 +184,16 @@ fn an_out_of_range_number_on_the_command_line_is_refused_before_anything_runs() 
     }
 }
 
+/// `splice complete --json` at `line`:`col` of `path` with `extra` flags; its JSON.
+fn complete_json(path: &std::path::Path, line: u32, col: u32, extra: &[&str]) -> Value {
+    let (line, col) = (line.to_string(), col.to_string());
+    let mut args = vec!["complete", path.to_str().unwrap(), "--line", &line, "--col", &col, "--json"];
+    args.extend_from_slice(extra);
+    let output = splice(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).unwrap()
+}
+
 /// `fixture` with the code of its line `line` (1-based) removed, its indentation kept, written
 /// to a temporary file; (path, line, column after the indentation).
 fn indented_empty_line(test: &str, fixture_path: &str, line: usize) -> (std::path::PathBuf, u32, u32) {
@@ -220,14 +230,7 @@ fn a_suggestion_never_doubles_the_indentation_the_editor_typed() {
 #[test]
 fn the_syntax_check_of_a_suggestion_shows_in_the_json_and_can_be_switched_off() {
     let (path, line, col) = indented_empty_line("cli-check", "python/inventory.py", 33);
-    let ask = |extra: &[&str]| -> Value {
-        let (line, col) = (line.to_string(), col.to_string());
-        let mut args = vec!["complete", path.to_str().unwrap(), "--line", &line, "--col", &col, "--json"];
-        args.extend_from_slice(extra);
-        let output = splice(&args);
-        assert!(output.status.success(), "{}", stderr(&output));
-        serde_json::from_str(&stdout(&output)).unwrap()
-    };
+    let ask = |extra: &[&str]| complete_json(&path, line, col, extra);
     let json = ask(&[]);
     let check = &json["timings"]["check"];
     let candidates = check["candidates"].as_array().expect("a Python file's suggestion is checked");
@@ -257,15 +260,7 @@ fn where_the_model_is_unsure_the_code_below_scores_the_candidate_lines() {
     // `if not line or line.startswith("#"):` removed: the default model hesitates in the first
     // line there, and `continue` below says what the line must do.
     let (path, line, col) = indented_empty_line("cli-below", "python/config_reader.py", 10);
-    let ask = |extra: &[&str]| -> Value {
-        let (line, col) = (line.to_string(), col.to_string());
-        let mut args = vec!["complete", path.to_str().unwrap(), "--line", &line, "--col", &col, "--json"];
-        args.extend_from_slice(&["--retrieval", "never"]);
-        args.extend_from_slice(extra);
-        let output = splice(&args);
-        assert!(output.status.success(), "{}", stderr(&output));
-        serde_json::from_str(&stdout(&output)).unwrap()
-    };
+    let ask = |extra: &[&str]| complete_json(&path, line, col, &[&["--retrieval", "never"], extra].concat());
     let json = ask(&[]);
     let check = &json["timings"]["check"];
     let candidates = check["candidates"].as_array().expect("a Python file's suggestion is checked");
