@@ -157,6 +157,11 @@ pub(crate) fn first_line(text: &str) -> Option<&str> {
     text.find('\n').map(|end| &text[..end]).filter(|first| !first.trim().is_empty())
 }
 
+/// The text a suggestion puts on the cursor's line: all of it up to its first line break.
+pub(crate) fn cursor_line(text: &str) -> &str {
+    text.split('\n').next().unwrap_or_default()
+}
+
 /// The best and the runner-up of the tokens `allowed`, with the runner-up's logit gap.
 pub(crate) fn runner_up(logits: &[f32], allowed: impl Fn(usize) -> bool) -> Option<(LlamaToken, LlamaToken, f32)> {
     let mut best: Option<(usize, f32)> = None;
@@ -200,6 +205,13 @@ mod tests {
         let (best, second, _) = runner_up(&logits, |id| id != 1).unwrap();
         assert_eq!((best, second), (LlamaToken(3), LlamaToken(2)));
         assert!(runner_up(&logits, |id| id == 0).is_none());
+    }
+
+    #[test]
+    fn the_cursor_line_ends_at_the_first_line_break() {
+        assert_eq!(cursor_line("if x:\n    y"), "if x:");
+        assert_eq!(cursor_line("x = 1"), "x = 1");
+        assert_eq!(cursor_line("\n    y"), "");
     }
 
     #[test]

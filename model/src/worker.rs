@@ -7,7 +7,8 @@
 
 use crate::cache_plan::{self, ReuseMode};
 use crate::candidates::{
-    best, first_line, most_uncertain, runner_up, Branch, Candidate, CandidateSource, CheckStats, SuggestionCheck,
+    best, cursor_line, first_line, most_uncertain, runner_up, Branch, Candidate, CandidateSource, CheckStats,
+    SuggestionCheck,
 };
 use crate::code_below;
 use crate::documents::Documents;
@@ -99,7 +100,7 @@ pub(crate) struct Worker<'m> {
 /// its first cell and the text token healing dropped from the prompt.
 struct GenerationStart {
     cell: usize,
-    healed: Vec<u8>,
+    healed: String,
 }
 
 /// A document whose cached prompt the latency budget cut: what its full prompt is made of.
@@ -209,12 +210,15 @@ impl<'m> Worker<'m> {
         self.note_prompt(request, &document, &prompt, max_tokens, started, &mut stats);
         // At most twice: a watched generation the model turns unsure in goes again with the
         // held-back context, unwatched.
-        let scores_below = request.check.as_ref().is_some_and(|check| check.below_tokens > 0);
+        let scores_below = request.check.as_ref().is_some_and(|check| self.may_score_below(check));
         let (generated_from, (text, stop, branches)) = loop {
             let healing = prompt.healing.take();
             let generated_from = GenerationStart {
                 cell: self.documents.sequence(slot).tokens().len(),
-                healed: healing.as_ref().map(|h| h.remaining().to_vec()).unwrap_or_default(),
+                healed: healing
+                    .as_ref()
+                    .map(|h| String::from_utf8_lossy(h.remaining()).into_owned())
+                    .unwrap_or_default(),
             };
             if scores_below {
                 self.prompt_logits.clear();
@@ -853,7 +857,10 @@ impl<'m> Worker<'m> {
         };
         let (greedy_text, greedy_stop) = greedy;
         let greedy_fits = judge(&greedy_text, CandidateSource::Greedy, &mut report);
-        let below = self.code_below(request, check, &greedy_text, &branches, started);
+        // Branches are noted at every token of the greedy first line.
+        let line_tokens = branches.iter().map(|b| b.step + 1).max().unwrap_or(0);
+        let branches = most_uncertain(branches, check.alternatives);
+        let below = self.code_below(request, check, &greedy_text, &branches, line_tokens, started);
         if greedy_fits && below.is_none() {
             stats.check = Some(report);
             return Ok((greedy_text, greedy_stop));
@@ -865,7 +872,7 @@ impl<'m> Worker<'m> {
         }
         let budget = self.latency_budget_ms;
         let over_budget = |started: Instant| budget.is_some_and(|budget| ms_since(started) >= budget);
-        for branch in most_uncertain(branches, check.alternatives) {
+        for branch in branches {
             // Without the code below to judge, the first candidate that adds no error is shown.
             let one_fits = report.candidates.iter().any(|c| c.errors_added.unwrap_or(0) == 0);
             if (below.is_none() && one_fits) || request.cancel.is_cancelled() || over_budget(started) {
@@ -891,25 +898,31 @@ impl<'m> Worker<'m> {
         Ok(shown)
     }
 
+    /// Whether `check` may have the code below score candidate lines with this model: asked
+    /// for, with alternatives to score, and a prefix-only prompt (a fill-in-the-middle prompt
+    /// already holds the code below).
+    fn may_score_below(&self, check: &SuggestionCheck) -> bool {
+        check.below_tokens > 0 && check.alternatives > 0 && matches!(self.template, PromptTemplate::PrefixOnly)
+    }
+
     /// The window of the code below the cursor that scores this request's candidate lines, cut
-    /// at the check's token budget; `None` when the code below does not judge: not asked, no
-    /// code below, no first line, a first line the model was sure of, or a latency budget that
-    /// the alternatives and their scoring would overrun ([`code_below::estimated_ms`]).
+    /// at the check's token budget; `None` when the code below does not judge: not allowed
+    /// ([`Self::may_score_below`]), no code below, no first line, a first line the model was
+    /// sure of (`branches`, the ones to try, least certain first), or a latency budget that the
+    /// alternatives and their scoring would overrun ([`code_below::estimated_ms`]).
     fn code_below(
         &self,
         request: &CompletionRequest,
         check: &SuggestionCheck,
         greedy_text: &str,
         branches: &[Branch],
+        line_tokens: usize,
         started: Instant,
     ) -> Option<String> {
-        // A fill-in-the-middle prompt already holds the code below.
-        let prefix_only = matches!(self.template, PromptTemplate::PrefixOnly);
-        let no_line = greedy_text.split('\n').next().is_none_or(|line| line.trim().is_empty());
-        if !prefix_only || check.below_tokens == 0 || check.alternatives == 0 || no_line {
+        if !self.may_score_below(check) || cursor_line(greedy_text).trim().is_empty() {
             return None;
         }
-        if !branches.iter().any(|branch| branch.margin < code_below::UNSURE_MARGIN) {
+        if !branches.first().is_some_and(|branch| branch.margin < code_below::UNSURE_MARGIN) {
             return None;
         }
         let window = code_below::window(&request.suffix)?;
@@ -917,9 +930,7 @@ impl<'m> Worker<'m> {
         let window_tokens = tokens.len().min(check.below_tokens);
         if let Some(budget) = self.latency_budget_ms {
             // Only what fits in the time left, at the speeds measured so far.
-            let steps: Vec<usize> =
-                most_uncertain(branches.to_vec(), check.alternatives).iter().map(|b| b.step).collect();
-            let line_tokens = branches.iter().map(|b| b.step + 1).max().unwrap_or(0);
+            let steps: Vec<usize> = branches.iter().map(|b| b.step).collect();
             let rates = *self.rates.lock().unwrap_or_else(|poison| poison.into_inner());
             let cost = code_below::estimated_ms(
                 &steps,
@@ -953,11 +964,10 @@ impl<'m> Worker<'m> {
         report: &mut CheckStats,
     ) -> Result<(), EngineError> {
         let scoring = Instant::now();
-        let healed = String::from_utf8_lossy(&start.healed).into_owned();
         let n_ctx = self.llama.ctx.n_ctx() as usize;
         let mut scored: Vec<(String, f64)> = Vec::new();
         for i in 0..report.candidates.len() {
-            let line = report.candidates[i].text.split('\n').next().unwrap_or_default().to_owned();
+            let line = cursor_line(&report.candidates[i].text).to_owned();
             if let Some((_, logprob)) = scored.iter().find(|(text, _)| *text == line) {
                 report.candidates[i].below_logprob = Some(*logprob);
                 continue;
@@ -965,7 +975,7 @@ impl<'m> Worker<'m> {
             if request.cancel.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }
-            let text = format!("{healed}{line}{below}");
+            let text = format!("{}{line}{below}", start.healed);
             let tokens = self.model.vocab().tokenize(text.as_bytes(), false, false);
             if tokens.is_empty() || tokens.len() > self.llama.batch_tokens || start.cell + tokens.len() >= n_ctx {
                 continue;

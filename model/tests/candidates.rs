@@ -14,10 +14,14 @@ use splice_model::{
 const FILE: &str = include_str!("../../bench/peer_llama_server.py");
 
 fn engine() -> Engine {
+    engine_with_budget(None)
+}
+
+fn engine_with_budget(latency_budget: Option<std::time::Duration>) -> Engine {
     let mut config = EngineConfig::new(gemma());
     config.context_tokens = Some(4096);
     config.max_tokens = 24;
-    config.latency_budget = None;
+    config.latency_budget = latency_budget;
     Engine::start(config).unwrap()
 }
 
@@ -178,13 +182,7 @@ fn without_code_below_or_doubt_nothing_is_scored() {
 
 #[test]
 fn under_a_latency_budget_the_code_below_judges_only_when_it_fits() {
-    let with_budget = |ms: u64| {
-        let mut config = EngineConfig::new(gemma());
-        config.context_tokens = Some(4096);
-        config.max_tokens = 24;
-        config.latency_budget = Some(std::time::Duration::from_millis(ms));
-        Engine::start(config).unwrap()
-    };
+    let with_budget = |ms: u64| engine_with_budget(Some(std::time::Duration::from_millis(ms)));
     let scored = |engine: &Engine| {
         let checked = engine.complete_blocking(request_with_suffix(&code_below(), Some(below_check()))).unwrap();
         checked.stats.check.expect("the check ran").below_scored_tokens
