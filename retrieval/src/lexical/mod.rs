@@ -18,6 +18,7 @@ mod imports;
 mod reparse;
 mod scope;
 mod scope_memo;
+mod text_diff;
 
 use std::collections::HashSet;
 use std::ops::Range;
