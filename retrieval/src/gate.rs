@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::keywords;
 use crate::language::Language;
-use crate::lexical::{foreign_names_again, gate_language, GateSyntax};
+use crate::lexical::{foreign_names_again, gate_language, read_opened_document, GateSyntax};
 use crate::near_copy::{self, Anchor};
 use crate::query::{completes_locally, typed_word, QueryTerms};
 use crate::select::{select, SearchLimits};
@@ -65,36 +65,58 @@ pub struct SelectiveRetriever {
     syntax: Arc<DocumentSyntax>,
 }
 
-/// How many documents' syntax the gate keeps (the most recently asked about).
+/// How many documents' syntax the gate keeps (the most recently asked about or opened).
 const DOCUMENTS_KEPT: usize = 8;
 
-/// The gate's [`GateSyntax`] of the documents asked about last, most recent first: a keystroke
-/// in one of them parses and reads only what changed since its previous request.
+/// The gate's [`GateSyntax`] of the documents asked about or opened last, most recent first: a
+/// keystroke in one of them parses and reads only what changed since its previous request, and
+/// a document read when it was opened ([`DocumentSyntax::document_opened`]) gets a first
+/// request of the same cost. Shared between a workspace and the retrievers made over it.
 #[derive(Debug, Default)]
-struct DocumentSyntax {
+pub struct DocumentSyntax {
     documents: Mutex<Vec<(PathBuf, Arc<Mutex<GateSyntax>>)>>,
 }
 
 impl DocumentSyntax {
+    /// Reads the document at `path`, just opened with `text`, so that its first request finds
+    /// its syntax already parsed ([`crate::lexical::read_opened_document`]). Costs one parse of
+    /// the file for the table's languages but Python, nothing for other files: call it off the
+    /// request path. Skipped while a request of the same document holds its state, and for a
+    /// file longer than `window_bytes` and half again (the prompt window's reach, before and
+    /// after the cursor): its first request's window would cut most of the tree away, and
+    /// cutting a tree costs about a quarter of parsing what is cut.
+    pub fn document_opened(&self, path: &Path, text: &str, window_bytes: usize) {
+        let language = gate_language(Some(path)).filter(|language| *language != Language::Python);
+        if language.is_none() || text.len() > window_bytes.saturating_add(window_bytes / 2) {
+            return;
+        }
+        if let Ok(mut state) = self.state_of(path).try_lock() {
+            read_opened_document(&mut state, language, text);
+        }
+    }
+
     /// Runs `f` with `path`'s state (a fresh one for a new document, or while another request
     /// of the same document holds it: the answer is the same, only slower).
     fn with<T>(&self, path: Option<&Path>, f: impl FnOnce(&mut GateSyntax) -> T) -> T {
         let Some(path) = path else { return f(&mut GateSyntax::default()) };
-        let state = {
-            let mut documents = self.documents.lock().unwrap_or_else(PoisonError::into_inner);
-            let state = match documents.iter().position(|(p, _)| p == path) {
-                Some(i) => documents.remove(i).1,
-                None => Arc::default(),
-            };
-            documents.insert(0, (path.to_path_buf(), Arc::clone(&state)));
-            documents.truncate(DOCUMENTS_KEPT);
-            state
-        };
+        let state = self.state_of(path);
         let answer = match state.try_lock() {
             Ok(mut state) => f(&mut state),
             Err(_) => f(&mut GateSyntax::default()),
         };
         answer
+    }
+
+    /// `path`'s state, made the most recent (a fresh one for a document not kept).
+    fn state_of(&self, path: &Path) -> Arc<Mutex<GateSyntax>> {
+        let mut documents = self.documents.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = match documents.iter().position(|(p, _)| p == path) {
+            Some(i) => documents.remove(i).1,
+            None => Arc::default(),
+        };
+        documents.insert(0, (path.to_path_buf(), Arc::clone(&state)));
+        documents.truncate(DOCUMENTS_KEPT);
+        state
     }
 }
 
@@ -102,6 +124,12 @@ impl SelectiveRetriever {
     /// A retriever answering from `index` in `mode`.
     pub fn new(index: Arc<WorkspaceIndex>, mode: RetrievalMode, config: GateConfig) -> Self {
         Self { index, mode, config, syntax: Arc::default() }
+    }
+
+    /// The same retriever keeping its documents' syntax in `syntax`, which others (the
+    /// workspace, when the editor opens a document) may fill too.
+    pub fn with_syntax(self, syntax: Arc<DocumentSyntax>) -> Self {
+        Self { syntax, ..self }
     }
 
     /// The mode it runs in.
@@ -239,4 +267,29 @@ fn list(names: &[String]) -> String {
         shown.push_str(&format!(", … ({} in all)", names.len()));
     }
     shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(syntax: &DocumentSyntax) -> Vec<PathBuf> {
+        syntax.documents.lock().unwrap().iter().map(|(path, _)| path.clone()).collect()
+    }
+
+    #[test]
+    fn a_document_is_read_when_opened_only_where_its_first_window_can_use_it() {
+        let syntax = DocumentSyntax::default();
+        let small = "fn main() {\n    let x = 1;\n}\n";
+        syntax.document_opened(Path::new("/w/src/main.rs"), small, 1024);
+        // Python's gate reads lines; a file of no table language has no grammar.
+        syntax.document_opened(Path::new("/w/app.py"), "import os\n", 1024);
+        syntax.document_opened(Path::new("/w/notes.txt"), "words\n", 1024);
+        // Longer than the window and half again: the first window would cut most of it away.
+        syntax.document_opened(Path::new("/w/src/big.rs"), &small.repeat(60), 1024);
+        assert_eq!(kept(&syntax), [PathBuf::from("/w/src/main.rs")]);
+        // What was read is there for the first request: the file's parts are remembered.
+        let state = syntax.state_of(Path::new("/w/src/main.rs"));
+        assert!(state.lock().unwrap().memo_counts().0 > 0);
+    }
 }

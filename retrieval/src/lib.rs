@@ -40,7 +40,7 @@ mod watch;
 pub mod workspace;
 
 pub use error::IndexError;
-pub use gate::{GateConfig, SelectiveRetriever, DEFAULT_SCORE_THRESHOLD};
+pub use gate::{DocumentSyntax, GateConfig, SelectiveRetriever, DEFAULT_SCORE_THRESHOLD};
 pub use select::SearchLimits;
 pub use workspace::{IndexOptions, IndexProgress, IndexState, IndexStatus, SearchResult, SyncReport, WorkspaceIndex};
 

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use splice_retrieval::store::FORMAT_FILE;
 use splice_retrieval::{
-    GateConfig, RetrievalDecision, RetrievalMode, RetrievalQuery, Retriever, SearchLimits, SelectiveRetriever,
+    DocumentSyntax, GateConfig, RetrievalDecision, RetrievalMode, RetrievalQuery, Retriever, SearchLimits,
+    SelectiveRetriever,
 };
 use support::{found, write, Fixture};
 
@@ -247,10 +248,15 @@ fn the_gate_decides_the_same_while_typing_whether_it_keeps_the_syntax_or_not() {
     let fx = Fixture::new(&[("src/util.rs", util), ("src/main.rs", main)]);
     let (index, _) = fx.synced();
     let index = Arc::new(index);
+    let path = fx.root.join("src/main.rs");
     let kept = SelectiveRetriever::new(Arc::clone(&index), RetrievalMode::Auto, GateConfig::default());
+    // The same, with the file read when the editor opened it.
+    let syntax = Arc::new(DocumentSyntax::default());
+    syntax.document_opened(&path, main, 16 * 1024);
+    let opened =
+        SelectiveRetriever::new(Arc::clone(&index), RetrievalMode::Auto, GateConfig::default()).with_syntax(syntax);
     let scratch = GateConfig { keep_syntax: false, ..GateConfig::default() };
     let scratch = SelectiveRetriever::new(index, RetrievalMode::Auto, scratch);
-    let path = fx.root.join("src/main.rs");
     let mut text = main.to_owned();
     let mut decisions = Vec::new();
     for c in "let cfg = parse_config(\"app.toml\");\n    total + cfg.len()".chars() {
@@ -268,6 +274,7 @@ fn the_gate_decides_the_same_while_typing_whether_it_keeps_the_syntax_or_not() {
             };
             let (a, b) = (kept.retrieve(&query), scratch.retrieve(&query));
             assert_eq!(format!("{a:?}"), format!("{b:?}"), "after {text:?}");
+            assert_eq!(format!("{:?}", opened.retrieve(&query)), format!("{b:?}"), "after {text:?}");
             decisions.push(a);
         }
     }

@@ -28,6 +28,9 @@ pub const KEYS: usize = 16;
 /// One mode's preparation times.
 #[derive(Debug, Default, Clone)]
 pub struct GateTimes {
+    /// Reading each file's syntax when it is opened (off the request path, as the server does
+    /// at `didOpen`), ms.
+    pub open_ms: Vec<f64>,
     /// Each task's first request, ms.
     pub first_ms: Vec<f64>,
     /// Every typed key's request, ms.
@@ -43,6 +46,7 @@ pub struct GateTimes {
 impl GateTimes {
     /// Adds another repository's times of the same mode.
     pub fn extend(&mut self, other: GateTimes) {
+        self.open_ms.extend(other.open_ms);
         self.first_ms.extend(other.first_ms);
         self.typing_ms.extend(other.typing_ms);
         self.retrieved += other.retrieved;
@@ -50,13 +54,17 @@ impl GateTimes {
         self.requests += other.requests;
     }
 
-    /// The times as JSON: p50 and p95 of first requests and of typed keys, ms.
+    /// The times as JSON: p50 and p95 of the reads when files are opened, of first requests and
+    /// of typed keys, ms.
     pub fn json(&self, mode: &str) -> Value {
         let ms = |values: &[f64], q| quantile(values, q).map(|v| (v * 1000.0).round() / 1000.0);
         json!({
             "mode": mode,
             "tasks": self.first_ms.len(),
             "keys": self.typing_ms.len(),
+            "filesOpened": self.open_ms.len(),
+            "openMsMedian": ms(&self.open_ms, 0.5),
+            "openMsP95": ms(&self.open_ms, 0.95),
             "firstMsMedian": ms(&self.first_ms, 0.5),
             "firstMsP95": ms(&self.first_ms, 0.95),
             "typingMsMedian": ms(&self.typing_ms, 0.5),
@@ -68,24 +76,29 @@ impl GateTimes {
     }
 }
 
-/// A configuration whose preparation is timed: a retrieval mode, and whether the gate keeps
-/// each document's syntax between requests (off: parsed from scratch every time, as before).
+/// A configuration whose preparation is timed: a retrieval mode, whether the gate keeps each
+/// document's syntax between requests (off: parsed from scratch every time, as before), and
+/// whether a file's syntax is read when it is opened (as the server does at `didOpen`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GateVariant {
     /// The retrieval mode.
     pub mode: Retrieval,
     /// Whether the gate keeps documents' syntax trees between requests.
     pub keep_syntax: bool,
+    /// Whether each file is read when it is opened, before its first request.
+    pub read_at_open: bool,
 }
 
 impl GateVariant {
-    /// Each mode as configured by default, and `auto` once more with every request parsed from
-    /// scratch (the comparison for the kept syntax).
+    /// Each mode as configured by default, and `auto` twice more: without reading files when
+    /// they are opened, and with every request parsed from scratch (the comparisons for the
+    /// read at open and for the kept syntax).
     pub fn for_modes(modes: &[Retrieval]) -> Vec<GateVariant> {
         let mut variants: Vec<GateVariant> =
-            modes.iter().map(|&mode| GateVariant { mode, keep_syntax: true }).collect();
+            modes.iter().map(|&mode| GateVariant { mode, keep_syntax: true, read_at_open: true }).collect();
         if modes.contains(&Retrieval::Auto) {
-            variants.push(GateVariant { mode: Retrieval::Auto, keep_syntax: false });
+            variants.push(GateVariant { mode: Retrieval::Auto, keep_syntax: true, read_at_open: false });
+            variants.push(GateVariant { mode: Retrieval::Auto, keep_syntax: false, read_at_open: false });
         }
         variants
     }
@@ -93,10 +106,10 @@ impl GateVariant {
     /// The variant's name in the table.
     pub fn name(&self) -> String {
         let mode = crate::bench_retrieval::mode_name(self.mode);
-        if self.keep_syntax {
-            mode
-        } else {
-            format!("{mode}, parsed from scratch")
+        match (self.keep_syntax, self.read_at_open) {
+            (false, _) => format!("{mode}, parsed from scratch"),
+            (true, false) => format!("{mode}, not read when opened"),
+            (true, true) => mode,
         }
     }
 }
@@ -120,7 +133,19 @@ pub fn decision_times(
             |gate| gate.keep_syntax = variant.keep_syntax,
         );
         let mut times = GateTimes::default();
+        let mut open: Option<&Path> = None;
         for task in tasks {
+            // A new file is opened, as over LSP (the tasks of a file come one after the other).
+            if open != Some(task.path.as_path()) {
+                open = Some(task.path.as_path());
+                // Only `auto` reads syntax; the other modes do nothing at open.
+                if variant.read_at_open && variant.mode == Retrieval::Auto {
+                    let started = Instant::now();
+                    let reach = completion::Reach::for_context(context_tokens);
+                    workspace.document_opened(&task.path, &task.text, reach.before + reach.after);
+                    times.open_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
             let document = task.path.display().to_string();
             let mut text = task.text.clone();
             let mut cursor = task.cursor;

@@ -5,7 +5,8 @@
 //! (so the server indexes it and starts its file watcher) and sends the options as
 //! `initializationOptions`; the bench waits for indexing to end (the `$/progress` end), then for
 //! each task opens the file with the line cut, asks `textDocument/inlineCompletion` at the hole
-//! and reads the request's stats from `splice/status` (`last`). Consecutive tasks of one file
+//! and reads the request's stats from `splice/status` (`last`); a file's first request comes
+//! [`OPEN_PAUSE`] after it is opened, as a person's first key does. Consecutive tasks of one file
 //! (they come in document order) replace the open file's text with a full-text `didChange`, so
 //! later tasks are edits of a cached document, as in the in-process mode; moving to the next
 //! file closes the previous one, which makes the server re-read it from disk into the index, as
@@ -21,6 +22,11 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+/// The pause between opening a file and its first request: a person's reaction from a file
+/// appearing to the first key (the server reads the file's syntax when it is opened, off the
+/// request path, and a first request sent at once would race that read).
+const OPEN_PAUSE: Duration = Duration::from_millis(300);
 
 /// How long indexing one repository may take before the bench gives up.
 const INDEXING_GUARD: Duration = Duration::from_secs(600);
@@ -88,6 +94,8 @@ pub fn answers(
                 }
                 session.open(&uri, &task.text, 1)?;
                 open = Some((&task.path, 1));
+                // Nobody types the instant a file opens: the server reads its syntax meanwhile.
+                std::thread::sleep(OPEN_PAUSE);
             }
         }
         answers.push(ask(&mut session, &uri, task).with_context(|| format!("log: {}", log.display()))?);

@@ -9,8 +9,8 @@ use crate::config::RetrievalSettings;
 use splice_model::{ContextFile, ContextUse, RepoContext};
 use splice_retrieval::language::Language;
 use splice_retrieval::{
-    Disabled, GateConfig, IndexError, IndexOptions, IndexProgress, IndexState, IndexStatus, RetrievalDecision,
-    RetrievalMode, RetrievalQuery, Retriever, SelectiveRetriever, SyncReport, WorkspaceIndex,
+    Disabled, DocumentSyntax, GateConfig, IndexError, IndexOptions, IndexProgress, IndexState, IndexStatus,
+    RetrievalDecision, RetrievalMode, RetrievalQuery, Retriever, SelectiveRetriever, SyncReport, WorkspaceIndex,
 };
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -24,6 +24,9 @@ pub struct Workspace {
     roots: Vec<PathBuf>,
     settings: RetrievalSettings,
     retriever: OnceLock<(Arc<WorkspaceIndex>, SelectiveRetriever)>,
+    /// The gate's syntax of the documents asked about or opened last, kept here so that a
+    /// document opened before the index is ready is read ahead all the same.
+    syntax: Arc<DocumentSyntax>,
     /// Why opening the index failed, if it did.
     failure: Mutex<Option<String>>,
 }
@@ -32,7 +35,7 @@ impl Workspace {
     /// A workspace of these folders (canonicalized when they exist). Nothing is read yet.
     pub fn new(roots: Vec<PathBuf>, settings: RetrievalSettings) -> Self {
         let roots = roots.into_iter().map(|root| root.canonicalize().unwrap_or(root)).collect();
-        Self { roots, settings, retriever: OnceLock::new(), failure: Mutex::new(None) }
+        Self { roots, settings, retriever: OnceLock::new(), syntax: Arc::default(), failure: Mutex::new(None) }
     }
 
     /// A workspace over an index that is already open (the benchmarks compare modes on one).
@@ -51,7 +54,8 @@ impl Workspace {
         let workspace = Self::new(roots, settings);
         let mut gate = workspace.gate();
         adjust(&mut gate);
-        let retriever = SelectiveRetriever::new(index.clone(), workspace.settings.mode, gate);
+        let retriever =
+            SelectiveRetriever::new(index.clone(), workspace.settings.mode, gate).with_syntax(workspace.syntax.clone());
         let _ = workspace.retriever.set((index, retriever));
         workspace
     }
@@ -101,7 +105,8 @@ impl Workspace {
                         return Err(err);
                     }
                 };
-                let retriever = SelectiveRetriever::new(index.clone(), self.settings.mode, self.gate());
+                let retriever = SelectiveRetriever::new(index.clone(), self.settings.mode, self.gate())
+                    .with_syntax(self.syntax.clone());
                 let _ = self.retriever.set((index.clone(), retriever));
                 index
             }
@@ -140,6 +145,16 @@ impl Workspace {
             if let Err(err) = index.refresh_from_disk(path) {
                 tracing::warn!(path = %path.display(), "index refresh failed: {err}");
             }
+        }
+    }
+
+    /// Reads a document the editor has just opened into the gate's syntax, so that its first
+    /// request parses only what differs (see [`DocumentSyntax::document_opened`];
+    /// `window_bytes`: how far the prompt window reaches around the cursor); only `auto` reads
+    /// syntax. Blocking, one parse of the file: run it off the request path.
+    pub fn document_opened(&self, path: &Path, text: &str, window_bytes: usize) {
+        if self.settings.mode == RetrievalMode::Auto && !self.roots.is_empty() {
+            self.syntax.document_opened(path, text, window_bytes);
         }
     }
 

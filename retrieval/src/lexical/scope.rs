@@ -95,6 +95,17 @@ pub(super) fn foreign_names(
     Some(out)
 }
 
+/// Parses `source` into `state` and reads what its subtrees define and import, as
+/// [`foreign_names`] does, without asking about any cursor: a later text of the same document
+/// then costs only what differs from this one.
+pub(super) fn read_ahead(language: Language, source: &str, state: &mut GateSyntax) {
+    let grammar = language.grammar();
+    let GateSyntax { reparser, memo } = state;
+    if let Some(tree) = reparser.parse(language, source) {
+        FileScope::read(language.spec(), &grammar, tree.root_node(), source.as_bytes(), memo);
+    }
+}
+
 impl<'p> FileScope<'p> {
     /// What the tree under `root` defines and imports: bindings define names, import
     /// statements import them. Subtrees whose text `memo` has seen before are not walked again.
@@ -507,6 +518,40 @@ mod tests {
         // The file, its last module, the function and its body, the statement: not the rest.
         assert!(fresh <= 8, "{fresh} parts read again after one edit");
         assert!(remembered_now.abs_diff(remembered) <= 2, "{remembered} then {remembered_now} remembered");
+    }
+
+    #[test]
+    fn a_document_read_when_opened_has_a_first_window_that_reads_only_what_differs() {
+        let text = modules(40);
+        let mut state = GateSyntax::default();
+        crate::lexical::read_opened_document(&mut state, Some(Language::Rust), &text);
+        let (remembered, fresh) = state.memo_counts();
+        assert!(remembered > 120 && fresh == remembered, "{remembered} parts read when opened");
+        // The first request: a window from a module's start to the middle of a later one, with a
+        // key typed at the cursor, as the editor's window and the person's first key make it.
+        let (start, end) = (text.find("mod m12 ").unwrap(), text.find("mod m30 ").unwrap() + 40);
+        let mut window = text[start..end].to_owned();
+        let mut cursor = window.rfind("checked + Config").unwrap();
+        window.insert_str(cursor, "2 * ");
+        cursor += 4;
+        let names = foreign_names_again(&mut state, Some(Language::Rust), &window, cursor, &(0..window.len()), true);
+        let fresh_reading = foreign_names_again(
+            &mut GateSyntax::default(),
+            Some(Language::Rust),
+            &window,
+            cursor,
+            &(0..window.len()),
+            true,
+        );
+        assert_eq!(names, fresh_reading);
+        assert!(!names.is_empty());
+        let (_, fresh) = state.memo_counts();
+        // The file, the cut module at the bottom, and the edited function's parts.
+        assert!(fresh <= 12, "{fresh} parts read again for the first window");
+        // Python reads lines, not a tree: nothing to do when its file is opened.
+        let mut python = GateSyntax::default();
+        crate::lexical::read_opened_document(&mut python, Some(Language::Python), "import os\n");
+        assert_eq!(python.memo_counts(), (0, 0));
     }
 
     #[test]

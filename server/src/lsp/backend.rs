@@ -19,7 +19,7 @@ use crate::typed_ahead::{Origin, RecentSuggestions, Window};
 use crate::workspace::Workspace;
 use dashmap::DashMap;
 use serde_json::Value;
-use splice_model::{CancelToken, CompletionStats, Engine, EngineError, ReuseMode};
+use splice_model::{CancelToken, CompletionStats, Engine, EngineError, ReuseMode, DEFAULT_CONTEXT_TOKENS};
 use splice_retrieval::tokenize::word_start;
 use splice_retrieval::IndexOptions;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -789,7 +789,23 @@ impl LanguageServer for Backend {
         let doc = params.text_document;
         tracing::debug!(uri = doc.uri.as_str(), bytes = doc.text.len(), "didOpen");
         let document = Document::new(doc.text, doc.version);
+        let text = document.snapshot();
+        let path = doc.uri.to_file_path().map(|path| path.into_owned());
         self.documents.insert(doc.uri, OpenDocument { document, in_sync: true });
+        // The retrieval gate reads the file's syntax now, while the person has not typed yet, so
+        // that the first request parses only what its window and the keys typed change.
+        let context_tokens = match self.engine.current() {
+            EngineState::Ready(engine) => engine.info().context_tokens,
+            _ => {
+                let settings = self.settings.read().unwrap_or_else(|p| p.into_inner());
+                settings.engine.context_tokens.unwrap_or(DEFAULT_CONTEXT_TOKENS)
+            }
+        };
+        let reach = Reach::for_context(context_tokens);
+        if let (Some(workspace), Some(path)) = (self.workspace.get().cloned(), path) {
+            let window_bytes = reach.before + reach.after;
+            tokio::task::spawn_blocking(move || workspace.document_opened(&path, &text, window_bytes));
+        }
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
