@@ -123,6 +123,7 @@ pub fn decision_times(
     options: &Options,
 ) -> anyhow::Result<Vec<GateTimes>> {
     let context_tokens = options.ctx.unwrap_or(2048);
+    let window_bytes = completion::Reach::for_context(context_tokens).span();
     let mut all = Vec::new();
     for variant in variants {
         let settings = Settings::resolve(Options { retrieval: Some(variant.mode), ..options.clone() });
@@ -141,8 +142,7 @@ pub fn decision_times(
                 // Only `auto` reads syntax; the other modes do nothing at open.
                 if variant.read_at_open && variant.mode == Retrieval::Auto {
                     let started = Instant::now();
-                    let reach = completion::Reach::for_context(context_tokens);
-                    workspace.document_opened(&task.path, &task.text, reach.before + reach.after);
+                    workspace.document_opened(&task.path, &task.text, window_bytes);
                     times.open_ms.push(started.elapsed().as_secs_f64() * 1000.0);
                 }
             }

@@ -161,6 +161,11 @@ impl Reach {
         // (at most 3 bytes).
         Reach { before: cap + 4, after: cap / 4 }
     }
+
+    /// The bytes before and after the cursor together: the longest window a request reads.
+    pub fn span(&self) -> usize {
+        self.before + self.after
+    }
 }
 
 /// The longest prefix window, in bytes, for a context of `context_tokens` tokens.

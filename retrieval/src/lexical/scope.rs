@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::Arc;
 
-use tree_sitter::Node;
+use tree_sitter::{Node, Tree};
 
 use super::imports::{import_kinds, read_import};
 use super::scope_memo::{Part, ReadNode, ScopeMemo};
@@ -45,11 +45,8 @@ pub(super) fn foreign_names(
 ) -> Option<Vec<String>> {
     let spec = language.spec();
     let source = text.get(analysed.clone())?;
-    let grammar = language.grammar();
-    let GateSyntax { reparser, memo } = state;
-    let tree = reparser.parse(language, source)?;
+    let (tree, part) = parse_and_read(language, source, state)?;
     let src = source.as_bytes();
-    let part = FileScope::read(spec, &grammar, tree.root_node(), src, memo);
     let scope = FileScope::of(&part, tree.root_node().start_byte());
     let region = context_region(text, cursor);
     let start = region.start.max(analysed.start) - analysed.start;
@@ -99,11 +96,17 @@ pub(super) fn foreign_names(
 /// [`foreign_names`] does, without asking about any cursor: a later text of the same document
 /// then costs only what differs from this one.
 pub(super) fn read_ahead(language: Language, source: &str, state: &mut GateSyntax) {
+    let _ = parse_and_read(language, source, state);
+}
+
+/// `source` parsed into `state` (incrementally from its last text) and what its subtrees define
+/// and import, read through `state`'s memo; `None` if the grammar would not load or parse.
+fn parse_and_read<'s>(language: Language, source: &str, state: &'s mut GateSyntax) -> Option<(&'s Tree, Arc<Part>)> {
     let grammar = language.grammar();
     let GateSyntax { reparser, memo } = state;
-    if let Some(tree) = reparser.parse(language, source) {
-        FileScope::read(language.spec(), &grammar, tree.root_node(), source.as_bytes(), memo);
-    }
+    let tree = reparser.parse(language, source)?;
+    let part = FileScope::read(language.spec(), &grammar, tree.root_node(), source.as_bytes(), memo);
+    Some((tree, part))
 }
 
 impl<'p> FileScope<'p> {

@@ -794,16 +794,15 @@ impl LanguageServer for Backend {
         self.documents.insert(doc.uri, OpenDocument { document, in_sync: true });
         // The retrieval gate reads the file's syntax now, while the person has not typed yet, so
         // that the first request parses only what its window and the keys typed change.
-        let context_tokens = match self.engine.current() {
-            EngineState::Ready(engine) => engine.info().context_tokens,
-            _ => {
-                let settings = self.settings.read().unwrap_or_else(|p| p.into_inner());
-                settings.engine.context_tokens.unwrap_or(DEFAULT_CONTEXT_TOKENS)
-            }
-        };
-        let reach = Reach::for_context(context_tokens);
         if let (Some(workspace), Some(path)) = (self.workspace.get().cloned(), path) {
-            let window_bytes = reach.before + reach.after;
+            let context_tokens = match self.engine.current() {
+                EngineState::Ready(engine) => engine.info().context_tokens,
+                _ => {
+                    let settings = self.settings.read().unwrap_or_else(|p| p.into_inner());
+                    settings.engine.context_tokens.unwrap_or(DEFAULT_CONTEXT_TOKENS)
+                }
+            };
+            let window_bytes = Reach::for_context(context_tokens).span();
             tokio::task::spawn_blocking(move || workspace.document_opened(&path, &text, window_bytes));
         }
     }
