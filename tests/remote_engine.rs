@@ -6,6 +6,7 @@
 //!   healing off on both sides: no engine API can constrain the first tokens to re-spell a
 //!   word, so remote prompts end at the cursor).
 //! - A cancelled request stops the engine's generation (its `/slots` says so).
+//! - Editors sharing a multi-slot engine each learn their own slot and ask for it.
 //! - A killed engine gives empty completions, a message and a `down` status, and Splice finds
 //!   it again when it is back; an engine serving another model is refused.
 //!
@@ -163,6 +164,50 @@ fn typing_at_the_cursor_reuses_the_engines_prefix_cache() {
         assert!(reused + 4 >= prompt, "a typed character re-encodes only the prompt's end: {last}");
     }
     assert!(asked >= 2, "the engine was asked after {asked} of 8 keys");
+}
+
+/// How many requests the engine ran on the slot they asked for, from its log.
+fn pinned_requests(log: &Path) -> usize {
+    std::fs::read_to_string(log).unwrap_or_default().matches("selected slot by id").count()
+}
+
+/// Two editors on a two-slot engine: each learns the slot its first request ran on, though the
+/// suggestion's shape closes most streams before llama-server's last event (the only one that
+/// names the slot); the two slots differ; and each editor's next request asks for its own.
+#[test]
+fn each_editor_learns_its_engine_slot_from_its_first_request() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = temp_dir("remote-slots");
+    let log = dir.join("llama-server.log");
+    let mut engine = LlamaServer::start_with_slots(&gemma(), free_port(), &log, 2);
+    let documents = [
+        ("file:///workspace/total.py", "def total(items):\n    result = 0\n    for item in items:\n        result += item.price\n    return res"),
+        ("file:///workspace/point.py", "class Point:\n    def __init__(self, x, y):\n        self.x = x\n        self.y = y\n\n    def norm(self):\n        return "),
+    ];
+    let mut editors = Vec::new();
+    let mut slots = Vec::new();
+    for (i, (uri, text)) in documents.iter().enumerate() {
+        let mut editor = server(&format!("remote-slots-{i}"), &gemma(), options(Some(&engine.url())), Some(&engine));
+        editor.open(uri, "python", text);
+        let last = text.lines().last().unwrap();
+        first_line(&editor.inline_completion(uri, text.lines().count() as u32 - 1, last.len() as u32));
+        let slot = editor.poll("the editor learns its slot", Duration::from_millis(50), |editor| {
+            status(editor)["engine"]["slot"].as_u64()
+        });
+        slots.push(slot);
+        editors.push(editor);
+    }
+    assert_ne!(slots[0], slots[1], "the second editor ran on the idle slot, not the first editor's");
+    let pinned = pinned_requests(&log);
+    for (editor, (uri, text)) in editors.iter_mut().zip(documents) {
+        // Another cursor: the engine is asked again.
+        let second = text.lines().nth(1).unwrap();
+        first_line(&editor.inline_completion(uri, 1, second.len() as u32));
+    }
+    engine.wait_until(|_| pinned_requests(&log) >= pinned + 2, "both requests ask for their editor's slot");
+    for (editor, slot) in editors.iter_mut().zip(slots) {
+        assert_eq!(status(editor)["engine"]["slot"].as_u64(), Some(slot), "the editor keeps its slot");
+    }
 }
 
 /// A line the default model continues for hundreds of tokens without a line break.

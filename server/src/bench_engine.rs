@@ -12,7 +12,7 @@
 //! table (`bench_engine_report.rs`) never fail the run.
 
 use crate::bench_client::{initialization_options, LspSession, HANG_GUARD};
-use crate::bench_engine_record::{mode_name, EngineMetrics, Measurement};
+use crate::bench_engine_record::{mode_name, EngineMetrics, Measurement, SlotChoices};
 use crate::bench_http;
 use crate::bench_typing::{choose_spots, copy_workspace, ready_session, repositories};
 use crate::bench_typing_peer::LlamaServer;
@@ -125,7 +125,10 @@ fn measure(
     let wall_s = started.elapsed().as_secs_f64();
     let after = engine.as_ref().map(|e| metrics(e.addr())).transpose()?;
     let engine_metrics = before.zip(after).map(|(before, after)| after.since(&before));
-    Ok(Measurement { mode, k, runs, wall_s, engine: engine_metrics })
+    let slot_choices = engine
+        .as_ref()
+        .map(|_| SlotChoices::parse(&std::fs::read_to_string(root.join(format!("{name}.log"))).unwrap_or_default()));
+    Ok(Measurement { mode, k, runs, wall_s, engine: engine_metrics, slot_choices })
 }
 
 /// `llama-server --parallel k` on the model Splice's options name, each slot with Splice's

@@ -70,6 +70,36 @@ impl EngineMetrics {
     }
 }
 
+/// How llama-server chose the slot of each request, counted from its log: the slot the request
+/// asked for (`id_slot`), the idle slot with the longest common prefix, or the least recently
+/// used one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SlotChoices {
+    /// "selected slot by id".
+    pub by_id: usize,
+    /// "selected slot by LCP similarity".
+    pub by_similarity: usize,
+    /// "selected slot by LRU".
+    pub by_lru: usize,
+}
+
+impl SlotChoices {
+    /// Counts the choices in llama-server's log text.
+    pub fn parse(log: &str) -> SlotChoices {
+        let count = |needle: &str| log.lines().filter(|line| line.contains(needle)).count();
+        SlotChoices {
+            by_id: count("selected slot by id"),
+            by_similarity: count("selected slot by LCP similarity"),
+            by_lru: count("selected slot by LRU"),
+        }
+    }
+
+    /// Requests the engine gave a slot.
+    pub fn total(&self) -> usize {
+        self.by_id + self.by_similarity + self.by_lru
+    }
+}
+
 /// One configuration: `k` editors typing at once in `mode`.
 #[derive(Debug, Clone)]
 pub struct Measurement {
@@ -83,6 +113,8 @@ pub struct Measurement {
     pub wall_s: f64,
     /// The engine's counters over the typing (remote only).
     pub engine: Option<EngineMetrics>,
+    /// How the engine chose each request's slot, over the whole run (remote only).
+    pub slot_choices: Option<SlotChoices>,
 }
 
 /// The numbers of one table row, every editor's keystrokes and model runs pooled.
@@ -108,6 +140,8 @@ pub struct Row {
     pub reused_tokens: u64,
     /// The engine's own hit rate over the run (`/metrics`), remote only.
     pub engine_hit_rate: Option<f64>,
+    /// How the engine chose the requests' slots, remote only.
+    pub slot_choices: Option<SlotChoices>,
     /// Tokens those runs generated.
     pub generated_tokens: u64,
     /// Tokens the engine generated, superseded requests included (`/metrics`), remote only.
@@ -153,6 +187,7 @@ impl Row {
             prompt_tokens: sum("promptTokens"),
             reused_tokens: sum("reusedTokens"),
             engine_hit_rate: measurement.engine.and_then(|m| m.hit_rate()),
+            slot_choices: measurement.slot_choices,
             generated_tokens: sum("generatedTokens"),
             engine_generated_tokens: measurement.engine.map(|m| m.predicted_tokens),
             wall_s: measurement.wall_s,
@@ -249,6 +284,18 @@ mod tests {
     }
 
     #[test]
+    fn slot_choices_are_counted_from_the_engines_log() {
+        let log = "0.01 I slot get_availabl: id  1 | task -1 | selected slot by LRU, t_last = -1\n\
+            0.02 W srv          stop: cancel task, id_task = 0\n\
+            0.03 I slot get_availabl: id  1 | task -1 | selected slot by id (1)\n\
+            0.04 I slot get_availabl: id  0 | task -1 | selected slot by LCP similarity, f_sim_best = 0.9 (> 0.1 thold)\n\
+            0.05 I slot get_availabl: id  1 | task -1 | selected slot by id (1)\n";
+        let choices = SlotChoices::parse(log);
+        assert_eq!(choices, SlotChoices { by_id: 2, by_similarity: 1, by_lru: 1 });
+        assert_eq!(choices.total(), 4);
+    }
+
+    #[test]
     fn overhead_is_splice_time_less_the_engine_time_and_needs_both() {
         assert_eq!(remote_overhead(&json!({ "totalMs": 52.5, "engineMs": 40.0 })), Some(12.5));
         assert_eq!(remote_overhead(&json!({ "totalMs": 52.5, "engineMs": null })), None);
@@ -297,6 +344,7 @@ mod tests {
                 predicted_tokens: 50.0,
                 ..EngineMetrics::default()
             }),
+            slot_choices: Some(SlotChoices { by_id: 3, by_similarity: 1, by_lru: 2 }),
         };
         let row = Row::new(&measurement);
         assert_eq!((row.keystrokes, row.late), (4, 1));

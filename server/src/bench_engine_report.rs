@@ -1,7 +1,7 @@
 //! What `splice bench engine` prints: the setting, one table row per K and mode, the targets as
 //! ratios, and (`--json`) every row's numbers. Never fails on them.
 
-use crate::bench_engine_record::{censored_ratio, Measurement, Row};
+use crate::bench_engine_record::{censored_ratio, Measurement, Row, SlotChoices};
 use crate::bench_stats::Censored;
 use crate::bench_typing_script::Spot;
 use crate::cli::BenchEngineArgs;
@@ -58,14 +58,15 @@ pub fn print_report(measurements: &[Measurement], json: bool) {
     println!();
     println!(
         "| mode | K | keystrokes (late) | latency p50 / p90 ms, answered | p50 / p90, all (late last) | model runs \
-         seen | prompt tokens from cache (per request) | engine's /metrics hit rate | tokens/s, all editors | decode \
+         seen | prompt tokens from cache (per request) | engine's /metrics hit rate | engine's slot choice: asked for / \
+         similar prompt / least recently used | tokens/s, all editors | decode \
          tokens/s per request | engine ms p50 / p90 | remote overhead p50 / p90 ms (runs) | keystroke − engine ms \
          p50 / p90 (keys) | errors / hangs |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for row in &rows {
         println!(
-            "| {} | {} | {} ({}) | {} / {} | {} / {} | {} | {} | {} | {} | {} | {} / {} | {} / {} ({}) | {} / {} ({}) | {} / {} |",
+            "| {} | {} | {} ({}) | {} / {} | {} / {} | {} | {} | {} | {} | {} | {} | {} / {} | {} / {} ({}) | {} / {} ({}) | {} / {} |",
             row.mode,
             row.k,
             row.keystrokes,
@@ -77,6 +78,7 @@ pub fn print_report(measurements: &[Measurement], json: bool) {
             row.model_runs,
             percent(row.hit_rate()),
             percent(row.engine_hit_rate),
+            slot_choices(row.slot_choices.as_ref()),
             opt(row.tokens_per_second(), 1),
             opt(row.decode_tps, 1),
             ms(row.engine_ms[0]),
@@ -168,6 +170,9 @@ fn row_json(row: &Row) -> Value {
         "reusedTokens": row.reused_tokens,
         "hitRate": row.hit_rate(),
         "engineHitRate": row.engine_hit_rate,
+        "slotChoices": row.slot_choices.map(|c| json!({
+            "byId": c.by_id, "bySimilarity": c.by_similarity, "byLeastRecentlyUsed": c.by_lru,
+        })),
         "generatedTokens": row.generated_tokens,
         "engineGeneratedTokens": row.engine_generated_tokens,
         "wallSeconds": row.wall_s,
@@ -179,6 +184,11 @@ fn row_json(row: &Row) -> Value {
         "errors": row.errors,
         "hangs": row.hangs,
     })
+}
+
+/// The engine's slot choices as `by id / by similarity / by LRU`, `-` without an engine.
+fn slot_choices(choices: Option<&SlotChoices>) -> String {
+    choices.map_or("-".to_owned(), |c| format!("{} / {} / {}", c.by_id, c.by_similarity, c.by_lru))
 }
 
 /// `a / b` of two p90s, in words when one was late.

@@ -26,7 +26,7 @@ pub fn model_json(info: &ModelInfo) -> Value {
 
 /// Where completions are computed: `{"kind": "local"}`, or the remote engine's address, protocol,
 /// model and health (`state`: `connecting`, `ok`, `down`, `wrong-model`, with `error` while it
-/// is not `ok`). Never the API key.
+/// is not `ok`), and the llama-server slot its requests ask for. Never the API key.
 pub fn engine_json(remote: Option<&RemoteStatus>) -> Value {
     let Some(remote) = remote else { return json!({ "kind": "local" }) };
     json!({
@@ -41,6 +41,7 @@ pub fn engine_json(remote: Option<&RemoteStatus>) -> Value {
         "outages": remote.outages,
         "retryInMs": remote.retry_in_ms,
         "logprobs": remote.logprobs,
+        "slot": remote.slot,
     })
 }
 

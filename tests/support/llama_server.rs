@@ -44,10 +44,15 @@ impl LlamaServer {
     /// Splice's engine sets its own (the whole sliding-window cache, one unified cache, batches
     /// of 512, one decode thread and two batch threads), so that both compute alike.
     pub fn start(model: &Path, port: u16, log: &Path) -> LlamaServer {
+        LlamaServer::start_with_slots(model, port, log, 1)
+    }
+
+    /// [`LlamaServer::start`] with `slots` parallel slots sharing the 4096-token cache.
+    pub fn start_with_slots(model: &Path, port: u16, log: &Path, slots: u32) -> LlamaServer {
         let log = std::fs::File::create(log).expect("llama-server log file");
         let child = Command::new(binary())
             .args(["-m", model.to_str().expect("UTF-8 path"), "--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["-c", "4096", "--parallel", "1", "--metrics", "--slots"])
+            .args(["-c", "4096", "--parallel", &slots.to_string(), "--metrics", "--slots"])
             .args(["--swa-full", "--kv-unified", "-b", "512", "-ub", "512", "-t", "1", "-tb", "2"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))

@@ -77,7 +77,8 @@ pub(crate) enum Flow {
     Stop,
 }
 
-/// An HTTP client bound to one engine.
+/// An HTTP client bound to one engine; clones share its connections.
+#[derive(Clone)]
 pub(crate) struct EngineClient {
     http: reqwest::Client,
     /// The base URL, without a trailing `/` or `/v1`.

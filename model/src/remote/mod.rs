@@ -19,6 +19,7 @@
 mod client;
 mod health;
 mod request;
+mod slot;
 mod sse;
 mod wire;
 
@@ -82,6 +83,8 @@ pub struct RemoteStatus {
     /// Whether the engine returns log-probabilities (the model step of the retrieval gate
     /// needs them); `None` until a request asked.
     pub logprobs: Option<bool>,
+    /// The llama-server slot this editor's requests ask for, once learnt.
+    pub slot: Option<u32>,
 }
 
 /// What the engine said about itself at connect time.
@@ -98,6 +101,7 @@ pub(crate) struct EngineFacts {
 pub(crate) struct Shared {
     pub health: health::Health,
     pub facts: EngineFacts,
+    pub slot: slot::EngineSlot,
 }
 
 /// A handle's view of the remote engine's state.
@@ -125,6 +129,7 @@ impl RemoteHandle {
             // `probe_in` is `None` while the engine is up.
             retry_in_ms: health.probe_in(now).map(|d| d.as_millis() as u64),
             logprobs: shared.facts.logprobs,
+            slot: shared.slot.get(),
         }
     }
 }

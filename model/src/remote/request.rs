@@ -7,7 +7,7 @@
 use super::client::{EngineClient, Fault, Flow, StreamEnd};
 use super::health::EngineHealthState;
 use super::wire::{self, EngineProtocol, EngineStop, WireRequest};
-use super::{EngineFacts, Shared};
+use super::{slot, EngineFacts, Shared};
 use crate::candidates::{self, CandidateSource, CheckStats};
 use crate::engine::{Completion, CompletionRequest, CompletionStats, ContextVerdict, EngineConfig, StopReason};
 use crate::error::EngineError;
@@ -21,7 +21,6 @@ use crate::MIN_PROMPT_TOKENS;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use serde_json::json;
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -121,10 +120,9 @@ pub(crate) struct RemoteWorker<'m> {
     /// The repository-context block each document's last prompt began with: kept while it does
     /// not change, so the engine's prefix cache keeps it too.
     blocks: HashMap<String, RenderedContext>,
-    /// The engine slot the last request ran on (llama-server), learnt from its first event
-    /// even when it was then stopped: the next one asks for it, so that its prompt meets the
-    /// cells of the one before.
-    slot: Cell<Option<u32>>,
+    /// This editor's marker: the seed of its greedy llama-server requests, by which `/slots`
+    /// tells the slot that ran them (see `slot.rs`).
+    marker: u32,
 }
 
 impl<'m> RemoteWorker<'m> {
@@ -163,7 +161,7 @@ impl<'m> RemoteWorker<'m> {
             shared,
             rates,
             blocks: HashMap::new(),
-            slot: Cell::new(None),
+            marker: slot::new_marker(),
         }
     }
 
@@ -326,9 +324,10 @@ impl<'m> RemoteWorker<'m> {
                 let message = fault.describe(self.client.base());
                 if fault.is_outage() {
                     tracing::warn!("remote engine failed: {message}");
+                    let mut shared = self.shared();
                     // A restarted engine may have fewer slots: let it choose again.
-                    self.slot.set(None);
-                    self.shared().health.failed(Instant::now(), message.clone(), false);
+                    shared.slot.forget();
+                    shared.health.failed(Instant::now(), message.clone(), false);
                 }
                 Err(EngineError::Remote(message))
             }
@@ -479,9 +478,9 @@ impl<'m> RemoteWorker<'m> {
         started: Instant,
         mut gate: Option<&mut StreamGate>,
     ) -> Result<Streamed, Fault> {
-        let (protocol, model) = {
+        let (protocol, model, slot) = {
             let shared = self.shared();
-            (shared.facts.protocol.unwrap_or(EngineProtocol::OpenAi), shared.facts.model.clone())
+            (shared.facts.protocol.unwrap_or(EngineProtocol::OpenAi), shared.facts.model.clone(), shared.slot.get())
         };
         let ids: Vec<i32> = prompt.tokens.iter().map(|t| t.0).collect();
         let body = wire::request_body(
@@ -494,9 +493,10 @@ impl<'m> RemoteWorker<'m> {
                 top_k: request.sampling.top_k,
                 top_p: request.sampling.top_p,
                 seed: request.sampling.seed,
+                marker: Some(self.marker),
                 stop: &self.stop_texts,
                 logprobs: gate.is_some(),
-                slot: self.slot.get(),
+                slot,
             },
         );
         let mut out = Streamed {
@@ -515,7 +515,7 @@ impl<'m> RemoteWorker<'m> {
                     out.counters = counters;
                 }
                 if let Some(slot) = event.slot {
-                    self.slot.set(Some(slot));
+                    self.shared().slot.learnt(slot);
                 }
                 if let Some(gate) = gate.as_mut() {
                     let first = gate.first.is_none() && (!event.text.is_empty() || event.stop.is_some());
@@ -552,7 +552,11 @@ impl<'m> RemoteWorker<'m> {
                 }
                 Flow::Continue
             })
-            .await?;
+            .await;
+        if protocol == EngineProtocol::LlamaServer && request.sampling.temperature <= 0.0 {
+            self.learn_slot();
+        }
+        let end = end?;
         if typed_past || request.cancel.is_cancelled() {
             tracing::debug!(generated = out.tokens, "stopped: cancelled, or released and typed past");
             return Err(Fault::Cancelled);
@@ -565,6 +569,25 @@ impl<'m> RemoteWorker<'m> {
             shape::drop_partial_line(&mut out.text);
         }
         Ok(out)
+    }
+
+    /// Asks llama-server's `/slots`, in the background, which slot ran this editor's last
+    /// request, unless the slot is known or a lookup is on its way (see `slot.rs`).
+    fn learn_slot(&self) {
+        if !self.shared().slot.start_lookup() {
+            return;
+        }
+        let (client, shared, marker) = (self.client.clone(), Arc::clone(&self.shared), self.marker);
+        tokio::spawn(async move {
+            let answer = client.get_json("/slots").await;
+            let answer = match &answer {
+                Ok(slots) => Ok(slots),
+                // 501: started with `--no-slots`; 404: not there at all (a proxy, say).
+                Err(Fault::Status(404 | 501, _)) => Err(true),
+                Err(_) => Err(false),
+            };
+            shared.lock().unwrap_or_else(|p| p.into_inner()).slot.lookup_ended(answer, marker);
+        });
     }
 
     /// The local candidate check, without branching (that needs the logits of every step) and

@@ -52,6 +52,9 @@ pub(crate) struct WireRequest<'a> {
     pub top_p: f32,
     /// Seed for sampling.
     pub seed: u32,
+    /// The editor's marker (see `slot.rs`), sent to llama-server as the seed of a greedy
+    /// request, which greedy decoding never reads, so that `/slots` tells which slot ran it.
+    pub marker: Option<u32>,
     /// Texts that end generation (the template's and the repository format's stop tokens).
     pub stop: &'a [String],
     /// Whether to ask for the log-probability of each generated token.
@@ -97,6 +100,8 @@ pub(crate) fn request_body(protocol: EngineProtocol, request: &WireRequest<'_>) 
         if request.top_k > 0 {
             body["top_k"] = json!(request.top_k);
         }
+    } else if let (EngineProtocol::LlamaServer, Some(marker)) = (protocol, request.marker) {
+        body["seed"] = json!(marker);
     }
     if !request.stop.is_empty() {
         body["stop"] = json!(request.stop);
@@ -277,6 +282,7 @@ mod tests {
             top_k: 40,
             top_p: 0.95,
             seed: 7,
+            marker: Some(11),
             stop,
             logprobs: true,
             slot: None,
@@ -308,6 +314,18 @@ mod tests {
         assert_eq!(parse_event(EngineProtocol::LlamaServer, event).unwrap().slot, Some(1));
         let unknown = r#"{"content":"x","stop":false,"id_slot":-1}"#;
         assert_eq!(parse_event(EngineProtocol::LlamaServer, unknown).unwrap().slot, None);
+    }
+
+    #[test]
+    fn greedy_llama_server_requests_carry_the_editors_marker_as_their_seed() {
+        let mut marked = request(&[1], &[]);
+        assert_eq!(request_body(EngineProtocol::LlamaServer, &marked)["seed"], json!(11));
+        assert!(request_body(EngineProtocol::OpenAi, &marked).get("seed").is_none(), "no slots to find there");
+        marked.temperature = 0.7;
+        assert_eq!(request_body(EngineProtocol::LlamaServer, &marked)["seed"], json!(7), "sampling keeps its seed");
+        marked.temperature = 0.0;
+        marked.marker = None;
+        assert!(request_body(EngineProtocol::LlamaServer, &marked).get("seed").is_none());
     }
 
     #[test]
