@@ -9,6 +9,10 @@ const ALPHA: f64 = 0.25;
 /// Prompt batches smaller than this say little about prefill speed (per-batch overhead).
 const MIN_PREFILL_SAMPLE: usize = 32;
 
+/// The share of the latency budget a request may spend bringing the engine's cache to its
+/// prompt.
+const BUDGET_PREFILL_SHARE: f64 = 0.5;
+
 /// Running averages of the engine's speeds; `None` until a request measured them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct MeasuredRates {
@@ -35,6 +39,12 @@ impl MeasuredRates {
         self.requests += 1;
     }
 
+    /// How many prompt tokens a request may encode within `budget_ms` at the measured prefill
+    /// speed (half the budget: the rest is for the first line); `None` until measured.
+    pub(crate) fn prefill_allowance(&self, budget_ms: f64) -> Option<usize> {
+        self.prefill_tokens_per_second.map(|rate| (rate * budget_ms * BUDGET_PREFILL_SHARE / 1000.0) as usize)
+    }
+
     /// Generated tokens per second, from [`Self::decode_ms_per_token`].
     pub fn decode_tokens_per_second(&self) -> Option<f64> {
         self.decode_ms_per_token.filter(|ms| *ms > 0.0).map(|ms| 1000.0 / ms)
@@ -59,6 +69,7 @@ mod tests {
         assert_eq!(rates.prefill_tokens_per_second, None);
         assert_eq!(rates.decode_ms_per_token, None);
         assert_eq!(rates.requests, 1);
+        assert_eq!(rates.prefill_allowance(400.0), None, "not measured yet");
     }
 
     #[test]
@@ -68,6 +79,7 @@ mod tests {
         assert_eq!(rates.prefill_tokens_per_second, Some(200.0));
         assert_eq!(rates.decode_ms_per_token, Some(50.0));
         assert_eq!(rates.decode_tokens_per_second(), Some(20.0));
+        assert_eq!(rates.prefill_allowance(400.0), Some(40), "half of 400 ms at 200 tokens/s");
         for _ in 0..20 {
             rates.add(1000, 10_000.0, 11, 1000.0);
         }

@@ -46,10 +46,6 @@ const MAX_ALTERNATIVE_TOKENS: usize = 32;
 /// Token healing re-spells at most this many trailing prompt tokens of a word.
 const MAX_HEALED_TOKENS: usize = 3;
 
-/// The share of the latency budget a request may spend bringing the cache to its prompt; a
-/// prompt that would take longer is cut at its start ([`Worker::prompt_with_block`]).
-const BUDGET_PREFILL_SHARE: f64 = 0.5;
-
 /// A prompt cut by the latency budget keeps at least this many prefix tokens, however slow the
 /// machine: fewer say too little about the file for a useful suggestion. Until a request has
 /// measured the prefill speed, it is also the allowance.
@@ -506,10 +502,9 @@ impl<'m> Worker<'m> {
     /// step; `None` without a budget.
     fn prefill_allowance(&self) -> Option<usize> {
         let budget = self.latency_budget_ms?;
-        let rate = self.rates.lock().map_or(None, |rates| rates.prefill_tokens_per_second);
-        let allowance =
-            rate.map_or(MIN_CUT_PREFIX_TOKENS, |rate| (rate * budget * BUDGET_PREFILL_SHARE / 1000.0) as usize);
-        Some(allowance.max(WIDEN_CHUNK))
+        // A prompt that would take longer is cut at its start ([`Worker::prompt_with_block`]).
+        let allowance = self.rates.lock().map_or(None, |rates| rates.prefill_allowance(budget));
+        Some(allowance.unwrap_or(MIN_CUT_PREFIX_TOKENS).max(WIDEN_CHUNK))
     }
 
     /// Tokens that bringing `key`'s cache to `prompt` would encode (by one PIE plan; applied

@@ -54,7 +54,8 @@ pub fn rates_json(rates: &MeasuredRates) -> Value {
     })
 }
 
-/// One request's token counts and timings (milliseconds rounded to a tenth).
+/// One request's token counts and timings (milliseconds rounded to a tenth), and the verdict on
+/// its repository context (`context`: whether the prompt used it, and why).
 pub fn stats_json(stats: &CompletionStats) -> Value {
     json!({
         "promptTokens": stats.prompt_tokens,
@@ -73,6 +74,7 @@ pub fn stats_json(stats: &CompletionStats) -> Value {
         "generationTokensPerSecond": stats.generation_tokens_per_second().map(round),
         "contextTokens": stats.context_tokens,
         "contextFiles": stats.context_files,
+        "context": stats.context.as_ref().map(|verdict| json!({ "used": verdict.used, "reason": verdict.reason })),
         "verifySteps": stats.verify_steps,
         "draftTokens": stats.draft_tokens,
         "acceptedDraftTokens": stats.accepted_draft_tokens,

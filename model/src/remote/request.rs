@@ -8,6 +8,7 @@ use super::client::{EngineClient, Fault, Flow, StreamEnd};
 use super::health::EngineHealthState;
 use super::wire::{self, EngineProtocol, EngineStop, WireRequest};
 use super::{slot, EngineFacts, Shared};
+use crate::cache_plan;
 use crate::candidates::{self, CandidateSource, CheckStats};
 use crate::engine::{Completion, CompletionRequest, CompletionStats, ContextVerdict, EngineConfig, StopReason};
 use crate::error::EngineError;
@@ -21,6 +22,7 @@ use crate::MIN_PROMPT_TOKENS;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use serde_json::json;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,6 +39,24 @@ struct Streamed {
     tokens: usize,
     first_token_ms: f64,
     counters: wire::EngineCounters,
+}
+
+/// The share of a prompt the engine must hold for it to count as warm (see
+/// `RemoteWorker::warm_instead`).
+const WARM_SHARE: f64 = 0.75;
+
+/// Whether a prompt of `len` tokens of which the engine would encode `cost` is warm.
+fn is_warm(cost: usize, len: usize) -> bool {
+    (len - cost.min(len)) as f64 >= WARM_SHARE * len as f64
+}
+
+/// What a prompt sent instead of one with new snippets holds (see `RemoteWorker::warm_instead`).
+#[derive(Debug, Clone, Copy)]
+enum WarmInstead {
+    /// No snippets.
+    Bare,
+    /// The document's previous snippets.
+    Kept,
 }
 
 /// Whether the model step of the gate let a stream without context run on.
@@ -123,6 +143,9 @@ pub(crate) struct RemoteWorker<'m> {
     /// This editor's marker: the seed of its greedy llama-server requests, by which `/slots`
     /// tells the slot that ran them (see `slot.rs`).
     marker: u32,
+    /// The last prompt sent: what the engine's cache (this editor's slot) holds, as far as this
+    /// editor knows.
+    sent: RefCell<Vec<LlamaToken>>,
 }
 
 impl<'m> RemoteWorker<'m> {
@@ -162,6 +185,7 @@ impl<'m> RemoteWorker<'m> {
             rates,
             blocks: HashMap::new(),
             marker: slot::new_marker(),
+            sent: RefCell::new(Vec::new()),
         }
     }
 
@@ -384,21 +408,34 @@ impl<'m> RemoteWorker<'m> {
             },
             Some((usage, block)) => {
                 let with = without(block.clone());
-                match usage {
-                    ContextUse::Always => {
-                        (with, Some(ContextVerdict::new(true, "used without asking the model", None)), None)
-                    }
-                    ContextUse::IfUncertain { .. } if cached_block.as_ref() == Some(&block) => {
-                        let reason = "the same context as the previous request (kept in the engine's prefix cache)";
-                        (with, Some(ContextVerdict::new(true, reason, None)), None)
-                    }
-                    ContextUse::IfUncertain { .. } if facts.logprobs == Some(false) => {
-                        let reason = "the engine gives no log-probabilities: the lexical and score gates decided";
-                        (with, Some(ContextVerdict::new(true, reason, None)), None)
-                    }
-                    ContextUse::IfUncertain { min_probability, watch_tokens } => {
-                        let gate = StreamGate::new(min_probability, watch_tokens);
-                        (with, None, Some((without(RenderedContext::default()), gate)))
+                let gated_and_new =
+                    matches!(usage, ContextUse::IfUncertain { .. }) && cached_block.as_ref() != Some(&block);
+                let warm = gated_and_new
+                    .then(|| {
+                        let bare = (without(RenderedContext::default()), WarmInstead::Bare);
+                        let kept = cached_block.clone().map(|block| (without(block), WarmInstead::Kept));
+                        self.warm_instead(&with, [Some(bare), kept].into_iter().flatten())
+                    })
+                    .flatten();
+                if let Some((prompt, verdict)) = warm {
+                    (prompt, Some(verdict), None)
+                } else {
+                    match usage {
+                        ContextUse::Always => {
+                            (with, Some(ContextVerdict::new(true, "used without asking the model", None)), None)
+                        }
+                        ContextUse::IfUncertain { .. } if cached_block.as_ref() == Some(&block) => {
+                            let reason = "the same context as the previous request (kept in the engine's prefix cache)";
+                            (with, Some(ContextVerdict::new(true, reason, None)), None)
+                        }
+                        ContextUse::IfUncertain { .. } if facts.logprobs == Some(false) => {
+                            let reason = "the engine gives no log-probabilities: the lexical and score gates decided";
+                            (with, Some(ContextVerdict::new(true, reason, None)), None)
+                        }
+                        ContextUse::IfUncertain { min_probability, watch_tokens } => {
+                            let gate = StreamGate::new(min_probability, watch_tokens);
+                            (with, None, Some((without(RenderedContext::default()), gate)))
+                        }
                     }
                 }
             }
@@ -444,6 +481,53 @@ impl<'m> RemoteWorker<'m> {
         Ok(Completion { text, stop, stats })
     }
 
+    /// Prompt tokens the engine would encode for `prompt`: all after its common prefix with the
+    /// last prompt sent (the engine cannot insert: `--cache-reuse` only shifts cached chunks
+    /// past tokens the new prompt lacks).
+    fn engine_encodes(&self, prompt: &Prompt) -> usize {
+        prompt.tokens.len() - cache_plan::common_prefix(&self.sent.borrow(), &prompt.tokens)
+    }
+
+    /// Under a latency budget, with the prefill speed measured: when the engine holds most of
+    /// one of `instead` (the document's prompt without the new snippets: at least
+    /// [`WARM_SHARE`] of it) and the new snippets, by changing the prompt's start, would make it
+    /// encode more than the budget's allowance beyond that, the cheapest such prompt and the
+    /// verdict. A document's warm cache is not thrown away for snippets the budget cannot pay
+    /// for; a cold prompt (a new document, a far spot) is encoded whole anyway and takes them,
+    /// and they are then kept while the person types.
+    fn warm_instead(
+        &self,
+        with: &Prompt,
+        instead: impl IntoIterator<Item = (Prompt, WarmInstead)>,
+    ) -> Option<(Prompt, ContextVerdict)> {
+        let budget = self.latency_budget_ms?;
+        let allowance = self.rates.lock().unwrap_or_else(|p| p.into_inner()).prefill_allowance(budget)?;
+        let full = self.engine_encodes(with);
+        let (prompt, kind, cost) = instead
+            .into_iter()
+            .map(|(prompt, kind)| {
+                let cost = self.engine_encodes(&prompt);
+                (prompt, kind, cost)
+            })
+            .filter(|(prompt, _, cost)| is_warm(*cost, prompt.tokens.len()))
+            .min_by_key(|(_, _, cost)| *cost)?;
+        tracing::debug!(full, cost, allowance, "new snippets: what the engine would encode with and without them");
+        if full.saturating_sub(cost) <= allowance {
+            return None;
+        }
+        let why = format!(
+            "would make the engine encode {full} prompt tokens rather than {cost}, more than the latency budget \
+             allows ({allowance})"
+        );
+        let verdict = match kind {
+            WarmInstead::Bare => ContextVerdict::new(false, format!("the snippets {why}"), None),
+            WarmInstead::Kept => {
+                ContextVerdict::new(true, format!("kept the previous request's context: the new snippets {why}"), None)
+            }
+        };
+        Some((prompt, verdict))
+    }
+
     /// Streams `prompt` without context, asking for log-probabilities, and decides with `gate`:
     /// the model is sure (the stream runs on) or unsure (it is closed).
     async fn stream_gated(
@@ -483,6 +567,7 @@ impl<'m> RemoteWorker<'m> {
             (shared.facts.protocol.unwrap_or(EngineProtocol::OpenAi), shared.facts.model.clone(), shared.slot.get())
         };
         let ids: Vec<i32> = prompt.tokens.iter().map(|t| t.0).collect();
+        self.sent.replace(prompt.tokens.clone());
         let body = wire::request_body(
             protocol,
             &WireRequest {
@@ -642,6 +727,14 @@ mod tests {
 
     fn logprob(p: f32) -> Option<f32> {
         Some(p.ln())
+    }
+
+    #[test]
+    fn a_prompt_is_warm_when_the_engine_holds_three_quarters_of_it() {
+        assert!(is_warm(0, 1000));
+        assert!(is_warm(250, 1000));
+        assert!(!is_warm(251, 1000));
+        assert!(!is_warm(1000, 1000), "cold");
     }
 
     #[test]
