@@ -5,7 +5,6 @@
 use super::sse::{SseDecoder, SseError};
 use super::wire::{self, EngineProtocol, StreamEvent};
 use super::RemoteEndpoint;
-use crate::cancel::CancelToken;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest silence within a streamed completion (headers included) before it counts as
 /// stalled: a shared engine may queue a request behind others' for a while.
 const STALL_TIMEOUT: Duration = Duration::from_secs(60);
-/// How often a waiting request looks at its cancel token.
+/// How often a waiting request asks whether it is still wanted.
 const CANCEL_POLL: Duration = Duration::from_millis(5);
 /// The most of an error body kept for its message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -132,16 +131,18 @@ impl EngineClient {
     }
 
     /// Posts a streamed completion and hands each event to `on_event` until the engine
-    /// finishes, `on_event` says stop, or `cancel` fires; the last two close the connection.
+    /// finishes, `on_event` says stop, or `stop_now` (asked every [`CANCEL_POLL`] while
+    /// waiting for the engine) says the request is no longer wanted; the last two close the
+    /// connection.
     pub(crate) async fn stream(
         &self,
         protocol: EngineProtocol,
         body: &Value,
-        cancel: &CancelToken,
+        stop_now: &dyn Fn() -> bool,
         mut on_event: impl FnMut(StreamEvent) -> Flow,
     ) -> Result<StreamEnd, Fault> {
         let send = self.request(reqwest::Method::POST, protocol.completion_path()).json(body).send();
-        let response = match until_cancelled(cancel, send).await? {
+        let response = match until_cancelled(stop_now, send).await? {
             Ok(response) => response,
             Err(err) => return Err(Fault::Unreachable(describe(&err))),
         };
@@ -152,7 +153,7 @@ impl EngineClient {
         let mut decoder = SseDecoder::default();
         let mut finished = false;
         loop {
-            let chunk = match until_cancelled(cancel, response.chunk()).await? {
+            let chunk = match until_cancelled(stop_now, response.chunk()).await? {
                 Ok(chunk) => chunk,
                 Err(err) => return Err(Fault::Unreachable(format!("the stream broke: {}", describe(&err)))),
             };
@@ -184,13 +185,14 @@ impl EngineClient {
     }
 }
 
-/// Waits for `future`, or fails with [`Fault::Cancelled`] as soon as `cancel` fires or, released,
-/// the document is edited away from the request's cursor (dropping `future`, and with it the
-/// connection), or as stalled after [`STALL_TIMEOUT`].
-async fn until_cancelled<T>(cancel: &CancelToken, future: impl std::future::Future<Output = T>) -> Result<T, Fault> {
+/// Waits for `future`, or fails with [`Fault::Cancelled`] as soon as `stop_now` says so
+/// (dropping `future`, and with it the connection), or as stalled after [`STALL_TIMEOUT`].
+async fn until_cancelled<T>(
+    stop_now: &dyn Fn() -> bool,
+    future: impl std::future::Future<Output = T>,
+) -> Result<T, Fault> {
     let cancelled = async {
-        // Nothing generated yet: only an edit elsewhere can make a released request useless.
-        while !cancel.should_stop("") {
+        while !stop_now() {
             tokio::time::sleep(CANCEL_POLL).await;
         }
     };
@@ -265,6 +267,55 @@ mod tests {
         assert!(base_url("127.0.0.1:8080").is_err());
         assert!(base_url("ftp://h").is_err());
         assert!(base_url("").is_err());
+    }
+
+    /// An engine that answers one streamed event and then stays silent, as a slow engine does
+    /// between two tokens; says on `closed` when the client closed the connection.
+    fn engine_silent_after_one_event(closed: std::sync::mpsc::Sender<()>) -> u16 {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().expect("its address").port();
+        std::thread::spawn(move || {
+            let Ok((mut connection, _)) = listener.accept() else { return };
+            let mut request = [0u8; 4096];
+            let _ = connection.read(&mut request);
+            let event = "data: {\"content\":\"x\",\"stop\":false}\n\n";
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+            let _ = connection.write_all(format!("{head}{:x}\r\n{event}\r\n", event.len()).as_bytes());
+            // Whatever is left of the request, then the end of the connection.
+            while connection.read(&mut request).is_ok_and(|n| n > 0) {}
+            let _ = closed.send(());
+        });
+        port
+    }
+
+    #[test]
+    fn a_stream_no_longer_wanted_is_closed_while_the_engine_is_between_events() {
+        let (closed_tx, closed) = std::sync::mpsc::channel();
+        let port = engine_silent_after_one_event(closed_tx);
+        let endpoint =
+            RemoteEndpoint { url: format!("http://127.0.0.1:{port}"), protocol: None, model: None, api_key: None };
+        let client = EngineClient::new(&endpoint).expect("a client");
+        // As the remote thread's: a worker of its own runs the connection's task, which closes it.
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
+        // The person types past the text so far right after the first event.
+        let wanted = std::cell::Cell::new(true);
+        let mut events = 0;
+        let end = runtime.block_on(client.stream(
+            EngineProtocol::LlamaServer,
+            &serde_json::json!({}),
+            &|| !wanted.get(),
+            |_| {
+                events += 1;
+                wanted.set(false);
+                Flow::Continue
+            },
+        ));
+        assert_eq!(end, Err(Fault::Cancelled), "closed without waiting for the engine's next event");
+        assert_eq!(events, 1);
+        // A guard against a hang, far beyond a poll: the engine sees the connection closed.
+        closed.recv_timeout(Duration::from_secs(30)).expect("the engine sees the connection closed");
     }
 
     #[test]

@@ -593,9 +593,14 @@ impl<'m> RemoteWorker<'m> {
         };
         let budget = self.latency_budget_ms;
         let mut typed_past = false;
+        // The text so far, for the wait between events: a released request that the person
+        // typed past is closed within a poll of the key, not at the engine's next token (the
+        // next keystroke's request waits for this editor's slot).
+        let generated = RefCell::new(String::new());
+        let stop_now = || request.cancel.should_stop(&generated.borrow());
         let end = self
             .client
-            .stream(protocol, &body, &request.cancel, |event| {
+            .stream(protocol, &body, &stop_now, |event| {
                 if let Some(counters) = event.counters {
                     out.counters = counters;
                 }
@@ -614,6 +619,7 @@ impl<'m> RemoteWorker<'m> {
                     }
                     out.tokens += 1;
                     out.text.push_str(&event.text);
+                    generated.borrow_mut().push_str(&event.text);
                     // Released, and the person typed something else since: nobody can use the
                     // rest, and the engine's slot is wanted by the next keystroke's request.
                     if request.cancel.should_stop(&out.text) {
