@@ -93,11 +93,6 @@ impl SlotChoices {
             by_lru: count("selected slot by LRU"),
         }
     }
-
-    /// Requests the engine gave a slot.
-    pub fn total(&self) -> usize {
-        self.by_id + self.by_similarity + self.by_lru
-    }
 }
 
 /// One configuration: `k` editors typing at once in `mode`.
@@ -292,7 +287,6 @@ mod tests {
             0.05 I slot get_availabl: id  1 | task -1 | selected slot by id (1)\n";
         let choices = SlotChoices::parse(log);
         assert_eq!(choices, SlotChoices { by_id: 2, by_similarity: 1, by_lru: 1 });
-        assert_eq!(choices.total(), 4);
     }
 
     #[test]

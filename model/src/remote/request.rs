@@ -593,9 +593,9 @@ impl<'m> RemoteWorker<'m> {
         };
         let budget = self.latency_budget_ms;
         let mut typed_past = false;
-        // The text so far, for the wait between events: a released request that the person
-        // typed past is closed within a poll of the key, not at the engine's next token (the
-        // next keystroke's request waits for this editor's slot).
+        // The text so far, read at each event and in the wait between events: a released
+        // request that the person typed past is closed within a poll of the key, not at the
+        // engine's next token (the next keystroke's request waits for this editor's slot).
         let generated = RefCell::new(String::new());
         let stop_now = || request.cancel.should_stop(&generated.borrow());
         let end = self
@@ -609,7 +609,7 @@ impl<'m> RemoteWorker<'m> {
                 }
                 if let Some(gate) = gate.as_mut() {
                     let first = gate.first.is_none() && (!event.text.is_empty() || event.stop.is_some());
-                    if (first || !event.text.is_empty()) && gate.saw(out.tokens, &out.text, event.logprob) {
+                    if (first || !event.text.is_empty()) && gate.saw(out.tokens, &generated.borrow(), event.logprob) {
                         return Flow::Stop;
                     }
                 }
@@ -618,20 +618,20 @@ impl<'m> RemoteWorker<'m> {
                         out.first_token_ms = started.elapsed().as_secs_f64() * 1000.0;
                     }
                     out.tokens += 1;
-                    out.text.push_str(&event.text);
                     generated.borrow_mut().push_str(&event.text);
                     // Released, and the person typed something else since: nobody can use the
                     // rest, and the engine's slot is wanted by the next keystroke's request.
-                    if request.cancel.should_stop(&out.text) {
+                    if stop_now() {
                         typed_past = true;
                         return Flow::Stop;
                     }
-                    if request.shape.verdict(&out.text) == StreamVerdict::Stop {
+                    let text = generated.borrow();
+                    if request.shape.verdict(&text) == StreamVerdict::Stop {
                         out.stop = StopReason::ShapeComplete;
                         return Flow::Stop;
                     }
                     let late = budget.is_some_and(|b| started.elapsed().as_secs_f64() * 1000.0 >= b);
-                    if late && shape::has_complete_line(&out.text) {
+                    if late && shape::has_complete_line(&text) {
                         out.stop = StopReason::LatencyBudget;
                         return Flow::Stop;
                     }
@@ -644,7 +644,9 @@ impl<'m> RemoteWorker<'m> {
                 Flow::Continue
             })
             .await;
-        if protocol == EngineProtocol::LlamaServer && request.sampling.temperature <= 0.0 {
+        out.text = generated.take();
+        // Only a request that carried the marker can be found in `/slots`.
+        if body.get("seed") == Some(&json!(self.marker)) {
             self.learn_slot();
         }
         let end = end?;
