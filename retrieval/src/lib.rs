@@ -32,6 +32,7 @@ pub mod near_copy;
 pub mod query;
 mod reconcile;
 pub mod rules;
+mod search_memo;
 pub mod select;
 pub mod store;
 pub mod syntax;

@@ -20,10 +20,11 @@ use std::sync::{Mutex, MutexGuard};
 use tantivy::collector::{DocSetCollector, TopDocs};
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, RegexQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING};
-use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use crate::chunk::Chunk;
 use crate::query::QueryTerms;
+use crate::search_memo::{SearchKey, SearchMemo};
 use crate::tokenize::{CodeTokenizer, TokenKind};
 use crate::IndexError;
 
@@ -143,6 +144,8 @@ pub struct RootStore {
     /// `None` when another process holds the index's writer lock: this one only reads.
     writer: Mutex<Option<IndexWriter>>,
     files: Mutex<HashMap<String, FileState>>,
+    /// The last searches' hits, valid while the index does not change.
+    searches: Mutex<SearchMemo>,
 }
 
 impl std::fmt::Debug for RootStore {
@@ -218,7 +221,14 @@ impl RootStore {
                 None
             }
         };
-        Ok(Self { dir: dir.to_path_buf(), fields, reader, writer: Mutex::new(writer), files: Mutex::new(files) })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            fields,
+            reader,
+            writer: Mutex::new(writer),
+            files: Mutex::new(files),
+            searches: Mutex::default(),
+        })
     }
 
     /// The files the index holds, with their recorded state.
@@ -301,16 +311,31 @@ impl RootStore {
     /// The best `limit` chunks for these terms (BM25 over sub-words, whole identifiers and
     /// defined symbols, boosted). Errors are logged and give no hits.
     pub fn search(&self, terms: &QueryTerms, limit: usize) -> Vec<Hit> {
-        match self.try_search(terms, limit) {
-            Ok(hits) => hits,
-            Err(err) => {
-                tracing::warn!(dir = %self.dir.display(), %err, "workspace index search failed");
-                Vec::new()
-            }
-        }
+        let key = SearchKey::Terms { subwords: terms.subwords.clone(), wholes: terms.wholes.clone(), limit };
+        self.remembered(key, |searcher| self.try_search(searcher, terms, limit)).unwrap_or_else(|err| {
+            tracing::warn!(dir = %self.dir.display(), %err, "workspace index search failed");
+            Vec::new()
+        })
     }
 
-    fn try_search(&self, terms: &QueryTerms, limit: usize) -> tantivy::Result<Vec<Hit>> {
+    /// The hits of `search` with the reader's current searcher: remembered from an earlier
+    /// search with the same `key` while the index has not changed since.
+    fn remembered(
+        &self,
+        key: SearchKey,
+        search: impl FnOnce(&Searcher) -> tantivy::Result<Vec<Hit>>,
+    ) -> tantivy::Result<Vec<Hit>> {
+        let searcher = self.reader.searcher();
+        let generation = searcher.generation().generation_id();
+        if let Some(hits) = lock(&self.searches).get(generation, &key) {
+            return Ok(hits);
+        }
+        let hits = search(&searcher)?;
+        lock(&self.searches).put(generation, key, hits.clone());
+        Ok(hits)
+    }
+
+    fn try_search(&self, searcher: &Searcher, terms: &QueryTerms, limit: usize) -> tantivy::Result<Vec<Hit>> {
         let f = self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut add = |field: Field, word: &str, boost: f32| {
@@ -327,7 +352,7 @@ impl RootStore {
         if clauses.is_empty() {
             return Ok(Vec::new());
         }
-        self.collect(&BooleanQuery::new(clauses), limit)
+        self.collect(searcher, &BooleanQuery::new(clauses), limit)
     }
 
     /// Chunks that define a name starting with `prefix` (a lowercased whole identifier), at most
@@ -344,7 +369,8 @@ impl RootStore {
                 return Vec::new();
             }
         };
-        match self.collect(&query, limit) {
+        let key = SearchKey::Definitions { prefix: prefix.to_owned(), limit };
+        match self.remembered(key, |searcher| self.collect(searcher, &query, limit)) {
             Ok(hits) => hits,
             Err(err) => {
                 tracing::warn!(dir = %self.dir.display(), %err, "symbol prefix search failed");
@@ -354,9 +380,8 @@ impl RootStore {
     }
 
     /// The best `limit` hits of `query`.
-    fn collect(&self, query: &dyn Query, limit: usize) -> tantivy::Result<Vec<Hit>> {
+    fn collect(&self, searcher: &Searcher, query: &dyn Query, limit: usize) -> tantivy::Result<Vec<Hit>> {
         let f = self.fields;
-        let searcher = self.reader.searcher();
         let top = searcher.search(query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {

@@ -335,7 +335,7 @@ fn print(runs: &[LanguageRun], through: Through, as_json: bool) {
                 "language": run.set.name,
                 "summary": run.tallies.iter().map(|(mode, t)| summary(*mode, t)).collect::<Vec<_>>(),
                 "chunking": run.chunking.as_ref().map(Chunking::json),
-                "preparation": run.gate.iter().map(|(variant, t)| t.json(&variant.name())).collect::<Vec<_>>(),
+                "preparation": preparation_json(&run.gate),
                 "index": run.index_counts,
                 "tasks": run.rows,
             })
@@ -387,13 +387,27 @@ fn print(runs: &[LanguageRun], through: Through, as_json: bool) {
     }
 }
 
+/// `--through gate`'s variants as JSON, each with the share of its decisions that equal those of
+/// the same mode parsed from scratch (the reference the kept syntax must not change).
+fn preparation_json(gate: &[(GateVariant, GateTimes)]) -> Vec<Value> {
+    let scratch = |mode| gate.iter().find(|(v, _)| v.mode == mode && !v.keep_syntax).map(|(_, t)| t);
+    gate.iter()
+        .map(|(variant, times)| {
+            let mut json = times.json(&variant.name());
+            json["sameDecisionsAsScratchRate"] =
+                json!(scratch(variant.mode).and_then(|reference| times.same_decisions_rate(reference)));
+            json
+        })
+        .collect()
+}
+
 /// `--through gate`'s table: preparation times per mode, first requests and typed keys.
 fn print_gate(language: &Value, chunking: Option<&Chunking>) {
-    println!("| mode | tasks | keys typed | files read when opened: ms p50 / p95 | first request: prepare ms p50 / p95 | typing: prepare ms p50 / p95 / max | retrieving %: first requests / all |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| mode | tasks | keys typed | files read when opened: ms p50 / p95 | first request: prepare ms p50 / p95 | typing: prepare ms p50 / p95 / max | retrieving %: first requests / all | decided as parsed from scratch % |");
+    println!("|---|---|---|---|---|---|---|---|");
     for g in language["preparation"].as_array().into_iter().flatten() {
         println!(
-            "| {} | {} | {} | {} / {} | {} / {} | {} / {} / {} | {} / {} |",
+            "| {} | {} | {} | {} / {} | {} / {} | {} / {} / {} | {} / {} | {} |",
             g["mode"].as_str().unwrap_or_default(),
             g["tasks"],
             g["keys"],
@@ -406,6 +420,7 @@ fn print_gate(language: &Value, chunking: Option<&Chunking>) {
             cell(&g["typingMsMax"]),
             g["firstRetrievedRate"],
             g["retrievedRate"],
+            cell(&g["sameDecisionsAsScratchRate"]),
         );
     }
     if let Some(chunking) = chunking {

@@ -41,6 +41,9 @@ pub struct GateTimes {
     pub first_retrieved: usize,
     /// All requests.
     pub requests: usize,
+    /// Each request's decision (to retrieve or not), in order: the variants' decisions are
+    /// compared request by request.
+    pub decisions: Vec<bool>,
 }
 
 impl GateTimes {
@@ -52,6 +55,17 @@ impl GateTimes {
         self.retrieved += other.retrieved;
         self.first_retrieved += other.first_retrieved;
         self.requests += other.requests;
+        self.decisions.extend(other.decisions);
+    }
+
+    /// The share of requests (%) decided as in `reference` (the same requests in another
+    /// variant), `None` when the two saw different requests.
+    pub fn same_decisions_rate(&self, reference: &GateTimes) -> Option<f64> {
+        if self.decisions.len() != reference.decisions.len() || self.decisions.is_empty() {
+            return None;
+        }
+        let same = self.decisions.iter().zip(&reference.decisions).filter(|(a, b)| a == b).count();
+        Some((1000.0 * same as f64 / self.decisions.len() as f64).round() / 10.0)
     }
 
     /// The times as JSON: p50 and p95 of the reads when files are opened, of first requests and
@@ -173,7 +187,9 @@ pub fn decision_times(
                     times.typing_ms.push(ms);
                 }
                 times.requests += 1;
-                if prepared.is_ok_and(|p| matches!(p.retrieval, RetrievalDecision::Retrieve { .. })) {
+                let retrieved = prepared.is_ok_and(|p| matches!(p.retrieval, RetrievalDecision::Retrieve { .. }));
+                times.decisions.push(retrieved);
+                if retrieved {
                     times.retrieved += 1;
                     times.first_retrieved += usize::from(key == 0);
                 }
