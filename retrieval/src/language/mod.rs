@@ -16,6 +16,7 @@ mod cpp;
 mod go;
 mod java;
 mod javascript;
+mod parser_memory;
 mod python;
 mod rust;
 mod typescript;
@@ -225,6 +226,9 @@ impl Language {
 
     /// A parser for this language; `None` if tree-sitter rejects the grammar (an ABI mismatch).
     pub fn parser(self) -> Option<tree_sitter::Parser> {
+        parser_memory::use_mimalloc();
+        // The one place parsers are made: tree-sitter's allocator is set above, first.
+        #[allow(clippy::disallowed_methods)]
         let mut parser = tree_sitter::Parser::new();
         parser.set_language(&self.grammar()).ok()?;
         Some(parser)
