@@ -150,6 +150,7 @@ impl Root {
             Some(rel) => lock(&self.editor).retain(|held| !is_at_or_under(held, rel)),
             None => lock(&self.editor).clear(),
         }
+        self.chunkers.forget(|held| under.is_none_or(|rel| is_at_or_under(held, rel)));
     }
 
     fn is_held(&self, rel: &str) -> bool {

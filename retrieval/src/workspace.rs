@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::chunk::chunk_file;
+use crate::chunk::kept::KeptChunkers;
 use crate::query::{line_span, QueryTerms};
 use crate::reconcile::{look_at, outermost};
 use crate::rules::{relative, Excluded, FileRules};
@@ -111,6 +111,8 @@ pub(crate) struct Root {
     /// Files whose text the editor sent in this session (until it closed them): the editor's
     /// text is their input, so syncs and watcher events leave them alone.
     pub editor: Mutex<HashSet<String>>,
+    /// The last trees of the editor's documents, so a change re-parses only what it touched.
+    pub chunkers: KeptChunkers,
 }
 
 /// The state shared with the watcher thread.
@@ -163,7 +165,14 @@ impl WorkspaceIndex {
                 skip_dirs,
             };
             let store = RootStore::open(&cache.join(root_key(canon)))?;
-            opened.push(Root { path: path.clone(), canonical: canon.clone(), store, rules, editor: Mutex::default() });
+            opened.push(Root {
+                path: path.clone(),
+                canonical: canon.clone(),
+                store,
+                rules,
+                editor: Mutex::default(),
+                chunkers: KeptChunkers::default(),
+            });
         }
         // Longest root first, so a file in a nested root belongs to that root.
         opened.sort_by_key(|r| std::cmp::Reverse(r.canonical.as_os_str().len()));
@@ -384,7 +393,7 @@ impl Shared {
             root.store.delete_file(&rel);
             return root.store.commit();
         }
-        let chunks = chunk_file(kind, text);
+        let chunks = root.chunkers.chunk(&rel, kind, text);
         root.hold(&rel);
         root.store.put_file(&rel, &chunks, Stamp::Editor)?;
         root.store.commit()?;

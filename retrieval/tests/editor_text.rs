@@ -3,6 +3,7 @@
 
 mod support;
 
+use splice_retrieval::{RetrievalQuery, SearchLimits, WorkspaceIndex};
 use support::{defined_in, touch, wait_until, write, Fixture};
 
 const DISK: &str = "def saved_on_disk():\n    pass\n";
@@ -52,4 +53,54 @@ fn the_editors_text_stays_indexed_while_the_watcher_sees_its_folder_change() {
     index.refresh_from_disk(&file).expect("refresh (the editor closed it)");
     assert!(defined_in(&index, "typed_but_never_saved").is_empty());
     assert_eq!(index.status().files, 2);
+}
+
+/// The index cuts a document the editor keeps changing from its last syntax tree: each new
+/// text must still be indexed exactly, whatever the edit, and after the editor lets go.
+#[test]
+fn a_document_changed_again_and_again_is_indexed_as_its_latest_text() {
+    let disk = "pub fn first_name() -> u32 {\n    1\n}\n\npub struct Holder {\n    a: u32,\n}\n";
+    let fx = Fixture::new(&[("src/lib.rs", disk)]);
+    let (index, _) = fx.synced();
+    let file = fx.root.join("src/lib.rs");
+    let texts = [
+        disk.replace("first_name", "second_name"),
+        disk.replace("first_name", "second_name")
+            .replace("pub struct Holder", "pub fn third_name() {}\n\npub struct Holder"),
+        // A brace left open swallows the rest of the file, then is closed again.
+        disk.replace("    1\n}", "    {\n"),
+        disk.replace("first_name", "fourth_name"),
+    ];
+    let expected =
+        [["second_name", "Holder"], ["third_name", "Holder"], ["first_name", "first_name"], ["fourth_name", "Holder"]];
+    for (text, names) in texts.iter().zip(expected) {
+        index.update_text(&file, text).expect("update");
+        for name in names {
+            assert_eq!(rust_defined_in(&index, name), ["src/lib.rs"], "{name} in {text}");
+        }
+    }
+    assert!(rust_defined_in(&index, "second_name").is_empty());
+    assert!(rust_defined_in(&index, "third_name").is_empty());
+
+    index.refresh_from_disk(&file).expect("refresh");
+    assert_eq!(rust_defined_in(&index, "first_name"), ["src/lib.rs"]);
+    index.update_text(&file, &disk.replace("first_name", "fifth_name")).expect("update");
+    assert_eq!(rust_defined_in(&index, "fifth_name"), ["src/lib.rs"]);
+    assert!(rust_defined_in(&index, "first_name").is_empty());
+}
+
+/// The files whose indexed chunks define the Rust function or struct `name`.
+fn rust_defined_in(index: &WorkspaceIndex, name: &str) -> Vec<String> {
+    let text = format!("{name}\n");
+    let query =
+        RetrievalQuery { path: None, text: &text, cursor: text.len(), window: text.len()..text.len(), first_line: 0 };
+    let mut paths: Vec<String> = index
+        .search(&query, &SearchLimits::default())
+        .hits
+        .iter()
+        .filter(|s| s.text.contains(&format!("fn {name}(")) || s.text.contains(&format!("struct {name} ")))
+        .map(|s| s.path.display().to_string())
+        .collect();
+    paths.dedup();
+    paths
 }

@@ -4,11 +4,16 @@
 //!
 //! The file is the task set's own code: its files of the set's first language, in path order,
 //! joined until 5,000 lines (repeated if the set has fewer), cut at exactly 5,000 lines. The
-//! chunker runs once to warm up, then [`RUNS`] times; the median is reported.
+//! chunker runs once to warm up, then [`RUNS`] times; the median is reported. Then the file is
+//! edited as the editor sends it while a person types: one character added at the end of a
+//! line of code, [`RUNS`] times at lines spread over the file, each text chunked again from the last
+//! one's tree (as the index does for the editor's documents); the median of those is reported
+//! too, with whether every one equalled chunking the same text from scratch.
 
 use crate::bench_retrieval_sets::TaskSet;
 use crate::bench_stats::quantile;
 use serde_json::{json, Value};
+use splice_retrieval::chunk::kept::Rechunker;
 use splice_retrieval::chunk::{chunk_file, SourceKind};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -34,6 +39,10 @@ pub struct Chunking {
     pub median_ms: f64,
     /// The slowest run.
     pub max_ms: f64,
+    /// Median milliseconds of chunking again after a one-character edit, from the last tree.
+    pub again_median_ms: f64,
+    /// Whether every chunking again equalled chunking the edited text from scratch.
+    pub again_same: bool,
 }
 
 impl Chunking {
@@ -46,19 +55,24 @@ impl Chunking {
             "chunks": self.chunks,
             "medianMs": (self.median_ms * 100.0).round() / 100.0,
             "maxMs": (self.max_ms * 100.0).round() / 100.0,
+            "afterAnEditMedianMs": (self.again_median_ms * 100.0).round() / 100.0,
+            "afterAnEditSameChunks": self.again_same,
         })
     }
 
     /// The measurement as one line under the language's table.
     pub fn line(&self) -> String {
         format!(
-            "chunking a {}-line {} file ({} KB, {} chunks): {:.1} ms median of {RUNS}, {:.1} ms max",
+            "chunking a {}-line {} file ({} KB, {} chunks): {:.1} ms median of {RUNS}, {:.1} ms max; \
+             again after a one-character edit, from the last tree: {:.2} ms median ({})",
             self.lines,
             self.language,
             self.bytes / 1024,
             self.chunks,
             self.median_ms,
-            self.max_ms
+            self.max_ms,
+            self.again_median_ms,
+            if self.again_same { "the same chunks as from scratch" } else { "CHUNKS DIFFER FROM SCRATCH" }
         )
     }
 }
@@ -88,6 +102,7 @@ pub fn chunking(set: &TaskSet, repositories: &[PathBuf]) -> anyhow::Result<Optio
         std::hint::black_box(chunk_file(kind, std::hint::black_box(&text)));
         times.push(started.elapsed().as_secs_f64() * 1000.0);
     }
+    let (again, again_same) = chunking_again(kind, text.clone());
     Ok(Some(Chunking {
         language: set.name,
         lines: LINES,
@@ -95,7 +110,37 @@ pub fn chunking(set: &TaskSet, repositories: &[PathBuf]) -> anyhow::Result<Optio
         chunks,
         median_ms: quantile(&times, 0.5).unwrap_or(0.0),
         max_ms: times.iter().copied().fold(0.0, f64::max),
+        again_median_ms: quantile(&again, 0.5).unwrap_or(0.0),
+        again_same,
     }))
+}
+
+/// Times chunking `text` again from its last tree after each of [`RUNS`] one-character edits
+/// (an `x` typed at the end of lines of code spread over the file); also whether every result equalled
+/// chunking the same text from scratch.
+fn chunking_again(kind: SourceKind, mut text: String) -> (Vec<f64>, bool) {
+    let mut rechunker = Rechunker::default();
+    rechunker.chunk(kind, &text);
+    let mut times = Vec::with_capacity(RUNS);
+    let mut same = true;
+    for run in 0..RUNS {
+        let line = LINES * (run + 1) / (RUNS + 1);
+        // The end of the first line of code from there on (a person types after code; an
+        // editor indents an empty line before a key lands on it).
+        let ends: Vec<usize> = text.match_indices('\n').map(|(at, _)| at).collect();
+        let Some(end) = (line..ends.len()).map(|i| ends[i]).find(|&end| {
+            let start = text[..end].rfind('\n').map_or(0, |at| at + 1);
+            !text[start..end].trim().is_empty()
+        }) else {
+            break;
+        };
+        text.insert(end, 'x');
+        let started = Instant::now();
+        let chunks = rechunker.chunk(kind, std::hint::black_box(&text));
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        same &= chunks == chunk_file(kind, &text);
+    }
+    (times, same)
 }
 
 /// `texts` joined (each ending in a newline), repeated as needed, cut after `lines` lines;

@@ -5,8 +5,10 @@
 //! along their syntax ([`syntax`]): each function, method, class, struct, trait, interface,
 //! impl block or namespace, and groups of consecutive top-level statements. Every other indexed
 //! text file is cut into overlapping windows of [`window::WINDOW_LINES`] lines (RepoCoder's
-//! recipe, [`window`]).
+//! recipe, [`window`]). A document the editor is changing is chunked again from its last tree
+//! ([`kept`]).
 
+pub mod kept;
 pub mod syntax;
 pub mod window;
 
@@ -69,11 +71,17 @@ impl SourceKind {
 /// with syntax errors still parses, partly).
 pub fn chunk_file(kind: SourceKind, text: &str) -> Vec<Chunk> {
     match kind {
-        SourceKind::Syntax(language) => match syntax::chunks(language, text) {
-            Some(chunks) if !chunks.is_empty() || text.trim().is_empty() => chunks,
-            _ => window::chunks(text),
-        },
+        SourceKind::Syntax(language) => windows_unless_chunked(syntax::chunks(language, text), text),
         SourceKind::Text => window::chunks(text),
+    }
+}
+
+/// The syntax's `chunks` of `text`, or windows when there is no tree or it yielded no chunk
+/// although the file holds text.
+fn windows_unless_chunked(chunks: Option<Vec<Chunk>>, text: &str) -> Vec<Chunk> {
+    match chunks {
+        Some(chunks) if !chunks.is_empty() || text.trim().is_empty() => chunks,
+        _ => window::chunks(text),
     }
 }
 

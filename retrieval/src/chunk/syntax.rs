@@ -13,7 +13,7 @@
 
 use std::ops::Range;
 
-use tree_sitter::Node;
+use tree_sitter::{Node, Tree};
 
 use super::{join_lines, split_lines, Chunk};
 use crate::language::{ChunkRules, Language};
@@ -35,10 +35,15 @@ const MAX_DEPTH: usize = 8;
 pub fn chunks(language: Language, text: &str) -> Option<Vec<Chunk>> {
     let mut parser = language.parser()?;
     let tree = parser.parse(text, None)?;
+    Some(chunks_of_tree(language, text, &tree))
+}
+
+/// The chunks of `text` in `language`, cut along `tree`, its syntax tree.
+pub fn chunks_of_tree(language: Language, text: &str, tree: &Tree) -> Vec<Chunk> {
     let lines = split_lines(text);
     let mut cutter = Cutter { rules: &language.spec().chunks, src: text.as_bytes(), lines: &lines, out: Vec::new() };
     cutter.block(tree.root_node(), &[], None, 0);
-    Some(cutter.out)
+    cutter.out
 }
 
 /// A run of consecutive non-definition statements waiting to become one chunk.

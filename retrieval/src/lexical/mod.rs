@@ -15,7 +15,7 @@
 //! ignores the word being typed, so its answer does not flicker per keystroke.
 
 mod imports;
-mod reparse;
+pub(crate) mod reparse;
 mod scope;
 mod scope_memo;
 mod text_diff;
