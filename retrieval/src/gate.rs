@@ -18,13 +18,14 @@
 //! reason carries its numbers and is logged at `debug`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use crate::keywords;
 use crate::language::Language;
 use crate::lexical::{foreign_names_again, gate_language, read_opened_document, GateSyntax};
 use crate::near_copy::{self, Anchor};
 use crate::query::{completes_locally, typed_word, QueryTerms};
+use crate::recent::Recent;
 use crate::select::{select, SearchLimits};
 use crate::workspace::WorkspaceIndex;
 use crate::{RetrievalDecision, RetrievalMode, RetrievalQuery, Retriever, Snippet};
@@ -74,7 +75,7 @@ const DOCUMENTS_KEPT: usize = 8;
 /// request of the same cost. Shared between a workspace and the retrievers made over it.
 #[derive(Debug, Default)]
 pub struct DocumentSyntax {
-    documents: Mutex<Vec<(PathBuf, Arc<Mutex<GateSyntax>>)>>,
+    documents: Recent<PathBuf, GateSyntax, DOCUMENTS_KEPT>,
 }
 
 impl DocumentSyntax {
@@ -109,14 +110,7 @@ impl DocumentSyntax {
 
     /// `path`'s state, made the most recent (a fresh one for a document not kept).
     fn state_of(&self, path: &Path) -> Arc<Mutex<GateSyntax>> {
-        let mut documents = self.documents.lock().unwrap_or_else(PoisonError::into_inner);
-        let state = match documents.iter().position(|(p, _)| p == path) {
-            Some(i) => documents.remove(i).1,
-            None => Arc::default(),
-        };
-        documents.insert(0, (path.to_path_buf(), Arc::clone(&state)));
-        documents.truncate(DOCUMENTS_KEPT);
-        state
+        self.documents.state_of(|p| p == path, || path.to_path_buf())
     }
 }
 
@@ -274,7 +268,7 @@ mod tests {
     use super::*;
 
     fn kept(syntax: &DocumentSyntax) -> Vec<PathBuf> {
-        syntax.documents.lock().unwrap().iter().map(|(path, _)| path.clone()).collect()
+        syntax.documents.keys()
     }
 
     #[test]

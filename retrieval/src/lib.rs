@@ -30,6 +30,7 @@ pub mod lexical;
 mod names;
 pub mod near_copy;
 pub mod query;
+mod recent;
 mod reconcile;
 pub mod rules;
 mod search_memo;

@@ -3,7 +3,6 @@
 
 mod support;
 
-use splice_retrieval::{RetrievalQuery, SearchLimits, WorkspaceIndex};
 use support::{defined_in, touch, wait_until, write, Fixture};
 
 const DISK: &str = "def saved_on_disk():\n    pass\n";
@@ -76,31 +75,15 @@ fn a_document_changed_again_and_again_is_indexed_as_its_latest_text() {
     for (text, names) in texts.iter().zip(expected) {
         index.update_text(&file, text).expect("update");
         for name in names {
-            assert_eq!(rust_defined_in(&index, name), ["src/lib.rs"], "{name} in {text}");
+            assert_eq!(defined_in(&index, name), ["src/lib.rs"], "{name} in {text}");
         }
     }
-    assert!(rust_defined_in(&index, "second_name").is_empty());
-    assert!(rust_defined_in(&index, "third_name").is_empty());
+    assert!(defined_in(&index, "second_name").is_empty());
+    assert!(defined_in(&index, "third_name").is_empty());
 
     index.refresh_from_disk(&file).expect("refresh");
-    assert_eq!(rust_defined_in(&index, "first_name"), ["src/lib.rs"]);
+    assert_eq!(defined_in(&index, "first_name"), ["src/lib.rs"]);
     index.update_text(&file, &disk.replace("first_name", "fifth_name")).expect("update");
-    assert_eq!(rust_defined_in(&index, "fifth_name"), ["src/lib.rs"]);
-    assert!(rust_defined_in(&index, "first_name").is_empty());
-}
-
-/// The files whose indexed chunks define the Rust function or struct `name`.
-fn rust_defined_in(index: &WorkspaceIndex, name: &str) -> Vec<String> {
-    let text = format!("{name}\n");
-    let query =
-        RetrievalQuery { path: None, text: &text, cursor: text.len(), window: text.len()..text.len(), first_line: 0 };
-    let mut paths: Vec<String> = index
-        .search(&query, &SearchLimits::default())
-        .hits
-        .iter()
-        .filter(|s| s.text.contains(&format!("fn {name}(")) || s.text.contains(&format!("struct {name} ")))
-        .map(|s| s.path.display().to_string())
-        .collect();
-    paths.dedup();
-    paths
+    assert_eq!(defined_in(&index, "fifth_name"), ["src/lib.rs"]);
+    assert!(defined_in(&index, "first_name").is_empty());
 }

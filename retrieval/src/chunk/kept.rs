@@ -7,10 +7,9 @@
 //! gate does: [`crate::lexical::reparse`]), an edit costs what it touched. The tree tree-sitter
 //! returns equals a fresh parse, so the chunks equal [`super::chunk_file`]'s.
 
-use std::sync::{Arc, Mutex, PoisonError};
-
 use super::{chunk_file, syntax, windows_unless_chunked, Chunk, SourceKind};
 use crate::lexical::reparse::Reparser;
+use crate::recent::Recent;
 
 /// Documents whose last tree is kept; an older one is parsed from scratch on its next change.
 pub const DOCUMENTS_KEPT: usize = 4;
@@ -33,23 +32,16 @@ impl Rechunker {
 
 /// The rechunkers of the last [`DOCUMENTS_KEPT`] documents chunked, by a key (the document's
 /// path), most recent first.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct KeptChunkers {
-    kept: Mutex<Vec<(String, Arc<Mutex<Rechunker>>)>>,
-}
-
-impl std::fmt::Debug for KeptChunkers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        f.debug_list().entries(kept.iter().map(|(key, _)| key)).finish()
-    }
+    kept: Recent<String, Rechunker, DOCUMENTS_KEPT>,
 }
 
 impl KeptChunkers {
     /// The chunks of the document `key` with text `text`, from its last tree when it is kept.
     /// While another thread chunks the same document, this one parses from scratch.
     pub fn chunk(&self, key: &str, kind: SourceKind, text: &str) -> Vec<Chunk> {
-        let rechunker = self.rechunker_of(key);
+        let rechunker = self.kept.state_of(|k| k == key, || key.to_owned());
         let chunks = match rechunker.try_lock() {
             Ok(mut rechunker) => rechunker.chunk(kind, text),
             Err(_) => chunk_file(kind, text),
@@ -59,23 +51,12 @@ impl KeptChunkers {
 
     /// Forgets the trees of the documents whose keys `gone` accepts (closed, deleted, too big).
     pub fn forget(&self, gone: impl Fn(&str) -> bool) {
-        self.kept.lock().unwrap_or_else(PoisonError::into_inner).retain(|(key, _)| !gone(key));
+        self.kept.forget(|key| gone(key));
     }
 
     /// The keys kept, most recent first.
     pub fn keys(&self) -> Vec<String> {
-        self.kept.lock().unwrap_or_else(PoisonError::into_inner).iter().map(|(key, _)| key.clone()).collect()
-    }
-
-    fn rechunker_of(&self, key: &str) -> Arc<Mutex<Rechunker>> {
-        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        let rechunker = match kept.iter().position(|(k, _)| k == key) {
-            Some(i) => kept.remove(i).1,
-            None => Arc::default(),
-        };
-        kept.insert(0, (key.to_owned(), Arc::clone(&rechunker)));
-        kept.truncate(DOCUMENTS_KEPT);
-        rechunker
+        self.kept.keys()
     }
 }
 

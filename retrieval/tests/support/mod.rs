@@ -86,7 +86,7 @@ pub fn found(index: &WorkspaceIndex, text: &str) -> Vec<String> {
 }
 
 /// Where the index says the function `name` is defined: the paths of the snippets a search for
-/// it finds whose text holds `def name(`, each once. (A search also finds snippets that share a
+/// it finds whose text holds `def name(` (or, in Rust, `fn name(` or `struct name `), each once. (A search also finds snippets that share a
 /// mere sub-word with the name; those do not count.)
 pub fn defined_in(index: &WorkspaceIndex, name: &str) -> Vec<String> {
     let text = format!("{name}()\n");
@@ -96,7 +96,11 @@ pub fn defined_in(index: &WorkspaceIndex, name: &str) -> Vec<String> {
         .search(&query, &SearchLimits::default())
         .hits
         .iter()
-        .filter(|s| s.text.contains(&format!("def {name}(")))
+        .filter(|s| {
+            [format!("def {name}("), format!("fn {name}("), format!("struct {name} ")]
+                .iter()
+                .any(|d| s.text.contains(d))
+        })
         .map(|s| s.path.display().to_string())
         .collect();
     paths.dedup();
