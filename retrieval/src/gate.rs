@@ -110,7 +110,7 @@ impl DocumentSyntax {
 
     /// `path`'s state, made the most recent (a fresh one for a document not kept).
     fn state_of(&self, path: &Path) -> Arc<Mutex<GateSyntax>> {
-        self.documents.state_of(|p| p == path, || path.to_path_buf())
+        self.documents.state_of(path)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The state of the last few documents used, by key, most recent first: what the gate keeps of
 //! each document's syntax, and what the index keeps of each changed document's tree.
 
+use std::borrow::Borrow;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Up to `KEPT` states, each shared (`Arc<Mutex<T>>`) so one can be worked on without holding
@@ -23,13 +24,16 @@ impl<K: std::fmt::Debug, T, const KEPT: usize> std::fmt::Debug for Recent<K, T, 
 }
 
 impl<K: Clone, T: Default, const KEPT: usize> Recent<K, T, KEPT> {
-    /// The state of the key `is_key` accepts (`key` makes it when none is kept), made the most
-    /// recent; a fresh state for a key not kept.
-    pub fn state_of(&self, is_key: impl Fn(&K) -> bool, key: impl FnOnce() -> K) -> Arc<Mutex<T>> {
+    /// `key`'s state, made the most recent; a fresh state for a key not kept.
+    pub fn state_of<Q>(&self, key: &Q) -> Arc<Mutex<T>>
+    where
+        K: Borrow<Q>,
+        Q: PartialEq + ToOwned<Owned = K> + ?Sized,
+    {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        let (key, state) = match kept.iter().position(|(k, _)| is_key(k)) {
+        let (key, state) = match kept.iter().position(|(k, _)| k.borrow() == key) {
             Some(i) => kept.remove(i),
-            None => (key(), Arc::default()),
+            None => (key.to_owned(), Arc::default()),
         };
         kept.insert(0, (key, Arc::clone(&state)));
         kept.truncate(KEPT);
@@ -42,6 +46,7 @@ impl<K: Clone, T: Default, const KEPT: usize> Recent<K, T, KEPT> {
     }
 
     /// The keys kept, most recent first.
+    #[cfg(test)]
     pub fn keys(&self) -> Vec<K> {
         self.kept.lock().unwrap_or_else(PoisonError::into_inner).iter().map(|(key, _)| key.clone()).collect()
     }

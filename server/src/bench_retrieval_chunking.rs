@@ -124,16 +124,19 @@ fn chunking_again(kind: SourceKind, mut text: String) -> (Vec<f64>, bool) {
     let mut times = Vec::with_capacity(RUNS);
     let mut same = true;
     for run in 0..RUNS {
-        let line = LINES * (run + 1) / (RUNS + 1);
+        let from = LINES * (run + 1) / (RUNS + 1);
         // The end of the first line of code from there on (a person types after code; an
         // editor indents an empty line before a key lands on it).
-        let ends: Vec<usize> = text.match_indices('\n').map(|(at, _)| at).collect();
-        let Some(end) = (line..ends.len()).map(|i| ends[i]).find(|&end| {
-            let start = text[..end].rfind('\n').map_or(0, |at| at + 1);
-            !text[start..end].trim().is_empty()
-        }) else {
-            break;
-        };
+        let mut start = 0;
+        let mut end = None;
+        for (i, line) in text.split_inclusive('\n').enumerate() {
+            if i >= from && line.ends_with('\n') && !line.trim().is_empty() {
+                end = Some(start + line.len() - 1);
+                break;
+            }
+            start += line.len();
+        }
+        let Some(end) = end else { break };
         text.insert(end, 'x');
         let started = Instant::now();
         let chunks = rechunker.chunk(kind, std::hint::black_box(&text));
