@@ -14,6 +14,7 @@
 //! Strings and comments never count, so words in docstrings do not. Like the query, the gate
 //! ignores the word being typed, so its answer does not flicker per keystroke.
 
+mod below;
 mod imports;
 pub(crate) mod reparse;
 mod scope;
@@ -60,12 +61,14 @@ pub fn foreign_names(language: Option<Language>, text: &str, cursor: usize, wind
 }
 
 /// What the gate keeps of one document between its requests: the last syntax tree (the next
-/// text is parsed incrementally from it) and what each large subtree defined and imported (only
-/// subtrees whose text changed are read again). Used for the table's languages but Python.
+/// text is parsed incrementally from it), what each large subtree defined and imported (only
+/// subtrees whose text changed are read again), and the same of the text below the cursor's
+/// construct. Used for the table's languages but Python.
 #[derive(Default)]
 pub struct GateSyntax {
     reparser: reparse::Reparser,
     memo: scope_memo::ScopeMemo,
+    below: below::BelowCursor,
 }
 
 impl GateSyntax {
@@ -128,6 +131,7 @@ pub fn read_opened_document(state: &mut GateSyntax, language: Option<Language>, 
         end = text[..end].rfind('\n').map_or(end, |i| i + 1);
     }
     scope::read_ahead(language, &text[..end], state);
+    state.below.start_from(&state.reparser, &state.memo);
 }
 
 /// Whether the cursor's context holds anything that could be a name besides the word being

@@ -53,6 +53,21 @@ impl Reparser {
     }
 }
 
+impl Reparser {
+    /// Another reparser that starts from this one's last text and tree (`None` when it has
+    /// none, or the grammar would not load).
+    pub fn copy(&self) -> Option<Reparser> {
+        let last = self.last.as_ref()?;
+        let parsed = Parsed {
+            language: last.language,
+            parser: last.language.parser()?,
+            source: last.source.clone(),
+            tree: last.tree.clone(),
+        };
+        Some(Reparser { last: Some(parsed) })
+    }
+}
+
 /// Whether parsing incrementally through `edits` is expected to cost less than parsing the
 /// `new_len` bytes of the new text from scratch. Inserted bytes are parsed anew; removed ones
 /// cost tree-sitter a walk over their nodes, about a quarter of parsing them (measured on a

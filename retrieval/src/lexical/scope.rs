@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use tree_sitter::{Node, Tree};
 
+use super::below::end_of_construct;
 use super::imports::{import_kinds, read_import};
 use super::scope_memo::{Part, ReadNode, ScopeMemo};
 use super::GateSyntax;
@@ -44,11 +45,21 @@ pub(super) fn foreign_names(
     state: &mut GateSyntax,
 ) -> Option<Vec<String>> {
     let spec = language.spec();
+    let region = context_region(text, cursor);
+    // The cursor's construct and everything above it are parsed on every request; what lies
+    // below is read only when it changed (see `below`).
+    let head_end = end_of_construct(text, region.end).clamp(analysed.start, analysed.end);
+    let below = state.below.read(language, text.get(head_end..analysed.end)?, |tree, source, memo| {
+        FileScope::read(spec, &language.grammar(), tree.root_node(), source.as_bytes(), memo)
+    });
+    let analysed = analysed.start..head_end;
     let source = text.get(analysed.clone())?;
     let (tree, part) = parse_and_read(language, source, state)?;
     let src = source.as_bytes();
-    let scope = FileScope::of(&part, tree.root_node().start_byte());
-    let region = context_region(text, cursor);
+    let mut scope = FileScope::of(&part, tree.root_node().start_byte());
+    if let Some(below) = &below {
+        scope.add(below, source.len());
+    }
     let start = region.start.max(analysed.start) - analysed.start;
     let end = region.end.min(analysed.end).saturating_sub(analysed.start);
     let cursor = cursor.saturating_sub(analysed.start);
@@ -103,7 +114,7 @@ pub(super) fn read_ahead(language: Language, source: &str, state: &mut GateSynta
 /// and import, read through `state`'s memo; `None` if the grammar would not load or parse.
 fn parse_and_read<'s>(language: Language, source: &str, state: &'s mut GateSyntax) -> Option<(&'s Tree, Arc<Part>)> {
     let grammar = language.grammar();
-    let GateSyntax { reparser, memo } = state;
+    let GateSyntax { reparser, memo, .. } = state;
     let tree = reparser.parse(language, source)?;
     let part = FileScope::read(language.spec(), &grammar, tree.root_node(), source.as_bytes(), memo);
     Some((tree, part))
@@ -131,12 +142,17 @@ impl<'p> FileScope<'p> {
     /// The scope `part` (the root's, starting at byte `start`) and the parts below it hold.
     fn of(part: &'p Part, start: usize) -> Self {
         let mut scope = FileScope { defined: HashSet::new(), imported: HashSet::new(), imports: Vec::new() };
-        part.each(start, &mut |part, base| {
-            scope.defined.extend(part.defined.iter().map(String::as_str));
-            scope.imported.extend(part.imported.iter().map(String::as_str));
-            scope.imports.extend(part.imports.iter().map(|r| base + r.start..base + r.end));
-        });
+        scope.add(part, start);
         scope
+    }
+
+    /// Adds what `part` (starting at byte `start`) and the parts below it hold.
+    fn add(&mut self, part: &'p Part, start: usize) {
+        part.each(start, &mut |part, base| {
+            self.defined.extend(part.defined.iter().map(String::as_str));
+            self.imported.extend(part.imported.iter().map(String::as_str));
+            self.imports.extend(part.imports.iter().map(|r| base + r.start..base + r.end));
+        });
     }
 
     fn is_foreign(&self, language: Language, name: &str) -> bool {
@@ -501,6 +517,41 @@ mod tests {
             let again = foreign_names_again(&mut state, Some(language), &text, cursor, &(0..text.len()), false);
             assert_eq!(again, gate(Some(language), &text, cursor, &(0..text.len())), "{language:?}");
         }
+    }
+
+    #[test]
+    fn typing_inside_a_construct_never_parses_the_items_below_it_again() {
+        let mut text = modules(8);
+        let mut state = GateSyntax::default();
+        let mut cursor = text.find("checked + Config").unwrap();
+        foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
+        assert_eq!(state.below.reads, 1);
+        // A new line typed key by key, unfinished code on the way: every answer is a fresh
+        // reading's, and the seven modules below are never read again.
+        for c in "let extra = remote::fetch(&parsed, totl);\n        ".chars() {
+            text.insert(cursor, c);
+            cursor += c.len_utf8();
+            let window = 0..text.len();
+            let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &window, false);
+            assert_eq!(again, gate(Some(Language::Rust), &text, cursor, &window), "at {cursor}");
+        }
+        assert_eq!(state.below.reads, 1, "the text below the cursor's module did not change");
+        // An edit below the cursor's module is read.
+        let below = text.rfind("checked + Config").unwrap();
+        text.insert_str(below, "1 + ");
+        foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
+        assert_eq!(state.below.reads, 2);
+    }
+
+    #[test]
+    fn names_defined_below_the_cursor_and_attributes_around_it_are_not_foreign() {
+        let text = "fn first() -> u32 {\n    helper(2) + remote::twice(┃)\n}\n\nfn helper(x: u32) -> u32 {\n    x\n}\n";
+        assert_eq!(foreign(Language::Rust, text), ["remote::twice"]);
+        let text = "export function first(): number {\n  return helper(2) + twice(┃);\n}\n\nfunction helper(x: number) {\n  return x;\n}\n";
+        assert_eq!(foreign(Language::TypeScript, text), ["twice"]);
+        // The cursor inside a multi-line attribute: its lint names are no uses.
+        let text = "#![allow(\n    clippy::cast_lossless,\n    clippy::doc_markdown,\n    ┃\n)]\n\nuse std::fmt;\n";
+        assert!(foreign(Language::Rust, text).is_empty(), "{:?}", foreign(Language::Rust, text));
     }
 
     #[test]

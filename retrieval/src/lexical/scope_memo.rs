@@ -53,7 +53,7 @@ pub(super) trait ReadNode {
 }
 
 /// Parts remembered from the last read, by subtree.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct ScopeMemo {
     parts: HashMap<u64, Arc<Part>>,
     used: HashMap<u64, Arc<Part>>,
