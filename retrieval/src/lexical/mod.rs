@@ -20,6 +20,7 @@ pub(crate) mod reparse;
 mod scope;
 mod scope_memo;
 mod text_diff;
+mod word_typed;
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -62,13 +63,15 @@ pub fn foreign_names(language: Option<Language>, text: &str, cursor: usize, wind
 
 /// What the gate keeps of one document between its requests: the last syntax tree (the next
 /// text is parsed incrementally from it), what each large subtree defined and imported (only
-/// subtrees whose text changed are read again), and the same of the text below the cursor's
-/// construct. Used for the table's languages but Python.
+/// subtrees whose text changed are read again), the same of the text below the cursor's
+/// construct, and the last answer (given again while a word is typed). Used for the table's
+/// languages but Python.
 #[derive(Default)]
 pub struct GateSyntax {
     reparser: reparse::Reparser,
     memo: scope_memo::ScopeMemo,
     below: below::BelowCursor,
+    last: word_typed::LastAnswer,
 }
 
 impl GateSyntax {
@@ -106,14 +109,28 @@ pub fn foreign_names_again(
     };
     match language {
         Some(Language::Python) => by_lines(Dialect::Python, text, cursor, analysed),
-        Some(_) if !names_near(text, cursor) => Vec::new(),
         Some(language) => {
-            let mut parsed = parsed_range(text, cursor, window);
-            if starts_mid_file {
-                parsed.start = top_level_start(text, parsed.start, cursor);
+            let whole = text.len() <= MAX_PARSED_BYTES;
+            if whole {
+                if let Some(names) = state.last.again(language, text, cursor, starts_mid_file) {
+                    return names;
+                }
             }
-            scope::foreign_names(language, text, cursor, parsed, state)
-                .unwrap_or_else(|| by_lines(Dialect::Other, text, cursor, analysed))
+            let names = if names_near(text, cursor) {
+                let mut parsed = parsed_range(text, cursor, window);
+                if starts_mid_file {
+                    parsed.start = top_level_start(text, parsed.start, cursor);
+                }
+                scope::foreign_names(language, text, cursor, parsed, state)
+                    .unwrap_or_else(|| by_lines(Dialect::Other, text, cursor, analysed))
+            } else {
+                Vec::new()
+            };
+            match whole {
+                true => state.last.remember(language, text, cursor, starts_mid_file, &names),
+                false => state.last.forget(),
+            }
+            names
         }
         None => by_lines(Dialect::Other, text, cursor, analysed),
     }
