@@ -38,14 +38,16 @@ pub(super) fn end_of_construct(text: &str, from: usize) -> usize {
     text.len()
 }
 
-/// What the gate keeps of the text below the cursor's construct: its tree (a changed text is
-/// parsed incrementally from it), the scope of its subtrees, and the last text with its
-/// language and what it defines and imports (the same text in the same language costs nothing).
+/// What the gate keeps of the text below the cursor's construct: its last text and tree (a
+/// changed text is parsed incrementally from it), the scope of its subtrees, and what that last
+/// text defines and imports (the same text in the same language costs nothing).
 #[derive(Default)]
 pub(super) struct BelowCursor {
     reparser: Reparser,
     memo: ScopeMemo,
-    last: Option<(Language, String, Arc<Part>)>,
+    /// What the reparser's last text defines and imports; `None` when that text was not read
+    /// (the whole document, when it was opened).
+    part: Option<Arc<Part>>,
     /// How many texts were parsed and read (the same text again is not).
     #[cfg(test)]
     pub(super) reads: usize,
@@ -64,21 +66,17 @@ impl BelowCursor {
         if source.is_empty() {
             return None;
         }
-        if let Some((last_language, last, part)) = &self.last {
-            if *last_language == language && last == source {
-                return Some(Arc::clone(part));
-            }
+        if let Some(part) = self.part.as_ref().filter(|_| self.reparser.last_was(language, source)) {
+            return Some(Arc::clone(part));
         }
+        self.part = None;
         let tree = self.reparser.parse(language, source)?;
         let part = read(tree, source, &mut self.memo);
         #[cfg(test)]
         {
             self.reads += 1;
         }
-        let mut text = self.last.take().map(|(_, text, _)| text).unwrap_or_default();
-        text.clear();
-        text.push_str(source);
-        self.last = Some((language, text, Arc::clone(&part)));
+        self.part = Some(Arc::clone(&part));
         Some(part)
     }
 
@@ -89,7 +87,7 @@ impl BelowCursor {
         if let Some(copy) = reparser.copy() {
             self.reparser = copy;
             self.memo = memo.clone();
-            self.last = None;
+            self.part = None;
         }
     }
 }

@@ -51,9 +51,12 @@ impl Reparser {
         buffer.push_str(source);
         Some(&self.last.insert(Parsed { language, parser, source: buffer, tree }).tree)
     }
-}
 
-impl Reparser {
+    /// Whether the last text parsed was `source`, in `language`.
+    pub fn last_was(&self, language: Language, source: &str) -> bool {
+        self.last.as_ref().is_some_and(|last| last.language == language && last.source == source)
+    }
+
     /// Another reparser that starts from this one's last text and tree (`None` when it has
     /// none, or the grammar would not load).
     pub fn copy(&self) -> Option<Reparser> {
