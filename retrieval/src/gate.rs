@@ -79,31 +79,31 @@ pub struct DocumentSyntax {
 }
 
 impl DocumentSyntax {
-    /// Reads the document at `path`, just opened with `text`, so that its first request finds
-    /// its syntax already parsed ([`crate::lexical::read_opened_document`]). Costs one parse of
-    /// the file for the table's languages but Python, nothing for other files: call it off the
-    /// request path. Skipped while a request of the same document holds its state, and for a
-    /// file longer than `window_bytes` and half again (the prompt window's reach, before and
-    /// after the cursor): its first request's window would cut most of the tree away, and
-    /// cutting a tree costs about a quarter of parsing what is cut.
-    pub fn document_opened(&self, path: &Path, text: &str, window_bytes: usize) {
+    /// Reads the document at `path`, just opened with `text`, so that a request anywhere in it
+    /// finds what the items around its construct define already read
+    /// ([`crate::lexical::read_opened_document`]). Costs one parse of the file for the table's
+    /// languages but Python, nothing for other files: call it off the request path. The file is
+    /// read before its state is taken, so a request of the same document never waits for it.
+    pub fn document_opened(&self, path: &Path, text: &str) {
         let language = gate_language(Some(path)).filter(|language| *language != Language::Python);
-        if language.is_none() || text.len() > window_bytes.saturating_add(window_bytes / 2) {
+        if language.is_none() {
             return;
         }
-        if let Ok(mut state) = self.state_of(path).try_lock() {
-            read_opened_document(&mut state, language, text);
+        let mut opened = GateSyntax::default();
+        read_opened_document(&mut opened, language, text);
+        if let Ok(mut state) = self.state_of(path).lock() {
+            state.absorb(opened);
         }
     }
 
     /// Runs `f` with `path`'s state (a fresh one for a new document, or while another request
     /// of the same document holds it: the answer is the same, only slower).
     fn with<T>(&self, path: Option<&Path>, f: impl FnOnce(&mut GateSyntax) -> T) -> T {
-        let Some(path) = path else { return f(&mut GateSyntax::default()) };
+        let Some(path) = path else { return f(&mut GateSyntax::whole_text()) };
         let state = self.state_of(path);
         let answer = match state.try_lock() {
             Ok(mut state) => f(&mut state),
-            Err(_) => f(&mut GateSyntax::default()),
+            Err(_) => f(&mut GateSyntax::whole_text()),
         };
         answer
     }
@@ -272,18 +272,19 @@ mod tests {
     }
 
     #[test]
-    fn a_document_is_read_when_opened_only_where_its_first_window_can_use_it() {
+    fn a_document_is_read_when_opened_where_its_gate_reads_a_tree() {
         let syntax = DocumentSyntax::default();
         let small = "fn main() {\n    let x = 1;\n}\n";
-        syntax.document_opened(Path::new("/w/src/main.rs"), small, 1024);
+        syntax.document_opened(Path::new("/w/src/main.rs"), small);
         // Python's gate reads lines; a file of no table language has no grammar.
-        syntax.document_opened(Path::new("/w/app.py"), "import os\n", 1024);
-        syntax.document_opened(Path::new("/w/notes.txt"), "words\n", 1024);
-        // Longer than the window and half again: the first window would cut most of it away.
-        syntax.document_opened(Path::new("/w/src/big.rs"), &small.repeat(60), 1024);
-        assert_eq!(kept(&syntax), [PathBuf::from("/w/src/main.rs")]);
-        // What was read is there for the first request: the file's parts are remembered.
-        let state = syntax.state_of(Path::new("/w/src/main.rs"));
-        assert!(state.lock().unwrap().memo_counts().0 > 0);
+        syntax.document_opened(Path::new("/w/app.py"), "import os\n");
+        syntax.document_opened(Path::new("/w/notes.txt"), "words\n");
+        // Any length: each item is read on its own.
+        let big: String = (0..60).map(|i| format!("fn f{i}() {{\n    let x = {i};\n}}\n")).collect();
+        syntax.document_opened(Path::new("/w/src/big.rs"), &big);
+        assert_eq!(kept(&syntax), [PathBuf::from("/w/src/big.rs"), PathBuf::from("/w/src/main.rs")]);
+        // What was read is there for the first request: every item of the file is remembered.
+        let state = syntax.state_of(Path::new("/w/src/big.rs"));
+        assert_eq!(state.lock().unwrap().item_counts(), (60, 60));
     }
 }

@@ -252,7 +252,7 @@ fn the_gate_decides_the_same_while_typing_whether_it_keeps_the_syntax_or_not() {
     let kept = SelectiveRetriever::new(Arc::clone(&index), RetrievalMode::Auto, GateConfig::default());
     // The same, with the file read when the editor opened it.
     let syntax = Arc::new(DocumentSyntax::default());
-    syntax.document_opened(&path, main, 16 * 1024);
+    syntax.document_opened(&path, main);
     let opened =
         SelectiveRetriever::new(Arc::clone(&index), RetrievalMode::Auto, GateConfig::default()).with_syntax(syntax);
     let scratch = GateConfig { keep_syntax: false, ..GateConfig::default() };

@@ -137,7 +137,6 @@ pub fn decision_times(
     options: &Options,
 ) -> anyhow::Result<Vec<GateTimes>> {
     let context_tokens = options.ctx.unwrap_or(2048);
-    let window_bytes = completion::Reach::for_context(context_tokens).span();
     let mut all = Vec::new();
     for variant in variants {
         let settings = Settings::resolve(Options { retrieval: Some(variant.mode), ..options.clone() });
@@ -156,7 +155,7 @@ pub fn decision_times(
                 // Only `auto` reads syntax; the other modes do nothing at open.
                 if variant.read_at_open && variant.mode == Retrieval::Auto {
                     let started = Instant::now();
-                    workspace.document_opened(&task.path, &task.text, window_bytes);
+                    workspace.document_opened(&task.path, &task.text);
                     times.open_ms.push(started.elapsed().as_secs_f64() * 1000.0);
                 }
             }

@@ -148,13 +148,13 @@ impl Workspace {
         }
     }
 
-    /// Reads a document the editor has just opened into the gate's syntax, so that its first
-    /// request parses only what differs (see [`DocumentSyntax::document_opened`];
-    /// `window_bytes`: how far the prompt window reaches around the cursor); only `auto` reads
-    /// syntax. Blocking, one parse of the file: run it off the request path.
-    pub fn document_opened(&self, path: &Path, text: &str, window_bytes: usize) {
+    /// Reads a document the editor has just opened into the gate's syntax, so that a request
+    /// anywhere in it parses only the construct at its cursor (see
+    /// [`DocumentSyntax::document_opened`]); only `auto` reads syntax. Blocking, one parse of
+    /// the file: run it off the request path.
+    pub fn document_opened(&self, path: &Path, text: &str) {
         if self.settings.mode == RetrievalMode::Auto && !self.roots.is_empty() {
-            self.syntax.document_opened(path, text, window_bytes);
+            self.syntax.document_opened(path, text);
         }
     }
 

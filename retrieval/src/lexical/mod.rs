@@ -14,8 +14,8 @@
 //! Strings and comments never count, so words in docstrings do not. Like the query, the gate
 //! ignores the word being typed, so its answer does not flicker per keystroke.
 
-mod below;
 mod imports;
+mod items;
 pub(crate) mod reparse;
 mod scope;
 mod scope_memo;
@@ -58,27 +58,62 @@ enum Dialect {
 /// (`parse_config`, `helpers.load`, `strings.Split`, `Bar::new`), for a file in `language`
 /// (`None`: not a language of the table).
 pub fn foreign_names(language: Option<Language>, text: &str, cursor: usize, window: &Range<usize>) -> Vec<String> {
-    foreign_names_again(&mut GateSyntax::default(), language, text, cursor, window, false)
+    foreign_names_again(&mut GateSyntax::whole_text(), language, text, cursor, window, false)
 }
 
-/// What the gate keeps of one document between its requests: the last syntax tree (the next
-/// text is parsed incrementally from it), what each large subtree defined and imported (only
-/// subtrees whose text changed are read again), the same of the text below the cursor's
-/// construct, and the last answer (given again while a word is typed). Used for the table's
-/// languages but Python.
-#[derive(Default)]
+/// What the gate keeps of one document between its requests: the last syntax tree of the
+/// cursor's top-level construct (the next one is parsed incrementally from it), what each large
+/// subtree of it defined and imported (only subtrees whose text changed are read again), what
+/// the whole items around that construct define and import (by their text, for the whole
+/// document once it was opened), and the last answer (given again while a word is typed). Used
+/// for the table's languages but Python.
 pub struct GateSyntax {
     reparser: reparse::Reparser,
     memo: scope_memo::ScopeMemo,
-    below: below::BelowCursor,
+    items: items::ItemMemo,
     last: word_typed::LastAnswer,
+    /// Whether the items around the cursor's construct are read apart from it (the default);
+    /// off, the whole text is one tree, as a reading from scratch has it.
+    by_items: bool,
+}
+
+impl Default for GateSyntax {
+    /// A document not seen yet, read item by item.
+    fn default() -> Self {
+        Self {
+            reparser: Default::default(),
+            memo: Default::default(),
+            items: Default::default(),
+            last: Default::default(),
+            by_items: true,
+        }
+    }
 }
 
 impl GateSyntax {
+    /// A state that reads the whole text as one tree (no items apart): the reading from
+    /// scratch that the kept state's answers are checked and measured against.
+    pub fn whole_text() -> Self {
+        Self { by_items: false, ..Self::default() }
+    }
+
+    /// Takes in what `opened` (a state that read the document when it was opened) knows of
+    /// the document's items.
+    pub fn absorb(&mut self, opened: GateSyntax) {
+        self.items.absorb(opened.items);
+    }
+
     /// How many subtrees' scopes are remembered, and how many of them the last request read.
     #[cfg(test)]
     pub(crate) fn memo_counts(&self) -> (usize, usize) {
         self.memo.counts()
+    }
+
+    /// How many items around the cursor's construct were parsed so far, and how many are
+    /// remembered.
+    #[cfg(test)]
+    pub(crate) fn item_counts(&self) -> (usize, usize) {
+        (self.items.parsed, self.items.len())
     }
 }
 
@@ -136,11 +171,11 @@ pub fn foreign_names_again(
     }
 }
 
-/// Reads a document the editor has just opened into `state`, so that its first request parses
-/// and reads only what its prompt window and the keys typed since change: the whole text (up to
-/// [`MAX_PARSED_BYTES`], cut at a line start) is parsed and its scope read now. Nothing for
-/// Python (its gate reads lines, not a tree) or for files of no table language. Costs one parse
-/// of the file (tree-sitter reads about 10 MB/s): run it off the request path.
+/// Reads a document the editor has just opened into `state`, so that a request anywhere in it
+/// parses only the cursor's construct and what the keys typed since changed: what every item of
+/// the text (up to [`MAX_PARSED_BYTES`], cut at a line start) defines and imports is read now.
+/// Nothing for Python (its gate reads lines, not a tree) or for files of no table language.
+/// Costs one parse of the file (tree-sitter reads 2–10 MB/s): run it off the request path.
 pub fn read_opened_document(state: &mut GateSyntax, language: Option<Language>, text: &str) {
     let Some(language) = language.filter(|l| *l != Language::Python) else { return };
     let mut end = floor_char_boundary(text, text.len().min(MAX_PARSED_BYTES));
@@ -148,7 +183,6 @@ pub fn read_opened_document(state: &mut GateSyntax, language: Option<Language>, 
         end = text[..end].rfind('\n').map_or(end, |i| i + 1);
     }
     scope::read_ahead(language, &text[..end], state);
-    state.below.start_from(&state.reparser, &state.memo);
 }
 
 /// Whether the cursor's context holds anything that could be a name besides the word being

@@ -17,6 +17,9 @@ use crate::language::Language;
 #[derive(Default)]
 pub struct Reparser {
     last: Option<Parsed>,
+    /// How many texts were parsed from scratch (without an earlier tree).
+    #[cfg(test)]
+    pub fresh: usize,
 }
 
 struct Parsed {
@@ -46,6 +49,10 @@ impl Reparser {
             }
             None => (language.parser()?, None, String::new()),
         };
+        #[cfg(test)]
+        {
+            self.fresh += usize::from(old_tree.is_none());
+        }
         let tree = parser.parse(source, old_tree.as_ref())?;
         buffer.clear();
         buffer.push_str(source);
@@ -57,17 +64,19 @@ impl Reparser {
         self.last.as_ref().is_some_and(|last| last.language == language && last.source == source)
     }
 
-    /// Another reparser that starts from this one's last text and tree (`None` when it has
-    /// none, or the grammar would not load).
-    pub fn copy(&self) -> Option<Reparser> {
-        let last = self.last.as_ref()?;
-        let parsed = Parsed {
-            language: last.language,
-            parser: last.language.parser()?,
-            source: last.source.clone(),
-            tree: last.tree.clone(),
+    /// Takes `tree` (of `source`, in `language`) as the last text parsed, unless the last text
+    /// was already `source`: the next parse of `source` then costs next to nothing.
+    pub fn start_from(&mut self, language: Language, source: &str, tree: &Tree) {
+        if self.last_was(language, source) {
+            return;
+        }
+        let parser = match self.last.take() {
+            Some(last) if last.language == language => Some(last.parser),
+            _ => language.parser(),
         };
-        Some(Reparser { last: Some(parsed) })
+        if let Some(parser) = parser {
+            self.last = Some(Parsed { language, parser, source: source.to_owned(), tree: tree.clone() });
+        }
     }
 }
 

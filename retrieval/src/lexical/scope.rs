@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use tree_sitter::{Node, Tree};
 
-use super::below::end_of_construct;
 use super::imports::{import_kinds, read_import};
+use super::items::{end_of_construct, start_of_construct};
 use super::scope_memo::{Part, ReadNode, ScopeMemo};
 use super::GateSyntax;
 use crate::language::{Language, LanguageSpec};
@@ -46,19 +46,31 @@ pub(super) fn foreign_names(
 ) -> Option<Vec<String>> {
     let spec = language.spec();
     let region = context_region(text, cursor);
-    // The cursor's construct and everything above it are parsed on every request; what lies
-    // below is read only when it changed (see `below`).
-    let head_end = end_of_construct(text, region.end).clamp(analysed.start, analysed.end);
-    let below = state.below.read(language, text.get(head_end..analysed.end)?, |tree, source, memo| {
-        FileScope::read(spec, &language.grammar(), tree.root_node(), source.as_bytes(), memo)
-    });
-    let analysed = analysed.start..head_end;
+    // The cursor's top-level construct is parsed on every request; the whole items above and
+    // below it are read item by item and remembered by their text (see `items`).
+    let (head_start, head_end) = if state.by_items {
+        let end = end_of_construct(text, region.end).clamp(analysed.start, analysed.end);
+        (start_of_construct(text, region.start, analysed.start).min(end), end)
+    } else {
+        (analysed.start, analysed.end)
+    };
+    let grammar = language.grammar();
+    let read_item = |tree: &Tree, source: &str, memo: &mut ScopeMemo| {
+        FileScope::read(spec, &grammar, tree.root_node(), source.as_bytes(), memo)
+    };
+    let mut around = state.items.read(language, text.get(analysed.start..head_start)?, &read_item);
+    around.extend(state.items.read(language, text.get(head_end..analysed.end)?, &read_item));
+    let analysed = head_start..head_end;
     let source = text.get(analysed.clone())?;
+    if let Some(tree) = state.items.tree_of(language, source) {
+        // The construct as it was when the document was opened: its tree is at hand.
+        state.reparser.start_from(language, source, tree);
+    }
     let (tree, part) = parse_and_read(language, source, state)?;
     let src = source.as_bytes();
     let mut scope = FileScope::of(&part, tree.root_node().start_byte());
-    if let Some(below) = &below {
-        scope.add(below, source.len());
+    for item in &around {
+        scope.add_names(item);
     }
     let start = region.start.max(analysed.start) - analysed.start;
     let end = region.end.min(analysed.end).saturating_sub(analysed.start);
@@ -103,11 +115,15 @@ pub(super) fn foreign_names(
     Some(out)
 }
 
-/// Parses `source` into `state` and reads what its subtrees define and import, as
-/// [`foreign_names`] does, without asking about any cursor: a later text of the same document
-/// then costs only what differs from this one.
+/// Reads what each item of `source` (a whole document, just opened) defines and imports into
+/// `state`, as [`foreign_names`] reads the items around the cursor's construct: a request at
+/// any spot of the document then parses only its own construct.
 pub(super) fn read_ahead(language: Language, source: &str, state: &mut GateSyntax) {
-    let _ = parse_and_read(language, source, state);
+    let spec = language.spec();
+    let grammar = language.grammar();
+    state.items.read_ahead(language, source, &|tree: &Tree, source: &str, memo: &mut ScopeMemo| {
+        FileScope::read(spec, &grammar, tree.root_node(), source.as_bytes(), memo)
+    });
 }
 
 /// `source` parsed into `state` (incrementally from its last text) and what its subtrees define
@@ -144,6 +160,15 @@ impl<'p> FileScope<'p> {
         let mut scope = FileScope { defined: HashSet::new(), imported: HashSet::new(), imports: Vec::new() };
         scope.add(part, start);
         scope
+    }
+
+    /// Adds the names `part` and the parts below it define and import (not where its import
+    /// statements are: `part` lies outside the text whose names are looked at).
+    fn add_names(&mut self, part: &'p Part) {
+        part.each(0, &mut |part, _| {
+            self.defined.extend(part.defined.iter().map(String::as_str));
+            self.imported.extend(part.imported.iter().map(String::as_str));
+        });
     }
 
     /// Adds what `part` (starting at byte `start`) and the parts below it hold.
@@ -520,14 +545,16 @@ mod tests {
     }
 
     #[test]
-    fn typing_inside_a_construct_never_parses_the_items_below_it_again() {
+    fn typing_inside_a_construct_never_parses_the_items_around_it_again() {
         let mut text = modules(8);
         let mut state = GateSyntax::default();
-        let mut cursor = text.find("checked + Config").unwrap();
+        let mut cursor = text.find("fn f3_2").and_then(|f| text[f..].find("checked + Config").map(|i| f + i)).unwrap();
         foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
-        assert_eq!(state.below.reads, 1);
+        let (parsed, remembered) = state.item_counts();
+        // Three modules above the cursor's, four below, and the blank line at the end.
+        assert_eq!((parsed, remembered), (8, 8));
         // A new line typed key by key, unfinished code on the way: every answer is a fresh
-        // reading's, and the seven modules below are never read again.
+        // reading's, and the modules around the cursor's are never parsed again.
         for c in "let extra = remote::fetch(&parsed, totl);\n        ".chars() {
             text.insert(cursor, c);
             cursor += c.len_utf8();
@@ -535,12 +562,19 @@ mod tests {
             let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &window, false);
             assert_eq!(again, gate(Some(Language::Rust), &text, cursor, &window), "at {cursor}");
         }
-        assert_eq!(state.below.reads, 1, "the text below the cursor's module did not change");
-        // An edit below the cursor's module is read.
+        assert_eq!(state.item_counts().0, parsed, "the items around the cursor's module did not change");
+        // An edit below the cursor's module is read: that one module is parsed.
         let below = text.rfind("checked + Config").unwrap();
         text.insert_str(below, "1 + ");
-        foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
-        assert_eq!(state.below.reads, 2);
+        let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
+        assert_eq!(again, gate(Some(Language::Rust), &text, cursor, &(0..text.len())));
+        assert_eq!(state.item_counts().0, parsed + 1);
+        // So is one above it.
+        text.insert_str(text.find("checked + Config").unwrap(), "2 + ");
+        cursor += 4;
+        let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
+        assert_eq!(again, gate(Some(Language::Rust), &text, cursor, &(0..text.len())));
+        assert_eq!(state.item_counts().0, parsed + 2);
     }
 
     #[test]
@@ -562,26 +596,29 @@ mod tests {
         let first = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
         let (remembered, fresh) = state.memo_counts();
         assert_eq!(remembered, fresh, "the first reading computes every part");
-        assert!(remembered > 60, "{remembered} parts: every module and function is remembered");
+        // The cursor's module, its functions and their bodies; the modules above are items.
+        assert!(remembered >= 6, "{remembered} parts: the module and its functions are remembered");
+        assert_eq!(state.item_counts(), (20, 20));
         assert_eq!(first, ["helpers::parse_19", "Config::default"]);
         text.insert_str(cursor, "2 * ");
         cursor += 4;
         let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
         assert_eq!(again, first);
         let (remembered_now, fresh) = state.memo_counts();
-        // The file, its last module, the function and its body, the statement: not the rest.
-        assert!(fresh <= 8, "{fresh} parts read again after one edit");
+        // The module, the function and its body, the statement: not the other functions.
+        assert!(fresh < remembered, "{fresh} of {remembered} parts read again after one edit");
         assert!(remembered_now.abs_diff(remembered) <= 2, "{remembered} then {remembered_now} remembered");
+        assert_eq!(state.item_counts(), (20, 20), "no module around the cursor's was parsed again");
     }
 
     #[test]
-    fn a_document_read_when_opened_has_a_first_window_that_reads_only_what_differs() {
+    fn a_document_read_when_opened_has_first_windows_that_parse_only_their_own_construct() {
         let text = modules(40);
         let mut state = GateSyntax::default();
         crate::lexical::read_opened_document(&mut state, Some(Language::Rust), &text);
-        let (remembered, fresh) = state.memo_counts();
-        assert!(remembered > 120 && fresh == remembered, "{remembered} parts read when opened");
-        // The first request: a window from a module's start to the middle of a later one, with a
+        // Every module and the blank line at the end.
+        assert_eq!(state.item_counts(), (41, 41));
+        // A first request: a window from a module's start to the middle of a later one, with a
         // key typed at the cursor, as the editor's window and the person's first key make it.
         let (start, end) = (text.find("mod m12 ").unwrap(), text.find("mod m30 ").unwrap() + 40);
         let mut window = text[start..end].to_owned();
@@ -590,7 +627,7 @@ mod tests {
         cursor += 4;
         let names = foreign_names_again(&mut state, Some(Language::Rust), &window, cursor, &(0..window.len()), true);
         let fresh_reading = foreign_names_again(
-            &mut GateSyntax::default(),
+            &mut GateSyntax::whole_text(),
             Some(Language::Rust),
             &window,
             cursor,
@@ -598,14 +635,45 @@ mod tests {
             true,
         );
         assert_eq!(names, fresh_reading);
-        assert!(!names.is_empty());
-        let (_, fresh) = state.memo_counts();
-        // The file, the cut module at the bottom, and the edited function's parts.
-        assert!(fresh <= 12, "{fresh} parts read again for the first window");
+        assert_eq!(names, ["helpers::parse_29", "Config::default"]);
+        // Only the items the window cut were new: the first (without its `use` line) and the
+        // last; the sixteen whole modules between were read when the file was opened.
+        assert_eq!(state.item_counts().0, 41 + 2);
+        // A spot elsewhere in the same window: nothing new around its construct.
+        let elsewhere = window.find("fn f20_2").and_then(|f| window[f..].find("checked +").map(|i| f + i)).unwrap();
+        let names = foreign_names_again(&mut state, Some(Language::Rust), &window, elsewhere, &(0..window.len()), true);
+        assert_eq!(names, gate(Some(Language::Rust), &window, elsewhere, &(0..window.len())));
+        assert_eq!(state.item_counts().0, 41 + 3, "the module the cursor left, edited, is the only new item");
         // Python reads lines, not a tree: nothing to do when its file is opened.
         let mut python = GateSyntax::default();
         crate::lexical::read_opened_document(&mut python, Some(Language::Python), "import os\n");
-        assert_eq!(python.memo_counts(), (0, 0));
+        assert_eq!(python.item_counts(), (0, 0));
+    }
+
+    #[test]
+    fn a_construct_unchanged_since_the_document_was_opened_starts_from_its_tree() {
+        // Modules long enough (over 2 KB) to keep their trees when the file is opened.
+        let module = |m: usize| {
+            let functions: String = (0..30)
+                .map(|f| format!("    pub fn f{m}_{f}(input: &str) -> usize {{\n        helpers::parse_{m}(input).len() + {f}\n    }}\n\n"))
+                .collect();
+            format!("use crate::config::Config;\n\nmod m{m} {{\n{functions}    fn last() -> usize {{\n        Config::default().limit\n    }}\n}}\n\n")
+        };
+        let text: String = (0..6).map(module).collect();
+        let mut state = GateSyntax::default();
+        crate::lexical::read_opened_document(&mut state, Some(Language::Rust), &text);
+        let cursor = text.find("fn f3_12").unwrap() + 3;
+        let names = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
+        assert_eq!(names, gate(Some(Language::Rust), &text, cursor, &(0..text.len())));
+        assert!(names.contains(&"helpers::parse_3".to_owned()), "{names:?}");
+        assert_eq!(state.reparser.fresh, 0, "the cursor's module was parsed from the tree read when opened");
+        // An edited module has no such tree: parsed afresh.
+        let mut edited = text.clone();
+        edited.insert_str(text.find("fn f4_12").unwrap(), "fn extra() {}\n    ");
+        let cursor = edited.find("fn f4_12").unwrap() + 3;
+        let names = foreign_names_again(&mut state, Some(Language::Rust), &edited, cursor, &(0..edited.len()), false);
+        assert_eq!(names, gate(Some(Language::Rust), &edited, cursor, &(0..edited.len())));
+        assert_eq!(state.reparser.fresh, 1);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::typed_ahead::{Origin, RecentSuggestions, Window};
 use crate::workspace::Workspace;
 use dashmap::DashMap;
 use serde_json::Value;
-use splice_model::{CancelToken, CompletionStats, Engine, EngineError, ReuseMode, DEFAULT_CONTEXT_TOKENS};
+use splice_model::{CancelToken, CompletionStats, Engine, EngineError, ReuseMode};
 use splice_retrieval::tokenize::word_start;
 use splice_retrieval::IndexOptions;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -793,17 +793,9 @@ impl LanguageServer for Backend {
         let path = doc.uri.to_file_path().map(|path| path.into_owned());
         self.documents.insert(doc.uri, OpenDocument { document, in_sync: true });
         // The retrieval gate reads the file's syntax now, while the person has not typed yet, so
-        // that the first request parses only what its window and the keys typed change.
+        // that a request anywhere in it parses only the construct at its cursor.
         if let (Some(workspace), Some(path)) = (self.workspace.get().cloned(), path) {
-            let context_tokens = match self.engine.current() {
-                EngineState::Ready(engine) => engine.info().context_tokens,
-                _ => {
-                    let settings = self.settings.read().unwrap_or_else(|p| p.into_inner());
-                    settings.engine.context_tokens.unwrap_or(DEFAULT_CONTEXT_TOKENS)
-                }
-            };
-            let window_bytes = Reach::for_context(context_tokens).span();
-            tokio::task::spawn_blocking(move || workspace.document_opened(&path, &text, window_bytes));
+            tokio::task::spawn_blocking(move || workspace.document_opened(&path, &text));
         }
     }
 

@@ -1,0 +1,292 @@
+//! The text around the cursor's construct, read item by item and remembered by each item's text.
+//!
+//! A prompt window holds, besides the top-level construct being edited, whole top-level items
+//! above and below it: functions, classes, `impl` blocks, runs of imports. What an item defines
+//! and imports depends only on its text, and an item that ends at a closing bracket in column 0
+//! parses the same on its own as after the items before it (each starts at the top level). So
+//! the gate parses only the cursor's construct on every request and takes what the items around
+//! it define from a memo keyed by their text: filled for the whole document when it is opened,
+//! so that even a request at a new spot parses only its own construct and any item its window
+//! cut, and a keystroke never parses the items around its construct again.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::ops::Range;
+use std::sync::Arc;
+
+use tree_sitter::{Parser, Tree};
+
+use super::scope_memo::{Part, ScopeMemo};
+use crate::language::Language;
+
+/// Where the top-level construct that holds byte `from` (the end of the cursor's line) ends:
+/// after the first later line that begins at column 0 with a closing bracket (the `}` of a
+/// function or a class, the `)]` of an attribute), or before the first later line that begins
+/// at column 0 with anything else (the next item), else at the text's end. What follows is then
+/// a sequence of whole top-level items, which parses cleanly on its own.
+pub(super) fn end_of_construct(text: &str, from: usize) -> usize {
+    let bytes = text.as_bytes();
+    let Some(newline) = text.get(from..).and_then(|rest| rest.find('\n')) else {
+        return text.len();
+    };
+    let mut line = from + newline + 1;
+    while line < text.len() {
+        let next = text[line..].find('\n').map_or(text.len(), |newline| line + newline + 1);
+        match bytes[line] {
+            b'}' | b')' | b']' => return next,
+            b' ' | b'\t' | b'\n' | b'\r' => {}
+            _ => return line,
+        }
+        line = next;
+    }
+    text.len()
+}
+
+/// Where the top-level construct that holds byte `from` (the start of the cursor's context)
+/// starts: after the last line above `from`'s line that begins at column 0 with a closing
+/// bracket (the end of the item before), else at `floor`. What lies between `floor` and that
+/// point is then a run of whole items, each ending at such a line.
+pub(super) fn start_of_construct(text: &str, from: usize, floor: usize) -> usize {
+    let line = text.get(..from).and_then(|before| before.rfind('\n')).map_or(0, |newline| newline + 1);
+    let mut end = line;
+    while end > floor {
+        // `end` is the start of a line; the line above it is `text[above..end]`.
+        let above = text[..end - 1].rfind('\n').map_or(0, |newline| newline + 1);
+        if above < floor {
+            break;
+        }
+        if matches!(text.as_bytes()[above], b'}' | b')' | b']') {
+            return end;
+        }
+        end = above;
+    }
+    floor
+}
+
+/// The items of `text`: each ends after a line that begins at column 0 with a closing bracket
+/// (`}`, `)`, `]`), the last at the text's end.
+pub(super) fn items(text: &str) -> Vec<Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut line) = (0, 0);
+    while line < text.len() {
+        let next = text[line..].find('\n').map_or(text.len(), |newline| line + newline + 1);
+        if matches!(bytes[line], b'}' | b')' | b']') {
+            out.push(start..next);
+            start = next;
+        }
+        line = next;
+    }
+    if start < text.len() {
+        out.push(start..text.len());
+    }
+    out
+}
+
+/// How many items' scopes a document keeps before the ones not used lately are forgotten.
+const KEPT: usize = 4096;
+
+/// Items used within this many requests survive a clean-up.
+const RECENT_REQUESTS: u64 = 64;
+
+/// What each item seen lately defines and imports, by its language and text, and a parser for
+/// the items that are new.
+#[derive(Default)]
+pub(super) struct ItemMemo {
+    parser: Option<(Language, Parser)>,
+    parts: HashMap<u64, Remembered>,
+    /// Requests so far: each entry remembers the last one that used it.
+    clock: u64,
+    /// How many items were parsed (the others were remembered).
+    #[cfg(test)]
+    pub(super) parsed: usize,
+}
+
+struct Remembered {
+    part: Arc<Part>,
+    used: u64,
+    /// The item's tree, for an item of at least [`TREE_BYTES`] read when the document was
+    /// opened: a request whose cursor's construct is that item starts its parse from it.
+    tree: Option<Tree>,
+}
+
+/// Items read when the document is opened keep their tree from this length on (a shorter one
+/// parses in well under a millisecond).
+const TREE_BYTES: usize = 2048;
+
+/// How the gate reads the tree of one item into a part (its scope reader).
+pub(super) type ReadItem<'r> = &'r dyn Fn(&Tree, &str, &mut ScopeMemo) -> Arc<Part>;
+
+impl ItemMemo {
+    /// What each item of `text` (a run of whole items in `language`) defines and imports:
+    /// remembered by its text, else parsed and read with `read`. Items that would not parse
+    /// are left out.
+    pub fn read(&mut self, language: Language, text: &str, read: ReadItem<'_>) -> Vec<Arc<Part>> {
+        self.read_items(language, text, read, false)
+    }
+
+    fn read_items(&mut self, language: Language, text: &str, read: ReadItem<'_>, keep_trees: bool) -> Vec<Arc<Part>> {
+        self.clock += 1;
+        let mut parts = Vec::new();
+        for range in items(text) {
+            let item = &text[range];
+            let key = key_of(language, item);
+            if let Some(remembered) = self.parts.get_mut(&key) {
+                remembered.used = self.clock;
+                parts.push(Arc::clone(&remembered.part));
+            } else if let Some((part, tree)) = self.parse(language, item, read) {
+                let tree = tree.filter(|_| keep_trees && item.len() >= TREE_BYTES);
+                self.parts.insert(key, Remembered { part: Arc::clone(&part), used: self.clock, tree });
+                parts.push(part);
+            }
+        }
+        self.forget_old();
+        parts
+    }
+
+    /// Reads every item of `text` (a whole document just opened) into the memo.
+    /// Large items keep their trees ([`ItemMemo::tree_of`]).
+    pub fn read_ahead(&mut self, language: Language, text: &str, read: ReadItem<'_>) {
+        let _ = self.read_items(language, text, read, true);
+    }
+
+    /// The tree of `item` when it was read with its tree when the document was opened.
+    pub fn tree_of(&self, language: Language, item: &str) -> Option<&Tree> {
+        self.parts.get(&key_of(language, item))?.tree.as_ref()
+    }
+
+    /// Takes in what `other` remembers (of the same document), as used now.
+    pub fn absorb(&mut self, other: ItemMemo) {
+        #[cfg(test)]
+        {
+            self.parsed += other.parsed;
+        }
+        let now = self.clock;
+        self.parts
+            .extend(other.parts.into_iter().map(|(key, remembered)| (key, Remembered { used: now, ..remembered })));
+        self.forget_old();
+    }
+
+    fn parse(&mut self, language: Language, item: &str, read: ReadItem<'_>) -> Option<(Arc<Part>, Option<Tree>)> {
+        let tree = parser_for(&mut self.parser, language)?.parse(item, None)?;
+        #[cfg(test)]
+        {
+            self.parsed += 1;
+        }
+        let part = read(&tree, item, &mut ScopeMemo::default());
+        Some((part, Some(tree)))
+    }
+
+    /// Above [`KEPT`] items, forgets those no request used lately (an edited item leaves its
+    /// old text behind).
+    fn forget_old(&mut self) {
+        if self.parts.len() <= KEPT {
+            return;
+        }
+        let recent = self.clock.saturating_sub(RECENT_REQUESTS);
+        self.parts.retain(|_, remembered| remembered.used >= recent);
+        if self.parts.len() > KEPT {
+            let now = self.clock;
+            self.parts.retain(|_, remembered| remembered.used == now);
+        }
+    }
+
+    /// How many items are remembered.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.parts.len()
+    }
+}
+
+/// `slot`'s parser, made for `language` if it holds none or another language's.
+fn parser_for(slot: &mut Option<(Language, Parser)>, language: Language) -> Option<&mut Parser> {
+    if slot.as_ref().is_none_or(|(parsed, _)| *parsed != language) {
+        *slot = Some((language, language.parser()?));
+    }
+    slot.as_mut().map(|(_, parser)| parser)
+}
+
+/// An item's identity: its language and text.
+fn key_of(language: Language, item: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    language.hash(&mut hasher);
+    item.hash(&mut hasher);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(text_with_cursor: &str) -> (String, String) {
+        let text = text_with_cursor.replace('┃', "");
+        let cursor = text_with_cursor.find('┃').unwrap();
+        let line_end = text[cursor..].find('\n').map_or(text.len(), |i| cursor + i);
+        let at = end_of_construct(&text, line_end);
+        (text[..at].to_owned(), text[at..].to_owned())
+    }
+
+    #[test]
+    fn the_construct_ends_at_its_closing_bracket_or_before_the_next_item() {
+        let (head, below) = split("fn a() {\n    let x┃ = 1;\n\n    x\n}\n\nfn b() {}\n");
+        assert_eq!(head, "fn a() {\n    let x = 1;\n\n    x\n}\n");
+        assert_eq!(below, "\nfn b() {}\n");
+        // A multi-line attribute is closed by `)]` at column 0.
+        let (head, below) = split("#![allow(\n    clippy::a,┃\n    clippy::b,\n)]\n\nuse std::fmt;\n");
+        assert!(head.ends_with(")]\n"), "{head}");
+        assert_eq!(below, "\nuse std::fmt;\n");
+        // Code at the top level: the next item starts below.
+        let (head, below) = split("const A: u32 = 1;┃\nconst B: u32 = 2;\n");
+        assert_eq!((head.as_str(), below.as_str()), ("const A: u32 = 1;\n", "const B: u32 = 2;\n"));
+        // Nothing closes it: everything is the cursor's construct.
+        let (head, below) = split("class A {\n    m() {┃\n        return 1;\n    }\n");
+        assert_eq!(below, "");
+        assert!(head.ends_with("    }\n"));
+        // The last line, without a newline.
+        assert_eq!(split("fn a() {}┃").1, "");
+    }
+
+    #[test]
+    fn items_end_at_closing_brackets_in_column_zero() {
+        let text = "use a::b;\nuse c::d;\n\nfn f() {\n    if x {\n    }\n}\n\n#[test]\nfn g() {}\nconst X: u8 = 1;\n";
+        let parts: Vec<&str> = items(text).into_iter().map(|r| &text[r]).collect();
+        assert_eq!(
+            parts,
+            ["use a::b;\nuse c::d;\n\nfn f() {\n    if x {\n    }\n}\n", "\n#[test]\nfn g() {}\nconst X: u8 = 1;\n"]
+        );
+        assert!(items("").is_empty());
+        assert_eq!(items("}").len(), 1);
+    }
+
+    #[test]
+    fn the_construct_starts_after_the_item_above_it() {
+        let text = "fn a() {\n}\n\n#[test]\nfn b() {\n    let x = 1;\n}\n";
+        let cursor = text.find("let x").unwrap();
+        assert_eq!(&text[start_of_construct(text, cursor, 0)..], "\n#[test]\nfn b() {\n    let x = 1;\n}\n");
+        // A closing line where the cursor's context starts belongs to the construct it closes.
+        let closing = text.find("}\n\n#").unwrap();
+        assert_eq!(start_of_construct(text, closing, 0), 0);
+        // Nothing closes above: from the floor.
+        assert_eq!(start_of_construct(text, 5, 0), 0);
+        assert_eq!(start_of_construct(text, cursor, 12), 12);
+        assert_eq!(start_of_construct(text, text.len() + 1, 0), 0);
+    }
+
+    #[test]
+    fn items_no_request_used_lately_are_forgotten() {
+        let mut memo = ItemMemo::default();
+        let read: ReadItem<'_> = &|_, _, _| Arc::new(Part::default());
+        let many: String = (0..KEPT + 100).map(|i| format!("fn f{i}() {{\n}}\n")).collect();
+        memo.read_ahead(Language::Rust, &many, read);
+        // All of them were just used: kept until requests stop using them.
+        assert_eq!(memo.len(), KEPT + 100);
+        for _ in 0..=RECENT_REQUESTS {
+            memo.read(Language::Rust, "fn kept() {\n}\n", read);
+        }
+        assert_eq!(memo.len(), 1);
+        // The same text in another language is another item.
+        memo.read(Language::C, "fn kept() {\n}\n", read);
+        assert_eq!(memo.len(), 2);
+    }
+}
