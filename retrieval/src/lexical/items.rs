@@ -136,7 +136,7 @@ impl ItemMemo {
                 remembered.used = self.clock;
                 parts.push(Arc::clone(&remembered.part));
             } else if let Some((part, tree)) = self.parse(language, item, read) {
-                let tree = tree.filter(|_| keep_trees && item.len() >= TREE_BYTES);
+                let tree = Some(tree).filter(|_| keep_trees && item.len() >= TREE_BYTES);
                 self.parts.insert(key, Remembered { part: Arc::clone(&part), used: self.clock, tree });
                 parts.push(part);
             }
@@ -156,26 +156,29 @@ impl ItemMemo {
         self.parts.get(&key_of(language, item))?.tree.as_ref()
     }
 
-    /// Takes in what `other` remembers (of the same document), as used now.
+    /// Takes in what `other` remembers (of the same document, opened again), as used now. Only
+    /// the latest opening's items keep their trees, so a document opened again and again holds
+    /// one file's worth of trees.
     pub fn absorb(&mut self, other: ItemMemo) {
         #[cfg(test)]
         {
             self.parsed += other.parsed;
         }
+        self.parts.values_mut().for_each(|remembered| remembered.tree = None);
         let now = self.clock;
         self.parts
             .extend(other.parts.into_iter().map(|(key, remembered)| (key, Remembered { used: now, ..remembered })));
         self.forget_old();
     }
 
-    fn parse(&mut self, language: Language, item: &str, read: ReadItem<'_>) -> Option<(Arc<Part>, Option<Tree>)> {
+    fn parse(&mut self, language: Language, item: &str, read: ReadItem<'_>) -> Option<(Arc<Part>, Tree)> {
         let tree = parser_for(&mut self.parser, language)?.parse(item, None)?;
         #[cfg(test)]
         {
             self.parsed += 1;
         }
         let part = read(&tree, item, &mut ScopeMemo::default());
-        Some((part, Some(tree)))
+        Some((part, tree))
     }
 
     /// Above [`KEPT`] items, forgets those no request used lately (an edited item leaves its
@@ -288,5 +291,27 @@ mod tests {
         // The same text in another language is another item.
         memo.read(Language::C, "fn kept() {\n}\n", read);
         assert_eq!(memo.len(), 2);
+    }
+
+    #[test]
+    fn only_long_items_of_the_latest_opening_keep_their_trees() {
+        let read: ReadItem<'_> = &|_, _, _| Arc::new(Part::default());
+        let item = |name: &str| format!("fn {name}() {{\n{}}}\n", "    let x = 1;\n".repeat(200));
+        let mut memo = ItemMemo::default();
+        let mut opened = ItemMemo::default();
+        opened.read_ahead(Language::Rust, &format!("{}fn short() {{\n}}\n", item("a")), read);
+        memo.absorb(opened);
+        assert!(memo.tree_of(Language::Rust, &item("a")).is_some());
+        assert!(memo.tree_of(Language::Rust, "fn short() {\n}\n").is_none(), "parses in no time");
+        // Opened again with other text: the trees of the first opening are let go.
+        let mut opened = ItemMemo::default();
+        opened.read_ahead(Language::Rust, &item("b"), read);
+        memo.absorb(opened);
+        assert!(memo.tree_of(Language::Rust, &item("a")).is_none());
+        assert!(memo.tree_of(Language::Rust, &item("b")).is_some());
+        // An item first seen by a request keeps none.
+        memo.read(Language::Rust, &item("c"), read);
+        assert!(memo.tree_of(Language::Rust, &item("c")).is_none());
+        assert_eq!(memo.len(), 4);
     }
 }
