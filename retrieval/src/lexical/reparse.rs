@@ -4,8 +4,8 @@
 //!
 //! The edits are not taken from the editor: they are found by comparing the previous text with
 //! the new one ([`super::text_diff`]), so any sequence of texts is handled, including a prompt
-//! window that moved, a prefetch's speculative document between two real ones, or a document's
-//! first window after the whole file was parsed when it was opened.
+//! window that moved, a prefetch's speculative document between two real ones, or the cursor's
+//! construct started from the tree it had when the document was opened.
 
 use tree_sitter::{Parser, Tree};
 

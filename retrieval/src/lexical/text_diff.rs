@@ -3,9 +3,8 @@
 //! the cheaper the next parse.
 //!
 //! One edit from the texts' common start to their common end is exact but can span the whole
-//! text: a prompt window that moved (text gone at the top, new text at the bottom), the next task
-//! two screens below the last one, or a document's first window read from the tree of the whole
-//! file as it was opened. So a long changed span is split where both texts hold the same line:
+//! text: a prompt window that moved (text gone at the top, new text at the bottom), or the next
+//! task two screens below the last one. So a long changed span is split where both texts hold the same line:
 //! a probe line from the middle of the new side is looked up in the old side, and the two sides
 //! of the match are compared again, each on its own. Any match gives correct edits (the texts
 //! around it are equal); a poor one (repeated code) only gives larger ones.
