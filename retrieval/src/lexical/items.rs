@@ -9,16 +9,20 @@
 //! so that even a request at a new spot parses only its own construct and any item its window
 //! cut, and a keystroke never parses the items around its construct again.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::ops::Range;
 use std::sync::Arc;
 
 use tree_sitter::{Parser, Tree};
 
-use super::scope_memo::{Part, ScopeMemo};
+use super::scope_memo::{text_key, Part, ScopeMemo};
 use crate::language::Language;
+
+/// Whether the line starting at byte `line` of `bytes` closes a top-level construct: it begins
+/// at column 0 with a closing bracket (`}`, `)`, `]`).
+fn closes_at_top_level(bytes: &[u8], line: usize) -> bool {
+    matches!(bytes.get(line), Some(b'}' | b')' | b']'))
+}
 
 /// Where the top-level construct that holds byte `from` (the end of the cursor's line) ends:
 /// after the first later line that begins at column 0 with a closing bracket (the `}` of a
@@ -33,10 +37,11 @@ pub(super) fn end_of_construct(text: &str, from: usize) -> usize {
     let mut line = from + newline + 1;
     while line < text.len() {
         let next = text[line..].find('\n').map_or(text.len(), |newline| line + newline + 1);
-        match bytes[line] {
-            b'}' | b')' | b']' => return next,
-            b' ' | b'\t' | b'\n' | b'\r' => {}
-            _ => return line,
+        if closes_at_top_level(bytes, line) {
+            return next;
+        }
+        if !matches!(bytes[line], b' ' | b'\t' | b'\n' | b'\r') {
+            return line;
         }
         line = next;
     }
@@ -56,7 +61,7 @@ pub(super) fn start_of_construct(text: &str, from: usize, floor: usize) -> usize
         if above < floor {
             break;
         }
-        if matches!(text.as_bytes()[above], b'}' | b')' | b']') {
+        if closes_at_top_level(text.as_bytes(), above) {
             return end;
         }
         end = above;
@@ -72,7 +77,7 @@ pub(super) fn items(text: &str) -> Vec<Range<usize>> {
     let (mut start, mut line) = (0, 0);
     while line < text.len() {
         let next = text[line..].find('\n').map_or(text.len(), |newline| line + newline + 1);
-        if matches!(bytes[line], b'}' | b')' | b']') {
+        if closes_at_top_level(bytes, line) {
             out.push(start..next);
             start = next;
         }
@@ -212,10 +217,7 @@ fn parser_for(slot: &mut Option<(Language, Parser)>, language: Language) -> Opti
 
 /// An item's identity: its language and text.
 fn key_of(language: Language, item: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    language.hash(&mut hasher);
-    item.hash(&mut hasher);
-    hasher.finish()
+    text_key(language, item.as_bytes())
 }
 
 #[cfg(test)]

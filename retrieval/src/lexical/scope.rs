@@ -54,10 +54,7 @@ pub(super) fn foreign_names(
     } else {
         (analysed.start, analysed.end)
     };
-    let grammar = language.grammar();
-    let read_item = |tree: &Tree, source: &str, memo: &mut ScopeMemo| {
-        FileScope::read(spec, &grammar, tree.root_node(), source.as_bytes(), memo)
-    };
+    let read_item = |tree: &Tree, source: &str, memo: &mut ScopeMemo| read_tree(language, tree, source, memo);
     let mut around = state.items.read(language, text.get(analysed.start..head_start)?, &read_item);
     around.extend(state.items.read(language, text.get(head_end..analysed.end)?, &read_item));
     let analysed = head_start..head_end;
@@ -119,21 +116,22 @@ pub(super) fn foreign_names(
 /// `state`, as [`foreign_names`] reads the items around the cursor's construct: a request at
 /// any spot of the document then parses only its own construct.
 pub(super) fn read_ahead(language: Language, source: &str, state: &mut GateSyntax) {
-    let spec = language.spec();
-    let grammar = language.grammar();
-    state.items.read_ahead(language, source, &|tree: &Tree, source: &str, memo: &mut ScopeMemo| {
-        FileScope::read(spec, &grammar, tree.root_node(), source.as_bytes(), memo)
-    });
+    state.items.read_ahead(language, source, &|tree, source, memo| read_tree(language, tree, source, memo));
 }
 
 /// `source` parsed into `state` (incrementally from its last text) and what its subtrees define
 /// and import, read through `state`'s memo; `None` if the grammar would not load or parse.
 fn parse_and_read<'s>(language: Language, source: &str, state: &'s mut GateSyntax) -> Option<(&'s Tree, Arc<Part>)> {
-    let grammar = language.grammar();
     let GateSyntax { reparser, memo, .. } = state;
     let tree = reparser.parse(language, source)?;
-    let part = FileScope::read(language.spec(), &grammar, tree.root_node(), source.as_bytes(), memo);
+    let part = read_tree(language, tree, source, memo);
     Some((tree, part))
+}
+
+/// What `tree` (of `source`, in `language`) defines and imports, read through `memo`: the
+/// cursor's construct and each item around it are read this one way.
+fn read_tree(language: Language, tree: &Tree, source: &str, memo: &mut ScopeMemo) -> Arc<Part> {
+    FileScope::read(language.spec(), &language.grammar(), tree.root_node(), source.as_bytes(), memo)
 }
 
 impl<'p> FileScope<'p> {
@@ -173,9 +171,8 @@ impl<'p> FileScope<'p> {
 
     /// Adds what `part` (starting at byte `start`) and the parts below it hold.
     fn add(&mut self, part: &'p Part, start: usize) {
+        self.add_names(part);
         part.each(start, &mut |part, base| {
-            self.defined.extend(part.defined.iter().map(String::as_str));
-            self.imported.extend(part.imported.iter().map(String::as_str));
             self.imports.extend(part.imports.iter().map(|r| base + r.start..base + r.end));
         });
     }

@@ -120,9 +120,15 @@ impl ScopeMemo {
 
 /// A subtree's identity: its kind and text.
 fn key_of(node: Node, src: &[u8]) -> u64 {
+    text_key(node.kind_id(), src.get(node.byte_range()).unwrap_or_default())
+}
+
+/// The key under which what `text` defines is remembered, told apart by `tag` (a node's kind,
+/// an item's language).
+pub(super) fn text_key(tag: impl Hash, text: &[u8]) -> u64 {
     let mut hasher = DefaultHasher::new();
-    node.kind_id().hash(&mut hasher);
-    src.get(node.byte_range()).unwrap_or_default().hash(&mut hasher);
+    tag.hash(&mut hasher);
+    text.hash(&mut hasher);
     hasher.finish()
 }
 
