@@ -65,6 +65,34 @@ fn complete_json_reports_the_model_and_timings() {
 }
 
 #[test]
+fn gpu_layers_report_what_was_offloaded_and_the_devices() {
+    let (path, line, col) = cut_fixture("cli-gpu");
+    let output = splice(&[
+        "complete",
+        path.to_str().unwrap(),
+        "--line",
+        &line.to_string(),
+        "--col",
+        &col.to_string(),
+        "--json",
+        "--gpu-layers",
+        "999",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["suggestion"], "quantity", "every layer asked for, on whatever device there is");
+    let model = &json["model"];
+    let devices: Vec<&str> = model["devices"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    assert!(devices.iter().any(|d| d.starts_with("CPU")), "{model}");
+    let layers = model["gpuLayers"].as_u64().unwrap();
+    if model["gpuOffloadSupported"] == false {
+        assert_eq!(layers, 0, "nothing is offloaded without a GPU backend: {model}");
+    } else {
+        assert!(layers > 0 && layers < 999, "the model's own layer count: {model}");
+    }
+}
+
+#[test]
 fn version_names_the_backend() {
     let output = splice(&["--version"]);
     assert!(output.status.success());

@@ -176,10 +176,13 @@ pub struct ModelInfo {
     pub context_tokens: u32,
     /// The model's training context.
     pub trained_context_tokens: u32,
-    /// Layers offloaded to a GPU (0 on CPU).
+    /// Layers offloaded to a GPU (0 on CPU, and whenever the linked llama.cpp cannot offload).
     pub gpu_layers: u32,
     /// Whether this build of llama.cpp can offload to a GPU at all.
     pub gpu_offload_supported: bool,
+    /// The compute devices the linked llama.cpp found (`CUDA0: NVIDIA H200`, `CPU: …`), so that a
+    /// user sees which backend runs the model.
+    pub devices: Vec<String>,
     /// Threads used for prompt batches and for single-token decodes.
     pub threads: (u32, u32),
     /// The reuse mode in force (PIE falls back to prefix reuse on models whose cache cannot shift;
@@ -510,6 +513,25 @@ pub fn wait_for_engine_threads(timeout: Duration) -> bool {
     *running == 0
 }
 
+/// The model at `path` with `gpu_layers` layers offloaded, and the layers asked for; when a GPU
+/// load fails (out of memory, a driver error), the model loaded on the CPU instead, with a
+/// warning, and 0.
+fn load_with_cpu_fallback(
+    path: &std::path::Path,
+    gpu_layers: u32,
+    gpu_offload_supported: bool,
+) -> Result<(llama_cpp_2::model::LlamaModel, String, u32), ModelError> {
+    match loader::load_model(path, gpu_layers, false) {
+        Ok((model, architecture)) => Ok((model, architecture, gpu_layers)),
+        Err(err) if gpu_layers > 0 && gpu_offload_supported && !matches!(err, ModelError::NotFound(_)) => {
+            tracing::warn!(%err, gpu_layers, "the model did not load onto the GPU: running it on the CPU instead");
+            let (model, architecture) = loader::load_model(path, 0, false)?;
+            Ok((model, architecture, 0))
+        }
+        Err(err) => Err(err),
+    }
+}
+
 fn run_thread(
     config: EngineConfig,
     ready: mpsc::Sender<Result<ModelInfo, ModelError>>,
@@ -524,14 +546,15 @@ fn run_thread(
             return;
         }
     };
-    let gpu_layers = config.gpu_layers.unwrap_or(if gpu_offload_supported { u32::MAX } else { 0 });
-    let (model, architecture) = match loader::load_model(&config.model_path, gpu_layers, false) {
-        Ok(loaded) => loaded,
-        Err(err) => {
-            let _ = ready.send(Err(err));
-            return;
-        }
-    };
+    let wanted = config.gpu_layers.unwrap_or(if gpu_offload_supported { u32::MAX } else { 0 });
+    let (model, architecture, gpu_layers) =
+        match load_with_cpu_fallback(&config.model_path, wanted, gpu_offload_supported) {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                let _ = ready.send(Err(err));
+                return;
+            }
+        };
     let mut worker = match Worker::new(&model, &config, rates) {
         Ok(worker) => worker,
         Err(err) => {
@@ -546,15 +569,16 @@ fn run_thread(
         repo_format: worker.repo_format(),
         context_tokens: worker.context_tokens(),
         trained_context_tokens: model.n_ctx_train(),
-        gpu_layers: gpu_layers.min(model.n_layer()),
+        gpu_layers: if gpu_offload_supported { gpu_layers.min(model.n_layer()) } else { 0 },
         gpu_offload_supported,
+        devices: loader::devices(),
         threads: worker.threads(),
         reuse: worker.reuse(),
         engine_url: None,
     };
     tracing::info!(
         model = %info.path.display(), architecture = %info.architecture, template = %info.template.describe(),
-        ctx = info.context_tokens, gpu_layers = info.gpu_layers, "model loaded"
+        ctx = info.context_tokens, gpu_layers = info.gpu_layers, devices = ?info.devices, "model loaded"
     );
     tracing::debug!(system = %crate::build_info::llama_system_info(), "llama.cpp");
     if ready.send(Ok(info)).is_err() {

@@ -24,6 +24,15 @@ pub(crate) fn backend() -> Result<&'static LlamaBackend, ModelError> {
     backend.as_ref().map_err(|reason| ModelError::Llama { action: "initialise its backend", reason: reason.clone() })
 }
 
+/// The compute devices the linked llama.cpp found, each as `NAME: DESCRIPTION` (`CUDA0: NVIDIA
+/// H200`, `CPU: Intel(R) Xeon(R) …`). Call after [`backend`].
+pub(crate) fn devices() -> Vec<String> {
+    llama_cpp_2::list_llama_ggml_backend_devices()
+        .into_iter()
+        .map(|device| format!("{}: {}", device.name, device.description))
+        .collect()
+}
+
 /// The GGUF file's magic bytes.
 const GGUF_MAGIC: &[u8; 4] = b"GGUF";
 

@@ -18,6 +18,7 @@ pub fn model_json(info: &ModelInfo) -> Value {
         "contextTokens": info.context_tokens,
         "gpuLayers": info.gpu_layers,
         "gpuOffloadSupported": info.gpu_offload_supported,
+        "devices": info.devices,
         "reuse": format!("{:?}", info.reuse).to_lowercase(),
         "threads": { "batch": info.threads.0, "decode": info.threads.1 },
         "engineUrl": info.engine_url,

@@ -187,6 +187,7 @@ pub(crate) fn run_thread(
         trained_context_tokens: trained,
         gpu_layers: 0,
         gpu_offload_supported: false,
+        devices: Vec::new(),
         threads: (0, 0),
         reuse: crate::ReuseMode::Prefix,
         engine_url: Some(endpoint.url.clone()),
