@@ -6,10 +6,15 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 SPLICE := $(TARGET_DIR)/release/splice
 VOCAB_FIXTURES := target/vocab-fixtures
 FEATURES ?=
+# GPU=cuda: llama.cpp built with CUDA (scripts/gpu-toolkit.sh checks the toolkit first).
+GPU ?=
+ifneq ($(GPU),)
+FEATURES := $(strip $(FEATURES) $(GPU))
+endif
 CARGO_FLAGS := --release --locked $(if $(FEATURES),--features $(FEATURES),)
 
 .PHONY: demo test build tools llama-server models models-default corpus exec-venv fixtures bench bench-fim bench-retrieval bench-soak \
-	bench-overhead bench-typing bench-exec bench-engine fim-copy lint fuzz \
+	bench-overhead bench-typing bench-exec bench-engine fim-copy lint fuzz gpu-bundle gpu-check-cpu \
 	test-editors test-nvim vscode-e2e vsix
 
 ## Run the main job: a real completion with its timing, on the default model.
@@ -24,6 +29,7 @@ test: tools models fixtures exec-venv llama-server
 	SPLICE_LLAMA_SERVER=$(LLAMA_SERVER) SPLICE_VOCAB_FIXTURES=$(abspath $(VOCAB_FIXTURES)) \
 		$(CARGO) test $(CARGO_FLAGS) --workspace --no-fail-fast || status=1; \
 	SPLICE_BIN=$(abspath $(SPLICE)) tests/editors/run.sh || status=1; \
+	{ scripts/gpu-bundle.sh --smoke && scripts/gpu-check.sh --smoke; } || status=1; \
 	exit $$status
 
 ## The editor clients in the real editors: the README's stdio example, Neovim 0.11.4 (headless
@@ -44,6 +50,7 @@ vsix:
 	@scripts/vsix.sh $(abspath $(SPLICE))
 
 build: tools
+	@$(if $(GPU),scripts/gpu-toolkit.sh $(GPU),true)
 	$(CARGO) build $(CARGO_FLAGS) --bin splice
 
 tools:
@@ -74,6 +81,14 @@ fixtures: $(VOCAB_FIXTURES)/.stamp
 $(VOCAB_FIXTURES)/.stamp: tests/fixtures/make_fim_vocabs.py tests/fixtures/requirements.txt scripts/fixtures.sh
 	@scripts/fixtures.sh $(VOCAB_FIXTURES)
 	@touch $@
+
+## The GPU check (README "GPU"): .gpu/ holds what travels to a GPU machine (the bundle, the model
+## parts); gpu-check-cpu runs its one command here, without CUDA.
+gpu-bundle: tools models fixtures
+	@scripts/gpu-bundle.sh
+
+gpu-check-cpu: gpu-bundle
+	@scripts/gpu-check.sh --cpu
 
 ## Benchmarks print numbers; they never fail on them.
 bench: tools models corpus build

@@ -17,7 +17,12 @@ pub struct Cli {
 }
 
 fn version() -> &'static str {
-    if cfg!(feature = "cuda") {
+    if cfg!(feature = "dynamic-link") {
+        concat!(
+            env!("CARGO_PKG_VERSION"),
+            " (llama.cpp via llama-cpp-2 0.1.160, shared libraries: the backend is theirs)"
+        )
+    } else if cfg!(feature = "cuda") {
         concat!(env!("CARGO_PKG_VERSION"), " (llama.cpp via llama-cpp-2 0.1.160, CUDA)")
     } else {
         concat!(env!("CARGO_PKG_VERSION"), " (llama.cpp via llama-cpp-2 0.1.160, CPU)")
