@@ -39,19 +39,7 @@ fn complete_prints_the_suggestion() {
 #[test]
 fn complete_json_reports_the_model_and_timings() {
     let (path, line, col) = cut_fixture("cli-json");
-    let output = splice(&[
-        "complete",
-        path.to_str().unwrap(),
-        "--line",
-        &line.to_string(),
-        "--col",
-        &col.to_string(),
-        "--json",
-        "--model",
-        gemma().to_str().unwrap(),
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let json: Value = serde_json::from_str(&stdout(&output)).expect("valid JSON on stdout, logs on stderr");
+    let json = complete_json(&path, line, col, &["--model", gemma().to_str().unwrap()]);
     assert_eq!(json["suggestion"], "quantity");
     assert_eq!(json["model"]["architecture"], "gemma3");
     assert_eq!(json["model"]["template"], "prefix-only");
@@ -67,19 +55,7 @@ fn complete_json_reports_the_model_and_timings() {
 #[test]
 fn gpu_layers_report_what_was_offloaded_and_the_devices() {
     let (path, line, col) = cut_fixture("cli-gpu");
-    let output = splice(&[
-        "complete",
-        path.to_str().unwrap(),
-        "--line",
-        &line.to_string(),
-        "--col",
-        &col.to_string(),
-        "--json",
-        "--gpu-layers",
-        "999",
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let json: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let json = complete_json(&path, line, col, &["--gpu-layers", "999"]);
     assert_eq!(json["suggestion"], "quantity", "every layer asked for, on whatever device there is");
     let model = &json["model"];
     let devices: Vec<&str> = model["devices"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
