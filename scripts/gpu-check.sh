@@ -138,11 +138,8 @@ case $mode in
   smoke)
     # Configure only: proves the bundled sources are complete for a build. The binary is the
     # normal, statically linked one.
-    rm -rf "$work/llama-configure" && mkdir -p "$work/llama-configure"
-    gzip -dc "$bundle/llama.cpp.tar.gz" | tar -C "$work/llama-configure" -xf -
-    cmake -S "$work/llama-configure/llama.cpp" -B "$work/llama-configure/build" -DBUILD_SHARED_LIBS=ON \
-      -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF \
-      -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF >>"$log" 2>&1 || die "the bundled llama.cpp sources do not configure"
+    "$here/gpu-libs.sh" --configure-only "$bundle" "$work/llama-configure" 2>>"$log" \
+      || die "the bundled llama.cpp sources do not configure (see $log)"
     libs="$work/no-libraries"
     mkdir -p "$libs"
     ;;

@@ -5,14 +5,19 @@
 # the check runs here, so that it cannot rot between GPU runs). The sources are checked against
 # the sha256 the bundle recorded, so the libraries and the binary come from the same llama.cpp.
 #
-# Usage: scripts/gpu-libs.sh [--cpu] BUNDLE_DIR BUILD_DIR    (prints the folder of the libraries)
+# Usage: scripts/gpu-libs.sh [--cpu|--configure-only] BUNDLE_DIR BUILD_DIR
+#   (prints the folder of the libraries; --configure-only runs CMake for the CPU and builds nothing:
+#   the smoke check's proof that the bundled sources are complete)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 # The sources are unpacked inside this repository: keep CMake from taking its git commit for llama.cpp's.
 export GIT_CEILING_DIRECTORIES="$(cd "$here/.." && pwd)/.gpu"
-cuda=ON
-if [ "${1:-}" = "--cpu" ]; then cuda=OFF; shift; fi
+cuda=ON configure_only=
+case "${1:-}" in
+  --cpu) cuda=OFF; shift ;;
+  --configure-only) cuda=OFF configure_only=1; shift ;;
+esac
 bundle=$(cd "$1" && pwd) build=$2
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
@@ -27,7 +32,7 @@ gzip -dc "$bundle/llama.cpp.tar.gz" >"$tar"
 [ "$(sha256_of "$tar")" = "$(cat "$bundle/llama.cpp.tar.sha256")" ] \
   || die "the llama.cpp sources differ from the ones the binary was built from"
 stamp="$build/.built-$(cat "$bundle/llama.cpp.tar.sha256")-cuda-$cuda"
-if [ ! -f "$stamp" ]; then
+if [ -n "$configure_only" ] || [ ! -f "$stamp" ]; then
   rm -rf "$build/llama.cpp" "$build/cmake-build"
   tar -C "$build" -xf "$tar"
   command -v cmake >/dev/null || die "cmake is missing"
@@ -50,6 +55,10 @@ if [ ! -f "$stamp" ]; then
     -DCMAKE_C_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" \
     -DCMAKE_CXX_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" \
     "${cuda_flags[@]}" >&2
+  if [ -n "$configure_only" ]; then
+    rm -f "$tar"
+    exit 0
+  fi
   cmake --build "$build/cmake-build" --target llama ggml -j "$(nproc)" >&2
   touch "$stamp"
 fi

@@ -513,17 +513,16 @@ pub fn wait_for_engine_threads(timeout: Duration) -> bool {
     *running == 0
 }
 
-/// The model at `path` with `gpu_layers` layers offloaded, and the layers asked for; when a GPU
-/// load fails (out of memory, a driver error), the model loaded on the CPU instead, with a
-/// warning, and 0.
+/// The model at `path` with `gpu_layers` layers offloaded, and those layers; when a GPU load
+/// fails (out of memory, a driver error), the model loaded on the CPU instead, with a warning,
+/// and 0.
 fn load_with_cpu_fallback(
     path: &std::path::Path,
     gpu_layers: u32,
-    gpu_offload_supported: bool,
 ) -> Result<(llama_cpp_2::model::LlamaModel, String, u32), ModelError> {
     match loader::load_model(path, gpu_layers, false) {
         Ok((model, architecture)) => Ok((model, architecture, gpu_layers)),
-        Err(err) if gpu_layers > 0 && gpu_offload_supported && !matches!(err, ModelError::NotFound(_)) => {
+        Err(err) if gpu_layers > 0 && !matches!(err, ModelError::NotFound(_)) => {
             tracing::warn!(%err, gpu_layers, "the model did not load onto the GPU: running it on the CPU instead");
             let (model, architecture) = loader::load_model(path, 0, false)?;
             Ok((model, architecture, 0))
@@ -546,15 +545,15 @@ fn run_thread(
             return;
         }
     };
-    let wanted = config.gpu_layers.unwrap_or(if gpu_offload_supported { u32::MAX } else { 0 });
-    let (model, architecture, gpu_layers) =
-        match load_with_cpu_fallback(&config.model_path, wanted, gpu_offload_supported) {
-            Ok(loaded) => loaded,
-            Err(err) => {
-                let _ = ready.send(Err(err));
-                return;
-            }
-        };
+    // Without a GPU backend nothing is offloaded, whatever was asked.
+    let wanted = if gpu_offload_supported { config.gpu_layers.unwrap_or(u32::MAX) } else { 0 };
+    let (model, architecture, gpu_layers) = match load_with_cpu_fallback(&config.model_path, wanted) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            let _ = ready.send(Err(err));
+            return;
+        }
+    };
     let mut worker = match Worker::new(&model, &config, rates) {
         Ok(worker) => worker,
         Err(err) => {
@@ -569,7 +568,7 @@ fn run_thread(
         repo_format: worker.repo_format(),
         context_tokens: worker.context_tokens(),
         trained_context_tokens: model.n_ctx_train(),
-        gpu_layers: if gpu_offload_supported { gpu_layers.min(model.n_layer()) } else { 0 },
+        gpu_layers: gpu_layers.min(model.n_layer()),
         gpu_offload_supported,
         devices: loader::devices(),
         threads: worker.threads(),
