@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::keywords;
 use crate::language::Language;
-use crate::lexical::{foreign_names_again, gate_language, read_opened_document, GateSyntax};
+use crate::lexical::{foreign_names_again, gate_language, read_opened_document, GateSyntax, Surrounding};
 use crate::near_copy::{self, Anchor};
 use crate::query::{completes_locally, typed_word, QueryTerms};
 use crate::recent::Recent;
@@ -159,9 +159,9 @@ impl SelectiveRetriever {
         let mut found = None;
         if self.mode == RetrievalMode::Auto {
             let path = query.path.filter(|_| self.config.keep_syntax);
-            let mid_file = query.first_line > 0;
+            let around = Surrounding { mid_file: query.first_line > 0, above: query.above, below: query.below };
             let names = self.syntax.with(path, |state| {
-                foreign_names_again(state, language, query.text, query.cursor, &query.window, mid_file)
+                foreign_names_again(state, language, query.text, query.cursor, &query.window, around)
             });
             if let Some(anchor) = Anchor::before(query.text, query.cursor).filter(|_| !terms.is_empty()) {
                 let hits = self.index.search_terms(&terms, query, &self.config.limits).hits;

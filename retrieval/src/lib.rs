@@ -90,6 +90,14 @@ pub struct RetrievalQuery<'a> {
     /// The file's line number of `text`'s first line (0 when `text` is the whole document), so
     /// that line ranges of `text` compare with the index's line ranges of the file.
     pub first_line: u32,
+    /// The document's text above `text` when `text` is a window that begins mid-file (as much
+    /// of it as the caller has; empty otherwise). The gate reads from it only the start of a
+    /// construct that the window cuts (a long function, class or module the cursor is in).
+    pub above: &'a str,
+    /// The document's text below `text` when `text` is a window that ends before the
+    /// document does (as much of it as the caller has; empty otherwise). The gate reads from
+    /// it only the rest of an item that the window's end cuts.
+    pub below: &'a str,
 }
 
 /// Whether to add repository context to this request, and what.
@@ -143,7 +151,15 @@ mod tests {
     #[test]
     fn the_disabled_retriever_says_why_it_declines() {
         let text = "import os\nos.";
-        let query = RetrievalQuery { path: None, text, cursor: text.len(), window: 0..text.len(), first_line: 0 };
+        let query = RetrievalQuery {
+            path: None,
+            text,
+            cursor: text.len(),
+            window: 0..text.len(),
+            first_line: 0,
+            above: "",
+            below: "",
+        };
         match Disabled.retrieve(&query) {
             RetrievalDecision::Skip { reason } => assert!(reason.contains("no workspace index")),
             other => panic!("expected Skip, got {other:?}"),

@@ -165,7 +165,15 @@ fn text_files_are_indexed_as_windows() {
         (0..30).map(|i| format!("// filler {i}\n")).collect::<String>() + "fun frobnicate_widget() {}\n";
     let fx = Fixture::new(&[("src/Lib.kt", &kotlin), ("notes.md", "# Frobnicate\n")]);
     let (index, _) = fx.synced();
-    let query = RetrievalQuery { path: None, text: "frobnicate_widget()\n", cursor: 20, window: 0..0, first_line: 0 };
+    let query = RetrievalQuery {
+        path: None,
+        text: "frobnicate_widget()\n",
+        cursor: 20,
+        window: 0..0,
+        first_line: 0,
+        above: "",
+        below: "",
+    };
     let hits = index.search(&query, &SearchLimits::default()).hits;
     assert_eq!(hits[0].path, PathBuf::from("src/Lib.kt"));
     assert!(hits[0].lines.start >= 10 && hits[0].lines.end <= 31, "{:?}", hits[0].lines);
@@ -179,7 +187,8 @@ fn files_in_the_table_languages_are_indexed_by_syntax() {
     let fx = Fixture::new(&[("src/lib.rs", &rust), ("widgets/gadget.go", go)]);
     let (index, _) = fx.synced();
     let search = |text: &str| {
-        let query = RetrievalQuery { path: None, text, cursor: text.len(), window: 0..0, first_line: 0 };
+        let query =
+            RetrievalQuery { path: None, text, cursor: text.len(), window: 0..0, first_line: 0, above: "", below: "" };
         index.search(&query, &SearchLimits::default()).hits
     };
     let hits = search("frobnicate_widget()\nx");
@@ -199,7 +208,15 @@ fn retriever(fx: &Fixture, mode: RetrievalMode, config: GateConfig) -> Selective
 }
 
 fn decide(retriever: &SelectiveRetriever, path: &Path, text: &str) -> RetrievalDecision {
-    let query = RetrievalQuery { path: Some(path), text, cursor: text.len(), window: 0..text.len(), first_line: 0 };
+    let query = RetrievalQuery {
+        path: Some(path),
+        text,
+        cursor: text.len(),
+        window: 0..text.len(),
+        first_line: 0,
+        above: "",
+        below: "",
+    };
     retriever.retrieve(&query)
 }
 
@@ -261,9 +278,12 @@ fn the_gate_decides_the_same_while_typing_whether_it_keeps_the_syntax_or_not() {
     let mut decisions = Vec::new();
     for c in "let cfg = parse_config(\"app.toml\");\n    total + cfg.len()".chars() {
         text.push(c);
-        // Some requests as the whole file, some as a window that begins mid-file.
-        for first_line in [0, 2] {
-            let from = if first_line == 0 { 0 } else { text.find("\n}\n").unwrap() + 1 };
+        // Some requests as the whole file, some as a window that begins mid-file: after an
+        // item, and inside the cursor's function (whose first line is then read from above).
+        let inside = text.find("    let total").unwrap();
+        for (first_line, from, above) in
+            [(0, 0, ""), (2, text.find("\n}\n").unwrap() + 1, ""), (7, inside, &text[..inside])]
+        {
             let window = &text[from..];
             let query = RetrievalQuery {
                 path: Some(&path),
@@ -271,6 +291,8 @@ fn the_gate_decides_the_same_while_typing_whether_it_keeps_the_syntax_or_not() {
                 cursor: window.len(),
                 window: 0..window.len(),
                 first_line,
+                above,
+                below: "",
             };
             let (a, b) = (kept.retrieve(&query), scratch.retrieve(&query));
             assert_eq!(format!("{a:?}"), format!("{b:?}"), "after {text:?}");
@@ -366,6 +388,8 @@ fn chunks_of_the_current_file_in_the_window_are_excluded_but_others_are_not() {
         cursor: cursor_text.len(),
         window,
         first_line: 0,
+        above: "",
+        below: "",
     };
     let limits = SearchLimits::default();
     let whole = index.search(&query(0..cursor_text.len()), &limits);
@@ -381,7 +405,8 @@ fn per_file_cap_and_budget_hold() {
     let fx = Fixture::new(&[("a.py", &many), ("b.py", &many.replace("token_parser", "token_reader"))]);
     let (index, _) = fx.synced();
     let text = "x = token_parser(token_stream)\n";
-    let query = RetrievalQuery { path: None, text, cursor: text.len(), window: 0..0, first_line: 0 };
+    let query =
+        RetrievalQuery { path: None, text, cursor: text.len(), window: 0..0, first_line: 0, above: "", below: "" };
     let limits = SearchLimits { max_snippets: 10, per_file: 2, budget_bytes: 10_000 };
     let hits = index.search(&query, &limits).hits;
     assert_eq!(hits.len(), 4, "{hits:?}");
@@ -396,7 +421,15 @@ fn hits_do_not_change_while_a_word_is_typed() {
     let (index, _) = fx.synced();
     let base = format!("{MAIN}x = ");
     let search = |text: &str| {
-        let query = RetrievalQuery { path: None, text, cursor: text.len(), window: 0..text.len(), first_line: 0 };
+        let query = RetrievalQuery {
+            path: None,
+            text,
+            cursor: text.len(),
+            window: 0..text.len(),
+            first_line: 0,
+            above: "",
+            below: "",
+        };
         index.search(&query, &SearchLimits::default())
     };
     let expected = search(&base);

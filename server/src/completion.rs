@@ -99,7 +99,16 @@ pub fn prepare(
     };
     let cursor_line = cursor_line.unwrap_or_else(|| lines_ended(&text[..cursor]));
     let first_line = cursor_line.saturating_sub(lines_ended(prefix));
-    let query = RetrievalQuery { path, text: window, cursor: cursor - start, window: 0..window.len(), first_line };
+    let (above, below) = (&text[..start], &text[end..]);
+    let query = RetrievalQuery {
+        path,
+        text: window,
+        cursor: cursor - start,
+        window: 0..window.len(),
+        first_line,
+        above,
+        below,
+    };
     let retrieval = workspace.retrieve(&query);
     match &retrieval {
         RetrievalDecision::Skip { reason } => tracing::debug!("no retrieval: {reason}"),

@@ -16,11 +16,12 @@ use std::sync::Arc;
 use tree_sitter::{Parser, Tree};
 
 use super::scope_memo::{text_key, Part, ScopeMemo};
+use super::text_diff::unchanged_bytes;
 use crate::language::Language;
 
 /// Whether the line starting at byte `line` of `bytes` closes a top-level construct: it begins
 /// at column 0 with a closing bracket (`}`, `)`, `]`).
-fn closes_at_top_level(bytes: &[u8], line: usize) -> bool {
+pub(super) fn closes_at_top_level(bytes: &[u8], line: usize) -> bool {
     matches!(bytes.get(line), Some(b'}' | b')' | b']'))
 }
 
@@ -112,13 +113,26 @@ struct Remembered {
     part: Arc<Part>,
     used: u64,
     /// The item's tree, for an item of at least [`TREE_BYTES`] read when the document was
-    /// opened: a request whose cursor's construct is that item starts its parse from it.
-    tree: Option<Tree>,
+    /// opened: a request whose cursor's construct is that item, or begins like it (edited
+    /// since, or cut by the prompt window's end), starts its parse from it.
+    tree: Option<KeptTree>,
+}
+
+/// A large item's text and tree, in its language.
+struct KeptTree {
+    language: Language,
+    text: String,
+    tree: Tree,
 }
 
 /// Items read when the document is opened keep their tree from this length on (a shorter one
 /// parses in well under a millisecond).
 const TREE_BYTES: usize = 2048;
+
+/// How far into a kept item its construct's first line may lie (after blank lines, comments
+/// and attributes) for a request's construct that begins with that line to start from its
+/// tree.
+const HEADER_REACH: usize = 1024;
 
 /// How the gate reads the tree of one item into a part (its scope reader).
 pub(super) type ReadItem<'r> = &'r dyn Fn(&Tree, &str, &mut ScopeMemo) -> Arc<Part>;
@@ -141,7 +155,11 @@ impl ItemMemo {
                 remembered.used = self.clock;
                 parts.push(Arc::clone(&remembered.part));
             } else if let Some((part, tree)) = self.parse(language, item, read) {
-                let tree = Some(tree).filter(|_| keep_trees && item.len() >= TREE_BYTES);
+                let tree = Some(tree).filter(|_| keep_trees && item.len() >= TREE_BYTES).map(|tree| KeptTree {
+                    language,
+                    text: item.to_owned(),
+                    tree,
+                });
                 self.parts.insert(key, Remembered { part: Arc::clone(&part), used: self.clock, tree });
                 parts.push(part);
             }
@@ -157,8 +175,37 @@ impl ItemMemo {
     }
 
     /// The tree of `item` when it was read with its tree when the document was opened.
+    #[cfg(test)]
     pub fn tree_of(&self, language: Language, item: &str) -> Option<&Tree> {
-        self.parts.get(&key_of(language, item))?.tree.as_ref()
+        self.parts.get(&key_of(language, item))?.tree.as_ref().map(|kept| &kept.tree)
+    }
+
+    /// The kept tree (of an item read when the document was opened) to parse `source`, the
+    /// cursor's construct, from, with that item's text and what it defines: `source`'s own,
+    /// else that of an item that holds `source`'s header line ([`header_line`]) near its start
+    /// (the same construct, edited since or cut by the prompt window's end) and leaves the most
+    /// of `source` unchanged, at least half of it.
+    pub fn tree_for(&self, language: Language, source: &str) -> Option<(&str, &Tree, &Part)> {
+        fn kept(remembered: &Remembered, language: Language) -> Option<&KeptTree> {
+            remembered.tree.as_ref().filter(|kept| kept.language == language)
+        }
+        if let Some(exact) = self.parts.get(&key_of(language, source)) {
+            if let Some(tree) = kept(exact, language) {
+                return Some((tree.text.as_str(), &tree.tree, &exact.part));
+            }
+        }
+        let first_line = header_line(source)?;
+        self.parts
+            .values()
+            .filter_map(|remembered| kept(remembered, language).map(|tree| (tree, &remembered.part)))
+            .filter(|(tree, _)| {
+                let near_start = crate::query::floor_char_boundary(&tree.text, HEADER_REACH + first_line.len());
+                tree.text[..near_start].contains(first_line)
+            })
+            .map(|(tree, part)| (unchanged_bytes(&tree.text, source), tree, part))
+            .filter(|&(unchanged, _, _)| unchanged * 2 >= source.len())
+            .max_by_key(|&(unchanged, _, _)| unchanged)
+            .map(|(_, tree, part)| (tree.text.as_str(), &tree.tree, part.as_ref()))
     }
 
     /// Takes in what `other` remembers (of the same document, opened again), as used now. Only
@@ -214,6 +261,23 @@ fn parser_for(slot: &mut Option<(Language, Parser)>, language: Language) -> Opti
     }
     slot.as_mut().map(|(_, parser)| parser)
 }
+
+/// The line that names a construct, to find other versions of it by: the first of its first
+/// lines that holds code, not only an attribute or a comment (`#[derive(Debug)]` and `/**`
+/// begin many items; `impl Walker {` one).
+fn header_line(source: &str) -> Option<&str> {
+    let lines = source.lines().take(HEADER_LINES).filter(|line| line.trim().len() >= 2);
+    let mut lines = lines.peekable();
+    let first = *lines.peek()?;
+    let is_code = |line: &&str| {
+        let line = line.trim_start();
+        !["#[", "#![", "//", "/*", "*", "@"].iter().any(|prefix| line.starts_with(prefix))
+    };
+    Some(lines.find(is_code).unwrap_or(first))
+}
+
+/// How many of a construct's first lines [`header_line`] looks at.
+const HEADER_LINES: usize = 24;
 
 /// An item's identity: its language and text.
 fn key_of(language: Language, item: &str) -> u64 {
@@ -276,6 +340,38 @@ mod tests {
         assert_eq!(start_of_construct(text, 5, 0), 0);
         assert_eq!(start_of_construct(text, cursor, 12), 12);
         assert_eq!(start_of_construct(text, text.len() + 1, 0), 0);
+    }
+
+    #[test]
+    fn a_construct_is_found_by_its_header_not_its_attributes() {
+        assert_eq!(header_line("\n#[derive(Debug)]\n/// Docs.\npub struct Walk {\n"), Some("pub struct Walk {"));
+        assert_eq!(
+            header_line("/**\n * A class.\n */\n@Injectable()\nexport class Cache {\n"),
+            Some("export class Cache {")
+        );
+        assert_eq!(header_line("#include \"a.h\"\n"), Some("#include \"a.h\""));
+        assert_eq!(header_line("// only a comment\n"), Some("// only a comment"));
+        assert_eq!(header_line("\n\n"), None);
+    }
+
+    #[test]
+    fn an_edited_or_cut_construct_finds_the_tree_it_had_when_opened() {
+        let read: ReadItem<'_> = &|_, _, _| Arc::new(Part::default());
+        let item = |name: &str| {
+            let methods: String = (0..200).map(|i| format!("    fn f{i}() {{}}\n")).collect();
+            format!("#[derive(Debug)]\nimpl {name} {{\n{methods}}}\n")
+        };
+        let mut memo = ItemMemo::default();
+        memo.read_ahead(Language::Rust, &format!("{}{}", item("A"), item("B")), read);
+        let b = item("B");
+        // Edited, and cut by a window's end: B's tree, not A's (which begins with the same
+        // attribute line).
+        let edited = format!("{}    fn g() {{}}\n{}", &b[..100], &b[100..b.len() / 2]);
+        let (text, _, _) = memo.tree_for(Language::Rust, &edited).unwrap();
+        assert_eq!(text, b);
+        // Another language, or a construct that shares too little, finds none.
+        assert!(memo.tree_for(Language::C, &edited).is_none());
+        assert!(memo.tree_for(Language::Rust, &format!("impl B {{\n{}", "    fn h(x: u8) {}\n".repeat(100))).is_none());
     }
 
     #[test]

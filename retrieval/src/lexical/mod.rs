@@ -58,7 +58,7 @@ enum Dialect {
 /// (`parse_config`, `helpers.load`, `strings.Split`, `Bar::new`), for a file in `language`
 /// (`None`: not a language of the table).
 pub fn foreign_names(language: Option<Language>, text: &str, cursor: usize, window: &Range<usize>) -> Vec<String> {
-    foreign_names_again(&mut GateSyntax::whole_text(), language, text, cursor, window, false)
+    foreign_names_again(&mut GateSyntax::whole_text(), language, text, cursor, window, Surrounding::WHOLE)
 }
 
 /// What the gate keeps of one document between its requests: the last syntax tree of the
@@ -123,19 +123,56 @@ impl std::fmt::Debug for GateSyntax {
     }
 }
 
+/// What the gate knows of the document around the text it is asked about.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Surrounding<'a> {
+    /// The text is a prompt window that begins below the document's first line: its syntax is
+    /// read from its first top-level line ([`top_level_start`]).
+    pub mid_file: bool,
+    /// The document's text above the window, as much as the caller has (possibly none).
+    pub above: &'a str,
+    /// The document's text below the window, as much as the caller has (possibly none).
+    pub below: &'a str,
+}
+
+impl Surrounding<'_> {
+    /// The text is the whole document.
+    pub const WHOLE: Surrounding<'static> = Surrounding { mid_file: false, above: "", below: "" };
+}
+
 /// [`foreign_names`] for a document the gate has seen before: the same answer, at the cost of
 /// what changed since `state` last saw it (any earlier text of any document is fine, only
-/// slower). `starts_mid_file`: `text` is a prompt window that begins below the file's first
-/// line, so its syntax is read from its first top-level line ([`top_level_start`]).
+/// slower). `around`: where `text` lies in its document. The gate reads whole top-level
+/// constructs: when the window cuts the cursor's construct at its top (a long function, class
+/// or module begins above it), that construct is read from its first line
+/// ([`construct_above`]), and when it cuts an item below the cursor's construct, that item is
+/// read to its end ([`item_below`]), both from the document's text around the window.
 pub fn foreign_names_again(
     state: &mut GateSyntax,
     language: Option<Language>,
     text: &str,
     cursor: usize,
     window: &Range<usize>,
-    starts_mid_file: bool,
+    around: Surrounding<'_>,
 ) -> Vec<String> {
+    let starts_mid_file = around.mid_file;
     let cursor = floor_char_boundary(text, cursor);
+    let joined;
+    let (text, cursor, window) = match language {
+        Some(language) if language != Language::Python => {
+            let above = construct_above(around.above, text, cursor).unwrap_or_default();
+            let below = item_below(around.below, text, cursor, above.len()).unwrap_or_default();
+            if above.is_empty() && below.is_empty() {
+                (text, cursor, window.clone())
+            } else {
+                joined = [above, text, below].concat();
+                let shift = |at: usize| at + above.len();
+                (joined.as_str(), shift(cursor), shift(window.start)..shift(window.end))
+            }
+        }
+        _ => (text, cursor, window.clone()),
+    };
+    let window = &window;
     let analysed = if text.len() <= MAX_ANALYSED_BYTES {
         0..text.len()
     } else {
@@ -208,6 +245,12 @@ fn names_near(text: &str, cursor: usize) -> bool {
 /// parse and gives a worse tree; the lines skipped belong to a construct that ends before the
 /// cursor's context.
 fn top_level_start(text: &str, from: usize, cursor: usize) -> usize {
+    first_top_level_line(text, from, cursor).unwrap_or(from)
+}
+
+/// The first line from byte `from` (a line start) and before the cursor's context that can
+/// begin a top-level item (at column 0: a name, `#`, `@`, `$` or a comment).
+fn first_top_level_line(text: &str, from: usize, cursor: usize) -> Option<usize> {
     let context = context_region(text, floor_char_boundary(text, cursor)).start;
     let mut line = from;
     while line < context {
@@ -218,14 +261,75 @@ fn top_level_start(text: &str, from: usize, cursor: usize) -> usize {
             _ => false,
         };
         if top_level {
-            return line;
+            return Some(line);
         }
-        match text[line..context].find('\n') {
-            Some(newline) => line += newline + 1,
-            None => break,
-        }
+        line += text[line..context].find('\n')? + 1;
     }
-    from
+    None
+}
+
+/// The part of the document above a prompt window `text` that belongs to the cursor's
+/// top-level construct, when the window cuts that construct: no line of the window above the
+/// cursor's context begins an item at column 0 (the window starts inside a long function,
+/// class, `impl` or module). It runs from the construct's first line (after the last line of
+/// `above` that closes a bracket at column 0, where the items read when the document was
+/// opened also end) to the window. Read from there, the construct parses as it is written,
+/// with its header, parameters and imports, instead of from a cut that sends tree-sitter into
+/// error recovery over the whole window; and its tree from when the document was opened is at
+/// hand. `None` when the window does not cut the construct, or would exceed
+/// [`MAX_PARSED_BYTES`] with it.
+fn construct_above<'a>(above: &'a str, text: &str, cursor: usize) -> Option<&'a str> {
+    if above.is_empty() || first_top_level_line(text, 0, cursor).is_some() {
+        return None;
+    }
+    let cut = &above[items::start_of_construct(above, above.len(), 0)..];
+    (!cut.is_empty() && cut.len() + text.len() <= MAX_PARSED_BYTES).then_some(cut)
+}
+
+/// The part of the document below a prompt window `text` that completes the window's last
+/// item, when the window's end cuts an item below the cursor's construct (the window ends
+/// inside a function further down): up to the end of the first line of `below` that closes a
+/// bracket at column 0 (where the items read when the document was opened end). Read whole,
+/// that item is one the gate has read before, instead of a cut that sends tree-sitter into
+/// error recovery. `None` when the window's end cuts the cursor's own construct (a key typed
+/// there re-reads the text after it, which the window's end bounds), when the window ends where
+/// an item ends, or when the window, `above` more bytes and the part would exceed
+/// [`MAX_PARSED_BYTES`].
+fn item_below<'a>(below: &'a str, text: &str, cursor: usize, above: usize) -> Option<&'a str> {
+    let construct_end = items::end_of_construct(text, context_region(text, cursor).end);
+    if below.is_empty() || construct_end >= text.len() {
+        return None;
+    }
+    // The window's last item begins where the document's items do: after the last line at or
+    // below the construct's end that closes a bracket at column 0 (or at the construct's end,
+    // when that line ends the construct). Nothing to complete when it ends with the window.
+    let line_before = text[..construct_end.saturating_sub(1)].rfind('\n').map_or(0, |newline| newline + 1);
+    let closed = construct_end > 0 && items::closes_at_top_level(text.as_bytes(), line_before);
+    let mut last_item = closed.then_some(construct_end);
+    let mut line = construct_end;
+    while line < text.len() {
+        let next = text[line..].find('\n').map_or(text.len(), |newline| line + newline + 1);
+        if items::closes_at_top_level(text.as_bytes(), line) {
+            last_item = Some(next);
+        }
+        line = next;
+    }
+    if last_item? >= text.len() {
+        return None;
+    }
+    // `below` starts mid-line unless the window ends with a line break.
+    let mut line = if text.ends_with('\n') { 0 } else { below.find('\n')? + 1 };
+    let end = loop {
+        if line >= below.len() {
+            break below.len();
+        }
+        let next = below[line..].find('\n').map_or(below.len(), |newline| line + newline + 1);
+        if items::closes_at_top_level(below.as_bytes(), line) {
+            break next;
+        }
+        line = next;
+    };
+    (end + above + text.len() <= MAX_PARSED_BYTES).then_some(&below[..end])
 }
 
 /// Above this size a file in a table language is parsed only around the cursor: tree-sitter

@@ -9,7 +9,7 @@
 
 use tree_sitter::{Parser, Tree};
 
-use super::text_diff::text_edits;
+use super::text_diff::{shared_ends, text_edits_to_cut, unchanged_bytes};
 
 use crate::language::Language;
 
@@ -20,6 +20,9 @@ pub struct Reparser {
     /// How many texts were parsed from scratch (without an earlier tree).
     #[cfg(test)]
     pub fresh: usize,
+    /// How many texts were parsed as the last one cut short.
+    #[cfg(test)]
+    pub cut_short: usize,
 }
 
 struct Parsed {
@@ -37,12 +40,19 @@ impl Reparser {
         let previous = self.last.take().filter(|last| last.language == language);
         let (mut parser, old_tree, mut buffer) = match previous {
             Some(Parsed { parser, source: old, mut tree, .. }) => {
-                let edits = text_edits(&old, source);
+                // A text cut short (a construct that the prompt window ends inside, after a
+                // tree of all of it) is parsed only up to its end: removing the old tail through
+                // an edit would walk (and copy) every node of it, which costs about as much as
+                // parsing a window afresh.
+                let (mut edits, cut_short) = text_edits_to_cut(&old, source);
+                if cut_short {
+                    edits.pop();
+                }
                 if reuse_pays(&edits, source.len()) {
                     for edit in &edits {
                         tree.edit(edit);
                     }
-                    (parser, Some(tree), old)
+                    (parser, Some(tree).map(|tree| (tree, cut_short)), old)
                 } else {
                     (parser, None, old)
                 }
@@ -53,30 +63,63 @@ impl Reparser {
         {
             self.fresh += usize::from(old_tree.is_none());
         }
-        let tree = parser.parse(source, old_tree.as_ref())?;
+        let cut_short = old_tree.as_ref().is_some_and(|(_, cut_short)| *cut_short);
+        #[cfg(test)]
+        {
+            self.cut_short += usize::from(cut_short);
+        }
+        if cut_short {
+            parser.set_included_ranges(&[whole_range(source)]).ok()?;
+        }
+        let tree = parser.parse(source, old_tree.as_ref().map(|(tree, _)| tree));
+        if cut_short {
+            parser.set_included_ranges(&[]).ok()?;
+        }
+        let tree = tree?;
         buffer.clear();
         buffer.push_str(source);
         Some(&self.last.insert(Parsed { language, parser, source: buffer, tree }).tree)
     }
 
-    /// Whether the last text parsed was `source`, in `language`.
-    pub fn last_was(&self, language: Language, source: &str) -> bool {
-        self.last.as_ref().is_some_and(|last| last.language == language && last.source == source)
+    /// Whether the last text parsed, in `language`, differs from `next` by edits that span at
+    /// most `bytes` bytes in all (a key typed, the prompt window moved by a few lines): the next
+    /// parse is then cheap from the last tree, and no other start is worth looking for.
+    pub fn is_near(&self, language: Language, next: &str, bytes: usize) -> bool {
+        self.last.as_ref().is_some_and(|last| {
+            last.language == language && shared_ends(&last.source, next) + bytes >= last.source.len().max(next.len())
+        })
     }
 
-    /// Takes `tree` (of `source`, in `language`) as the last text parsed, unless the last text
-    /// was already `source`: the next parse of `source` then costs next to nothing.
-    pub fn start_from(&mut self, language: Language, source: &str, tree: &Tree) {
-        if self.last_was(language, source) {
-            return;
+    /// Takes `tree` (of `source`, in `language`) as the last text parsed when the edits from
+    /// `source` leave more of `next` (the text to parse next) unchanged than the edits from the
+    /// last text parsed do: the next parse then starts from the closer tree. Whether it did.
+    pub fn start_from(&mut self, language: Language, source: &str, tree: &Tree, next: &str) -> bool {
+        let last_is_closer = self.last.as_ref().is_some_and(|last| {
+            last.language == language
+                && (last.source == next || unchanged_bytes(&last.source, next) >= unchanged_bytes(source, next))
+        });
+        if last_is_closer {
+            return false;
         }
         let parser = match self.last.take() {
             Some(last) if last.language == language => Some(last.parser),
             _ => language.parser(),
         };
-        if let Some(parser) = parser {
-            self.last = Some(Parsed { language, parser, source: source.to_owned(), tree: tree.clone() });
-        }
+        let Some(parser) = parser else { return false };
+        self.last = Some(Parsed { language, parser, source: source.to_owned(), tree: tree.clone() });
+        true
+    }
+}
+
+/// The range that covers all of `source`, as tree-sitter takes included ranges.
+fn whole_range(source: &str) -> tree_sitter::Range {
+    let row = source.bytes().filter(|&b| b == b'\n').count();
+    let column = source.len() - source.rfind('\n').map_or(0, |newline| newline + 1);
+    tree_sitter::Range {
+        start_byte: 0,
+        end_byte: source.len(),
+        start_point: tree_sitter::Point::new(0, 0),
+        end_point: tree_sitter::Point::new(row, column),
     }
 }
 
@@ -126,6 +169,53 @@ mod tests {
         for (step, text) in texts.iter().enumerate() {
             let tree = reparser.parse(Language::Rust, text).unwrap();
             assert_eq!(tree.root_node().to_sexp(), sexp(Language::Rust, text), "step {step}");
+        }
+    }
+
+    #[test]
+    fn a_text_cut_short_parses_as_it_would_from_scratch() {
+        let class: String = (0..80)
+            .map(|i| {
+                format!("  method{i}(a, b) {{\n    const x = `t${{a}}` + b;\n    return this.run(x, {i});\n  }}\n\n")
+            })
+            .collect();
+        let module: String = (0..80)
+            .map(|i| format!("    #[test]\n    fn case_{i}() {{\n        let v = vec![{i}, 2];\n        assert_eq!(v.len(), 2);\n    }}\n\n"))
+            .collect();
+        let cases = [
+            (Language::JavaScript, format!("class Command extends Base {{\n{class}}}\n")),
+            (Language::TypeScript, format!("export class Command {{\n{class}}}\n")),
+            (Language::Rust, format!("#[cfg(test)]\nmod tests {{\n    use super::*;\n\n{module}}}\n")),
+            (Language::Cpp, format!("namespace g {{\nclass C {{\n{}}};\n}}\n", class.replace("const", "int"))),
+        ];
+        for (language, text) in cases {
+            // The whole construct, then cuts of it at line ends, mid-line and mid-word, each
+            // after an edit above the cut (as a first request after keys typed elsewhere). The
+            // last cut removes three bytes, whose edit is placed before the common `}\n`.
+            for cut in [text.len() / 3, text.len() / 2 + 7, text.len() * 3 / 4 + 1, text.len() - 3] {
+                let mut reparser = Reparser::default();
+                reparser.parse(language, &text).unwrap();
+                let cut = crate::query::floor_char_boundary(&text, cut);
+                let mut short = text[..cut].to_owned();
+                let third_line = text.match_indices('\n').nth(2).unwrap().0 + 1;
+                short.insert_str(third_line, "  x = 1;\n");
+                let tree = reparser.parse(language, &short).unwrap();
+                assert_eq!(tree.root_node().to_sexp(), sexp(language, &short), "{language:?} cut at {cut}");
+                if cut < text.len() - 3 {
+                    assert_eq!(
+                        (reparser.fresh, reparser.cut_short),
+                        (1, 1),
+                        "{language:?} cut at {cut}: parsed as the whole text cut short"
+                    );
+                }
+                // The next key typed (the tree cut short is the old one now) parses as well.
+                short.push('a');
+                let tree = reparser.parse(language, &short).unwrap();
+                assert_eq!(tree.root_node().to_sexp(), sexp(language, &short), "{language:?} then a key");
+                // And the whole text again.
+                let tree = reparser.parse(language, &text).unwrap();
+                assert_eq!(tree.root_node().to_sexp(), sexp(language, &text), "{language:?} whole again");
+            }
         }
     }
 

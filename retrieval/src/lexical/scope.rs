@@ -59,9 +59,16 @@ pub(super) fn foreign_names(
     around.extend(state.items.read(language, text.get(head_end..analysed.end)?, &read_item));
     let analysed = head_start..head_end;
     let source = text.get(analysed.clone())?;
-    if let Some(tree) = state.items.tree_of(language, source) {
-        // The construct as it was when the document was opened: its tree is at hand.
-        state.reparser.start_from(language, source, tree);
+    let opened = match state.reparser.is_near(language, source, NEAR_EDIT_BYTES) {
+        true => None,
+        false => state.items.tree_for(language, source),
+    };
+    if let Some((opened, tree, part)) = opened {
+        // The construct as it was when the document was opened: its tree, and what each of
+        // its subtrees defines, are at hand.
+        if state.reparser.start_from(language, opened, tree, source) {
+            state.memo.seed(part);
+        }
     }
     let (tree, part) = parse_and_read(language, source, state)?;
     let src = source.as_bytes();
@@ -111,6 +118,10 @@ pub(super) fn foreign_names(
     out.retain(|n| seen.insert(n.clone()));
     Some(out)
 }
+
+/// Edits since the last request that span at most this many bytes (keys typed, the window
+/// moved by a few lines) are parsed from the last tree without looking for a closer one.
+const NEAR_EDIT_BYTES: usize = 1024;
 
 /// Reads what each item of `source` (a whole document, just opened) defines and imports into
 /// `state`, as [`foreign_names`] reads the items around the cursor's construct: a request at
@@ -352,9 +363,12 @@ fn path_root<'s>(spec: &'s LanguageSpec, before: &str) -> Option<&'s str> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{foreign_names as gate, foreign_names_again, gate_language, GateSyntax};
+    use super::super::{foreign_names as gate, foreign_names_again, gate_language, GateSyntax, Surrounding};
     use crate::language::Language;
     use std::path::Path;
+
+    /// A window that begins mid-file, with none of the document around it at hand.
+    const MID_FILE: Surrounding<'static> = Surrounding { mid_file: true, ..Surrounding::WHOLE };
 
     /// The foreign names of a text in `language` with the cursor at `┃`.
     fn foreign(language: Language, text_with_cursor: &str) -> Vec<String> {
@@ -527,16 +541,19 @@ mod tests {
                 }
             }
             let window = 0..text.len();
-            let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &window, false);
+            let again =
+                foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &window, Surrounding::WHOLE);
             assert_eq!(again, gate(Some(Language::Rust), &text, cursor, &window), "at {cursor}");
         }
         for shift in [0, 40, 300, 35, 2000] {
             let window = shift..text.len();
-            let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &window, false);
+            let again =
+                foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &window, Surrounding::WHOLE);
             assert_eq!(again, gate(Some(Language::Rust), &text, cursor, &window), "window from {shift}");
         }
         for language in [Language::TypeScript, Language::Go, Language::Cpp, Language::Rust] {
-            let again = foreign_names_again(&mut state, Some(language), &text, cursor, &(0..text.len()), false);
+            let again =
+                foreign_names_again(&mut state, Some(language), &text, cursor, &(0..text.len()), Surrounding::WHOLE);
             assert_eq!(again, gate(Some(language), &text, cursor, &(0..text.len())), "{language:?}");
         }
     }
@@ -546,7 +563,7 @@ mod tests {
         let mut text = modules(8);
         let mut state = GateSyntax::default();
         let mut cursor = text.find("fn f3_2").and_then(|f| text[f..].find("checked + Config").map(|i| f + i)).unwrap();
-        foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
+        foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), Surrounding::WHOLE);
         let (parsed, remembered) = state.item_counts();
         // Three modules above the cursor's, four below, and the blank line at the end.
         assert_eq!((parsed, remembered), (8, 8));
@@ -556,20 +573,23 @@ mod tests {
             text.insert(cursor, c);
             cursor += c.len_utf8();
             let window = 0..text.len();
-            let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &window, false);
+            let again =
+                foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &window, Surrounding::WHOLE);
             assert_eq!(again, gate(Some(Language::Rust), &text, cursor, &window), "at {cursor}");
         }
         assert_eq!(state.item_counts().0, parsed, "the items around the cursor's module did not change");
         // An edit below the cursor's module is read: that one module is parsed.
         let below = text.rfind("checked + Config").unwrap();
         text.insert_str(below, "1 + ");
-        let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
+        let again =
+            foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), Surrounding::WHOLE);
         assert_eq!(again, gate(Some(Language::Rust), &text, cursor, &(0..text.len())));
         assert_eq!(state.item_counts().0, parsed + 1);
         // So is one above it.
         text.insert_str(text.find("checked + Config").unwrap(), "2 + ");
         cursor += 4;
-        let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
+        let again =
+            foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), Surrounding::WHOLE);
         assert_eq!(again, gate(Some(Language::Rust), &text, cursor, &(0..text.len())));
         assert_eq!(state.item_counts().0, parsed + 2);
     }
@@ -590,7 +610,8 @@ mod tests {
         let mut text = modules(20);
         let mut state = GateSyntax::default();
         let mut cursor = text.rfind("checked + Config").unwrap();
-        let first = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
+        let first =
+            foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), Surrounding::WHOLE);
         let (remembered, fresh) = state.memo_counts();
         assert_eq!(remembered, fresh, "the first reading computes every part");
         // The cursor's module, its functions and their bodies; the modules above are items.
@@ -599,7 +620,8 @@ mod tests {
         assert_eq!(first, ["helpers::parse_19", "Config::default"]);
         text.insert_str(cursor, "2 * ");
         cursor += 4;
-        let again = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
+        let again =
+            foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), Surrounding::WHOLE);
         assert_eq!(again, first);
         let (remembered_now, fresh) = state.memo_counts();
         // The module, the function and its body, the statement: not the other functions.
@@ -622,14 +644,15 @@ mod tests {
         let mut cursor = window.rfind("checked + Config").unwrap();
         window.insert_str(cursor, "2 * ");
         cursor += 4;
-        let names = foreign_names_again(&mut state, Some(Language::Rust), &window, cursor, &(0..window.len()), true);
+        let names =
+            foreign_names_again(&mut state, Some(Language::Rust), &window, cursor, &(0..window.len()), MID_FILE);
         let fresh_reading = foreign_names_again(
             &mut GateSyntax::whole_text(),
             Some(Language::Rust),
             &window,
             cursor,
             &(0..window.len()),
-            true,
+            MID_FILE,
         );
         assert_eq!(names, fresh_reading);
         assert_eq!(names, ["helpers::parse_29", "Config::default"]);
@@ -638,7 +661,8 @@ mod tests {
         assert_eq!(state.item_counts().0, 41 + 2);
         // A spot elsewhere in the same window: nothing new around its construct.
         let elsewhere = window.find("fn f20_2").and_then(|f| window[f..].find("checked +").map(|i| f + i)).unwrap();
-        let names = foreign_names_again(&mut state, Some(Language::Rust), &window, elsewhere, &(0..window.len()), true);
+        let names =
+            foreign_names_again(&mut state, Some(Language::Rust), &window, elsewhere, &(0..window.len()), MID_FILE);
         assert_eq!(names, gate(Some(Language::Rust), &window, elsewhere, &(0..window.len())));
         assert_eq!(state.item_counts().0, 41 + 3, "the module the cursor left, edited, is the only new item");
         // Python reads lines, not a tree: nothing to do when its file is opened.
@@ -648,7 +672,7 @@ mod tests {
     }
 
     #[test]
-    fn a_construct_unchanged_since_the_document_was_opened_starts_from_its_tree() {
+    fn a_construct_read_when_the_document_was_opened_starts_from_its_tree_even_when_edited() {
         // Modules long enough (over 2 KB) to keep their trees when the file is opened.
         let module = |m: usize| {
             let functions: String = (0..30)
@@ -660,17 +684,122 @@ mod tests {
         let mut state = GateSyntax::default();
         crate::lexical::read_opened_document(&mut state, Some(Language::Rust), &text);
         let cursor = text.find("fn f3_12").unwrap() + 3;
-        let names = foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), false);
+        let names =
+            foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), Surrounding::WHOLE);
         assert_eq!(names, gate(Some(Language::Rust), &text, cursor, &(0..text.len())));
         assert!(names.contains(&"helpers::parse_3".to_owned()), "{names:?}");
         assert_eq!(state.reparser.fresh, 0, "the cursor's module was parsed from the tree read when opened");
-        // An edited module has no such tree: parsed afresh.
+        // An edited module starts from the tree it had when opened too: no parse from scratch.
         let mut edited = text.clone();
         edited.insert_str(text.find("fn f4_12").unwrap(), "fn extra() {}\n    ");
         let cursor = edited.find("fn f4_12").unwrap() + 3;
-        let names = foreign_names_again(&mut state, Some(Language::Rust), &edited, cursor, &(0..edited.len()), false);
+        let names = foreign_names_again(
+            &mut state,
+            Some(Language::Rust),
+            &edited,
+            cursor,
+            &(0..edited.len()),
+            Surrounding::WHOLE,
+        );
         assert_eq!(names, gate(Some(Language::Rust), &edited, cursor, &(0..edited.len())));
-        assert_eq!(state.reparser.fresh, 1);
+        assert_eq!(state.reparser.fresh, 0);
+    }
+
+    /// A long test module: its `use` and a helper at the top, then `n` tests.
+    fn test_module(n: usize) -> String {
+        let tests: String = (0..n)
+            .map(|i| {
+                format!(
+                    "    #[test]\n    fn case_{i}() {{\n        let limit = budget({i});\n        \
+                     assert!(limit > {i});\n    }}\n\n"
+                )
+            })
+            .collect();
+        format!(
+            "fn budget(n: usize) -> usize {{\n    n + 1\n}}\n\n#[cfg(test)]\nmod tests {{\n    use super::*;\n    \
+             use crate::fixtures::Sample;\n\n    fn sample(limit: usize) -> Sample {{\n        Sample::new(limit)\n    }}\n\n\
+             {tests}}}\n\nfn after() -> usize {{\n    budget(2)\n}}\n"
+        )
+    }
+
+    #[test]
+    fn a_window_that_cuts_the_cursors_construct_reads_it_from_its_first_line() {
+        let document = test_module(90);
+        // A window from the middle of the module (below its `use` lines and its helper) to the
+        // middle of a later test, the cursor in a test that uses both.
+        let cursor_at = document.find("fn case_40").unwrap();
+        let mut document = document.clone();
+        document.insert_str(
+            cursor_at,
+            "fn uses() {\n        let s = sample(3);\n        s.check(Sample::DEFAULT);\n    }\n\n    ",
+        );
+        let cursor = document.find("s.check(").unwrap() + 2;
+        let (start, end) = (document.find("fn case_20").unwrap() - 4, document.find("fn case_50").unwrap() + 30);
+        let window = &document[start..end];
+        let around = Surrounding { mid_file: true, above: &document[..start], below: &document[end..] };
+        let in_window = cursor - start;
+        let names = foreign_names_again(
+            &mut GateSyntax::default(),
+            Some(Language::Rust),
+            window,
+            in_window,
+            &(0..window.len()),
+            around,
+        );
+        // `Sample` comes from another file (its `use` lies above the window), and so does
+        // `budget` for the gate (through `use super::*`, whose names it cannot see); `sample`,
+        // the module's own helper above the window, does not.
+        assert_eq!(names, ["budget", "Sample::DEFAULT"]);
+        // Without the document above, the window alone cannot tell: the helper looks foreign
+        // too, and the import of `Sample` is not seen.
+        let alone = foreign_names_again(
+            &mut GateSyntax::default(),
+            Some(Language::Rust),
+            window,
+            in_window,
+            &(0..window.len()),
+            MID_FILE,
+        );
+        assert!(alone.contains(&"sample".to_owned()), "{alone:?}");
+        // The answer is the reading of the construct from its first line to the window's end.
+        let construct = document[..end].rfind("\n}\n\n#[cfg(test)]").unwrap() + 3;
+        let joined = &document[construct..end];
+        assert_eq!(names, gate(Some(Language::Rust), joined, cursor - construct, &(0..joined.len())));
+        // Read when the document was opened, the module's tree is at hand: cut at the window's
+        // end, not parsed from scratch.
+        let mut state = GateSyntax::default();
+        crate::lexical::read_opened_document(&mut state, Some(Language::Rust), &document);
+        let again =
+            foreign_names_again(&mut state, Some(Language::Rust), window, in_window, &(0..window.len()), around);
+        assert_eq!(again, names);
+        assert_eq!((state.reparser.fresh, state.reparser.cut_short), (0, 1));
+    }
+
+    #[test]
+    fn an_item_that_the_windows_end_cuts_is_read_whole_from_the_document() {
+        let text = modules(40);
+        let mut state = GateSyntax::default();
+        crate::lexical::read_opened_document(&mut state, Some(Language::Rust), &text);
+        let opened = state.item_counts().0;
+        // A window from a module's start into the middle of a later one, the cursor in the
+        // first: the last module is cut by the window's end.
+        let (start, end) = (text.find("mod m12 ").unwrap(), text.find("mod m30 ").unwrap() + 40);
+        let window = &text[start..end];
+        let cursor = window.find("checked + Config").unwrap();
+        let around = Surrounding { mid_file: true, above: &text[..start], below: &text[end..] };
+        let names = foreign_names_again(&mut state, Some(Language::Rust), window, cursor, &(0..window.len()), around);
+        assert_eq!(names, ["helpers::parse_12", "Config::default"]);
+        // The module the window's end cuts was read whole, as when the document was opened: no
+        // item was parsed. Without the document below, that cut module is parsed.
+        assert_eq!(state.item_counts().0, opened);
+        let mut without = GateSyntax::default();
+        crate::lexical::read_opened_document(&mut without, Some(Language::Rust), &text);
+        let cut = foreign_names_again(&mut without, Some(Language::Rust), window, cursor, &(0..window.len()), MID_FILE);
+        assert_eq!(cut, names);
+        assert_eq!(without.item_counts().0, opened + 1);
+        let mut whole = text[start..].to_owned();
+        whole.truncate(end - start + text[end..].find("\n}\n").unwrap() + 3);
+        assert_eq!(names, gate(Some(Language::Rust), &whole, cursor, &(0..whole.len())));
     }
 
     #[test]

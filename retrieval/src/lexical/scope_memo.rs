@@ -71,6 +71,16 @@ impl ScopeMemo {
         part
     }
 
+    /// Remembers the parts below `part` (an item read on its own, when its document was
+    /// opened) for the next read: a tree started from that item's tree reads only the
+    /// subtrees its edits changed.
+    pub fn seed(&mut self, part: &Part) {
+        for (key, _, child) in &part.children {
+            self.parts.insert(*key, Arc::clone(child));
+            self.seed(child);
+        }
+    }
+
     /// How many parts are remembered, and how many of them the last read computed.
     #[cfg(test)]
     pub fn counts(&self) -> (usize, usize) {

@@ -46,6 +46,77 @@ pub fn text_edits(old: &str, new: &str) -> Vec<InputEdit> {
     to_input_edits(old, new, &hunks)
 }
 
+/// Bytes compared at once while looking for the first difference (slice comparisons are
+/// `memcmp`, many times faster than comparing byte by byte).
+const BLOCK: usize = 64;
+
+/// The length of the longest common prefix of `a` and `b`.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let limit = a.len().min(b.len());
+    let mut at = 0;
+    while at + BLOCK <= limit && a[at..at + BLOCK] == b[at..at + BLOCK] {
+        at += BLOCK;
+    }
+    at + a[at..limit].iter().zip(&b[at..limit]).take_while(|(x, y)| x == y).count()
+}
+
+/// The length of the longest common suffix of `a` and `b`.
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    let limit = a.len().min(b.len());
+    let (a, b) = (&a[a.len() - limit..], &b[b.len() - limit..]);
+    let mut matched = 0;
+    while matched + BLOCK <= limit
+        && a[limit - matched - BLOCK..limit - matched] == b[limit - matched - BLOCK..limit - matched]
+    {
+        matched += BLOCK;
+    }
+    matched
+        + a[..limit - matched].iter().rev().zip(b[..limit - matched].iter().rev()).take_while(|(x, y)| x == y).count()
+}
+
+/// How many bytes `old` and `new` share at their start and end together (each character
+/// whole): when it is nearly all of `new`, the edits between them are small.
+pub fn shared_ends(old: &str, new: &str) -> usize {
+    let (o, _) = trim_common(old, new, 0..old.len(), 0..new.len());
+    old.len() - o.len()
+}
+
+/// How many bytes of `new` the edits from `old` leave as they were: what an incremental parse
+/// from `old`'s tree need not read again.
+pub fn unchanged_bytes(old: &str, new: &str) -> usize {
+    let inserted: usize = text_edits(old, new).iter().map(|edit| edit.new_end_byte - edit.start_byte).sum();
+    new.len().saturating_sub(inserted)
+}
+
+/// A change this close to the end of a text cut short still counts as its cut (what follows
+/// it is the same short tail in both texts).
+const CUT_TAIL: usize = 256;
+
+/// A change must remove at least this many more bytes than it inserts to be a cut.
+const CUT_BYTES: usize = 1024;
+
+/// [`text_edits`] for a `new` text that may end where `old` goes on (a construct that the
+/// prompt window ends inside, whose old tree runs to its end). When the last change lies
+/// within [`CUT_TAIL`] bytes of `new`'s end and removes at least [`CUT_BYTES`] more than it
+/// inserts, it becomes the insertion of the rest of `new` followed by the removal of the rest
+/// of `old`: the last edit then removes everything after `new`'s end, and the second value says
+/// so (see [`crate::lexical::reparse`], which parses such a text without that edit).
+pub fn text_edits_to_cut(old: &str, new: &str) -> (Vec<InputEdit>, bool) {
+    let mut hunks = Vec::new();
+    let mut lookups = LOOKUPS;
+    split(old, new, 0..old.len(), 0..new.len(), &mut lookups, &mut hunks);
+    let cut = hunks
+        .last()
+        .is_some_and(|last| new.len() - last.new.end <= CUT_TAIL && last.old.len() >= last.new.len() + CUT_BYTES);
+    if let Some(last) = hunks.pop_if(|_| cut) {
+        if last.new.start < new.len() {
+            hunks.push(Hunk { old: last.old.start..last.old.start, new: last.new.start..new.len() });
+        }
+        hunks.push(Hunk { old: last.old.start..old.len(), new: new.len()..new.len() });
+    }
+    (to_input_edits(old, new, &hunks), cut)
+}
+
 /// Adds to `hunks`, in order, the changed spans between `old[o]` and `new[n]`.
 fn split(old: &str, new: &str, o: Range<usize>, n: Range<usize>, lookups: &mut usize, hunks: &mut Vec<Hunk>) {
     let (o, n) = trim_common(old, new, o, n);
@@ -66,12 +137,12 @@ fn split(old: &str, new: &str, o: Range<usize>, n: Range<usize>, lookups: &mut u
 /// boundaries of both texts.
 fn trim_common(old: &str, new: &str, o: Range<usize>, n: Range<usize>) -> (Range<usize>, Range<usize>) {
     let (a, b) = (&old.as_bytes()[o.clone()], &new.as_bytes()[n.clone()]);
-    let mut start = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let mut start = common_prefix(a, b);
     while !(old.is_char_boundary(o.start + start) && new.is_char_boundary(n.start + start)) {
         start -= 1;
     }
     let limit = a.len().min(b.len()) - start;
-    let mut end = a.iter().rev().zip(b.iter().rev()).take(limit).take_while(|(x, y)| x == y).count();
+    let mut end = common_suffix(&a[a.len() - limit..], &b[b.len() - limit..]);
     while !(old.is_char_boundary(o.end - end) && new.is_char_boundary(n.end - end)) {
         end -= 1;
     }
@@ -88,17 +159,24 @@ fn find_shared_line(
     lookups: &mut usize,
 ) -> Option<(usize, usize)> {
     let haystack = &old[o.clone()];
+    let mut repeated = None;
     for probe_start in probe_lines(new, n).take(PROBES_PER_SPAN) {
         if *lookups == 0 {
-            return None;
+            break;
         }
         *lookups -= 1;
         let probe = probe_at(new, probe_start, n.end);
         if let Some(found) = haystack.find(probe) {
-            return Some((o.start + found, probe_start));
+            // A line the old side holds once is where the two sides align; a repeated one
+            // (`assert!(…)` in a run of tests) may pair two different places.
+            if haystack[found + 1..].contains(probe) {
+                repeated = repeated.or(Some((o.start + found, probe_start)));
+            } else {
+                return Some((o.start + found, probe_start));
+            }
         }
     }
-    None
+    repeated
 }
 
 /// Line starts inside `new[n]` whose line can serve as a probe, from the middle outwards.
@@ -219,6 +297,42 @@ mod tests {
         (0..n)
             .map(|i| format!("fn function_{i}(value: u32) -> u32 {{\n    value * {i} + helper_{i}()\n}}\n\n"))
             .collect()
+    }
+
+    #[test]
+    fn a_text_cut_short_ends_with_the_removal_of_the_old_rest() {
+        let old: String = (0..200).map(|i| format!("    fn f{i}() {{ g({i}); }}\n")).collect();
+        // Keys typed above, then the text cut mid-line, as a prompt window's end cuts a construct.
+        let mut new = old[..3000].to_owned();
+        new.insert_str(100, "let x = 1;");
+        let (edits, cut) = text_edits_to_cut(&old, &new);
+        assert!(cut);
+        assert_eq!(apply(&old, &new, &edits), new);
+        let last = edits.last().unwrap();
+        assert_eq!((last.start_byte, last.new_end_byte, last.old_end_byte), (new.len(), new.len(), old.len() + 10));
+        assert_eq!(apply(&old, &new, &edits[..edits.len() - 1]), format!("{new}{}", &old[3000..]));
+        // The rest of a shared last line is kept apart as inserted text.
+        let new = format!("{}}}\n", &old[..2999]);
+        let (edits, cut) = text_edits_to_cut(&old, &new);
+        assert!(cut);
+        assert_eq!(apply(&old, &new, &edits), new);
+        // A few bytes less at the end is a small edit, not a cut; the same text is no edit.
+        assert!(!text_edits_to_cut(&old, &old[..old.len() - 40]).1);
+        assert_eq!(text_edits_to_cut(&old, &old), (Vec::new(), false));
+    }
+
+    #[test]
+    fn repeated_lines_do_not_pair_two_different_places() {
+        // Tests whose bodies repeat the same lines, edited near the top and near the bottom.
+        let old: String = (0..120)
+            .map(|i| {
+                format!("    #[test]\n    fn case_{i}() {{\n        assert_eq!(parse(\"input\"), Ok(()));\n    }}\n\n")
+            })
+            .collect();
+        let new = old.replacen("fn case_3()", "fn case_three()", 1).replacen("fn case_110()", "fn case_last()", 1);
+        let edits = text_edits(&old, &new);
+        assert_eq!(apply(&old, &new, &edits), new);
+        assert!(spanned(&edits) < 200, "{} bytes spanned: {edits:?}", spanned(&edits));
     }
 
     #[test]

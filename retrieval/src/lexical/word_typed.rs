@@ -106,7 +106,7 @@ impl LastAnswer {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{foreign_names, foreign_names_again, GateSyntax};
+    use super::super::{foreign_names, foreign_names_again, GateSyntax, Surrounding};
     use crate::language::Language;
 
     /// Asks `state` about `text_with_cursor` (cursor at `┃`) and checks the answer against a
@@ -115,7 +115,7 @@ mod tests {
         let cursor = text_with_cursor.find('┃').expect("cursor marker");
         let text = text_with_cursor.replace('┃', "");
         let before = state.last.given_again;
-        let answer = foreign_names_again(state, Some(language), &text, cursor, &(0..text.len()), false);
+        let answer = foreign_names_again(state, Some(language), &text, cursor, &(0..text.len()), Surrounding::WHOLE);
         assert_eq!(answer, foreign_names(Some(language), &text, cursor, &(0..text.len())), "{text_with_cursor}");
         state.last.given_again > before
     }

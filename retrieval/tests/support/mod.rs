@@ -81,7 +81,15 @@ pub fn write(path: &Path, text: &str) {
 
 /// Paths of the snippets a query over `text` (cursor at the end) finds, best first.
 pub fn found(index: &WorkspaceIndex, text: &str) -> Vec<String> {
-    let query = RetrievalQuery { path: None, text, cursor: text.len(), window: text.len()..text.len(), first_line: 0 };
+    let query = RetrievalQuery {
+        path: None,
+        text,
+        cursor: text.len(),
+        window: text.len()..text.len(),
+        first_line: 0,
+        above: "",
+        below: "",
+    };
     index.search(&query, &SearchLimits::default()).hits.iter().map(|s| s.path.display().to_string()).collect()
 }
 
@@ -90,8 +98,15 @@ pub fn found(index: &WorkspaceIndex, text: &str) -> Vec<String> {
 /// mere sub-word with the name; those do not count.)
 pub fn defined_in(index: &WorkspaceIndex, name: &str) -> Vec<String> {
     let text = format!("{name}()\n");
-    let query =
-        RetrievalQuery { path: None, text: &text, cursor: text.len(), window: text.len()..text.len(), first_line: 0 };
+    let query = RetrievalQuery {
+        path: None,
+        text: &text,
+        cursor: text.len(),
+        window: text.len()..text.len(),
+        first_line: 0,
+        above: "",
+        below: "",
+    };
     let mut paths: Vec<String> = index
         .search(&query, &SearchLimits::default())
         .hits
