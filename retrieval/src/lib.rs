@@ -100,6 +100,13 @@ pub struct RetrievalQuery<'a> {
     pub below: &'a str,
 }
 
+impl<'a> RetrievalQuery<'a> {
+    /// A request about the whole of `text` (the prompt shows all of it), the cursor at its end.
+    pub fn at_end(path: Option<&'a Path>, text: &'a str) -> Self {
+        RetrievalQuery { path, text, cursor: text.len(), window: 0..text.len(), first_line: 0, above: "", below: "" }
+    }
+}
+
 /// Whether to add repository context to this request, and what.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RetrievalDecision {
@@ -151,15 +158,7 @@ mod tests {
     #[test]
     fn the_disabled_retriever_says_why_it_declines() {
         let text = "import os\nos.";
-        let query = RetrievalQuery {
-            path: None,
-            text,
-            cursor: text.len(),
-            window: 0..text.len(),
-            first_line: 0,
-            above: "",
-            below: "",
-        };
+        let query = RetrievalQuery::at_end(None, text);
         match Disabled.retrieve(&query) {
             RetrievalDecision::Skip { reason } => assert!(reason.contains("no workspace index")),
             other => panic!("expected Skip, got {other:?}"),

@@ -208,15 +208,7 @@ fn retriever(fx: &Fixture, mode: RetrievalMode, config: GateConfig) -> Selective
 }
 
 fn decide(retriever: &SelectiveRetriever, path: &Path, text: &str) -> RetrievalDecision {
-    let query = RetrievalQuery {
-        path: Some(path),
-        text,
-        cursor: text.len(),
-        window: 0..text.len(),
-        first_line: 0,
-        above: "",
-        below: "",
-    };
+    let query = RetrievalQuery::at_end(Some(path), text);
     retriever.retrieve(&query)
 }
 
@@ -421,15 +413,7 @@ fn hits_do_not_change_while_a_word_is_typed() {
     let (index, _) = fx.synced();
     let base = format!("{MAIN}x = ");
     let search = |text: &str| {
-        let query = RetrievalQuery {
-            path: None,
-            text,
-            cursor: text.len(),
-            window: 0..text.len(),
-            first_line: 0,
-            above: "",
-            below: "",
-        };
+        let query = RetrievalQuery::at_end(None, text);
         index.search(&query, &SearchLimits::default())
     };
     let expected = search(&base);

@@ -738,28 +738,24 @@ mod tests {
         let window = &document[start..end];
         let around = Surrounding { mid_file: true, above: &document[..start], below: &document[end..] };
         let in_window = cursor - start;
-        let names = foreign_names_again(
-            &mut GateSyntax::default(),
-            Some(Language::Rust),
-            window,
-            in_window,
-            &(0..window.len()),
-            around,
-        );
+        let read = |around| {
+            foreign_names_again(
+                &mut GateSyntax::default(),
+                Some(Language::Rust),
+                window,
+                in_window,
+                &(0..window.len()),
+                around,
+            )
+        };
+        let names = read(around);
         // `Sample` comes from another file (its `use` lies above the window), and so does
         // `budget` for the gate (through `use super::*`, whose names it cannot see); `sample`,
         // the module's own helper above the window, does not.
         assert_eq!(names, ["budget", "Sample::DEFAULT"]);
         // Without the document above, the window alone cannot tell: the helper looks foreign
         // too, and the import of `Sample` is not seen.
-        let alone = foreign_names_again(
-            &mut GateSyntax::default(),
-            Some(Language::Rust),
-            window,
-            in_window,
-            &(0..window.len()),
-            MID_FILE,
-        );
+        let alone = read(MID_FILE);
         assert!(alone.contains(&"sample".to_owned()), "{alone:?}");
         // The answer is the reading of the construct from its first line to the window's end.
         let construct = document[..end].rfind("\n}\n\n#[cfg(test)]").unwrap() + 3;
