@@ -70,20 +70,33 @@ pub(super) fn start_of_construct(text: &str, from: usize, floor: usize) -> usize
     floor
 }
 
+/// Where each line of `text` from byte `from` (a line start) that begins at column 0 with a
+/// closing bracket ends (after its line break): where the items of `text` end.
+pub(super) fn closing_line_ends(text: &str, from: usize) -> impl Iterator<Item = usize> + '_ {
+    let mut line = from;
+    std::iter::from_fn(move || {
+        while line < text.len() {
+            let start = line;
+            line = text[start..].find('\n').map_or(text.len(), |newline| start + newline + 1);
+            if closes_at_top_level(text.as_bytes(), start) {
+                return Some(line);
+            }
+        }
+        None
+    })
+}
+
 /// The items of `text`: each ends after a line that begins at column 0 with a closing bracket
 /// (`}`, `)`, `]`), the last at the text's end.
 pub(super) fn items(text: &str) -> Vec<Range<usize>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let (mut start, mut line) = (0, 0);
-    while line < text.len() {
-        let next = text[line..].find('\n').map_or(text.len(), |newline| line + newline + 1);
-        if closes_at_top_level(bytes, line) {
-            out.push(start..next);
-            start = next;
-        }
-        line = next;
-    }
+    let mut start = 0;
+    let mut out: Vec<Range<usize>> = closing_line_ends(text, 0)
+        .map(|end| {
+            let item = start..end;
+            start = end;
+            item
+        })
+        .collect();
     if start < text.len() {
         out.push(start..text.len());
     }
@@ -123,6 +136,18 @@ struct KeptTree {
     language: Language,
     text: String,
     tree: Tree,
+}
+
+/// A kept item's tree, found for a request's construct ([`ItemMemo::tree_for`]).
+pub(super) struct OpenedTree<'a> {
+    /// The item's text when the document was opened.
+    pub text: &'a str,
+    /// Its tree.
+    pub tree: &'a Tree,
+    /// What it defines and imports, subtree by subtree.
+    pub part: &'a Part,
+    /// How many bytes of the construct the edits from the item's text leave unchanged.
+    pub unchanged: usize,
 }
 
 /// Items read when the document is opened keep their tree from this length on (a shorter one
@@ -185,13 +210,18 @@ impl ItemMemo {
     /// else that of an item that holds `source`'s header line ([`header_line`]) near its start
     /// (the same construct, edited since or cut by the prompt window's end) and leaves the most
     /// of `source` unchanged, at least half of it.
-    pub fn tree_for(&self, language: Language, source: &str) -> Option<(&str, &Tree, &Part)> {
+    pub fn tree_for(&self, language: Language, source: &str) -> Option<OpenedTree<'_>> {
         fn kept(remembered: &Remembered, language: Language) -> Option<&KeptTree> {
             remembered.tree.as_ref().filter(|kept| kept.language == language)
         }
         if let Some(exact) = self.parts.get(&key_of(language, source)) {
             if let Some(tree) = kept(exact, language) {
-                return Some((tree.text.as_str(), &tree.tree, &exact.part));
+                return Some(OpenedTree {
+                    text: &tree.text,
+                    tree: &tree.tree,
+                    part: &exact.part,
+                    unchanged: source.len(),
+                });
             }
         }
         let first_line = header_line(source)?;
@@ -205,7 +235,7 @@ impl ItemMemo {
             .map(|(tree, part)| (unchanged_bytes(&tree.text, source), tree, part))
             .filter(|&(unchanged, _, _)| unchanged * 2 >= source.len())
             .max_by_key(|&(unchanged, _, _)| unchanged)
-            .map(|(_, tree, part)| (tree.text.as_str(), &tree.tree, part.as_ref()))
+            .map(|(unchanged, tree, part)| OpenedTree { text: &tree.text, tree: &tree.tree, part, unchanged })
     }
 
     /// Takes in what `other` remembers (of the same document, opened again), as used now. Only
@@ -367,8 +397,7 @@ mod tests {
         // Edited, and cut by a window's end: B's tree, not A's (which begins with the same
         // attribute line).
         let edited = format!("{}    fn g() {{}}\n{}", &b[..100], &b[100..b.len() / 2]);
-        let (text, _, _) = memo.tree_for(Language::Rust, &edited).unwrap();
-        assert_eq!(text, b);
+        assert_eq!(memo.tree_for(Language::Rust, &edited).unwrap().text, b);
         // Another language, or a construct that shares too little, finds none.
         assert!(memo.tree_for(Language::C, &edited).is_none());
         assert!(memo.tree_for(Language::Rust, &format!("impl B {{\n{}", "    fn h(x: u8) {}\n".repeat(100))).is_none());

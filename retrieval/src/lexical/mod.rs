@@ -124,7 +124,7 @@ impl std::fmt::Debug for GateSyntax {
 }
 
 /// What the gate knows of the document around the text it is asked about.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Surrounding<'a> {
     /// The text is a prompt window that begins below the document's first line: its syntax is
     /// read from its first top-level line ([`top_level_start`]).
@@ -282,8 +282,13 @@ fn construct_above<'a>(above: &'a str, text: &str, cursor: usize) -> Option<&'a 
     if above.is_empty() || first_top_level_line(text, 0, cursor).is_some() {
         return None;
     }
-    let cut = &above[items::start_of_construct(above, above.len(), 0)..];
-    (!cut.is_empty() && cut.len() + text.len() <= MAX_PARSED_BYTES).then_some(cut)
+    // A construct that starts before `floor` would not fit: the scan back stops there.
+    let room = MAX_PARSED_BYTES.checked_sub(text.len())?;
+    let too_far = floor_char_boundary(above, above.len().saturating_sub(room + 1));
+    let floor = above[..too_far].rfind('\n').map_or(0, |newline| newline + 1);
+    let start = items::start_of_construct(above, above.len(), floor);
+    let cut = &above[start..];
+    (!cut.is_empty() && (start > floor || floor == 0) && cut.len() <= room).then_some(cut)
 }
 
 /// The part of the document below a prompt window `text` that completes the window's last
@@ -305,31 +310,20 @@ fn item_below<'a>(below: &'a str, text: &str, cursor: usize, above: usize) -> Op
     // when that line ends the construct). Nothing to complete when it ends with the window.
     let line_before = text[..construct_end.saturating_sub(1)].rfind('\n').map_or(0, |newline| newline + 1);
     let closed = construct_end > 0 && items::closes_at_top_level(text.as_bytes(), line_before);
-    let mut last_item = closed.then_some(construct_end);
-    let mut line = construct_end;
-    while line < text.len() {
-        let next = text[line..].find('\n').map_or(text.len(), |newline| line + newline + 1);
-        if items::closes_at_top_level(text.as_bytes(), line) {
-            last_item = Some(next);
-        }
-        line = next;
-    }
+    let last_item = items::closing_line_ends(text, construct_end).last().or(closed.then_some(construct_end));
     if last_item? >= text.len() {
         return None;
     }
-    // `below` starts mid-line unless the window ends with a line break.
-    let mut line = if text.ends_with('\n') { 0 } else { below.find('\n')? + 1 };
-    let end = loop {
-        if line >= below.len() {
-            break below.len();
-        }
-        let next = below[line..].find('\n').map_or(below.len(), |newline| line + newline + 1);
-        if items::closes_at_top_level(below.as_bytes(), line) {
-            break next;
-        }
-        line = next;
+    // `below` starts mid-line unless the window ends with a line break. The item must fit: the
+    // scan stops at the last line start that leaves room for it.
+    let first_line = if text.ends_with('\n') { 0 } else { below.find('\n')? + 1 };
+    let room = MAX_PARSED_BYTES.checked_sub(above + text.len())?;
+    let reach = match below.len() <= room {
+        true => below.len(),
+        false => below[..floor_char_boundary(below, room)].rfind('\n').map_or(0, |newline| newline + 1),
     };
-    (end + above + text.len() <= MAX_PARSED_BYTES).then_some(&below[..end])
+    let end = items::closing_line_ends(&below[..reach], first_line.min(reach)).next();
+    end.or((reach == below.len()).then_some(below.len())).map(|end| &below[..end])
 }
 
 /// Above this size a file in a table language is parsed only around the cursor: tree-sitter

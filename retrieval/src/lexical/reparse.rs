@@ -9,7 +9,7 @@
 
 use tree_sitter::{Parser, Tree};
 
-use super::text_diff::{shared_ends, text_edits_to_cut, unchanged_bytes};
+use super::text_diff::{end_point, shared_ends, text_edits_to_cut, unchanged_bytes};
 
 use crate::language::Language;
 
@@ -38,7 +38,7 @@ impl Reparser {
     /// tree-sitter gave up (the previous tree is then forgotten).
     pub fn parse(&mut self, language: Language, source: &str) -> Option<&Tree> {
         let previous = self.last.take().filter(|last| last.language == language);
-        let (mut parser, old_tree, mut buffer) = match previous {
+        let (mut parser, old_tree, cut_short, mut buffer) = match previous {
             Some(Parsed { parser, source: old, mut tree, .. }) => {
                 // A text cut short (a construct that the prompt window ends inside, after a
                 // tree of all of it) is parsed only up to its end: removing the old tail through
@@ -52,26 +52,22 @@ impl Reparser {
                     for edit in &edits {
                         tree.edit(edit);
                     }
-                    (parser, Some(tree).map(|tree| (tree, cut_short)), old)
+                    (parser, Some(tree), cut_short, old)
                 } else {
-                    (parser, None, old)
+                    (parser, None, false, old)
                 }
             }
-            None => (language.parser()?, None, String::new()),
+            None => (language.parser()?, None, false, String::new()),
         };
         #[cfg(test)]
         {
             self.fresh += usize::from(old_tree.is_none());
-        }
-        let cut_short = old_tree.as_ref().is_some_and(|(_, cut_short)| *cut_short);
-        #[cfg(test)]
-        {
             self.cut_short += usize::from(cut_short);
         }
         if cut_short {
             parser.set_included_ranges(&[whole_range(source)]).ok()?;
         }
-        let tree = parser.parse(source, old_tree.as_ref().map(|(tree, _)| tree));
+        let tree = parser.parse(source, old_tree.as_ref());
         if cut_short {
             parser.set_included_ranges(&[]).ok()?;
         }
@@ -91,12 +87,12 @@ impl Reparser {
     }
 
     /// Takes `tree` (of `source`, in `language`) as the last text parsed when the edits from
-    /// `source` leave more of `next` (the text to parse next) unchanged than the edits from the
-    /// last text parsed do: the next parse then starts from the closer tree. Whether it did.
-    pub fn start_from(&mut self, language: Language, source: &str, tree: &Tree, next: &str) -> bool {
+    /// `source` leave more of `next` (the text to parse next) unchanged, `unchanged` bytes, than
+    /// the edits from the last text parsed do: the next parse then starts from the closer tree.
+    /// Whether it did.
+    pub fn start_from(&mut self, language: Language, source: &str, tree: &Tree, next: &str, unchanged: usize) -> bool {
         let last_is_closer = self.last.as_ref().is_some_and(|last| {
-            last.language == language
-                && (last.source == next || unchanged_bytes(&last.source, next) >= unchanged_bytes(source, next))
+            last.language == language && (last.source == next || unchanged_bytes(&last.source, next) >= unchanged)
         });
         if last_is_closer {
             return false;
@@ -113,13 +109,11 @@ impl Reparser {
 
 /// The range that covers all of `source`, as tree-sitter takes included ranges.
 fn whole_range(source: &str) -> tree_sitter::Range {
-    let row = source.bytes().filter(|&b| b == b'\n').count();
-    let column = source.len() - source.rfind('\n').map_or(0, |newline| newline + 1);
     tree_sitter::Range {
         start_byte: 0,
         end_byte: source.len(),
         start_point: tree_sitter::Point::new(0, 0),
-        end_point: tree_sitter::Point::new(row, column),
+        end_point: end_point(source),
     }
 }
 

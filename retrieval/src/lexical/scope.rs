@@ -63,11 +63,11 @@ pub(super) fn foreign_names(
         true => None,
         false => state.items.tree_for(language, source),
     };
-    if let Some((opened, tree, part)) = opened {
+    if let Some(opened) = opened {
         // The construct as it was when the document was opened: its tree, and what each of
         // its subtrees defines, are at hand.
-        if state.reparser.start_from(language, opened, tree, source) {
-            state.memo.seed(part);
+        if state.reparser.start_from(language, opened.text, opened.tree, source, opened.unchanged) {
+            state.memo.seed(opened.part);
         }
     }
     let (tree, part) = parse_and_read(language, source, state)?;

@@ -36,14 +36,19 @@ struct Hunk {
     new: Range<usize>,
 }
 
-/// The edits that turn `old` into `new`, in the order tree-sitter must apply them (each in the
-/// coordinates of the text the ones before it left), on character boundaries. Empty when the
-/// texts are equal.
+/// The edits that turn `old` into `new`, as [`text_edits_to_cut`] gives them but never cut.
+/// Empty when the texts are equal.
+#[cfg(test)]
 pub fn text_edits(old: &str, new: &str) -> Vec<InputEdit> {
+    to_input_edits(old, new, &hunks(old, new))
+}
+
+/// The changed spans between `old` and `new`, in order.
+fn hunks(old: &str, new: &str) -> Vec<Hunk> {
     let mut hunks = Vec::new();
     let mut lookups = LOOKUPS;
     split(old, new, 0..old.len(), 0..new.len(), &mut lookups, &mut hunks);
-    to_input_edits(old, new, &hunks)
+    hunks
 }
 
 /// Bytes compared at once while looking for the first difference (slice comparisons are
@@ -84,8 +89,8 @@ pub fn shared_ends(old: &str, new: &str) -> usize {
 /// How many bytes of `new` the edits from `old` leave as they were: what an incremental parse
 /// from `old`'s tree need not read again.
 pub fn unchanged_bytes(old: &str, new: &str) -> usize {
-    let inserted: usize = text_edits(old, new).iter().map(|edit| edit.new_end_byte - edit.start_byte).sum();
-    new.len().saturating_sub(inserted)
+    let inserted: usize = hunks(old, new).iter().map(|hunk| hunk.new.len()).sum();
+    new.len() - inserted
 }
 
 /// A change this close to the end of a text cut short still counts as its cut (what follows
@@ -95,16 +100,16 @@ const CUT_TAIL: usize = 256;
 /// A change must remove at least this many more bytes than it inserts to be a cut.
 const CUT_BYTES: usize = 1024;
 
-/// [`text_edits`] for a `new` text that may end where `old` goes on (a construct that the
-/// prompt window ends inside, whose old tree runs to its end). When the last change lies
+/// The edits that turn `old` into `new`, in the order tree-sitter must apply them (each in the
+/// coordinates of the text the ones before it left), on character boundaries, for a `new` text
+/// that may end where `old` goes on (a construct that the prompt window ends inside, whose old
+/// tree runs to its end). When the last change lies
 /// within [`CUT_TAIL`] bytes of `new`'s end and removes at least [`CUT_BYTES`] more than it
 /// inserts, it becomes the insertion of the rest of `new` followed by the removal of the rest
 /// of `old`: the last edit then removes everything after `new`'s end, and the second value says
 /// so (see [`crate::lexical::reparse`], which parses such a text without that edit).
 pub fn text_edits_to_cut(old: &str, new: &str) -> (Vec<InputEdit>, bool) {
-    let mut hunks = Vec::new();
-    let mut lookups = LOOKUPS;
-    split(old, new, 0..old.len(), 0..new.len(), &mut lookups, &mut hunks);
+    let mut hunks = hunks(old, new);
     let cut = hunks
         .last()
         .is_some_and(|last| new.len() - last.new.end <= CUT_TAIL && last.old.len() >= last.new.len() + CUT_BYTES);
@@ -256,6 +261,11 @@ fn to_input_edits(old: &str, new: &str, hunks: &[Hunk]) -> Vec<InputEdit> {
         });
     }
     edits
+}
+
+/// The row and byte column of `text`'s end.
+pub fn end_point(text: &str) -> Point {
+    advance(Point::new(0, 0), text)
 }
 
 /// The row and byte column reached from `point` by reading `text`.
