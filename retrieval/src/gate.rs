@@ -160,11 +160,26 @@ impl SelectiveRetriever {
         if self.mode == RetrievalMode::Auto {
             let path = query.path.filter(|_| self.config.keep_syntax);
             let around = Surrounding { mid_file: query.first_line > 0, above: query.above, below: query.below };
-            let names = self.syntax.with(path, |state| {
-                foreign_names_again(state, language, query.text, query.cursor, &query.window, around)
-            });
-            if let Some(anchor) = Anchor::before(query.text, query.cursor).filter(|_| !terms.is_empty()) {
-                let hits = self.index.search_terms(&terms, query, &self.config.limits).hits;
+            let read_names = || {
+                self.syntax.with(path, |state| {
+                    foreign_names_again(state, language, query.text, query.cursor, &query.window, around)
+                })
+            };
+            let anchor = Anchor::before(query.text, query.cursor).filter(|_| !terms.is_empty());
+            let (names, hits) = match anchor {
+                // The near-copy search is certain: a search of a new spot runs on a second
+                // thread while this one reads a tree language's syntax (a search remembered, or
+                // Python's reading of lines, costs less than starting a thread).
+                Some(_) => {
+                    let search = || self.index.search_terms(&terms, query, &self.config.limits).hits;
+                    let parsed = language.is_some_and(|language| language != Language::Python);
+                    let beside = parsed && !self.index.remembers_search(&terms, &self.config.limits);
+                    let (names, hits) = both(beside, read_names, search);
+                    (names, Some(hits))
+                }
+                None => (read_names(), None),
+            };
+            if let (Some(anchor), Some(hits)) = (anchor, hits) {
                 match near_copy_first(&anchor, hits) {
                     Ok(decision) => return decision,
                     Err(hits) => found = Some(hits),
@@ -201,6 +216,27 @@ impl SelectiveRetriever {
             },
         }
     }
+}
+
+/// `first()` and `second()`, the second on a thread of its own when `beside`, else (or when no
+/// thread can be started) one after the other. A panic of `second` is passed on as if it had
+/// run here.
+fn both<A, B: Send + Default>(beside: bool, first: impl FnOnce() -> A, second: impl FnOnce() -> B + Send) -> (A, B) {
+    if !beside {
+        return (first(), second());
+    }
+    let slot = Mutex::new(Some(second));
+    // Whoever runs it first takes it: the thread, or this one when the thread did not start.
+    let run = || slot.lock().ok().and_then(|mut second| second.take()).map(|second| second());
+    std::thread::scope(|scope| {
+        let started = std::thread::Builder::new().name("splice-search".to_owned()).spawn_scoped(scope, run);
+        let a = first();
+        let b = match started {
+            Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => None,
+        };
+        (a, b.or_else(run).unwrap_or_default())
+    })
 }
 
 /// The decision to retrieve `hits` with the first near copy of `anchor` among them first, or
@@ -269,6 +305,21 @@ mod tests {
 
     fn kept(syntax: &DocumentSyntax) -> Vec<PathBuf> {
         syntax.documents.keys()
+    }
+
+    #[test]
+    fn both_runs_the_second_beside_the_first_only_when_asked() {
+        let thread = || Some(std::thread::current().id());
+        let here = thread();
+        let (a, b) = both(true, thread, thread);
+        assert_eq!(a, here);
+        assert_ne!(b, here, "the second ran on a thread of its own");
+        let (a, b) = both(false, thread, thread);
+        assert_eq!((a, b), (here, here));
+        // What the second returns comes back; a panic in it is passed on.
+        assert_eq!(both(true, || 1, || vec![2]), (1, vec![2]));
+        let panicked = std::panic::catch_unwind(|| both(true, || 1, || -> Vec<u8> { panic!("search failed") }));
+        assert!(panicked.is_err());
     }
 
     #[test]

@@ -54,6 +54,12 @@ impl SearchMemo {
         Some(hits)
     }
 
+    /// Whether the hits of `key` are remembered for the searcher `generation` (nothing is
+    /// made more recent).
+    pub fn holds(&self, generation: u64, key: &SearchKey) -> bool {
+        generation == self.generation && self.searches.iter().any(|(k, _)| k == key)
+    }
+
     /// Remembers `hits` for `key` in `generation`; a newer generation forgets the older one's.
     pub fn put(&mut self, generation: u64, key: SearchKey, hits: Vec<Hit>) {
         if generation != self.generation {
@@ -83,7 +89,10 @@ mod tests {
         let mut memo = SearchMemo::default();
         memo.put(3, key("parse"), hits("a.rs"));
         assert_eq!(memo.get(3, &key("parse")), Some(hits("a.rs")));
+        assert!(memo.holds(3, &key("parse")));
         assert_eq!(memo.get(3, &key("load")), None);
+        assert!(!memo.holds(3, &key("load")));
+        assert!(!memo.holds(4, &key("parse")), "another generation");
         assert_eq!(memo.get(3, &SearchKey::Definitions { prefix: "parse".to_owned(), limit: 8 }), None);
         let more = SearchKey::Terms { subwords: vec!["parse".to_owned()], wholes: Vec::new(), limit: 9 };
         assert_eq!(memo.get(3, &more), None, "another limit is another search");

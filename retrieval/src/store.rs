@@ -318,6 +318,14 @@ impl RootStore {
         })
     }
 
+    /// Whether [`RootStore::search`] for `terms` and `limit` would be answered from the memo of
+    /// recent searches, without a search.
+    pub fn remembers_search(&self, terms: &QueryTerms, limit: usize) -> bool {
+        let key = SearchKey::Terms { subwords: terms.subwords.clone(), wholes: terms.wholes.clone(), limit };
+        let generation = self.reader.searcher().generation().generation_id();
+        lock(&self.searches).holds(generation, &key)
+    }
+
     /// The hits of `search` with the reader's current searcher: remembered from an earlier
     /// search with the same `key` while the index has not changed since.
     fn remembered(
@@ -431,4 +439,34 @@ pub(crate) fn is_at_or_under(path: &str, dir: &str) -> bool {
 /// Locks a mutex, recovering the data if a panic poisoned it (the index stays usable).
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_is_known_to_be_remembered_until_the_index_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RootStore::open(dir.path()).unwrap();
+        let chunk =
+            |text: &str, symbol: &str| Chunk { lines: 0..1, text: text.to_owned(), symbols: vec![symbol.to_owned()] };
+        store.put_file("a.rs", &[chunk("fn parse_config() {}\n", "parse_config")], Stamp::Editor).unwrap();
+        store.commit().unwrap();
+        let terms = QueryTerms::around_cursor("let c = parse_config();\n", 24);
+        assert!(!terms.is_empty());
+        assert!(!store.remembers_search(&terms, 8), "never searched");
+        let hits = store.search(&terms, 8);
+        assert_eq!(hits.len(), 1);
+        assert!(store.remembers_search(&terms, 8));
+        assert!(!store.remembers_search(&terms, 9), "another limit is another search");
+        // A commit makes a new reader generation: the search must run again.
+        store.put_file("b.rs", &[chunk("fn parse_other() {}\n", "parse_other")], Stamp::Editor).unwrap();
+        store.commit().unwrap();
+        assert!(!store.remembers_search(&terms, 8));
+        let again = store.search(&terms, 8);
+        assert_eq!(again.len(), 2, "the new file's `parse` is found: {again:?}");
+        assert_ne!(again, hits);
+        assert!(store.remembers_search(&terms, 8));
+    }
 }

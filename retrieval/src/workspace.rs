@@ -305,6 +305,16 @@ impl WorkspaceIndex {
         result
     }
 
+    /// Whether [`WorkspaceIndex::search_terms`] for `terms` would be answered from every root's
+    /// memo of recent searches (a key typed inside a word asks what the key before it asked),
+    /// so costs next to nothing.
+    pub(crate) fn remembers_search(&self, terms: &QueryTerms, limits: &SearchLimits) -> bool {
+        let wanted = limits.candidates();
+        terms.is_empty()
+            || limits.max_snippets == 0
+            || self.shared.roots.iter().all(|root| root.store.remembers_search(terms, wanted))
+    }
+
     /// The best `wanted` chunks (per root) for `terms`, ranked best first, none from the
     /// prompt's window of the current file: what [`select`] picks snippets from.
     pub(crate) fn ranked(&self, terms: &QueryTerms, query: &RetrievalQuery<'_>, wanted: usize) -> Vec<Snippet> {
