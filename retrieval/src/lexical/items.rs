@@ -150,6 +150,10 @@ pub(super) struct OpenedTree<'a> {
     pub unchanged: usize,
 }
 
+/// A text's first item from this length on is looked for at the end of the kept items
+/// ([`ItemMemo::end_of_kept`]).
+const PIECE_BYTES: usize = 512;
+
 /// Items read when the document is opened keep their tree from this length on (a shorter one
 /// parses in well under a millisecond).
 const TREE_BYTES: usize = 2048;
@@ -159,8 +163,9 @@ const TREE_BYTES: usize = 2048;
 /// tree.
 const HEADER_REACH: usize = 1024;
 
-/// How the gate reads the tree of one item into a part (its scope reader).
-pub(super) type ReadItem<'r> = &'r dyn Fn(&Tree, &str, &mut ScopeMemo) -> Arc<Part>;
+/// How the gate reads the tree of one item into a part (its scope reader), from a byte on (0:
+/// all of it).
+pub(super) type ReadItem<'r> = &'r dyn Fn(&Tree, &str, usize, &mut ScopeMemo) -> Arc<Part>;
 
 impl ItemMemo {
     /// What each item of `text` (a run of whole items in `language`) defines and imports:
@@ -174,11 +179,16 @@ impl ItemMemo {
         self.clock += 1;
         let mut parts = Vec::new();
         for range in items(text) {
+            let first = range.start == 0;
             let item = &text[range];
             let key = key_of(language, item);
             if let Some(remembered) = self.parts.get_mut(&key) {
                 remembered.used = self.clock;
                 parts.push(Arc::clone(&remembered.part));
+            } else if let Some(part) = (first && !keep_trees).then(|| self.end_of_kept(language, item, read)).flatten()
+            {
+                self.parts.insert(key, Remembered { part: Arc::clone(&part), used: self.clock, tree: None });
+                parts.push(part);
             } else if let Some((part, tree)) = self.parse(language, item, read) {
                 let tree = Some(tree).filter(|_| keep_trees && item.len() >= TREE_BYTES).map(|tree| KeptTree {
                     language,
@@ -191,6 +201,27 @@ impl ItemMemo {
         }
         self.forget_old();
         parts
+    }
+
+    /// What `piece`, the first item of a text that may begin inside an item read when the
+    /// document was opened, defines and imports, read from the tree of a kept item that ends
+    /// with it: the nodes that begin where `piece` does or later. The cursor's construct ends
+    /// before a column-0 line that begins no item (C++'s `public:`, a TypeScript class's
+    /// `> extends Base<`), and a prompt window may begin inside an item: what follows is the
+    /// end of an item the file's opening saw whole, not a text to parse through error recovery.
+    /// `None` when `piece` is short (it parses in well under a millisecond) or no kept item ends
+    /// with it.
+    fn end_of_kept(&self, language: Language, piece: &str, read: ReadItem<'_>) -> Option<Arc<Part>> {
+        if piece.len() < PIECE_BYTES {
+            return None;
+        }
+        let (remembered, kept) =
+            self.parts.values().filter_map(|remembered| remembered.tree.as_ref().map(|kept| (remembered, kept))).find(
+                |(_, kept)| kept.language == language && kept.text.len() > piece.len() && kept.text.ends_with(piece),
+            )?;
+        let mut memo = ScopeMemo::default();
+        memo.seed(&remembered.part);
+        Some(read(&kept.tree, &kept.text, kept.text.len() - piece.len(), &mut memo))
     }
 
     /// Reads every item of `text` (a whole document just opened) into the memo.
@@ -259,7 +290,7 @@ impl ItemMemo {
         {
             self.parsed += 1;
         }
-        let part = read(&tree, item, &mut ScopeMemo::default());
+        let part = read(&tree, item, 0, &mut ScopeMemo::default());
         Some((part, tree))
     }
 
@@ -386,7 +417,7 @@ mod tests {
 
     #[test]
     fn an_edited_or_cut_construct_finds_the_tree_it_had_when_opened() {
-        let read: ReadItem<'_> = &|_, _, _| Arc::new(Part::default());
+        let read: ReadItem<'_> = &|_, _, _, _| Arc::new(Part::default());
         let item = |name: &str| {
             let methods: String = (0..200).map(|i| format!("    fn f{i}() {{}}\n")).collect();
             format!("#[derive(Debug)]\nimpl {name} {{\n{methods}}}\n")
@@ -406,7 +437,7 @@ mod tests {
     #[test]
     fn items_no_request_used_lately_are_forgotten() {
         let mut memo = ItemMemo::default();
-        let read: ReadItem<'_> = &|_, _, _| Arc::new(Part::default());
+        let read: ReadItem<'_> = &|_, _, _, _| Arc::new(Part::default());
         let many: String = (0..KEPT + 100).map(|i| format!("fn f{i}() {{\n}}\n")).collect();
         memo.read_ahead(Language::Rust, &many, read);
         // All of them were just used: kept until requests stop using them.
@@ -422,7 +453,7 @@ mod tests {
 
     #[test]
     fn only_long_items_of_the_latest_opening_keep_their_trees() {
-        let read: ReadItem<'_> = &|_, _, _| Arc::new(Part::default());
+        let read: ReadItem<'_> = &|_, _, _, _| Arc::new(Part::default());
         let item = |name: &str| format!("fn {name}() {{\n{}}}\n", "    let x = 1;\n".repeat(200));
         let mut memo = ItemMemo::default();
         let mut opened = ItemMemo::default();

@@ -305,13 +305,13 @@ fn item_below<'a>(below: &'a str, text: &str, cursor: usize, above: usize) -> Op
     if below.is_empty() || construct_end >= text.len() {
         return None;
     }
-    // The window's last item begins where the document's items do: after the last line at or
-    // below the construct's end that closes a bracket at column 0 (or at the construct's end,
-    // when that line ends the construct). Nothing to complete when it ends with the window.
-    let line_before = text[..construct_end.saturating_sub(1)].rfind('\n').map_or(0, |newline| newline + 1);
-    let closed = construct_end > 0 && items::closes_at_top_level(text.as_bytes(), line_before);
-    let last_item = items::closing_line_ends(text, construct_end).last().or(closed.then_some(construct_end));
-    if last_item? >= text.len() {
+    // The window's last item begins after the last line at or below the construct's end that
+    // closes a bracket at column 0, else at the construct's end: where a document's item does,
+    // or where the construct ended before a column-0 line that begins no item (C++'s
+    // `public:`), whose rest is then the end of an item read when the document was opened
+    // (`ItemMemo::end_of_kept`). Nothing to complete when it ends with the window.
+    let last_item = items::closing_line_ends(text, construct_end).last().unwrap_or(construct_end);
+    if last_item >= text.len() {
         return None;
     }
     // `below` starts mid-line unless the window ends with a line break. The item must fit: the

@@ -54,7 +54,8 @@ pub(super) fn foreign_names(
     } else {
         (analysed.start, analysed.end)
     };
-    let read_item = |tree: &Tree, source: &str, memo: &mut ScopeMemo| read_tree(language, tree, source, memo);
+    let read_item =
+        |tree: &Tree, source: &str, from: usize, memo: &mut ScopeMemo| read_tree(language, tree, source, from, memo);
     let mut around = state.items.read(language, text.get(analysed.start..head_start)?, &read_item);
     around.extend(state.items.read(language, text.get(head_end..analysed.end)?, &read_item));
     let analysed = head_start..head_end;
@@ -127,7 +128,7 @@ const NEAR_EDIT_BYTES: usize = 1024;
 /// `state`, as [`foreign_names`] reads the items around the cursor's construct: a request at
 /// any spot of the document then parses only its own construct.
 pub(super) fn read_ahead(language: Language, source: &str, state: &mut GateSyntax) {
-    state.items.read_ahead(language, source, &|tree, source, memo| read_tree(language, tree, source, memo));
+    state.items.read_ahead(language, source, &|tree, source, from, memo| read_tree(language, tree, source, from, memo));
 }
 
 /// `source` parsed into `state` (incrementally from its last text) and what its subtrees define
@@ -135,24 +136,27 @@ pub(super) fn read_ahead(language: Language, source: &str, state: &mut GateSynta
 fn parse_and_read<'s>(language: Language, source: &str, state: &'s mut GateSyntax) -> Option<(&'s Tree, Arc<Part>)> {
     let GateSyntax { reparser, memo, .. } = state;
     let tree = reparser.parse(language, source)?;
-    let part = read_tree(language, tree, source, memo);
+    let part = read_tree(language, tree, source, 0, memo);
     Some((tree, part))
 }
 
-/// What `tree` (of `source`, in `language`) defines and imports, read through `memo`: the
-/// cursor's construct and each item around it are read this one way.
-fn read_tree(language: Language, tree: &Tree, source: &str, memo: &mut ScopeMemo) -> Arc<Part> {
-    FileScope::read(language.spec(), &language.grammar(), tree.root_node(), source.as_bytes(), memo)
+/// What `tree` (of `source`, in `language`) defines and imports from byte `from` on (0: all of
+/// it), read through `memo`: the cursor's construct and each item around it are read this one
+/// way.
+fn read_tree(language: Language, tree: &Tree, source: &str, from: usize, memo: &mut ScopeMemo) -> Arc<Part> {
+    FileScope::read(language.spec(), &language.grammar(), tree.root_node(), source.as_bytes(), from, memo)
 }
 
 impl<'p> FileScope<'p> {
-    /// What the tree under `root` defines and imports: bindings define names, import
-    /// statements import them. Subtrees whose text `memo` has seen before are not walked again.
+    /// What the tree under `root` defines and imports, in the nodes that begin at byte `from` or
+    /// later: bindings define names, import statements import them. Subtrees whose text `memo`
+    /// has seen before are not walked again.
     fn read(
         spec: &LanguageSpec,
         grammar: &tree_sitter::Language,
         root: Node,
         src: &[u8],
+        from: usize,
         memo: &mut ScopeMemo,
     ) -> Arc<Part> {
         let reader = NodeReader {
@@ -161,7 +165,7 @@ impl<'p> FileScope<'p> {
             bindings: KindSet::new(grammar, spec.scope.bindings.iter().map(|(kind, _)| *kind)),
             src,
         };
-        memo.read(&reader, root, src)
+        memo.read_from(&reader, root, src, from)
     }
 
     /// The scope `part` (the root's, starting at byte `start`) and the parts below it hold.
@@ -796,6 +800,85 @@ mod tests {
         let mut whole = text[start..].to_owned();
         whole.truncate(end - start + text[end..].find("\n}\n").unwrap() + 3);
         assert_eq!(names, gate(Some(Language::Rust), &whole, cursor, &(0..whole.len())));
+    }
+
+    /// A C++ class whose `public:` lines begin at column 0, with `methods` methods after the
+    /// second one, a file-local helper and an unknown `remote::twice` among them.
+    fn class_with_sections(methods: usize) -> String {
+        let more: String = (0..methods)
+            .map(|i| {
+                format!("    int more_{i}(int y) {{\n        return remote::twice(y) + local_helper({i});\n    }}\n")
+            })
+            .collect();
+        format!(
+            "#include \"other.hpp\"\n\nstatic int local_helper(int v) {{\n    return v;\n}}\n\nclass Widget {{\n\
+             public:\n    int run(int x) {{\n        int doubled = x * 2;\n        return helper_one(doubled);\n    }}\n\
+             public:\n{more}}};\n"
+        )
+    }
+
+    #[test]
+    fn a_tree_is_read_from_a_byte_on_as_the_nodes_that_begin_there_or_later() {
+        let source = "fn a(x: u32) {}\nmod m {\n    fn b() {}\n    fn c(y: u8) { let z = y; }\n}\nfn d() {}\n";
+        let tree = Language::Rust.parser().unwrap().parse(source, None).unwrap();
+        let defined = |from: usize| {
+            let part = super::read_tree(Language::Rust, &tree, source, from, &mut super::ScopeMemo::default());
+            let mut names = Vec::new();
+            part.each(0, &mut |part, _| names.extend(part.defined.iter().cloned()));
+            names.sort();
+            names
+        };
+        // Inside `mod m`, which begins before: only what `c` and `d` bind.
+        assert_eq!(defined(source.find("    fn c").unwrap()), ["c", "d", "y", "z"]);
+        assert_eq!(defined(0), defined(source.find("fn a").unwrap()));
+        assert!(defined(0).contains(&"m".to_owned()) && defined(0).contains(&"x".to_owned()));
+        assert!(defined(source.len()).is_empty());
+    }
+
+    #[test]
+    fn the_rest_of_a_class_after_a_column_zero_label_is_read_from_its_tree_at_open() {
+        let text = class_with_sections(24);
+        let cursor = text.find("helper_one(doubled);").unwrap() + "helper_one(doubled);".len();
+        let mut state = GateSyntax::default();
+        crate::lexical::read_opened_document(&mut state, Some(Language::Cpp), &text);
+        let (parsed, _) = state.item_counts();
+        let names =
+            foreign_names_again(&mut state, Some(Language::Cpp), &text, cursor, &(0..text.len()), Surrounding::WHOLE);
+        assert_eq!(names, ["helper_one"]);
+        assert_eq!(names, gate(Some(Language::Cpp), &text, cursor, &(0..text.len())));
+        // The cursor's construct ends before the second `public:`; the rest of the class is the
+        // end of the item read at open: read from that item's tree, not parsed.
+        assert_eq!(state.item_counts().0, parsed);
+        // Without the reading at open, that rest is parsed, to the same answer.
+        let mut fresh = GateSyntax::default();
+        let again =
+            foreign_names_again(&mut fresh, Some(Language::Cpp), &text, cursor, &(0..text.len()), Surrounding::WHOLE);
+        assert_eq!(again, names);
+        assert!(fresh.item_counts().0 > 0);
+        // A name that only the rest of the class defines counts as defined either way.
+        let uses_more = text.replacen("helper_one(doubled)", "more_3(doubled) + helper_one(1)", 1);
+        let cursor = uses_more.find("helper_one(1);").unwrap() + "helper_one(1);".len();
+        let mut state = GateSyntax::default();
+        crate::lexical::read_opened_document(&mut state, Some(Language::Cpp), &uses_more);
+        let names = foreign_names_again(
+            &mut state,
+            Some(Language::Cpp),
+            &uses_more,
+            cursor,
+            &(0..uses_more.len()),
+            Surrounding::WHOLE,
+        );
+        assert_eq!(names, gate(Some(Language::Cpp), &uses_more, cursor, &(0..uses_more.len())));
+        assert!(!names.contains(&"more_3".to_owned()), "{names:?}");
+        // A prompt window that ends in that rest of the class: the rest is completed from the
+        // document below the window and read from the tree at open too.
+        let (parsed, _) = state.item_counts();
+        let end = uses_more.find("more_20").unwrap();
+        let window = &uses_more[..end];
+        let below = Surrounding { below: &uses_more[end..], ..Surrounding::WHOLE };
+        let in_window = foreign_names_again(&mut state, Some(Language::Cpp), window, cursor, &(0..end), below);
+        assert_eq!(in_window, names);
+        assert_eq!(state.item_counts().0, parsed);
     }
 
     #[test]

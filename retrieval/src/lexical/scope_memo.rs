@@ -62,11 +62,19 @@ pub(super) struct ScopeMemo {
 }
 
 impl ScopeMemo {
-    /// What the tree under `root` (the text `src`) defines and imports, reusing the parts of
-    /// unchanged subtrees; ranges relative to `root`'s start.
-    pub fn read(&mut self, reader: &dyn ReadNode, root: Node, src: &[u8]) -> Arc<Part> {
+    /// What the nodes under `root` (the text `src`) that begin at byte `from` or later define
+    /// and import (all of `root` when `from` is its start), reusing the parts of unchanged
+    /// subtrees: a node that holds `from` is not read itself, only walked into. Ranges relative
+    /// to `root`'s start.
+    pub fn read_from(&mut self, reader: &dyn ReadNode, root: Node, src: &[u8], from: usize) -> Arc<Part> {
         self.fresh = 0;
-        let (_, part) = self.remembered(reader, root, src, 0);
+        let part = if from <= root.start_byte() {
+            self.remembered(reader, root, src, 0).1
+        } else {
+            let mut part = Part::default();
+            self.after(reader, root, src, from, &mut part);
+            Arc::new(part)
+        };
         self.parts = std::mem::take(&mut self.used);
         part
     }
@@ -100,13 +108,7 @@ impl ScopeMemo {
             let mut cursor = node.walk();
             if cursor.goto_first_child() {
                 loop {
-                    let child = cursor.node();
-                    if child.byte_range().len() >= REMEMBERED_BYTES && depth < REMEMBERED_DEPTH {
-                        let (child_key, child_part) = self.remembered(reader, child, src, depth + 1);
-                        part.children.push((child_key, child.start_byte() - start, child_part));
-                    } else {
-                        walk(reader, child, &mut part, start);
-                    }
+                    self.add_child(reader, cursor.node(), src, &mut part, start, depth);
                     if !cursor.goto_next_sibling() {
                         break;
                     }
@@ -117,6 +119,54 @@ impl ScopeMemo {
         self.fresh += 1;
         self.used.insert(key, Arc::clone(&part));
         (key, part)
+    }
+
+    /// Adds what `child` (of a node at `depth`) defines and imports to `part` (ranges relative
+    /// to byte `base`): a large child as a part of its own, remembered; a small one walked.
+    fn add_child(
+        &mut self,
+        reader: &dyn ReadNode,
+        child: Node,
+        src: &[u8],
+        part: &mut Part,
+        base: usize,
+        depth: usize,
+    ) {
+        if child.byte_range().len() >= REMEMBERED_BYTES && depth < REMEMBERED_DEPTH {
+            let (child_key, child_part) = self.remembered(reader, child, src, depth + 1);
+            part.children.push((child_key, child.start_byte() - base, child_part));
+        } else {
+            walk(reader, child, part, base);
+        }
+    }
+
+    /// Adds to `part` what the nodes under `root` that begin at `from` or later define and
+    /// import (ranges relative to `root`'s start). At each level one child at most holds `from`:
+    /// the walk goes down into it, and leaves out the children that end before it.
+    fn after(&mut self, reader: &dyn ReadNode, root: Node, src: &[u8], from: usize, part: &mut Part) {
+        let base = root.start_byte();
+        let mut node = root;
+        let mut depth = 0;
+        loop {
+            let mut holding = None;
+            let mut cursor = node.walk();
+            if cursor.goto_first_child() {
+                loop {
+                    let child = cursor.node();
+                    if child.start_byte() >= from {
+                        self.add_child(reader, child, src, part, base, depth);
+                    } else if child.end_byte() > from {
+                        holding = Some(child);
+                    }
+                    if !cursor.goto_next_sibling() {
+                        break;
+                    }
+                }
+            }
+            let Some(child) = holding else { return };
+            node = child;
+            depth += 1;
+        }
     }
 
     /// Keeps `part` and every remembered part below it for the next read.
