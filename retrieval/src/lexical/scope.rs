@@ -697,15 +697,7 @@ mod tests {
         let mut edited = text.clone();
         edited.insert_str(text.find("fn f4_12").unwrap(), "fn extra() {}\n    ");
         let cursor = edited.find("fn f4_12").unwrap() + 3;
-        let names = foreign_names_again(
-            &mut state,
-            Some(Language::Rust),
-            &edited,
-            cursor,
-            &(0..edited.len()),
-            Surrounding::WHOLE,
-        );
-        assert_eq!(names, gate(Some(Language::Rust), &edited, cursor, &(0..edited.len())));
+        again_as_from_scratch(&mut state, Language::Rust, &edited, cursor);
         assert_eq!(state.reparser.fresh, 0);
     }
 
@@ -802,6 +794,14 @@ mod tests {
         assert_eq!(names, gate(Some(Language::Rust), &whole, cursor, &(0..whole.len())));
     }
 
+    /// [`foreign_names_again`] over all of `text` (no document around it), checked against the
+    /// reading from scratch.
+    fn again_as_from_scratch(state: &mut GateSyntax, language: Language, text: &str, cursor: usize) -> Vec<String> {
+        let names = foreign_names_again(state, Some(language), text, cursor, &(0..text.len()), Surrounding::WHOLE);
+        assert_eq!(names, gate(Some(language), text, cursor, &(0..text.len())));
+        names
+    }
+
     /// A C++ class whose `public:` lines begin at column 0, with `methods` methods after the
     /// second one, a file-local helper and an unknown `remote::twice` among them.
     fn class_with_sections(methods: usize) -> String {
@@ -842,33 +842,21 @@ mod tests {
         let mut state = GateSyntax::default();
         crate::lexical::read_opened_document(&mut state, Some(Language::Cpp), &text);
         let (parsed, _) = state.item_counts();
-        let names =
-            foreign_names_again(&mut state, Some(Language::Cpp), &text, cursor, &(0..text.len()), Surrounding::WHOLE);
+        let names = again_as_from_scratch(&mut state, Language::Cpp, &text, cursor);
         assert_eq!(names, ["helper_one"]);
-        assert_eq!(names, gate(Some(Language::Cpp), &text, cursor, &(0..text.len())));
         // The cursor's construct ends before the second `public:`; the rest of the class is the
         // end of the item read at open: read from that item's tree, not parsed.
         assert_eq!(state.item_counts().0, parsed);
         // Without the reading at open, that rest is parsed, to the same answer.
         let mut fresh = GateSyntax::default();
-        let again =
-            foreign_names_again(&mut fresh, Some(Language::Cpp), &text, cursor, &(0..text.len()), Surrounding::WHOLE);
-        assert_eq!(again, names);
+        assert_eq!(again_as_from_scratch(&mut fresh, Language::Cpp, &text, cursor), names);
         assert!(fresh.item_counts().0 > 0);
         // A name that only the rest of the class defines counts as defined either way.
         let uses_more = text.replacen("helper_one(doubled)", "more_3(doubled) + helper_one(1)", 1);
         let cursor = uses_more.find("helper_one(1);").unwrap() + "helper_one(1);".len();
         let mut state = GateSyntax::default();
         crate::lexical::read_opened_document(&mut state, Some(Language::Cpp), &uses_more);
-        let names = foreign_names_again(
-            &mut state,
-            Some(Language::Cpp),
-            &uses_more,
-            cursor,
-            &(0..uses_more.len()),
-            Surrounding::WHOLE,
-        );
-        assert_eq!(names, gate(Some(Language::Cpp), &uses_more, cursor, &(0..uses_more.len())));
+        let names = again_as_from_scratch(&mut state, Language::Cpp, &uses_more, cursor);
         assert!(!names.contains(&"more_3".to_owned()), "{names:?}");
         // A prompt window that ends in that rest of the class: the rest is completed from the
         // document below the window and read from the tree at open too.
