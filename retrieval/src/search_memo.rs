@@ -34,6 +34,13 @@ pub(crate) enum SearchKey {
     },
 }
 
+impl SearchKey {
+    /// The key of a BM25 search for `terms` asking for `limit` hits.
+    pub fn terms(terms: &crate::query::QueryTerms, limit: usize) -> Self {
+        SearchKey::Terms { subwords: terms.subwords.clone(), wholes: terms.wholes.clone(), limit }
+    }
+}
+
 /// The last [`SEARCHES_REMEMBERED`] searches of one reader generation and their hits.
 #[derive(Debug, Default)]
 pub(crate) struct SearchMemo {

@@ -311,19 +311,18 @@ impl RootStore {
     /// The best `limit` chunks for these terms (BM25 over sub-words, whole identifiers and
     /// defined symbols, boosted). Errors are logged and give no hits.
     pub fn search(&self, terms: &QueryTerms, limit: usize) -> Vec<Hit> {
-        let key = SearchKey::Terms { subwords: terms.subwords.clone(), wholes: terms.wholes.clone(), limit };
-        self.remembered(key, |searcher| self.try_search(searcher, terms, limit)).unwrap_or_else(|err| {
-            tracing::warn!(dir = %self.dir.display(), %err, "workspace index search failed");
-            Vec::new()
-        })
+        self.remembered(SearchKey::terms(terms, limit), |searcher| self.try_search(searcher, terms, limit))
+            .unwrap_or_else(|err| {
+                tracing::warn!(dir = %self.dir.display(), %err, "workspace index search failed");
+                Vec::new()
+            })
     }
 
     /// Whether [`RootStore::search`] for `terms` and `limit` would be answered from the memo of
     /// recent searches, without a search.
     pub fn remembers_search(&self, terms: &QueryTerms, limit: usize) -> bool {
-        let key = SearchKey::Terms { subwords: terms.subwords.clone(), wholes: terms.wholes.clone(), limit };
         let generation = self.reader.searcher().generation().generation_id();
-        lock(&self.searches).holds(generation, &key)
+        lock(&self.searches).holds(generation, &SearchKey::terms(terms, limit))
     }
 
     /// The hits of `search` with the reader's current searcher: remembered from an earlier

@@ -131,6 +131,13 @@ struct Remembered {
     tree: Option<KeptTree>,
 }
 
+impl Remembered {
+    /// The item's kept tree, when it has one in `language`.
+    fn kept(&self, language: Language) -> Option<&KeptTree> {
+        self.tree.as_ref().filter(|kept| kept.language == language)
+    }
+}
+
 /// A large item's text and tree, in its language.
 struct KeptTree {
     language: Language,
@@ -215,13 +222,16 @@ impl ItemMemo {
         if piece.len() < PIECE_BYTES {
             return None;
         }
-        let (remembered, kept) =
-            self.parts.values().filter_map(|remembered| remembered.tree.as_ref().map(|kept| (remembered, kept))).find(
-                |(_, kept)| kept.language == language && kept.text.len() > piece.len() && kept.text.ends_with(piece),
-            )?;
+        let (kept, part) =
+            self.kept_trees(language).find(|(kept, _)| kept.text.len() > piece.len() && kept.text.ends_with(piece))?;
         let mut memo = ScopeMemo::default();
-        memo.seed(&remembered.part);
+        memo.seed(part);
         Some(read(&kept.tree, &kept.text, kept.text.len() - piece.len(), &mut memo))
+    }
+
+    /// The kept trees in `language`, each with what its item defines.
+    fn kept_trees(&self, language: Language) -> impl Iterator<Item = (&KeptTree, &Arc<Part>)> {
+        self.parts.values().filter_map(move |remembered| remembered.kept(language).map(|tree| (tree, &remembered.part)))
     }
 
     /// Reads every item of `text` (a whole document just opened) into the memo.
@@ -242,11 +252,8 @@ impl ItemMemo {
     /// (the same construct, edited since or cut by the prompt window's end) and leaves the most
     /// of `source` unchanged, at least half of it.
     pub fn tree_for(&self, language: Language, source: &str) -> Option<OpenedTree<'_>> {
-        fn kept(remembered: &Remembered, language: Language) -> Option<&KeptTree> {
-            remembered.tree.as_ref().filter(|kept| kept.language == language)
-        }
         if let Some(exact) = self.parts.get(&key_of(language, source)) {
-            if let Some(tree) = kept(exact, language) {
+            if let Some(tree) = exact.kept(language) {
                 return Some(OpenedTree {
                     text: &tree.text,
                     tree: &tree.tree,
@@ -256,9 +263,7 @@ impl ItemMemo {
             }
         }
         let first_line = header_line(source)?;
-        self.parts
-            .values()
-            .filter_map(|remembered| kept(remembered, language).map(|tree| (tree, &remembered.part)))
+        self.kept_trees(language)
             .filter(|(tree, _)| {
                 let near_start = crate::query::floor_char_boundary(&tree.text, HEADER_REACH + first_line.len());
                 tree.text[..near_start].contains(first_line)
