@@ -83,12 +83,12 @@ $(VOCAB_FIXTURES)/.stamp: tests/fixtures/make_fim_vocabs.py tests/fixtures/requi
 	@touch $@
 
 ## The GPU check (README "GPU"): .gpu/ holds what travels to a GPU machine (the bundle, the model
-## parts); gpu-check-cpu runs its one command here, without CUDA.
+## parts); gpu-check-cpu runs its calls here, without CUDA (the first starts the library build).
 gpu-bundle: tools models fixtures
 	@scripts/gpu-bundle.sh
 
 gpu-check-cpu: gpu-bundle
-	@scripts/gpu-check.sh --cpu
+	@scripts/gpu-start.sh --cpu && scripts/gpu-check.sh --cpu
 
 ## Benchmarks print numbers; they never fail on them.
 bench: tools models corpus build

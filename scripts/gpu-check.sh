@@ -7,11 +7,12 @@
 #      checking that it loads them;
 #   3. correctness: the first line at each fixed cursor with all layers offloaded and with none,
 #      against the CPU build's answers computed when the bundle was made;
-#   4. `splice bench latency` and `bench edits` (PIE, prefix, none) with all layers and with none,
-#      on the default model and on random-weight models of Qwen2.5-Coder 1.5B's and 7B's shapes
-#      (scripts/qwen_shapes.py), with the GPU memory in use sampled during each run;
+#   4. `splice bench latency` and `bench edits` (PIE, prefix, none) with all layers offloaded, on
+#      the default model and on random-weight models of Qwen2.5-Coder 1.5B's and 7B's shapes
+#      (scripts/gpu-shapes.sh), with the GPU memory in use sampled during each run;
 #   5. the PIE test (KL of PIE against a full re-encode) on the GPU;
-# and writes gpu-check.json (every number, rewritten after each step) and gpu-check.log into $OUT
+#   6. the benches of step 4 with no layers offloaded (on the GPU machine the 7B's are left out);
+# and writes gpu-check.json (every number, rewritten after each result) and gpu-check.log into $OUT
 # (else .gpu/out). On the GPU no run starts after DEADLINE_S seconds (default 500: a GPU machine's
 # command may take 10 minutes) and each stops after RUN_LIMIT_S (default 150); skipped runs say so.
 #
@@ -49,12 +50,6 @@ if [ "$mode" != gpu ]; then
   RUN_LIMIT_S=${RUN_LIMIT_S:-1800}
 fi
 deadline=$((started + ${DEADLINE_S:-500}))
-# numpy comes with the GPU machine's Python; here, the test fixtures' venv has it (`make test`).
-python=python3
-if ! python3 -c 'import numpy' 2>/dev/null && [ -x "$(splice_cache_dir)/venv/bin/python" ]; then
-  python="$(splice_cache_dir)/venv/bin/python"
-fi
-
 # gpu-check.json from the results so far.
 write_report() {
   python3 - "$results" "$mode" "$started" "$(date +%s)" >"$out/gpu-check.json" <<'PY'
@@ -69,7 +64,11 @@ PY
 }
 step() { write_report; say "$*"; echo "== $*" >>"$log"; }
 # record KEY JSON: one result for gpu-check.json.
-record() { python3 -c 'import json,sys; print(json.dumps({"key": sys.argv[1], "value": json.loads(sys.argv[2])}))' "$1" "$2" >>"$results"; }
+# The report is rewritten after each result, so that a run cut short returns all it measured.
+record() {
+  python3 -c 'import json,sys; print(json.dumps({"key": sys.argv[1], "value": json.loads(sys.argv[2])}))' "$1" "$2" >>"$results"
+  write_report
+}
 past_deadline() { [ "$(date +%s)" -ge "$deadline" ]; }
 
 # run_sampled NAME COMMAND…: runs COMMAND with stdout to $work/NAME.json, sampling the GPU memory
@@ -100,6 +99,7 @@ samples = [int(x) for x in open(peak).read().split() if x.strip().isdigit()]
 print(json.dumps({"key": name, "value": {"exit": int(status), "wallS": round(float(t1) - float(t0), 1),
       "gpuMemoryMiBPeak": max(samples) if samples else None, "result": value}}))
 PY
+  write_report
 }
 
 step "1. the bundle and the model parts"
@@ -133,12 +133,12 @@ splice="$work/splice"
 gzip -dc "$bundle/splice.gz" >"$splice" && chmod +x "$splice"
 gzip -dc "$bundle/pie-test.gz" >"$work/pie-test" && chmod +x "$work/pie-test"
 case $mode in
-  gpu) libs=$("$here/gpu-libs.sh" "$bundle" "$work/llama" 2>>"$log") || die "the CUDA build failed (see $log)" ;;
-  cpu) libs=$("$here/gpu-libs.sh" --cpu "$bundle" "$work/llama" 2>>"$log") || die "the CPU build failed (see $log)" ;;
+  gpu) libs=$(bash "$here/gpu-libs.sh" "$bundle" "$work/llama" 2>>"$log") || die "the CUDA build failed (see $log)" ;;
+  cpu) libs=$(bash "$here/gpu-libs.sh" --cpu "$bundle" "$work/llama" 2>>"$log") || die "the CPU build failed (see $log)" ;;
   smoke)
     # Configure only: proves the bundled sources are complete for a build. The binary is the
     # normal, statically linked one.
-    "$here/gpu-libs.sh" --configure-only "$bundle" "$work/llama-configure" 2>>"$log" \
+    bash "$here/gpu-libs.sh" --configure-only "$bundle" "$work/llama-configure" 2>>"$log" \
       || die "the bundled llama.cpp sources do not configure (see $log)"
     libs="$work/no-libraries"
     mkdir -p "$libs"
@@ -166,7 +166,7 @@ rm -rf "$cursors" && cp -r "$bundle/cursors" "$cursors"
 case $mode in cpu) keep=4 ;; smoke) keep=2 ;; *) keep=1000 ;; esac
 head -n "$keep" "$bundle/cursors/cursors.tsv" >"$cursors/cursors.tsv"
 for layers in 999 0; do
-  "$here/gpu-answers.sh" "$splice" "$gemma" "$cursors" "$layers" >"$work/answers-$layers.jsonl" 2>>"$log"
+  bash "$here/gpu-answers.sh" "$splice" "$gemma" "$cursors" "$layers" >"$work/answers-$layers.jsonl" 2>>"$log"
 done
 record correctness "$(python3 - "$bundle/cpu-answers.jsonl" "$work/answers-999.jsonl" "$work/answers-0.jsonl" <<'PY'
 import json, sys
@@ -184,7 +184,7 @@ print(json.dumps({"cursors": len(rows), "allLayersEqualCpuBuild": sum(r["allLaye
 PY
 )"
 
-step "4. bench latency and bench edits, all layers against none"
+step "4. bench latency and bench edits with all layers offloaded"
 case $mode in gpu) shapes=(1.5b 7b) ;; *) shapes=(tiny) ;; esac
 small=()
 [ "$mode" != gpu ] && small=(--ctx 1024 --max-tokens 16)
@@ -198,21 +198,16 @@ bench() { # NAME MODEL LAYERS KINDS…
 }
 kinds=(latency edits)
 [ "$mode" = smoke ] && kinds=(latency)
+# What only the GPU can show comes first: on the GPU machine the runs without it (step 6) are the
+# ones the deadline cuts. The synthetic models are usually made already (scripts/gpu-start.sh).
 bench default "$gemma" 999 "${kinds[@]}"
-bench default "$gemma" 0 "${kinds[@]}"
-"$python" -m pip install -q --no-index --no-deps --target "$work/site" "$bundle"/gguf-*.whl >>"$log" 2>&1
 for shape in "${shapes[@]}"; do
   past_deadline && break
-  if [ ! -f "$work/qwen-$shape.gguf" ]; then
-    PYTHONPATH="$work/site" "$python" "$here/qwen_shapes.py" "$shape" "$bundle/ggml-vocab-qwen2.gguf" \
-      "$work/qwen-$shape.gguf.tmp" 2>>"$log" && mv "$work/qwen-$shape.gguf.tmp" "$work/qwen-$shape.gguf"
+  if ! bash "$here/gpu-shapes.sh" "$bundle" "$work" "$shape" 2>>"$log"; then
+    record "qwen-$shape" '"could not be made (see gpu-check.log)"'
+    continue
   fi
   bench "qwen-$shape" "$work/qwen-$shape.gguf" 999 "${kinds[@]}"
-  # On the CPU alone the 1.5B shape's cold prompts take most of a minute and the 7B's minutes:
-  # only the latency bench of the 1.5B shape runs without the GPU.
-  if [ "$mode" != gpu ] || [ "$shape" = 1.5b ]; then
-    bench "qwen-$shape" "$work/qwen-$shape.gguf" 0 latency
-  fi
 done
 
 step "5. the PIE test (KL against a full re-encode)"
@@ -227,6 +222,16 @@ else
 fi
 cat "$work/pie.txt" >>"$log"
 record pie "$(python3 -c 'import json,sys; print(json.dumps({"exit": int(sys.argv[1]), "lines": [l for l in open(sys.argv[2]).read().splitlines() if "KL" in l or "test result" in l or "skipped" in l or ": test" in l]}))' "$pie_status" "$work/pie.txt")"
+
+step "6. the same benches with no layers offloaded"
+bench default "$gemma" 0 "${kinds[@]}"
+# On the CPU alone the 1.5B shape's cold prompts take most of a minute and the 7B's minutes:
+# only the latency bench of the 1.5B shape runs without the GPU.
+for shape in "${shapes[@]}"; do
+  if [ -f "$work/qwen-$shape.gguf" ] && { [ "$mode" != gpu ] || [ "$shape" = 1.5b ]; }; then
+    bench "qwen-$shape" "$work/qwen-$shape.gguf" 0 latency
+  fi
+done
 
 write_report
 say "wrote $out/gpu-check.json and $out/gpu-check.log ($(($(date +%s) - started)) s)"
