@@ -278,6 +278,10 @@ fn auto_retrieves_while_a_name_from_another_file_is_typed_and_not_for_local_code
     assert!(text.contains("icate_invoice_totals"), "{text:?}");
     let status = client.call_ok("splice/status", json!({}));
     assert!(status["last"]["contextTokens"].as_u64().unwrap() > 0, "{status}");
+    // The decision (syntax read and index search) is timed apart, as a part of the preparation.
+    let (decision, prepare) =
+        (status["last"]["decisionMs"].as_f64().unwrap(), status["last"]["prepareMs"].as_f64().unwrap());
+    assert!(decision > 0.0 && decision <= prepare, "{status}");
     // Code that uses only its own names: no snippets in the prompt.
     let local = "def area(width, height):\n    result = width * height\n    return res";
     suggestion(&mut client, &root.join("geometry.py"), local);

@@ -265,6 +265,9 @@ pub struct CompletionStats {
     /// Milliseconds the caller spent before submitting the request (the prompt window, the
     /// retrieval gate and search); 0 when the caller does not measure it.
     pub prepare_ms: f64,
+    /// Milliseconds of `prepare_ms` that the retrieval decision took (the gate: its reading of
+    /// the syntax near the cursor and its index search); 0 when the caller does not measure it.
+    pub decision_ms: f64,
     /// Prompt tokens of the repository context block (0 without one).
     pub context_tokens: usize,
     /// Snippets in the repository context block.

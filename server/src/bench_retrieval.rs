@@ -59,6 +59,8 @@ pub struct Answer {
     pub round_trip_ms: Option<f64>,
     /// The request's preparation before the model: prompt window, retrieval decision, shape.
     pub prepare_ms: f64,
+    /// The retrieval decision's part of `prepare_ms`: the gate's syntax reading and search.
+    pub decision_ms: f64,
     /// The retrieval details for `--json`.
     pub retrieval: Value,
     /// What the syntax check did (`report::check_json`), `null` without one.
@@ -77,6 +79,7 @@ struct Tally {
     round_trip_ms: Option<f64>,
     context_tokens: usize,
     prepare_ms: Vec<f64>,
+    decision_ms: Vec<f64>,
     count: usize,
 }
 
@@ -113,6 +116,7 @@ impl Tally {
         }
         self.context_tokens += answer.context_tokens;
         self.prepare_ms.push(answer.prepare_ms);
+        self.decision_ms.push(answer.decision_ms);
     }
 }
 
@@ -233,6 +237,7 @@ fn run_set(
                         "retrieval": answer.retrieval,
                         "totalMs": round(answer.total_ms),
                         "prepareMs": answer.prepare_ms,
+                        "decisionMs": answer.decision_ms,
                         "roundTripMs": answer.round_trip_ms.map(round),
                     }));
                 }
@@ -281,6 +286,7 @@ fn in_process(
                 context_tokens: done.stats.context_tokens,
                 round_trip_ms: None,
                 prepare_ms,
+                decision_ms: prepared.decision_ms,
                 retrieval: crate::report::retrieval_json(&prepared.retrieval, &done.stats),
                 check: done.stats.check.as_ref().map_or(Value::Null, crate::report::check_json),
             });
@@ -309,7 +315,7 @@ pub fn mode_name(mode: Retrieval) -> String {
 /// One mode's summary line, as JSON.
 fn summary(mode: Retrieval, t: &Tally) -> Value {
     let n = t.count.max(1) as f64;
-    let decision = |q| quantile(&t.prepare_ms, q).map(|ms| (ms * 100.0).round() / 100.0);
+    let ms = |times: &[f64], q| quantile(times, q).map(|ms| (ms * 100.0).round() / 100.0);
     json!({
         "mode": mode_name(mode),
         "tasks": t.count,
@@ -321,8 +327,10 @@ fn summary(mode: Retrieval, t: &Tally) -> Value {
         "meanFirstTokenMs": round(t.first_token_ms / n),
         "meanTotalMs": round(t.total_ms / n),
         "meanRoundTripMs": t.round_trip_ms.map(|ms| round(ms / n)),
-        "prepareMsMedian": decision(0.5),
-        "prepareMsP95": decision(0.95),
+        "prepareMsMedian": ms(&t.prepare_ms, 0.5),
+        "prepareMsP95": ms(&t.prepare_ms, 0.95),
+        "decisionMsMedian": ms(&t.decision_ms, 0.5),
+        "decisionMsP95": ms(&t.decision_ms, 0.95),
     })
 }
 
@@ -351,11 +359,11 @@ fn print(runs: &[LanguageRun], through: Through, as_json: bool) {
             print_gate(language, run.chunking.as_ref());
             continue;
         }
-        println!("| mode | tasks | exact match % | edit similarity % | retrieved % | mean context tokens | mean first-token ms | mean total ms | mean round trip ms | prepare ms p50 / p95 |");
-        println!("|---|---|---|---|---|---|---|---|---|---|");
+        println!("| mode | tasks | exact match % | edit similarity % | retrieved % | mean context tokens | mean first-token ms | mean total ms | mean round trip ms | prepare ms p50 / p95 | of which the decision: ms p50 / p95 |");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|");
         for s in language["summary"].as_array().into_iter().flatten() {
             println!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} / {} |",
                 s["mode"].as_str().unwrap_or_default(),
                 s["tasks"],
                 s["exactMatch"],
@@ -367,6 +375,8 @@ fn print(runs: &[LanguageRun], through: Through, as_json: bool) {
                 cell(&s["meanRoundTripMs"]),
                 cell(&s["prepareMsMedian"]),
                 cell(&s["prepareMsP95"]),
+                cell(&s["decisionMsMedian"]),
+                cell(&s["decisionMsP95"]),
             );
         }
         if let Some(chunking) = &run.chunking {

@@ -136,6 +136,7 @@ fn ask(session: &mut LspSession, uri: &str, task: &Task) -> anyhow::Result<Answe
         context_tokens,
         round_trip_ms: Some(round_trip_ms),
         prepare_ms: last["prepareMs"].as_f64().unwrap_or(0.0),
+        decision_ms: last["decisionMs"].as_f64().unwrap_or(0.0),
         retrieval: json!({
             "retrieved": context_tokens > 0,
             "contextTokens": context_tokens,

@@ -71,6 +71,8 @@ pub struct Prepared {
     /// Whether the retriever offered repository context for it, and why (not); the engine's
     /// [`ContextVerdict`](splice_model::ContextVerdict) says whether the prompt used it.
     pub retrieval: RetrievalDecision,
+    /// Milliseconds the retrieval decision took, of the whole preparation.
+    pub decision_ms: f64,
 }
 
 /// Builds the engine request for the cursor at byte offset `cursor` of `text`.
@@ -109,7 +111,9 @@ pub fn prepare(
         above,
         below,
     };
+    let decided = std::time::Instant::now();
     let retrieval = workspace.retrieve(&query);
+    let decision_ms = decided.elapsed().as_secs_f64() * 1000.0;
     match &retrieval {
         RetrievalDecision::Skip { reason } => tracing::debug!("no retrieval: {reason}"),
         RetrievalDecision::Retrieve { snippets, reason, .. } => {
@@ -131,7 +135,7 @@ pub fn prepare(
         context: workspace.context_for(&retrieval, path),
         check,
     };
-    Ok(Prepared { request, retrieval })
+    Ok(Prepared { request, retrieval, decision_ms })
 }
 
 /// The suggestion to show for `completion`, or `None` when there is nothing worth showing.

@@ -72,6 +72,7 @@ pub fn stats_json(stats: &CompletionStats) -> Value {
         "totalMs": round(stats.total_ms),
         "engineMs": stats.engine_ms.map(round),
         "prepareMs": (stats.prepare_ms * 1000.0).round() / 1000.0,
+        "decisionMs": (stats.decision_ms * 1000.0).round() / 1000.0,
         "generationTokensPerSecond": stats.generation_tokens_per_second().map(round),
         "contextTokens": stats.context_tokens,
         "contextFiles": stats.context_files,

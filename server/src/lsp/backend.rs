@@ -355,6 +355,7 @@ impl Backend {
             }
         };
         let window = Window::of(&prepared.request);
+        let decision_ms = prepared.decision_ms;
         // A released request that was already generating finishes into `recent`: wait for it.
         let pending = self.pending.get(uri).map(|entry| entry.ended.clone());
         if let Some(mut pending) = pending {
@@ -374,6 +375,7 @@ impl Backend {
         };
         let mut done = done;
         done.stats.prepare_ms = prepare_ms;
+        done.stats.decision_ms = decision_ms;
         let stats = &done.stats;
         tracing::info!(
             uri = uri.as_str(),
@@ -383,6 +385,7 @@ impl Backend {
             encoded = stats.encoded_tokens,
             generated = stats.generated_tokens,
             prepare_us = (prepare_ms * 1000.0) as u64,
+            decision_us = (decision_ms * 1000.0) as u64,
             first_token_ms = stats.first_token_ms as u64,
             total_ms = stats.total_ms as u64,
             shown = text.is_some(),
