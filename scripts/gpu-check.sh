@@ -50,6 +50,10 @@ if [ "$mode" != gpu ]; then
   RUN_LIMIT_S=${RUN_LIMIT_S:-1800}
 fi
 deadline=$((started + ${DEADLINE_S:-500}))
+# The Python with numpy for the synthetic models (gpu-shapes.sh), found before step 1 moves the
+# cache folder for the PIE test.
+GPU_PYTHON=$(numpy_python)
+export GPU_PYTHON
 # gpu-check.json from the results so far.
 write_report() {
   python3 - "$results" "$mode" "$started" "$(date +%s)" >"$out/gpu-check.json" <<'PY'
@@ -242,6 +246,7 @@ if [ "$mode" != gpu ]; then
 import json, sys
 report = json.load(open(sys.argv[1]))
 broken = [k for k, v in report.items() if isinstance(v, dict) and "exit" in v and (v["exit"] != 0 or v.get("result") is None and "wallS" in v)]
+broken += [k for k, v in report.items() if isinstance(v, str) and v.startswith("could not")]
 c = report["correctness"]
 if c["allLayersEqualCpuBuild"] != c["cursors"] or c["noLayersEqualCpuBuild"] != c["cursors"] or c["cursors"] == 0:
     broken.append("correctness")

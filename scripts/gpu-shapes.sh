@@ -11,11 +11,9 @@ source "$here/lib.sh"
 bundle=$1 work=$2
 shift 2
 mkdir -p "$work"
-# numpy comes with the GPU machine's Python; here, the test fixtures' venv has it (`make test`).
-python=python3
-if ! python3 -c 'import numpy' 2>/dev/null && [ -x "$(splice_cache_dir)/venv/bin/python" ]; then
-  python="$(splice_cache_dir)/venv/bin/python"
-fi
+# GPU_PYTHON: set by gpu-check.sh, which moves XDG_CACHE_HOME (and so the venv's folder) for
+# the PIE test before it asks for a shape.
+python=${GPU_PYTHON:-$(numpy_python)}
 site="$work/site"
 (
   flock 9

@@ -75,3 +75,13 @@ llama_cpp_flags() {
     sed -n 's/^CXXFLAGS_x86_64_unknown_linux_gnu = "\(.*\)"$/\1/p' "$root/.cargo/config.toml"
   fi
 }
+
+# Prints a Python that has numpy: python3 where it does (the GPU machine's), else the test
+# fixtures' venv (`make test` makes it), else python3 (which will then say numpy is missing).
+numpy_python() {
+  if ! python3 -c 'import numpy' 2>/dev/null && [ -x "$(splice_cache_dir)/venv/bin/python" ]; then
+    echo "$(splice_cache_dir)/venv/bin/python"
+  else
+    echo python3
+  fi
+}
