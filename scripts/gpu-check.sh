@@ -92,23 +92,22 @@ run_sampled() {
   t0=$(date +%s.%N)
   timeout "${RUN_LIMIT_S:-150}" "$@" >"$work/$name.json" 2>>"$log" || status=$?
   if [ -n "$sampler" ]; then kill "$sampler" 2>/dev/null || true; fi
-  python3 - "$name" "$work/$name.json" "$peak" "$status" "$t0" "$(date +%s.%N)" >>"$results" <<'PY'
+  record "$name" "$(python3 - "$work/$name.json" "$peak" "$status" "$t0" "$(date +%s.%N)" <<'PY'
 import json, sys
-name, path, peak, status, t0, t1 = sys.argv[1:]
+path, peak, status, t0, t1 = sys.argv[1:]
 try:
     value = json.load(open(path))
 except Exception:
     value = None
 samples = [int(x) for x in open(peak).read().split() if x.strip().isdigit()]
-print(json.dumps({"key": name, "value": {"exit": int(status), "wallS": round(float(t1) - float(t0), 1),
-      "gpuMemoryMiBPeak": max(samples) if samples else None, "result": value}}))
+print(json.dumps({"exit": int(status), "wallS": round(float(t1) - float(t0), 1),
+      "gpuMemoryMiBPeak": max(samples) if samples else None, "result": value}))
 PY
-  write_report
+)"
 }
 
 step "1. the bundle and the model parts"
-[ -d "$bundle" ] || die "no bundle in $bundle: run scripts/gpu-bundle.sh first (and carry .gpu/bundle)"
-(cd "$bundle" && sha256sum --quiet -c SHA256SUMS) >>"$log" 2>&1 || die "the bundle is damaged (sha256)"
+check_bundle "$bundle"
 models="$work/models"
 mkdir -p "$models"
 while read -r sha name; do
@@ -208,7 +207,7 @@ bench default "$gemma" 999 "${kinds[@]}"
 for shape in "${shapes[@]}"; do
   past_deadline && break
   if ! bash "$here/gpu-shapes.sh" "$bundle" "$work" "$shape" 2>>"$log"; then
-    record "qwen-$shape" '"could not be made (see gpu-check.log)"'
+    record "qwen-$shape" '{"exit": 1, "error": "could not be made (see gpu-check.log)"}'
     continue
   fi
   bench "qwen-$shape" "$work/qwen-$shape.gguf" 999 "${kinds[@]}"
@@ -246,7 +245,6 @@ if [ "$mode" != gpu ]; then
 import json, sys
 report = json.load(open(sys.argv[1]))
 broken = [k for k, v in report.items() if isinstance(v, dict) and "exit" in v and (v["exit"] != 0 or v.get("result") is None and "wallS" in v)]
-broken += [k for k, v in report.items() if isinstance(v, str) and v.startswith("could not")]
 c = report["correctness"]
 if c["allLayersEqualCpuBuild"] != c["cursors"] or c["noLayersEqualCpuBuild"] != c["cursors"] or c["cursors"] == 0:
     broken.append("correctness")

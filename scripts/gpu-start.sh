@@ -16,8 +16,7 @@ bundle="$root/.gpu/bundle"
 work="${GPU_CHECK_WORK:-$root/.gpu/work}"
 libs_flag=() shapes=(1.5b 7b)
 [ "${1:-}" = "--cpu" ] && libs_flag=(--cpu) shapes=(tiny)
-[ -d "$bundle" ] || die "no bundle in $bundle: carry .gpu/bundle (scripts/gpu-bundle.sh makes it)"
-(cd "$bundle" && sha256sum --quiet -c SHA256SUMS) || die "the bundle is damaged (sha256)"
+check_bundle "$bundle"
 mkdir -p "$work"
 setsid nohup bash "$here/gpu-libs.sh" "${libs_flag[@]}" "$bundle" "$work/llama" >"$work/libs.log" 2>&1 </dev/null &
 setsid nohup bash "$here/gpu-shapes.sh" "$bundle" "$work" "${shapes[@]}" >"$work/shapes.log" 2>&1 </dev/null &

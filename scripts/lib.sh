@@ -85,3 +85,9 @@ numpy_python() {
     echo python3
   fi
 }
+
+# check_bundle DIR: a GPU bundle (scripts/gpu-bundle.sh) is there and every file matches its sha256.
+check_bundle() {
+  [ -d "$1" ] || die "no bundle in $1: carry .gpu/bundle (scripts/gpu-bundle.sh makes it)"
+  (cd "$1" && sha256sum --quiet -c SHA256SUMS) || die "the bundle is damaged (sha256)"
+}
