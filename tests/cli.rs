@@ -283,3 +283,23 @@ fn where_the_model_is_unsure_the_code_below_scores_the_candidate_lines() {
     assert!(candidates[0]["belowLogprob"].is_null(), "{check}");
     assert_eq!((check["belowScoredTokens"].as_u64(), check["alternativeTokens"].as_u64()), (Some(0), Some(0)));
 }
+
+#[test]
+fn indentation_is_kept_as_the_tokenizer_spelled_it_and_a_partial_word_is_healed() {
+    // Gemma writes indentation as a token of its own before a word: nothing is left out of the
+    // prompt, only a wider blank is refused (`healedText` ""); a partial word is re-spelled.
+    let (path, line, col) = indented_empty_line("cli-healing", "python/inventory.py", 33);
+    let ask = |line: u32, col: u32| -> Value {
+        let (line, col) = (line.to_string(), col.to_string());
+        let output = splice(&["complete", path.to_str().unwrap(), "--line", &line, "--col", &col, "--json"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_str(&stdout(&output)).unwrap()
+    };
+    let indented = ask(line, col);
+    assert_eq!(indented["timings"]["healedText"], "", "{}", indented["timings"]);
+    assert!(!indented["raw"].as_str().unwrap().starts_with([' ', '\t']), "{}", indented["raw"]);
+    // Line 36 is `        item = self.find(name)`: the cursor after `item = self.fi`.
+    let word = ask(36, 23);
+    let healed = word["timings"]["healedText"].as_str().expect("a partial word is healed");
+    assert!(!healed.is_empty() && "self.fi".ends_with(healed), "{healed:?}");
+}

@@ -282,6 +282,10 @@ pub struct CompletionStats {
     pub accepted_draft_tokens: usize,
     /// What checking the suggestion did, when the request asked for it.
     pub check: Option<CheckStats>,
+    /// Token healing: the prompt text left out for the first generated tokens to spell again
+    /// (empty: nothing left out, only a wider blank refused after the prompt's trailing blanks);
+    /// `None` when the prompt was not healed.
+    pub healed_text: Option<String>,
 }
 
 /// Whether a request's repository context was used, and why.

@@ -35,6 +35,12 @@ impl Healing {
         (blank || last.is_alphanumeric() || last == '_').then(|| Healing { remaining: dropped.to_vec(), blank })
     }
 
+    /// No text to re-spell, only the rule that follows blanks: the first generated token may not
+    /// start with another blank (the prompt ends in blanks the tokenizer keeps apart from words).
+    pub(crate) fn after_blank() -> Healing {
+        Healing { remaining: Vec::new(), blank: true }
+    }
+
     /// The text still to be re-spelled (at the start: the dropped text).
     pub(crate) fn remaining(&self) -> &[u8] {
         &self.remaining
@@ -105,6 +111,15 @@ mod tests {
         assert_eq!(healing.consume(b" q"), (&b""[..], false));
         assert!(healing.allows(b"uantity") && !healing.allows(b"q"));
         assert_eq!(healing.consume(b"uantity"), (&b"antity"[..], true));
+    }
+
+    #[test]
+    fn after_kept_blanks_only_a_wider_blank_is_refused() {
+        let mut healing = Healing::after_blank();
+        assert!(healing.allows(b"if") && healing.allows(b"return x"));
+        assert!(!healing.allows(b"    ") && !healing.allows(b" if") && !healing.allows(b"\tx"));
+        assert!(!healing.allows(b""));
+        assert_eq!(healing.consume(b"if"), (&b"if"[..], true), "the whole token is shown, and healing ends");
     }
 
     #[test]

@@ -209,6 +209,7 @@ impl<'m> Worker<'m> {
         let scores_below = request.check.as_ref().is_some_and(|check| self.may_score_below(check));
         let (generated_from, (text, stop, branches)) = loop {
             let healing = prompt.healing.take();
+            stats.healed_text = healing.as_ref().map(|h| String::from_utf8_lossy(h.remaining()).into_owned());
             let generated_from = GenerationStart {
                 cell: self.documents.sequence(slot).tokens().len(),
                 healed: healing
@@ -662,9 +663,16 @@ impl<'m> Worker<'m> {
                 let body = p.strip_prefix(' ').unwrap_or(p);
                 !body.is_empty() && body.chars().all(|c| c.is_alphanumeric() || c == '_')
             });
-            // Trailing blanks (`return ┃`) are healed too: the model writes ` a`, not ` ` + `a`.
+            // Trailing blanks (`return ┃`) are healed too where the tokenizer writes them joined to
+            // the word after them (` a`, not ` ` + `a`). Where it writes them as a token of their
+            // own (Gemma's indentation), the prompt is already spelled as the model reads it, and
+            // re-spelling it would let the first step split the indentation (8 + 4 spaces for 12)
+            // into tokens the model never saw there; only a wider blank must not follow.
             let blank = count == 0 && !piece.is_empty() && piece.iter().all(|b| *b == b' ' || *b == b'\t');
             if blank {
+                if !self.blank_joins_next_word(piece) {
+                    return text.as_bytes().ends_with(piece).then(Healing::after_blank);
+                }
                 dropped.extend_from_slice(piece);
                 count = 1;
                 break;
@@ -684,6 +692,18 @@ impl<'m> Worker<'m> {
         let healing = Healing::for_dropped_piece(&dropped)?;
         prefix.truncate(prefix.len() - count);
         Some(healing)
+    }
+
+    /// Whether the tokenizer joins the blank `piece` to a word written after it (`␣if` as one
+    /// token, as GPT-style vocabularies do), probed with a few words code starts lines with.
+    fn blank_joins_next_word(&self, piece: &[u8]) -> bool {
+        let vocab = self.model.vocab();
+        ["if", "return", "x", "self", "_"].iter().any(|word| {
+            let mut probe = piece.to_vec();
+            probe.extend_from_slice(word.as_bytes());
+            let tokens = vocab.tokenize(&probe, false, false);
+            tokens.first().and_then(|t| self.pieces.get(t.0 as usize)).map(Vec::as_slice) != Some(piece)
+        })
     }
 
     /// Generates from the logits the prompt left in the batch until a stop rule, the budget, a

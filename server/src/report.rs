@@ -81,6 +81,7 @@ pub fn stats_json(stats: &CompletionStats) -> Value {
         "draftTokens": stats.draft_tokens,
         "acceptedDraftTokens": stats.accepted_draft_tokens,
         "check": stats.check.as_ref().map(check_json),
+        "healedText": stats.healed_text,
     })
 }
 
