@@ -4,7 +4,7 @@
 //! divergence; the noise floor is a full re-encode with different batch sizes (RoPE at large
 //! positions is not bit-exact, so two correct encodings already differ a little).
 
-use splice_e2e::logits::{argmax, kl};
+use splice_e2e::logits::{argmax, kl, softmax};
 use splice_e2e::{gemma, smollm2};
 use splice_model::shape::SuggestionShape;
 use splice_model::{CacheType, CancelToken, CompletionRequest, Engine, EngineConfig, ReuseMode, SamplingConfig};
@@ -12,6 +12,11 @@ use std::path::Path;
 use std::time::Duration;
 
 const SOURCE: &str = include_str!("../../tests/fixtures/python/inventory.py");
+
+/// How far below the reference's top token the repaired top token may be rated: two full
+/// re-encodes with different batch sizes move the gap between Gemma's two best by about 0.035
+/// at this test's prompt.
+const NEAR_TIE: f64 = 0.05;
 
 fn engine(model: &Path, reuse: ReuseMode, batch_tokens: u32) -> Engine {
     let mut config = EngineConfig::new(model);
@@ -112,7 +117,19 @@ fn after_repair_pie_matches_a_full_re_encode() {
             "{}: KL noise {noise:.2e}, PIE before repair {kl_stale:.2e}, after repair {kl_repaired:.2e}",
             model.display()
         );
-        assert_eq!(argmax(&repaired), argmax(&reference), "{}", model.display());
+        // The prompt ends in the typed indentation, so the next token starts a statement: where
+        // the reference's two best are a near tie, two correct encodings (batch sizes 512 and
+        // 37) already differ by a few points of probability between them, and the repaired top
+        // token must be one the reference rates within that of its own top.
+        let (best, chosen) = (argmax(&reference), argmax(&repaired));
+        let p = softmax(&reference);
+        assert!(
+            chosen == best || p[best] - p[chosen] <= NEAR_TIE,
+            "{}: the reference's top {best} (p {:.3}), the repaired top {chosen} (p {:.3})",
+            model.display(),
+            p[best],
+            p[chosen]
+        );
         assert!(
             kl_repaired <= (3.0 * noise).max(5e-3),
             "{}: KL {kl_repaired:.2e} vs noise {noise:.2e}",
