@@ -289,12 +289,7 @@ fn indentation_is_kept_as_the_tokenizer_spelled_it_and_a_partial_word_is_healed(
     // Gemma writes indentation as a token of its own before a word: nothing is left out of the
     // prompt, only a wider blank is refused (`healedText` ""); a partial word is re-spelled.
     let (path, line, col) = indented_empty_line("cli-healing", "python/inventory.py", 33);
-    let ask = |line: u32, col: u32| -> Value {
-        let (line, col) = (line.to_string(), col.to_string());
-        let output = splice(&["complete", path.to_str().unwrap(), "--line", &line, "--col", &col, "--json"]);
-        assert!(output.status.success(), "{}", stderr(&output));
-        serde_json::from_str(&stdout(&output)).unwrap()
-    };
+    let ask = |line: u32, col: u32| complete_json(&path, line, col, &[]);
     let indented = ask(line, col);
     assert_eq!(indented["timings"]["healedText"], "", "{}", indented["timings"]);
     assert!(!indented["raw"].as_str().unwrap().starts_with([' ', '\t']), "{}", indented["raw"]);

@@ -212,10 +212,7 @@ impl<'m> Worker<'m> {
             stats.healed_text = healing.as_ref().map(|h| String::from_utf8_lossy(h.remaining()).into_owned());
             let generated_from = GenerationStart {
                 cell: self.documents.sequence(slot).tokens().len(),
-                healed: healing
-                    .as_ref()
-                    .map(|h| String::from_utf8_lossy(h.remaining()).into_owned())
-                    .unwrap_or_default(),
+                healed: stats.healed_text.clone().unwrap_or_default(),
             };
             if scores_below {
                 self.prompt_logits.clear();
