@@ -144,7 +144,9 @@ fn a_model_sure_of_the_first_token_but_unsure_later_in_the_line_gets_the_context
         ..request(AT_THE_BODY, usage.map(context))
     };
     let without = engine.complete_blocking(on("without.py", None)).unwrap();
-    assert!(!without.text.contains("frobnicate"), "the model cannot know the name: {:?}", without.text);
+    // What only the context holds: the helper's name, or its body (the model may inline it).
+    let from_the_context = |text: &str| text.contains("frobnicate_invoice_totals") || text.contains("line.amount");
+    assert!(!from_the_context(&without.text), "the model cannot know the helper: {:?}", without.text);
 
     // Sure of `return`, unsure of what follows: what it wrote goes, the context comes in.
     let usage = ContextUse::IfUncertain { min_probability: 0.5, watch_tokens: FIRST_LINE_WATCH_TOKENS };
@@ -156,10 +158,12 @@ fn a_model_sure_of_the_first_token_but_unsure_later_in_the_line_gets_the_context
     assert!(verdict.used && verdict.reason.contains("of the first line"), "{verdict:?}");
     assert!(watched.stats.discarded_tokens >= 1, "{:?}", watched.stats);
     assert!(watched.stats.context_tokens > 20, "{:?}", watched.stats);
-    assert!(watched.text.contains("frobnicate_invoice_totals"), "{:?}", watched.text);
+    assert!(from_the_context(&watched.text), "{:?}", watched.text);
 
-    // The same line under a threshold it passes everywhere: written once, without the context.
-    let usage = ContextUse::IfUncertain { min_probability: line / 2.0, watch_tokens: FIRST_LINE_WATCH_TOKENS };
+    // The same line under a threshold of 0, which every token passes (the line's probability
+    // above is the first one under 0.5, not the least: a later token may be rated lower still):
+    // written once, without the context.
+    let usage = ContextUse::IfUncertain { min_probability: 0.0, watch_tokens: FIRST_LINE_WATCH_TOKENS };
     let sure = engine.complete_blocking(on("sure.py", Some(usage))).unwrap();
     let verdict = sure.stats.context.clone().unwrap();
     assert!(!verdict.used && verdict.line_probability.is_some(), "{verdict:?}");

@@ -139,7 +139,7 @@ fn after_repair_pie_matches_a_full_re_encode() {
 }
 
 #[test]
-fn pie_without_repair_mostly_agrees_on_the_first_line() {
+fn pie_without_repair_mostly_agrees_on_the_next_token() {
     let model = gemma();
     let pie = engine(&model, ReuseMode::Pie, 512);
     let full = engine(&model, ReuseMode::None, 512);
@@ -149,12 +149,17 @@ fn pie_without_repair_mostly_agrees_on_the_first_line() {
     for _ in 0..total {
         text = edits.apply(&text);
         let prompt = prefix_of(&text);
-        let a = pie.complete_blocking(request(&prompt, 24)).unwrap();
-        let b = full.complete_blocking(request(&prompt, 24)).unwrap();
-        let first_line = |t: &str| t.lines().next().unwrap_or("").trim().to_owned();
-        agree += usize::from(first_line(&a.text) == first_line(&b.text));
+        let stale = pie.prompt_logits_blocking(request(&prompt, 8)).unwrap();
+        let reference = full.prompt_logits_blocking(request(&prompt, 8)).unwrap();
+        // The cursor starts a statement, where the reference's best few are often near a tie
+        // that two correct encodings already break differently (see `NEAR_TIE`): PIE agrees when
+        // it picks the reference's top token or one the reference rates within that of it.
+        let (best, chosen) = (argmax(&reference), argmax(&stale));
+        let p = softmax(&reference);
+        println!("reference top p {:.3}, PIE's top rated {:.3} by the reference", p[best], p[chosen]);
+        agree += usize::from(p[best] - p[chosen] <= NEAR_TIE);
     }
-    println!("PIE (no repair) agrees with a full re-encode on the first line in {agree}/{total} edits");
+    println!("PIE (no repair) agrees with a full re-encode on the next token in {agree}/{total} edits");
     assert!(agree * 3 >= total * 2, "agreement {agree}/{total}");
 }
 
