@@ -87,6 +87,9 @@ pub(crate) struct Worker<'m> {
     pieces: Vec<Vec<u8>>,
     /// The last prompt the latency budget cut, which idle time widens back to its full window.
     widening: Option<Widening>,
+    /// Snippets a cold document's request left out for the latency budget: the next widening
+    /// (idle time) puts them before the document ([`Self::block_over_budget`]).
+    deferred_block: Option<RenderedContext>,
     /// A copy of the prompt's last logits, kept while a request's candidates may be scored
     /// against the code below (generation overwrites the batch's).
     prompt_logits: Vec<f32>,
@@ -171,6 +174,7 @@ impl<'m> Worker<'m> {
             drafts: DraftSources::default(),
             policy: SpeculationPolicy::default(),
             widening: None,
+            deferred_block: None,
             prompt_logits: Vec::new(),
         })
     }
@@ -265,9 +269,11 @@ impl<'m> Worker<'m> {
         stats.reused_tokens = prompt.tokens.len().saturating_sub(stats.encoded_tokens);
         stats.dropped_prefix_tokens = prompt.dropped;
         stats.budget_cut_tokens = prompt.cut;
-        if prompt.cut > 0 {
+        let deferred = self.deferred_block.take();
+        if prompt.cut > 0 || deferred.is_some() {
             let document = DocumentTokens { allowance: Some(WIDEN_CHUNK), ..document.clone() };
-            self.widening = Some(Widening { document, block: prompt.context.clone(), max_tokens });
+            let block = deferred.unwrap_or_else(|| prompt.context.clone());
+            self.widening = Some(Widening { document, block, max_tokens });
         } else if self.widening.as_ref().is_some_and(|w| w.document.key == request.document) {
             self.widening = None;
         }
@@ -320,6 +326,13 @@ impl<'m> Worker<'m> {
         };
         let block = &with.tokens[..with.context_end];
         let block_cached = self.documents.cached(&request.document).is_some_and(|cached| cached.starts_with(block));
+        if let Some(reason) = self.block_over_budget(request, document, &with) {
+            let without = self.prompt_for(document, None, max_tokens);
+            let slot = self.follow_without_block(request, &without, max_tokens, stats)?;
+            stats.context = Some(ContextVerdict::new(false, reason, None));
+            self.deferred_block = Some(with.context);
+            return Ok((without, slot, None));
+        }
         let verdict = match context.usage {
             ContextUse::Always => ContextVerdict::new(true, "used without asking the model".to_owned(), None),
             ContextUse::IfUncertain { min_probability, watch_tokens } => {
@@ -363,10 +376,35 @@ impl<'m> Worker<'m> {
         stats: &mut CompletionStats,
     ) -> Result<usize, EngineError> {
         let had_block = self.documents.block(&request.document).is_some_and(|block| block.files > 0);
-        self.follow_block_change(request, without, had_block, max_tokens, stats)
+        self.follow_block_change(&request.document, without, had_block, max_tokens, &request.cancel, stats)
     }
 
-    /// Brings the document's cache to `prompt` and records the block it begins with (none if it
+    /// Why a cold document's request leaves its snippets out, if it does: under a latency
+    /// budget, a document with no cells cached is cut to what the budget can encode, but the
+    /// snippets would come on top of it uncut (a block of a few hundred tokens takes longer to
+    /// encode than the whole allowance). Then the request goes without them, within the budget,
+    /// and idle time puts them before the document ([`Self::widen_step`]), where the next
+    /// requests find them cached. A warm document's new snippets are encoded as asked.
+    fn block_over_budget(
+        &self,
+        request: &CompletionRequest,
+        document: &DocumentTokens,
+        with: &Prompt,
+    ) -> Option<String> {
+        let allowance = document.allowance?;
+        if self.documents.cached(&request.document).is_some() {
+            return None;
+        }
+        let encode = self.estimated_encode(&request.document, &with.tokens);
+        (encode > allowance).then(|| {
+            format!(
+                "held back: a new document's prompt with them would encode {encode} tokens, more than the latency \
+                 budget allows ({allowance}); idle time adds them"
+            )
+        })
+    }
+
+    /// Brings the cache of document `key` to `prompt` and records the block it begins with (none if it
     /// has none). When the block changed (`block_changed`: one went in or one left), PIE slid the
     /// document's cells across it without re-encoding them, so they still reflect the block they
     /// attended to before; the tokens at the cursor are re-encoded, the rest by the idle repair.
@@ -374,14 +412,15 @@ impl<'m> Worker<'m> {
     /// batch then holds the prompt's last logits.
     fn follow_block_change(
         &mut self,
-        request: &CompletionRequest,
+        key: &str,
         prompt: &Prompt,
         block_changed: bool,
         max_tokens: usize,
+        cancel: &crate::CancelToken,
         stats: &mut CompletionStats,
     ) -> Result<usize, EngineError> {
         let encoded_before = stats.encoded_tokens;
-        let slot = self.follow_into(&request.document, &prompt.tokens, max_tokens, &request.cancel, stats)?;
+        let slot = self.follow_into(key, &prompt.tokens, max_tokens, cancel, stats)?;
         self.documents.set_block(slot, (prompt.context.files > 0).then(|| prompt.context.clone()));
         let encoded_whole =
             stats.encoded_tokens - encoded_before >= prompt.tokens.len() - usize::from(self.bos.is_some());
@@ -404,7 +443,8 @@ impl<'m> Worker<'m> {
         max_tokens: usize,
         stats: &mut CompletionStats,
     ) -> Result<(Prompt, usize), EngineError> {
-        let slot = self.follow_block_change(request, &with, !block_cached, max_tokens, stats)?;
+        let slot =
+            self.follow_block_change(&request.document, &with, !block_cached, max_tokens, &request.cancel, stats)?;
         stats.context_tokens = with.context_end - usize::from(self.bos.is_some());
         stats.context_files = with.context.files;
         stats.context = Some(verdict);
@@ -488,7 +528,13 @@ impl<'m> Worker<'m> {
         }
         let Some(widening) = self.widening.take() else { return Ok(false) };
         let prompt = self.prompt_with_block(&widening.document, widening.block.clone(), widening.max_tokens);
-        self.follow(&widening.document.key, &prompt.tokens, widening.max_tokens, &crate::CancelToken::new())?;
+        // Snippets a cold request left out go in with the first step, as a request's would.
+        let key = &widening.document.key;
+        let cached_block = self.documents.block(key).map(|block| &block.tokens);
+        let block_changed = cached_block != (prompt.context.files > 0).then_some(&prompt.context.tokens);
+        let mut stats = CompletionStats::default();
+        let cancel = crate::CancelToken::new();
+        self.follow_block_change(key, &prompt, block_changed, widening.max_tokens, &cancel, &mut stats)?;
         if prompt.cut > 0 {
             self.widening = Some(widening);
         }

@@ -6,7 +6,9 @@
 use splice_e2e::gemma;
 use splice_e2e::logits::{argmax, kl};
 use splice_model::shape::SuggestionShape;
-use splice_model::{CancelToken, CompletionRequest, Engine, EngineConfig, SamplingConfig};
+use splice_model::{
+    CancelToken, CompletionRequest, ContextFile, ContextUse, Engine, EngineConfig, RepoContext, SamplingConfig,
+};
 use std::time::Duration;
 
 /// A real Python file of this repository, long enough to be cut (~1,100 tokens).
@@ -36,6 +38,19 @@ fn request(prefix: &str) -> CompletionRequest {
         cancel: CancelToken::new(),
         context: None,
         check: None,
+    }
+}
+
+/// Snippets of another file, asked for with every request.
+fn snippets() -> RepoContext {
+    let text = "def infill_request(prefix, suffix):\n    return {\"input_prefix\": prefix, \"input_suffix\": suffix}\n";
+    RepoContext {
+        repo_name: Some("splice".to_owned()),
+        files: vec![ContextFile { path: "bench/infill.py".to_owned(), text: text.to_owned() }],
+        current_path: Some("bench/peer_llama_server.py".to_owned()),
+        comment: "#".to_owned(),
+        max_tokens: 256,
+        usage: ContextUse::Always,
     }
 }
 
@@ -93,4 +108,38 @@ fn a_cold_prompt_is_cut_to_the_budget_and_widened_back_when_idle() {
     let first_word =
         |text: &str| text.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or("").to_owned();
     assert_eq!(first_word(&widened.text), first_word(&reference.text), "{:?} / {:?}", widened.text, reference.text);
+}
+
+#[test]
+fn snippets_a_cold_prompt_cannot_pay_for_are_added_when_idle() {
+    let prefix = prefix_at_line_from_end(12);
+    let with_snippets = |prefix: &str| CompletionRequest { context: Some(snippets()), ..request(prefix) };
+    let budgeted = engine(Some(Duration::from_millis(1)));
+    let cold = budgeted.complete_blocking(with_snippets(&prefix)).unwrap();
+    let verdict = cold.stats.context.clone().expect("a verdict on the snippets");
+    assert!(!verdict.used && verdict.reason.contains("held back"), "{verdict:?}");
+    assert_eq!(cold.stats.context_tokens, 0, "{:?}", cold.stats);
+    assert!(cold.stats.budget_cut_tokens > 700, "the document is cut as without snippets: {:?}", cold.stats);
+    assert_eq!(cold.stats.encoded_tokens, cold.stats.prompt_tokens, "only the cut document encoded: {:?}", cold.stats);
+
+    // Idle time puts the snippets before the document and widens it back; the next request
+    // finds them cached, and the prompt is the one an engine without a budget builds.
+    assert!(budgeted.repair_blocking().unwrap() > 1, "idle time had work to do");
+    let warm = budgeted.complete_blocking(with_snippets(&prefix)).unwrap();
+    let verdict = warm.stats.context.clone().expect("a verdict on the snippets");
+    assert!(verdict.used, "{verdict:?}");
+    assert!(warm.stats.context_tokens > 20, "{:?}", warm.stats);
+    assert_eq!(warm.stats.budget_cut_tokens, 0, "{:?}", warm.stats);
+    assert!(warm.stats.encoded_tokens <= 3, "cached by idle time: {:?}", warm.stats);
+    let unbudgeted = engine(None).complete_blocking(with_snippets(&prefix)).unwrap();
+    assert_eq!(warm.stats.prompt_tokens, unbudgeted.stats.prompt_tokens);
+    assert_eq!(warm.stats.context_tokens, unbudgeted.stats.context_tokens);
+
+    // A warm document takes new snippets as asked (their cost is the request's).
+    let mut other = snippets();
+    other.files[0].path = "bench/other.py".to_owned();
+    let typed = format!("{prefix}x");
+    let changed = budgeted.complete_blocking(CompletionRequest { context: Some(other), ..request(&typed) }).unwrap();
+    assert!(changed.stats.context.as_ref().is_some_and(|verdict| verdict.used), "{:?}", changed.stats);
+    assert!(changed.stats.context_tokens > 20, "{:?}", changed.stats);
 }
