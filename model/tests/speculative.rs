@@ -49,9 +49,11 @@ fn spots(text: &str) -> Vec<(String, usize)> {
         .collect()
 }
 
-fn complete(engine: &Engine, prefix: &str, indent: usize) -> Completion {
+/// Each spot is its own document, encoded cold: as one document, every spot would be a PIE edit
+/// of the last one, whose stale cells each engine's idle repair mends at its own pace.
+fn complete(engine: &Engine, document: &str, prefix: &str, indent: usize) -> Completion {
     let request = CompletionRequest {
-        document: "speculative.py".to_owned(),
+        document: document.to_owned(),
         prefix: prefix.to_owned(),
         suffix: String::new(),
         shape: SuggestionShape::MultiLine { min_indent: indent, max_lines: 8 },
@@ -68,10 +70,11 @@ fn identical_with_and_without_drafts(model: &Path) {
     let plain = engine(model, 0);
     let speculative = engine(model, 2);
     let (mut compared, mut accepted, mut steps) = (0, 0, 0);
-    for text in FILES {
-        for (prefix, indent) in spots(text) {
-            let a = complete(&plain, &prefix, indent);
-            let b = complete(&speculative, &prefix, indent);
+    for (file, text) in FILES.iter().enumerate() {
+        for (spot, (prefix, indent)) in spots(text).into_iter().enumerate() {
+            let document = format!("file-{file}-spot-{spot}.py");
+            let a = complete(&plain, &document, &prefix, indent);
+            let b = complete(&speculative, &document, &prefix, indent);
             assert_eq!(a.stats.verify_steps, 0, "draft tokens 0 never speculates");
             assert_eq!(a.text, b.text, "{}: at {:?}", model.display(), &prefix[prefix.len().saturating_sub(80)..]);
             assert_eq!(a.stop, b.stop);

@@ -150,8 +150,12 @@ fn summarize(rows: &[serde_json::Value], drafts: u32, as_json: bool) -> anyhow::
 }
 
 fn complete(engine: &Engine, settings: &Settings, spot: &Spot) -> anyhow::Result<Run> {
+    // Each spot is its own document, encoded cold: as one document, every spot would be a PIE
+    // edit of the last one, whose stale cells each engine's idle repair mends at its own pace,
+    // and the two engines would no longer read the same prompt the same way.
+    let document = format!("{}:{}", spot.path.display(), spot.line);
     let at = completion::At {
-        document: "bench-decode.py",
+        document: &document,
         text: &spot.text,
         cursor: spot.cursor,
         text_offset: 0,
