@@ -14,7 +14,10 @@
 //! are multiplied in groups of four by a different kernel than a single row, so a verify batch
 //! of four or more tokens can round differently from plain decoding and, at a near tie, pick
 //! another token. Batches of up to three rows use the single-row kernel for every row, so the
-//! output is byte-identical to plain greedy decoding (`model/tests/speculative.rs`).
+//! output is byte-identical to plain greedy decoding (`model/tests/speculative.rs`). Without
+//! repacking, batches of up to seven rows are identical too, but repacking is what makes Q4_0 and
+//! Q4_K prompts fast, llama-cpp-2 offers no per-model switch, and on a 2-core CPU batches of five
+//! rows or more cost half as much again as four (README, `bench decode`).
 //!
 //! Pure: numbers in, a length out.
 
