@@ -395,7 +395,8 @@ impl<'m> Worker<'m> {
         if self.documents.cached(&request.document).is_some() {
             return None;
         }
-        let encode = self.estimated_encode(&request.document, &with.tokens);
+        // Nothing of a cold document is cached: its whole prompt is encoded.
+        let encode = with.tokens.len();
         (encode > allowance).then(|| {
             format!(
                 "held back: a new document's prompt with them would encode {encode} tokens, more than the latency \
