@@ -102,11 +102,25 @@ struct GenerationStart {
     healed: String,
 }
 
-/// A document whose cached prompt the latency budget cut: what its full prompt is made of.
+/// A document whose cached prompt the latency budget cut, or whose snippets it held back: what
+/// its full prompt is made of.
 struct Widening {
     document: DocumentTokens,
     block: RenderedContext,
     max_tokens: usize,
+    /// Prefix tokens the cached prompt leaves out at its start: requests keep that start
+    /// ([`Worker::prompt_with_block`]), and so does the step that puts a held-back block in, so
+    /// that it encodes the block and not the document again.
+    dropped: usize,
+}
+
+/// What a request's new snippets would cost to encode, over the latency budget's allowance
+/// ([`Worker::block_over_budget`]).
+struct BlockCost {
+    tokens: usize,
+    allowance: usize,
+    /// The document has no cells cached: the cost is its whole prompt.
+    cold: bool,
 }
 
 impl<'m> Worker<'m> {
@@ -273,7 +287,7 @@ impl<'m> Worker<'m> {
         if prompt.cut > 0 || deferred.is_some() {
             let document = DocumentTokens { allowance: Some(WIDEN_CHUNK), ..document.clone() };
             let block = deferred.unwrap_or_else(|| prompt.context.clone());
-            self.widening = Some(Widening { document, block, max_tokens });
+            self.widening = Some(Widening { document, block, max_tokens, dropped: prompt.dropped });
         } else if self.widening.as_ref().is_some_and(|w| w.document.key == request.document) {
             self.widening = None;
         }
@@ -326,12 +340,10 @@ impl<'m> Worker<'m> {
         };
         let block = &with.tokens[..with.context_end];
         let block_cached = self.documents.cached(&request.document).is_some_and(|cached| cached.starts_with(block));
-        if let Some(reason) = self.block_over_budget(request, document, &with) {
-            let without = self.prompt_for(document, None, max_tokens);
-            let slot = self.follow_without_block(request, &without, max_tokens, stats)?;
-            stats.context = Some(ContextVerdict::new(false, reason, None));
-            self.deferred_block = Some(with.context);
-            return Ok((without, slot, None));
+        if !block_cached {
+            if let Some(cost) = self.block_over_budget(request, document, &with) {
+                return self.defer_block(request, document, context, with, &cost, max_tokens, stats);
+            }
         }
         let verdict = match context.usage {
             ContextUse::Always => ContextVerdict::new(true, "used without asking the model".to_owned(), None),
@@ -379,30 +391,79 @@ impl<'m> Worker<'m> {
         self.follow_block_change(&request.document, without, had_block, max_tokens, &request.cancel, stats)
     }
 
-    /// Why a cold document's request leaves its snippets out, if it does: under a latency
-    /// budget, a document with no cells cached is cut to what the budget can encode, but the
-    /// snippets would come on top of it uncut (a block of a few hundred tokens takes longer to
-    /// encode than the whole allowance). Then the request goes without them, within the budget,
-    /// and idle time puts them before the document ([`Self::widen_step`]), where the next
-    /// requests find them cached. A warm document's new snippets are encoded as asked.
+    /// What putting `with`'s snippets in would cost, when that is more than the latency budget
+    /// allows this request to encode (`None`: it fits, or there is no budget). A cold document
+    /// encodes its whole prompt: its document is cut to the allowance, but the snippets would
+    /// come on top of it uncut (a block of a few hundred tokens takes longer to encode than the
+    /// whole allowance). A warm document encodes the new block and re-encodes the cells at the
+    /// cursor, which had seen the old one ([`Self::follow_block_change`]). While a person types,
+    /// retrieval finds a slightly different set of snippets every few keys; paying for each set
+    /// on the keystroke that brought it made every such keystroke miss the budget (on a busy
+    /// machine, by seconds), only for the next one to bring another set.
     fn block_over_budget(
         &self,
         request: &CompletionRequest,
         document: &DocumentTokens,
         with: &Prompt,
-    ) -> Option<String> {
+    ) -> Option<BlockCost> {
         let allowance = document.allowance?;
-        if self.documents.cached(&request.document).is_some() {
-            return None;
+        let cold = self.documents.cached(&request.document).is_none();
+        let tokens = if cold {
+            // Nothing of a cold document is cached: its whole prompt is encoded.
+            with.tokens.len()
+        } else {
+            let document_tokens = with.tokens.len() - with.context_end;
+            self.estimated_encode(&request.document, &with.tokens) + CONTEXT_REFRESH_TOKENS.min(document_tokens)
+        };
+        (tokens > allowance).then_some(BlockCost { tokens, allowance, cold })
+    }
+
+    /// Serves a request whose snippets the latency budget cannot pay for ([`BlockCost`]) without
+    /// encoding them: with the block the document's cache already begins with, if any (older
+    /// snippets of the same workspace; dropping them would cost a refresh too), else with none.
+    /// The new snippets are remembered for the first idle widening step
+    /// ([`Self::widen_step`]), where the next requests find them cached. With
+    /// [`ContextUse::IfUncertain`] and no cached block, a model sure of the first token without
+    /// them keeps them out for good, as when they fit.
+    #[allow(clippy::too_many_arguments)]
+    fn defer_block(
+        &mut self,
+        request: &CompletionRequest,
+        document: &DocumentTokens,
+        context: &RepoContext,
+        with: Prompt,
+        cost: &BlockCost,
+        max_tokens: usize,
+        stats: &mut CompletionStats,
+    ) -> Result<(Prompt, usize, Option<HeldContext>), EngineError> {
+        let wait = format!(
+            "{} would encode {} tokens, more than the latency budget allows ({}); idle time adds them",
+            if cost.cold { "a new document's prompt with them" } else { "the new snippets" },
+            cost.tokens,
+            cost.allowance
+        );
+        if let Some(prompt) = self.prompt_with_cached_block(request, document, max_tokens) {
+            let slot = self.follow_into(&request.document, &prompt.tokens, max_tokens, &request.cancel, stats)?;
+            stats.context_tokens = prompt.context.tokens.len();
+            stats.context_files = prompt.context.files;
+            let reason = format!("kept the cached context: {wait}");
+            stats.context = Some(ContextVerdict::new(true, reason, None));
+            self.deferred_block = Some(with.context);
+            return Ok((prompt, slot, None));
         }
-        // Nothing of a cold document is cached: its whole prompt is encoded.
-        let encode = with.tokens.len();
-        (encode > allowance).then(|| {
-            format!(
-                "held back: a new document's prompt with them would encode {encode} tokens, more than the latency \
-                 budget allows ({allowance}); idle time adds them"
-            )
-        })
+        let without = self.prompt_for(document, None, max_tokens);
+        let slot = self.follow_without_block(request, &without, max_tokens, stats)?;
+        if let ContextUse::IfUncertain { min_probability, .. } = context.usage {
+            let p = top_probability(self.llama.last_logits());
+            if p >= min_probability {
+                let reason = format!("model sure without it (first token p={p:.2} ≥ {min_probability})");
+                stats.context = Some(ContextVerdict::new(false, reason, Some(p)));
+                return Ok((without, slot, None));
+            }
+        }
+        stats.context = Some(ContextVerdict::new(false, format!("held back: {wait}"), None));
+        self.deferred_block = Some(with.context);
+        Ok((without, slot, None))
     }
 
     /// Brings the cache of document `key` to `prompt` and records the block it begins with (none if it
@@ -528,16 +589,24 @@ impl<'m> Worker<'m> {
             return Ok(false);
         }
         let Some(widening) = self.widening.take() else { return Ok(false) };
-        let prompt = self.prompt_with_block(&widening.document, widening.block.clone(), widening.max_tokens);
-        // Snippets a cold request left out go in with the first step, as a request's would.
         let key = &widening.document.key;
         let cached_block = self.documents.block(key).map(|block| &block.tokens);
-        let block_changed = cached_block != (prompt.context.files > 0).then_some(&prompt.context.tokens);
+        let block_changed = cached_block != (widening.block.files > 0).then_some(&widening.block.tokens);
+        let prompt = if block_changed {
+            // Snippets a request held back go in first, before the document as it starts now.
+            let (document, block, max_tokens) = (&widening.document, &widening.block, widening.max_tokens);
+            let full = self.builder().prompt(document, block.clone(), max_tokens, 0);
+            let mut prompt = self.builder().prompt(document, block.clone(), max_tokens, widening.dropped);
+            prompt.cut = prompt.dropped.saturating_sub(full.dropped);
+            prompt
+        } else {
+            self.prompt_with_block(&widening.document, widening.block.clone(), widening.max_tokens)
+        };
         let mut stats = CompletionStats::default();
         let cancel = crate::CancelToken::new();
         self.follow_block_change(key, &prompt, block_changed, widening.max_tokens, &cancel, &mut stats)?;
         if prompt.cut > 0 {
-            self.widening = Some(widening);
+            self.widening = Some(Widening { dropped: prompt.dropped, ..widening });
         }
         Ok(self.widening.is_some())
     }
@@ -552,13 +621,23 @@ impl<'m> Worker<'m> {
         Some(allowance.unwrap_or(MIN_CUT_PREFIX_TOKENS).max(WIDEN_CHUNK))
     }
 
-    /// Tokens that bringing `key`'s cache to `prompt` would encode (by one PIE plan; applied
-    /// region by region it may encode fewer).
+    /// Tokens that bringing `key`'s cache to `prompt` would encode, region by region as
+    /// [`Self::follow`] applies it. (One plan over every change would count all the cells between
+    /// a cut moved at the prompt's start and a key typed at its end, so the budget's search for
+    /// the widest prompt that fits would find none, and cut the window back to its floor.)
     fn estimated_encode(&self, key: &str, prompt: &[LlamaToken]) -> usize {
-        match self.documents.plan_base(key, prompt) {
-            Some(base) => cache_plan::plan(base, prompt, self.reuse).encoded(),
-            None => prompt.len(),
+        let Some(base) = self.documents.plan_base(key, prompt) else { return prompt.len() };
+        if self.reuse != ReuseMode::Pie {
+            return cache_plan::plan(base, prompt, self.reuse).encoded();
         }
+        let targets = region_by_region(base, prompt);
+        let mut from = base;
+        let mut encoded = 0;
+        for target in &targets {
+            encoded += cache_plan::plan(from, target, self.reuse).encoded();
+            from = target;
+        }
+        encoded
     }
 
     fn max_tokens(&self, request: &CompletionRequest) -> usize {
@@ -590,6 +669,11 @@ impl<'m> Worker<'m> {
     /// tokens than that is cut at its prefix's start, as little as fits the allowance (PIE then
     /// keeps what is cached and inserts the rest before it), but never below
     /// [`MIN_CUT_PREFIX_TOKENS`] prefix tokens. Idle time widens it back ([`Self::widen_step`]).
+    ///
+    /// A request on a document that is already cut keeps the cut's start even where the
+    /// allowance could pay for more: widening is idle time's work. Spent on a keystroke, the
+    /// allowance (half the budget, and at least a widening step) went to the prompt on every key
+    /// while the person typed; on a busy machine every keystroke took over 500 ms that way.
     fn prompt_with_block(&self, document: &DocumentTokens, block: RenderedContext, max_tokens: usize) -> Prompt {
         let full = self.builder().prompt(document, block, max_tokens, 0);
         let Some(allowance) = document.allowance else { return full };
@@ -600,8 +684,10 @@ impl<'m> Worker<'m> {
         if floor <= full.dropped {
             return full;
         }
+        // While idle time widens, `self.widening` is taken: the step may start earlier.
+        let cut_start = self.widening.as_ref().filter(|w| w.document.key == document.key).map_or(0, |w| w.dropped);
         // The smallest drop whose update fits: the estimate only falls as the prompt starts later.
-        let (mut low, mut high) = (full.dropped + 1, floor);
+        let (mut low, mut high) = ((full.dropped + 1).max(cut_start).min(floor), floor);
         while low < high {
             let mid = low + (high - low) / 2;
             let prompt = self.builder().prompt(document, full.context.clone(), max_tokens, mid);

@@ -78,13 +78,12 @@ fn a_cold_prompt_is_cut_to_the_budget_and_widened_back_when_idle() {
     assert!(stats.prompt_tokens <= 300, "and not much more: {stats:?}");
     assert_eq!(stats.encoded_tokens, stats.prompt_tokens, "cold: every kept token encoded");
 
-    // Typing on: each request encodes at most its allowance (a 1 ms budget allows the minimum, one
-    // widening step of 64 tokens): the typed token, and the window grows by the rest.
+    // Typing on keeps the cut's start: the request encodes what was typed, and widening is
+    // left to idle time.
     let typed = format!("{prefix}x");
     let warm = budgeted.complete_blocking(request(&typed)).unwrap();
-    assert!(warm.stats.encoded_tokens <= 64 + 2, "within the allowance: {:?}", warm.stats);
-    assert!(warm.stats.budget_cut_tokens > 0, "still cut: {:?}", warm.stats);
-    assert!(warm.stats.prompt_tokens > stats.prompt_tokens, "the window grew: {:?}", warm.stats);
+    assert!(warm.stats.encoded_tokens <= 3, "the typed key only: {:?}", warm.stats);
+    assert_eq!(warm.stats.budget_cut_tokens, stats.budget_cut_tokens, "the same start: {:?}", warm.stats);
 
     // Idle time widens the window back and repairs what the insertions staled.
     assert!(budgeted.repair_blocking().unwrap() > 1, "widening and repair had work to do");
@@ -134,12 +133,75 @@ fn snippets_a_cold_prompt_cannot_pay_for_are_added_when_idle() {
     let unbudgeted = engine(None).complete_blocking(with_snippets(&prefix)).unwrap();
     assert_eq!(warm.stats.prompt_tokens, unbudgeted.stats.prompt_tokens);
     assert_eq!(warm.stats.context_tokens, unbudgeted.stats.context_tokens);
+}
 
-    // A warm document takes new snippets as asked (their cost is the request's).
-    let mut other = snippets();
-    other.files[0].path = "bench/other.py".to_owned();
+/// Snippets of a third file, the kind a few more typed keys bring in place of [`snippets`].
+fn other_snippets() -> RepoContext {
+    let text = "class SlotStats:\n    def __init__(self, slots):\n        self.cached = sum(s[\"n_past\"] for s in slots)\n\n    def hit_rate(self, prompt_tokens):\n        return self.cached / max(prompt_tokens, 1)\n";
+    let mut context = snippets();
+    context.files = vec![ContextFile { path: "bench/slot_stats.py".to_owned(), text: text.to_owned() }];
+    context
+}
+
+#[test]
+fn a_warm_documents_new_snippets_wait_for_idle_time_when_over_budget() {
+    let prefix = prefix_at_line_from_end(12);
     let typed = format!("{prefix}x");
-    let changed = budgeted.complete_blocking(CompletionRequest { context: Some(other), ..request(&typed) }).unwrap();
-    assert!(changed.stats.context.as_ref().is_some_and(|verdict| verdict.used), "{:?}", changed.stats);
-    assert!(changed.stats.context_tokens > 20, "{:?}", changed.stats);
+    let asking = |prefix: &str, context: RepoContext| CompletionRequest { context: Some(context), ..request(prefix) };
+    let budgeted = engine(Some(Duration::from_millis(1)));
+    budgeted.complete_blocking(asking(&prefix, snippets())).unwrap();
+    assert!(budgeted.repair_blocking().unwrap() > 1, "idle time put the first snippets in");
+    let first = budgeted.complete_blocking(asking(&prefix, snippets())).unwrap();
+    assert!(first.stats.encoded_tokens <= 3, "{:?}", first.stats);
+
+    // New snippets would encode their block and refresh the cells at the cursor: more than a
+    // 1 ms budget allows. The request keeps the cached snippets and encodes only what was typed.
+    let changed = budgeted.complete_blocking(asking(&typed, other_snippets())).unwrap();
+    let verdict = changed.stats.context.clone().expect("a verdict on the snippets");
+    assert!(verdict.used && verdict.reason.contains("kept the cached context"), "{verdict:?}");
+    assert_eq!(changed.stats.context_tokens, first.stats.context_tokens, "the old block: {:?}", changed.stats);
+    assert!(changed.stats.encoded_tokens <= 3, "only the typed key: {:?}", changed.stats);
+
+    // Idle time swaps the new snippets in; the next request finds them cached, and its prompt
+    // is the one an engine without a budget builds.
+    assert!(budgeted.repair_blocking().unwrap() > 1, "idle time had work to do");
+    let swapped = budgeted.complete_blocking(asking(&typed, other_snippets())).unwrap();
+    assert!(swapped.stats.encoded_tokens <= 3, "cached by idle time: {:?}", swapped.stats);
+    assert_eq!(swapped.stats.budget_cut_tokens, 0, "{:?}", swapped.stats);
+    let unbudgeted = engine(None).complete_blocking(asking(&typed, other_snippets())).unwrap();
+    assert_eq!(swapped.stats.prompt_tokens, unbudgeted.stats.prompt_tokens);
+    assert_eq!(swapped.stats.context_tokens, unbudgeted.stats.context_tokens);
+    assert_ne!(swapped.stats.context_tokens, first.stats.context_tokens, "another block");
+
+    // A budget that can pay for them takes new snippets on the request that brings them.
+    let generous = engine(Some(Duration::from_secs(60)));
+    generous.complete_blocking(asking(&prefix, snippets())).unwrap();
+    let taken = generous.complete_blocking(asking(&typed, other_snippets())).unwrap();
+    assert!(taken.stats.context.as_ref().is_some_and(|verdict| verdict.used), "{:?}", taken.stats);
+    assert_eq!(taken.stats.context_tokens, unbudgeted.stats.context_tokens, "{:?}", taken.stats);
+    assert!(taken.stats.encoded_tokens > taken.stats.context_tokens, "paid on the request: {:?}", taken.stats);
+}
+
+#[test]
+fn typing_on_a_cut_prompt_keeps_its_start_until_idle_time_widens_it() {
+    let budgeted = engine(Some(Duration::from_millis(1)));
+    let mut typed = prefix_at_line_from_end(12);
+    let cold = budgeted.complete_blocking(request(&typed)).unwrap();
+    let cut = cold.stats.budget_cut_tokens;
+    assert!(cut > 700, "cut: {:?}", cold.stats);
+    // Each key costs its own tokens, and the window neither widens (idle time's work) nor
+    // shrinks, also where a key retokenizes the prompt's end (a blank after a word, a dot): a
+    // single plan over the cut's start and the typed end once counted every cell between them,
+    // and the budget's search then cut the window back to its floor.
+    for key in "return self.x".chars() {
+        typed.push(key);
+        let out = budgeted.complete_blocking(request(&typed)).unwrap();
+        let (stats, end) = (&out.stats, &typed[typed.len() - 12..]);
+        assert_eq!(stats.budget_cut_tokens, cut, "after …{end:?}: {stats:?}");
+        assert!(stats.encoded_tokens <= 4, "after …{end:?}, more than the key: {stats:?}");
+    }
+    assert!(budgeted.repair_blocking().unwrap() > 1, "idle time widened the window");
+    let widened = budgeted.complete_blocking(request(&typed)).unwrap();
+    assert_eq!(widened.stats.budget_cut_tokens, 0, "{:?}", widened.stats);
+    assert!(widened.stats.encoded_tokens <= 3, "{:?}", widened.stats);
 }
