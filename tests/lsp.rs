@@ -345,4 +345,5 @@ fn a_latency_budget_ends_a_block_at_a_whole_line_and_status_shows_the_measured_r
     assert!(rates["prefillTokensPerSecond"].as_f64().is_some_and(|r| r > 0.0), "{status}");
     assert!(rates["decodeTokensPerSecond"].as_f64().is_some_and(|r| r > 0.0), "{status}");
     assert_eq!(rates["requests"], 1, "{status}");
+    assert!(rates["batchThreads"].as_u64().is_some_and(|t| t >= 1), "{status}");
 }

@@ -7,11 +7,14 @@
 //! suggestion is complete ([`shape`]). It never sees an LSP type: positions, URIs and JSON-RPC
 //! belong to the server crate.
 
+mod average;
+mod batch_threads;
 mod build_info;
 pub mod cache_plan;
 mod cancel;
 pub mod candidates;
 mod code_below;
+mod context_threads;
 mod documents;
 mod draft;
 mod engine;

@@ -22,6 +22,9 @@ pub struct MeasuredRates {
     pub decode_ms_per_token: Option<f64>,
     /// Requests measured.
     pub requests: u64,
+    /// The threads prompt batches ran on last: the configured batch threads, or one when the
+    /// machine's load made one faster (`None`: not chosen by the engine).
+    pub batch_threads: Option<u32>,
 }
 
 impl MeasuredRates {

@@ -23,14 +23,17 @@
 //! them in order, one chunk at a time, with the same recipe (no shift); after the last chunk
 //! the cache equals a full re-encode of the prompt.
 
+use crate::batch_threads::BatchThreads;
 use crate::cache_plan::{self, CachePlan};
 use crate::cancel::CancelToken;
+use crate::context_threads::ContextThreads;
 use crate::error::EngineError;
 use crate::llama_log;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
 use std::ops::Range;
+use std::time::Instant;
 
 /// Tokens re-encoded per repair step: small enough that a new request waits little.
 pub(crate) const REPAIR_CHUNK: usize = 64;
@@ -69,12 +72,48 @@ pub(crate) struct Llama<'m> {
     /// The sequence pair that parks a tail while new tokens are decoded before it; empty between
     /// operations.
     pub scratch: SeqPair,
+    /// The context's batch threads, when they can be changed.
+    threads: Option<ContextThreads>,
+    /// Which thread count each batch runs on ([`crate::batch_threads`]).
+    batch_threads: BatchThreads,
 }
 
 impl<'m> Llama<'m> {
     /// Wraps `ctx` with a batch of `batch_tokens` tokens.
     pub(crate) fn new(ctx: LlamaContext<'m>, batch_tokens: usize, scratch: SeqPair) -> Self {
-        Self { ctx, batch: LlamaBatch::new(batch_tokens, 2), batch_tokens, scratch }
+        let threads = ContextThreads::of(&ctx);
+        if threads.is_none() {
+            tracing::debug!("the context's thread counts cannot be changed: batches stay on the configured threads");
+        }
+        let batch_threads = BatchThreads::new(threads.as_ref().map_or(1, ContextThreads::batch));
+        Self { ctx, batch: LlamaBatch::new(batch_tokens, 2), batch_tokens, scratch, threads, batch_threads }
+    }
+
+    /// Decodes the batch, a batch of several tokens on the thread count measured to be faster
+    /// under the machine's current load ([`crate::batch_threads`]).
+    pub(crate) fn decode_batch(&mut self) -> Result<(), EngineError> {
+        let tokens = self.batch.n_tokens().max(0) as usize;
+        let chosen = match &mut self.threads {
+            Some(threads) if tokens >= 2 => {
+                let chosen = self.batch_threads.choose(tokens);
+                threads.set_batch(chosen);
+                Some(chosen)
+            }
+            _ => None,
+        };
+        let started = Instant::now();
+        self.ctx
+            .decode(&mut self.batch)
+            .map_err(|err| EngineError::Decode(llama_log::take_errors().unwrap_or_else(|| err.to_string())))?;
+        if let Some(chosen) = chosen {
+            self.batch_threads.record(tokens, chosen, started.elapsed().as_secs_f64() * 1000.0);
+        }
+        Ok(())
+    }
+
+    /// The batch threads the last batch ran on.
+    pub(crate) fn current_batch_threads(&self) -> Option<u32> {
+        self.threads.as_ref().map(ContextThreads::batch)
     }
 
     /// The logits of the last token decoded with logits.
@@ -102,9 +141,7 @@ impl<'m> Llama<'m> {
                     .add(*token, (offset + i) as i32, &[seq.main, seq.pin], logits)
                     .map_err(|e| EngineError::Decode(e.to_string()))?;
             }
-            self.ctx
-                .decode(&mut self.batch)
-                .map_err(|err| EngineError::Decode(llama_log::take_errors().unwrap_or_else(|| err.to_string())))?;
+            self.decode_batch()?;
         }
         Ok(())
     }
@@ -291,12 +328,7 @@ impl KvSequence {
             .chain(drafts)
             .enumerate()
             .try_for_each(|(i, t)| llama.batch.add(*t, (at + i) as i32, &[self.seq.main, self.seq.pin], true));
-        let result = result.map_err(|e| EngineError::Decode(e.to_string())).and_then(|()| {
-            llama
-                .ctx
-                .decode(&mut llama.batch)
-                .map_err(|err| EngineError::Decode(llama_log::take_errors().unwrap_or_else(|| err.to_string())))
-        });
+        let result = result.map_err(|e| EngineError::Decode(e.to_string())).and_then(|()| llama.decode_batch());
         if let Err(err) = result {
             self.reset(llama);
             return Err(err);
@@ -455,6 +487,32 @@ mod tests {
                 assert_mirrored(&llama, &sequence);
             }
         }
+    }
+
+    #[test]
+    fn the_batch_threads_of_a_context_can_be_changed() {
+        let (model, _) = loader::load_model(&splice_e2e::gemma(), 0, false).unwrap();
+        let ctx = context(&model);
+        let mut threads = ContextThreads::of(&ctx).expect("llama-cpp-2 prints the context's pointer");
+        let configured = threads.batch();
+        assert!(configured >= 1);
+        threads.set_batch(configured + 1);
+        // SAFETY: the pointer printed by `ctx`, alive; a read of its parameters.
+        let now = unsafe { llama_cpp_sys_2::llama_n_threads_batch(ctx_pointer(&ctx)) };
+        assert_eq!(now, configured as i32 + 1, "llama.cpp reads the new count back");
+        let mut llama = Llama::new(ctx, 512, SCRATCH_SEQ);
+        let mut sequence = KvSequence::new(DOC_SEQ);
+        let prompt = model.vocab().tokenize(b"def add(a, b):\n    return", true, false);
+        let plan = crate::cache_plan::plan(&[], &prompt, crate::cache_plan::ReuseMode::Pie);
+        sequence.follow(&mut llama, &plan, &prompt, &CancelToken::new()).unwrap();
+        assert!(llama.current_batch_threads().is_some(), "batches run on a chosen count");
+    }
+
+    /// The context pointer `ctx` prints (what [`ContextThreads::of`] reads).
+    fn ctx_pointer(ctx: &LlamaContext<'_>) -> *mut llama_cpp_sys_2::llama_context {
+        let printed = format!("{ctx:?}");
+        let hex = printed.trim_start_matches("LlamaContext { context: 0x").trim_end_matches(" }");
+        usize::from_str_radix(hex, 16).unwrap() as *mut llama_cpp_sys_2::llama_context
     }
 
     #[test]

@@ -21,35 +21,15 @@
 //!
 //! Pure: numbers in, a length out.
 
+use crate::average::Average;
 use crate::draft::{MAX_KEY, MIN_KEY};
 
 /// The most drafts verified with one generated token (see the module docs).
 pub const MAX_DRAFTS_PER_STEP: usize = 2;
 
-/// Weight of a new sample in the running averages.
-const ALPHA: f64 = 0.2;
-
 /// Every this many steps that could draft but chose not to, one drafts anyway, so that a cost
 /// or acceptance measured under other conditions is measured again.
 const EXPLORE_EVERY: u32 = 16;
-
-/// An exponentially weighted running average that starts from a prior.
-#[derive(Debug, Clone, Copy)]
-struct Average {
-    value: f64,
-    samples: u32,
-}
-
-impl Average {
-    fn new(prior: f64) -> Self {
-        Self { value: prior, samples: 0 }
-    }
-
-    fn add(&mut self, sample: f64) {
-        self.value = if self.samples == 0 { sample } else { self.value + ALPHA * (sample - self.value) };
-        self.samples = self.samples.saturating_add(1);
-    }
-}
 
 /// What decodes cost and how often drafts were right, measured as the engine runs.
 #[derive(Debug, Clone)]

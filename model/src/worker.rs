@@ -259,12 +259,10 @@ impl<'m> Worker<'m> {
         // The measured decode rate is the suggestion's own: checking its candidates is not decoding it.
         let checking_ms = stats.check.as_ref().map_or(0.0, |check| check.alternatives_ms + check.below_ms);
         let decode_ms = stats.total_ms - stats.first_token_ms - checking_ms;
-        self.rates.lock().unwrap_or_else(|poison| poison.into_inner()).add(
-            stats.encoded_tokens,
-            stats.prompt_ms,
-            stats.generated_tokens,
-            decode_ms,
-        );
+        let mut rates = self.rates.lock().unwrap_or_else(|poison| poison.into_inner());
+        rates.add(stats.encoded_tokens, stats.prompt_ms, stats.generated_tokens, decode_ms);
+        rates.batch_threads = self.llama.current_batch_threads();
+        drop(rates);
         Ok(Completion { text, stop, stats })
     }
 

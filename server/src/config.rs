@@ -63,7 +63,8 @@ pub struct Options {
     /// Context size in tokens; default 4096 (capped at the model's training context).
     #[arg(long)]
     pub ctx: Option<u32>,
-    /// Threads for prompt batches; default: all cores.
+    /// Threads for prompt batches; default: all cores (a batch runs on one thread instead while
+    /// another process keeps a core busy and one measures faster).
     #[arg(long)]
     pub threads: Option<u32>,
     /// Threads for single-token decodes; default 1 (more threads spin against a busy editor).

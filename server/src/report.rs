@@ -52,6 +52,7 @@ pub fn rates_json(rates: &MeasuredRates) -> Value {
         "prefillTokensPerSecond": rates.prefill_tokens_per_second.map(round),
         "decodeTokensPerSecond": rates.decode_tokens_per_second().map(round),
         "requests": rates.requests,
+        "batchThreads": rates.batch_threads,
     })
 }
 
