@@ -92,6 +92,12 @@ impl BatchThreads {
         }
     }
 
+    /// Whether small batches measured both choices (the load is known).
+    #[cfg(test)]
+    pub(crate) fn knows_the_load(&self) -> bool {
+        self.faster(SMALL).is_some()
+    }
+
     /// The faster choice in `class`, once both are measured.
     fn faster(&self, class: usize) -> Option<usize> {
         let [many, one] = self.ms_per_token[class];

@@ -111,6 +111,24 @@ impl<'m> Llama<'m> {
         Ok(())
     }
 
+    /// Decodes `sample` (a few tokens; a batch of at most 8 is a small one) into the scratch pair
+    /// and clears it, three times: on the configured batch threads, on one, and on the faster
+    /// ([`BatchThreads`] measures each), so that a machine busy from the start runs its first
+    /// cold prompt on the faster thread count too.
+    pub(crate) fn measure_batch_threads(&mut self, sample: &[LlamaToken]) -> Result<(), EngineError> {
+        if self.threads.as_ref().is_none_or(|threads| threads.batch() <= 1) || sample.len() < 2 {
+            return Ok(());
+        }
+        let sample = &sample[..sample.len().min(8).min(self.batch_tokens)];
+        let scratch = self.scratch;
+        for _ in 0..3 {
+            let decoded = self.decode_at(scratch, 0, sample, true);
+            self.clear(scratch);
+            decoded?;
+        }
+        Ok(())
+    }
+
     /// The batch threads the last batch ran on.
     pub(crate) fn current_batch_threads(&self) -> Option<u32> {
         self.threads.as_ref().map(ContextThreads::batch)
@@ -501,8 +519,13 @@ mod tests {
         let now = unsafe { llama_cpp_sys_2::llama_n_threads_batch(ctx_pointer(&ctx)) };
         assert_eq!(now, configured as i32 + 1, "llama.cpp reads the new count back");
         let mut llama = Llama::new(ctx, 512, SCRATCH_SEQ);
-        let mut sequence = KvSequence::new(DOC_SEQ);
         let prompt = model.vocab().tokenize(b"def add(a, b):\n    return", true, false);
+        llama.measure_batch_threads(&prompt).unwrap();
+        assert!(llama.batch_threads.knows_the_load(), "both counts measured before any request");
+        for id in [SCRATCH_SEQ.main, SCRATCH_SEQ.pin] {
+            assert_eq!(llama.ctx.kv_cache_seq_pos_max(id), -1, "the scratch sequence {id} is cleared");
+        }
+        let mut sequence = KvSequence::new(DOC_SEQ);
         let plan = crate::cache_plan::plan(&[], &prompt, crate::cache_plan::ReuseMode::Pie);
         sequence.follow(&mut llama, &plan, &prompt, &CancelToken::new()).unwrap();
         assert!(llama.current_batch_threads().is_some(), "batches run on a chosen count");

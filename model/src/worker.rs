@@ -169,6 +169,12 @@ impl<'m> Worker<'m> {
         let (template, repo_format) = vocabulary::detect_template(model);
         let mut stop_tokens = template.stop_tokens().to_vec();
         stop_tokens.extend(repo_format.stop_tokens());
+        let mut llama = Llama::new(ctx, batch_tokens as usize, documents.scratch());
+        // A few tokens of code, so that the first request already runs on the faster thread count.
+        let sample = vocab.tokenize(b"def main():\n    return run(sys.argv)\n", false, false);
+        if let Err(err) = llama.measure_batch_threads(&sample) {
+            tracing::debug!(%err, "could not measure the batch threads before the first request");
+        }
         Ok(Self {
             pieces,
             model,
@@ -176,7 +182,7 @@ impl<'m> Worker<'m> {
             repo_format,
             stop_tokens,
             bos,
-            llama: Llama::new(ctx, batch_tokens as usize, documents.scratch()),
+            llama,
             documents,
             reuse: effective_reuse(model, config.reuse),
             threads,
