@@ -216,6 +216,25 @@ pub struct CompletionRequest {
     pub check: Option<SuggestionCheck>,
 }
 
+impl CompletionRequest {
+    /// A greedy single-line completion of `prefix` in `document`, with no text after the
+    /// cursor, no repository context and no check: the plainest request (scripts, tests);
+    /// set the other fields with struct update syntax.
+    pub fn single_line(document: &str, prefix: &str, max_tokens: u32) -> Self {
+        Self {
+            document: document.to_owned(),
+            prefix: prefix.to_owned(),
+            suffix: String::new(),
+            shape: SuggestionShape::SingleLine,
+            max_tokens,
+            sampling: SamplingConfig::default(),
+            cancel: CancelToken::new(),
+            context: None,
+            check: None,
+        }
+    }
+}
+
 /// Why generation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {

@@ -5,10 +5,7 @@
 
 use splice_e2e::gemma;
 use splice_e2e::logits::{argmax, kl};
-use splice_model::shape::SuggestionShape;
-use splice_model::{
-    CancelToken, CompletionRequest, ContextFile, ContextUse, Engine, EngineConfig, RepoContext, SamplingConfig,
-};
+use splice_model::{CompletionRequest, ContextFile, ContextUse, Engine, EngineConfig, RepoContext};
 use std::time::Duration;
 
 /// A real Python file of this repository, long enough to be cut (~1,100 tokens).
@@ -28,17 +25,7 @@ fn engine_with_batch(budget: Option<Duration>, batch_tokens: u32) -> Engine {
 }
 
 fn request(prefix: &str) -> CompletionRequest {
-    CompletionRequest {
-        document: "peer.py".to_owned(),
-        prefix: prefix.to_owned(),
-        suffix: String::new(),
-        shape: SuggestionShape::SingleLine,
-        max_tokens: 16,
-        sampling: SamplingConfig::default(),
-        cancel: CancelToken::new(),
-        context: None,
-        check: None,
-    }
+    CompletionRequest::single_line("peer.py", prefix, 16)
 }
 
 /// Snippets of another file, asked for with every request.

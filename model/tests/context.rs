@@ -2,10 +2,8 @@
 //! own format, used or not as the request says, and stays cached across keystrokes.
 
 use splice_e2e::{gemma, smollm2};
-use splice_model::shape::SuggestionShape;
 use splice_model::{
-    CancelToken, CompletionRequest, ContextFile, ContextUse, Engine, EngineConfig, RepoContext, RepoFormat,
-    SamplingConfig, FIRST_LINE_WATCH_TOKENS,
+    CompletionRequest, ContextFile, ContextUse, Engine, EngineConfig, RepoContext, RepoFormat, FIRST_LINE_WATCH_TOKENS,
 };
 
 const HELPERS: &str = "def frobnicate_invoice_totals(invoice, rate):\n    return sum(line.amount * (1 + rate) for line in invoice.lines)\n";
@@ -24,17 +22,7 @@ fn context(usage: ContextUse) -> RepoContext {
 }
 
 fn request(prefix: &str, context: Option<RepoContext>) -> CompletionRequest {
-    CompletionRequest {
-        document: "main.py".to_owned(),
-        prefix: prefix.to_owned(),
-        suffix: String::new(),
-        shape: SuggestionShape::SingleLine,
-        max_tokens: 12,
-        sampling: SamplingConfig::default(),
-        cancel: CancelToken::new(),
-        context,
-        check: None,
-    }
+    CompletionRequest { context, ..CompletionRequest::single_line("main.py", prefix, 12) }
 }
 
 #[test]

@@ -5,22 +5,12 @@ use splice_e2e::{gemma, smollm2, vocab_fixture};
 use splice_model::shape::SuggestionShape;
 use splice_model::{
     detect_template, CancelToken, CompletionRequest, Engine, EngineConfig, EngineError, FimFamily, ModelError,
-    PromptTemplate, SamplingConfig,
+    PromptTemplate,
 };
 use std::time::Duration;
 
 fn request(prefix: &str, shape: SuggestionShape, max_tokens: u32) -> CompletionRequest {
-    CompletionRequest {
-        document: "test.py".to_owned(),
-        prefix: prefix.to_owned(),
-        suffix: String::new(),
-        shape,
-        max_tokens,
-        sampling: SamplingConfig::default(),
-        cancel: CancelToken::new(),
-        context: None,
-        check: None,
-    }
+    CompletionRequest { shape, ..CompletionRequest::single_line("test.py", prefix, max_tokens) }
 }
 
 const PYTHON: &str = "def add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n    return a + b\n\n\ndef multiply(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a ";

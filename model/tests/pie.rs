@@ -6,8 +6,7 @@
 
 use splice_e2e::logits::{argmax, kl, softmax};
 use splice_e2e::{gemma, smollm2};
-use splice_model::shape::SuggestionShape;
-use splice_model::{CacheType, CancelToken, CompletionRequest, Engine, EngineConfig, ReuseMode, SamplingConfig};
+use splice_model::{CacheType, CompletionRequest, Engine, EngineConfig, ReuseMode};
 use std::path::Path;
 use std::time::Duration;
 
@@ -29,17 +28,7 @@ fn engine(model: &Path, reuse: ReuseMode, batch_tokens: u32) -> Engine {
 }
 
 fn request(prefix: &str, max_tokens: u32) -> CompletionRequest {
-    CompletionRequest {
-        document: "test.py".to_owned(),
-        prefix: prefix.to_owned(),
-        suffix: String::new(),
-        shape: SuggestionShape::SingleLine,
-        max_tokens,
-        sampling: SamplingConfig::default(),
-        cancel: CancelToken::new(),
-        context: None,
-        check: None,
-    }
+    CompletionRequest::single_line("test.py", prefix, max_tokens)
 }
 
 /// A deterministic generator of realistic edits: insert a statement, delete a line, change an

@@ -3,8 +3,7 @@
 //! model computes, only when it arrives.
 
 use splice_e2e::gemma;
-use splice_model::shape::SuggestionShape;
-use splice_model::{CancelToken, CompletionRequest, Engine, EngineConfig, SamplingConfig};
+use splice_model::{CompletionRequest, Engine, EngineConfig};
 
 const FILE: &str = include_str!("../../bench/peer_llama_server.py");
 
@@ -17,17 +16,7 @@ fn engine(threads: u32) -> Engine {
 }
 
 fn request(prefix: &str) -> CompletionRequest {
-    CompletionRequest {
-        document: "peer.py".to_owned(),
-        prefix: prefix.to_owned(),
-        suffix: String::new(),
-        shape: SuggestionShape::SingleLine,
-        max_tokens: 16,
-        sampling: SamplingConfig::default(),
-        cancel: CancelToken::new(),
-        context: None,
-        check: None,
-    }
+    CompletionRequest::single_line("peer.py", prefix, 16)
 }
 
 #[test]
