@@ -52,6 +52,13 @@ impl ContextThreads {
         self.batch.max(1) as u32
     }
 
+    /// The batch threads llama.cpp itself reports for the context.
+    #[cfg(test)]
+    pub(crate) fn reported_by_llama(&self) -> i32 {
+        // SAFETY: the context is alive (see [`Self::of`]); a read of its parameters.
+        unsafe { sys::llama_n_threads_batch(self.raw.as_ptr()) }
+    }
+
     /// Runs the next batches on `threads` threads.
     pub(crate) fn set_batch(&mut self, threads: u32) {
         let threads = threads.max(1) as i32;

@@ -515,9 +515,7 @@ mod tests {
         let configured = threads.batch();
         assert!(configured >= 1);
         threads.set_batch(configured + 1);
-        // SAFETY: the pointer printed by `ctx`, alive; a read of its parameters.
-        let now = unsafe { llama_cpp_sys_2::llama_n_threads_batch(ctx_pointer(&ctx)) };
-        assert_eq!(now, configured as i32 + 1, "llama.cpp reads the new count back");
+        assert_eq!(threads.reported_by_llama(), configured as i32 + 1, "llama.cpp reads the new count back");
         let mut llama = Llama::new(ctx, 512, SCRATCH_SEQ);
         let prompt = model.vocab().tokenize(b"def add(a, b):\n    return", true, false);
         llama.measure_batch_threads(&prompt).unwrap();
@@ -529,13 +527,6 @@ mod tests {
         let plan = crate::cache_plan::plan(&[], &prompt, crate::cache_plan::ReuseMode::Pie);
         sequence.follow(&mut llama, &plan, &prompt, &CancelToken::new()).unwrap();
         assert!(llama.current_batch_threads().is_some(), "batches run on a chosen count");
-    }
-
-    /// The context pointer `ctx` prints (what [`ContextThreads::of`] reads).
-    fn ctx_pointer(ctx: &LlamaContext<'_>) -> *mut llama_cpp_sys_2::llama_context {
-        let printed = format!("{ctx:?}");
-        let hex = printed.trim_start_matches("LlamaContext { context: 0x").trim_end_matches(" }");
-        usize::from_str_radix(hex, 16).unwrap() as *mut llama_cpp_sys_2::llama_context
     }
 
     #[test]

@@ -323,13 +323,10 @@ impl<'m> Worker<'m> {
             Some((context, with)) if with.context.files > 0 => (context, with),
             unfit => {
                 if unfit.is_none() {
-                    if let Some(prompt) = self.prompt_with_cached_block(request, document, max_tokens) {
-                        let slot =
-                            self.follow_into(&request.document, &prompt.tokens, max_tokens, &request.cancel, stats)?;
-                        stats.context_tokens = prompt.context.tokens.len();
-                        stats.context_files = prompt.context.files;
-                        let reason = "kept the previous request's context (cached; none asked for)".to_owned();
-                        stats.context = Some(ContextVerdict::new(true, reason, None));
+                    let reason = || "kept the previous request's context (cached; none asked for)".to_owned();
+                    if let Some((prompt, slot)) =
+                        self.keep_cached_block(request, document, max_tokens, reason, stats)?
+                    {
                         return Ok((prompt, slot, None));
                     }
                 }
@@ -416,8 +413,7 @@ impl<'m> Worker<'m> {
             // Nothing of a cold document is cached: its whole prompt is encoded.
             with.tokens.len()
         } else {
-            let document_tokens = with.tokens.len() - with.context_end;
-            self.estimated_encode(&request.document, &with.tokens) + CONTEXT_REFRESH_TOKENS.min(document_tokens)
+            self.estimated_encode(&request.document, &with.tokens) + refreshed_after_block_change(with)
         };
         (tokens > allowance).then_some(BlockCost { tokens, allowance, cold })
     }
@@ -446,12 +442,8 @@ impl<'m> Worker<'m> {
             cost.tokens,
             cost.allowance
         );
-        if let Some(prompt) = self.prompt_with_cached_block(request, document, max_tokens) {
-            let slot = self.follow_into(&request.document, &prompt.tokens, max_tokens, &request.cancel, stats)?;
-            stats.context_tokens = prompt.context.tokens.len();
-            stats.context_files = prompt.context.files;
-            let reason = format!("kept the cached context: {wait}");
-            stats.context = Some(ContextVerdict::new(true, reason, None));
+        let reason = || format!("kept the cached context: {wait}");
+        if let Some((prompt, slot)) = self.keep_cached_block(request, document, max_tokens, reason, stats)? {
             self.deferred_block = Some(with.context);
             return Ok((prompt, slot, None));
         }
@@ -468,6 +460,25 @@ impl<'m> Worker<'m> {
         stats.context = Some(ContextVerdict::new(false, format!("held back: {wait}"), None));
         self.deferred_block = Some(with.context);
         Ok((without, slot, None))
+    }
+
+    /// Brings the document's cache to the prompt with the block it already begins with
+    /// ([`Self::prompt_with_cached_block`]), if it does, recording that the context was used
+    /// and `reason`; `None` (nothing done) when it does not.
+    fn keep_cached_block(
+        &mut self,
+        request: &CompletionRequest,
+        document: &DocumentTokens,
+        max_tokens: usize,
+        reason: impl FnOnce() -> String,
+        stats: &mut CompletionStats,
+    ) -> Result<Option<(Prompt, usize)>, EngineError> {
+        let Some(prompt) = self.prompt_with_cached_block(request, document, max_tokens) else { return Ok(None) };
+        let slot = self.follow_into(&request.document, &prompt.tokens, max_tokens, &request.cancel, stats)?;
+        stats.context_tokens = prompt.context.tokens.len();
+        stats.context_files = prompt.context.files;
+        stats.context = Some(ContextVerdict::new(true, reason(), None));
+        Ok(Some((prompt, slot)))
     }
 
     /// Brings the cache of document `key` to `prompt` and records the block it begins with (none if it
@@ -491,8 +502,7 @@ impl<'m> Worker<'m> {
         let encoded_whole =
             stats.encoded_tokens - encoded_before >= prompt.tokens.len() - usize::from(self.bos.is_some());
         if block_changed && !encoded_whole && self.reuse == ReuseMode::Pie {
-            let document_tokens = prompt.tokens.len() - prompt.context_end;
-            let n = CONTEXT_REFRESH_TOKENS.min(document_tokens);
+            let n = refreshed_after_block_change(prompt);
             stats.encoded_tokens += self.documents.sequence(slot).refresh_tail(&mut self.llama, n)?;
         }
         Ok(slot)
@@ -598,11 +608,9 @@ impl<'m> Worker<'m> {
         let block_changed = cached_block != (widening.block.files > 0).then_some(&widening.block.tokens);
         let prompt = if block_changed {
             // Snippets a request held back go in first, before the document as it starts now.
-            let (document, block, max_tokens) = (&widening.document, &widening.block, widening.max_tokens);
-            let full = self.builder().prompt(document, block.clone(), max_tokens, 0);
-            let mut prompt = self.builder().prompt(document, block.clone(), max_tokens, widening.dropped);
-            prompt.cut = prompt.dropped.saturating_sub(full.dropped);
-            prompt
+            let (document, block) = (&widening.document, widening.block.clone());
+            let full = self.builder().prompt(document, block, widening.max_tokens, 0);
+            self.cut_prompt(document, &full, widening.max_tokens, widening.dropped)
         } else {
             self.prompt_with_block(&widening.document, widening.block.clone(), widening.max_tokens)
         };
@@ -701,7 +709,13 @@ impl<'m> Worker<'m> {
                 low = mid + 1;
             }
         }
-        let mut cut = self.builder().prompt(document, full.context.clone(), max_tokens, high);
+        self.cut_prompt(document, &full, max_tokens, high)
+    }
+
+    /// `full` (the prompt the builder fits without a budget) dropping at least `drop` prefix
+    /// tokens, with what the budget cut recorded.
+    fn cut_prompt(&self, document: &DocumentTokens, full: &Prompt, max_tokens: usize, drop: usize) -> Prompt {
+        let mut cut = self.builder().prompt(document, full.context.clone(), max_tokens, drop);
         cut.cut = cut.dropped.saturating_sub(full.dropped);
         cut
     }
@@ -1356,6 +1370,12 @@ struct CacheUpdate {
     shifted: usize,
     /// Shift passes (each rotates the whole cache at its next decode).
     shift_passes: usize,
+}
+
+/// How many of `prompt`'s last tokens are re-encoded when the block before its document changed
+/// ([`Worker::follow_block_change`]).
+fn refreshed_after_block_change(prompt: &Prompt) -> usize {
+    CONTEXT_REFRESH_TOKENS.min(prompt.tokens.len() - prompt.context_end)
 }
 
 /// The intermediate prompts that apply the changed regions of `base` → `prompt` one at a time,
