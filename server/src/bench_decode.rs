@@ -1,23 +1,34 @@
-//! `splice bench decode`: plain against speculative decoding on the same prompts, in one run.
+//! `splice bench decode`: plain against speculative decoding on the same prompts, in one run,
+//! through the LSP server as an editor reaches it.
 //!
 //! Spots are cut from real Python files of the corpus (`make corpus`): the cursor at the
 //! indentation of a line in a function body whose code was removed, so the shape asks for a
-//! block and generation runs long. Two engines with the same settings but `--draft-tokens 0`
-//! and `--draft-tokens N` take turns on every spot (which goes first alternates); the report is
-//! the decode speed of each (generated tokens after the first, per second of decoding), the
-//! draft tokens accepted per verify step, and whether the two texts are byte-identical, which
-//! greedy decoding requires.
+//! block and generation runs long. Two `splice serve` processes with the same settings but
+//! `draftTokens: 0` and `draftTokens: N` take turns on every spot (which goes first
+//! alternates): `didOpen` of the spot's text under a URI of its own (every spot a cold
+//! document), `textDocument/inlineCompletion` at the cursor, then `splice/status` for the
+//! request's counters (`last`). The report is the decode speed of each (generated tokens after
+//! the first, per second of decoding), the draft tokens accepted per verify step, and whether
+//! the two suggestions are byte-identical, which greedy decoding requires.
+//!
+//! Two processes, not two engines in this one: ggml's CPU threads are an OpenMP team per
+//! engine thread, and with two teams in one process (more OpenMP threads than cores) libgomp
+//! stops spinning at its barriers, so every two-thread batch (a verify batch) paid a sleep and
+//! a wake-up per operation: 3-row verify batches measured 43–49 ms beside another engine against
+//! 29 ms alone (the single-token decodes, on one thread, 35 ms either way). An editor's server
+//! holds one engine.
 
+use crate::bench_client::{file_uri, initialization_options, LspSession, HANG_GUARD};
 use crate::bench_rng::SplitMix;
+use crate::bench_typing::ready_session;
 use crate::cli::BenchDecodeArgs;
-use crate::completion;
-use crate::config::{cache_dir, Settings};
+use crate::config::{cache_dir, OnOff, Retrieval, Settings};
+use crate::document::{Document, PositionEncoding};
 use crate::report::round;
-use crate::workspace::Workspace;
 use anyhow::{bail, Context};
-use serde_json::json;
-use splice_model::{Completion, Engine};
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// The packages whose files the spots are cut from (`scripts/corpus.sh`).
 const CORPUS_PACKAGES: &[&str] = &["requests-2.32.3", "click-8.1.7", "itsdangerous-2.2.0"];
@@ -30,10 +41,33 @@ struct Spot {
     cursor: usize,
 }
 
-/// One engine's result on a spot.
+/// One server's answer at a spot: its suggestion and the request's counters (`last`).
 struct Run {
-    completion: Completion,
     suggestion: Option<String>,
+    last: Value,
+}
+
+impl Run {
+    fn number(&self, key: &str) -> f64 {
+        self.last[key].as_f64().unwrap_or(0.0)
+    }
+
+    /// Generated tokens after the first, per second of decoding them.
+    fn speed(&self) -> Option<f64> {
+        let decoded = self.number("generatedTokens") - 1.0;
+        let ms = self.decode_ms();
+        (decoded > 0.0 && ms > 0.0).then(|| decoded * 1000.0 / ms)
+    }
+
+    /// Milliseconds spent on the tokens after the first: the request's time after its first
+    /// token, less the checking of the suggestion's candidates (parsing them, generating branched
+    /// alternatives, scoring them against the code below), as the engine's own decode rate does.
+    fn decode_ms(&self) -> f64 {
+        let check = &self.last["check"];
+        let checking: f64 =
+            ["judgeMs", "alternativesMs", "belowMs"].iter().map(|key| check[key].as_f64().unwrap_or(0.0)).sum();
+        round((self.number("totalMs") - self.number("firstTokenMs") - checking).max(0.0))
+    }
 }
 
 /// Runs `splice bench decode`.
@@ -43,6 +77,10 @@ pub fn run(args: BenchDecodeArgs) -> anyhow::Result<()> {
     options.max_tokens = options.max_tokens.or(Some(128));
     // Whole suggestions: a budget would cut them where each engine's speed happens to be.
     options.latency_budget = Some(0);
+    // Nothing in the background (a prefetch would decode while the other server is timed), and
+    // no workspace: the prompt is the spot's file.
+    options.prefetch = Some(OnOff::Off);
+    options.retrieval = Some(Retrieval::Never);
     let spec_settings = Settings::resolve(options.clone());
     let drafts = spec_settings.engine.draft_tokens;
     if drafts == 0 {
@@ -51,60 +89,74 @@ pub fn run(args: BenchDecodeArgs) -> anyhow::Result<()> {
             splice_model::DEFAULT_DRAFT_TOKENS
         );
     }
-    let mut plain_settings = spec_settings.clone();
-    plain_settings.engine.draft_tokens = 0;
+    let mut spec_options = options.clone();
+    spec_options.draft_tokens = Some(drafts);
+    let mut plain_options = options;
+    plain_options.draft_tokens = Some(0);
     let spots = pick_spots(&cache_dir().join("corpus"), args.spots, args.seed)?;
     println!(
-        "splice bench decode: {} spots (seed {}), max {} tokens / {} lines, plain vs --draft-tokens {drafts}",
+        "splice bench decode: {} spots (seed {}), max {} tokens / {} lines, plain vs --draft-tokens {drafts}, \
+         each in its own `splice serve`",
         spots.len(),
         args.seed,
         spec_settings.engine.max_tokens,
         spec_settings.max_lines
     );
-    let plain = Engine::start(plain_settings.engine.clone())?;
-    let speculative = Engine::start(spec_settings.engine.clone())?;
+    let root = std::env::temp_dir().join(format!("splice-bench-decode-{}", std::process::id()));
+    std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
+    let (plain_log, spec_log) = (root.join("serve-plain.log"), root.join("serve-speculative.log"));
+    let (mut plain, _) = ready_session(&[], initialization_options(&plain_options), &plain_log)?;
+    let (mut speculative, _) = ready_session(&[], initialization_options(&spec_options), &spec_log)?;
     println!(
         "{:<44} {:>5} {:>9} {:>9} {:>9} {:>9}  same",
         "spot", "gen", "plain t/s", "spec t/s", "speedup", "acc/step"
     );
     let mut rows = Vec::new();
     for (i, spot) in spots.iter().enumerate() {
-        let (p, s) = if i % 2 == 0 {
-            let p = complete(&plain, &plain_settings, spot)?;
-            (p, complete(&speculative, &spec_settings, spot)?)
-        } else {
-            let s = complete(&speculative, &spec_settings, spot)?;
-            (complete(&plain, &plain_settings, spot)?, s)
+        let uri = file_uri(&root.join(format!("spot-{i}")).join(spot.path.file_name().unwrap_or_default()));
+        let ask = |session: &mut LspSession, log: &Path| {
+            complete(session, &uri, spot).with_context(|| format!("log: {}", log.display()))
         };
-        let same = p.completion.text == s.completion.text;
-        let (ps, ss) = (&p.completion.stats, &s.completion.stats);
+        let (p, s) = if i % 2 == 0 {
+            let p = ask(&mut plain, &plain_log)?;
+            (p, ask(&mut speculative, &spec_log)?)
+        } else {
+            let s = ask(&mut speculative, &spec_log)?;
+            (ask(&mut plain, &plain_log)?, s)
+        };
+        let same = p.suggestion == s.suggestion;
         let name = format!("{}:{}", short(&spot.path), spot.line + 1);
-        let speed = |c: &Completion| c.stats.generation_tokens_per_second();
-        let per_step = (ss.verify_steps > 0).then(|| ss.accepted_draft_tokens as f64 / ss.verify_steps as f64);
+        let steps = s.number("verifySteps");
+        let per_step = (steps > 0.0).then(|| s.number("acceptedDraftTokens") / steps);
         println!(
             "{:<44} {:>5} {:>9} {:>9} {:>9} {:>9}  {}",
             name,
-            ps.generated_tokens,
-            fmt(speed(&p.completion)),
-            fmt(speed(&s.completion)),
-            fmt(speed(&s.completion).zip(speed(&p.completion)).map(|(s, p)| s / p)),
+            p.number("generatedTokens"),
+            fmt(p.speed()),
+            fmt(s.speed()),
+            fmt(s.speed().zip(p.speed()).map(|(s, p)| s / p)),
             fmt(per_step),
             if same { "yes" } else { "NO" }
         );
         if !same {
-            println!("    plain:       {:?}", p.completion.text);
-            println!("    speculative: {:?}", s.completion.text);
+            println!("    plain:       {:?}", p.suggestion);
+            println!("    speculative: {:?}", s.suggestion);
         }
         rows.push(json!({
             "spot": name,
-            "generated": [ps.generated_tokens, ss.generated_tokens],
-            "decodeMs": [decode_ms(&p.completion), decode_ms(&s.completion)],
-            "verifySteps": ss.verify_steps,
-            "draftTokens": ss.draft_tokens,
-            "acceptedDraftTokens": ss.accepted_draft_tokens,
+            "generated": [p.number("generatedTokens"), s.number("generatedTokens")],
+            "decodeMs": [p.decode_ms(), s.decode_ms()],
+            "verifySteps": steps,
+            "draftTokens": s.number("draftTokens"),
+            "acceptedDraftTokens": s.number("acceptedDraftTokens"),
             "identical": same,
-            "suggestionsIdentical": p.suggestion == s.suggestion,
         }));
+    }
+    for (session, log) in [(plain, &plain_log), (speculative, &spec_log)] {
+        let exit = session.shutdown()?;
+        if !exit.success() {
+            eprintln!("  the server exited with {exit} (log: {})", log.display());
+        }
     }
     summarize(&rows, drafts, args.json)
 }
@@ -128,7 +180,7 @@ fn summarize(rows: &[serde_json::Value], drafts: u32, as_json: bool) -> anyhow::
         "speedup": (spec_speed / plain_speed * 100.0).round() / 100.0,
         "acceptedPerVerifyStep": (steps > 0.0).then(|| (sum("acceptedDraftTokens") / steps * 100.0).round() / 100.0),
         "draftAcceptance": (sum("draftTokens") > 0.0).then(|| (sum("acceptedDraftTokens") / sum("draftTokens") * 100.0).round() / 100.0),
-        "identicalTexts": identical,
+        "identicalSuggestions": identical,
         "rows": rows,
     });
     if as_json {
@@ -137,7 +189,7 @@ fn summarize(rows: &[serde_json::Value], drafts: u32, as_json: bool) -> anyhow::
     }
     println!(
         "decode: plain {:.1} tokens/s, speculative {:.1} tokens/s ({:.2}×); accepted per verify step {}; \
-         drafts accepted {}; identical text {}/{}",
+         drafts accepted {}; identical suggestions {}/{}",
         plain_speed,
         spec_speed,
         spec_speed / plain_speed,
@@ -149,27 +201,20 @@ fn summarize(rows: &[serde_json::Value], drafts: u32, as_json: bool) -> anyhow::
     Ok(())
 }
 
-fn complete(engine: &Engine, settings: &Settings, spot: &Spot) -> anyhow::Result<Run> {
-    // Each spot is its own document, encoded cold: as one document, every spot would be a PIE
-    // edit of the last one, whose stale cells each engine's idle repair mends at its own pace,
-    // and the two engines would no longer read the same prompt the same way.
-    let document = format!("{}:{}", spot.path.display(), spot.line);
-    let at = completion::At {
-        document: &document,
-        text: &spot.text,
-        cursor: spot.cursor,
-        text_offset: 0,
-        path: None,
-        cursor_line: Some(spot.line as u32),
-    };
-    let workspace = Workspace::none(settings.retrieval.clone());
-    let (_, completion, suggestion) = completion::complete_blocking(engine, &workspace, settings, at)?;
-    Ok(Run { completion, suggestion })
-}
-
-/// Milliseconds spent on the tokens after the first.
-fn decode_ms(completion: &Completion) -> f64 {
-    round((completion.stats.total_ms - completion.stats.first_token_ms).max(0.0))
+/// Opens the spot as `uri`, asks at its cursor and reads the request's counters; closes it.
+fn complete(session: &mut LspSession, uri: &str, spot: &Spot) -> anyhow::Result<Run> {
+    session.open(uri, &spot.text, 1)?;
+    let at = Document::new(spot.text.clone(), 1).position_at(spot.cursor, PositionEncoding::Utf16)?;
+    let sent = Instant::now();
+    let id = session.inline_completion(uri, at.line, at.character)?;
+    let response = session.response_by(id, sent + HANG_GUARD)?;
+    if let Some(error) = response.get("error") {
+        bail!("inline completion failed: {error}");
+    }
+    let last = session.status()?["last"].take();
+    session.close(uri)?;
+    let suggestion = response["result"]["items"][0]["insertText"].as_str().map(str::to_owned);
+    Ok(Run { suggestion, last })
 }
 
 /// `count` spots from the corpus's Python files, chosen by `seed`: a line of a function body
