@@ -13,8 +13,10 @@ use std::collections::VecDeque;
 pub(crate) const MAX_KEY: usize = 4;
 
 /// The shortest n-gram matched. A single token (`(`, `self`) recurs everywhere and its
-/// continuations disagree; two tokens already pick out a place in code.
-pub(crate) const MIN_KEY: usize = 2;
+/// continuations often disagree, but where no longer key matches it is still a guess, and a
+/// verify batch can cost less than a single decode (it runs on the batch threads): the policy
+/// measures how often each key length is right and drafts from it only where that pays.
+pub(crate) const MIN_KEY: usize = 1;
 
 /// Suggestions kept as draft sources.
 const RECENT_SUGGESTIONS: usize = 8;
@@ -139,8 +141,15 @@ mod tests {
         assert!(sources.draft(&tokens("abcdefg"), 4).tokens.is_empty());
         assert!(sources.draft(&tokens("a"), 4).tokens.is_empty());
         assert!(sources.draft(&tokens(""), 4).tokens.is_empty(), "empty history");
-        // A single repeated token is too weak a key.
-        assert!(sources.draft(&tokens("a1b2a"), 4).tokens.is_empty());
+    }
+
+    #[test]
+    fn a_single_token_key_is_the_last_resort() {
+        let sources = DraftSources::default();
+        // Only the last token recurs: its most recent earlier occurrence is followed by "1b".
+        assert_eq!(sources.draft(&tokens("a1b2a"), 2), Draft { tokens: tokens("1b"), key_len: 1 });
+        // "xa" recurs too, and the longer key wins over the more recent single "a".
+        assert_eq!(sources.draft(&tokens("xa7_a8_xa"), 1), Draft { tokens: tokens("7"), key_len: 2 });
     }
 
     #[test]
