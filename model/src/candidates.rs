@@ -111,6 +111,9 @@ pub struct CheckStats {
     pub alternatives_ms: f64,
     /// Tokens generated for branched alternatives.
     pub alternative_tokens: usize,
+    /// Of those, draft tokens the model agreed with (speculative decoding, as for the
+    /// suggestion itself).
+    pub alternative_accepted_drafts: usize,
     /// Milliseconds spent scoring candidate lines against the code below.
     pub below_ms: f64,
     /// Tokens decoded to score them (each candidate's line and the window below it).

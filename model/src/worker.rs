@@ -102,6 +102,16 @@ struct GenerationStart {
     healed: String,
 }
 
+/// A chosen token decoded with drafts of what follows it, to be settled once the model's own
+/// choices at each row are known.
+struct VerifyStep {
+    drafts: Vec<LlamaToken>,
+    /// The length of the n-gram the drafts were found by.
+    key_len: usize,
+    /// Milliseconds of the batch.
+    ms: f64,
+}
+
 /// A document whose cached prompt the latency budget cut, or whose snippets it held back: what
 /// its full prompt is made of.
 struct Widening {
@@ -917,33 +927,13 @@ impl<'m> Worker<'m> {
             if let Some(stop) = out.take(token, &vocab, &self.stop_tokens, request, stats) {
                 break stop;
             }
-            let room = (self.draft_tokens as usize)
-                .min(MAX_DRAFTS_PER_STEP)
-                .min(max_tokens - stats.generated_tokens)
-                .min(n_ctx - cached - 1);
-            let draft = if speculate && out.healing.is_none() && room > 0 {
-                let mut draft = self.drafts.draft_after(self.documents.sequence(slot).tokens(), token, room);
-                let verify = if self.draft_always {
-                    draft.tokens.len()
-                } else {
-                    self.policy.drafts_to_verify(draft.key_len, draft.tokens.len())
-                };
-                draft.tokens.truncate(verify);
-                draft
-            } else {
-                Draft { tokens: Vec::new(), key_len: 0 }
-            };
-            let drafts = draft.tokens;
-            let decode_started = Instant::now();
-            let sequence = self.documents.sequence(slot);
-            if drafts.is_empty() {
-                sequence.push_generated(&mut self.llama, token)?;
-                self.policy.decoded_single(ms_since(decode_started));
+            let room = (max_tokens - stats.generated_tokens).min(n_ctx - cached - 1);
+            let speculating = speculate && out.healing.is_none();
+            let Some(step) = self.decode_next(slot, token, if speculating { room } else { 0 })? else {
                 row = self.llama.batch.n_tokens() - 1;
                 continue;
-            }
-            sequence.push_with_drafts(&mut self.llama, token, &drafts)?;
-            let verify_ms = ms_since(decode_started);
+            };
+            let drafts = &step.drafts;
             stats.verify_steps += 1;
             stats.draft_tokens += drafts.len();
             // Row `i` predicts what follows the token (`i == 0`) or draft `i - 1`.
@@ -968,9 +958,8 @@ impl<'m> Worker<'m> {
                 }
                 accepted += 1;
             }
-            self.policy.verified(draft.key_len, drafts.len(), accepted, verify_ms);
             stats.accepted_draft_tokens += accepted;
-            self.documents.sequence(slot).truncate_generated(&mut self.llama, cached + 1 + accepted)?;
+            self.settle_drafts(slot, &step, cached, accepted)?;
             if let Some(stop) = stop {
                 break 'generation stop;
             }
@@ -988,6 +977,49 @@ impl<'m> Worker<'m> {
             crate::shape::drop_partial_line(&mut text);
         }
         Ok(Generated::Done(text, stop, branches))
+    }
+
+    /// Decodes the chosen `token` at the end of `slot`'s sequence: with drafts of what follows
+    /// it when up to `room` of them may be decoded (0: never) and the policy expects them to pay
+    /// ([`SpeculationPolicy`]), else alone. Returns the verify step when drafts went with it:
+    /// batch row `i` then predicts what follows the token (`i == 0`) or draft `i - 1`, and the
+    /// caller settles it with [`Self::settle_drafts`]. Alone, the token's logits are the batch's
+    /// last row.
+    fn decode_next(&mut self, slot: usize, token: LlamaToken, room: usize) -> Result<Option<VerifyStep>, EngineError> {
+        let room = room.min(self.draft_tokens as usize).min(MAX_DRAFTS_PER_STEP);
+        let mut draft = Draft { tokens: Vec::new(), key_len: 0 };
+        if room > 0 {
+            draft = self.drafts.draft_after(self.documents.sequence(slot).tokens(), token, room);
+            let verify = if self.draft_always {
+                draft.tokens.len()
+            } else {
+                self.policy.drafts_to_verify(draft.key_len, draft.tokens.len())
+            };
+            draft.tokens.truncate(verify);
+        }
+        let started = Instant::now();
+        let sequence = self.documents.sequence(slot);
+        if draft.tokens.is_empty() {
+            sequence.push_generated(&mut self.llama, token)?;
+            self.policy.decoded_single(ms_since(started));
+            return Ok(None);
+        }
+        sequence.push_with_drafts(&mut self.llama, token, &draft.tokens)?;
+        Ok(Some(VerifyStep { drafts: draft.tokens, key_len: draft.key_len, ms: ms_since(started) }))
+    }
+
+    /// Records how many of a verify step's drafts the model agreed with (`accepted`) and drops
+    /// the cells of the rest: the sequence then ends with the token and the accepted drafts
+    /// after its `cached` cells from before the step.
+    fn settle_drafts(
+        &mut self,
+        slot: usize,
+        step: &VerifyStep,
+        cached: usize,
+        accepted: usize,
+    ) -> Result<(), EngineError> {
+        self.policy.verified(step.key_len, step.drafts.len(), accepted, step.ms);
+        self.documents.sequence(slot).truncate_generated(&mut self.llama, cached + 1 + accepted)
     }
 
     /// Checks the greedy suggestion with the request's judge and, when it adds syntax errors,
@@ -1184,9 +1216,11 @@ impl<'m> Worker<'m> {
         let n_ctx = self.llama.ctx.n_ctx() as usize;
         // `take` counts into these; the request's own stats are not the alternative's.
         let mut scratch = CompletionStats { generated_tokens: branch.step.max(1), ..CompletionStats::default() };
+        // Greedy lines decode speculatively, as the suggestion does: the same tokens, sooner.
+        let speculate = request.sampling.is_greedy() && out.healing.is_none();
         let mut token = branch.token;
         let mut produced = 0;
-        loop {
+        'line: loop {
             if request.cancel.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }
@@ -1196,11 +1230,43 @@ impl<'m> Worker<'m> {
                 break;
             }
             produced += 1;
-            if produced >= MAX_ALTERNATIVE_TOKENS || self.documents.sequence(slot).tokens().len() + 1 >= n_ctx {
+            let cached = self.documents.sequence(slot).tokens().len();
+            if produced >= MAX_ALTERNATIVE_TOKENS || cached + 1 >= n_ctx {
                 break;
             }
-            self.documents.sequence(slot).push_generated(&mut self.llama, token)?;
-            let row = self.llama.batch.n_tokens() - 1;
+            // Never more cells than plain decoding would reach before its context check stops it.
+            let room = (MAX_ALTERNATIVE_TOKENS - produced).min(n_ctx - cached - 2);
+            let row = match self.decode_next(slot, token, if speculate { room } else { 0 })? {
+                None => self.llama.batch.n_tokens() - 1,
+                Some(step) => {
+                    // Drafts are kept as far as the model's own choice agrees, each taken as
+                    // plain decoding would take it.
+                    let mut accepted = 0;
+                    let mut ended = false;
+                    for (i, &draft) in step.drafts.iter().enumerate() {
+                        if out.choose(&mut sampler, &self.llama.ctx, i as i32, &self.pieces, 0) != Some(draft) {
+                            break;
+                        }
+                        ended = out.take(draft, &vocab, &self.stop_tokens, request, &mut scratch).is_some()
+                            || out.text.text().contains('\n');
+                        if ended {
+                            break;
+                        }
+                        produced += 1;
+                        accepted += 1;
+                        if produced >= MAX_ALTERNATIVE_TOKENS {
+                            ended = true;
+                            break;
+                        }
+                    }
+                    self.settle_drafts(slot, &step, cached, accepted)?;
+                    report.alternative_accepted_drafts += accepted;
+                    if ended {
+                        break 'line;
+                    }
+                    accepted as i32
+                }
+            };
             match out.choose(&mut sampler, &self.llama.ctx, row, &self.pieces, 0) {
                 Some(next) => token = next,
                 None => break,

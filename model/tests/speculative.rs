@@ -1,10 +1,11 @@
 //! Speculative decoding never changes a greedy suggestion: on real Python files, at spots where
 //! a block is suggested, an engine that verifies drafts after every token gives byte-identical
-//! text to one that decodes one token at a time, with both real models.
+//! text to one that decodes one token at a time, with both real models; and so are the lines
+//! branched from a suggestion the check rejects, which decode speculatively too.
 
 use splice_e2e::{gemma, smollm2};
 use splice_model::shape::SuggestionShape;
-use splice_model::{CancelToken, Completion, CompletionRequest, Engine, EngineConfig, SamplingConfig};
+use splice_model::{CancelToken, Completion, CompletionRequest, Engine, EngineConfig, SamplingConfig, SuggestionCheck};
 use std::path::Path;
 
 /// Real Python files of this repository: code that repeats itself the way real code does.
@@ -52,6 +53,16 @@ fn spots(text: &str) -> Vec<(String, usize)> {
 /// Each spot is its own document, encoded cold: as one document, every spot would be a PIE edit
 /// of the last one, whose stale cells each engine's idle repair mends at its own pace.
 fn complete(engine: &Engine, document: &str, prefix: &str, indent: usize) -> Completion {
+    complete_checked(engine, document, prefix, indent, None)
+}
+
+fn complete_checked(
+    engine: &Engine,
+    document: &str,
+    prefix: &str,
+    indent: usize,
+    check: Option<SuggestionCheck>,
+) -> Completion {
     let request = CompletionRequest {
         document: document.to_owned(),
         prefix: prefix.to_owned(),
@@ -61,7 +72,7 @@ fn complete(engine: &Engine, document: &str, prefix: &str, indent: usize) -> Com
         sampling: SamplingConfig::default(),
         cancel: CancelToken::new(),
         context: None,
-        check: None,
+        check,
     };
     engine.complete_blocking(request).unwrap()
 }
@@ -97,6 +108,49 @@ fn gemma_suggestions_are_identical_with_speculative_decoding() {
 #[test]
 fn smollm2_suggestions_are_identical_with_speculative_decoding() {
     identical_with_and_without_drafts(&smollm2());
+}
+
+/// A check that rejects the greedy suggestion's first line makes each engine branch lines at
+/// its least certain tokens; the speculative engine decodes them with drafts.
+#[test]
+fn lines_branched_from_a_rejected_suggestion_are_identical_with_speculative_decoding() {
+    let model = gemma();
+    let plain = engine(&model, 0);
+    let speculative = engine(&model, 2);
+    let (mut compared, mut accepted, mut ms) = (0, 0, [0.0; 2]);
+    for (file, text) in FILES.iter().enumerate() {
+        for (spot, (prefix, indent)) in spots(text).into_iter().enumerate() {
+            // Both engines run the same requests in the same order, so that their caches are laid
+            // out alike (where a document's cells sit changes how attention sums them).
+            let greedy = format!("greedy-{file}-{spot}.py");
+            let greedy = [&plain, &speculative].map(|engine| complete(engine, &greedy, &prefix, indent).text);
+            assert_eq!(greedy[0], greedy[1]);
+            let rejected = greedy[0].split('\n').next().unwrap_or_default().to_owned();
+            let check = SuggestionCheck::new(2, move |text: &str| {
+                Some(usize::from(text.split('\n').next().unwrap_or_default() == rejected))
+            });
+            let document = format!("checked-{file}-{spot}.py");
+            let a = complete_checked(&plain, &document, &prefix, indent, Some(check.clone()));
+            let b = complete_checked(&speculative, &document, &prefix, indent, Some(check));
+            let (a_check, b_check) = (a.stats.check.expect("the check ran"), b.stats.check.expect("the check ran"));
+            let texts = |c: &splice_model::CheckStats| c.candidates.iter().map(|c| c.text.clone()).collect::<Vec<_>>();
+            assert_eq!(texts(&a_check), texts(&b_check), "at {:?}", &prefix[prefix.len().saturating_sub(80)..]);
+            assert_eq!(a.text, b.text);
+            assert_eq!(a_check.alternative_tokens, b_check.alternative_tokens);
+            assert_eq!(a_check.alternative_accepted_drafts, 0, "draft tokens 0 never speculates");
+            compared += usize::from(a_check.alternative_tokens > 0);
+            accepted += b_check.alternative_accepted_drafts;
+            ms[0] += a_check.alternatives_ms;
+            ms[1] += b_check.alternatives_ms;
+        }
+    }
+    println!(
+        "{compared} spots with branched lines identical; {accepted} drafts accepted in them; \
+         {:.0} ms of branching plain, {:.0} ms speculative (drafts always verified here)",
+        ms[0], ms[1]
+    );
+    assert!(compared >= 2, "lines were branched at some spots");
+    assert!(accepted > 0, "drafts were verified and accepted in branched lines, so the comparison means something");
 }
 
 #[test]

@@ -114,6 +114,7 @@ pub fn check_json(check: &CheckStats) -> Value {
         "judgeMs": (check.judge_ms * 1000.0).round() / 1000.0,
         "alternativesMs": round(check.alternatives_ms),
         "alternativeTokens": check.alternative_tokens,
+        "alternativeAcceptedDrafts": check.alternative_accepted_drafts,
         "belowMs": round(check.below_ms),
         "belowScoredTokens": check.below_scored_tokens,
     })
