@@ -48,6 +48,7 @@ struct Run {
 }
 
 impl Run {
+    /// A number of the request's counters (0 when absent).
     fn number(&self, key: &str) -> f64 {
         self.last[key].as_f64().unwrap_or(0.0)
     }
@@ -107,9 +108,17 @@ pub fn run(args: BenchDecodeArgs) -> anyhow::Result<()> {
     let (plain_log, spec_log) = (root.join("serve-plain.log"), root.join("serve-speculative.log"));
     let (mut plain, _) = ready_session(&[], initialization_options(&plain_options), &plain_log)?;
     let (mut speculative, _) = ready_session(&[], initialization_options(&spec_options), &spec_log)?;
+    // After both models loaded: the load is not what is measured.
+    let busy = args.busy.then(crate::bench_busy::BusyCore::start);
     println!(
-        "{:<44} {:>5} {:>9} {:>9} {:>9} {:>9}  same",
-        "spot", "gen", "plain t/s", "spec t/s", "speedup", "acc/step"
+        "{:<44} {:>5} {:>9} {:>9} {:>9} {:>9}  same{}",
+        "spot",
+        "gen",
+        "plain t/s",
+        "spec t/s",
+        "speedup",
+        "acc/step",
+        if busy.is_some() { "  (one core kept busy)" } else { "" }
     );
     let mut rows = Vec::new();
     for (i, spot) in spots.iter().enumerate() {
@@ -152,13 +161,16 @@ pub fn run(args: BenchDecodeArgs) -> anyhow::Result<()> {
             "identical": same,
         }));
     }
+    drop(busy);
     for (session, log) in [(plain, &plain_log), (speculative, &spec_log)] {
         let exit = session.shutdown()?;
         if !exit.success() {
             eprintln!("  the server exited with {exit} (log: {})", log.display());
         }
     }
-    summarize(&rows, drafts, args.json)
+    summarize(&rows, drafts, args.json)?;
+    eprintln!("server logs: {}", root.display());
+    Ok(())
 }
 
 /// Prints (or writes as JSON) the totals over every spot.

@@ -289,6 +289,9 @@ pub struct BenchDecodeArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Keep one core busy (a spinning thread) while the spots are completed.
+    #[arg(long)]
+    pub busy: bool,
     /// Model and generation options (default `--max-tokens 128 --max-lines 16`); `--draft-tokens`
     /// is the speculative engine's.
     #[command(flatten)]
