@@ -69,16 +69,12 @@ impl BatchThreads {
 
     /// The configured threads first, one thread next, then the faster with exploring steps.
     fn choose_small(&mut self) -> usize {
-        let [many, one] = self.ms_per_token[SMALL];
-        if many.samples == 0 {
-            return 0;
-        }
-        if one.samples == 0 {
-            return 1;
-        }
-        let (fast, slow) = if one.value < many.value { (one, many) } else { (many, one) };
-        let faster = usize::from(one.value < many.value);
-        let times_slower = (slow.value / fast.value.max(1e-6)).ceil().clamp(1.0, f64::from(MAX_EXPLORE_EVERY)) as u32;
+        let Some(faster) = self.faster(SMALL) else {
+            // The configured threads are measured first (choice 0), one thread next (choice 1).
+            return usize::from(self.ms_per_token[SMALL][0].samples > 0);
+        };
+        let (fast, slow) = (self.ms_per_token[SMALL][faster].value, self.ms_per_token[SMALL][1 - faster].value);
+        let times_slower = (slow / fast.max(1e-6)).ceil().clamp(1.0, f64::from(MAX_EXPLORE_EVERY)) as u32;
         self.explore(SMALL, (EXPLORE_EVERY * times_slower).min(MAX_EXPLORE_EVERY), faster, 1 - faster)
     }
 

@@ -337,6 +337,15 @@ impl ContextVerdict {
 }
 
 impl CompletionStats {
+    /// Milliseconds spent decoding the suggestion's tokens after the first: the request's time
+    /// after its first token, less the checking of its candidates (branched alternatives,
+    /// scoring against the code below), which is not decoding the suggestion. The engine's
+    /// measured decode rate is this.
+    pub fn decode_ms(&self) -> f64 {
+        let checking_ms = self.check.as_ref().map_or(0.0, |check| check.alternatives_ms + check.below_ms);
+        self.total_ms - self.first_token_ms - checking_ms
+    }
+
     /// Generated tokens per second after the first one (the decode speed), if measurable.
     pub fn generation_tokens_per_second(&self) -> Option<f64> {
         let decode_ms = self.total_ms - self.first_token_ms;

@@ -272,11 +272,8 @@ impl<'m> Worker<'m> {
         let (text, stop) =
             self.check_candidates(request, slot, &generated_from, (text, stop), branches, started, &mut stats)?;
         stats.total_ms = ms_since(started);
-        // The measured decode rate is the suggestion's own: checking its candidates is not decoding it.
-        let checking_ms = stats.check.as_ref().map_or(0.0, |check| check.alternatives_ms + check.below_ms);
-        let decode_ms = stats.total_ms - stats.first_token_ms - checking_ms;
         let mut rates = self.rates.lock().unwrap_or_else(|poison| poison.into_inner());
-        rates.add(stats.encoded_tokens, stats.prompt_ms, stats.generated_tokens, decode_ms);
+        rates.add(stats.encoded_tokens, stats.prompt_ms, stats.generated_tokens, stats.decode_ms());
         rates.batch_threads = self.llama.current_batch_threads();
         drop(rates);
         Ok(Completion { text, stop, stats })
@@ -885,7 +882,6 @@ impl<'m> Worker<'m> {
         watch: Option<LineWatch>,
     ) -> Result<Generated, EngineError> {
         let mut sampler = request.sampling.sampler();
-        let speculate = request.sampling.is_greedy() && self.draft_tokens > 0;
         let wants_branches = request.check.is_some() && request.sampling.is_greedy();
         let mut out = Output {
             text: TextStream::default(),
@@ -928,8 +924,7 @@ impl<'m> Worker<'m> {
                 break stop;
             }
             let room = (max_tokens - stats.generated_tokens).min(n_ctx - cached - 1);
-            let speculating = speculate && out.healing.is_none();
-            let Some(step) = self.decode_next(slot, token, if speculating { room } else { 0 })? else {
+            let Some(step) = self.decode_next(slot, token, out.draft_room(request, room))? else {
                 row = self.llama.batch.n_tokens() - 1;
                 continue;
             };
@@ -1216,8 +1211,6 @@ impl<'m> Worker<'m> {
         let n_ctx = self.llama.ctx.n_ctx() as usize;
         // `take` counts into these; the request's own stats are not the alternative's.
         let mut scratch = CompletionStats { generated_tokens: branch.step.max(1), ..CompletionStats::default() };
-        // Greedy lines decode speculatively, as the suggestion does: the same tokens, sooner.
-        let speculate = request.sampling.is_greedy() && out.healing.is_none();
         let mut token = branch.token;
         let mut produced = 0;
         'line: loop {
@@ -1236,7 +1229,8 @@ impl<'m> Worker<'m> {
             }
             // Never more cells than plain decoding would reach before its context check stops it.
             let room = (MAX_ALTERNATIVE_TOKENS - produced).min(n_ctx - cached - 2);
-            let row = match self.decode_next(slot, token, if speculate { room } else { 0 })? {
+            // Greedy lines decode speculatively, as the suggestion does: the same tokens, sooner.
+            let row = match self.decode_next(slot, token, out.draft_room(request, room))? {
                 None => self.llama.batch.n_tokens() - 1,
                 Some(step) => {
                     // Drafts are kept as far as the model's own choice agrees, each taken as
@@ -1332,6 +1326,16 @@ struct HeldContext {
 }
 
 impl Output {
+    /// How many drafts the next step may verify (`room`, or 0): drafts are checked against
+    /// greedy choices only, and not while token healing constrains the next token.
+    fn draft_room(&self, request: &CompletionRequest, room: usize) -> usize {
+        if request.sampling.is_greedy() && self.healing.is_none() {
+            room
+        } else {
+            0
+        }
+    }
+
     /// Whether the output holds a whole line with code on it (it ends with a line break).
     fn has_complete_line(&self) -> bool {
         crate::shape::has_complete_line(self.text.text())

@@ -60,14 +60,10 @@ impl Run {
         (decoded > 0.0 && ms > 0.0).then(|| decoded * 1000.0 / ms)
     }
 
-    /// Milliseconds spent on the tokens after the first: the request's time after its first
-    /// token, less the checking of the suggestion's candidates (parsing them, generating branched
-    /// alternatives, scoring them against the code below), as the engine's own decode rate does.
+    /// Milliseconds spent on the tokens after the first, as the server measured them (`decodeMs`:
+    /// the checking of the suggestion's candidates left out, as in the engine's own rate).
     fn decode_ms(&self) -> f64 {
-        let check = &self.last["check"];
-        let checking: f64 =
-            ["judgeMs", "alternativesMs", "belowMs"].iter().map(|key| check[key].as_f64().unwrap_or(0.0)).sum();
-        round((self.number("totalMs") - self.number("firstTokenMs") - checking).max(0.0))
+        self.number("decodeMs").max(0.0)
     }
 }
 

@@ -71,6 +71,7 @@ pub fn stats_json(stats: &CompletionStats) -> Value {
         "promptMs": round(stats.prompt_ms),
         "firstTokenMs": round(stats.first_token_ms),
         "totalMs": round(stats.total_ms),
+        "decodeMs": round(stats.decode_ms()),
         "engineMs": stats.engine_ms.map(round),
         "prepareMs": (stats.prepare_ms * 1000.0).round() / 1000.0,
         "decisionMs": (stats.decision_ms * 1000.0).round() / 1000.0,
