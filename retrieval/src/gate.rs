@@ -20,6 +20,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::beside::both;
 use crate::keywords;
 use crate::language::Language;
 use crate::lexical::{foreign_names_again, gate_language, read_opened_document, GateSyntax, Surrounding};
@@ -96,14 +97,15 @@ impl DocumentSyntax {
         }
     }
 
-    /// Runs `f` with `path`'s state (a fresh one for a new document, or while another request
-    /// of the same document holds it: the answer is the same, only slower).
+    /// Runs `f` with `path`'s state: a fresh one for a new document, and also when another
+    /// request of the same document (a prefetch's, or one superseded) has held it for
+    /// [`STATE_WAIT`] (the answer is the same, only slower: the text is parsed from scratch).
     fn with<T>(&self, path: Option<&Path>, f: impl FnOnce(&mut GateSyntax) -> T) -> T {
         let Some(path) = path else { return f(&mut GateSyntax::whole_text()) };
         let state = self.state_of(path);
-        let answer = match state.try_lock() {
-            Ok(mut state) => f(&mut state),
-            Err(_) => f(&mut GateSyntax::whole_text()),
+        let answer = match lock_within(&state, STATE_WAIT) {
+            Some(mut state) => f(&mut state),
+            None => f(&mut GateSyntax::whole_text()),
         };
         answer
     }
@@ -111,6 +113,35 @@ impl DocumentSyntax {
     /// `path`'s state, made the most recent (a fresh one for a document not kept).
     fn state_of(&self, path: &Path) -> Arc<Mutex<GateSyntax>> {
         self.documents.state_of(path)
+    }
+}
+
+/// How long a request waits for its document's state while another request reads with it.
+/// Such a read is what a keystroke costs (0.2–2 ms at the median over LSP), and giving up
+/// means parsing the window from scratch (1.5–10 ms), which a prefetch's read, begun as the
+/// last suggestion was shown, would have made a request pay whenever it came at once.
+const STATE_WAIT: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// `mutex` locked, waiting at most `patience` for another holder to let it go; `None` when it
+/// is still held then (or poisoned: a panic left it half-written). It looks again after 50 µs,
+/// then after twice as long each time up to 1 ms: on a machine whose cores are taken, every
+/// wake-up of the waiter pre-empts someone, possibly the holder.
+fn lock_within<T>(mutex: &Mutex<T>, patience: std::time::Duration) -> Option<std::sync::MutexGuard<'_, T>> {
+    let deadline = std::time::Instant::now() + patience;
+    let mut pause = std::time::Duration::from_micros(50);
+    loop {
+        match mutex.try_lock() {
+            Ok(guard) => return Some(guard),
+            Err(std::sync::TryLockError::Poisoned(_)) => return None,
+            Err(std::sync::TryLockError::WouldBlock) => {
+                let now = std::time::Instant::now();
+                if now >= deadline {
+                    return None;
+                }
+                std::thread::sleep(pause.min(deadline - now));
+                pause = (pause * 2).min(std::time::Duration::from_millis(1));
+            }
+        }
     }
 }
 
@@ -171,10 +202,10 @@ impl SelectiveRetriever {
                 // thread while this one reads a tree language's syntax (a search remembered, or
                 // Python's reading of lines, costs less than starting a thread).
                 Some(_) => {
-                    let search = || self.index.search_terms(&terms, query, &self.config.limits).hits;
                     let parsed = language.is_some_and(|language| language != Language::Python);
                     let beside = parsed && !self.index.remembers_search(&terms, &self.config.limits);
-                    let (names, hits) = both(beside, read_names, search);
+                    let search = OwnedSearch::of(&self.index, &terms, query, &self.config.limits);
+                    let (names, hits) = both(beside, read_names, move || search.run());
                     (names, Some(hits))
                 }
                 None => (read_names(), None),
@@ -218,25 +249,47 @@ impl SelectiveRetriever {
     }
 }
 
-/// `first()` and `second()`, the second on a thread of its own when `beside`, else (or when no
-/// thread can be started) one after the other. A panic of `second` is passed on as if it had
-/// run here.
-fn both<A, B: Send + Default>(beside: bool, first: impl FnOnce() -> A, second: impl FnOnce() -> B + Send) -> (A, B) {
-    if !beside {
-        return (first(), second());
+/// A search of the index that owns what it needs, so that the helper thread of [`both`] can
+/// run it while the request's thread reads the syntax.
+struct OwnedSearch {
+    index: Arc<WorkspaceIndex>,
+    terms: QueryTerms,
+    path: Option<PathBuf>,
+    text: String,
+    cursor: usize,
+    window: std::ops::Range<usize>,
+    first_line: u32,
+    limits: SearchLimits,
+}
+
+impl OwnedSearch {
+    /// `index.search_terms(terms, query, limits)`, to run later. The search reads the query's
+    /// file, window and lines, not the text around the window, so that is left behind.
+    fn of(index: &Arc<WorkspaceIndex>, terms: &QueryTerms, query: &RetrievalQuery<'_>, limits: &SearchLimits) -> Self {
+        OwnedSearch {
+            index: index.clone(),
+            terms: terms.clone(),
+            path: query.path.map(Path::to_path_buf),
+            text: query.text[..crate::query::floor_char_boundary(query.text, query.window.end)].to_owned(),
+            cursor: query.cursor,
+            window: query.window.clone(),
+            first_line: query.first_line,
+            limits: limits.clone(),
+        }
     }
-    let slot = Mutex::new(Some(second));
-    // Whoever runs it first takes it: the thread, or this one when the thread did not start.
-    let run = || slot.lock().ok().and_then(|mut second| second.take()).map(|second| second());
-    std::thread::scope(|scope| {
-        let started = std::thread::Builder::new().name("splice-search".to_owned()).spawn_scoped(scope, run);
-        let a = first();
-        let b = match started {
-            Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(_) => None,
+
+    fn run(self) -> Vec<Snippet> {
+        let query = RetrievalQuery {
+            path: self.path.as_deref(),
+            text: &self.text,
+            cursor: self.cursor.min(self.text.len()),
+            window: self.window,
+            first_line: self.first_line,
+            above: "",
+            below: "",
         };
-        (a, b.or_else(run).unwrap_or_default())
-    })
+        self.index.search_terms(&self.terms, &query, &self.limits).hits
+    }
 }
 
 /// The decision to retrieve `hits` with the first near copy of `anchor` among them first, or
@@ -308,18 +361,27 @@ mod tests {
     }
 
     #[test]
-    fn both_runs_the_second_beside_the_first_only_when_asked() {
-        let thread = || Some(std::thread::current().id());
-        let here = thread();
-        let (a, b) = both(true, thread, thread);
-        assert_eq!(a, here);
-        assert_ne!(b, here, "the second ran on a thread of its own");
-        let (a, b) = both(false, thread, thread);
-        assert_eq!((a, b), (here, here));
-        // What the second returns comes back; a panic in it is passed on.
-        assert_eq!(both(true, || 1, || vec![2]), (1, vec![2]));
-        let panicked = std::panic::catch_unwind(|| both(true, || 1, || -> Vec<u8> { panic!("search failed") }));
-        assert!(panicked.is_err());
+    fn a_state_held_briefly_is_waited_for_and_one_held_long_is_not() {
+        let state = Arc::new(Mutex::new(0));
+        let held = state.clone();
+        let (locked, release) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let holder = std::thread::spawn(move || {
+            let _guard = held.lock().unwrap();
+            locked.0.send(()).unwrap();
+            let _ = release.1.recv();
+        });
+        locked.1.recv().unwrap();
+        let started = std::time::Instant::now();
+        assert!(lock_within(&state, std::time::Duration::from_millis(20)).is_none(), "still held: given up");
+        assert!(started.elapsed() >= std::time::Duration::from_millis(20), "waited its patience first");
+        // Let go while a request waits: the request gets the state.
+        let letting_go = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            release.0.send(()).unwrap();
+        });
+        assert!(lock_within(&state, std::time::Duration::from_secs(60)).is_some());
+        holder.join().unwrap();
+        letting_go.join().unwrap();
     }
 
     #[test]

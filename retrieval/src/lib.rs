@@ -21,6 +21,7 @@
 //! **Architecture invariant:** this crate knows nothing of llama.cpp or LSP. It deals in paths,
 //! text and scores; turning snippets into prompt tokens is the model crate's job.
 
+mod beside;
 pub mod chunk;
 mod error;
 pub mod gate;
