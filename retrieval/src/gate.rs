@@ -198,9 +198,9 @@ impl SelectiveRetriever {
             };
             let anchor = Anchor::before(query.text, query.cursor).filter(|_| !terms.is_empty());
             let (names, hits) = match anchor {
-                // The near-copy search is certain: a search of a new spot runs on a second
-                // thread while this one reads a tree language's syntax (a search remembered, or
-                // Python's reading of lines, costs less than starting a thread).
+                // The near-copy search is certain: a search of a new spot is offered to the
+                // helper thread while this one reads a tree language's syntax (a search
+                // remembered, or Python's reading of lines, costs less than handing it over).
                 Some(_) => {
                     let parsed = language.is_some_and(|language| language != Language::Python);
                     let beside = parsed && !self.index.remembers_search(&terms, &self.config.limits);
