@@ -16,6 +16,8 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
+use crate::store::lock;
+
 /// Work handed to the helper thread.
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -81,9 +83,7 @@ impl<B: Send + 'static> Offered<B> {
         let slot = Arc::new(Slot { stage: Mutex::new(Stage::Waiting(Box::new(work))), done: Condvar::new() });
         let shared = slot.clone();
         let job: Job = Box::new(move || shared.run_on_helper());
-        if let Ok(queue) = queue.lock() {
-            let _ = queue.send(job);
-        }
+        let _ = lock(queue).send(job);
         Offered { slot }
     }
 
@@ -125,11 +125,6 @@ impl<B> Slot<B> {
         *lock(&self.stage) = Stage::Done(result);
         self.done.notify_all();
     }
-}
-
-/// Locks `mutex` whether or not a panic poisoned it (no panic happens while one is held).
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

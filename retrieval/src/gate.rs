@@ -204,8 +204,12 @@ impl SelectiveRetriever {
                 Some(_) => {
                     let parsed = language.is_some_and(|language| language != Language::Python);
                     let beside = parsed && !self.index.remembers_search(&terms, &self.config.limits);
-                    let search = OwnedSearch::of(&self.index, &terms, query, &self.config.limits);
-                    let (names, hits) = both(beside, read_names, move || search.run());
+                    let (names, hits) = if beside {
+                        let search = OwnedSearch::of(&self.index, &terms, query, &self.config.limits);
+                        both(true, read_names, move || search.run())
+                    } else {
+                        (read_names(), self.index.search_terms(&terms, query, &self.config.limits).hits)
+                    };
                     (names, Some(hits))
                 }
                 None => (read_names(), None),
