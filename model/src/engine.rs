@@ -346,9 +346,11 @@ impl CompletionStats {
         self.total_ms - self.first_token_ms - checking_ms
     }
 
-    /// Generated tokens per second after the first one (the decode speed), if measurable.
+    /// Generated tokens per second after the first one (the decode speed), if measurable: the
+    /// tokens after the first over [`Self::decode_ms`], the same definition as the engine's
+    /// measured rate and `decodeMs`, so checking candidates never reads as slow decoding.
     pub fn generation_tokens_per_second(&self) -> Option<f64> {
-        let decode_ms = self.total_ms - self.first_token_ms;
+        let decode_ms = self.decode_ms();
         (self.generated_tokens > 1 && decode_ms > 0.0).then(|| (self.generated_tokens - 1) as f64 * 1000.0 / decode_ms)
     }
 }

@@ -146,7 +146,7 @@ fn summary(samples: &[Sample]) -> serde_json::Value {
 fn generation_speed(samples: &[Sample]) -> Option<f64> {
     let (tokens, ms) = samples.iter().fold((0usize, 0.0f64), |(t, ms), s| {
         if s.stats.generated_tokens > 1 {
-            (t + s.stats.generated_tokens - 1, ms + s.stats.total_ms - s.stats.first_token_ms)
+            (t + s.stats.generated_tokens - 1, ms + s.stats.decode_ms())
         } else {
             (t, ms)
         }

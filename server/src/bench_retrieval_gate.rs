@@ -9,11 +9,17 @@
 //! keystroke is what the gate keeps of the document between requests (its syntax tree, what each
 //! part of the file defines), and that is what this measures. The model is never loaded, so a
 //! run takes seconds.
+//!
+//! One variant also reads, after every request, the document as a prefetch would: with the rest
+//! of the line being typed inserted as if a suggestion of it were accepted ([`AcceptedText`]),
+//! untimed and not counted. Its requests' decisions must equal those parsed from scratch: what
+//! the gate keeps through a prefetch's text must not change the next real decision.
 
 use crate::bench_retrieval_tasks::Task;
 use crate::bench_stats::quantile;
 use crate::completion::{self, At};
 use crate::config::{Options, Retrieval, Settings};
+use crate::prefetch::AcceptedText;
 use crate::workspace::Workspace;
 use serde_json::{json, Value};
 use splice_model::CancelToken;
@@ -91,8 +97,9 @@ impl GateTimes {
 }
 
 /// A configuration whose preparation is timed: a retrieval mode, whether the gate keeps each
-/// document's syntax between requests (off: parsed from scratch every time, as before), and
-/// whether a file's syntax is read when it is opened (as the server does at `didOpen`).
+/// document's syntax between requests (off: parsed from scratch every time, as before),
+/// whether a file's syntax is read when it is opened (as the server does at `didOpen`), and
+/// whether a prefetch's read comes between requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GateVariant {
     /// The retrieval mode.
@@ -101,18 +108,28 @@ pub struct GateVariant {
     pub keep_syntax: bool,
     /// Whether each file is read when it is opened, before its first request.
     pub read_at_open: bool,
+    /// Whether every request is followed by a prefetch's read of the document with the rest of
+    /// the line inserted (untimed, not counted), as after a suggestion is shown.
+    pub prefetch_reads: bool,
 }
 
 impl GateVariant {
-    /// Each mode as configured by default, and `auto` twice more: without reading files when
-    /// they are opened, and with every request parsed from scratch (the comparisons for the
-    /// read at open and for the kept syntax).
+    /// Each mode as configured by default, and `auto` three more times: with a prefetch's read
+    /// between requests, without reading files when they are opened, and with every request
+    /// parsed from scratch (the comparisons for the prefetches, the read at open and the kept
+    /// syntax).
     pub fn for_modes(modes: &[Retrieval]) -> Vec<GateVariant> {
-        let mut variants: Vec<GateVariant> =
-            modes.iter().map(|&mode| GateVariant { mode, keep_syntax: true, read_at_open: true }).collect();
+        let variant = |mode, keep_syntax, read_at_open, prefetch_reads| GateVariant {
+            mode,
+            keep_syntax,
+            read_at_open,
+            prefetch_reads,
+        };
+        let mut variants: Vec<GateVariant> = modes.iter().map(|&mode| variant(mode, true, true, false)).collect();
         if modes.contains(&Retrieval::Auto) {
-            variants.push(GateVariant { mode: Retrieval::Auto, keep_syntax: true, read_at_open: false });
-            variants.push(GateVariant { mode: Retrieval::Auto, keep_syntax: false, read_at_open: false });
+            variants.push(variant(Retrieval::Auto, true, true, true));
+            variants.push(variant(Retrieval::Auto, true, false, false));
+            variants.push(variant(Retrieval::Auto, false, false, false));
         }
         variants
     }
@@ -120,10 +137,11 @@ impl GateVariant {
     /// The variant's name in the table.
     pub fn name(&self) -> String {
         let mode = crate::bench_retrieval::mode_name(self.mode);
-        match (self.keep_syntax, self.read_at_open) {
-            (false, _) => format!("{mode}, parsed from scratch"),
-            (true, false) => format!("{mode}, not read when opened"),
-            (true, true) => mode,
+        match (self.keep_syntax, self.read_at_open, self.prefetch_reads) {
+            (false, _, _) => format!("{mode}, parsed from scratch"),
+            (true, _, true) => format!("{mode}, a prefetch's read between requests"),
+            (true, false, false) => format!("{mode}, not read when opened"),
+            (true, true, false) => mode,
         }
     }
 }
@@ -186,6 +204,23 @@ pub fn decision_times(
                     times.typing_ms.push(ms);
                 }
                 times.requests += 1;
+                if variant.prefetch_reads {
+                    let rest: String = task.expected.chars().skip(key).collect();
+                    let accepted = AcceptedText::new(
+                        &text,
+                        cursor,
+                        completion::lines_ended(&text[..cursor]),
+                        assumed_suggestion(&rest),
+                        completion::Reach::for_context(context_tokens),
+                    );
+                    let _ = completion::prepare(
+                        accepted.at(&document, Some(&task.path)),
+                        &workspace,
+                        &settings,
+                        context_tokens,
+                        CancelToken::new(),
+                    );
+                }
                 let retrieved = prepared.is_ok_and(|p| matches!(p.retrieval, RetrievalDecision::Retrieve { .. }));
                 times.decisions.push(retrieved);
                 if retrieved {
@@ -197,4 +232,35 @@ pub fn decision_times(
         all.push(times);
     }
     Ok(all)
+}
+
+/// What a prefetch assumes accepted when the person is about to type `rest`: the rest of the
+/// line (or, at a line's end, the next line with its line break), as a suggestion of it would be.
+fn assumed_suggestion(rest: &str) -> &str {
+    let first = rest.chars().next().map_or(0, char::len_utf8);
+    let end = rest[first..].find('\n').map_or(rest.len(), |i| first + i);
+    &rest[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefetch_assumes_the_rest_of_the_line_accepted() {
+        assert_eq!(assumed_suggestion("x + 1)\n    return x\n"), "x + 1)");
+        assert_eq!(assumed_suggestion("\n    return x\n"), "\n    return x");
+        assert_eq!(assumed_suggestion("é"), "é");
+        assert_eq!(assumed_suggestion(""), "");
+    }
+
+    #[test]
+    fn the_prefetch_variant_is_compared_with_the_same_mode_parsed_from_scratch() {
+        let variants = GateVariant::for_modes(&[Retrieval::Auto]);
+        let prefetching: Vec<_> = variants.iter().filter(|v| v.prefetch_reads).collect();
+        assert_eq!(prefetching.len(), 1);
+        assert!(prefetching[0].keep_syntax, "a prefetch's read matters only to kept syntax");
+        assert!(variants.iter().any(|v| v.mode == Retrieval::Auto && !v.keep_syntax), "its reference");
+        assert!(GateVariant::for_modes(&[Retrieval::Never]).iter().all(|v| !v.prefetch_reads));
+    }
 }

@@ -261,7 +261,7 @@ impl Replay<'_> {
         let last = &status["last"];
         if last.is_object() && *last != self.last {
             let number = |k: &str| last[k].as_f64().unwrap_or(0.0);
-            self.run.add_decode(number("generatedTokens") as u64, number("totalMs") - number("firstTokenMs"));
+            self.run.add_decode(number("generatedTokens") as u64, number("decodeMs"));
             self.run.prompt_tokens.push(number("promptTokens") as u64);
             self.run.model_runs.push((key, last.clone()));
             if let Some(drafts) = Speculation::from_json(last) {
