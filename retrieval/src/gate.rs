@@ -282,12 +282,13 @@ impl OwnedSearch {
         }
     }
 
-    fn run(self) -> Vec<Snippet> {
+    /// Runs the search (more than once, where [`both`] runs it on both threads).
+    fn run(&self) -> Vec<Snippet> {
         let query = RetrievalQuery {
             path: self.path.as_deref(),
             text: &self.text,
             cursor: self.cursor.min(self.text.len()),
-            window: self.window,
+            window: self.window.clone(),
             first_line: self.first_line,
             above: "",
             below: "",

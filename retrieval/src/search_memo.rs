@@ -4,7 +4,9 @@
 //! being typed), and the index changes only when a file is committed. So most keystrokes ask
 //! the same search as the keystroke before: the gate's near-copy search, its score gate, and the
 //! definitions of the word being typed. A search that the memo holds for the reader's current
-//! generation is answered from it; a new generation (a commit and reload) forgets everything.
+//! generation is answered from it; a new generation (a commit and reload) forgets everything,
+//! but the index searches the last few again as it commits ([`SearchMemo::recent_keys`]), so a
+//! person who paused (the pause is what re-indexes the file) finds them remembered again.
 
 use std::collections::VecDeque;
 
@@ -67,8 +69,18 @@ impl SearchMemo {
         generation == self.generation && self.searches.iter().any(|(k, _)| k == key)
     }
 
-    /// Remembers `hits` for `key` in `generation`; a newer generation forgets the older one's.
+    /// The keys of the `n` most recent searches, most recent first, whatever their generation:
+    /// what to search again on a new one.
+    pub fn recent_keys(&self, n: usize) -> Vec<SearchKey> {
+        self.searches.iter().take(n).map(|(key, _)| key.clone()).collect()
+    }
+
+    /// Remembers `hits` for `key` in `generation`; a newer generation forgets the older one's,
+    /// and an older one (a search that began before the last reload) is not remembered.
     pub fn put(&mut self, generation: u64, key: SearchKey, hits: Vec<Hit>) {
+        if generation < self.generation {
+            return;
+        }
         if generation != self.generation {
             self.searches.clear();
             self.generation = generation;
@@ -109,6 +121,27 @@ mod tests {
         assert_eq!(memo.get(3, &key("parse")), None);
         assert_eq!(memo.get(4, &key("parse")), None);
         assert_eq!(memo.get(4, &key("load")), Some(hits("b.rs")));
+    }
+
+    #[test]
+    fn a_search_of_an_older_generation_never_replaces_a_newer_ones() {
+        let mut memo = SearchMemo::default();
+        memo.put(5, key("parse"), hits("new.rs"));
+        memo.put(4, key("load"), hits("old.rs"));
+        assert_eq!(memo.get(5, &key("parse")), Some(hits("new.rs")));
+        assert_eq!(memo.get(4, &key("load")), None);
+        assert_eq!(memo.recent_keys(8), vec![key("parse")]);
+    }
+
+    #[test]
+    fn recent_keys_come_most_recent_first() {
+        let mut memo = SearchMemo::default();
+        for word in ["a", "b", "c"] {
+            memo.put(1, key(word), hits("a.rs"));
+        }
+        memo.get(1, &key("a"));
+        assert_eq!(memo.recent_keys(2), vec![key("a"), key("c")]);
+        assert_eq!(memo.recent_keys(9).len(), 3);
     }
 
     #[test]
