@@ -496,12 +496,15 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
+    /// A one-line chunk defining `symbol`.
+    fn chunk(text: &str, symbol: &str) -> Chunk {
+        Chunk { lines: 0..1, text: text.to_owned(), symbols: vec![symbol.to_owned()] }
+    }
+
     #[test]
     fn a_search_is_known_to_be_remembered_until_the_index_changes() {
         let dir = tempfile::tempdir().unwrap();
         let store = RootStore::open(dir.path()).unwrap();
-        let chunk =
-            |text: &str, symbol: &str| Chunk { lines: 0..1, text: text.to_owned(), symbols: vec![symbol.to_owned()] };
         store.put_file("a.rs", &[chunk("fn parse_config() {}\n", "parse_config")], Stamp::Editor).unwrap();
         store.commit().unwrap();
         let terms = QueryTerms::around_cursor("let c = parse_config();\n", 24);
@@ -526,8 +529,6 @@ mod tests {
     fn a_commit_searches_the_last_searches_again_and_only_those() {
         let dir = tempfile::tempdir().unwrap();
         let store = RootStore::open(dir.path()).unwrap();
-        let chunk =
-            |text: &str, symbol: &str| Chunk { lines: 0..1, text: text.to_owned(), symbols: vec![symbol.to_owned()] };
         store.put_file("a.rs", &[chunk("fn load_table() {}\n", "load_table")], Stamp::Editor).unwrap();
         store.commit().unwrap();
         let searches: Vec<QueryTerms> = (0..SEARCHED_AGAIN + 1)
