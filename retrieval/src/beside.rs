@@ -13,10 +13,12 @@
 //! their whole time slices, and measured over LSP a search the helper had begun now and then
 //! took 30–36 ms while the request's thread, done with its half in 0.5 ms, waited (its own CPU
 //! time 0.5 ms in all). When the helper has been off its core for most of the time since it
-//! began ([`MIN_ON_CORE`], looked at from [`LOOK_AFTER`] on), or has taken [`HEDGE_AFTER`] in
-//! all, the caller runs the work too and takes its own result: the second half must be
-//! callable more than once, with no effect but its result (or effects that repeat harmlessly,
-//! like remembering a search).
+//! began ([`MIN_ON_CORE`], looked at from [`LOOK_AFTER`] on), the caller runs the work too and
+//! takes its own result: the second half must be callable more than once, with no effect but its
+//! result (or effects that repeat harmlessly, like remembering a search). A helper on its core
+//! is waited for however long it takes: a second run would only compete with it for the
+//! cores. Where the helper's CPU time cannot be read (not Linux), the caller runs the work too
+//! once the helper has taken [`HEDGE_AFTER`].
 
 use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -40,8 +42,8 @@ const LOOK_AFTER: Duration = Duration::from_micros(300);
 /// caller to go on waiting for it.
 const MIN_ON_CORE: f64 = 0.5;
 
-/// How long the caller waits for the helper at most, on a core or not (a search takes 0.2–0.7
-/// ms on a free core, 0.3–3 ms over LSP beside the model's threads).
+/// Where the helper's CPU time cannot be read: how long the caller waits for it at most (a
+/// search takes 0.2–0.7 ms on a free core, 0.3–3 ms over LSP beside the model's threads).
 const HEDGE_AFTER: Duration = Duration::from_millis(2);
 
 /// Runs `first()` here and `second()` beside it on the helper thread when `beside` (else, or
@@ -140,18 +142,16 @@ impl<B: Send + 'static> Offered<B> {
 }
 
 /// Whether the helper, running the work since `since` with `cpu` of CPU time then, should no
-/// longer be waited for.
+/// longer be waited for: it has been off its core for most of that time (or, where its CPU time
+/// cannot be read, it has taken [`HEDGE_AFTER`]).
 fn stalled(since: Instant, cpu: Option<Duration>) -> bool {
     let running = since.elapsed();
-    if running >= HEDGE_AFTER {
-        return true;
-    }
     if running < LOOK_AFTER {
         return false;
     }
     match (cpu, helper_clock::now()) {
         (Some(then), Some(now)) => now.saturating_sub(then).as_secs_f64() < running.as_secs_f64() * MIN_ON_CORE,
-        _ => false,
+        _ => running >= HEDGE_AFTER,
     }
 }
 
