@@ -333,14 +333,7 @@ impl RootStore {
         let generation = searcher.generation().generation_id();
         // Oldest first, so that the most recent search stays the most recent.
         for key in keys.into_iter().rev() {
-            let hits = match &key {
-                SearchKey::Terms { subwords, wholes, limit } => self.try_search(&searcher, subwords, wholes, *limit),
-                SearchKey::Definitions { prefix, limit } => match self.definitions_query(prefix) {
-                    Some(query) => self.collect(&searcher, &query, *limit),
-                    None => continue,
-                },
-            };
-            match hits {
+            match self.run_search(&searcher, &key) {
                 Ok(hits) => lock(&self.searches).put(generation, key, hits),
                 Err(err) => tracing::debug!(dir = %self.dir.display(), %err, "searching again after a commit failed"),
             }
@@ -350,10 +343,7 @@ impl RootStore {
     /// The best `limit` chunks for these terms (BM25 over sub-words, whole identifiers and
     /// defined symbols, boosted). Errors are logged and give no hits.
     pub fn search(&self, terms: &QueryTerms, limit: usize) -> Vec<Hit> {
-        self.remembered(SearchKey::terms(terms, limit), |searcher| {
-            self.try_search(searcher, &terms.subwords, &terms.wholes, limit)
-        })
-        .unwrap_or_else(|err| {
+        self.remembered(SearchKey::terms(terms, limit)).unwrap_or_else(|err| {
             tracing::warn!(dir = %self.dir.display(), %err, "workspace index search failed");
             Vec::new()
         })
@@ -366,21 +356,29 @@ impl RootStore {
         lock(&self.searches).holds(generation, &SearchKey::terms(terms, limit))
     }
 
-    /// The hits of `search` with the reader's current searcher: remembered from an earlier
-    /// search with the same `key` while the index has not changed since.
-    fn remembered(
-        &self,
-        key: SearchKey,
-        search: impl FnOnce(&Searcher) -> tantivy::Result<Vec<Hit>>,
-    ) -> tantivy::Result<Vec<Hit>> {
+    /// The hits of the search `key` with the reader's current searcher: remembered from an
+    /// earlier search with the same `key` while the index has not changed since.
+    fn remembered(&self, key: SearchKey) -> tantivy::Result<Vec<Hit>> {
         let searcher = self.reader.searcher();
         let generation = searcher.generation().generation_id();
         if let Some(hits) = lock(&self.searches).get(generation, &key) {
             return Ok(hits);
         }
-        let hits = search(&searcher)?;
+        let hits = self.run_search(&searcher, &key)?;
         lock(&self.searches).put(generation, key, hits.clone());
         Ok(hits)
+    }
+
+    /// Runs the search `key` describes with `searcher`: the one place a key becomes a query,
+    /// for a request's search and for a commit's [`RootStore::search_again`] alike.
+    fn run_search(&self, searcher: &Searcher, key: &SearchKey) -> tantivy::Result<Vec<Hit>> {
+        match key {
+            SearchKey::Terms { subwords, wholes, limit } => self.try_search(searcher, subwords, wholes, *limit),
+            SearchKey::Definitions { prefix, limit } => match self.definitions_query(prefix) {
+                Some(query) => self.collect(searcher, &query, *limit),
+                None => Ok(Vec::new()),
+            },
+        }
     }
 
     fn try_search(
@@ -412,9 +410,7 @@ impl RootStore {
     /// Chunks that define a name starting with `prefix` (a lowercased whole identifier), at most
     /// `limit`, in index order. Errors are logged and give no hits.
     pub fn definitions_starting_with(&self, prefix: &str, limit: usize) -> Vec<Hit> {
-        let Some(query) = self.definitions_query(prefix) else { return Vec::new() };
-        let key = SearchKey::Definitions { prefix: prefix.to_owned(), limit };
-        match self.remembered(key, |searcher| self.collect(searcher, &query, limit)) {
+        match self.remembered(SearchKey::Definitions { prefix: prefix.to_owned(), limit }) {
             Ok(hits) => hits,
             Err(err) => {
                 tracing::warn!(dir = %self.dir.display(), %err, "symbol prefix search failed");
@@ -501,12 +497,18 @@ mod tests {
         Chunk { lines: 0..1, text: text.to_owned(), symbols: vec![symbol.to_owned()] }
     }
 
-    #[test]
-    fn a_search_is_known_to_be_remembered_until_the_index_changes() {
+    /// A store in a fresh directory holding `rel` as one committed chunk defining `symbol`.
+    fn store_holding(rel: &str, text: &str, symbol: &str) -> (tempfile::TempDir, RootStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = RootStore::open(dir.path()).unwrap();
-        store.put_file("a.rs", &[chunk("fn parse_config() {}\n", "parse_config")], Stamp::Editor).unwrap();
+        store.put_file(rel, &[chunk(text, symbol)], Stamp::Editor).unwrap();
         store.commit().unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn a_search_is_known_to_be_remembered_until_the_index_changes() {
+        let (_dir, store) = store_holding("a.rs", "fn parse_config() {}\n", "parse_config");
         let terms = QueryTerms::around_cursor("let c = parse_config();\n", 24);
         assert!(!terms.is_empty());
         assert!(!store.remembers_search(&terms, 8), "never searched");
@@ -522,15 +524,12 @@ mod tests {
         let again = store.search(&terms, 8);
         assert_eq!(again.len(), 2, "the new file's `parse` is found: {again:?}");
         assert_ne!(again, hits);
-        assert_eq!(again, store.try_search(&store.reader.searcher(), &terms.subwords, &terms.wholes, 8).unwrap());
+        assert_eq!(again, store.run_search(&store.reader.searcher(), &SearchKey::terms(&terms, 8)).unwrap());
     }
 
     #[test]
     fn a_commit_searches_the_last_searches_again_and_only_those() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = RootStore::open(dir.path()).unwrap();
-        store.put_file("a.rs", &[chunk("fn load_table() {}\n", "load_table")], Stamp::Editor).unwrap();
-        store.commit().unwrap();
+        let (_dir, store) = store_holding("a.rs", "fn load_table() {}\n", "load_table");
         let searches: Vec<QueryTerms> = (0..SEARCHED_AGAIN + 1)
             .map(|i| QueryTerms::around_cursor(&format!("let t = load_table(word{i});\n"), 30))
             .collect();
