@@ -7,7 +7,7 @@
 //! activity, the server trims once the next quiet moment comes.
 //!
 //! The server's own memory comes from mimalloc, built without transparent huge pages (the
-//! workspace turns on `libmimalloc-sys`'s `no_thp`). By default mimalloc advises its memory
+//! workspace's `mimalloc` dependency turns on `no_thp`). By default mimalloc advises its memory
 //! into 2 MB pages, so the first touch of fresh memory zeroes 2 MB at once. Where that memory
 //! must first come back from the host (a VM whose freed pages the host took back), one such
 //! fault took milliseconds. Profiled over LSP (`perf`, a Rust retrieval run), it was 1,088 of the
