@@ -7,5 +7,6 @@
 static MEMORY: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    splice_server::memory::configure_allocator();
     splice_server::run_from_args()
 }

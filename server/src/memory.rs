@@ -12,16 +12,45 @@
 //! must first come back from the host (a VM whose freed pages the host took back), one such
 //! fault took milliseconds. Profiled over LSP (`perf`, a Rust retrieval run), it was 1,088 of the
 //! tantivy indexing thread's 1,351 samples and 459 of the request threads' 786, and every retrieval
-//! decision above 20 ms. Freed memory is still given back after mimalloc's purge delay; a
-//! run with no purging at all was no faster. The model's buffers are llama.cpp's own and are
-//! left as the system gives them.
+//! decision above 20 ms. The model's buffers are llama.cpp's own and are left as the system
+//! gives them.
+//!
+//! mimalloc also gives freed memory back to the system by itself, one second after it was freed
+//! (`madvise`), on whichever thread next allocates, and the next touch of that memory faults it
+//! in again, zeroed. Requests come a second or more apart, so each request gave back what the
+//! previous one freed, and faulted it in again. Profiled over LSP (`perf`, a Rust retrieval run,
+//! each decision's work on its request's thread), the kernel's share of the decisions' CPU time
+//! was 14 % (268 of 1,919 samples), most of it unmapping (`unmap_page_range`), the TLB
+//! shootdowns that go with it (an interrupt to the other core, a VM exit here) and page faults.
+//! So the server sets mimalloc's purge delay beyond any session ([`PURGE_DELAY_MS`]) and gives
+//! freed memory back itself at quiet moments ([`trim_after_activity`]): once the editor has sent
+//! nothing for [`TRIM_EVERY`] after some activity. Until then the resident size keeps what the
+//! busiest moment since the last quiet one needed.
 
+use std::os::raw::{c_int, c_long};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Weak;
 use std::time::Duration;
 
-/// How often the trimmer looks for activity since its last trim.
+/// How often the trimmer looks for activity: it trims once a look finds activity since the
+/// last trim and none since the look before.
 const TRIM_EVERY: Duration = Duration::from_secs(10);
+
+/// mimalloc's purge delay in this server: a day. Freed memory is given back by
+/// [`release_free_heap`] at quiet moments, not by whichever thread allocates a second later.
+const PURGE_DELAY_MS: c_long = 24 * 3600 * 1000;
+
+/// `mi_option_purge_delay` in mimalloc v3's `mi_option_e` (which `libmimalloc-sys` 0.1.49
+/// builds; `libmimalloc-sys` names only the older options). `tests/allocator_purge.rs` fails if
+/// this stops being the purge delay.
+const MI_OPTION_PURGE_DELAY: c_int = 15;
+
+/// Sets the server's allocator up: memory that mimalloc's callers free is given back to the
+/// system only by [`release_free_heap`]. Call it first in `main`, before threads start.
+pub fn configure_allocator() {
+    // SAFETY: sets one of mimalloc's options, an integer it reads when it next purges.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+}
 
 /// Counts units of work (requests, edits); the trimmer trims only after some.
 #[derive(Debug, Default)]
@@ -38,23 +67,34 @@ impl Activity {
     }
 }
 
-/// Runs while `activity` has an owner (the session's backend): every [`TRIM_EVERY`], if there
-/// was activity since the last look, returns free heap memory to the OS on a blocking thread.
+/// Runs while `activity` has an owner (the session's backend): looks every [`TRIM_EVERY`], and
+/// once there was activity since the last trim but none since the previous look (the editor went
+/// quiet), returns free heap memory to the OS on a blocking thread.
 pub async fn trim_after_activity(activity: Weak<Activity>) {
-    let mut seen = activity.upgrade().map_or(0, |a| a.count());
+    let mut trimmed = activity.upgrade().map_or(0, |a| a.count());
+    let mut seen = trimmed;
     loop {
         tokio::time::sleep(TRIM_EVERY).await;
         let Some(now) = activity.upgrade().map(|a| a.count()) else { return };
-        if now != seen {
-            seen = now;
+        if quiet_after_activity(trimmed, seen, now) {
+            trimmed = now;
             let _ = tokio::task::spawn_blocking(release_free_heap).await;
         }
+        seen = now;
     }
 }
 
-/// Returns the free memory of every malloc arena to the OS (glibc's `malloc_trim`); nothing on
-/// other platforms.
+/// Whether to trim now: the activity count moved since the last trim (`trimmed`) but not since
+/// the previous look (`seen`).
+fn quiet_after_activity(trimmed: u64, seen: u64, now: u64) -> bool {
+    now != trimmed && now == seen
+}
+
+/// Returns free heap memory to the OS: mimalloc's (everything freed since its last purge) and,
+/// on glibc, the C library's arenas (`malloc_trim`; llama.cpp allocates there).
 pub fn release_free_heap() {
+    // SAFETY: a forced collection of mimalloc's free memory; it takes no pointers.
+    unsafe { libmimalloc_sys::mi_collect(true) };
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists; it takes no pointers.
     unsafe {
@@ -108,6 +148,17 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_trimmer_waits_for_a_quiet_look_after_activity() {
+        // No activity since the last trim: nothing to give back.
+        assert!(!quiet_after_activity(5, 5, 5));
+        // Activity during the last period: the editor is busy, wait.
+        assert!(!quiet_after_activity(5, 5, 9));
+        assert!(!quiet_after_activity(5, 7, 9));
+        // Activity since the trim, none since the previous look: trim.
+        assert!(quiet_after_activity(5, 9, 9));
     }
 
     #[test]
