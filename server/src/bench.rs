@@ -199,7 +199,5 @@ fn print_table(report: &serde_json::Value) {
 
 /// Peak resident set size of this process (VmHWM), Linux only.
 fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    crate::memory::proc_status_kib("self", "VmHWM")
 }

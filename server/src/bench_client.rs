@@ -120,9 +120,7 @@ impl LspSession {
     /// The server's resident set size in KiB (`VmRSS` of `/proc/PID/status`); `None` when it is
     /// gone or not on Linux. Costs one small file read.
     pub fn rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-        line.split_whitespace().nth(1)?.parse().ok()
+        crate::memory::proc_status_kib(self.pid(), "VmRSS")
     }
 
     /// The exit status if the server has exited.

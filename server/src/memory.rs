@@ -52,6 +52,15 @@ pub fn configure_allocator() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
 }
 
+/// A size field of process `pid`'s `/proc/PID/status`, in KiB (`VmRSS` for the resident size,
+/// `VmHWM` for its peak); `pid` is a process id or `"self"`. `None` when the process is gone,
+/// the field is missing, or not on Linux. Costs one small file read.
+pub fn proc_status_kib(pid: impl std::fmt::Display, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.strip_prefix(field).is_some_and(|rest| rest.starts_with(':')))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Counts units of work (requests, edits); the trimmer trims only after some.
 #[derive(Debug, Default)]
 pub struct Activity(AtomicU64);

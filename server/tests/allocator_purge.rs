@@ -2,7 +2,7 @@
 //! (`splice_server::memory`): not by itself a second after a request freed it, on the thread of
 //! the next request, but at a quiet moment, all at once. Its own process: it reads the resident
 //! size.
-#![cfg(all(target_os = "linux", target_env = "gnu"))]
+#![cfg(target_os = "linux")]
 
 use mimalloc::MiMalloc;
 use std::alloc::{GlobalAlloc, Layout};
@@ -12,12 +12,10 @@ use std::time::Duration;
 const BLOCK: usize = 1 << 20;
 const BLOCKS: usize = 96;
 
-/// This process's resident bytes, from `/proc/self/statm`.
+/// This process's resident bytes.
 fn resident_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
-    let pages: usize = statm.split_whitespace().nth(1).and_then(|field| field.parse().ok()).expect("resident pages");
-    // SAFETY: sysconf takes no pointers.
-    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize
+    let kib = splice_server::memory::proc_status_kib("self", "VmRSS").expect("VmRSS of /proc/self/status");
+    kib as usize * 1024
 }
 
 #[test]
