@@ -140,11 +140,28 @@ fn typing_at_the_cursor_reuses_the_engines_prefix_cache() {
     let text =
         "def total(items):\n    result = 0\n    for item in items:\n        result += item.price\n    return res";
     client.open(uri, "python", text);
-    let (line, mut column) = (4, "    return res".len() as u32);
+    let (line, column) = (4, "    return res".len() as u32);
     first_line(&client.inline_completion(uri, line, column));
     // Keys the suggestion on screen may not foresee, so that most of them go to the engine.
+    let asked = type_keys(&mut client, uri, (line, column), "_sum_all", |last| {
+        let (prompt, reused) = (last["promptTokens"].as_u64().unwrap(), last["reusedTokens"].as_u64().unwrap());
+        assert!(reused + 4 >= prompt, "a typed character re-encodes only the prompt's end: {last}");
+    });
+    assert!(asked >= 2, "the engine was asked after {asked} of 8 keys");
+}
+
+/// Types `keys` one by one at `at` (line, UTF-16 column) of the open document `uri` (its version
+/// 1), asking for a suggestion after each; `check` sees the `last` stats of each answer the
+/// engine gave (not those served from the suggestion on screen). Returns how many it saw.
+fn type_keys(
+    client: &mut LspClient,
+    uri: &str,
+    (line, mut column): (u32, u32),
+    keys: &str,
+    mut check: impl FnMut(&Value),
+) -> usize {
     let mut asked = 0;
-    for (version, ch) in "_sum_all".chars().enumerate() {
+    for (version, ch) in keys.chars().enumerate() {
         let at = json!({ "line": line, "character": column });
         client.notify(
             "textDocument/didChange",
@@ -152,18 +169,16 @@ fn typing_at_the_cursor_reuses_the_engines_prefix_cache() {
                     "contentChanges": [{ "range": { "start": at, "end": at }, "text": ch.to_string() }] }),
         );
         column += 1;
-        let before = status(&mut client)["requests"]["cached"].clone();
+        let before = status(client)["requests"]["cached"].clone();
         first_line(&client.inline_completion(uri, line, column));
-        let after = status(&mut client);
+        let after = status(client);
         if after["requests"]["cached"] != before {
             continue;
         }
         asked += 1;
-        let last = &after["last"];
-        let (prompt, reused) = (last["promptTokens"].as_u64().unwrap(), last["reusedTokens"].as_u64().unwrap());
-        assert!(reused + 4 >= prompt, "a typed character re-encodes only the prompt's end: {last}");
+        check(&after["last"]);
     }
-    assert!(asked >= 2, "the engine was asked after {asked} of 8 keys");
+    asked
 }
 
 /// How many requests the engine ran on the slot they asked for, from its log.
@@ -421,16 +436,9 @@ fn a_model_unsure_later_in_the_first_line_gets_the_snippets_through_the_engine()
     assert!(text.contains("frobnicate_invoice_totals"), "{text:?}");
 }
 
-/// Under a latency budget, a document the engine holds without snippets keeps its cache: where
-/// the gate would add snippets at the prompt's start, which the engine would encode again with
-/// the whole document after them (it cannot insert), the request goes without them and says
-/// why. The budget (1 s, half of it for the prompt) never pays for the 2,000-token document
-/// below 4,000 tokens/s, far beyond this model's prefill on a CPU.
-#[test]
-fn snippets_the_latency_budget_cannot_pay_for_leave_a_warm_document_alone() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let dir = temp_dir("remote-warm");
-    // About 2,000 tokens of code with local names only, then the function being written.
+/// About 2,000 tokens of code with local names only (`import helpers` first), then the
+/// function being written: `def checkout(invoice):` and `    total = 0`, the cursor at its end.
+fn long_main() -> String {
     let mut main = "import helpers\n\n".to_owned();
     for i in 0..48 {
         main.push_str(&format!(
@@ -438,15 +446,31 @@ fn snippets_the_latency_budget_cannot_pay_for_leave_a_warm_document_alone() {
         ));
     }
     main.push_str("\ndef checkout(invoice):\n    total = 0");
+    main
+}
+
+/// Under a latency budget, a document the engine holds without snippets keeps its cache: where
+/// the gate would add snippets at the prompt's start, which the engine would encode again with
+/// the document after them (it cannot insert), the request goes without them and says why.
+/// The document is cut to the budget first (its first request is cut to the floor, 256 tokens,
+/// before any speed is measured), and the budget (100 ms, half of it for the prompt) pays for
+/// the snippets and that cut document only above 6,000 tokens/s, far beyond this model's
+/// prefill on a CPU.
+#[test]
+fn snippets_the_latency_budget_cannot_pay_for_leave_a_warm_document_alone() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = temp_dir("remote-warm");
+    let main = long_main();
     let engine = LlamaServer::start(&gemma(), free_port(), &dir.join("llama-server.log"));
-    let (mut client, uri) = shop_server(&dir, &main, &engine, 4096, &["--latency-budget", "1000"]);
+    let (mut client, uri) = shop_server(&dir, &main, &engine, 4096, &["--latency-budget", "100"]);
     client.open(&uri, "python", &main);
     let line = main.lines().count() as u32 - 1;
-    // The whole document, encoded cold without snippets: no name from another file is near.
+    // The document, encoded cold without snippets: no name from another file is near.
     first_line(&client.inline_completion(&uri, line, "    total = 0".len() as u32));
     let cold = status(&mut client);
     assert_eq!(cold["last"]["contextTokens"], 0, "{cold}");
-    assert!(cold["last"]["encodedTokens"].as_u64().unwrap() > 1500, "the document was encoded: {cold}");
+    assert!(cold["last"]["budgetCutTokens"].as_u64().unwrap() > 1000, "the cold document was cut: {cold}");
+    assert!(cold["last"]["encodedTokens"].as_u64().unwrap() > 200, "what is left of it was encoded: {cold}");
     assert!(cold["rates"]["prefillTokensPerSecond"].as_f64().is_some(), "the prefill speed is measured: {cold}");
     // The person goes on where the gate wants another file's code.
     let end = json!({ "line": line, "character": "    total = 0".len() });
@@ -461,4 +485,43 @@ fn snippets_the_latency_budget_cannot_pay_for_leave_a_warm_document_alone() {
     assert!(reason.contains("latency budget"), "the verdict says the budget decided: {last}");
     assert_eq!(last["contextTokens"], 0, "{last}");
     assert!(last["encodedTokens"].as_u64().unwrap() < 100, "the engine encoded only what was typed: {last}");
+}
+
+/// A document new to the engine, under a latency budget: the request has the engine encode only
+/// what the budget allows at its measured prefill speed (the first, before any speed is
+/// measured, the floor of 256 tokens), starting later in the file, and the keys typed after it
+/// keep that start, so that the engine's prefix cache serves each of them but its end. The
+/// budget (100 ms, half of it for the prompt) would pay for the whole 2,000-token document only
+/// above 40,000 tokens/s.
+#[test]
+fn a_cold_document_is_cut_to_the_latency_budget_and_typing_keeps_the_cut() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = temp_dir("remote-cut");
+    let engine = LlamaServer::start(&gemma(), free_port(), &dir.join("llama-server.log"));
+    let mut options = options(Some(&engine.url()));
+    options["ctx"] = json!(4096);
+    let model = gemma();
+    let args = ["--model", model.to_str().unwrap(), "--latency-budget", "100"];
+    let mut client = LspClient::start(&args, &dir.join("splice.log"));
+    client.also_watch(engine.pid());
+    client.initialize(json!({}), options);
+    assert_eq!(client.wait_until_loaded()["state"], "ready");
+    let uri = "file:///workspace/long.py";
+    let main = long_main();
+    client.open(uri, "python", &main);
+    let line = main.lines().count() as u32 - 1;
+    let column = "    total = 0".len() as u32;
+    first_line(&client.inline_completion(uri, line, column));
+    let cold = status(&mut client)["last"].clone();
+    let cut = cold["budgetCutTokens"].as_u64().unwrap();
+    assert!(cut > 1000, "the cold document was cut: {cold}");
+    let prompt = cold["promptTokens"].as_u64().unwrap();
+    assert!((257..400).contains(&prompt), "the floor of 256 prefix tokens, and the BOS: {cold}");
+    assert!(cold["encodedTokens"].as_u64().unwrap() + cold["reusedTokens"].as_u64().unwrap() >= prompt, "{cold}");
+    let asked = type_keys(&mut client, uri, (line, column), " + invoice.shipping_fee", |last| {
+        assert!(last["budgetCutTokens"].as_u64().unwrap() > 1000, "the cut stays: {last}");
+        let (prompt, reused) = (last["promptTokens"].as_u64().unwrap(), last["reusedTokens"].as_u64().unwrap());
+        assert!(reused + 4 >= prompt, "a typed character re-encodes only the cut prompt's end: {last}");
+    });
+    assert!(asked >= 2, "the engine was asked after {asked} keys");
 }

@@ -16,6 +16,7 @@
 //! backoff while the engine is down. A cancelled request closes its HTTP connection, and
 //! llama-server and vLLM stop generating when their client disconnects.
 
+mod budget_cut;
 mod client;
 mod health;
 mod request;

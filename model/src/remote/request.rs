@@ -4,6 +4,7 @@
 //! the engine's log-probability of the first token, the stream read until the suggestion's shape
 //! is complete (then the connection is closed), and the local candidate check.
 
+use super::budget_cut::BudgetCuts;
 use super::client::{EngineClient, Fault, Flow, StreamEnd};
 use super::health::EngineHealthState;
 use super::wire::{self, EngineProtocol, EngineStop, WireRequest};
@@ -13,11 +14,12 @@ use crate::candidates::{self, CandidateSource, CheckStats};
 use crate::engine::{Completion, CompletionRequest, CompletionStats, ContextVerdict, EngineConfig, StopReason};
 use crate::error::EngineError;
 use crate::line_watch::LineWatch;
-use crate::prompt_builder::{Prompt, PromptBuilder};
+use crate::prompt_builder::{DocumentTokens, Prompt, PromptBuilder};
 use crate::rates::SharedRates;
 use crate::repo_context::{ContextUse, RenderedContext, RepoFormat};
 use crate::shape::{self, StreamVerdict};
 use crate::template::PromptTemplate;
+use crate::worker::{MIN_CUT_PREFIX_TOKENS, WIDEN_CHUNK};
 use crate::MIN_PROMPT_TOKENS;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
@@ -140,6 +142,8 @@ pub(crate) struct RemoteWorker<'m> {
     /// The repository-context block each document's last prompt began with: kept while it does
     /// not change, so the engine's prefix cache keeps it too.
     blocks: HashMap<String, RenderedContext>,
+    /// Where the latency budget cut each document's last prompt: the next keeps the start.
+    cuts: BudgetCuts,
     /// This editor's marker: the seed of its greedy llama-server requests, by which `/slots`
     /// tells the slot that ran them (see `slot.rs`).
     marker: u32,
@@ -184,6 +188,7 @@ impl<'m> RemoteWorker<'m> {
             shared,
             rates,
             blocks: HashMap::new(),
+            cuts: BudgetCuts::default(),
             marker: slot::new_marker(),
             sent: RefCell::new(Vec::new()),
         }
@@ -201,6 +206,7 @@ impl<'m> RemoteWorker<'m> {
     /// The document was closed: forget its block.
     pub(crate) fn close_document(&mut self, document: &str) {
         self.blocks.remove(document);
+        self.cuts.forget(document);
     }
 
     /// Connects (again): the protocol, the model's name and context size, and a check that
@@ -380,7 +386,8 @@ impl<'m> RemoteWorker<'m> {
         let max_tokens = (request.max_tokens as usize).min(n_ctx.saturating_sub(MIN_PROMPT_TOKENS as usize)).max(1);
         let builder = self.builder(n_ctx);
         let document = builder.document(request, None);
-        let without = |block: RenderedContext| builder.prompt(&document, block, max_tokens, 0);
+        let allowance = self.cut_allowance();
+        let without = |block: RenderedContext| self.fitted(&builder, &document, block, max_tokens, allowance);
         let requested = request
             .context
             .as_ref()
@@ -440,19 +447,26 @@ impl<'m> RemoteWorker<'m> {
                 }
             }
         };
+        // Each prompt's cut is remembered as it is sent, before the engine answers: a request that
+        // is cancelled or superseded meanwhile has still put its prompt in the engine's cache.
         let (prompt, verdict, streamed) = match gated {
             None => {
+                self.cuts.sent(&key, &document.prefix, &prompt);
                 let streamed = self.stream(request, &prompt, max_tokens, started, None).await?;
                 (prompt, verdict, streamed)
             }
-            Some((bare, gate)) => match self.stream_gated(request, &bare, max_tokens, started, gate).await? {
-                Gated::Ran(streamed, gate) => (bare, Some(gate.verdict()), streamed),
-                Gated::Unsure(gate, discarded) => {
-                    stats.discarded_tokens = discarded;
-                    let streamed = self.stream(request, &prompt, max_tokens, started, None).await?;
-                    (prompt, Some(gate.verdict()), streamed)
+            Some((bare, gate)) => {
+                self.cuts.sent(&key, &document.prefix, &bare);
+                match self.stream_gated(request, &bare, max_tokens, started, gate).await? {
+                    Gated::Ran(streamed, gate) => (bare, Some(gate.verdict()), streamed),
+                    Gated::Unsure(gate, discarded) => {
+                        stats.discarded_tokens = discarded;
+                        self.cuts.sent(&key, &document.prefix, &prompt);
+                        let streamed = self.stream(request, &prompt, max_tokens, started, None).await?;
+                        (prompt, Some(gate.verdict()), streamed)
+                    }
                 }
-            },
+            }
         };
         if prompt.context.files > 0 {
             self.blocks.insert(key, prompt.context.clone());
@@ -461,6 +475,7 @@ impl<'m> RemoteWorker<'m> {
         }
         stats.prompt_tokens = prompt.tokens.len();
         stats.dropped_prefix_tokens = prompt.dropped;
+        stats.budget_cut_tokens = prompt.cut;
         stats.context_tokens = prompt.context.tokens.len();
         stats.context_files = prompt.context.files;
         stats.context = verdict;
@@ -479,6 +494,38 @@ impl<'m> RemoteWorker<'m> {
             rates.add(stats.encoded_tokens, prompt_ms, stats.generated_tokens, predicted_ms);
         }
         Ok(Completion { text, stop, stats })
+    }
+
+    /// How many prompt tokens a request may have the engine encode within the latency budget, at
+    /// the engine's measured prefill speed ([`MIN_CUT_PREFIX_TOKENS`] until one was measured:
+    /// the first request is cut to the floor, and a fast engine's next one gets the whole
+    /// window), never fewer than a few dozen; `None` without a budget.
+    fn cut_allowance(&self) -> Option<usize> {
+        let budget = self.latency_budget_ms?;
+        let measured = self.rates.lock().unwrap_or_else(|p| p.into_inner()).prefill_allowance(budget);
+        Some(measured.unwrap_or(MIN_CUT_PREFIX_TOKENS).max(WIDEN_CHUNK))
+    }
+
+    /// `document`'s prompt with `block` before it, fitted to the context and, under a latency
+    /// budget, cut at its start where the engine would encode more than `allowance` tokens of
+    /// it (see `budget_cut.rs`).
+    fn fitted(
+        &self,
+        builder: &PromptBuilder<'_>,
+        document: &DocumentTokens,
+        block: RenderedContext,
+        max_tokens: usize,
+        allowance: Option<usize>,
+    ) -> Prompt {
+        let full = builder.prompt(document, block.clone(), max_tokens, 0);
+        self.cuts.fit(
+            &document.key,
+            &document.prefix,
+            full,
+            allowance,
+            |drop| builder.prompt(document, block.clone(), max_tokens, drop),
+            |prompt| self.engine_encodes(prompt),
+        )
     }
 
     /// Prompt tokens the engine would encode for `prompt`: all after its common prefix with the
