@@ -5,10 +5,53 @@
 use crate::engine::CompletionRequest;
 use crate::healing::Healing;
 use crate::prompt;
+use crate::rates::SharedRates;
 use crate::repo_context::{self, RenderedContext, RepoContext, RepoFormat};
 use crate::template::PromptTemplate;
+use crate::worker::WIDEN_CHUNK;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
+use std::ops::RangeInclusive;
+
+/// A prompt cut by the latency budget keeps at least this many prefix tokens, however slow the
+/// machine: fewer say too little about the file for a useful suggestion. Until a request has
+/// measured the prefill speed, it is also the allowance.
+pub(crate) const MIN_CUT_PREFIX_TOKENS: usize = 256;
+
+/// How many prompt tokens a request may encode within a latency budget of `budget_ms`, at the
+/// prefill speed in `rates` ([`MIN_CUT_PREFIX_TOKENS`] until one was measured), and never fewer
+/// than a widening step. The local engine and the remote one cut their prompts to it.
+pub(crate) fn budget_allowance(rates: &SharedRates, budget_ms: f64) -> usize {
+    let measured = rates.lock().unwrap_or_else(|p| p.into_inner()).prefill_allowance(budget_ms);
+    measured.unwrap_or(MIN_CUT_PREFIX_TOKENS).max(WIDEN_CHUNK)
+}
+
+/// The prefix drops a latency-budget cut may make of a document of `prefix_len` prefix tokens
+/// whose prompt fitted to the context drops `full_dropped`: more than that, and at most what
+/// keeps [`MIN_CUT_PREFIX_TOKENS`]. `None` when there is nothing above that floor to cut.
+pub(crate) fn cut_drops(prefix_len: usize, full_dropped: usize) -> Option<RangeInclusive<usize>> {
+    let floor = prefix_len.saturating_sub(MIN_CUT_PREFIX_TOKENS);
+    (floor > full_dropped).then(|| full_dropped + 1..=floor)
+}
+
+/// The smallest drop in `drops` whose prompt (`build`) `fits`, or the range's end (the floor)
+/// when none does. The search takes the estimate to fall only as the prompt starts later.
+pub(crate) fn smallest_fitting_drop(
+    drops: RangeInclusive<usize>,
+    build: impl Fn(usize) -> Prompt,
+    fits: impl Fn(&Prompt) -> bool,
+) -> usize {
+    let (mut low, mut high) = drops.into_inner();
+    while low < high {
+        let mid = low + (high - low) / 2;
+        if fits(&build(mid)) {
+            high = mid;
+        } else {
+            low = mid + 1;
+        }
+    }
+    high
+}
 
 /// What a prompt is built with: the model's vocabulary and its formats, and the room it has.
 pub(crate) struct PromptBuilder<'a> {
@@ -54,6 +97,15 @@ pub(crate) struct Prompt {
     pub(crate) context: RenderedContext,
     /// Where the block ends in `tokens` (BOS included).
     pub(crate) context_end: usize,
+}
+
+impl Prompt {
+    /// This prompt with the latency budget's cut recorded: the prefix tokens it drops beyond
+    /// `full` (the same request's prompt fitted without a budget).
+    pub(crate) fn cut_from(mut self, full: &Prompt) -> Prompt {
+        self.cut = self.dropped.saturating_sub(full.dropped);
+        self
+    }
 }
 
 impl PromptBuilder<'_> {

@@ -21,7 +21,7 @@ use crate::error::{EngineError, ModelError};
 use crate::healing::Healing;
 use crate::line_watch::LineWatch;
 use crate::llama_log;
-use crate::prompt_builder::{DocumentTokens, Prompt, PromptBuilder};
+use crate::prompt_builder::{self, DocumentTokens, Prompt, PromptBuilder};
 use crate::rates::SharedRates;
 use crate::repo_context::{
     top_probability, top_probability_among, ContextUse, RenderedContext, RepoContext, RepoFormat,
@@ -45,11 +45,6 @@ const CONTEXT_REFRESH_TOKENS: usize = 64;
 const MAX_ALTERNATIVE_TOKENS: usize = 32;
 /// Token healing re-spells at most this many trailing prompt tokens of a word.
 const MAX_HEALED_TOKENS: usize = 3;
-
-/// A prompt cut by the latency budget keeps at least this many prefix tokens, however slow the
-/// machine: fewer say too little about the file for a useful suggestion. Until a request has
-/// measured the prefill speed, it is also the allowance.
-pub(crate) const MIN_CUT_PREFIX_TOKENS: usize = 256;
 
 /// Prefix tokens one idle widening step gives back to a prompt the budget cut.
 pub(crate) const WIDEN_CHUNK: usize = 64;
@@ -631,13 +626,12 @@ impl<'m> Worker<'m> {
     }
 
     /// How many tokens a request may encode within the latency budget, at the measured prefill
-    /// speed ([`MIN_CUT_PREFIX_TOKENS`] until one was measured), and never fewer than a widening
+    /// speed ([`prompt_builder::MIN_CUT_PREFIX_TOKENS`] until one was measured), and never fewer than a widening
     /// step; `None` without a budget.
     fn prefill_allowance(&self) -> Option<usize> {
         let budget = self.latency_budget_ms?;
         // A prompt that would take longer is cut at its start ([`Worker::prompt_with_block`]).
-        let allowance = self.rates.lock().map_or(None, |rates| rates.prefill_allowance(budget));
-        Some(allowance.unwrap_or(MIN_CUT_PREFIX_TOKENS).max(WIDEN_CHUNK))
+        Some(prompt_builder::budget_allowance(&self.rates, budget))
     }
 
     /// Tokens that bringing `key`'s cache to `prompt` would encode, region by region as
@@ -687,7 +681,7 @@ impl<'m> Worker<'m> {
     /// With an allowance (the latency budget), a prompt whose cache update would encode more
     /// tokens than that is cut at its prefix's start, as little as fits the allowance (PIE then
     /// keeps what is cached and inserts the rest before it), but never below
-    /// [`MIN_CUT_PREFIX_TOKENS`] prefix tokens. Idle time widens it back ([`Self::widen_step`]).
+    /// [`prompt_builder::MIN_CUT_PREFIX_TOKENS`] prefix tokens. Idle time widens it back ([`Self::widen_step`]).
     ///
     /// A request on a document that is already cut keeps the cut's start even where the
     /// allowance could pay for more: widening is idle time's work. Spent on a keystroke, the
@@ -699,32 +693,23 @@ impl<'m> Worker<'m> {
         if self.estimated_encode(&document.key, &full.tokens) <= allowance {
             return full;
         }
-        let floor = document.prefix.len().saturating_sub(MIN_CUT_PREFIX_TOKENS);
-        if floor <= full.dropped {
-            return full;
-        }
+        let Some(drops) = prompt_builder::cut_drops(document.prefix.len(), full.dropped) else { return full };
         // While idle time widens, `self.widening` is taken: the step may start earlier.
         let cut_start = self.widening.as_ref().filter(|w| w.document.key == document.key).map_or(0, |w| w.dropped);
+        let floor = *drops.end();
         // The smallest drop whose update fits: the estimate only falls as the prompt starts later.
-        let (mut low, mut high) = ((full.dropped + 1).max(cut_start).min(floor), floor);
-        while low < high {
-            let mid = low + (high - low) / 2;
-            let prompt = self.builder().prompt(document, full.context.clone(), max_tokens, mid);
-            if self.estimated_encode(&document.key, &prompt.tokens) <= allowance {
-                high = mid;
-            } else {
-                low = mid + 1;
-            }
-        }
-        self.cut_prompt(document, &full, max_tokens, high)
+        let drop = prompt_builder::smallest_fitting_drop(
+            (*drops.start()).max(cut_start).min(floor)..=floor,
+            |drop| self.builder().prompt(document, full.context.clone(), max_tokens, drop),
+            |prompt| self.estimated_encode(&document.key, &prompt.tokens) <= allowance,
+        );
+        self.cut_prompt(document, &full, max_tokens, drop)
     }
 
     /// `full` (the prompt the builder fits without a budget) dropping at least `drop` prefix
     /// tokens, with what the budget cut recorded.
     fn cut_prompt(&self, document: &DocumentTokens, full: &Prompt, max_tokens: usize, drop: usize) -> Prompt {
-        let mut cut = self.builder().prompt(document, full.context.clone(), max_tokens, drop);
-        cut.cut = cut.dropped.saturating_sub(full.dropped);
-        cut
+        self.builder().prompt(document, full.context.clone(), max_tokens, drop).cut_from(full)
     }
 
     /// For a request that comes without repository context, the prompt with the block the

@@ -3,7 +3,7 @@
 //! A prompt the engine would encode more of than the budget allows (a document new to the
 //! engine, a spot far away, another editor's prompt in the slot) starts later in the document:
 //! as little is dropped as makes the encode fit, but at least
-//! [`MIN_CUT_PREFIX_TOKENS`] prefix tokens are kept. The keystrokes after it keep that start, so
+//! [`prompt_builder::MIN_CUT_PREFIX_TOKENS`] prefix tokens are kept. The keystrokes after it keep that start, so
 //! the engine's prefix cache goes on serving the cut prompt and a typed key encodes only what
 //! was typed; the start is found again by the tokens it begins with (its anchor), so a prompt
 //! window that moved a line does not lose it.
@@ -15,8 +15,7 @@
 //! fits the budget: at once on a fast engine (the first request, before any speed is measured,
 //! is cut to the floor), never on one that is slower than the budget.
 
-use crate::prompt_builder::Prompt;
-use crate::worker::MIN_CUT_PREFIX_TOKENS;
+use crate::prompt_builder::{self, Prompt};
 use llama_cpp_2::token::LlamaToken;
 use std::collections::HashMap;
 
@@ -65,30 +64,15 @@ impl BudgetCuts {
         if encodes(&full) <= allowance {
             return full;
         }
-        let floor = prefix.len().saturating_sub(MIN_CUT_PREFIX_TOKENS);
-        if floor <= full.dropped {
-            return full;
+        let Some(drops) = prompt_builder::cut_drops(prefix.len(), full.dropped) else { return full };
+        let fits = |prompt: &Prompt| encodes(prompt) <= allowance;
+        let kept = self.anchors.get(key).and_then(|anchor| anchor.find(prefix, drops.clone()));
+        if let Some(prompt) = kept.map(&build).filter(|prompt| fits(prompt)) {
+            return prompt.cut_from(&full);
         }
-        let with_cut = |mut prompt: Prompt| {
-            prompt.cut = prompt.dropped.saturating_sub(full.dropped);
-            prompt
-        };
-        let kept = self.anchors.get(key).and_then(|anchor| anchor.find(prefix, full.dropped + 1..=floor));
-        if let Some(prompt) = kept.map(&build).filter(|prompt| encodes(prompt) <= allowance) {
-            return with_cut(prompt);
-        }
-        // The smallest drop whose encode fits. Past any cached start the estimate only falls
-        // as the prompt starts later (fewer tokens after the cached ones).
-        let (mut low, mut high) = (full.dropped + 1, floor);
-        while low < high {
-            let mid = low + (high - low) / 2;
-            if encodes(&build(mid)) <= allowance {
-                high = mid;
-            } else {
-                low = mid + 1;
-            }
-        }
-        with_cut(build(high))
+        // Past any cached start the estimate only falls as the prompt starts later (fewer
+        // tokens after the cached ones).
+        build(prompt_builder::smallest_fitting_drop(drops, &build, fits)).cut_from(&full)
     }
 
     /// Remembers where `prompt`, sent for document `key` with prefix tokens `prefix`, starts
@@ -112,6 +96,7 @@ impl BudgetCuts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prompt_builder::MIN_CUT_PREFIX_TOKENS;
     use crate::repo_context::RenderedContext;
 
     /// A prompt of `prefix` dropping `drop` tokens, after a one-token BOS.

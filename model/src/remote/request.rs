@@ -14,12 +14,11 @@ use crate::candidates::{self, CandidateSource, CheckStats};
 use crate::engine::{Completion, CompletionRequest, CompletionStats, ContextVerdict, EngineConfig, StopReason};
 use crate::error::EngineError;
 use crate::line_watch::LineWatch;
-use crate::prompt_builder::{DocumentTokens, Prompt, PromptBuilder};
+use crate::prompt_builder::{self, DocumentTokens, Prompt, PromptBuilder};
 use crate::rates::SharedRates;
 use crate::repo_context::{ContextUse, RenderedContext, RepoFormat};
 use crate::shape::{self, StreamVerdict};
 use crate::template::PromptTemplate;
-use crate::worker::{MIN_CUT_PREFIX_TOKENS, WIDEN_CHUNK};
 use crate::MIN_PROMPT_TOKENS;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
@@ -496,14 +495,12 @@ impl<'m> RemoteWorker<'m> {
         Ok(Completion { text, stop, stats })
     }
 
-    /// How many prompt tokens a request may have the engine encode within the latency budget, at
-    /// the engine's measured prefill speed ([`MIN_CUT_PREFIX_TOKENS`] until one was measured:
-    /// the first request is cut to the floor, and a fast engine's next one gets the whole
-    /// window), never fewer than a few dozen; `None` without a budget.
+    /// How many prompt tokens a request may have the engine encode within the latency budget
+    /// ([`prompt_builder::budget_allowance`]: until a speed is measured, the floor, so the first
+    /// request is cut to it and a fast engine's next one gets the whole window); `None` without a
+    /// budget.
     fn cut_allowance(&self) -> Option<usize> {
-        let budget = self.latency_budget_ms?;
-        let measured = self.rates.lock().unwrap_or_else(|p| p.into_inner()).prefill_allowance(budget);
-        Some(measured.unwrap_or(MIN_CUT_PREFIX_TOKENS).max(WIDEN_CHUNK))
+        Some(prompt_builder::budget_allowance(&self.rates, self.latency_budget_ms?))
     }
 
     /// `document`'s prompt with `block` before it, fitted to the context and, under a latency
