@@ -635,6 +635,44 @@ mod tests {
     }
 
     #[test]
+    fn a_key_typed_in_a_long_table_reads_only_the_rows_around_it() {
+        // One construct of 300 small rows, as a table of file types is: no row is long enough
+        // to be remembered alone.
+        let rows: String =
+            (0..300).map(|i| format!("    (&[\"kind{i}\"], &[\"*.ext{i}\", \"*.alt{i}\"]),\n")).collect();
+        let mut text =
+            format!("pub const TYPES: &[(&[&str], &[&str])] = &[\n{rows}];\n\nfn f() {{\n    lookup(TYPES)\n}}\n");
+        let mut state = GateSyntax::default();
+        let mut cursor = text.find("\"*.ext150\"").unwrap() + 1;
+        let read = |state: &mut GateSyntax, text: &str, cursor: usize| {
+            let names =
+                foreign_names_again(state, Some(Language::Rust), text, cursor, &(0..text.len()), Surrounding::WHOLE);
+            assert_eq!(names, gate(Some(Language::Rust), text, cursor, &(0..text.len())), "as parsed from scratch");
+        };
+        read(&mut state, &text, cursor);
+        let (remembered, fresh) = state.memo_counts();
+        assert_eq!(remembered, fresh, "the first reading computes every part");
+        assert!(remembered >= 20, "{remembered} parts: the rows are remembered in runs");
+        // A key typed in a row, then a whole row removed: one run or two are read again, and the
+        // runs after them are found unchanged although every row below moved.
+        for edit in 0..2 {
+            match edit {
+                0 => text.insert(cursor, 'x'),
+                _ => {
+                    let row = text.find("    (&[\"kind40\"]").unwrap();
+                    let end = row + text[row..].find('\n').unwrap() + 1;
+                    text.replace_range(row..end, "");
+                    cursor -= end - row;
+                }
+            }
+            read(&mut state, &text, cursor);
+            let (remembered_now, fresh) = state.memo_counts();
+            assert!(fresh <= 6, "edit {edit}: {fresh} of {remembered_now} parts read again");
+            assert!(remembered_now.abs_diff(remembered) <= 2, "edit {edit}: {remembered} then {remembered_now}");
+        }
+    }
+
+    #[test]
     fn a_document_read_when_opened_has_first_windows_that_parse_only_their_own_construct() {
         let text = modules(40);
         let mut state = GateSyntax::default();
