@@ -115,6 +115,13 @@ impl GateSyntax {
     pub(crate) fn item_counts(&self) -> (usize, usize) {
         (self.items.parsed, self.items.len())
     }
+
+    /// How many of the items parsed were parsed from the tree of an item read when the
+    /// document was opened.
+    #[cfg(test)]
+    pub(crate) fn items_parsed_from_kept(&self) -> usize {
+        self.items.parsed_from_kept
+    }
 }
 
 impl std::fmt::Debug for GateSyntax {

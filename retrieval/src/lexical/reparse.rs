@@ -123,7 +123,7 @@ fn whole_range(source: &str) -> tree_sitter::Range {
 /// 123 KB C file: a window read from the whole file's tree took up to 2.4 times a fresh parse
 /// of it, and two windows that did not overlap 1.4 times). Above three fifths of a fresh parse,
 /// the old tree is dropped.
-fn reuse_pays(edits: &[tree_sitter::InputEdit], new_len: usize) -> bool {
+pub(super) fn reuse_pays(edits: &[tree_sitter::InputEdit], new_len: usize) -> bool {
     let inserted: usize = edits.iter().map(|e| e.new_end_byte - e.start_byte).sum();
     let removed: usize = edits.iter().map(|e| e.old_end_byte - e.start_byte).sum();
     (inserted + removed / 4) * 5 <= new_len * 3

@@ -494,6 +494,15 @@ mod tests {
         assert_eq!(gate_language(Some(Path::new("build.gradle"))), None);
     }
 
+    /// A Rust module of 31 functions with its `use` line: long enough (over 2 KB) to keep its
+    /// tree when the file is opened.
+    fn long_module(m: usize) -> String {
+        let functions: String = (0..30)
+            .map(|f| format!("    pub fn f{m}_{f}(input: &str) -> usize {{\n        helpers::parse_{m}(input).len() + {f}\n    }}\n\n"))
+            .collect();
+        format!("use crate::config::Config;\n\nmod m{m} {{\n{functions}    fn last() -> usize {{\n        Config::default().limit\n    }}\n}}\n\n")
+    }
+
     /// A Rust file of `n` modules of three functions each, every function over 256 bytes.
     fn modules(n: usize) -> String {
         (0..n)
@@ -715,14 +724,7 @@ mod tests {
 
     #[test]
     fn a_construct_read_when_the_document_was_opened_starts_from_its_tree_even_when_edited() {
-        // Modules long enough (over 2 KB) to keep their trees when the file is opened.
-        let module = |m: usize| {
-            let functions: String = (0..30)
-                .map(|f| format!("    pub fn f{m}_{f}(input: &str) -> usize {{\n        helpers::parse_{m}(input).len() + {f}\n    }}\n\n"))
-                .collect();
-            format!("use crate::config::Config;\n\nmod m{m} {{\n{functions}    fn last() -> usize {{\n        Config::default().limit\n    }}\n}}\n\n")
-        };
-        let text: String = (0..6).map(module).collect();
+        let text: String = (0..6).map(long_module).collect();
         let mut state = GateSyntax::default();
         crate::lexical::read_opened_document(&mut state, Some(Language::Rust), &text);
         let cursor = text.find("fn f3_12").unwrap() + 3;
@@ -737,6 +739,32 @@ mod tests {
         let cursor = edited.find("fn f4_12").unwrap() + 3;
         again_as_from_scratch(&mut state, Language::Rust, &edited, cursor);
         assert_eq!(state.reparser.fresh, 0);
+    }
+
+    #[test]
+    fn an_item_edited_and_left_is_read_from_its_tree_when_seen_around_another_construct() {
+        let mut text: String = (0..6).map(long_module).collect();
+        let mut state = GateSyntax::default();
+        crate::lexical::read_opened_document(&mut state, Some(Language::Rust), &text);
+        let opened = state.item_counts().0;
+        // A function typed into module 2 (its construct), then a move to module 4: module 2,
+        // edited, is an item around the new construct, new to the memo.
+        let typed = "fn extra(limit: usize) -> usize {\n        helpers::parse_2(limit)\n    }\n\n    ";
+        text.insert_str(text.find("fn f2_12").unwrap(), typed);
+        let in_module_2 = text.find("fn extra").unwrap() + 3;
+        again_as_from_scratch(&mut state, Language::Rust, &text, in_module_2);
+        let in_module_4 = text.find("fn f4_20").unwrap() + 3;
+        again_as_from_scratch(&mut state, Language::Rust, &text, in_module_4);
+        assert_eq!(state.item_counts().0, opened + 1, "one item was new: module 2 as edited");
+        assert_eq!(state.items_parsed_from_kept(), 1, "it was parsed from the tree read when the file was opened");
+        // A module that shares no header with a kept one is parsed afresh.
+        text.insert_str(
+            text.find("use crate::config::Config;\n\nmod m5").unwrap(),
+            &long_module(9).replace("use crate::config::Config;", "use crate::other::Thing;"),
+        );
+        let in_module_4 = text.find("fn f4_21").unwrap() + 3;
+        again_as_from_scratch(&mut state, Language::Rust, &text, in_module_4);
+        assert_eq!(state.items_parsed_from_kept(), 1);
     }
 
     /// A long test module: its `use` and a helper at the top, then `n` tests.

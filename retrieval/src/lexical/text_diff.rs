@@ -38,7 +38,6 @@ struct Hunk {
 
 /// The edits that turn `old` into `new`, as [`text_edits_to_cut`] gives them but never cut.
 /// Empty when the texts are equal.
-#[cfg(test)]
 pub fn text_edits(old: &str, new: &str) -> Vec<InputEdit> {
     to_input_edits(old, new, &hunks(old, new))
 }
