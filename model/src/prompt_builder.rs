@@ -8,7 +8,6 @@ use crate::prompt;
 use crate::rates::SharedRates;
 use crate::repo_context::{self, RenderedContext, RepoContext, RepoFormat};
 use crate::template::PromptTemplate;
-use crate::worker::WIDEN_CHUNK;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use std::ops::RangeInclusive;
@@ -17,6 +16,10 @@ use std::ops::RangeInclusive;
 /// machine: fewer say too little about the file for a useful suggestion. Until a request has
 /// measured the prefill speed, it is also the allowance.
 pub(crate) const MIN_CUT_PREFIX_TOKENS: usize = 256;
+
+/// Prefix tokens one idle widening step gives back to a prompt the budget cut, and the least
+/// allowance a budget gives.
+pub(crate) const WIDEN_CHUNK: usize = 64;
 
 /// How many prompt tokens a request may encode within a latency budget of `budget_ms`, at the
 /// prefill speed in `rates` ([`MIN_CUT_PREFIX_TOKENS`] until one was measured), and never fewer

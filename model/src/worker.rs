@@ -21,7 +21,7 @@ use crate::error::{EngineError, ModelError};
 use crate::healing::Healing;
 use crate::line_watch::LineWatch;
 use crate::llama_log;
-use crate::prompt_builder::{self, DocumentTokens, Prompt, PromptBuilder};
+use crate::prompt_builder::{self, DocumentTokens, Prompt, PromptBuilder, WIDEN_CHUNK};
 use crate::rates::SharedRates;
 use crate::repo_context::{
     top_probability, top_probability_among, ContextUse, RenderedContext, RepoContext, RepoFormat,
@@ -45,9 +45,6 @@ const CONTEXT_REFRESH_TOKENS: usize = 64;
 const MAX_ALTERNATIVE_TOKENS: usize = 32;
 /// Token healing re-spells at most this many trailing prompt tokens of a word.
 const MAX_HEALED_TOKENS: usize = 3;
-
-/// Prefix tokens one idle widening step gives back to a prompt the budget cut.
-pub(crate) const WIDEN_CHUNK: usize = 64;
 
 /// Owns the context; lives and dies on the engine thread.
 pub(crate) struct Worker<'m> {

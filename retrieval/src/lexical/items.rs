@@ -15,9 +15,9 @@ use std::sync::Arc;
 
 use tree_sitter::{Parser, Tree};
 
-use super::reparse::reuse_pays;
+use super::reparse::edited_for;
 use super::scope_memo::{text_key, Part, ScopeMemo};
-use super::text_diff::{text_edits, unchanged_bytes};
+use super::text_diff::unchanged_bytes;
 use crate::language::Language;
 
 /// Whether the line starting at byte `line` of `bytes` closes a top-level construct: it begins
@@ -310,20 +310,14 @@ impl ItemMemo {
         if item.len() < TREE_BYTES {
             return None;
         }
-        let (mut tree, edits, mut memo) = {
+        let (old_tree, mut memo) = {
             let kept = self.tree_for(language, item)?;
-            let edits = text_edits(kept.text, item);
-            if !reuse_pays(&edits, item.len()) {
-                return None;
-            }
+            let old_tree = edited_for(kept.tree, kept.text, item)?;
             let mut memo = ScopeMemo::default();
             memo.seed(kept.part);
-            (kept.tree.clone(), edits, memo)
+            (old_tree, memo)
         };
-        for edit in &edits {
-            tree.edit(edit);
-        }
-        let tree = parser_for(&mut self.parser, language)?.parse(item, Some(&tree))?;
+        let tree = parser_for(&mut self.parser, language)?.parse(item, Some(&old_tree))?;
         #[cfg(test)]
         {
             self.parsed += 1;

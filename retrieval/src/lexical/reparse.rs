@@ -9,7 +9,7 @@
 
 use tree_sitter::{Parser, Tree};
 
-use super::text_diff::{end_point, shared_ends, text_edits_to_cut, unchanged_bytes};
+use super::text_diff::{end_point, shared_ends, text_edits, text_edits_to_cut, unchanged_bytes};
 
 use crate::language::Language;
 
@@ -107,6 +107,20 @@ impl Reparser {
     }
 }
 
+/// `tree`, the tree of `old`, edited into the old tree for an incremental parse of `new`;
+/// `None` when the edits would cost more than a fresh parse ([`reuse_pays`]).
+pub(super) fn edited_for(tree: &Tree, old: &str, new: &str) -> Option<Tree> {
+    let edits = text_edits(old, new);
+    if !reuse_pays(&edits, new.len()) {
+        return None;
+    }
+    let mut tree = tree.clone();
+    for edit in &edits {
+        tree.edit(edit);
+    }
+    Some(tree)
+}
+
 /// The range that covers all of `source`, as tree-sitter takes included ranges.
 fn whole_range(source: &str) -> tree_sitter::Range {
     tree_sitter::Range {
@@ -123,7 +137,7 @@ fn whole_range(source: &str) -> tree_sitter::Range {
 /// 123 KB C file: a window read from the whole file's tree took up to 2.4 times a fresh parse
 /// of it, and two windows that did not overlap 1.4 times). Above three fifths of a fresh parse,
 /// the old tree is dropped.
-pub(super) fn reuse_pays(edits: &[tree_sitter::InputEdit], new_len: usize) -> bool {
+fn reuse_pays(edits: &[tree_sitter::InputEdit], new_len: usize) -> bool {
     let inserted: usize = edits.iter().map(|e| e.new_end_byte - e.start_byte).sum();
     let removed: usize = edits.iter().map(|e| e.old_end_byte - e.start_byte).sum();
     (inserted + removed / 4) * 5 <= new_len * 3

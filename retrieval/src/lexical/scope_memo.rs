@@ -113,29 +113,38 @@ impl ScopeMemo {
     /// `node`'s key and part: remembered, or read (its large children in turn).
     fn remembered(&mut self, reader: &dyn ReadNode, node: Node, src: &[u8], depth: usize) -> (u64, Arc<Part>) {
         let key = key_of(node, src);
+        let part = self.remembered_or(key, |memo| {
+            let start = node.start_byte();
+            let mut part = Part::default();
+            if reader.read_node(node, &mut part, start) {
+                let mut cursor = node.walk();
+                if cursor.goto_first_child() {
+                    let mut run = SmallRun::at(start);
+                    loop {
+                        memo.add_child(reader, cursor.node(), src, &mut part, depth, &mut run);
+                        if !cursor.goto_next_sibling() {
+                            break;
+                        }
+                    }
+                    memo.end_run(reader, &mut run, &mut part);
+                }
+            }
+            part
+        });
+        (key, part)
+    }
+
+    /// The part remembered under `key`, kept for the next read; else the one `read` makes,
+    /// remembered.
+    fn remembered_or(&mut self, key: u64, read: impl FnOnce(&mut Self) -> Part) -> Arc<Part> {
         if let Some(part) = self.parts.get(&key).cloned() {
             self.keep(key, &part);
-            return (key, part);
+            return part;
         }
-        let start = node.start_byte();
-        let mut part = Part::default();
-        if reader.read_node(node, &mut part, start) {
-            let mut cursor = node.walk();
-            if cursor.goto_first_child() {
-                let mut run = SmallRun::at(start);
-                loop {
-                    self.add_child(reader, cursor.node(), src, &mut part, depth, &mut run);
-                    if !cursor.goto_next_sibling() {
-                        break;
-                    }
-                }
-                self.end_run(reader, &mut run, &mut part);
-            }
-        }
-        let part = Arc::new(part);
+        let part = Arc::new(read(self));
         self.fresh += 1;
         self.used.insert(key, Arc::clone(&part));
-        (key, part)
+        part
     }
 
     /// Adds what `child` (of a node at `depth`) defines and imports to `part` (ranges relative
@@ -163,34 +172,23 @@ impl ScopeMemo {
     /// it: as a part of their own, remembered, when they span [`REMEMBERED_BYTES`]; else walked.
     fn end_run(&mut self, reader: &dyn ReadNode, run: &mut SmallRun<'_>, part: &mut Part) {
         let base = run.base;
-        let Some(first) = run.children.first() else { return };
-        let start = first.start_byte();
+        let run = std::mem::replace(run, SmallRun::at(base));
+        let Some(start) = run.children.first().map(Node::start_byte) else { return };
         if run.span() < REMEMBERED_BYTES {
-            for child in run.children.drain(..) {
+            for &child in &run.children {
                 walk(reader, child, part, base);
             }
-            *run = SmallRun::at(base);
             return;
         }
         let key = run.key();
-        let run_part = match self.parts.get(&key).cloned() {
-            Some(remembered) => {
-                self.keep(key, &remembered);
-                remembered
+        let run_part = self.remembered_or(key, |_| {
+            let mut read = Part::default();
+            for &child in &run.children {
+                walk(reader, child, &mut read, start);
             }
-            None => {
-                let mut read = Part::default();
-                for &child in &run.children {
-                    walk(reader, child, &mut read, start);
-                }
-                let read = Arc::new(read);
-                self.fresh += 1;
-                self.used.insert(key, Arc::clone(&read));
-                read
-            }
-        };
+            read
+        });
         part.children.push((key, start - base, run_part));
-        *run = SmallRun::at(base);
     }
 
     /// Adds to `part` what the nodes under `root` that begin at `from` or later define and
