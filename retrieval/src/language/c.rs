@@ -1,6 +1,6 @@
 //! C's table entry, and the rules and words C++ shares with it.
 
-use super::{ChunkRules, ImportSyntax, Language, LanguageSpec, ScopeRules};
+use super::{ChunkRules, Delimiters, ImportSyntax, Language, LanguageSpec, ScopeRules};
 
 pub(super) const SPEC: LanguageSpec = LanguageSpec {
     language: Language::C,
@@ -9,6 +9,7 @@ pub(super) const SPEC: LanguageSpec = LanguageSpec {
     extensions: &["c"],
     grammar: || tree_sitter_c::LANGUAGE.into(),
     line_comment: "//",
+    delimiters: Delimiters { quotes: "\"", multiline_quotes: "", macro_token_trees: false },
     keywords: &[KEYWORDS],
     builtins: &[BUILTINS],
     imports: ImportSyntax::CInclude,

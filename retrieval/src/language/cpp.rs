@@ -4,7 +4,7 @@ use super::c::{
     BINDINGS as C_BINDINGS, BUILTINS as C_BUILTINS, CONTAINERS as C_CONTAINERS, DECLARATIONS as C_DECLARATIONS,
     KEYWORDS as C_KEYWORDS, NAMES as C_NAMES, TRANSPARENT,
 };
-use super::{concat, ChunkRules, ImportSyntax, Language, LanguageSpec, ScopeRules};
+use super::{concat, ChunkRules, Delimiters, ImportSyntax, Language, LanguageSpec, ScopeRules};
 
 pub(super) const SPEC: LanguageSpec = LanguageSpec {
     language: Language::Cpp,
@@ -13,6 +13,7 @@ pub(super) const SPEC: LanguageSpec = LanguageSpec {
     extensions: &["cc", "cpp", "cxx", "c++", "h", "hh", "hpp", "hxx", "h++", "ipp", "inl", "tpp", "cu", "cuh"],
     grammar: || tree_sitter_cpp::LANGUAGE.into(),
     line_comment: "//",
+    delimiters: Delimiters { quotes: "\"", multiline_quotes: "", macro_token_trees: false },
     keywords: &[KEYWORDS, C_KEYWORDS],
     builtins: &[BUILTINS, C_BUILTINS],
     imports: ImportSyntax::CppInclude,

@@ -1,6 +1,6 @@
 //! Go's table entry.
 
-use super::{ChunkRules, ImportSyntax, Language, LanguageSpec, ScopeRules};
+use super::{ChunkRules, Delimiters, ImportSyntax, Language, LanguageSpec, ScopeRules};
 
 pub(super) const SPEC: LanguageSpec = LanguageSpec {
     language: Language::Go,
@@ -9,6 +9,7 @@ pub(super) const SPEC: LanguageSpec = LanguageSpec {
     extensions: &["go"],
     grammar: || tree_sitter_go::LANGUAGE.into(),
     line_comment: "//",
+    delimiters: Delimiters { quotes: "\"`", multiline_quotes: "`", macro_token_trees: false },
     keywords: &[KEYWORDS],
     builtins: &[BUILTINS],
     imports: ImportSyntax::GoImport,

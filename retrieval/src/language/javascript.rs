@@ -1,6 +1,6 @@
 //! JavaScript's table entry, and the rules and words TypeScript shares with it.
 
-use super::{ChunkRules, ImportSyntax, Language, LanguageSpec, ScopeRules};
+use super::{ChunkRules, Delimiters, ImportSyntax, Language, LanguageSpec, ScopeRules};
 
 pub(super) const SPEC: LanguageSpec = LanguageSpec {
     language: Language::JavaScript,
@@ -9,6 +9,7 @@ pub(super) const SPEC: LanguageSpec = LanguageSpec {
     extensions: &["js", "jsx", "mjs", "cjs"],
     grammar: || tree_sitter_javascript::LANGUAGE.into(),
     line_comment: "//",
+    delimiters: Delimiters { quotes: "\"'`", multiline_quotes: "`", macro_token_trees: false },
     keywords: &[KEYWORDS],
     builtins: &[BUILTINS],
     imports: ImportSyntax::EcmaScript,

@@ -76,6 +76,8 @@ pub struct LanguageSpec {
     pub grammar: fn() -> tree_sitter::Language,
     /// What starts a comment that runs to the end of the line.
     pub line_comment: &'static str,
+    /// Its strings, and what else unfinished code runs on past.
+    pub delimiters: Delimiters,
     /// Reserved words, as spelled in source (in lists, so that TypeScript can share
     /// JavaScript's and C++ C's).
     pub keywords: &'static [&'static [&'static str]],
@@ -88,6 +90,22 @@ pub struct LanguageSpec {
     pub chunks: ChunkRules,
     /// Which syntax nodes define names and refer to them.
     pub scope: ScopeRules,
+}
+
+/// A language's strings, and the delimiters that tree-sitter reads through to their closing
+/// character whatever lies between: left open while code is typed, they run on into the code
+/// after them (the gate then reads the cursor's item apart: `lexical::nested`).
+#[derive(Debug, Clone, Copy)]
+pub struct Delimiters {
+    /// The characters that open and close string literals (a `'` not among them opens a
+    /// character literal, or is a Rust lifetime).
+    pub quotes: &'static str,
+    /// Those of them whose strings may span lines: unterminated, such a string runs on to the
+    /// next such quote.
+    pub multiline_quotes: &'static str,
+    /// Whether a macro call's brackets (`assert!(`, `vec![`) hold a token tree, which runs on to
+    /// the end of the text when its closing bracket is missing.
+    pub macro_token_trees: bool,
 }
 
 /// How a language imports names, which decides what the lexical gate counts as a name from

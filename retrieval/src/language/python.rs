@@ -1,7 +1,7 @@
 //! Python's table entry. The lexical gate reads Python line by line ([`ImportSyntax::Python`]),
 //! so its scope rules are empty.
 
-use super::{ChunkRules, ImportSyntax, Language, LanguageSpec, NO_SCOPE};
+use super::{ChunkRules, Delimiters, ImportSyntax, Language, LanguageSpec, NO_SCOPE};
 
 pub(super) const SPEC: LanguageSpec = LanguageSpec {
     language: Language::Python,
@@ -10,6 +10,7 @@ pub(super) const SPEC: LanguageSpec = LanguageSpec {
     extensions: &["py", "pyi"],
     grammar: || tree_sitter_python::LANGUAGE.into(),
     line_comment: "#",
+    delimiters: Delimiters { quotes: "\"'", multiline_quotes: "", macro_token_trees: false },
     keywords: &[KEYWORDS],
     builtins: &[BUILTINS],
     imports: ImportSyntax::Python,

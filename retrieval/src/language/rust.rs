@@ -1,6 +1,6 @@
 //! Rust's table entry.
 
-use super::{ChunkRules, ImportSyntax, Language, LanguageSpec, ScopeRules};
+use super::{ChunkRules, Delimiters, ImportSyntax, Language, LanguageSpec, ScopeRules};
 
 pub(super) const SPEC: LanguageSpec = LanguageSpec {
     language: Language::Rust,
@@ -9,6 +9,7 @@ pub(super) const SPEC: LanguageSpec = LanguageSpec {
     extensions: &["rs"],
     grammar: || tree_sitter_rust::LANGUAGE.into(),
     line_comment: "//",
+    delimiters: Delimiters { quotes: "\"", multiline_quotes: "\"", macro_token_trees: true },
     keywords: &[KEYWORDS],
     builtins: &[BUILTINS],
     imports: ImportSyntax::RustUse,

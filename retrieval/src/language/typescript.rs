@@ -3,7 +3,7 @@
 //! `<T>value` casts ambiguous, so `.ts` files get the grammar without it).
 
 use super::javascript::{BUILTINS as JS_BUILTINS, FUNCTION_VALUES, KEYWORDS as JS_KEYWORDS};
-use super::{ChunkRules, ImportSyntax, Language, LanguageSpec, ScopeRules};
+use super::{ChunkRules, Delimiters, ImportSyntax, Language, LanguageSpec, ScopeRules};
 
 pub(super) const TYPESCRIPT: LanguageSpec = LanguageSpec {
     language: Language::TypeScript,
@@ -12,6 +12,7 @@ pub(super) const TYPESCRIPT: LanguageSpec = LanguageSpec {
     extensions: &["ts", "mts", "cts"],
     grammar: || tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
     line_comment: "//",
+    delimiters: Delimiters { quotes: "\"'`", multiline_quotes: "`", macro_token_trees: false },
     keywords: &[KEYWORDS, JS_KEYWORDS],
     builtins: &[BUILTINS, JS_BUILTINS],
     imports: ImportSyntax::EcmaScript,

@@ -16,6 +16,7 @@
 
 mod imports;
 mod items;
+mod nested;
 pub(crate) mod reparse;
 mod scope;
 mod scope_memo;
@@ -62,14 +63,20 @@ pub fn foreign_names(language: Option<Language>, text: &str, cursor: usize, wind
 }
 
 /// What the gate keeps of one document between its requests: the last syntax tree of the
-/// cursor's top-level construct (the next one is parsed incrementally from it), what each large
-/// subtree of it defined and imported (only subtrees whose text changed are read again), what
-/// the whole items around that construct define and import (by their text, for the whole
-/// document once it was opened), and the last answer (given again while a word is typed). Used
-/// for the table's languages but Python.
+/// cursor's top-level construct (the next one is parsed incrementally from it; where unfinished
+/// code would run on through a long construct, of the cursor's item and of the construct's rest
+/// apart, see `nested.rs`), what each large subtree of it defined and imported (only subtrees
+/// whose text changed are read again), what the whole items around that construct define and
+/// import (by their text, for the whole document once it was opened), and the last answer
+/// (given again while a word is typed). Used for the table's languages but Python.
 pub struct GateSyntax {
-    reparser: reparse::Reparser,
-    memo: scope_memo::ScopeMemo,
+    /// The cursor's construct.
+    head: scope::ConstructReading,
+    /// The cursor's item inside a long construct, when unfinished code would make that
+    /// construct parse badly ([`nested`]).
+    item: scope::ConstructReading,
+    /// The rest of that construct, without the cursor's item.
+    rest: scope::ConstructReading,
     items: items::ItemMemo,
     last: word_typed::LastAnswer,
     /// Whether the items around the cursor's construct are read apart from it (the default);
@@ -81,8 +88,9 @@ impl Default for GateSyntax {
     /// A document not seen yet, read item by item.
     fn default() -> Self {
         Self {
-            reparser: Default::default(),
-            memo: Default::default(),
+            head: Default::default(),
+            item: Default::default(),
+            rest: Default::default(),
             items: Default::default(),
             last: Default::default(),
             by_items: true,
@@ -106,7 +114,7 @@ impl GateSyntax {
     /// How many subtrees' scopes are remembered, and how many of them the last request read.
     #[cfg(test)]
     pub(crate) fn memo_counts(&self) -> (usize, usize) {
-        self.memo.counts()
+        self.head.memo.counts()
     }
 
     /// How many items around the cursor's construct were parsed so far, and how many are

@@ -23,6 +23,9 @@ pub struct Reparser {
     /// How many texts were parsed as the last one cut short.
     #[cfg(test)]
     pub cut_short: usize,
+    /// How many texts were parsed.
+    #[cfg(test)]
+    pub parses: usize,
 }
 
 struct Parsed {
@@ -63,6 +66,7 @@ impl Reparser {
         {
             self.fresh += usize::from(old_tree.is_none());
             self.cut_short += usize::from(cut_short);
+            self.parses += 1;
         }
         if cut_short {
             parser.set_included_ranges(&[whole_range(source)]).ok()?;
@@ -75,6 +79,11 @@ impl Reparser {
         buffer.clear();
         buffer.push_str(source);
         Some(&self.last.insert(Parsed { language, parser, source: buffer, tree }).tree)
+    }
+
+    /// The last tree parsed, when its text was `source` in `language`.
+    pub fn last_tree(&self, language: Language, source: &str) -> Option<&Tree> {
+        self.last.as_ref().filter(|last| last.language == language && last.source == source).map(|last| &last.tree)
     }
 
     /// Whether the last text parsed, in `language`, differs from `next` by edits that span at

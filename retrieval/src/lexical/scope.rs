@@ -18,9 +18,10 @@ use std::sync::Arc;
 use tree_sitter::{Node, Tree};
 
 use super::imports::{import_kinds, read_import};
-use super::items::{end_of_construct, start_of_construct};
+use super::items::{end_of_construct, start_of_construct, ItemMemo};
 use super::scope_memo::{Part, ReadNode, ScopeMemo};
 use super::GateSyntax;
+use super::{nested, reparse};
 use crate::language::{Language, LanguageSpec};
 use crate::names::{bound_names, NameWalk, NAME_KINDS};
 use crate::query::context_region;
@@ -58,28 +59,42 @@ pub(super) fn foreign_names(
         |tree: &Tree, source: &str, from: usize, memo: &mut ScopeMemo| read_tree(language, tree, source, from, memo);
     let mut around = state.items.read(language, text.get(analysed.start..head_start)?, &read_item);
     around.extend(state.items.read(language, text.get(head_end..analysed.end)?, &read_item));
-    let analysed = head_start..head_end;
-    let source = text.get(analysed.clone())?;
-    let opened = match state.reparser.is_near(language, source, NEAR_EDIT_BYTES) {
-        true => None,
-        false => state.items.tree_for(language, source),
-    };
-    if let Some(opened) = opened {
-        // The construct as it was when the document was opened: its tree, and what each of
-        // its subtrees defines, are at hand.
-        if state.reparser.start_from(language, opened.text, opened.tree, source, opened.unchanged) {
-            state.memo.seed(opened.part);
+    let construct = head_start..head_end;
+    // Unfinished code that would run on through a long construct: the cursor's item is parsed
+    // in the construct's header, and the rest of the construct is read apart (see `nested`).
+    let nested = state
+        .by_items
+        .then(|| {
+            nested::split_where_code_runs_on(
+                text,
+                construct.clone(),
+                region.clone(),
+                &spec.delimiters,
+                spec.line_comment,
+            )
+        })
+        .flatten();
+    let composed;
+    let GateSyntax { head, item, rest, items, .. } = state;
+    let (reading, source, in_source): (_, &str, &dyn Fn(usize) -> usize) = match &nested {
+        Some((nested, rest_text)) => {
+            around.push(rest.read(language, rest_text, items)?);
+            composed = nested.source(text);
+            (item, &composed, &|at| nested.in_source(at))
         }
-    }
-    let (tree, part) = parse_and_read(language, source, state)?;
+        None => (head, text.get(construct.clone())?, &|at| at.saturating_sub(construct.start)),
+    };
+    // The cursor's item alone shares too little with the construct's tree from when the
+    // document was opened to start from it.
+    let (tree, part) = reading.parse_and_read(language, source, items, nested.is_none())?;
     let src = source.as_bytes();
     let mut scope = FileScope::of(&part, tree.root_node().start_byte());
     for item in &around {
         scope.add_names(item);
     }
-    let start = region.start.max(analysed.start) - analysed.start;
-    let end = region.end.min(analysed.end).saturating_sub(analysed.start);
-    let cursor = cursor.saturating_sub(analysed.start);
+    let start = in_source(region.start.max(construct.start));
+    let end = in_source(region.end.min(construct.end));
+    let cursor = in_source(cursor);
     let mut out: Vec<String> = Vec::new();
     let mut chain_base_foreign = false;
     let mut last_end: Option<usize> = None;
@@ -131,13 +146,57 @@ pub(super) fn read_ahead(language: Language, source: &str, state: &mut GateSynta
     state.items.read_ahead(language, source, &|tree, source, from, memo| read_tree(language, tree, source, from, memo));
 }
 
-/// `source` parsed into `state` (incrementally from its last text) and what its subtrees define
-/// and import, read through `state`'s memo; `None` if the grammar would not load or parse.
-fn parse_and_read<'s>(language: Language, source: &str, state: &'s mut GateSyntax) -> Option<(&'s Tree, Arc<Part>)> {
-    let GateSyntax { reparser, memo, .. } = state;
-    let tree = reparser.parse(language, source)?;
-    let part = read_tree(language, tree, source, 0, memo);
-    Some((tree, part))
+/// One construct's reading kept between requests: the cursor's construct (or its item inside a
+/// long construct), or the rest of that long construct. Each new text is parsed incrementally
+/// from the last one, or from the tree its construct had when the document was opened, and its
+/// subtrees are read through the memo.
+#[derive(Default)]
+pub(super) struct ConstructReading {
+    pub(super) reparser: reparse::Reparser,
+    pub(super) memo: ScopeMemo,
+    /// What the last text read defines and imports.
+    last: Option<Arc<Part>>,
+}
+
+impl ConstructReading {
+    /// `source`'s tree and what its subtrees define and import: the last ones again when
+    /// `source` is the last text read; `None` if the grammar would not load or parse. With
+    /// `from_opened`, a text far from the last one starts from the tree of its construct when
+    /// the document was opened, if `items` holds one.
+    pub(super) fn parse_and_read(
+        &mut self,
+        language: Language,
+        source: &str,
+        items: &ItemMemo,
+        from_opened: bool,
+    ) -> Option<(&Tree, Arc<Part>)> {
+        if self.reparser.last_tree(language, source).is_some() {
+            if let Some(part) = self.last.clone() {
+                return Some((self.reparser.last_tree(language, source)?, part));
+            }
+        }
+        self.last = None;
+        let opened = match from_opened && !self.reparser.is_near(language, source, NEAR_EDIT_BYTES) {
+            true => items.tree_for(language, source),
+            false => None,
+        };
+        if let Some(opened) = opened {
+            // The construct as it was when the document was opened: its tree, and what each of
+            // its subtrees defines, are at hand.
+            if self.reparser.start_from(language, opened.text, opened.tree, source, opened.unchanged) {
+                self.memo.seed(opened.part);
+            }
+        }
+        let tree = self.reparser.parse(language, source)?;
+        let part = read_tree(language, tree, source, 0, &mut self.memo);
+        self.last = Some(Arc::clone(&part));
+        Some((tree, part))
+    }
+
+    /// What `source` defines and imports, as [`ConstructReading::parse_and_read`] reads it.
+    fn read(&mut self, language: Language, source: &str, items: &ItemMemo) -> Option<Arc<Part>> {
+        self.parse_and_read(language, source, items, true).map(|(_, part)| part)
+    }
 }
 
 /// What `tree` (of `source`, in `language`) defines and imports from byte `from` on (0: all of
@@ -732,13 +791,13 @@ mod tests {
             foreign_names_again(&mut state, Some(Language::Rust), &text, cursor, &(0..text.len()), Surrounding::WHOLE);
         assert_eq!(names, gate(Some(Language::Rust), &text, cursor, &(0..text.len())));
         assert!(names.contains(&"helpers::parse_3".to_owned()), "{names:?}");
-        assert_eq!(state.reparser.fresh, 0, "the cursor's module was parsed from the tree read when opened");
+        assert_eq!(state.head.reparser.fresh, 0, "the cursor's module was parsed from the tree read when opened");
         // An edited module starts from the tree it had when opened too: no parse from scratch.
         let mut edited = text.clone();
         edited.insert_str(text.find("fn f4_12").unwrap(), "fn extra() {}\n    ");
         let cursor = edited.find("fn f4_12").unwrap() + 3;
         again_as_from_scratch(&mut state, Language::Rust, &edited, cursor);
-        assert_eq!(state.reparser.fresh, 0);
+        assert_eq!(state.head.reparser.fresh, 0);
     }
 
     #[test]
@@ -830,7 +889,50 @@ mod tests {
         let again =
             foreign_names_again(&mut state, Some(Language::Rust), window, in_window, &(0..window.len()), around);
         assert_eq!(again, names);
-        assert_eq!((state.reparser.fresh, state.reparser.cut_short), (0, 1));
+        assert_eq!((state.head.reparser.fresh, state.head.reparser.cut_short), (0, 1));
+    }
+
+    #[test]
+    fn a_macro_left_open_in_a_long_module_hides_nothing_it_defines_below() {
+        let mut document = test_module(90);
+        // A helper the tests use, defined at the module's end.
+        let end = document.find("}\n\nfn after()").unwrap();
+        document.insert_str(end, "\n    fn later_helper(n: usize) -> usize {\n        n * 2\n    }\n");
+        // An assertion typed up to the cursor in test 40, its `)` not yet.
+        let finished = "assert!(limit > 40);";
+        let line = document.find(finished).unwrap();
+        let typed = "assert!(later_helper(limit) > ";
+        document.replace_range(line..line + finished.len(), typed);
+        let mut cursor = line + typed.len();
+        let mut state = GateSyntax::default();
+        crate::lexical::read_opened_document(&mut state, Some(Language::Rust), &document);
+        let read = |state: &mut GateSyntax, document: &str, cursor: usize| {
+            foreign_names_again(state, Some(Language::Rust), document, cursor, &(0..document.len()), Surrounding::WHOLE)
+        };
+        let names = read(&mut state, &document, cursor);
+        // The helper is the module's own, as it is once the line is finished.
+        assert!(!names.contains(&"later_helper".to_owned()), "{names:?}");
+        let mut done = document.clone();
+        done.insert_str(cursor, "1);");
+        assert_eq!(names, gate(Some(Language::Rust), &done, cursor, &(0..done.len())));
+        // Read whole, the module's rest after the open `assert!(` is one token tree, and the
+        // helper looks foreign.
+        let whole = gate(Some(Language::Rust), &document, cursor, &(0..document.len()));
+        assert!(whole.contains(&"later_helper".to_owned()), "{whole:?}");
+        // Only the tests around the cursor were parsed from scratch, in the module's header;
+        // the rest of the module started from its tree when the document was opened, and the
+        // module was not parsed whole.
+        assert_eq!((state.item.reparser.fresh, state.rest.reparser.fresh), (1, 0));
+        assert!(state.head.reparser.last_tree(Language::Rust, &document).is_none());
+        // Keys typed after it: the rest of the module is the same text, not parsed again.
+        let rest_tree = |state: &GateSyntax| state.rest.reparser.parses;
+        let parsed = rest_tree(&state);
+        for key in "10".chars() {
+            document.insert(cursor, key);
+            cursor += 1;
+            assert_eq!(read(&mut state, &document, cursor), names);
+        }
+        assert_eq!(rest_tree(&state), parsed);
     }
 
     #[test]
