@@ -32,22 +32,76 @@ pub(super) fn closes_at_top_level(bytes: &[u8], line: usize) -> bool {
 /// at column 0 with anything else (the next item), else at the text's end. What follows is then
 /// a sequence of whole top-level items, which parses cleanly on its own.
 pub(super) fn end_of_construct(text: &str, from: usize) -> usize {
-    let bytes = text.as_bytes();
-    let Some(newline) = text.get(from..).and_then(|rest| rest.find('\n')) else {
-        return text.len();
-    };
-    let mut line = from + newline + 1;
-    while line < text.len() {
-        let next = text[line..].find('\n').map_or(text.len(), |newline| line + newline + 1);
-        if closes_at_top_level(bytes, line) {
-            return next;
-        }
-        if !matches!(bytes[line], b' ' | b'\t' | b'\n' | b'\r') {
-            return line;
-        }
-        line = next;
+    item_end(text, from, "", text.len())
+}
+
+/// Where the item at indentation `indent` (empty: the top level) that holds the line ending at
+/// byte `from` ends, at `limit` at the latest: after the first later line at that indentation
+/// that begins with a closing bracket, or before the first later line at it (or less indented)
+/// that begins with anything else.
+pub(super) fn item_end(text: &str, from: usize, indent: &str, limit: usize) -> usize {
+    if text.get(from..).is_none() {
+        return limit;
     }
-    text.len()
+    let (_, mut end) = line_at(text, from);
+    while end < limit {
+        let (content, next) = line_at(text, end);
+        match level(content, indent) {
+            Level::Closes => return next.min(limit),
+            Level::At | Level::Outside => break,
+            Level::Blank | Level::Deeper => end = next,
+        }
+    }
+    end.min(limit)
+}
+
+/// How a line lies against an indentation: a construct's body's, or the top level's (none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Level {
+    /// Only whitespace.
+    Blank,
+    /// Less indented than the body: the construct's own lines (its header, its closing
+    /// bracket), or a column-0 line inside it (a C `#ifdef`).
+    Outside,
+    /// At the body's indentation, beginning with a closing bracket: the end of an item.
+    Closes,
+    /// At the body's indentation, beginning with anything else: an item, or a line of one.
+    At,
+    /// More indented: inside an item.
+    Deeper,
+}
+
+/// The line of `text` from byte `start` (a line start), without its line break, and where the
+/// next line starts.
+pub(super) fn line_at(text: &str, start: usize) -> (&str, usize) {
+    match text[start..].find('\n') {
+        Some(newline) => (&text[start..start + newline], start + newline + 1),
+        None => (&text[start..], text.len()),
+    }
+}
+
+/// The start of the line before the one starting at `line` (a line start after the first).
+pub(super) fn line_before(text: &str, line: usize) -> usize {
+    text[..line - 1].rfind('\n').map_or(0, |newline| newline + 1)
+}
+
+/// How `line` lies against the indentation `indent` (empty: the top level).
+pub(super) fn level(line: &str, indent: &str) -> Level {
+    let code = line.trim_start_matches([' ', '\t', '\r']);
+    if code.trim_end().is_empty() {
+        return Level::Blank;
+    }
+    let own = &line[..line.len() - code.len()];
+    if own.len() < indent.len() && indent.starts_with(own) {
+        return Level::Outside;
+    }
+    if own != indent {
+        return Level::Deeper;
+    }
+    match code.as_bytes()[0] {
+        b'}' | b')' | b']' => Level::Closes,
+        _ => Level::At,
+    }
 }
 
 /// Where the top-level construct that holds byte `from` (the start of the cursor's context)
@@ -59,7 +113,7 @@ pub(super) fn start_of_construct(text: &str, from: usize, floor: usize) -> usize
     let mut end = line;
     while end > floor {
         // `end` is the start of a line; the line above it is `text[above..end]`.
-        let above = text[..end - 1].rfind('\n').map_or(0, |newline| newline + 1);
+        let above = line_before(text, end);
         if above < floor {
             break;
         }

@@ -18,6 +18,7 @@
 
 use std::ops::Range;
 
+use super::items::{item_end, level, line_at, line_before, Level};
 use crate::language::Delimiters;
 
 /// Constructs shorter than this are parsed whole (tree-sitter reads 4 KB in about 0.2 ms).
@@ -62,19 +63,25 @@ impl Nested {
 /// The construct `construct` of `text` cut around the cursor's context ([`split`]), with the
 /// rest of the construct, when the cursor's item runs on ([`runs_on`]) and the rest does not
 /// (so that the cut is where items end): the item is then read apart. `None` otherwise: the
-/// construct parses well enough whole.
+/// construct parses well enough whole. A rest for which `read_apart_last` holds (the one read
+/// apart on the last such request, checked then) is not scanned again: keys typed in the item
+/// leave it as it was.
 pub(super) fn split_where_code_runs_on(
     text: &str,
     construct: Range<usize>,
     context: Range<usize>,
     delimiters: &Delimiters,
     line_comment: &str,
+    read_apart_last: &dyn Fn(&str) -> bool,
 ) -> Option<(Nested, String)> {
     let nested = split(text, construct.clone(), context)?;
     if !runs_on(&text[nested.item.clone()], delimiters, line_comment) {
         return None;
     }
     let rest = nested.rest(text, &construct);
+    if read_apart_last(&rest) {
+        return Some((nested, rest));
+    }
     // Below the item, a construct that the text's end cuts (no closing line) may end inside
     // anything: it runs on no further than that end.
     let below = match nested.closer.is_empty() {
@@ -84,55 +91,6 @@ pub(super) fn split_where_code_runs_on(
     let rest_runs =
         [&text[construct.start..nested.item.start], below].iter().any(|part| runs_on(part, delimiters, line_comment));
     (!rest_runs).then_some((nested, rest))
-}
-
-/// How a line lies against the body's indentation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Level {
-    /// Only whitespace.
-    Blank,
-    /// Less indented than the body: the construct's own lines (its header, its closing
-    /// bracket), or a column-0 line inside it (a C `#ifdef`).
-    Outside,
-    /// At the body's indentation, beginning with a closing bracket: the end of an item.
-    Closes,
-    /// At the body's indentation, beginning with anything else: an item, or a line of one.
-    At,
-    /// More indented: inside an item.
-    Deeper,
-}
-
-/// The line of `text` from byte `start` (a line start), without its line break, and where the
-/// next line starts.
-fn line_at(text: &str, start: usize) -> (&str, usize) {
-    match text[start..].find('\n') {
-        Some(newline) => (&text[start..start + newline], start + newline + 1),
-        None => (&text[start..], text.len()),
-    }
-}
-
-/// The start of the line before the one starting at `line` (a line start after the first).
-fn line_before(text: &str, line: usize) -> usize {
-    text[..line - 1].rfind('\n').map_or(0, |newline| newline + 1)
-}
-
-/// How `line` lies against the body's indentation `indent`.
-fn level(line: &str, indent: &str) -> Level {
-    let code = line.trim_start_matches([' ', '\t']);
-    if code.trim_end().is_empty() {
-        return Level::Blank;
-    }
-    let own = &line[..line.len() - code.len()];
-    if own.len() < indent.len() && indent.starts_with(own) {
-        return Level::Outside;
-    }
-    if own != indent {
-        return Level::Deeper;
-    }
-    match code.as_bytes()[0] {
-        b'}' | b')' | b']' => Level::Closes,
-        _ => Level::At,
-    }
 }
 
 /// Where the body of the construct that starts at `start` opens: after the first line within
@@ -206,19 +164,7 @@ fn split(text: &str, construct: Range<usize>, context: Range<usize>) -> Option<N
     }
     // It ends after the line that closes it, or before the next item or the construct's own
     // next line.
-    let (_, mut end) = line_at(text, context.end.min(text.len()));
-    while end < construct.end {
-        let (content, next) = line_at(text, end);
-        match level(content, indent) {
-            Level::Closes => {
-                end = next;
-                break;
-            }
-            Level::At | Level::Outside => break,
-            Level::Blank | Level::Deeper => end = next,
-        }
-    }
-    let end = end.min(construct.end);
+    let end = item_end(text, context.end.min(text.len()), indent, construct.end);
     let closer = closing_line(text, &construct, indent).filter(|closer| closer.start >= end).unwrap_or(end..end);
     let nested = Nested { header: construct.start..body, item: start..end, closer };
     (construct.len() - nested.item.len() >= NESTED_FROM_BYTES / 2).then_some(nested)

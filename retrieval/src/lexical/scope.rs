@@ -62,6 +62,7 @@ pub(super) fn foreign_names(
     let construct = head_start..head_end;
     // Unfinished code that would run on through a long construct: the cursor's item is parsed
     // in the construct's header, and the rest of the construct is read apart (see `nested`).
+    let read_apart_last = |rest: &str| state.rest.reparser.last_tree(language, rest).is_some();
     let nested = state
         .by_items
         .then(|| {
@@ -71,6 +72,7 @@ pub(super) fn foreign_names(
                 region.clone(),
                 &spec.delimiters,
                 spec.line_comment,
+                &read_apart_last,
             )
         })
         .flatten();
