@@ -70,13 +70,25 @@ pub struct SelectiveRetriever {
 /// How many documents' syntax the gate keeps (the most recently asked about or opened).
 const DOCUMENTS_KEPT: usize = 8;
 
+/// How many documents' syntax the gate keeps for prefetches (one runs at a time, in the
+/// document last shown a suggestion).
+const AHEAD_KEPT: usize = 2;
+
 /// The gate's [`GateSyntax`] of the documents asked about or opened last, most recent first: a
 /// keystroke in one of them parses and reads only what changed since its previous request, and
 /// a document read when it was opened ([`DocumentSyntax::document_opened`]) gets a first
 /// request of the same cost. Shared between a workspace and the retrievers made over it.
+///
+/// A prefetch's query ([`RetrievalQuery::ahead`]) reads its text (the document with the shown
+/// suggestion accepted, often cut into another window) with a state of its own, seeded with
+/// what the requests' state knows of the document's items. Read with the requests' state, it
+/// would move that state's trees to a text the next request may not have, which then parses
+/// its way back (3–4 ms for a 20–28 KB Rust test module), and the request would wait for the
+/// prefetch's read to let go of the state first.
 #[derive(Debug, Default)]
 pub struct DocumentSyntax {
     documents: Recent<PathBuf, GateSyntax, DOCUMENTS_KEPT>,
+    ahead: Recent<PathBuf, GateSyntax, AHEAD_KEPT>,
 }
 
 impl DocumentSyntax {
@@ -97,12 +109,13 @@ impl DocumentSyntax {
         }
     }
 
-    /// Runs `f` with `path`'s state: a fresh one for a new document, and also when another
-    /// request of the same document (a prefetch's, or one superseded) has held it for
-    /// [`STATE_WAIT`] (the answer is the same, only slower: the text is parsed from scratch).
-    fn with<T>(&self, path: Option<&Path>, f: impl FnOnce(&mut GateSyntax) -> T) -> T {
+    /// Runs `f` with `path`'s state (its prefetches' state when `ahead`): a fresh one for a
+    /// new document, and also when another reader of the same document (a request superseded)
+    /// has held it for [`STATE_WAIT`] (the answer is the same, only slower: the text is parsed
+    /// from scratch).
+    fn with<T>(&self, path: Option<&Path>, ahead: bool, f: impl FnOnce(&mut GateSyntax) -> T) -> T {
         let Some(path) = path else { return f(&mut GateSyntax::whole_text()) };
-        let state = self.state_of(path);
+        let state = if ahead { self.ahead_state_of(path) } else { self.state_of(path) };
         let answer = match lock_within(&state, STATE_WAIT) {
             Some(mut state) => f(&mut state),
             None => f(&mut GateSyntax::whole_text()),
@@ -114,12 +127,23 @@ impl DocumentSyntax {
     fn state_of(&self, path: &Path) -> Arc<Mutex<GateSyntax>> {
         self.documents.state_of(path)
     }
+
+    /// `path`'s prefetches' state, made the most recent; a new one is seeded with what the
+    /// requests' state knows of the document's items ([`GateSyntax::seeded`]), or fresh if
+    /// a request holds that state past [`STATE_WAIT`].
+    fn ahead_state_of(&self, path: &Path) -> Arc<Mutex<GateSyntax>> {
+        self.ahead.state_of_or(path, || {
+            let requests = self.state_of(path);
+            let seeded = lock_within(&requests, STATE_WAIT).map(|state| state.seeded());
+            seeded.unwrap_or_default()
+        })
+    }
 }
 
-/// How long a request waits for its document's state while another request reads with it.
-/// Such a read is what a keystroke costs (0.2–2 ms at the median over LSP), and giving up
-/// means parsing the window from scratch (1.5–10 ms), which a prefetch's read, begun as the
-/// last suggestion was shown, would have made a request pay whenever it came at once.
+/// How long a request waits for its document's state while another request (one the next key
+/// superseded) reads with it. Such a read is what a keystroke costs (0.2–2 ms at the median
+/// over LSP), and giving up means parsing the window from scratch (1.5–10 ms). A prefetch
+/// waits as long for the requests' state to seed its own.
 const STATE_WAIT: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// `mutex` locked, waiting at most `patience` for another holder to let it go; `None` when it
@@ -192,7 +216,7 @@ impl SelectiveRetriever {
             let path = query.path.filter(|_| self.config.keep_syntax);
             let around = Surrounding { mid_file: query.first_line > 0, above: query.above, below: query.below };
             let read_names = || {
-                self.syntax.with(path, |state| {
+                self.syntax.with(path, query.ahead, |state| {
                     foreign_names_again(state, language, query.text, query.cursor, &query.window, around)
                 })
             };
@@ -201,9 +225,11 @@ impl SelectiveRetriever {
                 // The near-copy search is certain: a search of a new spot is offered to the
                 // helper thread while this one reads a tree language's syntax (a search
                 // remembered, or Python's reading of lines, costs less than handing it over).
+                // A prefetch's query never takes the helper: it would queue a request's search
+                // behind its own.
                 Some(_) => {
                     let parsed = language.is_some_and(|language| language != Language::Python);
-                    let beside = parsed && !self.index.remembers_search(&terms, &self.config.limits);
+                    let beside = parsed && !query.ahead && !self.index.remembers_search(&terms, &self.config.limits);
                     let (names, hits) = if beside {
                         let search = OwnedSearch::of(&self.index, &terms, query, &self.config.limits);
                         both(true, read_names, move || search.run())
@@ -292,6 +318,7 @@ impl OwnedSearch {
             first_line: self.first_line,
             above: "",
             below: "",
+            ahead: false,
         };
         self.index.search_terms(&self.terms, &query, &self.limits).hits
     }
@@ -387,6 +414,53 @@ mod tests {
         assert!(lock_within(&state, std::time::Duration::from_secs(60)).is_some());
         holder.join().unwrap();
         letting_go.join().unwrap();
+    }
+
+    /// What the gate's syntax step finds near `cursor` in all of `text`, the document at
+    /// `path`, read as a request's query (or a prefetch's, `ahead`).
+    fn read(syntax: &DocumentSyntax, path: &Path, ahead: bool, text: &str, cursor: usize) -> Vec<String> {
+        syntax.with(Some(path), ahead, |state| {
+            foreign_names_again(state, Some(Language::Rust), text, cursor, &(0..text.len()), Surrounding::WHOLE)
+        })
+    }
+
+    #[test]
+    fn a_prefetch_reads_its_text_apart_and_leaves_the_requests_syntax_as_it_was() {
+        let (syntax, path) = (DocumentSyntax::default(), Path::new("/w/src/lib.rs"));
+        let mut document: String = (0..40)
+            .map(|i| {
+                format!("fn f{i}(config: &Config) -> usize {{\n    let x = helpers::parse_{i}(config);\n    x\n}}\n\n")
+            })
+            .collect();
+        syntax.document_opened(path, &document);
+        let cursor = document.find("parse_20(config);").unwrap() + "parse_20(config);".len();
+        let names = read(&syntax, path, false, &document, cursor);
+        assert_eq!(names, crate::lexical::foreign_names(Some(Language::Rust), &document, cursor, &(0..document.len())));
+        assert!(names.contains(&"helpers::parse_20".to_owned()), "{names:?}");
+        let requests = syntax.state_of(path);
+        let parsed = requests.lock().unwrap().construct_parses();
+        // The suggestion shown there, taken as accepted: the prefetch's text.
+        let mut accepted = document.clone();
+        let suggestion = "\n    let y = checks::limit(x);";
+        accepted.insert_str(cursor, suggestion);
+        let after = cursor + suggestion.len();
+        let ahead = read(&syntax, path, true, &accepted, after);
+        assert_eq!(ahead, crate::lexical::foreign_names(Some(Language::Rust), &accepted, after, &(0..accepted.len())));
+        assert!(ahead.contains(&"checks::limit".to_owned()), "{ahead:?}");
+        // The prefetch's state started from what the opening read of the items: none parsed.
+        let prefetches = syntax.ahead.state_of(path);
+        assert_eq!(prefetches.lock().unwrap().item_counts().0, 0, "seeded with the document's items");
+        // The requests' state was not moved: the same request again needs no parse.
+        assert_eq!(read(&syntax, path, false, &document, cursor), names);
+        assert_eq!(requests.lock().unwrap().construct_parses(), parsed);
+        // And the person types on from there as if no prefetch had run.
+        document.insert(cursor, '\n');
+        let typed = read(&syntax, path, false, &document, cursor + 1);
+        assert_eq!(
+            typed,
+            crate::lexical::foreign_names(Some(Language::Rust), &document, cursor + 1, &(0..document.len()))
+        );
+        assert_eq!(requests.lock().unwrap().construct_parses(), parsed + 1);
     }
 
     #[test]

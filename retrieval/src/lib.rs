@@ -99,12 +99,26 @@ pub struct RetrievalQuery<'a> {
     /// document does (as much of it as the caller has; empty otherwise). The gate reads from
     /// it only the rest of an item that the window's end cuts.
     pub below: &'a str,
+    /// The query is a prefetch's: `text` is the document as it may become (a suggestion shown
+    /// and taken as accepted), not as the editor has it. The gate reads such a text with
+    /// syntax kept apart from the document's own ([`DocumentSyntax`]), so that the next real
+    /// request finds the document's syntax where its last request left it.
+    pub ahead: bool,
 }
 
 impl<'a> RetrievalQuery<'a> {
     /// A request about the whole of `text` (the prompt shows all of it), the cursor at its end.
     pub fn at_end(path: Option<&'a Path>, text: &'a str) -> Self {
-        RetrievalQuery { path, text, cursor: text.len(), window: 0..text.len(), first_line: 0, above: "", below: "" }
+        RetrievalQuery {
+            path,
+            text,
+            cursor: text.len(),
+            window: 0..text.len(),
+            first_line: 0,
+            above: "",
+            below: "",
+            ahead: false,
+        }
     }
 }
 

@@ -30,10 +30,20 @@ impl<K: Clone, T: Default, const KEPT: usize> Recent<K, T, KEPT> {
         K: Borrow<Q>,
         Q: PartialEq + ToOwned<Owned = K> + ?Sized,
     {
+        self.state_of_or(key, T::default)
+    }
+
+    /// `key`'s state, made the most recent; for a key not kept, the state `make` returns (it
+    /// runs while the keys are locked: it must not use this `Recent`).
+    pub fn state_of_or<Q>(&self, key: &Q, make: impl FnOnce() -> T) -> Arc<Mutex<T>>
+    where
+        K: Borrow<Q>,
+        Q: PartialEq + ToOwned<Owned = K> + ?Sized,
+    {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         let (key, state) = match kept.iter().position(|(k, _)| k.borrow() == key) {
             Some(i) => kept.remove(i),
-            None => (key.to_owned(), Arc::default()),
+            None => (key.to_owned(), Arc::new(Mutex::new(make()))),
         };
         kept.insert(0, (key, Arc::clone(&state)));
         kept.truncate(KEPT);

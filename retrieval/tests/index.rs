@@ -173,6 +173,7 @@ fn text_files_are_indexed_as_windows() {
         first_line: 0,
         above: "",
         below: "",
+        ahead: false,
     };
     let hits = index.search(&query, &SearchLimits::default()).hits;
     assert_eq!(hits[0].path, PathBuf::from("src/Lib.kt"));
@@ -187,8 +188,16 @@ fn files_in_the_table_languages_are_indexed_by_syntax() {
     let fx = Fixture::new(&[("src/lib.rs", &rust), ("widgets/gadget.go", go)]);
     let (index, _) = fx.synced();
     let search = |text: &str| {
-        let query =
-            RetrievalQuery { path: None, text, cursor: text.len(), window: 0..0, first_line: 0, above: "", below: "" };
+        let query = RetrievalQuery {
+            path: None,
+            text,
+            cursor: text.len(),
+            window: 0..0,
+            first_line: 0,
+            above: "",
+            below: "",
+            ahead: false,
+        };
         index.search(&query, &SearchLimits::default()).hits
     };
     let hits = search("frobnicate_widget()\nx");
@@ -285,6 +294,7 @@ fn the_gate_decides_the_same_while_typing_whether_it_keeps_the_syntax_or_not() {
                 first_line,
                 above,
                 below: "",
+                ahead: false,
             };
             let (a, b) = (kept.retrieve(&query), scratch.retrieve(&query));
             assert_eq!(format!("{a:?}"), format!("{b:?}"), "after {text:?}");
@@ -382,6 +392,7 @@ fn chunks_of_the_current_file_in_the_window_are_excluded_but_others_are_not() {
         first_line: 0,
         above: "",
         below: "",
+        ahead: false,
     };
     let limits = SearchLimits::default();
     let whole = index.search(&query(0..cursor_text.len()), &limits);
@@ -397,8 +408,16 @@ fn per_file_cap_and_budget_hold() {
     let fx = Fixture::new(&[("a.py", &many), ("b.py", &many.replace("token_parser", "token_reader"))]);
     let (index, _) = fx.synced();
     let text = "x = token_parser(token_stream)\n";
-    let query =
-        RetrievalQuery { path: None, text, cursor: text.len(), window: 0..0, first_line: 0, above: "", below: "" };
+    let query = RetrievalQuery {
+        path: None,
+        text,
+        cursor: text.len(),
+        window: 0..0,
+        first_line: 0,
+        above: "",
+        below: "",
+        ahead: false,
+    };
     let limits = SearchLimits { max_snippets: 10, per_file: 2, budget_bytes: 10_000 };
     let hits = index.search(&query, &limits).hits;
     assert_eq!(hits.len(), 4, "{hits:?}");

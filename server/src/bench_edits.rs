@@ -144,7 +144,15 @@ fn write_dump(path: &std::path::Path, warmup: &Warmup, keystrokes: &[Keystroke])
         .chain(keystrokes.iter().map(|k| (k.workload, &k.text, k.cursor)));
     let mut out = String::new();
     for (workload, text, cursor) in states {
-        let at = completion::At { document: "bench.py", text, cursor, text_offset: 0, path: None, cursor_line: None };
+        let at = completion::At {
+            document: "bench.py",
+            text,
+            cursor,
+            text_offset: 0,
+            path: None,
+            cursor_line: None,
+            ahead: false,
+        };
         let prepared = completion::prepare(
             at,
             &Workspace::none(settings.retrieval.clone()),
@@ -219,7 +227,15 @@ fn request(
     text: &str,
     cursor: usize,
 ) -> anyhow::Result<(CompletionStats, String)> {
-    let at = completion::At { document: "bench.py", text, cursor, text_offset: 0, path: None, cursor_line: None };
+    let at = completion::At {
+        document: "bench.py",
+        text,
+        cursor,
+        text_offset: 0,
+        path: None,
+        cursor_line: None,
+        ahead: false,
+    };
     let (_, done, suggestion) =
         completion::complete_blocking(engine, &Workspace::none(settings.retrieval.clone()), settings, at)?;
     Ok((done.stats, suggestion.unwrap_or_default().lines().next().unwrap_or("").to_owned()))

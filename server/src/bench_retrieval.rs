@@ -271,6 +271,7 @@ fn in_process(
                 text_offset: 0,
                 path: Some(&task.path),
                 cursor_line: None,
+                ahead: false,
             };
             let started = std::time::Instant::now();
             let prepared =

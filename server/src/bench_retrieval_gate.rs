@@ -194,6 +194,7 @@ pub fn decision_times(
                     text_offset: 0,
                     path: Some(&task.path),
                     cursor_line: None,
+                    ahead: false,
                 };
                 let started = Instant::now();
                 let prepared = completion::prepare(at, &workspace, &settings, context_tokens, CancelToken::new());

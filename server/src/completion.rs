@@ -47,6 +47,9 @@ pub struct At<'a> {
     /// from the position); otherwise it is counted in `text` (which must then be the whole
     /// document), at O(document) cost.
     pub cursor_line: Option<u32>,
+    /// A prefetch's text: the document as it may become, not as the editor has it; retrieval
+    /// reads it apart from the document's own requests ([`RetrievalQuery::ahead`]).
+    pub ahead: bool,
 }
 
 /// Prepares, runs (blocking) and finishes one request: the headless CLI's and the benchmarks'
@@ -85,7 +88,7 @@ pub fn prepare(
     context_tokens: u32,
     cancel: CancelToken,
 ) -> Result<Prepared, Skip> {
-    let At { document, text, cursor, text_offset, path, cursor_line } = at;
+    let At { document, text, cursor, text_offset, path, cursor_line, ahead } = at;
     let (start, end) = window_bounds(text, cursor, context_tokens, text_offset);
     let prefix = &text[start..cursor];
     let suffix = &text[cursor..end];
@@ -110,6 +113,7 @@ pub fn prepare(
         first_line,
         above,
         below,
+        ahead,
     };
     let decided = std::time::Instant::now();
     let retrieval = workspace.retrieve(&query);
@@ -240,7 +244,7 @@ mod tests {
     }
 
     fn at(text: &str, cursor: usize) -> At<'_> {
-        At { document: "t.py", text, cursor, text_offset: 0, path: None, cursor_line: None }
+        At { document: "t.py", text, cursor, text_offset: 0, path: None, cursor_line: None, ahead: false }
     }
 
     fn settings() -> Settings {

@@ -31,6 +31,7 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
         text_offset: 0,
         path: Some(&args.file),
         cursor_line: None,
+        ahead: false,
     };
     let (prepared, result, suggestion) = completion::complete_blocking(&engine, &workspace, &settings, at)?;
     if args.json {

@@ -64,6 +64,7 @@ impl AcceptedText {
             text_offset: self.text_offset,
             path,
             cursor_line: Some(self.cursor_line),
+            ahead: true,
         }
     }
 }
@@ -117,6 +118,7 @@ mod tests {
             text_offset: 0,
             path: None,
             cursor_line: None,
+            ahead: false,
         });
         [part, all]
     }
@@ -140,6 +142,7 @@ mod tests {
         let accepted = AcceptedText::new(text, text.len(), 1, "x + 1", Reach::for_context(4096));
         assert_eq!(accepted.text, "def f(x):\n    return x + 1");
         assert_eq!((accepted.text_offset, accepted.cursor, accepted.cursor_line), (0, accepted.text.len(), 1));
+        assert!(accepted.at("t.py", None).ahead, "retrieval reads it apart from the document's requests");
         let [part, all] = both_windows(text, text.len(), "x + 1");
         assert_eq!(part, all);
     }

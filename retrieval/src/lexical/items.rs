@@ -180,6 +180,7 @@ pub(super) struct ItemMemo {
     pub(super) parsed_from_kept: usize,
 }
 
+#[derive(Clone)]
 struct Remembered {
     part: Arc<Part>,
     used: u64,
@@ -197,6 +198,7 @@ impl Remembered {
 }
 
 /// A large item's text and tree, in its language.
+#[derive(Clone)]
 struct KeptTree {
     language: Language,
     text: String,
@@ -334,6 +336,12 @@ impl ItemMemo {
             .filter(|&(unchanged, _, _)| unchanged * 2 >= source.len())
             .max_by_key(|&(unchanged, _, _)| unchanged)
             .map(|(unchanged, tree, part)| OpenedTree { text: &tree.text, tree: &tree.tree, part, unchanged })
+    }
+
+    /// A memo that remembers what this one does (the trees are shared, not copied), with a
+    /// parser of its own: for another reader of the same document ([`GateSyntax::seeded`]).
+    pub fn copy(&self) -> ItemMemo {
+        ItemMemo { parts: self.parts.clone(), clock: self.clock, ..ItemMemo::default() }
     }
 
     /// Takes in what `other` remembers (of the same document, opened again), as used now. Only

@@ -105,6 +105,14 @@ impl GateSyntax {
         Self { by_items: false, ..Self::default() }
     }
 
+    /// A fresh state that knows what this one knows of the document's items (by their text,
+    /// so right for any text of the document): a second reader of the same document, which
+    /// parses its first construct as cheaply as this one would, and never moves this one's
+    /// trees.
+    pub fn seeded(&self) -> GateSyntax {
+        GateSyntax { items: self.items.copy(), ..GateSyntax::default() }
+    }
+
     /// Takes in what `opened` (a state that read the document when it was opened) knows of
     /// the document's items.
     pub fn absorb(&mut self, opened: GateSyntax) {
@@ -115,6 +123,12 @@ impl GateSyntax {
     #[cfg(test)]
     pub(crate) fn memo_counts(&self) -> (usize, usize) {
         self.head.memo.counts()
+    }
+
+    /// How many texts the cursor's constructs (whole, or read apart) were parsed as so far.
+    #[cfg(test)]
+    pub(crate) fn construct_parses(&self) -> usize {
+        self.head.reparser.parses + self.item.reparser.parses + self.rest.reparser.parses
     }
 
     /// How many items around the cursor's construct were parsed so far, and how many are

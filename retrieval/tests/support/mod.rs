@@ -89,6 +89,7 @@ pub fn found(index: &WorkspaceIndex, text: &str) -> Vec<String> {
         first_line: 0,
         above: "",
         below: "",
+        ahead: false,
     };
     index.search(&query, &SearchLimits::default()).hits.iter().map(|s| s.path.display().to_string()).collect()
 }
@@ -106,6 +107,7 @@ pub fn defined_in(index: &WorkspaceIndex, name: &str) -> Vec<String> {
         first_line: 0,
         above: "",
         below: "",
+        ahead: false,
     };
     let mut paths: Vec<String> = index
         .search(&query, &SearchLimits::default())

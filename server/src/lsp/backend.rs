@@ -85,6 +85,7 @@ fn prepare_request(
         text_offset: 0,
         path: path.as_deref(),
         cursor_line: Some(snapshot.cursor_line),
+        ahead: false,
     };
     completion::prepare(target, workspace, settings, context_tokens, cancel)
         .inspect_err(|skip| tracing::warn!(uri = uri.as_str(), "no completion: {skip}"))
