@@ -574,9 +574,10 @@ mod tests {
                 segments.iter().map(|s| (s.max_doc(), s.num_docs())).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
             (segments.len(), docs, alive)
         };
+        let compact_enough = |(segments, docs, alive): (usize, u32, u32)| segments <= 3 && docs * 4 <= alive * 5;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         let mut seen = compact(&store);
-        while (seen.0 > 3 || seen.1 > seen.2 * 5 / 4) && std::time::Instant::now() < deadline {
+        while !compact_enough(seen) && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(20));
             store.commit().unwrap();
             seen = compact(&store);

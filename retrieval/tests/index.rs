@@ -165,16 +165,7 @@ fn text_files_are_indexed_as_windows() {
         (0..30).map(|i| format!("// filler {i}\n")).collect::<String>() + "fun frobnicate_widget() {}\n";
     let fx = Fixture::new(&[("src/Lib.kt", &kotlin), ("notes.md", "# Frobnicate\n")]);
     let (index, _) = fx.synced();
-    let query = RetrievalQuery {
-        path: None,
-        text: "frobnicate_widget()\n",
-        cursor: 20,
-        window: 0..0,
-        first_line: 0,
-        above: "",
-        below: "",
-        ahead: false,
-    };
+    let query = RetrievalQuery { window: 0..0, ..RetrievalQuery::at_end(None, "frobnicate_widget()\n") };
     let hits = index.search(&query, &SearchLimits::default()).hits;
     assert_eq!(hits[0].path, PathBuf::from("src/Lib.kt"));
     assert!(hits[0].lines.start >= 10 && hits[0].lines.end <= 31, "{:?}", hits[0].lines);
@@ -188,16 +179,7 @@ fn files_in_the_table_languages_are_indexed_by_syntax() {
     let fx = Fixture::new(&[("src/lib.rs", &rust), ("widgets/gadget.go", go)]);
     let (index, _) = fx.synced();
     let search = |text: &str| {
-        let query = RetrievalQuery {
-            path: None,
-            text,
-            cursor: text.len(),
-            window: 0..0,
-            first_line: 0,
-            above: "",
-            below: "",
-            ahead: false,
-        };
+        let query = RetrievalQuery { window: 0..0, ..RetrievalQuery::at_end(None, text) };
         index.search(&query, &SearchLimits::default()).hits
     };
     let hits = search("frobnicate_widget()\nx");
@@ -384,16 +366,7 @@ fn chunks_of_the_current_file_in_the_window_are_excluded_but_others_are_not() {
     let (index, _) = fx.synced();
     let cursor_text = format!("{text}shared_helper_far_below()\n");
     let path = fx.root.join("big.py");
-    let query = |window| RetrievalQuery {
-        path: Some(&path),
-        text: &cursor_text,
-        cursor: cursor_text.len(),
-        window,
-        first_line: 0,
-        above: "",
-        below: "",
-        ahead: false,
-    };
+    let query = |window| RetrievalQuery { window, ..RetrievalQuery::at_end(Some(&path), &cursor_text) };
     let limits = SearchLimits::default();
     let whole = index.search(&query(0..cursor_text.len()), &limits);
     assert!(whole.hits.is_empty(), "{:?}", whole.hits);
@@ -408,16 +381,7 @@ fn per_file_cap_and_budget_hold() {
     let fx = Fixture::new(&[("a.py", &many), ("b.py", &many.replace("token_parser", "token_reader"))]);
     let (index, _) = fx.synced();
     let text = "x = token_parser(token_stream)\n";
-    let query = RetrievalQuery {
-        path: None,
-        text,
-        cursor: text.len(),
-        window: 0..0,
-        first_line: 0,
-        above: "",
-        below: "",
-        ahead: false,
-    };
+    let query = RetrievalQuery { window: 0..0, ..RetrievalQuery::at_end(None, text) };
     let limits = SearchLimits { max_snippets: 10, per_file: 2, budget_bytes: 10_000 };
     let hits = index.search(&query, &limits).hits;
     assert_eq!(hits.len(), 4, "{hits:?}");

@@ -119,15 +119,7 @@ fn mid_file_edit_offset(text: &str, cursor: usize) -> usize {
 }
 
 fn request(engine: &Engine, settings: &Settings, text: &str, cursor: usize) -> anyhow::Result<Sample> {
-    let at = completion::At {
-        document: "bench.py",
-        text,
-        cursor,
-        text_offset: 0,
-        path: None,
-        cursor_line: None,
-        ahead: false,
-    };
+    let at = completion::At::whole("bench.py", text, cursor, None);
     let (_, done, suggestion) =
         completion::complete_blocking(engine, &Workspace::none(settings.retrieval.clone()), settings, at)?;
     Ok(Sample { stats: done.stats, suggestion })

@@ -144,15 +144,7 @@ fn write_dump(path: &std::path::Path, warmup: &Warmup, keystrokes: &[Keystroke])
         .chain(keystrokes.iter().map(|k| (k.workload, &k.text, k.cursor)));
     let mut out = String::new();
     for (workload, text, cursor) in states {
-        let at = completion::At {
-            document: "bench.py",
-            text,
-            cursor,
-            text_offset: 0,
-            path: None,
-            cursor_line: None,
-            ahead: false,
-        };
+        let at = completion::At::whole("bench.py", text, cursor, None);
         let prepared = completion::prepare(
             at,
             &Workspace::none(settings.retrieval.clone()),
@@ -227,15 +219,7 @@ fn request(
     text: &str,
     cursor: usize,
 ) -> anyhow::Result<(CompletionStats, String)> {
-    let at = completion::At {
-        document: "bench.py",
-        text,
-        cursor,
-        text_offset: 0,
-        path: None,
-        cursor_line: None,
-        ahead: false,
-    };
+    let at = completion::At::whole("bench.py", text, cursor, None);
     let (_, done, suggestion) =
         completion::complete_blocking(engine, &Workspace::none(settings.retrieval.clone()), settings, at)?;
     Ok((done.stats, suggestion.unwrap_or_default().lines().next().unwrap_or("").to_owned()))

@@ -264,15 +264,7 @@ fn in_process(
         let mut answers = Vec::new();
         for task in tasks {
             let document = format!("{mode:?}:{}", task.path.display());
-            let at = At {
-                document: &document,
-                text: &task.text,
-                cursor: task.cursor,
-                text_offset: 0,
-                path: Some(&task.path),
-                cursor_line: None,
-                ahead: false,
-            };
+            let at = At::whole(&document, &task.text, task.cursor, Some(&task.path));
             let started = std::time::Instant::now();
             let prepared =
                 completion::prepare(at, &workspace, &settings, engine.info().context_tokens, CancelToken::new())?;

@@ -187,15 +187,7 @@ pub fn decision_times(
                     text.insert(cursor, c);
                     cursor += c.len_utf8();
                 }
-                let at = At {
-                    document: &document,
-                    text: &text,
-                    cursor,
-                    text_offset: 0,
-                    path: Some(&task.path),
-                    cursor_line: None,
-                    ahead: false,
-                };
+                let at = At::whole(&document, &text, cursor, Some(&task.path));
                 let started = Instant::now();
                 let prepared = completion::prepare(at, &workspace, &settings, context_tokens, CancelToken::new());
                 let ms = started.elapsed().as_secs_f64() * 1000.0;

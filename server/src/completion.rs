@@ -52,6 +52,14 @@ pub struct At<'a> {
     pub ahead: bool,
 }
 
+impl<'a> At<'a> {
+    /// A request at byte `cursor` of the whole document `text` (the headless CLI's and the
+    /// benchmarks'): its line counted in `text`, not a prefetch.
+    pub fn whole(document: &'a str, text: &'a str, cursor: usize, path: Option<&'a Path>) -> Self {
+        At { document, text, cursor, text_offset: 0, path, cursor_line: None, ahead: false }
+    }
+}
+
 /// Prepares, runs (blocking) and finishes one request: the headless CLI's and the benchmarks'
 /// path. Returns the request, the engine's result and the suggestion.
 pub fn complete_blocking(
@@ -244,7 +252,7 @@ mod tests {
     }
 
     fn at(text: &str, cursor: usize) -> At<'_> {
-        At { document: "t.py", text, cursor, text_offset: 0, path: None, cursor_line: None, ahead: false }
+        At::whole("t.py", text, cursor, None)
     }
 
     fn settings() -> Settings {

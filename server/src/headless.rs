@@ -24,15 +24,7 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<()> {
         tracing::info!(?report, "workspace indexed");
     }
     let document = args.file.to_string_lossy();
-    let at = completion::At {
-        document: &document,
-        text: &text,
-        cursor,
-        text_offset: 0,
-        path: Some(&args.file),
-        cursor_line: None,
-        ahead: false,
-    };
+    let at = completion::At::whole(&document, &text, cursor, Some(&args.file));
     let (prepared, result, suggestion) = completion::complete_blocking(&engine, &workspace, &settings, at)?;
     if args.json {
         println!(

@@ -111,15 +111,7 @@ mod tests {
         assert_eq!(accepted.cursor_line, completion::lines_ended(&whole[..whole_cursor]), "the cursor's line");
         assert!(accepted.text.len() < 2 * 64 * 8 + suggestion.len() + 8, "only the reach is copied");
         let part = window(accepted.at("t.py", None));
-        let all = window(At {
-            document: "t.py",
-            text: &whole,
-            cursor: whole_cursor,
-            text_offset: 0,
-            path: None,
-            cursor_line: None,
-            ahead: false,
-        });
+        let all = window(At::whole("t.py", &whole, whole_cursor, None));
         [part, all]
     }
 

@@ -81,16 +81,7 @@ pub fn write(path: &Path, text: &str) {
 
 /// Paths of the snippets a query over `text` (cursor at the end) finds, best first.
 pub fn found(index: &WorkspaceIndex, text: &str) -> Vec<String> {
-    let query = RetrievalQuery {
-        path: None,
-        text,
-        cursor: text.len(),
-        window: text.len()..text.len(),
-        first_line: 0,
-        above: "",
-        below: "",
-        ahead: false,
-    };
+    let query = RetrievalQuery { window: text.len()..text.len(), ..RetrievalQuery::at_end(None, text) };
     index.search(&query, &SearchLimits::default()).hits.iter().map(|s| s.path.display().to_string()).collect()
 }
 
@@ -99,16 +90,7 @@ pub fn found(index: &WorkspaceIndex, text: &str) -> Vec<String> {
 /// mere sub-word with the name; those do not count.)
 pub fn defined_in(index: &WorkspaceIndex, name: &str) -> Vec<String> {
     let text = format!("{name}()\n");
-    let query = RetrievalQuery {
-        path: None,
-        text: &text,
-        cursor: text.len(),
-        window: text.len()..text.len(),
-        first_line: 0,
-        above: "",
-        below: "",
-        ahead: false,
-    };
+    let query = RetrievalQuery { window: text.len()..text.len(), ..RetrievalQuery::at_end(None, &text) };
     let mut paths: Vec<String> = index
         .search(&query, &SearchLimits::default())
         .hits
