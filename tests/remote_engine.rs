@@ -186,9 +186,9 @@ fn pinned_requests(log: &Path) -> usize {
     std::fs::read_to_string(log).unwrap_or_default().matches("selected slot by id").count()
 }
 
-/// Two editors on a two-slot engine: each learns the slot its first request ran on, though the
-/// suggestion's shape closes most streams before llama-server's last event (the only one that
-/// names the slot); the two slots differ; and each editor's next request asks for its own.
+/// Two editors on a two-slot engine: each learns the slot its first request ran on (from a
+/// step's last event, the only one that names the slot, or from `/slots`); the two slots
+/// differ; and each editor's next request asks for its own.
 #[test]
 fn each_editor_learns_its_engine_slot_from_its_first_request() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
@@ -242,25 +242,23 @@ fn long_options(url: &str) -> Value {
 fn start_long_request(client: &mut LspClient, engine: &mut LlamaServer) -> i64 {
     let id = client
         .request("textDocument/inlineCompletion", LspClient::inline_params_for(NUMBERS_URI, 0, NUMBERS.len() as u32));
-    engine.wait_until(|engine| engine.slot().is_some_and(|(busy, decoded)| busy && decoded >= 2), "the slot generates");
+    engine.wait_until(|engine| engine.tokens_predicted().is_some_and(|n| n >= 2), "the engine generates");
     id
 }
 
-/// Waits until the slot is idle and returns the most tokens it was seen to have generated for
-/// its task meanwhile (`/slots` resets the count to 0 once the slot is idle).
-fn most_decoded_until_idle(engine: &mut LlamaServer) -> u64 {
-    let mut most = 0;
-    engine.wait_until(
-        |engine| match engine.slot() {
-            Some((busy, decoded)) => {
-                most = most.max(decoded);
-                !busy
-            }
-            None => false,
-        },
-        "the slot is idle",
-    );
-    most
+/// A document whose suggestion is one short line.
+const SHORT_URI: &str = "file:///workspace/double.py";
+const SHORT: &str = "def double(x):\n    return ";
+
+/// Asks for the short suggestion and returns the tokens the engine generated in all once it
+/// is answered. Splice's remote thread runs its requests in order, so the answer also means
+/// that the request before it has let go of the engine: had it gone on asking for its tokens
+/// (llama-server is asked in steps), they are all in the count.
+fn tokens_predicted_after_a_short_request(client: &mut LspClient, engine: &LlamaServer) -> u64 {
+    client.open(SHORT_URI, "python", SHORT);
+    let short = client.inline_completion(SHORT_URI, 1, 11);
+    assert!(short.get("error").is_none(), "{short}");
+    engine.tokens_predicted().expect("the engine's /metrics")
 }
 
 #[test]
@@ -274,9 +272,9 @@ fn a_cancelled_request_stops_the_engines_generation() {
     client.notify("$/cancelRequest", json!({ "id": id }));
     let response = client.response(id);
     assert_eq!(response["error"]["code"], -32800, "the request was cancelled: {response}");
-    let decoded = most_decoded_until_idle(&mut engine);
-    assert!(decoded < LONG / 2, "the engine went on to {decoded} of {LONG} tokens after the request was cancelled");
-    // Nothing stuck: the next request is served.
+    let predicted = tokens_predicted_after_a_short_request(&mut client, &engine);
+    assert!(predicted < LONG / 2, "the engine went on to {predicted} tokens after the request was cancelled");
+    // Nothing stuck: the long request is served again.
     let again = client.inline_completion(NUMBERS_URI, 0, NUMBERS.len() as u32);
     assert!(again.get("error").is_none(), "{again}");
 }
@@ -304,13 +302,34 @@ fn a_released_request_stops_the_engines_generation_once_the_person_types_somethi
         json!({ "textDocument": { "uri": NUMBERS_URI, "version": 2 },
                 "contentChanges": [{ "range": { "start": end, "end": end }, "text": "zzz" }] }),
     );
-    // Watched from the engine's side first: the released request answers only once its run
-    // has ended.
-    let decoded = most_decoded_until_idle(&mut engine);
-    assert!(decoded < LONG / 2, "the engine went on to {decoded} of {LONG} tokens after the person typed past it");
+    // The released request answers only once its run has ended.
     let response = client.response(id);
     assert_eq!(first_line(&response), "", "the released request answers no item: {response}");
+    let predicted = tokens_predicted_after_a_short_request(&mut client, &engine);
+    assert!(predicted < LONG / 2, "the engine went on to {predicted} tokens after the person typed past it");
     assert_eq!(status(&mut client)["requests"]["superseded"], 1);
+}
+
+/// llama-server is asked in steps: a request that generates several tokens is several engine
+/// tasks, each continuing from the tokens before it (the first step asks for one token, before
+/// the round trip is measured, whatever the machine's speed); the suggestion is the one a single
+/// request gives (see `first_lines_through_the_engine_equal_the_local_engines_at_fixed_cursors`).
+#[test]
+fn the_engine_is_asked_in_steps_each_continuing_the_last() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = temp_dir("remote-steps");
+    let log = dir.join("llama-server.log");
+    let engine = LlamaServer::start(&gemma(), free_port(), &log);
+    let mut client = server("remote-steps-splice", &gemma(), options(Some(&engine.url())), Some(&engine));
+    client.open(SHORT_URI, "python", SHORT);
+    let launched = |log: &Path| std::fs::read_to_string(log).unwrap_or_default().matches("processing task").count();
+    let before = launched(&log);
+    let line = first_line(&client.inline_completion(SHORT_URI, 1, 11));
+    let last = status(&mut client)["last"].clone();
+    let generated = last["generatedTokens"].as_u64().expect("generated tokens");
+    assert!(generated >= 2, "a suggestion of several tokens: {line:?} ({last})");
+    let tasks = launched(&log) - before;
+    assert!(tasks >= 2, "{generated} tokens in {tasks} engine task(s)");
 }
 
 #[test]

@@ -279,7 +279,8 @@ pub struct CompletionStats {
     /// Milliseconds for the whole request.
     pub total_ms: f64,
     /// A remote engine's own milliseconds on the request (its `prompt_ms + predicted_ms`, as of
-    /// the last event read); `None` in process, or when the engine did not say.
+    /// the last event read, over every step and a stream the gate discarded); `None` in process,
+    /// or when the engine did not say.
     pub engine_ms: Option<f64>,
     /// Milliseconds the caller spent before submitting the request (the prompt window, the
     /// retrieval gate and search); 0 when the caller does not measure it.

@@ -77,6 +77,20 @@ impl LlamaServer {
     /// `GET path`: the status and the JSON body (`Null` if it is not JSON), or `None` when the
     /// server does not answer.
     pub fn get(&self, path: &str) -> Option<(u16, Value)> {
+        let (status, body) = self.get_text(path)?;
+        Some((status, serde_json::from_str(&body).unwrap_or(Value::Null)))
+    }
+
+    /// The tokens the engine generated since it started, for every request and slot
+    /// (`llamacpp:tokens_predicted_total` of `/metrics`).
+    pub fn tokens_predicted(&self) -> Option<u64> {
+        let (_, metrics) = self.get_text("/metrics")?;
+        let line = metrics.lines().find(|line| line.starts_with("llamacpp:tokens_predicted_total "))?;
+        line.split_whitespace().nth(1)?.parse::<f64>().ok().map(|n| n as u64)
+    }
+
+    /// `GET path`: the status and the body as text, or `None` when the server does not answer.
+    fn get_text(&self, path: &str) -> Option<(u16, String)> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
         let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
@@ -91,17 +105,7 @@ impl LlamaServer {
         } else {
             body.to_owned()
         };
-        Some((status, serde_json::from_str(&body).unwrap_or(Value::Null)))
-    }
-
-    /// The only slot's state from `/slots`: whether it is processing, and the tokens its
-    /// current (or last) task generated.
-    pub fn slot(&self) -> Option<(bool, u64)> {
-        let (_, slots) = self.get("/slots")?;
-        let slot = slots.get(0)?;
-        let processing = slot.get("is_processing")?.as_bool()?;
-        let decoded = slot.pointer("/next_token/0/n_decoded").and_then(Value::as_u64).unwrap_or(0);
-        Some((processing, decoded))
+        Some((status, body))
     }
 
     /// Polls `check` every 100 ms until it holds; fails the test when the server died, or used

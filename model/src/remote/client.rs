@@ -141,7 +141,14 @@ impl EngineClient {
         stop_now: &dyn Fn() -> bool,
         mut on_event: impl FnMut(StreamEvent) -> Flow,
     ) -> Result<StreamEnd, Fault> {
-        let send = self.request(reqwest::Method::POST, protocol.completion_path()).json(body).send();
+        let mut post = self.request(reqwest::Method::POST, protocol.completion_path()).json(body);
+        if protocol == EngineProtocol::LlamaServer {
+            // llama-server closes the connection after every stream, without saying so: a pooled
+            // connection would fail the next request ("connection closed before message
+            // completed") when the engine's close arrives after it was sent.
+            post = post.header(reqwest::header::CONNECTION, "close");
+        }
+        let send = post.send();
         let response = match until_cancelled(stop_now, send).await? {
             Ok(response) => response,
             Err(err) => return Err(Fault::Unreachable(describe(&err))),

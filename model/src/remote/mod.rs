@@ -22,6 +22,7 @@ mod health;
 mod request;
 mod slot;
 mod sse;
+mod steps;
 mod wire;
 
 pub use health::EngineHealthState;

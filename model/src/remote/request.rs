@@ -7,7 +7,8 @@
 use super::budget_cut::BudgetCuts;
 use super::client::{EngineClient, Fault, Flow, StreamEnd};
 use super::health::EngineHealthState;
-use super::wire::{self, EngineProtocol, EngineStop, WireRequest};
+use super::steps::{self, StepSizer};
+use super::wire::{self, EngineProtocol, EngineStop, StreamEvent, WireRequest};
 use super::{slot, EngineFacts, Shared};
 use crate::cache_plan;
 use crate::candidates::{self, CandidateSource, CheckStats};
@@ -23,7 +24,7 @@ use crate::MIN_PROMPT_TOKENS;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use serde_json::json;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -65,9 +66,9 @@ enum Gated {
     /// The stream ran to its end (the model was sure, or there was no gate).
     Ran(Streamed, StreamGate),
     /// The first token's probability was below the threshold (or unknown), or one of the first
-    /// line's next tokens' was: the stream was closed after `discarded` tokens; the request runs
-    /// again with its context.
-    Unsure(StreamGate, usize),
+    /// line's next tokens' was: the stream (discarded) was closed; the request runs again with
+    /// its context.
+    Unsure(StreamGate, Streamed),
 }
 
 /// What a stream without the request's context saw of the model's confidence: the first
@@ -122,6 +123,79 @@ impl StreamGate {
     }
 }
 
+/// A stream's reading, event by event and across its steps: the text so far (kept apart, in
+/// the `RefCell` the cancellation poll reads too) and what ends it where the local engine would
+/// stop: the gate unsure, the person typing past a released request, the shape complete, or the
+/// latency budget after a complete line.
+struct StreamReader<'r, 'g> {
+    request: &'r CompletionRequest,
+    started: Instant,
+    budget_ms: Option<f64>,
+    gate: Option<&'g mut StreamGate>,
+    out: Streamed,
+    /// Released, and the person typed something else since: nobody can use the rest, and the
+    /// engine's slot is wanted by the next keystroke's request.
+    typed_past: bool,
+}
+
+impl<'r, 'g> StreamReader<'r, 'g> {
+    fn new(
+        request: &'r CompletionRequest,
+        started: Instant,
+        budget_ms: Option<f64>,
+        gate: Option<&'g mut StreamGate>,
+    ) -> Self {
+        let out = Streamed {
+            text: String::new(),
+            stop: StopReason::EndOfGeneration,
+            tokens: 0,
+            first_token_ms: 0.0,
+            counters: wire::EngineCounters::default(),
+        };
+        StreamReader { request, started, budget_ms, gate, out, typed_past: false }
+    }
+
+    /// Reads one event into `generated`; whether the stream should stop.
+    fn read(&mut self, event: &StreamEvent, generated: &RefCell<String>) -> Flow {
+        if let Some(gate) = self.gate.as_mut() {
+            let first = gate.first.is_none() && (!event.text.is_empty() || event.stop.is_some());
+            if (first || !event.text.is_empty()) && gate.saw(self.out.tokens, &generated.borrow(), event.logprob) {
+                return Flow::Stop;
+            }
+        }
+        if event.text.is_empty() {
+            return Flow::Continue;
+        }
+        if self.out.tokens == 0 {
+            self.out.first_token_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        }
+        self.out.tokens += 1;
+        generated.borrow_mut().push_str(&event.text);
+        if self.request.cancel.should_stop(&generated.borrow()) {
+            self.typed_past = true;
+            return Flow::Stop;
+        }
+        let text = generated.borrow();
+        if self.request.shape.verdict(&text) == StreamVerdict::Stop {
+            self.out.stop = StopReason::ShapeComplete;
+            return Flow::Stop;
+        }
+        let late = self.budget_ms.is_some_and(|b| self.started.elapsed().as_secs_f64() * 1000.0 >= b);
+        if late && shape::has_complete_line(&text) {
+            self.out.stop = StopReason::LatencyBudget;
+            return Flow::Stop;
+        }
+        Flow::Continue
+    }
+
+    /// The stream is asked again from its prompt: its tokens so far are forgotten, and the
+    /// gate, which has judged them already, reads no more.
+    fn start_again(&mut self) {
+        self.out.tokens = 0;
+        self.gate = None;
+    }
+}
+
 /// The remote thread's state.
 pub(crate) struct RemoteWorker<'m> {
     model: &'m LlamaModel,
@@ -130,6 +204,8 @@ pub(crate) struct RemoteWorker<'m> {
     bos: Option<LlamaToken>,
     /// The template's and repository format's stop tokens, as the texts the engine writes.
     stop_texts: Vec<String>,
+    /// The same stop tokens' ids: a stepped stream watches for them itself (see `stream`).
+    stop_tokens: Vec<i32>,
     /// The configured context size: prompts are fitted to the smaller of it and the engine's.
     context_tokens: usize,
     latency_budget_ms: Option<f64>,
@@ -149,6 +225,8 @@ pub(crate) struct RemoteWorker<'m> {
     /// The last prompt sent: what the engine's cache (this editor's slot) holds, as far as this
     /// editor knows.
     sent: RefCell<Vec<LlamaToken>>,
+    /// How many tokens each step of a llama-server request asks for (see `steps.rs`).
+    steps: Cell<StepSizer>,
 }
 
 impl<'m> RemoteWorker<'m> {
@@ -179,6 +257,7 @@ impl<'m> RemoteWorker<'m> {
             repo_format,
             bos,
             stop_texts,
+            stop_tokens: stop_tokens.iter().map(|token| token.0).collect(),
             context_tokens: context_tokens as usize,
             latency_budget_ms: config.latency_budget.map(|b| b.as_secs_f64() * 1000.0),
             client,
@@ -190,6 +269,7 @@ impl<'m> RemoteWorker<'m> {
             cuts: BudgetCuts::default(),
             marker: slot::new_marker(),
             sent: RefCell::new(Vec::new()),
+            steps: Cell::new(StepSizer::default()),
         }
     }
 
@@ -446,6 +526,8 @@ impl<'m> RemoteWorker<'m> {
                 }
             }
         };
+        // The engine's time for a stream the gate discarded: the engine spent it on this request.
+        let mut discarded_engine_ms = None;
         // Each prompt's cut is remembered as it is sent, before the engine answers: a request that
         // is cancelled or superseded meanwhile has still put its prompt in the engine's cache.
         let (prompt, verdict, streamed) = match gated {
@@ -459,7 +541,8 @@ impl<'m> RemoteWorker<'m> {
                 match self.stream_gated(request, &bare, max_tokens, started, gate).await? {
                     Gated::Ran(streamed, gate) => (bare, Some(gate.verdict()), streamed),
                     Gated::Unsure(gate, discarded) => {
-                        stats.discarded_tokens = discarded;
+                        stats.discarded_tokens = discarded.tokens;
+                        discarded_engine_ms = discarded.counters.engine_ms();
                         self.cuts.sent(&key, &document.prefix, &prompt);
                         let streamed = self.stream(request, &prompt, max_tokens, started, None).await?;
                         (prompt, Some(gate.verdict()), streamed)
@@ -484,7 +567,7 @@ impl<'m> RemoteWorker<'m> {
             counters.prompt_tokens_evaluated.unwrap_or(stats.prompt_tokens.saturating_sub(stats.reused_tokens));
         stats.prompt_ms = counters.prompt_ms.unwrap_or(streamed.first_token_ms);
         stats.first_token_ms = streamed.first_token_ms;
-        stats.engine_ms = counters.prompt_ms.zip(counters.predicted_ms).map(|(prompt, predicted)| prompt + predicted);
+        stats.engine_ms = counters.engine_ms().map(|ms| ms + discarded_engine_ms.unwrap_or(0.0));
         stats.generated_tokens = counters.predicted_tokens.unwrap_or(streamed.tokens).max(streamed.tokens);
         let (text, stop) = self.check(request, streamed.text, streamed.stop, &mut stats);
         stats.total_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -587,7 +670,7 @@ impl<'m> RemoteWorker<'m> {
             self.shared().facts.logprobs = Some(first.is_some());
         }
         match streamed {
-            Ok(streamed) if gate.unsure() => Ok(Gated::Unsure(gate, streamed.tokens)),
+            Ok(streamed) if gate.unsure() => Ok(Gated::Unsure(gate, streamed)),
             Ok(streamed) => Ok(Gated::Ran(streamed, gate)),
             Err(fault) => Err(fault),
         }
@@ -598,99 +681,143 @@ impl<'m> RemoteWorker<'m> {
     /// line (whose partial next line is dropped). With a `gate`, each event's probability is
     /// shown to it, and the stream stops as soon as the gate finds the model unsure (the first
     /// token below the threshold or without a probability, or one of the first line's next).
+    ///
+    /// llama-server is asked in steps (see `steps.rs`): each request generates a few tokens
+    /// and ends by itself, and the next continues from the prompt and the tokens so far while
+    /// the request is still wanted, so a request typed past never holds the editor's slot for
+    /// a decode more. Other engines are asked once.
     async fn stream(
         &self,
         request: &CompletionRequest,
         prompt: &Prompt,
         max_tokens: usize,
         started: Instant,
-        mut gate: Option<&mut StreamGate>,
+        gate: Option<&mut StreamGate>,
     ) -> Result<Streamed, Fault> {
-        let (protocol, model, slot) = {
+        let (protocol, model) = {
             let shared = self.shared();
-            (shared.facts.protocol.unwrap_or(EngineProtocol::OpenAi), shared.facts.model.clone(), shared.slot.get())
+            (shared.facts.protocol.unwrap_or(EngineProtocol::OpenAi), shared.facts.model.clone())
         };
-        let ids: Vec<i32> = prompt.tokens.iter().map(|t| t.0).collect();
+        let prompt_ids: Vec<i32> = prompt.tokens.iter().map(|t| t.0).collect();
         self.sent.replace(prompt.tokens.clone());
-        let body = wire::request_body(
-            protocol,
-            &WireRequest {
-                model: model.as_deref().filter(|_| protocol == EngineProtocol::OpenAi),
-                prompt: &ids,
-                max_tokens,
-                temperature: request.sampling.temperature.max(0.0),
-                top_k: request.sampling.top_k,
-                top_p: request.sampling.top_p,
-                seed: request.sampling.seed,
-                marker: Some(self.marker),
-                stop: &self.stop_texts,
-                logprobs: gate.is_some(),
-                slot,
-            },
-        );
-        let mut out = Streamed {
-            text: String::new(),
-            stop: StopReason::EndOfGeneration,
-            tokens: 0,
-            first_token_ms: 0.0,
-            counters: wire::EngineCounters::default(),
-        };
-        let budget = self.latency_budget_ms;
-        let mut typed_past = false;
+        let mut reader = StreamReader::new(request, started, self.latency_budget_ms, gate);
         // The text so far, read at each event and in the wait between events: a released
         // request that the person typed past is closed within a poll of the key, not at the
         // engine's next token (the next keystroke's request waits for this editor's slot).
         let generated = RefCell::new(String::new());
         let stop_now = || request.cancel.should_stop(&generated.borrow());
-        let end = self
-            .client
-            .stream(protocol, &body, &stop_now, |event| {
-                if let Some(counters) = event.counters {
-                    out.counters = counters;
-                }
-                if let Some(slot) = event.slot {
-                    self.shared().slot.learnt(slot);
-                }
-                if let Some(gate) = gate.as_mut() {
-                    let first = gate.first.is_none() && (!event.text.is_empty() || event.stop.is_some());
-                    if (first || !event.text.is_empty()) && gate.saw(out.tokens, &generated.borrow(), event.logprob) {
+        let mut stepped = protocol == EngineProtocol::LlamaServer;
+        // The prompt and the tokens generated so far: what the next step continues.
+        let mut ids = prompt_ids.clone();
+        // Tokens the engine generated in the steps so far, by its own count.
+        let mut engine_generated = 0;
+        let mut steps = 0;
+        let mut marked = false;
+        let mut last_stop = None;
+        let end = loop {
+            let slot = self.shared().slot.get();
+            let remaining = max_tokens.saturating_sub(engine_generated).max(1);
+            let step_tokens = if stepped {
+                let decode_ms = self.rates.lock().unwrap_or_else(|p| p.into_inner()).decode_ms_per_token;
+                self.steps.get().tokens(decode_ms).min(remaining)
+            } else {
+                remaining
+            };
+            let body = wire::request_body(
+                protocol,
+                &WireRequest {
+                    model: model.as_deref().filter(|_| protocol == EngineProtocol::OpenAi),
+                    prompt: &ids,
+                    max_tokens: step_tokens,
+                    temperature: request.sampling.temperature.max(0.0),
+                    top_k: request.sampling.top_k,
+                    top_p: request.sampling.top_p,
+                    seed: request.sampling.seed,
+                    marker: Some(self.marker),
+                    // A stepped stream watches for the stop tokens by id itself: llama-server holds
+                    // back text that may begin a stop string ("<" of "<eos>") and drops it when the
+                    // step ends there.
+                    stop: if stepped { &[] } else { &self.stop_texts },
+                    logprobs: reader.gate.is_some(),
+                    slot,
+                },
+            );
+            marked |= body.get("seed") == Some(&json!(self.marker));
+            let step_started = Instant::now();
+            let mut step_counters: Option<wire::EngineCounters> = None;
+            let mut step_ids: Vec<i32> = Vec::new();
+            let mut step_stop = None;
+            let step_end = self
+                .client
+                .stream(protocol, &body, &stop_now, |event| {
+                    if event.counters.is_some() {
+                        step_counters = event.counters;
+                    }
+                    if let Some(slot) = event.slot {
+                        self.shared().slot.learnt(slot);
+                    }
+                    step_ids.extend_from_slice(&event.tokens);
+                    if event.stop.is_some() {
+                        step_stop = event.stop;
+                    }
+                    if stepped && event.tokens.iter().any(|token| self.stop_tokens.contains(token)) {
+                        step_stop = Some(EngineStop::End);
                         return Flow::Stop;
                     }
-                }
-                if !event.text.is_empty() {
-                    if out.tokens == 0 {
-                        out.first_token_ms = started.elapsed().as_secs_f64() * 1000.0;
-                    }
-                    out.tokens += 1;
-                    generated.borrow_mut().push_str(&event.text);
-                    // Released, and the person typed something else since: nobody can use the
-                    // rest, and the engine's slot is wanted by the next keystroke's request.
-                    if stop_now() {
-                        typed_past = true;
-                        return Flow::Stop;
-                    }
-                    let text = generated.borrow();
-                    if request.shape.verdict(&text) == StreamVerdict::Stop {
-                        out.stop = StopReason::ShapeComplete;
-                        return Flow::Stop;
-                    }
-                    let late = budget.is_some_and(|b| started.elapsed().as_secs_f64() * 1000.0 >= b);
-                    if late && shape::has_complete_line(&text) {
-                        out.stop = StopReason::LatencyBudget;
-                        return Flow::Stop;
-                    }
-                }
-                match event.stop {
-                    Some(EngineStop::Limit) => out.stop = StopReason::TokenBudget,
-                    Some(EngineStop::End) => out.stop = StopReason::EndOfGeneration,
-                    None => {}
-                }
-                Flow::Continue
-            })
-            .await;
+                    reader.read(&event, &generated)
+                })
+                .await;
+            if let Some(counters) = step_counters {
+                reader.out.counters = match steps {
+                    0 => counters,
+                    _ => steps::with_continued_step(reader.out.counters, counters),
+                };
+            }
+            let step_end = match step_end {
+                Ok(step_end) => step_end,
+                Err(fault) => break Err(fault),
+            };
+            last_stop = step_stop;
+            if step_end == StreamEnd::Stopped || !stepped {
+                break Ok(step_end);
+            }
+            let step_generated = step_counters.and_then(|c| c.predicted_tokens).unwrap_or(step_ids.len());
+            engine_generated += step_generated;
+            if step_stop != Some(EngineStop::Limit) || engine_generated >= max_tokens {
+                break Ok(step_end);
+            }
+            if steps > 0 {
+                let engine_ms = step_counters.and_then(|c| c.engine_ms()).unwrap_or(0.0);
+                let mut sizer = self.steps.get();
+                sizer.saw(step_started.elapsed().as_secs_f64() * 1000.0, engine_ms);
+                self.steps.set(sizer);
+            }
+            if stop_now() {
+                reader.typed_past = true;
+                break Ok(StreamEnd::Stopped);
+            }
+            if step_ids.len() == step_generated {
+                ids.extend_from_slice(&step_ids);
+            } else {
+                // The engine held back a token that ended mid-character and never named it: the
+                // tokens so far cannot be continued exactly. Ask again from the prompt, once.
+                tracing::debug!(
+                    named = step_ids.len(),
+                    step_generated,
+                    "a step's tokens were not all named: asked again whole"
+                );
+                stepped = false;
+                ids.clone_from(&prompt_ids);
+                engine_generated = 0;
+                reader.start_again();
+                generated.borrow_mut().clear();
+            }
+            steps += 1;
+        };
+        let StreamReader { mut out, typed_past, .. } = reader;
         out.text = generated.take();
         // Only a request that carried the marker can be found in `/slots`.
-        if body.get("seed") == Some(&json!(self.marker)) {
+        if marked {
             self.learn_slot();
         }
         let end = end?;
@@ -698,8 +825,12 @@ impl<'m> RemoteWorker<'m> {
             tracing::debug!(generated = out.tokens, "stopped: cancelled, or released and typed past");
             return Err(Fault::Cancelled);
         }
-        if end == StreamEnd::Finished && out.stop == StopReason::EndOfGeneration && out.tokens >= max_tokens {
-            out.stop = StopReason::TokenBudget;
+        if end == StreamEnd::Finished {
+            out.stop = match last_stop {
+                Some(EngineStop::Limit) => StopReason::TokenBudget,
+                _ if out.tokens >= max_tokens => StopReason::TokenBudget,
+                _ => StopReason::EndOfGeneration,
+            };
         }
         // A budget (of time or tokens) that ends a block mid-line shows the whole lines only.
         if matches!(out.stop, StopReason::LatencyBudget | StopReason::TokenBudget) {

@@ -139,6 +139,13 @@ pub(crate) struct EngineCounters {
     pub predicted_ms: Option<f64>,
 }
 
+impl EngineCounters {
+    /// The engine's own time for the request: its `prompt_ms + predicted_ms`, when it gave both.
+    pub(crate) fn engine_ms(&self) -> Option<f64> {
+        self.prompt_ms.zip(self.predicted_ms).map(|(prompt, predicted)| prompt + predicted)
+    }
+}
+
 /// One streamed event, read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct StreamEvent {
@@ -154,6 +161,9 @@ pub(crate) struct StreamEvent {
     pub done: bool,
     /// The engine slot running the request (llama-server's `id_slot`).
     pub slot: Option<u32>,
+    /// The ids of the tokens it carries (llama-server's `tokens`; an event that completes a
+    /// character names only the last of the tokens that spell it).
+    pub tokens: Vec<i32>,
 }
 
 /// Reads one server-sent event's `data` in `protocol`'s dialect. An error event (the engine's
@@ -197,7 +207,12 @@ fn parse_llama_server(value: &Value) -> Result<StreamEvent, String> {
         predicted_ms: timings.get("predicted_ms").and_then(Value::as_f64),
     });
     let slot = value.get("id_slot").and_then(Value::as_u64).and_then(|slot| u32::try_from(slot).ok());
-    Ok(StreamEvent { text: text.to_owned(), logprob, stop, counters, done: false, slot })
+    let tokens = value
+        .get("tokens")
+        .and_then(Value::as_array)
+        .map(|tokens| tokens.iter().filter_map(|t| t.as_i64().and_then(|t| i32::try_from(t).ok())).collect())
+        .unwrap_or_default();
+    Ok(StreamEvent { text: text.to_owned(), logprob, stop, counters, done: false, slot, tokens })
 }
 
 fn parse_openai(value: &Value) -> Result<StreamEvent, String> {
@@ -222,7 +237,7 @@ fn parse_openai(value: &Value) -> Result<StreamEvent, String> {
         predicted_tokens: count(usage.get("completion_tokens")),
         predicted_ms: timings.and_then(|t| t.get("predicted_ms")).and_then(Value::as_f64),
     });
-    Ok(StreamEvent { text, logprob, stop, counters, done: false, slot: None })
+    Ok(StreamEvent { text, logprob, stop, counters, done: false, slot: None, tokens: Vec::new() })
 }
 
 /// The first token's log-probability in an OpenAI `logprobs` object: the completions API's
@@ -344,14 +359,16 @@ mod tests {
 
     #[test]
     fn llama_server_events_carry_text_probability_stop_and_counters() {
-        let partial = r#"{"content":"    return","stop":false,"completion_probabilities":[{"id":5,"token":"    return","logprob":-0.25}]}"#;
+        let partial = r#"{"content":"    return","tokens":[5],"stop":false,"completion_probabilities":[{"id":5,"token":"    return","logprob":-0.25}]}"#;
         let event = parse_event(EngineProtocol::LlamaServer, partial).unwrap();
         assert_eq!(event.text, "    return");
+        assert_eq!(event.tokens, vec![5]);
         assert_eq!(event.logprob, Some(-0.25));
         assert_eq!(event.stop, None);
         let last = r#"{"content":"","stop":true,"stop_type":"limit","tokens_cached":90,"timings":{"cache_n":88,"prompt_n":3,"prompt_ms":12.5,"predicted_n":64,"predicted_ms":900.0}}"#;
         let event = parse_event(EngineProtocol::LlamaServer, last).unwrap();
         assert_eq!(event.stop, Some(EngineStop::Limit));
+        assert!(event.tokens.is_empty(), "a last event without tokens");
         let counters = event.counters.unwrap();
         assert_eq!(counters.cached_tokens, Some(88));
         assert_eq!(counters.prompt_tokens_evaluated, Some(3));
