@@ -27,7 +27,8 @@ pub fn model_json(info: &ModelInfo) -> Value {
 
 /// Where completions are computed: `{"kind": "local"}`, or the remote engine's address, protocol,
 /// model and health (`state`: `connecting`, `ok`, `down`, `wrong-model`, with `error` while it
-/// is not `ok`), and the llama-server slot its requests ask for. Never the API key.
+/// is not `ok`), the llama-server slot its requests ask for, and their steps (the tokens the
+/// last asked for, the measured round trip). Never the API key.
 pub fn engine_json(remote: Option<&RemoteStatus>) -> Value {
     let Some(remote) = remote else { return json!({ "kind": "local" }) };
     json!({
@@ -43,6 +44,8 @@ pub fn engine_json(remote: Option<&RemoteStatus>) -> Value {
         "retryInMs": remote.retry_in_ms,
         "logprobs": remote.logprobs,
         "slot": remote.slot,
+        "stepTokens": remote.step_tokens,
+        "stepRoundTripMs": remote.step_round_trip_ms,
     })
 }
 

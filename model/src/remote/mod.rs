@@ -87,6 +87,11 @@ pub struct RemoteStatus {
     pub logprobs: Option<bool>,
     /// The llama-server slot this editor's requests ask for, once learnt.
     pub slot: Option<u32>,
+    /// The tokens the last step of a llama-server request asked for (requests there are asked
+    /// in steps), once one was asked.
+    pub step_tokens: Option<usize>,
+    /// The measured round trip of a step beyond the engine's own time, in milliseconds.
+    pub step_round_trip_ms: Option<f64>,
 }
 
 /// What the engine said about itself at connect time.
@@ -104,6 +109,8 @@ pub(crate) struct Shared {
     pub health: health::Health,
     pub facts: EngineFacts,
     pub slot: slot::EngineSlot,
+    /// The tokens the last step asked for, and the measured round trip (see `steps.rs`).
+    pub step: Option<(usize, Option<f64>)>,
 }
 
 /// A handle's view of the remote engine's state.
@@ -132,6 +139,8 @@ impl RemoteHandle {
             retry_in_ms: health.probe_in(now).map(|d| d.as_millis() as u64),
             logprobs: shared.facts.logprobs,
             slot: shared.slot.get(),
+            step_tokens: shared.step.map(|(tokens, _)| tokens),
+            step_round_trip_ms: shared.step.and_then(|(_, round_trip)| round_trip),
         }
     }
 }

@@ -226,7 +226,7 @@ pub(crate) struct RemoteWorker<'m> {
     /// editor knows.
     sent: RefCell<Vec<LlamaToken>>,
     /// How many tokens each step of a llama-server request asks for (see `steps.rs`).
-    steps: Cell<StepSizer>,
+    step_sizer: Cell<StepSizer>,
 }
 
 impl<'m> RemoteWorker<'m> {
@@ -269,7 +269,7 @@ impl<'m> RemoteWorker<'m> {
             cuts: BudgetCuts::default(),
             marker: slot::new_marker(),
             sent: RefCell::new(Vec::new()),
-            steps: Cell::new(StepSizer::default()),
+            step_sizer: Cell::new(StepSizer::default()),
         }
     }
 
@@ -711,7 +711,8 @@ impl<'m> RemoteWorker<'m> {
         let mut ids = prompt_ids.clone();
         // Tokens the engine generated in the steps so far, by its own count.
         let mut engine_generated = 0;
-        let mut steps = 0;
+        // The step being asked for: 0 is the request's first.
+        let mut step: u32 = 0;
         let mut marked = false;
         let mut last_stop = None;
         let end = loop {
@@ -719,7 +720,7 @@ impl<'m> RemoteWorker<'m> {
             let remaining = max_tokens.saturating_sub(engine_generated).max(1);
             let step_tokens = if stepped {
                 let decode_ms = self.rates.lock().unwrap_or_else(|p| p.into_inner()).decode_ms_per_token;
-                self.steps.get().tokens(decode_ms).min(remaining)
+                self.step_sizer.get().tokens(decode_ms).min(remaining)
             } else {
                 remaining
             };
@@ -732,7 +733,9 @@ impl<'m> RemoteWorker<'m> {
                     temperature: request.sampling.temperature.max(0.0),
                     top_k: request.sampling.top_k,
                     top_p: request.sampling.top_p,
-                    seed: request.sampling.seed,
+                    // Each step a seed of its own: the same one would draw the same random
+                    // numbers at every step's first token.
+                    seed: request.sampling.seed.wrapping_add(step),
                     marker: Some(self.marker),
                     // A stepped stream watches for the stop tokens by id itself: llama-server holds
                     // back text that may begin a stop string ("<" of "<eos>") and drops it when the
@@ -743,6 +746,9 @@ impl<'m> RemoteWorker<'m> {
                 },
             );
             marked |= body.get("seed") == Some(&json!(self.marker));
+            if stepped {
+                self.shared().step = Some((step_tokens, self.step_sizer.get().round_trip_ms()));
+            }
             let step_started = Instant::now();
             let mut step_counters: Option<wire::EngineCounters> = None;
             let mut step_ids: Vec<i32> = Vec::new();
@@ -768,7 +774,7 @@ impl<'m> RemoteWorker<'m> {
                 })
                 .await;
             if let Some(counters) = step_counters {
-                reader.out.counters = match steps {
+                reader.out.counters = match step {
                     0 => counters,
                     _ => steps::with_continued_step(reader.out.counters, counters),
                 };
@@ -781,16 +787,19 @@ impl<'m> RemoteWorker<'m> {
             if step_end == StreamEnd::Stopped || !stepped {
                 break Ok(step_end);
             }
+            if step > 0 {
+                // A continued step that ran to its end: its round trip, without the wait for the
+                // slot and the prompt that a request's first step has.
+                let engine_ms = step_counters.and_then(|c| c.engine_ms()).unwrap_or(0.0);
+                let mut sizer = self.step_sizer.get();
+                sizer.saw(step_started.elapsed().as_secs_f64() * 1000.0, engine_ms);
+                self.step_sizer.set(sizer);
+                self.shared().step = Some((step_tokens, sizer.round_trip_ms()));
+            }
             let step_generated = step_counters.and_then(|c| c.predicted_tokens).unwrap_or(step_ids.len());
             engine_generated += step_generated;
             if step_stop != Some(EngineStop::Limit) || engine_generated >= max_tokens {
                 break Ok(step_end);
-            }
-            if steps > 0 {
-                let engine_ms = step_counters.and_then(|c| c.engine_ms()).unwrap_or(0.0);
-                let mut sizer = self.steps.get();
-                sizer.saw(step_started.elapsed().as_secs_f64() * 1000.0, engine_ms);
-                self.steps.set(sizer);
             }
             if stop_now() {
                 reader.typed_past = true;
@@ -812,7 +821,7 @@ impl<'m> RemoteWorker<'m> {
                 reader.start_again();
                 generated.borrow_mut().clear();
             }
-            steps += 1;
+            step += 1;
         };
         let StreamReader { mut out, typed_past, .. } = reader;
         out.text = generated.take();

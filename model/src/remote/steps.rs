@@ -57,7 +57,6 @@ impl StepSizer {
     }
 
     /// The running average of a step's round trip, once measured.
-    #[cfg(test)]
     pub(crate) fn round_trip_ms(&self) -> Option<f64> {
         self.round_trip_ms
     }
