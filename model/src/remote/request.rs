@@ -133,9 +133,9 @@ struct StreamReader<'r, 'g> {
     budget_ms: Option<f64>,
     gate: Option<&'g mut StreamGate>,
     out: Streamed,
-    /// Released, and the person typed something else since: nobody can use the rest, and the
-    /// engine's slot is wanted by the next keystroke's request.
-    typed_past: bool,
+    /// Cancelled, or released and the person typed something else since: nobody can use the
+    /// rest, and the engine's slot is wanted by the next keystroke's request.
+    unwanted: bool,
 }
 
 impl<'r, 'g> StreamReader<'r, 'g> {
@@ -152,7 +152,7 @@ impl<'r, 'g> StreamReader<'r, 'g> {
             first_token_ms: 0.0,
             counters: wire::EngineCounters::default(),
         };
-        StreamReader { request, started, budget_ms, gate, out, typed_past: false }
+        StreamReader { request, started, budget_ms, gate, out, unwanted: false }
     }
 
     /// Reads one event into `generated`; whether the stream should stop.
@@ -172,7 +172,7 @@ impl<'r, 'g> StreamReader<'r, 'g> {
         self.out.tokens += 1;
         generated.borrow_mut().push_str(&event.text);
         if self.request.cancel.should_stop(&generated.borrow()) {
-            self.typed_past = true;
+            self.unwanted = true;
             return Flow::Stop;
         }
         let text = generated.borrow();
@@ -802,7 +802,7 @@ impl<'m> RemoteWorker<'m> {
                 break Ok(step_end);
             }
             if stop_now() {
-                reader.typed_past = true;
+                reader.unwanted = true;
                 break Ok(StreamEnd::Stopped);
             }
             if step_ids.len() == step_generated {
@@ -823,14 +823,14 @@ impl<'m> RemoteWorker<'m> {
             }
             step += 1;
         };
-        let StreamReader { mut out, typed_past, .. } = reader;
+        let StreamReader { mut out, unwanted, .. } = reader;
         out.text = generated.take();
         // Only a request that carried the marker can be found in `/slots`.
         if marked {
             self.learn_slot();
         }
         let end = end?;
-        if typed_past || request.cancel.is_cancelled() {
+        if unwanted || request.cancel.is_cancelled() {
             tracing::debug!(generated = out.tokens, "stopped: cancelled, or released and typed past");
             return Err(Fault::Cancelled);
         }
