@@ -528,33 +528,27 @@ impl<'m> RemoteWorker<'m> {
         };
         // The engine's time for a stream the gate discarded: the engine spent it on this request.
         let mut discarded_engine_ms = None;
-        // Each prompt's cut is remembered as it is sent, before the engine answers: a request that
-        // is cancelled or superseded meanwhile has still put its prompt in the engine's cache.
+        // Each prompt's cut and context block are remembered as it is sent (see `sending`).
         let (prompt, verdict, streamed) = match gated {
             None => {
-                self.cuts.sent(&key, &document.prefix, &prompt);
+                self.sending(&key, &document.prefix, &prompt);
                 let streamed = self.stream(request, &prompt, max_tokens, started, None).await?;
                 (prompt, verdict, streamed)
             }
             Some((bare, gate)) => {
-                self.cuts.sent(&key, &document.prefix, &bare);
+                self.sending(&key, &document.prefix, &bare);
                 match self.stream_gated(request, &bare, max_tokens, started, gate).await? {
                     Gated::Ran(streamed, gate) => (bare, Some(gate.verdict()), streamed),
                     Gated::Unsure(gate, discarded) => {
                         stats.discarded_tokens = discarded.tokens;
                         discarded_engine_ms = discarded.counters.engine_ms();
-                        self.cuts.sent(&key, &document.prefix, &prompt);
+                        self.sending(&key, &document.prefix, &prompt);
                         let streamed = self.stream(request, &prompt, max_tokens, started, None).await?;
                         (prompt, Some(gate.verdict()), streamed)
                     }
                 }
             }
         };
-        if prompt.context.files > 0 {
-            self.blocks.insert(key, prompt.context.clone());
-        } else {
-            self.blocks.remove(&key);
-        }
         stats.prompt_tokens = prompt.tokens.len();
         stats.dropped_prefix_tokens = prompt.dropped;
         stats.budget_cut_tokens = prompt.cut;
@@ -584,6 +578,21 @@ impl<'m> RemoteWorker<'m> {
     /// budget.
     fn cut_allowance(&self) -> Option<usize> {
         Some(prompt_builder::budget_allowance(&self.rates, self.latency_budget_ms?))
+    }
+
+    /// Records `prompt` as sent for document `key` (whose prefix tokens are `prefix`), before the
+    /// engine answers: a request cancelled or superseded meanwhile has still put it in the
+    /// engine's cache, so the next request keeps its cut and its context block. (Recorded only
+    /// when a request ended, a superseded request's block was forgotten while the engine held
+    /// it, and the next keystroke, asking for no context, sent the document without it: under
+    /// load, one editor's slot alternated between the two, encoding 256 and 575 tokens by turns.)
+    fn sending(&mut self, key: &str, prefix: &[LlamaToken], prompt: &Prompt) {
+        self.cuts.sent(key, prefix, prompt);
+        if prompt.context.files > 0 {
+            self.blocks.insert(key.to_owned(), prompt.context.clone());
+        } else {
+            self.blocks.remove(key);
+        }
     }
 
     /// `document`'s prompt with `block` before it, fitted to the context and, under a latency
