@@ -109,8 +109,10 @@ pub(crate) struct Shared {
     pub health: health::Health,
     pub facts: EngineFacts,
     pub slot: slot::EngineSlot,
-    /// The tokens the last step asked for, and the measured round trip (see `steps.rs`).
-    pub step: Option<(usize, Option<f64>)>,
+    /// How many tokens each step of a llama-server request asks for (see `steps.rs`).
+    pub steps: steps::StepSizer,
+    /// The tokens the last step asked for, once one was asked.
+    pub last_step_tokens: Option<usize>,
 }
 
 /// A handle's view of the remote engine's state.
@@ -139,8 +141,8 @@ impl RemoteHandle {
             retry_in_ms: health.probe_in(now).map(|d| d.as_millis() as u64),
             logprobs: shared.facts.logprobs,
             slot: shared.slot.get(),
-            step_tokens: shared.step.map(|(tokens, _)| tokens),
-            step_round_trip_ms: shared.step.and_then(|(_, round_trip)| round_trip),
+            step_tokens: shared.last_step_tokens,
+            step_round_trip_ms: shared.steps.round_trip_ms(),
         }
     }
 }

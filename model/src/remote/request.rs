@@ -7,7 +7,7 @@
 use super::budget_cut::BudgetCuts;
 use super::client::{EngineClient, Fault, Flow, StreamEnd};
 use super::health::EngineHealthState;
-use super::steps::{self, StepSizer};
+use super::steps;
 use super::wire::{self, EngineProtocol, EngineStop, StreamEvent, WireRequest};
 use super::{slot, EngineFacts, Shared};
 use crate::cache_plan;
@@ -24,7 +24,7 @@ use crate::MIN_PROMPT_TOKENS;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 use serde_json::json;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -225,8 +225,6 @@ pub(crate) struct RemoteWorker<'m> {
     /// The last prompt sent: what the engine's cache (this editor's slot) holds, as far as this
     /// editor knows.
     sent: RefCell<Vec<LlamaToken>>,
-    /// How many tokens each step of a llama-server request asks for (see `steps.rs`).
-    step_sizer: Cell<StepSizer>,
 }
 
 impl<'m> RemoteWorker<'m> {
@@ -269,7 +267,6 @@ impl<'m> RemoteWorker<'m> {
             cuts: BudgetCuts::default(),
             marker: slot::new_marker(),
             sent: RefCell::new(Vec::new()),
-            step_sizer: Cell::new(StepSizer::default()),
         }
     }
 
@@ -729,7 +726,7 @@ impl<'m> RemoteWorker<'m> {
             let remaining = max_tokens.saturating_sub(engine_generated).max(1);
             let step_tokens = if stepped {
                 let decode_ms = self.rates.lock().unwrap_or_else(|p| p.into_inner()).decode_ms_per_token;
-                self.step_sizer.get().tokens(decode_ms).min(remaining)
+                self.shared().steps.tokens(decode_ms).min(remaining)
             } else {
                 remaining
             };
@@ -756,7 +753,7 @@ impl<'m> RemoteWorker<'m> {
             );
             marked |= body.get("seed") == Some(&json!(self.marker));
             if stepped {
-                self.shared().step = Some((step_tokens, self.step_sizer.get().round_trip_ms()));
+                self.shared().last_step_tokens = Some(step_tokens);
             }
             let step_started = Instant::now();
             let mut step_counters: Option<wire::EngineCounters> = None;
@@ -800,10 +797,7 @@ impl<'m> RemoteWorker<'m> {
                 // A continued step that ran to its end: its round trip, without the wait for the
                 // slot and the prompt that a request's first step has.
                 let engine_ms = step_counters.and_then(|c| c.engine_ms()).unwrap_or(0.0);
-                let mut sizer = self.step_sizer.get();
-                sizer.saw(step_started.elapsed().as_secs_f64() * 1000.0, engine_ms);
-                self.step_sizer.set(sizer);
-                self.shared().step = Some((step_tokens, sizer.round_trip_ms()));
+                self.shared().steps.saw(step_started.elapsed().as_secs_f64() * 1000.0, engine_ms);
             }
             let step_generated = step_counters.and_then(|c| c.predicted_tokens).unwrap_or(step_ids.len());
             engine_generated += step_generated;
