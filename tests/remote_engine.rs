@@ -511,6 +511,36 @@ fn snippets_the_latency_budget_cannot_pay_for_leave_a_warm_document_alone() {
     assert!(last["encodedTokens"].as_u64().unwrap() < 100, "the engine encoded only what was typed: {last}");
 }
 
+/// The same for snippets the gate takes without asking the model: typing `frob`, which begins a
+/// name defined only in `helpers.py`, in the warm document leaves it alone under the budget
+/// (the engine would encode the cut document again after the definition).
+#[test]
+fn a_definition_the_latency_budget_cannot_pay_for_leaves_a_warm_document_alone() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = temp_dir("remote-warm-definition");
+    let main = long_main();
+    let engine = LlamaServer::start(&gemma(), free_port(), &dir.join("llama-server.log"));
+    let (mut client, uri) = shop_server(&dir, &main, &engine, 4096, &["--latency-budget", "100"]);
+    client.open(&uri, "python", &main);
+    let line = main.lines().count() as u32 - 1;
+    first_line(&client.inline_completion(&uri, line, "    total = 0".len() as u32));
+    let cold = status(&mut client);
+    assert_eq!(cold["last"]["contextTokens"], 0, "{cold}");
+    assert!(cold["rates"]["prefillTokensPerSecond"].as_f64().is_some(), "the prefill speed is measured: {cold}");
+    let end = json!({ "line": line, "character": "    total = 0".len() });
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 },
+                "contentChanges": [{ "range": { "start": end, "end": end }, "text": "\n    fee = frob" }] }),
+    );
+    first_line(&client.inline_completion(&uri, line + 1, "    fee = frob".len() as u32));
+    let last = status(&mut client)["last"].clone();
+    let reason = last["context"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("latency budget"), "the verdict says the budget decided: {last}");
+    assert_eq!(last["contextTokens"], 0, "{last}");
+    assert!(last["encodedTokens"].as_u64().unwrap() < 100, "the engine encoded only what was typed: {last}");
+}
+
 /// A document new to the engine, under a latency budget: the request has the engine encode only
 /// what the budget allows at its measured prefill speed (the first, before any speed is
 /// measured, the floor of 256 tokens), starting later in the file, and the keys typed after it

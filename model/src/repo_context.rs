@@ -41,8 +41,14 @@ pub struct RepoContext {
 /// When a request's repository context is used.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ContextUse {
-    /// Always (`--retrieval always`, or the gate already decided).
+    /// Always: the user asked for snippets on every request (`--retrieval always`).
     Always,
+    /// The retrieval gate found them needed without asking the model (the word being typed
+    /// begins a name defined in another file, or the lines at the cursor repeat in one). Used
+    /// as [`ContextUse::Always`] is, except by a remote engine that holds the document warm
+    /// without them: it cannot insert snippets before the document, so under a latency budget
+    /// they are left out where they would make it encode more than the budget allows.
+    Decided,
     /// Only when the model is unsure without it: the most likely first token's probability,
     /// computed from the prompt without context, is below `min_probability`, or (active
     /// retrieval, as FLARE, arXiv 2305.06983) one of the first line's next tokens is, as the

@@ -346,7 +346,9 @@ impl<'m> Worker<'m> {
             }
         }
         let verdict = match context.usage {
-            ContextUse::Always => ContextVerdict::new(true, "used without asking the model".to_owned(), None),
+            ContextUse::Always | ContextUse::Decided => {
+                ContextVerdict::new(true, "used without asking the model".to_owned(), None)
+            }
             ContextUse::IfUncertain { min_probability, watch_tokens } => {
                 if block_cached {
                     ContextVerdict::new(true, "the same context as the previous request (kept cached)".to_owned(), None)

@@ -192,6 +192,8 @@ impl Workspace {
                     min_probability: self.settings.min_probability,
                     watch_tokens: self.settings.watch_tokens,
                 }
+            } else if self.settings.mode == RetrievalMode::Auto {
+                ContextUse::Decided
             } else {
                 ContextUse::Always
             },

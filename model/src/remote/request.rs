@@ -491,9 +491,11 @@ impl<'m> RemoteWorker<'m> {
             },
             Some((usage, block)) => {
                 let with = without(block.clone());
-                let gated_and_new =
-                    matches!(usage, ContextUse::IfUncertain { .. }) && cached_block.as_ref() != Some(&block);
-                let warm = gated_and_new
+                // New snippets the gate chose (asking the model or not) are weighed against
+                // the document's warm cells: the engine cannot insert them, only encode the
+                // prompt again. `--retrieval always` is what the user asked for.
+                let weighed = usage != ContextUse::Always && cached_block.as_ref() != Some(&block);
+                let warm = weighed
                     .then(|| {
                         let bare = (without(RenderedContext::default()), WarmInstead::Bare);
                         let kept = cached_block.clone().map(|block| (without(block), WarmInstead::Kept));
@@ -504,7 +506,7 @@ impl<'m> RemoteWorker<'m> {
                     (prompt, Some(verdict), None)
                 } else {
                     match usage {
-                        ContextUse::Always => {
+                        ContextUse::Always | ContextUse::Decided => {
                             (with, Some(ContextVerdict::new(true, "used without asking the model", None)), None)
                         }
                         ContextUse::IfUncertain { .. } if cached_block.as_ref() == Some(&block) => {
