@@ -89,6 +89,7 @@ fn accepting_a_suggestion_is_answered_from_the_prefetch() {
     let requests = &status["requests"];
     assert_eq!(requests["suggested"], 1, "only the first request ran the model: {status}");
     assert_eq!(requests["prefetched"], 2, "each acceptance was answered from the prefetch: {status}");
+    assert_eq!(requests["prefetchedWaited"], 0, "each prefetch had finished before its acceptance: {status}");
     assert_eq!(status["prefetch"]["used"], 2, "{status}");
     assert_eq!(status["prefetch"]["preempted"], 0, "nothing stopped a prefetch: {status}");
     assert_eq!(status["generatedTokens"], status["last"]["generatedTokens"], "no request generated since: {status}");

@@ -246,7 +246,9 @@ impl Replay<'_> {
     fn probe_answered(&mut self, key: usize, status: &Value) {
         let counters = Counters::from_status(status);
         let moved = counters.since(&self.seen);
-        self.run.keys[key].source = if moved.prefetched.unwrap_or(0) > 0 {
+        self.run.keys[key].source = if moved.prefetched_waited.unwrap_or(0) > 0 {
+            Source::PrefetchWaited
+        } else if moved.prefetched.unwrap_or(0) > 0 {
             Source::Prefetch
         } else if moved.cached > 0 {
             Source::Cache
@@ -257,6 +259,7 @@ impl Replay<'_> {
             received: counters.received.max(self.seen.received),
             cached: counters.cached.max(self.seen.cached),
             prefetched: counters.prefetched.max(self.seen.prefetched),
+            prefetched_waited: counters.prefetched_waited.max(self.seen.prefetched_waited),
         };
         let last = &status["last"];
         if last.is_object() && *last != self.last {

@@ -52,10 +52,21 @@ pub enum Source {
     Model,
     /// A suggestion already computed (Splice's typed-ahead reuse, or the peer's client cache).
     Cache,
-    /// A suggestion Splice computed ahead of the request (`requests.prefetched`).
+    /// A suggestion Splice computed ahead of the request (`requests.prefetched`), finished
+    /// before the request came.
     Prefetch,
+    /// A suggestion Splice was still computing ahead when the request came, which the request
+    /// waited for (`requests.prefetchedWaited`).
+    PrefetchWaited,
     /// Not known (late, or the server's counters did not say).
     Unknown,
+}
+
+impl Source {
+    /// Answered from a prefetch, finished or waited for.
+    pub fn is_prefetch(self) -> bool {
+        matches!(self, Source::Prefetch | Source::PrefetchWaited)
+    }
 }
 
 /// One keystroke and what became of its request.
@@ -91,6 +102,9 @@ pub struct Counters {
     pub cached: u64,
     /// `prefetched`, when the server reports it.
     pub prefetched: Option<u64>,
+    /// `prefetchedWaited` (of `prefetched`, those that waited for a running prefetch), when the
+    /// server reports it.
+    pub prefetched_waited: Option<u64>,
 }
 
 impl Counters {
@@ -101,6 +115,7 @@ impl Counters {
             received: r["received"].as_u64().unwrap_or(0),
             cached: r["cached"].as_u64().unwrap_or(0),
             prefetched: r["prefetched"].as_u64(),
+            prefetched_waited: r["prefetchedWaited"].as_u64(),
         }
     }
 
@@ -110,6 +125,7 @@ impl Counters {
             received: self.received.saturating_sub(earlier.received),
             cached: self.cached.saturating_sub(earlier.cached),
             prefetched: self.prefetched.map(|p| p.saturating_sub(earlier.prefetched.unwrap_or(0))),
+            prefetched_waited: self.prefetched_waited.map(|p| p.saturating_sub(earlier.prefetched_waited.unwrap_or(0))),
         }
     }
 
@@ -117,10 +133,12 @@ impl Counters {
     pub fn add(&mut self, other: &Counters) {
         self.received += other.received;
         self.cached += other.cached;
-        self.prefetched = match (self.prefetched, other.prefetched) {
+        let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
         };
+        self.prefetched = sum(self.prefetched, other.prefetched);
+        self.prefetched_waited = sum(self.prefetched_waited, other.prefetched_waited);
     }
 
     /// Requests answered without the model: `cached + prefetched`.
@@ -305,11 +323,14 @@ mod tests {
     #[test]
     fn counters_subtract_and_add_with_or_without_prefetch() {
         let before = Counters::from_status(&json!({ "requests": { "received": 10, "cached": 4 } }));
-        let after = Counters::from_status(&json!({ "requests": { "received": 25, "cached": 9, "prefetched": 3 } }));
+        let after = Counters::from_status(
+            &json!({ "requests": { "received": 25, "cached": 9, "prefetched": 3, "prefetchedWaited": 1 } }),
+        );
         let delta = after.since(&before);
-        assert_eq!(delta, Counters { received: 15, cached: 5, prefetched: Some(3) });
-        let mut total = Counters { received: 1, cached: 1, prefetched: None };
+        assert_eq!(delta, Counters { received: 15, cached: 5, prefetched: Some(3), prefetched_waited: Some(1) });
+        let mut total = Counters { received: 1, cached: 1, prefetched: None, prefetched_waited: None };
         total.add(&delta);
+        assert_eq!(total.prefetched_waited, Some(1));
         assert_eq!(total.without_model(), 9);
         let run = Run { counters: Some(total), ..Run::default() };
         assert_eq!(run.model_calls(), Some(7));

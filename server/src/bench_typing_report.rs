@@ -95,9 +95,10 @@ fn rows() -> Vec<(&'static str, Cell)> {
                 }
             },
         ),
-        ("answers by source: cache / prefetch / model (client's view)", |r| {
+        ("answers by source: cache / prefetch (waited for) / model (client's view)", |r| {
             let count = |s: Source| r.keys.iter().filter(|k| k.latency_ms.is_some() && k.source == s).count();
-            format!("{} / {} / {}", count(Source::Cache), count(Source::Prefetch), count(Source::Model))
+            let (finished, waited) = (count(Source::Prefetch), count(Source::PrefetchWaited));
+            format!("{} / {} ({waited}) / {}", count(Source::Cache), finished + waited, count(Source::Model))
         }),
         ("typing along a shown suggestion (some of it left): keystrokes, answered ≤ 5 ms", |r| {
             let (n, fast) = r.within(|k| k.along == Along::Rest, 5.0);
@@ -106,7 +107,7 @@ fn rows() -> Vec<(&'static str, Cell)> {
         ("typing out a shown suggestion (its last characters): keystrokes, p50 ms, answered ≤ 30 ms, from a prefetch", |r| {
             let out = |k: &crate::bench_typing_record::KeyOutcome| k.along == Along::Out;
             let (n, fast) = r.within(out, 30.0);
-            let prefetched = r.keys.iter().filter(|k| out(k) && k.latency_ms.is_some() && k.source == Source::Prefetch);
+            let prefetched = r.keys.iter().filter(|k| out(k) && k.latency_ms.is_some() && k.source.is_prefetch());
             let prefetched = if r.counters.is_none_or(|c| c.prefetched.is_none()) { "-".to_owned() } else { prefetched.count().to_string() };
             format!("{n}, {}, {}, {prefetched}", ms(r.answered_quantiles(out)[0]), percent(fast, n))
         }),
@@ -124,6 +125,15 @@ fn rows() -> Vec<(&'static str, Cell)> {
             }
             let (n, fast) = r.within(prefetched, 30.0);
             format!("{n}, {}, {}", ms(r.answered_quantiles(prefetched)[1]), percent(fast, n))
+        }),
+        ("after Tab, answered from a prefetch still running (waited for): keystrokes, p50 / p90 ms", |r| {
+            let waited =
+                |k: &crate::bench_typing_record::KeyOutcome| k.kind == KeyKind::Tab && k.source == Source::PrefetchWaited;
+            if r.counters.is_none_or(|c| c.prefetched_waited.is_none()) {
+                return "-".to_owned();
+            }
+            let q = r.answered_quantiles(waited);
+            format!("{}, {} / {}", r.within(waited, 30.0).0, ms(q[0]), ms(q[1]))
         }),
         ("characters accepted by Tab / model calls (received − cached − prefetched)", |r| match r.model_calls() {
             Some(calls) => format!(

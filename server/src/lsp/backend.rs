@@ -230,8 +230,8 @@ impl Backend {
         guard.finish(|counters| outcome.count(counters));
         match outcome {
             // A prefetch that found nothing here answers nothing.
-            Outcome::Cached(suggestion) | Outcome::Prefetched(suggestion) if suggestion.text.is_empty() => Ok(None),
-            Outcome::Shown(suggestion, _) | Outcome::Cached(suggestion) | Outcome::Prefetched(suggestion) => {
+            Outcome::Cached(suggestion) | Outcome::Prefetched(suggestion, _) if suggestion.text.is_empty() => Ok(None),
+            Outcome::Shown(suggestion, _) | Outcome::Cached(suggestion) | Outcome::Prefetched(suggestion, _) => {
                 self.prefetch_after(&engine, uri, &suggestion);
                 Ok(Some(suggestion))
             }
@@ -255,7 +255,7 @@ impl Backend {
         let outcome = match self.compute(engine, uri, at, cancel.clone()).await {
             // Released while it ran (a newer request or an edit came): its work went to the
             // typed-ahead cache, and its answer would be for a document that has moved on.
-            Outcome::Shown(..) | Outcome::Cached(_) | Outcome::Prefetched(_) | Outcome::Empty(_)
+            Outcome::Shown(..) | Outcome::Cached(_) | Outcome::Prefetched(..) | Outcome::Empty(_)
                 if cancel.is_released() =>
             {
                 Outcome::Superseded
@@ -304,7 +304,10 @@ impl Backend {
             "waited for the prefetch of this spot"
         );
         let snapshot = self.snapshot(uri, at).ok()?;
-        self.serve_typed(engine, uri, at, &snapshot, started)
+        match self.serve_typed(engine, uri, at, &snapshot, started)? {
+            Outcome::Prefetched(suggestion, _) => Some(Outcome::Prefetched(suggestion, PrefetchWait::WaitedFor)),
+            outcome => Some(outcome),
+        }
     }
 
     fn serve_typed(
@@ -570,8 +573,9 @@ enum Outcome {
     /// again) without the model.
     Cached(Suggestion),
     /// A suggestion to show, served without the model from one prefetched as if the suggestion
-    /// shown before had been accepted.
-    Prefetched(Suggestion),
+    /// shown before had been accepted, and whether that prefetch was still running when the
+    /// request came (the request waited for it).
+    Prefetched(Suggestion, PrefetchWait),
     /// Nothing worth showing (or nothing to run, e.g. binary text).
     Empty(Option<CompletionStats>),
     /// A newer request or an edit replaced it.
@@ -593,9 +597,12 @@ impl Outcome {
                 counters.cached += 1;
                 None
             }
-            Outcome::Prefetched(_) => {
+            Outcome::Prefetched(_, wait) => {
                 counters.prefetched += 1;
                 counters.prefetch.used += 1;
+                if *wait == PrefetchWait::WaitedFor {
+                    counters.prefetched_waited += 1;
+                }
                 None
             }
             Outcome::Empty(stats) => {
@@ -617,6 +624,16 @@ impl Outcome {
             counters.last = Some(stats.clone());
         }
     }
+}
+
+/// Whether a request answered from a prefetch found it finished or waited for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PrefetchWait {
+    /// The prefetched suggestion was there when the request came.
+    Finished,
+    /// The prefetch was computing this very spot (its suggestion had just been typed out), and
+    /// the request waited for it to end.
+    WaitedFor,
 }
 
 /// The engine job of a document's latest model request, until it ends.
@@ -654,7 +671,7 @@ fn served_outcome(origin: Origin, suggestion: Suggestion, uri: &Uri, started: st
     );
     match origin {
         Origin::Shown => Outcome::Cached(suggestion),
-        Origin::Prefetched => Outcome::Prefetched(suggestion),
+        Origin::Prefetched => Outcome::Prefetched(suggestion, PrefetchWait::Finished),
     }
 }
 

@@ -23,6 +23,9 @@ pub struct Counters {
     /// Requests answered without the model from a suggestion computed ahead, as if the one
     /// shown before had been accepted, and not shown yet.
     pub prefetched: u64,
+    /// Of `prefetched`, requests that came while their prefetch was still computing that very
+    /// spot and waited for it (the person had just typed the shown suggestion out).
+    pub prefetched_waited: u64,
     /// Requests that finished with nothing worth showing.
     pub empty: u64,
     /// Requests the client cancelled (`$/cancelRequest`) before they finished.
@@ -139,6 +142,7 @@ pub fn to_json(state: &EngineState, counters: &Counters, index: Option<&IndexSta
             "suggested": counters.suggested,
             "cached": counters.cached,
             "prefetched": counters.prefetched,
+            "prefetchedWaited": counters.prefetched_waited,
             "empty": counters.empty,
             "cancelled": counters.cancelled,
             "superseded": counters.superseded,
