@@ -795,12 +795,22 @@ impl<'m> RemoteWorker<'m> {
             if step_end == StreamEnd::Stopped || !stepped {
                 break Ok(step_end);
             }
+            let step_wall_ms = step_started.elapsed().as_secs_f64() * 1000.0;
+            let step_engine_ms = step_counters.and_then(|c| c.engine_ms()).unwrap_or(0.0);
             if step > 0 {
                 // A continued step that ran to its end: its round trip, without the wait for the
                 // slot and the prompt that a request's first step has.
-                let engine_ms = step_counters.and_then(|c| c.engine_ms()).unwrap_or(0.0);
-                self.shared().steps.saw(step_started.elapsed().as_secs_f64() * 1000.0, engine_ms);
+                self.shared().steps.saw(step_wall_ms, step_engine_ms);
             }
+            tracing::debug!(
+                step,
+                asked = step_tokens,
+                tokens = step_ids.len(),
+                wall_ms = step_wall_ms as u64,
+                engine_ms = step_engine_ms as u64,
+                round_trip_ms = self.shared().steps.round_trip_ms().unwrap_or(0.0) as u64,
+                "step"
+            );
             let step_generated = step_counters.and_then(|c| c.predicted_tokens).unwrap_or(step_ids.len());
             engine_generated += step_generated;
             if step_stop != Some(EngineStop::Limit) || engine_generated >= max_tokens {
