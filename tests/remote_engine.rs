@@ -482,33 +482,8 @@ fn long_main() -> String {
 /// prefill on a CPU.
 #[test]
 fn snippets_the_latency_budget_cannot_pay_for_leave_a_warm_document_alone() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let dir = temp_dir("remote-warm");
-    let main = long_main();
-    let engine = LlamaServer::start(&gemma(), free_port(), &dir.join("llama-server.log"));
-    let (mut client, uri) = shop_server(&dir, &main, &engine, 4096, &["--latency-budget", "100"]);
-    client.open(&uri, "python", &main);
-    let line = main.lines().count() as u32 - 1;
-    // The document, encoded cold without snippets: no name from another file is near.
-    first_line(&client.inline_completion(&uri, line, "    total = 0".len() as u32));
-    let cold = status(&mut client);
-    assert_eq!(cold["last"]["contextTokens"], 0, "{cold}");
-    assert!(cold["last"]["budgetCutTokens"].as_u64().unwrap() > 1000, "the cold document was cut: {cold}");
-    assert!(cold["last"]["encodedTokens"].as_u64().unwrap() > 200, "what is left of it was encoded: {cold}");
-    assert!(cold["rates"]["prefillTokensPerSecond"].as_f64().is_some(), "the prefill speed is measured: {cold}");
-    // The person goes on where the gate wants another file's code.
-    let end = json!({ "line": line, "character": "    total = 0".len() });
-    client.notify(
-        "textDocument/didChange",
-        json!({ "textDocument": { "uri": uri, "version": 2 },
-                "contentChanges": [{ "range": { "start": end, "end": end }, "text": "\n    rate = helpers.RATE\n    resu" }] }),
-    );
-    first_line(&client.inline_completion(&uri, line + 2, 8));
-    let last = status(&mut client)["last"].clone();
-    let reason = last["context"]["reason"].as_str().unwrap_or_default();
-    assert!(reason.contains("latency budget"), "the verdict says the budget decided: {last}");
-    assert_eq!(last["contextTokens"], 0, "{last}");
-    assert!(last["encodedTokens"].as_u64().unwrap() < 100, "the engine encoded only what was typed: {last}");
+    // The gate asks the model about `helpers.RATE`'s file.
+    typing_on_leaves_the_warm_document_alone("remote-warm", "\n    rate = helpers.RATE\n    resu");
 }
 
 /// The same for snippets the gate takes without asking the model: typing `frob`, which begins a
@@ -516,8 +491,15 @@ fn snippets_the_latency_budget_cannot_pay_for_leave_a_warm_document_alone() {
 /// (the engine would encode the cut document again after the definition).
 #[test]
 fn a_definition_the_latency_budget_cannot_pay_for_leaves_a_warm_document_alone() {
+    typing_on_leaves_the_warm_document_alone("remote-warm-definition", "\n    fee = frob");
+}
+
+/// [`long_main`] in the `shop` workspace under a 100 ms latency budget: its cold request
+/// (without snippets: no name from another file is near), then `typed` at its end and a request
+/// there, which must go without the snippets the gate wanted and encode only what was typed.
+fn typing_on_leaves_the_warm_document_alone(dir_name: &str, typed: &str) {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let dir = temp_dir("remote-warm-definition");
+    let dir = temp_dir(dir_name);
     let main = long_main();
     let engine = LlamaServer::start(&gemma(), free_port(), &dir.join("llama-server.log"));
     let (mut client, uri) = shop_server(&dir, &main, &engine, 4096, &["--latency-budget", "100"]);
@@ -526,14 +508,18 @@ fn a_definition_the_latency_budget_cannot_pay_for_leaves_a_warm_document_alone()
     first_line(&client.inline_completion(&uri, line, "    total = 0".len() as u32));
     let cold = status(&mut client);
     assert_eq!(cold["last"]["contextTokens"], 0, "{cold}");
+    assert!(cold["last"]["budgetCutTokens"].as_u64().unwrap() > 1000, "the cold document was cut: {cold}");
+    assert!(cold["last"]["encodedTokens"].as_u64().unwrap() > 200, "what is left of it was encoded: {cold}");
     assert!(cold["rates"]["prefillTokensPerSecond"].as_f64().is_some(), "the prefill speed is measured: {cold}");
     let end = json!({ "line": line, "character": "    total = 0".len() });
     client.notify(
         "textDocument/didChange",
         json!({ "textDocument": { "uri": uri, "version": 2 },
-                "contentChanges": [{ "range": { "start": end, "end": end }, "text": "\n    fee = frob" }] }),
+                "contentChanges": [{ "range": { "start": end, "end": end }, "text": typed }] }),
     );
-    first_line(&client.inline_completion(&uri, line + 1, "    fee = frob".len() as u32));
+    let cursor_line = line + typed.matches('\n').count() as u32;
+    let column = typed.rsplit('\n').next().unwrap_or_default().len() as u32;
+    first_line(&client.inline_completion(&uri, cursor_line, column));
     let last = status(&mut client)["last"].clone();
     let reason = last["context"]["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("latency budget"), "the verdict says the budget decided: {last}");
