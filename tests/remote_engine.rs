@@ -565,3 +565,42 @@ fn a_cold_document_is_cut_to_the_latency_budget_and_typing_keeps_the_cut() {
     });
     assert!(asked >= 2, "the engine was asked after {asked} keys");
 }
+
+/// A dictionary of long messages in one style, ending at the next key: greedy decoding writes
+/// its message as another line of well over 100 characters. The prompt ends before the blank
+/// (no engine heals a prompt's last token).
+const LONG_MESSAGES: &str = include_str!("fixtures/long_messages.py");
+
+/// Past the latency budget the engine's stream is closed at a whole line, or at a line longer
+/// than style guides allow (what a small model repeating itself writes for its whole token
+/// budget): at 100 characters from the line's start, cut back to its last blank. Independent
+/// of speed: a 1 ms budget has passed before the first token.
+#[test]
+fn past_the_latency_budget_a_long_line_through_the_engine_ends_near_the_usual_limit() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = temp_dir("remote-long-line");
+    let engine = LlamaServer::start(&gemma(), free_port(), &dir.join("llama-server.log"));
+    let uri = "file:///workspace/messages.py";
+    let line = LONG_MESSAGES.lines().count() as u32 - 1;
+    let column = LONG_MESSAGES.lines().last().unwrap().chars().count();
+    let suggest = |name: &str, budget_ms: &str| {
+        let mut options = options(Some(&engine.url()));
+        options["maxTokens"] = json!(64);
+        let model = gemma();
+        let args = ["--model", model.to_str().unwrap(), "--latency-budget", budget_ms];
+        let mut client = LspClient::start(&args, &temp_dir(name).join("splice.log"));
+        client.also_watch(engine.pid());
+        client.initialize(json!({}), options);
+        assert_eq!(client.wait_until_loaded()["state"], "ready");
+        client.open(uri, "python", LONG_MESSAGES);
+        first_line(&client.inline_completion(uri, line, column as u32))
+    };
+    let whole = suggest("remote-long-line-whole", "0");
+    assert!(column + whole.chars().count() > 110, "without a budget the model writes a long line: {whole:?}");
+    assert!(whole.ends_with("\","), "and ends it as the others end: {whole:?}");
+    let cut = suggest("remote-long-line-cut", "1");
+    let cut_end = column + cut.chars().count();
+    assert!((70..=100).contains(&cut_end), "ended near 100 characters: {cut_end} {cut:?}");
+    assert!(!cut.ends_with(char::is_whitespace), "{cut:?}");
+    assert!(whole.starts_with(&cut[..40]), "the same line, cut: {cut:?} / {whole:?}");
+}

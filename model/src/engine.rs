@@ -76,7 +76,8 @@ pub struct EngineConfig {
     pub draft_always: bool,
     /// Generation stops at the end of the last complete line once the next token would end
     /// after this long from the start of the request on the engine thread; the first line is
-    /// always finished. `None`: no budget.
+    /// always finished unless it runs past 100 characters from the line's start (then it ends
+    /// at its last blank). `None`: no budget.
     pub latency_budget: Option<Duration>,
     /// Whether attention uses llama.cpp's fused flash-attention kernels.
     pub flash_attention: FlashAttention,

@@ -566,6 +566,54 @@ pub(crate) fn drop_partial_line(text: &mut String) {
     }
 }
 
+/// Past the latency budget, a suggestion whose open line reaches this many characters (counted
+/// from the line's start in the document) ends there, whole line or not. That is longer than
+/// the limits of common style guides (PEP 8's 79, black's 88, 100 or 120 elsewhere): such a
+/// line is nearly always the model repeating itself, and waiting for its end kept a small model
+/// writing one line for its whole token budget (96 tokens, 25–32 s with eight editors on one
+/// CPU engine; `splice bench engine`).
+pub(crate) const LONG_LINE_CHARS: usize = 100;
+
+/// Whether a latency budget that has passed may end the suggestion `text` now: it holds a whole
+/// line, or its open line reaches [`LONG_LINE_CHARS`]. `column` is how many characters the
+/// cursor's line has before the cursor (the first line of `text` continues it).
+pub(crate) fn budget_may_end(text: &str, column: usize) -> bool {
+    has_complete_line(text) || open_line_chars(text, column) >= LONG_LINE_CHARS
+}
+
+/// The characters of the last line of `text` from its start in the document.
+fn open_line_chars(text: &str, column: usize) -> usize {
+    match text.rfind('\n') {
+        Some(end) => text[end + 1..].chars().count(),
+        None => column + text.chars().count(),
+    }
+}
+
+/// What a suggestion the latency budget ended shows: its whole lines (the partial one dropped),
+/// or, when it has none (its line grew past [`LONG_LINE_CHARS`]), that line cut back to its last
+/// blank, so that it does not end in half a word; a line without a blank is shown as it is.
+pub(crate) fn end_at_budget(text: &mut String) {
+    if has_complete_line(text) {
+        drop_partial_line(text);
+        return;
+    }
+    let line_start = text.rfind('\n').map_or(0, |end| end + 1);
+    let line = &text[line_start..];
+    let words_start = line.len() - line.trim_start().len();
+    if let Some(blank) = line[words_start..].rfind(char::is_whitespace) {
+        let keep = line_start + words_start + blank;
+        text.truncate(keep);
+        let trimmed = text.trim_end().len();
+        text.truncate(trimmed);
+    }
+}
+
+/// How many characters the last line of `prefix` (the text before the cursor) holds: the
+/// cursor's column, as [`budget_may_end`] counts it.
+pub(crate) fn cursor_column(prefix: &str) -> usize {
+    prefix.rsplit('\n').next().map_or(0, |line| line.chars().count())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,6 +656,33 @@ mod tests {
 
     fn multi(min_indent: usize, max_lines: usize) -> SuggestionShape {
         SuggestionShape::MultiLine { min_indent, max_lines }
+    }
+
+    #[test]
+    fn past_the_budget_a_long_open_line_ends_at_its_last_blank() {
+        // The first line of a suggestion continues the cursor's line: 20 characters before it.
+        let repeated = "# pylint: disable=invalid-name, invalid-name-prefix, invalid-name-prefix-name, invalid-na";
+        assert!(!budget_may_end(&repeated[..40], 20), "60 characters: the line may still end");
+        assert!(budget_may_end(&repeated[..80], 20), "100 characters from the line's start");
+        assert!(budget_may_end("x = 1\n", 20), "a whole line");
+        assert!(!budget_may_end("\n        x = compute(", 20), "a blank first line and a short open one");
+        let long_second = format!("\n{}", "x ".repeat(LONG_LINE_CHARS / 2));
+        assert!(budget_may_end(&long_second, 95), "the open line counts from its own start");
+        assert_eq!(cursor_column("def f():\n    retur"), 9);
+        assert_eq!(cursor_column("ünï"), 3, "characters, not bytes");
+
+        let mut text = repeated.to_owned();
+        end_at_budget(&mut text);
+        assert_eq!(text, "# pylint: disable=invalid-name, invalid-name-prefix, invalid-name-prefix-name,");
+        let mut whole = "x = 1\ny = compute(long".to_owned();
+        end_at_budget(&mut whole);
+        assert_eq!(whole, "x = 1", "a whole line: the partial one is dropped");
+        let mut one_word = "a".repeat(120);
+        end_at_budget(&mut one_word);
+        assert_eq!(one_word.len(), 120, "no blank to cut at: shown as it is");
+        let mut indented = "\n        value_of_the_long_name".to_owned();
+        end_at_budget(&mut indented);
+        assert_eq!(indented, "\n        value_of_the_long_name", "the indentation is no word boundary");
     }
 
     #[test]

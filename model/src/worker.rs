@@ -880,6 +880,7 @@ impl<'m> Worker<'m> {
         let generated_from = self.documents.sequence(slot).tokens().len();
         // The batch row holding the logits the next token is chosen from.
         let mut row = self.llama.batch.n_tokens() - 1;
+        let column = crate::shape::cursor_column(&request.prefix);
         let stop = 'generation: loop {
             // Cancelled, or released and contradicted by what the person typed since.
             if request.cancel.should_stop(out.text.text()) {
@@ -893,7 +894,7 @@ impl<'m> Worker<'m> {
             if cached >= n_ctx {
                 break StopReason::ContextFull;
             }
-            if self.over_budget(&out, started, stats) {
+            if self.over_budget(&out, column, started, stats) {
                 break StopReason::LatencyBudget;
             }
             let chosen = out.choose(&mut sampler, &self.llama.ctx, row, &self.pieces, stats.generated_tokens);
@@ -951,9 +952,12 @@ impl<'m> Worker<'m> {
         }
         let branches = out.branches.take().unwrap_or_default();
         let mut text = out.text.finish();
-        // A budget (of time or tokens) that ends a block mid-line shows the whole lines only.
-        if matches!(stop, StopReason::LatencyBudget | StopReason::TokenBudget) {
-            crate::shape::drop_partial_line(&mut text);
+        // A budget (of time or tokens) that ends a block mid-line shows the whole lines only;
+        // a line the latency budget ended for its length, up to its last blank.
+        match stop {
+            StopReason::LatencyBudget => crate::shape::end_at_budget(&mut text),
+            StopReason::TokenBudget => crate::shape::drop_partial_line(&mut text),
+            _ => {}
         }
         Ok(Generated::Done(text, stop, branches))
     }
@@ -1259,11 +1263,12 @@ impl<'m> Worker<'m> {
     }
 
     /// Whether the latency budget says to stop before the next token: a complete line is there
-    /// to show, and the next token would end past the budget (at this request's own decode
-    /// speed so far, else the engine's measured one).
-    fn over_budget(&self, out: &Output, started: Instant, stats: &CompletionStats) -> bool {
+    /// to show (or the open line, from `column` on the cursor's line, has grown past
+    /// [`crate::shape::LONG_LINE_CHARS`]), and the next token would end past the budget (at this
+    /// request's own decode speed so far, else the engine's measured one).
+    fn over_budget(&self, out: &Output, column: usize, started: Instant, stats: &CompletionStats) -> bool {
         let Some(budget) = self.latency_budget_ms else { return false };
-        if !out.has_complete_line() {
+        if !crate::shape::budget_may_end(out.text.text(), column) {
             return false;
         }
         let elapsed = ms_since(started);
@@ -1318,11 +1323,6 @@ impl Output {
         } else {
             0
         }
-    }
-
-    /// Whether the output holds a whole line with code on it (it ends with a line break).
-    fn has_complete_line(&self) -> bool {
-        crate::shape::has_complete_line(self.text.text())
     }
 
     /// The token chosen from batch row `row`'s logits: the healing's best while it lasts (`None`

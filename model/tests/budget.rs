@@ -5,7 +5,7 @@
 
 use splice_e2e::gemma;
 use splice_e2e::logits::{argmax, kl};
-use splice_model::{CompletionRequest, ContextFile, ContextUse, Engine, EngineConfig, RepoContext};
+use splice_model::{CompletionRequest, ContextFile, ContextUse, Engine, EngineConfig, RepoContext, StopReason};
 use std::time::Duration;
 
 /// A real Python file of this repository, long enough to be cut (~1,100 tokens).
@@ -191,4 +191,38 @@ fn typing_on_a_cut_prompt_keeps_its_start_until_idle_time_widens_it() {
     let widened = budgeted.complete_blocking(request(&typed)).unwrap();
     assert_eq!(widened.stats.budget_cut_tokens, 0, "{:?}", widened.stats);
     assert!(widened.stats.encoded_tokens <= 3, "{:?}", widened.stats);
+}
+
+/// A dictionary of long messages in one style, ending at the next key: greedy decoding writes
+/// its message as another line of well over 100 characters. It ends before the blank, as the
+/// remote test's prompt must (no engine heals a prompt's last token).
+const LONG_MESSAGES: &str = include_str!("../../tests/fixtures/long_messages.py");
+
+/// Past the budget a suggestion waits for a whole line, but not for a line longer than style
+/// guides allow (what a small model repeating itself writes for its whole token budget): at
+/// 100 characters from the line's start it ends, cut back to its last blank. Independent of
+/// speed: a 1 ms budget has passed before the first token.
+#[test]
+fn past_the_budget_a_long_line_ends_near_the_usual_line_limit_at_a_blank() {
+    let complete = |budget: Option<Duration>| {
+        let mut config = EngineConfig::new(gemma());
+        config.context_tokens = Some(1024);
+        config.max_tokens = 64;
+        config.latency_budget = budget;
+        let engine = Engine::start(config).unwrap();
+        engine.complete_blocking(CompletionRequest::single_line("messages.py", LONG_MESSAGES, 64)).unwrap()
+    };
+    let column = LONG_MESSAGES.lines().last().unwrap().chars().count();
+    let whole = complete(None);
+    let line_end = column + whole.text.chars().count();
+    assert!(line_end > 110, "without a budget the model writes a long line: {:?}", whole.text);
+    assert!(whole.text.trim_end().ends_with("\","), "and ends it as the others end: {:?}", whole.text);
+
+    let cut = complete(Some(Duration::from_millis(1)));
+    assert_eq!(cut.stop, StopReason::LatencyBudget, "{:?}", cut.text);
+    let cut_end = column + cut.text.chars().count();
+    assert!((70..=100).contains(&cut_end), "ended near 100 characters, at a blank: {cut_end} {:?}", cut.text);
+    assert!(whole.text.starts_with(&cut.text), "the same greedy line, cut: {:?} / {:?}", cut.text, whole.text);
+    let next = &whole.text[cut.text.len()..];
+    assert!(next.starts_with(' '), "cut where a word ends, not within one: {:?} | {next:?}", cut.text);
 }

@@ -109,8 +109,9 @@ pub struct Options {
     #[arg(long)]
     pub draft_tokens: Option<u32>,
     /// Milliseconds a suggestion may take on the engine: generation stops at the end of the last
-    /// complete line once the next token would arrive later (the first line is always finished),
-    /// sized by the decode speed measured under the machine's load; 0 = no budget; default 400.
+    /// complete line once the next token would arrive later (the first line is always finished,
+    /// unless it runs past 100 characters), sized by the decode speed measured under the
+    /// machine's load; 0 = no budget; default 400.
     #[arg(long)]
     pub latency_budget: Option<u64>,
     /// When to add snippets of other workspace files to the prompt; default auto.

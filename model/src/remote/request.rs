@@ -136,6 +136,8 @@ struct StreamReader<'r, 'g> {
     /// Cancelled, or released and the person typed something else since: nobody can use the
     /// rest, and the engine's slot is wanted by the next keystroke's request.
     unwanted: bool,
+    /// The cursor's column (see [`shape::budget_may_end`]).
+    column: usize,
 }
 
 impl<'r, 'g> StreamReader<'r, 'g> {
@@ -152,7 +154,8 @@ impl<'r, 'g> StreamReader<'r, 'g> {
             first_token_ms: 0.0,
             counters: wire::EngineCounters::default(),
         };
-        StreamReader { request, started, budget_ms, gate, out, unwanted: false }
+        let column = shape::cursor_column(&request.prefix);
+        StreamReader { request, started, budget_ms, gate, out, unwanted: false, column }
     }
 
     /// Reads one event into `generated`; whether the stream should stop.
@@ -181,7 +184,7 @@ impl<'r, 'g> StreamReader<'r, 'g> {
             return Flow::Stop;
         }
         let late = self.budget_ms.is_some_and(|b| self.started.elapsed().as_secs_f64() * 1000.0 >= b);
-        if late && shape::has_complete_line(&text) {
+        if late && shape::budget_may_end(&text, self.column) {
             self.out.stop = StopReason::LatencyBudget;
             return Flow::Stop;
         }
@@ -856,9 +859,12 @@ impl<'m> RemoteWorker<'m> {
                 _ => StopReason::EndOfGeneration,
             };
         }
-        // A budget (of time or tokens) that ends a block mid-line shows the whole lines only.
-        if matches!(out.stop, StopReason::LatencyBudget | StopReason::TokenBudget) {
-            shape::drop_partial_line(&mut out.text);
+        // A budget (of time or tokens) that ends a block mid-line shows the whole lines only;
+        // a line the latency budget ended for its length, up to its last blank.
+        match out.stop {
+            StopReason::LatencyBudget => shape::end_at_budget(&mut out.text),
+            StopReason::TokenBudget => shape::drop_partial_line(&mut out.text),
+            _ => {}
         }
         Ok(out)
     }
