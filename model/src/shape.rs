@@ -567,26 +567,29 @@ pub(crate) fn drop_partial_line(text: &mut String) {
 }
 
 /// Past the latency budget, a suggestion whose open line reaches this many characters (counted
-/// from the line's start in the document) ends there, whole line or not. That is longer than
+/// from the line's start in the document; see [`MIN_LONG_LINE_WRITTEN`]) ends there, whole line
+/// or not. That is longer than
 /// the limits of common style guides (PEP 8's 79, black's 88, 100 or 120 elsewhere): such a
 /// line is nearly always the model repeating itself, and waiting for its end kept a small model
 /// writing one line for its whole token budget (96 tokens, 25–32 s with eight editors on one
 /// CPU engine; `splice bench engine`).
 pub(crate) const LONG_LINE_CHARS: usize = 100;
 
-/// Whether a latency budget that has passed may end the suggestion `text` now: it holds a whole
-/// line, or its open line reaches [`LONG_LINE_CHARS`]. `column` is how many characters the
-/// cursor's line has before the cursor (the first line of `text` continues it).
-pub(crate) fn budget_may_end(text: &str, column: usize) -> bool {
-    has_complete_line(text) || open_line_chars(text, column) >= LONG_LINE_CHARS
-}
+/// What a suggestion writes of a line, at least, before [`LONG_LINE_CHARS`] may end it: at the
+/// end of a line already that long, a budget that passed before the first token would otherwise
+/// show nothing.
+pub(crate) const MIN_LONG_LINE_WRITTEN: usize = 40;
 
-/// The characters of the last line of `text` from its start in the document.
-fn open_line_chars(text: &str, column: usize) -> usize {
-    match text.rfind('\n') {
-        Some(end) => text[end + 1..].chars().count(),
-        None => column + text.chars().count(),
-    }
+/// Whether a latency budget that has passed may end the suggestion `text` now: it holds a whole
+/// line, or its open line reaches [`LONG_LINE_CHARS`] and the suggestion wrote
+/// [`MIN_LONG_LINE_WRITTEN`] characters of it. `column` is how many characters the cursor's line
+/// has before the cursor (the first line of `text` continues it).
+pub(crate) fn budget_may_end(text: &str, column: usize) -> bool {
+    let (before, written) = match text.rfind('\n') {
+        Some(end) => (0, text[end + 1..].chars().count()),
+        None => (column, text.chars().count()),
+    };
+    has_complete_line(text) || (before + written >= LONG_LINE_CHARS && written >= MIN_LONG_LINE_WRITTEN)
 }
 
 /// What a suggestion the latency budget ended shows: its whole lines (the partial one dropped),
@@ -668,6 +671,9 @@ mod tests {
         assert!(!budget_may_end("\n        x = compute(", 20), "a blank first line and a short open one");
         let long_second = format!("\n{}", "x ".repeat(LONG_LINE_CHARS / 2));
         assert!(budget_may_end(&long_second, 95), "the open line counts from its own start");
+        assert!(!budget_may_end("", 120), "at the end of a long line: the suggestion writes some first");
+        assert!(!budget_may_end(&repeated[..39], 120));
+        assert!(budget_may_end(&repeated[..40], 120), "40 characters of its own");
         assert_eq!(cursor_column("def f():\n    retur"), 9);
         assert_eq!(cursor_column("ünï"), 3, "characters, not bytes");
 
