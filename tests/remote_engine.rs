@@ -72,6 +72,18 @@ fn server(name: &str, model: &Path, options: Value, engine: Option<&LlamaServer>
     client
 }
 
+/// A server on the default model with `--latency-budget budget_ms`, logging to `log`, watching
+/// `engine`, initialized with `options` and loaded.
+fn budget_server(log: &Path, options: Value, engine: &LlamaServer, budget_ms: &str) -> LspClient {
+    let model = gemma();
+    let args = ["--model", model.to_str().unwrap(), "--latency-budget", budget_ms];
+    let mut client = LspClient::start(&args, log);
+    client.also_watch(engine.pid());
+    client.initialize(json!({}), options);
+    assert_eq!(client.wait_until_loaded()["state"], "ready");
+    client
+}
+
 /// The engine gets exactly the prompt the local engine decodes (as many tokens at every cursor:
 /// no BOS of its own, no re-tokenization), and greedy decoding of it gives the same first line
 /// at most cursors: at least 20, and two in three. Not at every one: llama-server is built from
@@ -287,12 +299,7 @@ fn a_released_request_stops_the_engines_generation_once_the_person_types_somethi
     // With a latency budget an edit releases the request rather than cancelling it: a released
     // run that the person types along goes on (for the typed-ahead cache). This budget is far
     // beyond the run, so the engine would write all of it.
-    let model = gemma();
-    let args = ["--model", model.to_str().unwrap(), "--latency-budget", "600000"];
-    let mut client = LspClient::start(&args, &dir.join("splice.log"));
-    client.also_watch(engine.pid());
-    client.initialize(json!({}), long_options(&engine.url()));
-    assert_eq!(client.wait_until_loaded()["state"], "ready");
+    let mut client = budget_server(&dir.join("splice.log"), long_options(&engine.url()), &engine, "600000");
     client.open(NUMBERS_URI, "python", NUMBERS);
     let id = start_long_request(&mut client, &mut engine);
     // "zzz" typed at the cursor: not what the engine writes.
@@ -540,12 +547,7 @@ fn a_cold_document_is_cut_to_the_latency_budget_and_typing_keeps_the_cut() {
     let engine = LlamaServer::start(&gemma(), free_port(), &dir.join("llama-server.log"));
     let mut options = options(Some(&engine.url()));
     options["ctx"] = json!(4096);
-    let model = gemma();
-    let args = ["--model", model.to_str().unwrap(), "--latency-budget", "100"];
-    let mut client = LspClient::start(&args, &dir.join("splice.log"));
-    client.also_watch(engine.pid());
-    client.initialize(json!({}), options);
-    assert_eq!(client.wait_until_loaded()["state"], "ready");
+    let mut client = budget_server(&dir.join("splice.log"), options, &engine, "100");
     let uri = "file:///workspace/long.py";
     let main = long_main();
     client.open(uri, "python", &main);
@@ -586,12 +588,7 @@ fn past_the_latency_budget_a_long_line_through_the_engine_ends_near_the_usual_li
     let suggest = |name: &str, budget_ms: &str| {
         let mut options = options(Some(&engine.url()));
         options["maxTokens"] = json!(64);
-        let model = gemma();
-        let args = ["--model", model.to_str().unwrap(), "--latency-budget", budget_ms];
-        let mut client = LspClient::start(&args, &temp_dir(name).join("splice.log"));
-        client.also_watch(engine.pid());
-        client.initialize(json!({}), options);
-        assert_eq!(client.wait_until_loaded()["state"], "ready");
+        let mut client = budget_server(&temp_dir(name).join("splice.log"), options, &engine, budget_ms);
         client.open(uri, "python", LONG_MESSAGES);
         first_line(&client.inline_completion(uri, line, column as u32))
     };

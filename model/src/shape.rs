@@ -25,6 +25,8 @@ mod syntax;
 
 pub use syntax::{Apostrophe, Backticks, BlockSyntax, Literals};
 
+use crate::engine::StopReason;
+
 /// The cursor's surroundings that decide a suggestion's shape. Built from the document text,
 /// e.g. with [`CursorContext::from_text`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -558,7 +560,7 @@ pub(crate) fn has_complete_line(text: &str) -> bool {
 
 /// Drops the partial line after the last whole line of `text`, when it has a whole line: what a
 /// budget (of time or tokens) that ended a block mid-line shows.
-pub(crate) fn drop_partial_line(text: &mut String) {
+fn drop_partial_line(text: &mut String) {
     if has_complete_line(text) {
         if let Some(end) = text.rfind('\n') {
             text.truncate(end);
@@ -568,11 +570,10 @@ pub(crate) fn drop_partial_line(text: &mut String) {
 
 /// Past the latency budget, a suggestion whose open line reaches this many characters (counted
 /// from the line's start in the document; see [`MIN_LONG_LINE_WRITTEN`]) ends there, whole line
-/// or not. That is longer than
-/// the limits of common style guides (PEP 8's 79, black's 88, 100 or 120 elsewhere): such a
-/// line is nearly always the model repeating itself, and waiting for its end kept a small model
-/// writing one line for its whole token budget (96 tokens, 25–32 s with eight editors on one
-/// CPU engine; `splice bench engine`).
+/// or not. That is longer than the limits of common style guides (PEP 8's 79, black's 88, 100
+/// or 120 elsewhere): such a line is nearly always the model repeating itself, and waiting for
+/// its end kept a small model writing one line for its whole token budget (96 tokens, 25–32 s
+/// with eight editors on one CPU engine; `splice bench engine`).
 pub(crate) const LONG_LINE_CHARS: usize = 100;
 
 /// What a suggestion writes of a line, at least, before [`LONG_LINE_CHARS`] may end it: at the
@@ -585,21 +586,30 @@ pub(crate) const MIN_LONG_LINE_WRITTEN: usize = 40;
 /// [`MIN_LONG_LINE_WRITTEN`] characters of it. `column` is how many characters the cursor's line
 /// has before the cursor (the first line of `text` continues it).
 pub(crate) fn budget_may_end(text: &str, column: usize) -> bool {
+    if has_complete_line(text) {
+        return true;
+    }
     let (before, written) = match text.rfind('\n') {
         Some(end) => (0, text[end + 1..].chars().count()),
         None => (column, text.chars().count()),
     };
-    has_complete_line(text) || (before + written >= LONG_LINE_CHARS && written >= MIN_LONG_LINE_WRITTEN)
+    before + written >= LONG_LINE_CHARS && written >= MIN_LONG_LINE_WRITTEN
 }
 
-/// What a suggestion the latency budget ended shows: its whole lines (the partial one dropped),
-/// or, when it has none (its line grew past [`LONG_LINE_CHARS`]), that line cut back to its last
-/// blank, so that it does not end in half a word; a line without a blank is shown as it is.
-pub(crate) fn end_at_budget(text: &mut String) {
-    if has_complete_line(text) {
-        drop_partial_line(text);
-        return;
+/// Trims what generation stopped by `stop` wrote to what the suggestion shows: a budget (of time
+/// or tokens) that ended a block mid-line shows its whole lines only, and a line the latency
+/// budget ended for its length ([`budget_may_end`]) is cut back to its last blank.
+pub(crate) fn trim_at_stop(text: &mut String, stop: StopReason) {
+    match stop {
+        StopReason::LatencyBudget if !has_complete_line(text) => cut_long_line(text),
+        StopReason::LatencyBudget | StopReason::TokenBudget => drop_partial_line(text),
+        _ => {}
     }
+}
+
+/// Cuts the open line of `text`, which has no whole line, back to its last blank, so that it
+/// does not end in half a word; a line without a blank (past its indentation) stays as it is.
+fn cut_long_line(text: &mut String) {
     let line_start = text.rfind('\n').map_or(0, |end| end + 1);
     let line = &text[line_start..];
     let words_start = line.len() - line.trim_start().len();
@@ -677,6 +687,7 @@ mod tests {
         assert_eq!(cursor_column("def f():\n    retur"), 9);
         assert_eq!(cursor_column("ünï"), 3, "characters, not bytes");
 
+        let end_at_budget = |text: &mut String| trim_at_stop(text, StopReason::LatencyBudget);
         let mut text = repeated.to_owned();
         end_at_budget(&mut text);
         assert_eq!(text, "# pylint: disable=invalid-name, invalid-name-prefix, invalid-name-prefix-name,");

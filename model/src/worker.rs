@@ -952,13 +952,7 @@ impl<'m> Worker<'m> {
         }
         let branches = out.branches.take().unwrap_or_default();
         let mut text = out.text.finish();
-        // A budget (of time or tokens) that ends a block mid-line shows the whole lines only;
-        // a line the latency budget ended for its length, up to its last blank.
-        match stop {
-            StopReason::LatencyBudget => crate::shape::end_at_budget(&mut text),
-            StopReason::TokenBudget => crate::shape::drop_partial_line(&mut text),
-            _ => {}
-        }
+        crate::shape::trim_at_stop(&mut text, stop);
         Ok(Generated::Done(text, stop, branches))
     }
 
@@ -1262,9 +1256,9 @@ impl<'m> Worker<'m> {
         Ok(text)
     }
 
-    /// Whether the latency budget says to stop before the next token: a complete line is there
-    /// to show (or the open line, from `column` on the cursor's line, has grown past
-    /// [`crate::shape::LONG_LINE_CHARS`]), and the next token would end past the budget (at this
+    /// Whether the latency budget says to stop before the next token: the output may end
+    /// ([`crate::shape::budget_may_end`]: a complete line, or a long open one continuing the
+    /// cursor's line at `column`), and the next token would end past the budget (at this
     /// request's own decode speed so far, else the engine's measured one).
     fn over_budget(&self, out: &Output, column: usize, started: Instant, stats: &CompletionStats) -> bool {
         let Some(budget) = self.latency_budget_ms else { return false };

@@ -859,13 +859,7 @@ impl<'m> RemoteWorker<'m> {
                 _ => StopReason::EndOfGeneration,
             };
         }
-        // A budget (of time or tokens) that ends a block mid-line shows the whole lines only;
-        // a line the latency budget ended for its length, up to its last blank.
-        match out.stop {
-            StopReason::LatencyBudget => shape::end_at_budget(&mut out.text),
-            StopReason::TokenBudget => shape::drop_partial_line(&mut out.text),
-            _ => {}
-        }
+        shape::trim_at_stop(&mut out.text, out.stop);
         Ok(out)
     }
 
