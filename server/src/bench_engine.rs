@@ -136,14 +136,17 @@ fn measure(
 /// (`--swa-full`, `--cache-reuse 256`, no RAM prompt cache); Splice's threads (decode 1, batch
 /// every core, or `--threads-decode` and `--threads`): on a shared 2-core machine two decode
 /// threads spin-waiting on each other cost far more than they gain, and one decode of the
-/// engine carries every slot's next token at once.
+/// engine carries every slot's next token at once. The batch is `--engine-batch` (64), not
+/// Splice's own 512: llama-server encodes at most a batch of prompt tokens per step, beside
+/// the other slots' next tokens, so a small one keeps an editor's cold prompt from stalling
+/// every other editor's generation for seconds (README, *bench engine*).
 fn start_engine(args: &BenchEngineArgs, binary: &Path, k: usize, log: &Path) -> anyhow::Result<LlamaServer> {
     let settings = Settings::resolve(args.options.clone());
     let slot_ctx = args.options.ctx.unwrap_or(DEFAULT_SLOT_CTX);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
     let batch_threads = settings.engine.batch_threads.unwrap_or(cores).to_string();
     let decode_threads = settings.engine.decode_threads.unwrap_or(1).to_string();
-    let batch = settings.engine.batch_tokens.to_string();
+    let batch = args.engine_batch.to_string();
     let engine_args: Vec<String> = [
         "-c",
         &(slot_ctx as usize * k).to_string(),

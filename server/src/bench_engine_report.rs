@@ -19,12 +19,13 @@ impl Header {
             spots.iter().map(|s| s.iter().map(|s| s.cut.target.chars().count()).sum::<usize>().to_string()).collect();
         let line = format!(
             "splice bench engine: K = {:?}, editor i types {} lines in spots of {} (seed {} + i; characters per \
-             editor: {}), {} cores, load average {}",
+             editor: {}), engine batch {}, {} cores, load average {}",
             args.k,
             args.lines,
             args.lines_per_spot,
             args.seed,
             characters.join(", "),
+            args.engine_batch,
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             load_average()
         );
