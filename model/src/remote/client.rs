@@ -1,12 +1,22 @@
 //! The HTTP side of the remote engine: JSON requests for probing, and one streamed completion
 //! that stops the moment its request is cancelled or its reader has seen enough, by closing
 //! the connection (llama-server and vLLM abort a generation whose client went away).
+//!
+//! Connections are kept alive between requests (an engine behind an HTTPS proxy would
+//! otherwise cost a TLS handshake per request, and per step on llama-server). An engine may
+//! close a kept connection just as a request goes out on it: llama-server closes one after
+//! every stream, without saying so, and vLLM's server after a few idle seconds. Such a request
+//! was never read, so it is sent once more on a new connection; and once an engine is seen
+//! closing right after a stream, its streams each get a connection of their own
+//! (`Connection: close`), so the next step does not try the closed one first.
 
 use super::sse::{SseDecoder, SseError};
 use super::wire::{self, EngineProtocol, StreamEvent};
 use super::RemoteEndpoint;
 use serde_json::Value;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// How long connecting may take before the engine counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -19,6 +29,12 @@ const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 const CANCEL_POLL: Duration = Duration::from_millis(5);
 /// The most of an error body kept for its message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+/// How long a finished stream waits for the end of its body (the chunked encoding's last,
+/// empty chunk, which follows the last event at once), so that its connection can be kept.
+const BODY_END_GRACE: Duration = Duration::from_millis(20);
+/// A kept connection found closed this soon after a stream ended was closed by the engine
+/// because of that stream (llama-server), not for being idle.
+const CLOSED_AFTER_STREAM_WINDOW: Duration = Duration::from_secs(1);
 
 /// Why talking to the engine failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,10 +92,17 @@ pub(crate) enum Flow {
     Stop,
 }
 
-/// An HTTP client bound to one engine; clones share its connections.
+/// An HTTP client bound to one engine; clones share its connections and what it learnt.
 #[derive(Clone)]
 pub(crate) struct EngineClient {
+    /// Keeps connections alive between requests.
     http: reqwest::Client,
+    /// Opens a connection per request: streams to an engine that closes after each one.
+    fresh: reqwest::Client,
+    /// Whether the engine was seen closing a connection right after a stream.
+    closes_after_stream: Arc<AtomicBool>,
+    /// When the last stream that ran to its end ended.
+    last_stream_end: Arc<Mutex<Option<Instant>>>,
     /// The base URL, without a trailing `/` or `/v1`.
     base: String,
     api_key: Option<String>,
@@ -89,12 +112,17 @@ impl EngineClient {
     /// A client for `endpoint`; fails only if the URL or the TLS set-up is unusable.
     pub(crate) fn new(endpoint: &RemoteEndpoint) -> Result<Self, String> {
         let base = base_url(&endpoint.url)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|err| describe(&err))?;
-        Ok(EngineClient { http, base, api_key: endpoint.api_key.clone() })
+        let builder = || reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT).tcp_nodelay(true);
+        let http = builder().build().map_err(|err| describe(&err))?;
+        let fresh = builder().pool_max_idle_per_host(0).build().map_err(|err| describe(&err))?;
+        Ok(EngineClient {
+            http,
+            fresh,
+            closes_after_stream: Arc::default(),
+            last_stream_end: Arc::default(),
+            base,
+            api_key: endpoint.api_key.clone(),
+        })
     }
 
     /// The base URL.
@@ -102,8 +130,8 @@ impl EngineClient {
         &self.base
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let builder = self.http.request(method, format!("{}{path}", self.base));
+    fn request(&self, client: &reqwest::Client, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let builder = client.request(method, format!("{}{path}", self.base));
         match &self.api_key {
             Some(key) => builder.bearer_auth(key),
             None => builder,
@@ -112,16 +140,22 @@ impl EngineClient {
 
     /// `GET path` as JSON.
     pub(crate) async fn get_json(&self, path: &str) -> Result<Value, Fault> {
-        self.json(self.request(reqwest::Method::GET, path)).await
+        self.json(|client| self.request(client, reqwest::Method::GET, path)).await
     }
 
     /// `POST path` with a JSON body, answered as JSON.
     pub(crate) async fn post_json(&self, path: &str, body: &Value) -> Result<Value, Fault> {
-        self.json(self.request(reqwest::Method::POST, path).json(body)).await
+        self.json(|client| self.request(client, reqwest::Method::POST, path).json(body)).await
     }
 
-    async fn json(&self, request: reqwest::RequestBuilder) -> Result<Value, Fault> {
-        let response = request.timeout(PROBE_TIMEOUT).send().await.map_err(|err| Fault::Unreachable(describe(&err)))?;
+    async fn json(&self, request: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder) -> Result<Value, Fault> {
+        let send = |client| request(client).timeout(PROBE_TIMEOUT).send();
+        let response = match send(&self.http).await {
+            // A kept connection the engine had just closed: the request was never read.
+            Err(err) if is_closed_connection(&err) => send(&self.fresh).await,
+            sent => sent,
+        }
+        .map_err(|err| Fault::Unreachable(describe(&err)))?;
         let status = response.status();
         if !status.is_success() {
             return Err(status_fault(response).await);
@@ -141,16 +175,36 @@ impl EngineClient {
         stop_now: &dyn Fn() -> bool,
         mut on_event: impl FnMut(StreamEvent) -> Flow,
     ) -> Result<StreamEnd, Fault> {
-        let mut post = self.request(reqwest::Method::POST, protocol.completion_path()).json(body);
-        if protocol == EngineProtocol::LlamaServer {
-            // llama-server closes the connection after every stream, without saying so: a pooled
-            // connection would fail the next request ("connection closed before message
-            // completed") when the engine's close arrives after it was sent.
-            post = post.header(reqwest::header::CONNECTION, "close");
-        }
-        let send = post.send();
-        let response = match until_cancelled(stop_now, send).await? {
+        let post = |fresh: bool| {
+            let post = self.request(
+                if fresh { &self.fresh } else { &self.http },
+                reqwest::Method::POST,
+                protocol.completion_path(),
+            );
+            match fresh {
+                true => post.header(reqwest::header::CONNECTION, "close").json(body),
+                false => post.json(body),
+            }
+        };
+        let fresh = self.closes_after_stream.load(Ordering::Relaxed);
+        let response = match until_cancelled(stop_now, post(fresh).send()).await? {
             Ok(response) => response,
+            Err(err) if !fresh && is_closed_connection(&err) => {
+                // The request went out on a kept connection the engine was closing: it was never
+                // read. Right after a stream, that is an engine closing after every stream.
+                let after_stream = self
+                    .last_stream_end
+                    .lock()
+                    .is_ok_and(|end| end.is_some_and(|end| end.elapsed() < CLOSED_AFTER_STREAM_WINDOW));
+                if after_stream {
+                    self.closes_after_stream.store(true, Ordering::Relaxed);
+                    tracing::debug!("the engine closes its connection after every stream: one connection per stream");
+                }
+                match until_cancelled(stop_now, post(true).send()).await? {
+                    Ok(response) => response,
+                    Err(err) => return Err(Fault::Unreachable(describe(&err))),
+                }
+            }
             Err(err) => return Err(Fault::Unreachable(describe(&err))),
         };
         if !response.status().is_success() {
@@ -172,7 +226,8 @@ impl EngineClient {
             for data in events {
                 let event = wire::parse_event(protocol, &data).map_err(Fault::Malformed)?;
                 if event.done {
-                    return Ok(StreamEnd::Finished);
+                    finished = true;
+                    break;
                 }
                 let last = event.stop.is_some() && protocol == EngineProtocol::LlamaServer;
                 if on_event(event) == Flow::Stop {
@@ -182,14 +237,56 @@ impl EngineClient {
                 finished |= last;
             }
             if finished {
+                self.finish_body(response).await;
                 return Ok(StreamEnd::Finished);
             }
         }
         if decoder.is_mid_event() || (protocol == EngineProtocol::LlamaServer && !finished) {
             return Err(Fault::Malformed("ended the stream before its last event (truncated)".to_owned()));
         }
+        self.saw_stream_end();
         Ok(StreamEnd::Finished)
     }
+
+    /// Reads what is left of a finished stream's body (its end follows the last event at once)
+    /// for at most [`BODY_END_GRACE`], so that the connection is kept for the next request;
+    /// an engine slower than that only loses it.
+    async fn finish_body(&self, mut response: reqwest::Response) {
+        let end = async { while let Ok(Some(_)) = response.chunk().await {} };
+        let _ = tokio::time::timeout(BODY_END_GRACE, end).await;
+        self.saw_stream_end();
+    }
+
+    fn saw_stream_end(&self) {
+        if let Ok(mut end) = self.last_stream_end.lock() {
+            *end = Some(Instant::now());
+        }
+    }
+}
+
+/// Whether `err` is a kept connection that the engine closed as the request went out on it
+/// (HTTP/1.1 allows a server to close an idle connection at any time): the request was not
+/// read, and another connection may be tried. A refused connection or a timeout is not.
+fn is_closed_connection(err: &reqwest::Error) -> bool {
+    if err.is_connect() || err.is_timeout() {
+        return false;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            if hyper.is_incomplete_message() {
+                return true;
+            }
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+            if matches!(io.kind(), ConnectionReset | BrokenPipe | ConnectionAborted) {
+                return true;
+            }
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// Waits for `future`, or fails with [`Fault::Cancelled`] as soon as `stop_now` says so
@@ -300,12 +397,8 @@ mod tests {
     fn a_stream_no_longer_wanted_is_closed_while_the_engine_is_between_events() {
         let (closed_tx, closed) = std::sync::mpsc::channel();
         let port = engine_silent_after_one_event(closed_tx);
-        let endpoint =
-            RemoteEndpoint { url: format!("http://127.0.0.1:{port}"), protocol: None, model: None, api_key: None };
-        let client = EngineClient::new(&endpoint).expect("a client");
-        // As the remote thread's: a worker of its own runs the connection's task, which closes it.
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
+        let client = client_for(port);
+        let runtime = runtime();
         // The person types past the text so far right after the first event.
         let wanted = std::cell::Cell::new(true);
         let mut events = 0;
@@ -323,6 +416,149 @@ mod tests {
         assert_eq!(events, 1);
         // A guard against a hang, far beyond a poll: the engine sees the connection closed.
         closed.recv_timeout(Duration::from_secs(30)).expect("the engine sees the connection closed");
+    }
+
+    /// What a fake engine saw: connections accepted, and each request's connection and head
+    /// (lower-cased).
+    #[derive(Default)]
+    struct Seen {
+        connections: std::sync::atomic::AtomicUsize,
+        requests: Mutex<Vec<(usize, String)>>,
+    }
+
+    /// Reads one HTTP request (head and `Content-Length` body); `None` at the connection's end.
+    fn read_request(connection: &mut std::net::TcpStream) -> Option<String> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        let mut byte = [0u8; 1];
+        while !bytes.ends_with(b"\r\n\r\n") {
+            match connection.read(&mut byte) {
+                Ok(1) => bytes.push(byte[0]),
+                _ => return None,
+            }
+        }
+        let head = String::from_utf8_lossy(&bytes).to_lowercase();
+        let length = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|value| value.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        connection.read_exact(&mut body).ok()?;
+        Some(head)
+    }
+
+    /// A fake engine on a loopback port that answers every request with a one-token
+    /// llama-server stream (or, for `GET`, a JSON object) on kept connections. With
+    /// `closes_after_answer`, it is llama-server after a stream: it answers one request per
+    /// connection and closes the connection when the next request arrives on it, unanswered.
+    fn fake_engine(closes_after_answer: bool) -> (u16, Arc<Seen>) {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().expect("its address").port();
+        let seen = Arc::new(Seen::default());
+        let shared = seen.clone();
+        std::thread::spawn(move || {
+            for connection in listener.incoming() {
+                let Ok(mut connection) = connection else { return };
+                let index = shared.connections.fetch_add(1, Ordering::SeqCst);
+                let seen = shared.clone();
+                std::thread::spawn(move || {
+                    let mut answered = false;
+                    while let Some(head) = read_request(&mut connection) {
+                        seen.requests.lock().expect("the log").push((index, head.clone()));
+                        if answered && closes_after_answer {
+                            return;
+                        }
+                        let answer = if head.starts_with("get") {
+                            let body = "{\"ok\":true}";
+                            format!(
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                                body.len()
+                            )
+                        } else {
+                            let event = "data: {\"content\":\"x\",\"stop\":true,\"stop_type\":\"limit\"}\n\n";
+                            format!(
+                                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{event}\r\n0\r\n\r\n",
+                                event.len()
+                            )
+                        };
+                        if connection.write_all(answer.as_bytes()).is_err() {
+                            return;
+                        }
+                        answered = true;
+                    }
+                });
+            }
+        });
+        (port, seen)
+    }
+
+    fn client_for(port: u16) -> EngineClient {
+        let endpoint =
+            RemoteEndpoint { url: format!("http://127.0.0.1:{port}"), protocol: None, model: None, api_key: None };
+        EngineClient::new(&endpoint).expect("a client")
+    }
+
+    fn one_stream(runtime: &tokio::runtime::Runtime, client: &EngineClient) -> Result<StreamEnd, Fault> {
+        let mut texts = String::new();
+        let end =
+            runtime.block_on(client.stream(EngineProtocol::LlamaServer, &serde_json::json!({}), &|| false, |event| {
+                texts.push_str(&event.text);
+                Flow::Continue
+            }));
+        assert!(end.is_err() || texts == "x", "the stream's one token");
+        end
+    }
+
+    /// As the remote thread's: a worker of its own runs the connections' tasks (which close a
+    /// connection whose request was dropped).
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime")
+    }
+
+    #[test]
+    fn streams_keep_one_connection_where_the_engine_keeps_it() {
+        let (port, seen) = fake_engine(false);
+        let client = client_for(port);
+        let runtime = runtime();
+        for _ in 0..3 {
+            assert_eq!(one_stream(&runtime, &client), Ok(StreamEnd::Finished));
+        }
+        assert_eq!(seen.connections.load(Ordering::SeqCst), 1, "three streams on one kept connection");
+        let requests = seen.requests.lock().expect("the log");
+        assert!(requests.iter().all(|(_, head)| !head.contains("connection: close")));
+    }
+
+    #[test]
+    fn an_engine_that_closes_after_each_stream_costs_one_resend_then_gets_a_connection_per_stream() {
+        let (port, seen) = fake_engine(true);
+        let client = client_for(port);
+        let runtime = runtime();
+        for _ in 0..3 {
+            assert_eq!(one_stream(&runtime, &client), Ok(StreamEnd::Finished), "no stream fails");
+        }
+        let requests = seen.requests.lock().expect("the log").clone();
+        let connections: Vec<usize> = requests.iter().map(|(connection, _)| *connection).collect();
+        // The second stream went out on the kept connection, which the engine closed unread; it
+        // was sent again on a new one, and the third had a connection of its own from the start.
+        assert_eq!(connections, [0, 0, 1, 2]);
+        assert!(!requests[0].1.contains("connection: close"));
+        assert!(requests[2].1.contains("connection: close") && requests[3].1.contains("connection: close"));
+    }
+
+    #[test]
+    fn a_probe_on_a_connection_the_engine_closed_is_sent_again() {
+        let (port, seen) = fake_engine(true);
+        let client = client_for(port);
+        let runtime = runtime();
+        for _ in 0..2 {
+            let answer = runtime.block_on(client.get_json("/health")).expect("answered");
+            assert_eq!(answer, serde_json::json!({"ok": true}));
+        }
+        let connections: Vec<usize> = seen.requests.lock().expect("the log").iter().map(|(c, _)| *c).collect();
+        assert_eq!(connections, [0, 0, 1]);
+        assert!(!client.closes_after_stream.load(Ordering::Relaxed), "no stream was involved");
     }
 
     #[test]
