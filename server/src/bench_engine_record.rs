@@ -127,6 +127,9 @@ pub struct Row {
     pub answered: [Option<f64>; 2],
     /// p50 and p90 over all keystrokes, late ones ranked last.
     pub all: [Censored; 2],
+    /// p50 and p90 over the keystrokes the person stopped after, late ones ranked last, and
+    /// how many there were.
+    pub stopped: ([Censored; 2], usize),
     /// Model runs whose stats the probes saw.
     pub model_runs: usize,
     /// Their prompt tokens.
@@ -164,6 +167,10 @@ impl Row {
         let answered: Vec<f64> = runs.iter().flat_map(|r| r.keys.iter().filter_map(|k| k.latency_ms)).collect();
         let keystrokes: usize = runs.iter().map(|r| r.keys.len()).sum();
         let late = keystrokes - answered.len();
+        let stops: Vec<Option<f64>> =
+            runs.iter().flat_map(|r| r.keys.iter().filter(|k| k.stopped).map(|k| k.latency_ms)).collect();
+        let stops_answered: Vec<f64> = stops.iter().flatten().copied().collect();
+        let stops_late = stops.len() - stops_answered.len();
         let stats: Vec<&Value> = runs.iter().flat_map(|r| r.model_runs.iter().map(|(_, s)| s)).collect();
         let sum = |field: &str| stats.iter().map(|s| s[field].as_u64().unwrap_or(0)).sum::<u64>();
         let overheads: Vec<f64> = stats.iter().filter_map(|s| remote_overhead(s)).collect();
@@ -178,6 +185,7 @@ impl Row {
             late,
             answered: [0.5, 0.9].map(|q| quantile(&answered, q)),
             all: [0.5, 0.9].map(|q| quantile_with_late(&answered, late, q)),
+            stopped: ([0.5, 0.9].map(|q| quantile_with_late(&stops_answered, stops_late, q)), stops.len()),
             model_runs: stats.len(),
             prompt_tokens: sum("promptTokens"),
             reused_tokens: sum("reusedTokens"),
@@ -249,7 +257,7 @@ mod tests {
     use serde_json::json;
 
     fn key(latency_ms: Option<f64>, source: Source) -> KeyOutcome {
-        KeyOutcome { kind: KeyKind::Typed, along: Along::No, latency_ms, source }
+        KeyOutcome { kind: KeyKind::Typed, along: Along::No, latency_ms, source, stopped: false }
     }
 
     const METRICS: &str = "# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed\n\
@@ -340,8 +348,12 @@ mod tests {
             }),
             slot_choices: Some(SlotChoices { by_id: 3, by_similarity: 1, by_lru: 2 }),
         };
+        let mut measurement = measurement;
+        measurement.runs[0].keys[1].stopped = true;
+        measurement.runs[1].keys[1].stopped = true;
         let row = Row::new(&measurement);
         assert_eq!((row.keystrokes, row.late), (4, 1));
+        assert_eq!(row.stopped, ([Censored::Ms(20.0), Censored::NotInTime], 2), "one stop answered, one late");
         assert_eq!(row.answered, [Some(20.0), Some(30.0)]);
         assert_eq!(row.all, [Censored::Ms(20.0), Censored::NotInTime]);
         assert_eq!(row.hit_rate(), Some(0.9));

@@ -58,16 +58,16 @@ pub fn print_report(measurements: &[Measurement], json: bool) {
     let rows: Vec<Row> = measurements.iter().map(Row::new).collect();
     println!();
     println!(
-        "| mode | K | keystrokes (late) | latency p50 / p90 ms, answered | p50 / p90, all (late last) | model runs \
-         seen | prompt tokens from cache (per request) | engine's /metrics hit rate | engine's slot choice: asked for / \
+        "| mode | K | keystrokes (late) | latency p50 / p90 ms, answered | p50 / p90, all (late last) | p50 / p90 where \
+         the person stopped (keys) | model runs seen | prompt tokens from cache (per request) | engine's /metrics hit rate | engine's slot choice: asked for / \
          similar prompt / least recently used | tokens/s, all editors | decode \
          tokens/s per request | engine ms p50 / p90 | remote overhead p50 / p90 ms (runs) | keystroke − engine ms \
          p50 / p90 (keys) | errors / hangs |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for row in &rows {
         println!(
-            "| {} | {} | {} ({}) | {} / {} | {} / {} | {} | {} | {} | {} | {} | {} | {} / {} | {} / {} ({}) | {} / {} ({}) | {} / {} |",
+            "| {} | {} | {} ({}) | {} / {} | {} / {} | {} / {} ({}) | {} | {} | {} | {} | {} | {} | {} / {} | {} / {} ({}) | {} / {} ({}) | {} / {} |",
             row.mode,
             row.k,
             row.keystrokes,
@@ -76,6 +76,9 @@ pub fn print_report(measurements: &[Measurement], json: bool) {
             ms(row.answered[1]),
             row.all[0],
             row.all[1],
+            row.stopped.0[0],
+            row.stopped.0[1],
+            row.stopped.1,
             row.model_runs,
             percent(row.hit_rate()),
             percent(row.engine_hit_rate),
@@ -122,7 +125,8 @@ fn print_targets(rows: &[Row]) {
     for row in rows.iter().filter(|r| r.mode == "remote" && r.k > 1) {
         let Some(one) = one else { break };
         println!(
-            "remote p90, K = {} / K = 1: answered {} / {} = {}; all keystrokes {} / {} = {} (target at K = 8: ≤ 3)",
+            "remote p90, K = {} / K = 1: answered {} / {} = {}; all keystrokes {} / {} = {}; where the person stopped \
+             {} / {} = {} (target at K = 8: ≤ 3)",
             row.k,
             ms(row.answered[1]),
             ms(one.answered[1]),
@@ -130,6 +134,9 @@ fn print_targets(rows: &[Row]) {
             row.all[1],
             one.all[1],
             ratio(Some(row.all[1]), Some(one.all[1])),
+            row.stopped.0[1],
+            one.stopped.0[1],
+            ratio(Some(row.stopped.0[1]), Some(one.stopped.0[1])),
         );
     }
     for row in rows.iter().filter(|r| r.mode == "remote") {
@@ -166,6 +173,7 @@ fn row_json(row: &Row) -> Value {
         "late": row.late,
         "answeredMs": { "p50": row.answered[0], "p90": row.answered[1] },
         "allMs": { "p50": censored(row.all[0]), "p90": censored(row.all[1]) },
+        "stoppedMs": { "p50": censored(row.stopped.0[0]), "p90": censored(row.stopped.0[1]), "keys": row.stopped.1 },
         "modelRuns": row.model_runs,
         "promptTokens": row.prompt_tokens,
         "reusedTokens": row.reused_tokens,

@@ -121,7 +121,7 @@ impl Replay<'_> {
             let id = self.session.inline_completion(&uri, buffer.position.line, buffer.position.character)?;
             self.run.requests_sent += 1;
             self.pending = Some(Pending { id, sent, key: self.run.keys.len() });
-            self.run.keys.push(KeyOutcome { kind, along, latency_ms: None, source: Source::Unknown });
+            self.run.keys.push(KeyOutcome { kind, along, latency_ms: None, source: Source::Unknown, stopped: false });
             if kind == KeyKind::Tab {
                 self.run.accepted_chars += text.chars().count();
             }
@@ -137,6 +137,7 @@ impl Replay<'_> {
         if let (Some(before), Some(after)) = (speculation_start, Speculation::from_json(&end["speculation"])) {
             self.run.speculation.get_or_insert_with(Speculation::default).add(&after.since(&before));
         }
+        self.run.mark_stops(&recording);
         self.run.recording.push(recording);
         self.shown = None;
         // Log messages and progress are not looked at; they need not pile up.

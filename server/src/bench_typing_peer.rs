@@ -260,6 +260,7 @@ impl PeerReplay<'_> {
             self.pump_until(ready + key.at)?;
             self.press(key);
         }
+        self.run.mark_stops(keys);
         self.pump_while(|r| r.pending.is_some() && (r.job.is_some() || r.timer.is_some()))?;
         // Nothing in flight and nothing cached at the cursor: llama.vim shows nothing.
         self.pending = None;
@@ -281,7 +282,13 @@ impl PeerReplay<'_> {
         };
         self.buffer.insert(&key.text);
         self.version += 1;
-        self.run.keys.push(KeyOutcome { kind: key.kind, along, latency_ms: None, source: Source::Unknown });
+        self.run.keys.push(KeyOutcome {
+            kind: key.kind,
+            along,
+            latency_ms: None,
+            source: Source::Unknown,
+            stopped: false,
+        });
         self.pending = Some((self.run.keys.len() - 1, now));
         self.shown = None;
         self.try_hint(Source::Cache);

@@ -4,12 +4,18 @@
 //! A keystroke's latency runs from sending its request (right after its edit) to the answer.
 //! A keystroke whose answer had not come when the next key was pressed is *late*: it has no
 //! latency (the person never saw its answer). Quantiles are given over the answered keystrokes
-//! and over all keystrokes with the late ones ranked last ("late" when a quantile falls on them).
+//! and over all keystrokes with the late ones ranked last ("late" when a quantile falls on them),
+//! and over the keystrokes after which the person *stopped* (paused, or finished the spot): the
+//! wait a person feels, since while they type on they are not looking for a suggestion.
 
 use crate::bench_stats::{quantile, quantile_with_late, Censored};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// The person stopped after a key when the next one came at least this long after it: the
+/// script's pauses (0.3 s or more on top of an 80–150 ms typing gap), never a typing gap.
+pub const STOP_MS: u64 = 300;
 
 /// How a key changed the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +86,8 @@ pub struct KeyOutcome {
     pub latency_ms: Option<f64>,
     /// Who answered.
     pub source: Source,
+    /// Whether the person stopped after this key (see [`STOP_MS`]; the spot's last key too).
+    pub stopped: bool,
 }
 
 /// One key as it was pressed, for replaying the same keystrokes on the peer.
@@ -253,6 +261,25 @@ impl Run {
         [0.5, 0.9, 0.99].map(|q| quantile_with_late(&answered, late, q))
     }
 
+    /// p50 / p90 / p99 over the keystrokes the person stopped after, late ones ranked last.
+    pub fn stop_quantiles(&self) -> [Censored; 3] {
+        let keys: Vec<&KeyOutcome> = self.keys.iter().filter(|k| k.stopped).collect();
+        let answered = Self::answered(&keys);
+        let late = keys.len() - answered.len();
+        [0.5, 0.9, 0.99].map(|q| quantile_with_late(&answered, late, q))
+    }
+
+    /// Marks which of the last spot's keys the person stopped after, from `spot_keys`, the
+    /// spot's recording, whose keys are the last of `keys` in the same order.
+    pub fn mark_stops(&mut self, spot_keys: &[RecordedKey]) {
+        let first = self.keys.len().saturating_sub(spot_keys.len());
+        for (outcome, (i, key)) in self.keys[first..].iter_mut().zip(spot_keys.iter().enumerate()) {
+            outcome.stopped = spot_keys
+                .get(i + 1)
+                .is_none_or(|next| next.at.saturating_sub(key.at) >= Duration::from_millis(STOP_MS));
+        }
+    }
+
     /// Keystrokes that were late.
     pub fn late(&self) -> usize {
         self.keys.iter().filter(|k| k.latency_ms.is_none()).count()
@@ -292,7 +319,26 @@ mod tests {
 
     fn key(latency_ms: Option<f64>, kind: KeyKind, along: bool) -> KeyOutcome {
         let along = if along { Along::Rest } else { Along::No };
-        KeyOutcome { kind, along, latency_ms, source: Source::Unknown }
+        KeyOutcome { kind, along, latency_ms, source: Source::Unknown, stopped: false }
+    }
+
+    #[test]
+    fn the_keys_the_person_stopped_after_are_the_pauses_and_the_spots_last() {
+        let mut run = Run::default();
+        for ms in [1.0, 300.0, 2.0] {
+            run.keys.push(key(Some(ms), KeyKind::Typed, false));
+        }
+        run.keys.push(key(None, KeyKind::Typed, false));
+        let at_ms = [0, 120, 700, 800];
+        let recorded: Vec<RecordedKey> = at_ms
+            .iter()
+            .map(|&ms| RecordedKey { at: Duration::from_millis(ms), text: "x".into(), kind: KeyKind::Typed })
+            .collect();
+        // The first key belongs to another spot.
+        run.mark_stops(&recorded[1..]);
+        let stopped: Vec<bool> = run.keys.iter().map(|k| k.stopped).collect();
+        assert_eq!(stopped, [false, true, false, true], "a 580 ms gap and the spot's end; 100 ms is typing");
+        assert_eq!(run.stop_quantiles(), [Censored::Ms(300.0), Censored::NotInTime, Censored::NotInTime]);
     }
 
     #[test]

@@ -11,6 +11,8 @@ pub struct Header {
     line: String,
     spots: Vec<String>,
     busy: bool,
+    /// Splice's latency budget in milliseconds; `None` without one.
+    budget_ms: Option<u64>,
 }
 
 impl Header {
@@ -35,7 +37,8 @@ impl Header {
                 format!("{}:{}", name.join("/"), s.line + 1)
             })
             .collect();
-        Header { line, spots, busy: args.busy }
+        let budget_ms = args.options.latency_budget.unwrap_or(crate::config::DEFAULT_LATENCY_BUDGET_MS);
+        Header { line, spots, busy: args.busy, budget_ms: (budget_ms > 0).then_some(budget_ms) }
     }
 
     /// Prints the setting and the spots.
@@ -63,6 +66,20 @@ pub fn print_report(header: &Header, runs: &[Run]) {
         "keystroke p90 over all keystrokes is the one to hold against the latency budget ({}).",
         if header.busy { "measured with one core busy" } else { "measured without a busy core" }
     );
+    if let Some(budget) = header.budget_ms {
+        for run in runs {
+            let p90 = run.stop_quantiles()[1];
+            let (shown, within) = match p90 {
+                Censored::Ms(ms) => (format!("{ms:.1} ms"), ms <= budget as f64),
+                other => (other.to_string(), false),
+            };
+            println!(
+                "where the person stopped, {}: keystroke p90 {shown} against the latency budget's {budget} ms: {}",
+                run.name,
+                if within { "within" } else { "over" }
+            );
+        }
+    }
     println!("load average at the end: {}", load_average());
 }
 
@@ -78,6 +95,10 @@ fn rows() -> Vec<(&'static str, Cell)> {
         ("latency p50 / p90 / p99 ms, answered keystrokes", |r| ms3(r.answered_quantiles(|_| true))),
         ("latency p50 / p90 / p99 ms, all keystrokes (late ranked last)", |r| {
             r.all_quantiles().map(|c| c.to_string()).join(" / ")
+        }),
+        ("where the person stopped (paused, or ended the spot): keystrokes, p50 / p90 / p99 ms (late last)", |r| {
+            let stops = r.keys.iter().filter(|k| k.stopped).count();
+            format!("{stops}, {}", r.stop_quantiles().map(|c| c.to_string()).join(" / "))
         }),
         (
             "answered without the model: server's cached + prefetched / received (peer: client cache / keys)",
