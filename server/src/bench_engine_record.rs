@@ -15,8 +15,8 @@
 //! (`engineMs`). **Keystroke overhead**: the editor's latency of a keystroke the model answered
 //! less that run's `engineMs`: the whole path, LSP and prompt window included.
 
-use crate::bench_stats::{quantile, quantile_with_late, Censored};
-use crate::bench_typing_record::{Run, Source};
+use crate::bench_stats::{quantile, Censored};
+use crate::bench_typing_record::{late_ranked, Run, Source};
 use crate::cli::EngineMode;
 use serde_json::Value;
 
@@ -167,10 +167,7 @@ impl Row {
         let answered: Vec<f64> = runs.iter().flat_map(|r| r.keys.iter().filter_map(|k| k.latency_ms)).collect();
         let keystrokes: usize = runs.iter().map(|r| r.keys.len()).sum();
         let late = keystrokes - answered.len();
-        let stops: Vec<Option<f64>> =
-            runs.iter().flat_map(|r| r.keys.iter().filter(|k| k.stopped).map(|k| k.latency_ms)).collect();
-        let stops_answered: Vec<f64> = stops.iter().flatten().copied().collect();
-        let stops_late = stops.len() - stops_answered.len();
+        let keys = || runs.iter().flat_map(|r| &r.keys);
         let stats: Vec<&Value> = runs.iter().flat_map(|r| r.model_runs.iter().map(|(_, s)| s)).collect();
         let sum = |field: &str| stats.iter().map(|s| s[field].as_u64().unwrap_or(0)).sum::<u64>();
         let overheads: Vec<f64> = stats.iter().filter_map(|s| remote_overhead(s)).collect();
@@ -184,8 +181,8 @@ impl Row {
             keystrokes,
             late,
             answered: [0.5, 0.9].map(|q| quantile(&answered, q)),
-            all: [0.5, 0.9].map(|q| quantile_with_late(&answered, late, q)),
-            stopped: ([0.5, 0.9].map(|q| quantile_with_late(&stops_answered, stops_late, q)), stops.len()),
+            all: late_ranked(keys(), [0.5, 0.9]),
+            stopped: (late_ranked(keys().filter(|k| k.stopped), [0.5, 0.9]), keys().filter(|k| k.stopped).count()),
             model_runs: stats.len(),
             prompt_tokens: sum("promptTokens"),
             reused_tokens: sum("reusedTokens"),

@@ -90,6 +90,14 @@ pub struct KeyOutcome {
     pub stopped: bool,
 }
 
+/// The quantiles `qs` of `keys`' latencies, the late ones ranked last.
+pub fn late_ranked<'k, const N: usize>(keys: impl IntoIterator<Item = &'k KeyOutcome>, qs: [f64; N]) -> [Censored; N] {
+    let latencies: Vec<Option<f64>> = keys.into_iter().map(|k| k.latency_ms).collect();
+    let answered: Vec<f64> = latencies.iter().flatten().copied().collect();
+    let late = latencies.len() - answered.len();
+    qs.map(|q| quantile_with_late(&answered, late, q))
+}
+
 /// One key as it was pressed, for replaying the same keystrokes on the peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedKey {
@@ -255,18 +263,12 @@ impl Run {
 
     /// p50 / p90 / p99 over every keystroke, late ones ranked last.
     pub fn all_quantiles(&self) -> [Censored; 3] {
-        let keys: Vec<&KeyOutcome> = self.keys.iter().collect();
-        let answered = Self::answered(&keys);
-        let late = keys.len() - answered.len();
-        [0.5, 0.9, 0.99].map(|q| quantile_with_late(&answered, late, q))
+        late_ranked(&self.keys, [0.5, 0.9, 0.99])
     }
 
     /// p50 / p90 / p99 over the keystrokes the person stopped after, late ones ranked last.
     pub fn stop_quantiles(&self) -> [Censored; 3] {
-        let keys: Vec<&KeyOutcome> = self.keys.iter().filter(|k| k.stopped).collect();
-        let answered = Self::answered(&keys);
-        let late = keys.len() - answered.len();
-        [0.5, 0.9, 0.99].map(|q| quantile_with_late(&answered, late, q))
+        late_ranked(self.keys.iter().filter(|k| k.stopped), [0.5, 0.9, 0.99])
     }
 
     /// Marks which of the last spot's keys the person stopped after, from `spot_keys`, the
