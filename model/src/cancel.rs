@@ -11,6 +11,9 @@
 //! typed since contradicts what it generated ([`CancelToken::typed`],
 //! [`CancelToken::should_stop`]): then its suggestion can answer nothing, and the engine is
 //! freed for the request that waits behind it.
+//!
+//! The engine also tells the token what it has written so far ([`CancelToken::wrote`]): a
+//! waiter past its latency budget shows that part ([`CancelToken::written`]) while the run goes on.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,6 +41,8 @@ struct Shared {
     state: AtomicU8,
     /// What the person did at the cursor since the request was made.
     since: Mutex<TypedSince>,
+    /// The suggestion's text as far as the engine has written it.
+    written: Mutex<String>,
 }
 
 /// The text the person typed at the request's cursor since, or that they did something else.
@@ -119,6 +124,33 @@ impl CancelToken {
         self.0.since.lock().unwrap_or_else(|p| p.into_inner()).text.len()
     }
 
+    /// The engine has written `generated` of the suggestion so far (the text [`should_stop`]
+    /// is given): kept for [`written`](Self::written). Copies only when it grew or changed.
+    ///
+    /// [`should_stop`]: Self::should_stop
+    pub fn wrote(&self, generated: &str) {
+        let mut written = self.0.written.lock().unwrap_or_else(|p| p.into_inner());
+        if written.as_str() != generated {
+            written.clear();
+            written.push_str(generated);
+        }
+    }
+
+    /// What the engine has written of the suggestion so far (see [`wrote`](Self::wrote)): what a
+    /// request that cannot wait for the run's end shows of it.
+    pub fn written(&self) -> String {
+        self.0.written.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether the person has typed more at the request's cursor than the engine has written of
+    /// its suggestion (blanks at the start aside): the run must write what is already typed
+    /// before it can suggest anything, one token at a time, where a new request would encode it
+    /// in one batch.
+    pub fn is_behind(&self) -> bool {
+        let typed = self.0.since.lock().unwrap_or_else(|p| p.into_inner()).text.trim_start().len();
+        typed > self.0.written.lock().unwrap_or_else(|p| p.into_inner()).trim_start().len()
+    }
+
     /// Whether the engine should stop the request now that it has generated `generated` (the
     /// suggestion's text so far): it was cancelled, or it was released and the person has since
     /// edited elsewhere or typed something that is not the start of it (blanks at the start
@@ -192,5 +224,29 @@ mod tests {
         let cancelled = CancelToken::new();
         cancelled.cancel();
         assert!(cancelled.should_stop("anything"));
+    }
+
+    #[test]
+    fn every_clone_reads_what_the_engine_wrote_last() {
+        let token = CancelToken::new();
+        let waiter = token.clone();
+        assert_eq!(waiter.written(), "");
+        token.wrote("return se");
+        token.wrote("return self.x");
+        assert_eq!(waiter.written(), "return self.x");
+        token.wrote("");
+        assert_eq!(waiter.written(), "", "a generation started over");
+    }
+
+    #[test]
+    fn a_run_is_behind_once_more_was_typed_than_it_wrote() {
+        let token = CancelToken::new();
+        assert!(!token.is_behind(), "nothing typed");
+        token.typed(Some("    ret"));
+        assert!(token.is_behind());
+        token.wrote("return");
+        assert!(!token.is_behind(), "blanks at the start aside");
+        token.typed(Some("urn x"));
+        assert!(token.is_behind());
     }
 }

@@ -607,6 +607,18 @@ pub(crate) fn trim_at_stop(text: &mut String, stop: StopReason) {
     }
 }
 
+/// The part of a suggestion still being written that may be shown before its run ends (a
+/// request past its latency budget shows it while the run writes the rest): its whole lines when
+/// it has one, as a budget that ends it there shows; else its open line up to the end of its last
+/// whole word (the next token may still continue the word the text ends in). Then
+/// [`finish_suggestion`] trims it as it trims a finished suggestion.
+pub fn written_part(generated: &str) -> &str {
+    if has_complete_line(generated) {
+        return generated.rfind('\n').map_or(generated, |end| &generated[..end]);
+    }
+    generated.trim_end_matches(is_word_char)
+}
+
 /// Cuts the open line of `text`, which has no whole line, back to its last blank, so that it
 /// does not end in half a word; a line without a blank (past its indentation) stays as it is.
 fn cut_long_line(text: &mut String) {
@@ -1106,5 +1118,15 @@ mod tests {
                 );
             }
         }
+    }
+    #[test]
+    fn a_suggestion_still_being_written_shows_its_whole_lines_or_its_whole_words() {
+        assert_eq!(written_part("return self._seri"), "return self.", "half a word waits");
+        assert_eq!(written_part("total = compute(a, b)"), "total = compute(a, b)");
+        assert_eq!(written_part("return "), "return ");
+        assert_eq!(written_part("retu"), "", "nothing whole yet");
+        assert_eq!(written_part("x = 1\n    y = compu"), "x = 1", "whole lines only");
+        assert_eq!(written_part("\n    y = compu"), "\n    y = ", "a blank first line is not a whole one");
+        assert_eq!(written_part("naïve_ü"), "", "words of any script");
     }
 }

@@ -882,6 +882,8 @@ impl<'m> Worker<'m> {
         let mut row = self.llama.batch.n_tokens() - 1;
         let column = crate::shape::cursor_column(&request.prefix);
         let stop = 'generation: loop {
+            // A waiter past its latency budget may show this much while the run goes on.
+            request.cancel.wrote(out.text.text());
             // Cancelled, or released and contradicted by what the person typed since.
             if request.cancel.should_stop(out.text.text()) {
                 tracing::debug!(generated = stats.generated_tokens, "stopped: cancelled, or released and typed past");

@@ -174,6 +174,7 @@ impl<'r, 'g> StreamReader<'r, 'g> {
         }
         self.out.tokens += 1;
         generated.borrow_mut().push_str(&event.text);
+        self.request.cancel.wrote(&generated.borrow());
         if self.request.cancel.should_stop(&generated.borrow()) {
             self.unwanted = true;
             return Flow::Stop;
@@ -838,6 +839,7 @@ impl<'m> RemoteWorker<'m> {
                 engine_generated = 0;
                 reader.start_again();
                 generated.borrow_mut().clear();
+                request.cancel.wrote("");
             }
             step += 1;
         };
