@@ -183,7 +183,7 @@ fn every_request_of_a_cancellation_storm_is_counted_once() {
     storm(&mut client);
     let status = client.call_ok("splice/status", json!({}));
     let requests = &status["requests"];
-    let outcomes: u64 = ["suggested", "cached", "prefetched", "empty", "cancelled", "superseded", "failed"]
+    let outcomes: u64 = ["suggested", "cached", "prefetched", "partial", "empty", "cancelled", "superseded", "failed"]
         .iter()
         .map(|key| requests[key].as_u64().unwrap())
         .sum();
@@ -319,13 +319,78 @@ fn restock_body() -> (String, u32, u32) {
     (format!("{head}        "), line, 8)
 }
 
+/// A dictionary of long messages in one style, ending at the next key: greedy decoding writes
+/// another message of well over 100 characters, which takes 20-odd tokens.
+const LONG_MESSAGES: &str = include_str!("fixtures/long_messages.py");
+
+/// Past the latency budget the request shows the part of the line its run has written so far,
+/// up to a whole word, and the run writes on: the same spot again, once it ended, gets its whole
+/// suggestion without the model, and typing the part shown gets the rest. A 1 ms budget has
+/// passed before the first token, and the line takes 20-odd tokens, each one many 5 ms polls of
+/// what the run wrote, however fast or loaded the machine.
+#[test]
+fn past_the_latency_budget_the_part_written_so_far_is_shown_and_the_run_writes_the_rest() {
+    let model = gemma();
+    let dir = temp_dir("partial-lines");
+    let args = ["--model", model.to_str().unwrap(), "--latency-budget", "1", "--max-tokens", "64"];
+    let mut client = LspClient::start(&args, &dir.join("splice.log"));
+    client.initialize(json!({}), json!({ "retrieval": "never", "prefetch": "off" }));
+    assert_eq!(client.wait_until_loaded()["state"], "ready");
+    let uri = "file:///workspace/messages.py";
+    client.open(uri, "python", LONG_MESSAGES);
+    let line = LONG_MESSAGES.lines().count() as u32 - 1;
+    let column = LONG_MESSAGES.lines().last().unwrap().chars().count() as u32;
+    let ask = |client: &mut LspClient, column: u32| {
+        let answer = items(&client.inline_completion(uri, line, column));
+        answer.first().map(|item| item["insertText"].as_str().unwrap().to_owned())
+    };
+    let part = ask(&mut client, column).expect("a part of the line");
+    let status = client.call_ok("splice/status", json!({}));
+    assert_eq!(status["requests"]["partial"], 1, "{status}");
+    // The run writes on, for the typed-ahead cache.
+    let status = client.poll("the run did not end", Duration::from_millis(20), |client| {
+        let status = client.call_ok("splice/status", json!({}));
+        (status["running"] == 0).then_some(status)
+    });
+    assert!(status["last"]["generatedTokens"].as_u64().is_some_and(|n| n > 0), "its stats count: {status}");
+    let whole = ask(&mut client, column).expect("the whole suggestion");
+    let status = client.call_ok("splice/status", json!({}));
+    assert_eq!(status["requests"]["cached"], 1, "the same spot, without the model: {status}");
+    assert!(whole.len() > part.len() && whole.starts_with(&part), "a part of it: {part:?} / {whole:?}");
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let (last, next) = (part.chars().last().unwrap(), whole[part.len()..].chars().next().unwrap());
+    assert!(!(is_word(last) && is_word(next)), "the part ends at a whole word: {part:?} / {whole:?}");
+    // Typing the part shown gets the rest.
+    let end = json!({ "line": line, "character": column });
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 },
+                "contentChanges": [{ "range": { "start": end, "end": end }, "text": part }] }),
+    );
+    let rest = ask(&mut client, column + part.encode_utf16().count() as u32);
+    assert_eq!(rest.as_deref(), Some(&whole[part.len()..]), "the rest, typed along");
+    let status = client.call_ok("splice/status", json!({}));
+    assert_eq!(status["requests"]["cached"], 2, "{status}");
+    assert!(client.shutdown().success());
+}
+
 #[test]
 fn a_latency_budget_ends_a_block_at_a_whole_line_and_status_shows_the_measured_rates() {
     let (text, line, character) = restock_body();
     let model = gemma();
     let ask = |budget: &str| {
         let dir = temp_dir(&format!("latency-budget-{budget}"));
-        let args = ["--model", model.to_str().unwrap(), "--latency-budget", budget, "--max-tokens", "48"];
+        // The request waits for the whole line (the part written so far is the next test's).
+        let args = [
+            "--model",
+            model.to_str().unwrap(),
+            "--latency-budget",
+            budget,
+            "--max-tokens",
+            "48",
+            "--partial-lines",
+            "off",
+        ];
         let mut client = LspClient::start(&args, &dir.join("splice.log"));
         client.initialize(json!({}), Value::Null);
         assert_eq!(client.wait_until_loaded()["state"], "ready");

@@ -73,10 +73,11 @@ fn server(name: &str, model: &Path, options: Value, engine: Option<&LlamaServer>
 }
 
 /// A server on the default model with `--latency-budget budget_ms`, logging to `log`, watching
-/// `engine`, initialized with `options` and loaded.
+/// `engine`, initialized with `options` and loaded. Its requests wait for their whole first
+/// line (`--partial-lines off`): these tests read what the budget did to the run they answer.
 fn budget_server(log: &Path, options: Value, engine: &LlamaServer, budget_ms: &str) -> LspClient {
     let model = gemma();
-    let args = ["--model", model.to_str().unwrap(), "--latency-budget", budget_ms];
+    let args = ["--model", model.to_str().unwrap(), "--latency-budget", budget_ms, "--partial-lines", "off"];
     let mut client = LspClient::start(&args, log);
     client.also_watch(engine.pid());
     client.initialize(json!({}), options);
@@ -509,7 +510,8 @@ fn typing_on_leaves_the_warm_document_alone(dir_name: &str, typed: &str) {
     let dir = temp_dir(dir_name);
     let main = long_main();
     let engine = LlamaServer::start(&gemma(), free_port(), &dir.join("llama-server.log"));
-    let (mut client, uri) = shop_server(&dir, &main, &engine, 4096, &["--latency-budget", "100"]);
+    let budget = ["--latency-budget", "100", "--partial-lines", "off"];
+    let (mut client, uri) = shop_server(&dir, &main, &engine, 4096, &budget);
     client.open(&uri, "python", &main);
     let line = main.lines().count() as u32 - 1;
     first_line(&client.inline_completion(&uri, line, "    total = 0".len() as u32));
@@ -572,6 +574,39 @@ fn a_cold_document_is_cut_to_the_latency_budget_and_typing_keeps_the_cut() {
 /// its message as another line of well over 100 characters. The prompt ends before the blank
 /// (no engine heals a prompt's last token).
 const LONG_MESSAGES: &str = include_str!("fixtures/long_messages.py");
+
+/// Through the engine too, past the latency budget a request shows the part of the line the
+/// engine has streamed so far, up to a whole word, and the stream goes on into the typed-ahead
+/// cache: the same spot again, once it ended, gets the whole line without the engine. A 1 ms
+/// budget has passed before the first token, and the line takes 20-odd tokens.
+#[test]
+fn past_the_latency_budget_the_part_the_engine_streamed_so_far_is_shown() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = temp_dir("remote-partial");
+    let engine = LlamaServer::start(&gemma(), free_port(), &dir.join("llama-server.log"));
+    let mut options = options(Some(&engine.url()));
+    options["maxTokens"] = json!(64);
+    let model = gemma();
+    // The command line wins over `latencyBudget: 0` in the options.
+    let args = ["--model", model.to_str().unwrap(), "--latency-budget", "1"];
+    let mut client = LspClient::start(&args, &dir.join("splice.log"));
+    client.also_watch(engine.pid());
+    client.initialize(json!({}), options);
+    assert_eq!(client.wait_until_loaded()["state"], "ready");
+    let uri = "file:///workspace/messages.py";
+    client.open(uri, "python", LONG_MESSAGES);
+    let line = LONG_MESSAGES.lines().count() as u32 - 1;
+    let column = LONG_MESSAGES.lines().last().unwrap().chars().count() as u32;
+    let part = first_line(&client.inline_completion(uri, line, column));
+    assert!(!part.trim().is_empty(), "a part of the line");
+    assert_eq!(status(&mut client)["requests"]["partial"], 1);
+    client.poll("the stream did not end", Duration::from_millis(20), |client| {
+        (status(client)["running"] == 0).then_some(())
+    });
+    let whole = first_line(&client.inline_completion(uri, line, column));
+    assert_eq!(status(&mut client)["requests"]["cached"], 1, "the same spot, without the engine");
+    assert!(whole.len() > part.len() && whole.starts_with(&part), "a part of it: {part:?} / {whole:?}");
+}
 
 /// Past the latency budget the engine's stream is closed at a whole line, or at a line longer
 /// than style guides allow (what a small model repeating itself writes for its whole token

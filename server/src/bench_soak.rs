@@ -598,8 +598,8 @@ fn print_summary(
     if let Some(status) = status {
         let r = &status["requests"];
         println!(
-            "| server's count: received = suggested + cached + prefetched + empty + cancelled + superseded + failed | {} = {} + {} + {} + {} + {} + {} + {} |",
-            r["received"], r["suggested"], r["cached"], r["prefetched"], r["empty"], r["cancelled"], r["superseded"], r["failed"]
+            "| server's count: received = suggested + cached + prefetched + partial + empty + cancelled + superseded + failed | {} = {} + {} + {} + {} + {} + {} + {} + {} |",
+            r["received"], r["suggested"], r["cached"], r["prefetched"], r["partial"], r["empty"], r["cancelled"], r["superseded"], r["failed"]
         );
     }
     println!("| end of session | {exit} |");

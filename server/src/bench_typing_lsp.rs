@@ -251,6 +251,8 @@ impl Replay<'_> {
             Source::PrefetchWaited
         } else if moved.prefetched.unwrap_or(0) > 0 {
             Source::Prefetch
+        } else if moved.partial.unwrap_or(0) > 0 {
+            Source::Partial
         } else if moved.cached > 0 {
             Source::Cache
         } else {
@@ -261,6 +263,7 @@ impl Replay<'_> {
             cached: counters.cached.max(self.seen.cached),
             prefetched: counters.prefetched.max(self.seen.prefetched),
             prefetched_waited: counters.prefetched_waited.max(self.seen.prefetched_waited),
+            partial: counters.partial.max(self.seen.partial),
         };
         let last = &status["last"];
         if last.is_object() && *last != self.last {

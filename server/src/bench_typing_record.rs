@@ -64,6 +64,9 @@ pub enum Source {
     /// A suggestion Splice was still computing ahead when the request came, which the request
     /// waited for (`requests.prefetchedWaited`).
     PrefetchWaited,
+    /// Past the latency budget, the part of a suggestion that a model run was still writing
+    /// (`requests.partial`).
+    Partial,
     /// Not known (late, or the server's counters did not say).
     Unknown,
 }
@@ -121,6 +124,8 @@ pub struct Counters {
     /// `prefetchedWaited` (of `prefetched`, those that waited for a running prefetch), when the
     /// server reports it.
     pub prefetched_waited: Option<u64>,
+    /// `partial` (the part of a suggestion a run was still writing), when the server reports it.
+    pub partial: Option<u64>,
 }
 
 impl Counters {
@@ -132,6 +137,7 @@ impl Counters {
             cached: r["cached"].as_u64().unwrap_or(0),
             prefetched: r["prefetched"].as_u64(),
             prefetched_waited: r["prefetchedWaited"].as_u64(),
+            partial: r["partial"].as_u64(),
         }
     }
 
@@ -142,6 +148,7 @@ impl Counters {
             cached: self.cached.saturating_sub(earlier.cached),
             prefetched: self.prefetched.map(|p| p.saturating_sub(earlier.prefetched.unwrap_or(0))),
             prefetched_waited: self.prefetched_waited.map(|p| p.saturating_sub(earlier.prefetched_waited.unwrap_or(0))),
+            partial: self.partial.map(|p| p.saturating_sub(earlier.partial.unwrap_or(0))),
         }
     }
 
@@ -155,6 +162,7 @@ impl Counters {
         };
         self.prefetched = sum(self.prefetched, other.prefetched);
         self.prefetched_waited = sum(self.prefetched_waited, other.prefetched_waited);
+        self.partial = sum(self.partial, other.partial);
     }
 
     /// Requests answered without the model: `cached + prefetched`.
@@ -372,13 +380,16 @@ mod tests {
     fn counters_subtract_and_add_with_or_without_prefetch() {
         let before = Counters::from_status(&json!({ "requests": { "received": 10, "cached": 4 } }));
         let after = Counters::from_status(
-            &json!({ "requests": { "received": 25, "cached": 9, "prefetched": 3, "prefetchedWaited": 1 } }),
+            &json!({ "requests": { "received": 25, "cached": 9, "prefetched": 3, "prefetchedWaited": 1, "partial": 2 } }),
         );
         let delta = after.since(&before);
-        assert_eq!(delta, Counters { received: 15, cached: 5, prefetched: Some(3), prefetched_waited: Some(1) });
-        let mut total = Counters { received: 1, cached: 1, prefetched: None, prefetched_waited: None };
+        let expected =
+            Counters { received: 15, cached: 5, prefetched: Some(3), prefetched_waited: Some(1), partial: Some(2) };
+        assert_eq!(delta, expected);
+        let mut total = Counters { received: 1, cached: 1, prefetched: None, prefetched_waited: None, partial: None };
         total.add(&delta);
         assert_eq!(total.prefetched_waited, Some(1));
+        assert_eq!(total.partial, Some(2));
         assert_eq!(total.without_model(), 9);
         let run = Run { counters: Some(total), ..Run::default() };
         assert_eq!(run.model_calls(), Some(7));

@@ -116,10 +116,11 @@ fn rows() -> Vec<(&'static str, Cell)> {
                 }
             },
         ),
-        ("answers by source: cache / prefetch (waited for) / model (client's view)", |r| {
+        ("answers by source: cache / prefetch (waited for) / part of a line still being written / model (client's view)", |r| {
             let count = |s: Source| r.keys.iter().filter(|k| k.latency_ms.is_some() && k.source == s).count();
             let (finished, waited) = (count(Source::Prefetch), count(Source::PrefetchWaited));
-            format!("{} / {} ({waited}) / {}", count(Source::Cache), finished + waited, count(Source::Model))
+            let (cache, partial, model) = (count(Source::Cache), count(Source::Partial), count(Source::Model));
+            format!("{cache} / {} ({waited}) / {partial} / {model}", finished + waited)
         }),
         ("typing along a shown suggestion (some of it left): keystrokes, answered ≤ 5 ms", |r| {
             let (n, fast) = r.within(|k| k.along == Along::Rest, 5.0);

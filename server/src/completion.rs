@@ -9,7 +9,7 @@
 use crate::block_syntax::block_syntax;
 use crate::config::Settings;
 use crate::workspace::Workspace;
-use splice_model::shape::{finish_suggestion, CursorContext, ShapeLimits, SuggestionShape};
+use splice_model::shape::{finish_suggestion, written_part, CursorContext, ShapeLimits, SuggestionShape};
 use splice_model::{CancelToken, Completion, CompletionRequest};
 use splice_retrieval::language::Language;
 use splice_retrieval::{RetrievalDecision, RetrievalQuery};
@@ -156,6 +156,15 @@ pub fn finish(prepared: &Prepared, completion: &Completion) -> Option<String> {
     let window = format!("{}{}", prepared.request.prefix, prepared.request.suffix);
     let ctx = CursorContext::from_text(&window, prepared.request.prefix.len());
     finish_suggestion(&prepared.request.shape, &ctx, &completion.text)
+}
+
+/// The suggestion to show of a run still going, from what it has `written` so far: its part that
+/// may be shown ([`written_part`]), trimmed as [`finish`] trims a finished one; `None` when
+/// nothing of it is worth showing yet.
+pub fn finish_partial(prepared: &Prepared, written: &str) -> Option<String> {
+    let window = format!("{}{}", prepared.request.prefix, prepared.request.suffix);
+    let ctx = CursorContext::from_text(&window, prepared.request.prefix.len());
+    finish_suggestion(&prepared.request.shape, &ctx, written_part(written))
 }
 
 /// Where the prompt window of a request at `cursor` in `text` (which starts at document offset

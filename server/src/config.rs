@@ -114,6 +114,12 @@ pub struct Options {
     /// machine's load; 0 = no budget; default 400.
     #[arg(long)]
     pub latency_budget: Option<u64>,
+    /// With a latency budget: a request whose model run is still writing its first line when the
+    /// budget is spent shows the part written so far (up to its last whole word), and the run
+    /// writes the rest for the typed-ahead cache; off: the request waits for the whole line;
+    /// default on.
+    #[arg(long, value_enum)]
+    pub partial_lines: Option<OnOff>,
     /// When to add snippets of other workspace files to the prompt; default auto.
     #[arg(long, value_enum)]
     pub retrieval: Option<Retrieval>,
@@ -222,6 +228,7 @@ impl Options {
             max_documents: self.max_documents.or(fallback.max_documents),
             draft_tokens: self.draft_tokens.or(fallback.draft_tokens),
             latency_budget: self.latency_budget.or(fallback.latency_budget),
+            partial_lines: self.partial_lines.or(fallback.partial_lines),
             retrieval: self.retrieval.or(fallback.retrieval),
             retrieval_tokens: self.retrieval_tokens.or(fallback.retrieval_tokens),
             retrieval_min_probability: self.retrieval_min_probability.or(fallback.retrieval_min_probability),
@@ -436,6 +443,9 @@ pub struct Settings {
     pub retrieval: RetrievalSettings,
     /// Whether the next suggestion is computed ahead, as if the shown one had been accepted.
     pub prefetch: bool,
+    /// Whether a request past its latency budget shows the part of the first line written so
+    /// far (see [`Options::partial_lines`]).
+    pub partial_lines: bool,
     /// Branched alternatives tried when a suggestion adds syntax errors; `None`: no check.
     pub syntax_check: Option<usize>,
     /// Tokens of the code below the cursor that score candidate lines (0: off).
@@ -445,6 +455,12 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// How long a request waits for its model run before it shows the part of the first line
+    /// written so far: the latency budget, when there is one and partial lines are on.
+    pub fn partial_after(&self) -> Option<std::time::Duration> {
+        self.engine.latency_budget.filter(|_| self.partial_lines)
+    }
+
     /// Applies defaults to whatever `options` leaves open.
     pub fn resolve(options: Options) -> Settings {
         let model = options.model.unwrap_or_else(default_model_path);
@@ -519,6 +535,7 @@ impl Settings {
             max_lines: options.max_lines.unwrap_or(DEFAULT_MAX_LINES).clamp(1, *bounds::MAX_LINES.end()),
             retrieval,
             prefetch: options.prefetch.unwrap_or(OnOff::On) == OnOff::On,
+            partial_lines: options.partial_lines.unwrap_or(OnOff::On) == OnOff::On,
             multi_line: options.multi_line.unwrap_or(OnOff::On) == OnOff::On,
             syntax_check: (options.syntax_check.unwrap_or(OnOff::On) == OnOff::On).then(|| {
                 options.alternatives.unwrap_or(DEFAULT_ALTERNATIVES).min(*bounds::ALTERNATIVES.end()) as usize
@@ -594,6 +611,7 @@ mod tests {
         assert_eq!(settings.engine.cache_type_k, CacheType::Q8_0);
         assert_eq!(settings.retrieval.mode, RetrievalMode::Always);
         assert!(!settings.prefetch);
+        assert!(Settings::resolve(Options::default()).partial_lines, "partial lines are on by default");
         assert!(Settings::resolve(Options::default()).prefetch, "prefetch is on by default");
         let bad = serde_json::from_value::<Options>(serde_json::json!({ "prefetch": "sometimes" }));
         assert!(bad.is_err(), "prefetch is on or off");

@@ -8,6 +8,10 @@
 //! undo). Anything else (a different edit, other repository context) misses, and the request
 //! runs the model as usual.
 //!
+//! A request past its latency budget shows the part of the first line its run has written so
+//! far; that part is kept here too, marked partial, until the run's whole suggestion replaces it
+//! (or the run stopped without one, and it goes).
+//!
 //! Suggestions computed ahead for the document as if the shown one had been accepted
 //! ([`crate::prefetch`]) are kept here too, marked [`Origin::Prefetched`] until a request is
 //! first answered with one: the request after an acceptance is such a request.
@@ -39,6 +43,8 @@ struct Shown {
     context: Option<RepoContext>,
     text: String,
     origin: Origin,
+    /// Part of a suggestion whose run was still writing it.
+    partial: bool,
 }
 
 /// A request answered from a remembered suggestion.
@@ -48,6 +54,9 @@ pub struct Served {
     pub rest: String,
     /// Where the suggestion came from, before this request.
     pub origin: Origin,
+    /// Whether it is the part of a suggestion that a run was still writing when it was kept
+    /// ([`RecentSuggestions::remember_partial`]).
+    pub partial: bool,
 }
 
 /// The last [`CAPACITY`] suggestions shown for one document, newest first.
@@ -80,26 +89,47 @@ impl RecentSuggestions {
     /// same window is replaced.
     pub fn remember(&mut self, window: Window<'_>, text: &str) {
         self.entries.retain(|e| !e.is_for(window));
-        self.push(window, text, Origin::Shown);
+        self.push(window, text, Origin::Shown, false);
     }
 
-    /// Remembers `text`, computed ahead for `window` and not shown yet, unless a suggestion for
-    /// that window is already known; the oldest entry goes when full. An empty `text` is the
-    /// model's "nothing to suggest here": served as such at that very window (no item, without
-    /// running the same prompt again), never typed along.
+    /// Remembers `text`, the part of a suggestion for `window` (from `origin`: a request's run,
+    /// or a prefetch) that its run is still writing, unless the whole suggestion for that window
+    /// is known; an earlier part is replaced. The whole one replaces it when the run ends
+    /// ([`remember`](Self::remember), [`remember_prefetched`](Self::remember_prefetched)).
+    pub fn remember_partial(&mut self, window: Window<'_>, text: &str, origin: Origin) {
+        if self.entries.iter().any(|e| e.is_for(window) && !e.partial) {
+            return;
+        }
+        self.entries.retain(|e| !e.is_for(window));
+        self.push(window, text, origin, true);
+    }
+
+    /// Forgets the part kept for `window` ([`remember_partial`](Self::remember_partial)): its
+    /// run ended without a suggestion.
+    pub fn forget_partial(&mut self, window: Window<'_>) {
+        self.entries.retain(|e| !(e.is_for(window) && e.partial));
+    }
+
+    /// Remembers `text`, computed ahead for `window` and not shown yet, unless a whole
+    /// suggestion for that window is already known (a part of this one is replaced); the oldest
+    /// entry goes when full. An empty `text` is the model's "nothing to suggest here": served as
+    /// such at that very window (no item, without running the same prompt again), never typed
+    /// along.
     pub fn remember_prefetched(&mut self, window: Window<'_>, text: &str) {
-        if !self.entries.iter().any(|e| e.is_for(window)) {
-            self.push(window, text, Origin::Prefetched);
+        if !self.entries.iter().any(|e| e.is_for(window) && !e.partial) {
+            self.entries.retain(|e| !e.is_for(window));
+            self.push(window, text, Origin::Prefetched, false);
         }
     }
 
-    fn push(&mut self, window: Window<'_>, text: &str, origin: Origin) {
+    fn push(&mut self, window: Window<'_>, text: &str, origin: Origin, partial: bool) {
         self.entries.push_front(Shown {
             prefix: window.prefix.to_owned(),
             suffix: window.suffix.to_owned(),
             context: window.context.cloned(),
             text: text.to_owned(),
             origin,
+            partial,
         });
         self.entries.truncate(CAPACITY);
     }
@@ -117,7 +147,7 @@ impl RecentSuggestions {
         self.entries.iter_mut().find_map(|entry| {
             let rest = entry.rest_for(window)?.to_owned();
             let origin = std::mem::replace(&mut entry.origin, Origin::Shown);
-            Some(Served { rest, origin })
+            Some(Served { rest, origin, partial: entry.partial })
         })
     }
 
@@ -131,7 +161,7 @@ impl RecentSuggestions {
         self.entries.iter_mut().find_map(|entry| {
             let rest = entry.rest_with(window, entry.origin == Origin::Prefetched)?.to_owned();
             let origin = std::mem::replace(&mut entry.origin, Origin::Shown);
-            Some(Served { rest, origin })
+            Some(Served { rest, origin, partial: entry.partial })
         })
     }
 
@@ -278,7 +308,7 @@ mod tests {
         let mut recent = shown("n = [1, 2, ", "\n", "3,");
         recent.remember_prefetched(window("n = [1, 2, 3,", "\n"), " 4,");
         assert_eq!(recent.lookup(window("n = [1, 2, 3,", "\n")), Some(" 4,"));
-        let served = |rest: &str, origin| Some(Served { rest: rest.to_owned(), origin });
+        let served = |rest: &str, origin| Some(Served { rest: rest.to_owned(), origin, partial: false });
         assert_eq!(recent.serve(window("n = [1, 2, 3,", "\n")), served(" 4,", Origin::Prefetched));
         assert_eq!(recent.serve(window("n = [1, 2, 3,", "\n")), served(" 4,", Origin::Shown));
         assert_eq!(recent.serve(window("n = [1, 2, 3, ", "\n")), served("4,", Origin::Shown), "typed along it");
@@ -290,7 +320,7 @@ mod tests {
         let mut recent = RecentSuggestions::default();
         recent.remember_prefetched(window("n = [1, 2, 3,", "\n"), " 4,");
         let served = recent.serve(window("n = [1, 2, 3, 4", "\n"));
-        assert_eq!(served, Some(Served { rest: ",".to_owned(), origin: Origin::Prefetched }));
+        assert_eq!(served, Some(Served { rest: ",".to_owned(), origin: Origin::Prefetched, partial: false }));
     }
 
     #[test]
@@ -336,5 +366,35 @@ mod tests {
         }
         assert_eq!(recent.lookup(window("v0 = ", "\n")), None);
         assert_eq!(recent.lookup(window(&format!("v{} = ", CAPACITY + 1), "\n")), Some("1 + 1"));
+    }
+    #[test]
+    fn a_part_still_being_written_is_served_as_partial_until_the_whole_suggestion_replaces_it() {
+        let mut recent = RecentSuggestions::default();
+        recent.remember_partial(window("a = ", "\n"), "frob(", Origin::Shown);
+        let served = recent.serve_typed("a = fr", "\n").unwrap();
+        assert_eq!((served.rest.as_str(), served.partial), ("ob(", true), "typed along the part shown");
+        recent.remember_partial(window("a = ", "\n"), "frob(x, ", Origin::Shown);
+        assert_eq!(recent.lookup(window("a = ", "\n")), Some("frob(x, "), "a longer part replaces the first");
+        recent.remember(window("a = ", "\n"), "frob(x, y)");
+        let served = recent.serve_typed("a = fr", "\n").unwrap();
+        assert_eq!((served.rest.as_str(), served.partial), ("ob(x, y)", false), "the whole suggestion");
+        recent.remember_partial(window("a = ", "\n"), "frob(", Origin::Shown);
+        assert_eq!(recent.lookup(window("a = ", "\n")), Some("frob(x, y)"), "a part never replaces the whole");
+        recent.forget_partial(window("a = ", "\n"));
+        assert_eq!(recent.lookup(window("a = ", "\n")), Some("frob(x, y)"), "only a part is forgotten");
+
+        recent.remember_partial(window("b = ", "\n"), "frob(", Origin::Shown);
+        recent.forget_partial(window("b = ", "\n"));
+        assert_eq!(recent.lookup(window("b = ", "\n")), None, "its run ended without a suggestion");
+    }
+    #[test]
+    fn a_part_of_a_prefetch_is_served_at_its_very_window_and_its_whole_suggestion_replaces_it() {
+        let mut recent = RecentSuggestions::default();
+        recent.remember_partial(window("n = f(", "\n"), "a, ", Origin::Prefetched);
+        let served = recent.serve_typed("n = f(", "\n").unwrap();
+        assert_eq!((served.rest.as_str(), served.origin, served.partial), ("a, ", Origin::Prefetched, true));
+        recent.remember_prefetched(window("n = f(", "\n"), "a, b)");
+        let served = recent.serve_typed("n = f(a", "\n").unwrap();
+        assert_eq!((served.rest.as_str(), served.partial), (", b)", false), "the whole one");
     }
 }

@@ -8,6 +8,7 @@
 use super::convert;
 use super::engine_slot::{EngineSlot, EngineState};
 use super::indexing;
+use super::partial::{self, RunInProgress, Waited};
 use super::prefetch::{self, PrefetchContext, PrefetchGate, TypedAlong};
 use super::status::{self, StatusBoard};
 use crate::completion::{self, Prepared, Reach};
@@ -15,7 +16,7 @@ use crate::config::{Options, Settings};
 use crate::document::{Document, PositionEncoding};
 use crate::memory::{self, Activity};
 use crate::prefetch::AcceptedText;
-use crate::typed_ahead::{Origin, RecentSuggestions, Window};
+use crate::typed_ahead::{Origin, RecentSuggestions, Served, Window};
 use crate::workspace::Workspace;
 use dashmap::DashMap;
 use serde_json::Value;
@@ -189,7 +190,7 @@ impl Backend {
     pub async fn status(&self, _params: Value) -> Result<Value> {
         let mut status = status::to_json(&self.engine.current(), &self.board.snapshot(), self.index_status().as_ref());
         // Requests whose model run the engine took and has not ended (released ones included).
-        let running = self.pending.iter().filter(|run| run.cancel.has_started()).count();
+        let running = self.pending.iter().filter(|job| job.cancel.has_started()).count();
         status["running"] = running.into();
         Ok(status)
     }
@@ -218,16 +219,25 @@ impl Backend {
                 return Err(convert::server_error(format!("model failed to load: {reason}")));
             }
         };
-        let outcome = match self.typed_ahead(&engine, uri, at).await {
+        let arrived = guard.arrived;
+        let outcome = match self.typed_ahead(&engine, uri, at, arrived).await {
             Some(outcome) => {
                 // Answered without the engine: a request of the document still in flight is for
                 // text that has moved on.
                 self.release_in_flight(uri);
                 outcome
             }
-            None => self.run_model(&mut guard, &engine, uri, at).await,
+            None => self.run_model(&mut guard, &engine, uri, at, arrived).await,
         };
         guard.finish(|counters| outcome.count(counters));
+        tracing::debug!(
+            uri = uri.as_str(),
+            line = at.line,
+            col = at.character,
+            ms = arrived.elapsed().as_millis() as u64,
+            outcome = outcome.label(),
+            "answered"
+        );
         match outcome {
             // A prefetch that found nothing here answers nothing.
             Outcome::Cached(suggestion) | Outcome::Prefetched(suggestion, _) if suggestion.text.is_empty() => Ok(None),
@@ -235,6 +245,8 @@ impl Backend {
                 self.prefetch_after(&engine, uri, &suggestion);
                 Ok(Some(suggestion))
             }
+            // The run still writes the rest: nothing to prefetch after until it has.
+            Outcome::Partial(suggestion) => Ok(Some(suggestion)),
             Outcome::Empty(_) | Outcome::Superseded => Ok(None),
             Outcome::EngineUnavailable(reason) => {
                 self.tell_of_engine_outage(&engine, &reason).await;
@@ -246,13 +258,20 @@ impl Backend {
 
     /// The request's path through the engine: supersedes the document's older request, then
     /// prepares, runs and finishes this one.
-    async fn run_model(&self, guard: &mut RequestGuard, engine: &Engine, uri: &Uri, at: Position) -> Outcome {
+    async fn run_model(
+        &self,
+        guard: &mut RequestGuard,
+        engine: &Engine,
+        uri: &Uri,
+        at: Position,
+        arrived: std::time::Instant,
+    ) -> Outcome {
         guard.take_engine();
         let cancel = guard.cancel.clone();
         if let Some(older) = self.in_flight.insert(uri.clone(), cancel.clone()) {
             self.let_go(&older);
         }
-        let outcome = match self.compute(engine, uri, at, cancel.clone()).await {
+        let outcome = match self.compute(engine, uri, at, cancel.clone(), arrived).await {
             // Released while it ran (a newer request or an edit came): its work went to the
             // typed-ahead cache, and its answer would be for a document that has moved on.
             Outcome::Shown(..) | Outcome::Cached(_) | Outcome::Prefetched(..) | Outcome::Empty(_)
@@ -289,20 +308,41 @@ impl Backend {
     /// this very spot (see [`RecentSuggestions::serve_typed`]). If the person has just typed
     /// out the suggestion that the running prefetch assumes accepted, the prefetch computes this
     /// request: it is waited for rather than stopped and started over. `None`: the whole path.
-    async fn typed_ahead(&self, engine: &Engine, uri: &Uri, at: Position) -> Option<Outcome> {
+    async fn typed_ahead(
+        &self,
+        engine: &Engine,
+        uri: &Uri,
+        at: Position,
+        arrived: std::time::Instant,
+    ) -> Option<Outcome> {
         let started = std::time::Instant::now();
         let snapshot = self.snapshot(uri, at).ok()?;
         if let Some(outcome) = self.serve_typed(engine, uri, at, &snapshot, started) {
             return Some(outcome);
         }
-        let mut ended = self.prefetch.typed_out(uri, snapshot.cursor)?;
+        let (mut ended, run) = self.prefetch.typed_out(uri, snapshot.cursor)?;
         let waited = std::time::Instant::now();
-        let _ = ended.wait_for(|ended| *ended).await;
+        let ended = async move {
+            let _ = ended.wait_for(|ended| *ended).await;
+        };
+        // Past the deadline, the part the prefetch has written answers: it computes this spot.
+        let settings = self.settings.read().unwrap_or_else(|p| p.into_inner()).partial_after();
+        let deadline = settings.map(|budget| partial::deadline(arrived, budget));
+        let shown = partial::wait_or_show_part(ended, deadline, &run, false, |prepared, part| {
+            let window = Window::of(&prepared.request);
+            self.recent.get_mut(uri)?.remember_partial(window, part, Origin::Prefetched);
+            self.serve_typed(engine, uri, at, &snapshot, started)
+        });
+        let shown = shown.await.into_shown();
         tracing::info!(
             uri = uri.as_str(),
             ms = waited.elapsed().as_millis() as u64,
+            part = shown.is_some(),
             "waited for the prefetch of this spot"
         );
+        if let Some(outcome) = shown {
+            return Some(outcome);
+        }
         let snapshot = self.snapshot(uri, at).ok()?;
         match self.serve_typed(engine, uri, at, &snapshot, started)? {
             Outcome::Prefetched(suggestion, _) => Some(Outcome::Prefetched(suggestion, PrefetchWait::WaitedFor)),
@@ -323,18 +363,25 @@ impl Backend {
         let (prefix, suffix) = (&text[start..snapshot.cursor], &text[snapshot.cursor..end]);
         let served = self.recent.get_mut(uri)?.serve_typed(prefix, suffix)?;
         let suggestion = Suggestion {
-            text: served.rest,
+            text: String::new(),
             at,
             word_start: snapshot.word_start,
             word: snapshot.word.clone(),
             document: Arc::downgrade(&snapshot.text),
             cursor: snapshot.cursor,
         };
-        Some(served_outcome(served.origin, suggestion, uri, started))
+        Some(served_outcome(served, suggestion, uri, started))
     }
 
     /// Prepares, runs and finishes one request.
-    async fn compute(&self, engine: &Engine, uri: &Uri, at: Position, cancel: CancelToken) -> Outcome {
+    async fn compute(
+        &self,
+        engine: &Engine,
+        uri: &Uri,
+        at: Position,
+        cancel: CancelToken,
+        arrived: std::time::Instant,
+    ) -> Outcome {
         let started = std::time::Instant::now();
         let snapshot = match self.snapshot(uri, at) {
             Ok(snapshot) => snapshot,
@@ -343,6 +390,8 @@ impl Backend {
         let (word_start, word) = (snapshot.word_start, snapshot.word.clone());
         let (document, cursor) = (Arc::downgrade(&snapshot.text), snapshot.cursor);
         let settings = self.settings.read().unwrap_or_else(|p| p.into_inner()).clone();
+        // Past it, the request shows what its run (or the run it waits for) has written so far.
+        let deadline = settings.partial_after().map(|budget| partial::deadline(arrived, budget));
         let (workspace, context_tokens, key) = (self.workspace(), engine.info().context_tokens, uri.clone());
         // The window, the shape and the retrieval gate (a tantivy search) run on a blocking
         // thread: they never stall the runtime that reads the editor's next keystrokes.
@@ -360,17 +409,28 @@ impl Backend {
         };
         let window = Window::of(&prepared.request);
         let decision_ms = prepared.decision_ms;
-        // A released request that was already generating finishes into `recent`: wait for it.
-        let pending = self.pending.get(uri).map(|entry| entry.ended.clone());
-        if let Some(mut pending) = pending {
-            let _ = pending.wait_for(|ended| *ended).await;
+        let suggestion =
+            |text| Suggestion { text, at, word_start, word: word.clone(), document: document.clone(), cursor };
+        // A released request that was already generating finishes into `recent`: wait for it
+        // (past the deadline, the part it wrote may answer this request).
+        if let Some(served) = self.wait_for_pending(uri, window, deadline).await {
+            return served_outcome(served, suggestion(String::new()), uri, started);
         }
         if let Some(served) = self.recent.get_mut(uri).and_then(|mut recent| recent.serve(window)) {
-            let suggestion = Suggestion { text: served.rest, at, word_start, word, document, cursor };
-            return served_outcome(served.origin, suggestion, uri, started);
+            return served_outcome(served, suggestion(String::new()), uri, started);
         }
-        let (done, text) = match self.run_to_recent(engine, uri, prepared, cursor).await {
-            Ok(finished) => finished,
+        let (done, text) = match self.run_to_recent(engine, uri, prepared, cursor, deadline).await {
+            Ok(Ran::Whole(done, text)) => (*done, text),
+            Ok(Ran::Part(text)) => {
+                tracing::info!(
+                    uri = uri.as_str(),
+                    line = at.line,
+                    col = at.character,
+                    ms = arrived.elapsed().as_millis() as u64,
+                    "completion: past the latency budget, the part written so far"
+                );
+                return Outcome::Partial(suggestion(text));
+            }
             // The client did not cancel (this future is still running): a newer request or an
             // edit of the document superseded this one.
             Err(EngineError::Cancelled) => return Outcome::Superseded,
@@ -396,9 +456,43 @@ impl Backend {
             "completion"
         );
         match text {
-            Some(text) => Outcome::Shown(Suggestion { text, at, word_start, word, document, cursor }, done.stats),
+            Some(text) => Outcome::Shown(suggestion(text), done.stats),
             None => Outcome::Empty(Some(done.stats)),
         }
+    }
+
+    /// Waits for the document's released run still generating, if any, which finishes into
+    /// `recent`. Past `deadline`, the part of its suggestion written so far is kept there too,
+    /// and answers this request at `window` when the person typed along it: `Some`.
+    async fn wait_for_pending(
+        &self,
+        uri: &Uri,
+        window: Window<'_>,
+        deadline: Option<std::time::Instant>,
+    ) -> Option<Served> {
+        let (mut ended, run) = {
+            let job = self.pending.get(uri)?;
+            (job.ended.clone(), job.run.clone())
+        };
+        let waiting = std::time::Instant::now();
+        let ended = async move {
+            let _ = ended.wait_for(|ended| *ended).await;
+        };
+        // A run the person typed past writes what is typed before anything else: this request's
+        // own run is sooner.
+        let waited = partial::wait_or_show_part(ended, deadline, &run, true, |prepared, part| {
+            let mut recent = self.recent.entry(uri.clone()).or_default();
+            recent.remember_partial(Window::of(&prepared.request), part, Origin::Shown);
+            recent.serve(window)
+        });
+        let served = waited.await.into_shown();
+        tracing::debug!(
+            uri = uri.as_str(),
+            ms = waiting.elapsed().as_millis() as u64,
+            part = served.is_some(),
+            "waited for the document's released run"
+        );
+        served
     }
 
     /// What the request needs of its document, taken under the document map's lock at a cost
@@ -463,33 +557,63 @@ impl Backend {
     /// Runs `prepared` on the engine in a task of its own, which remembers the finished
     /// suggestion in `recent` even if this request's future is gone by then (released: the
     /// editor moved on, maybe along this very suggestion). Returns the completion and its
-    /// suggestion (`None`: no item). `cursor` is the request's byte offset in the document.
+    /// suggestion (`None`: no item), or, past `deadline`, the part of the suggestion written so
+    /// far (kept in `recent` until the whole one replaces it). `cursor` is the request's byte
+    /// offset in the document.
     async fn run_to_recent(
         &self,
         engine: &Engine,
         uri: &Uri,
         prepared: Prepared,
         cursor: usize,
-    ) -> std::result::Result<(splice_model::Completion, Option<String>), EngineError> {
+        deadline: Option<std::time::Instant>,
+    ) -> std::result::Result<Ran, EngineError> {
+        let prepared = Arc::new(prepared);
+        let progress = RunInProgress::new(prepared.clone());
         let (ended_tx, ended_rx) = tokio::sync::watch::channel(false);
-        let job = PendingRun { ended: ended_rx.clone(), cancel: prepared.request.cancel.clone(), cursor };
+        let cancel = prepared.request.cancel.clone();
+        let job = PendingRun { ended: ended_rx.clone(), run: progress.clone(), cancel, cursor };
         self.pending.insert(uri.clone(), job);
-        let (engine, uri) = (engine.clone(), uri.clone());
-        let (recent, pending) = (self.recent.clone(), self.pending.clone());
+        let (engine, key) = (engine.clone(), uri.clone());
+        let (recent, pending, board) = (self.recent.clone(), self.pending.clone(), self.board.clone());
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let running = progress.clone();
         tokio::spawn(async move {
+            let window = Window::of(&prepared.request);
             let result = run(&engine, prepared.request.clone()).await.map(|done| {
                 let text = completion::finish(&prepared, &done);
-                if let Some(text) = &text {
-                    recent.entry(uri.clone()).or_default().remember(Window::of(&prepared.request), text);
-                }
                 (done, text)
             });
+            let settle = || {
+                let mut recent = recent.entry(key.clone()).or_default();
+                match &result {
+                    Ok((_, Some(text))) => recent.remember(window, text),
+                    _ => recent.forget_partial(window),
+                }
+            };
+            if running.end(settle) {
+                // Its request was answered with a part: nobody else counts the run.
+                if let Ok((done, _)) = &result {
+                    board.update(|counters| counters.add_run(&done.stats));
+                }
+            }
             let _ = ended_tx.send(true);
-            pending.remove_if(&uri, |_, current| current.ended.same_channel(&ended_rx));
+            pending.remove_if(&key, |_, current| current.ended.same_channel(&ended_rx));
             let _ = tx.send(result);
         });
-        rx.await.unwrap_or(Err(EngineError::Stopped))
+        let ended = async { rx.await.unwrap_or(Err(EngineError::Stopped)) };
+        let waited = partial::wait_or_show_part(ended, deadline, &progress, false, |prepared, part| {
+            progress.show_part(|| {
+                let window = Window::of(&prepared.request);
+                self.recent.entry(uri.clone()).or_default().remember_partial(window, part, Origin::Shown);
+                part.to_owned()
+            })
+        });
+        match waited.await {
+            Waited::Ended(result) => result.map(|(done, text)| Ran::Whole(Box::new(done), text)),
+            Waited::Shown(part) => Ok(Ran::Part(part)),
+            Waited::Overtaken => Err(EngineError::Cancelled),
+        }
     }
 
     /// Whether work the editor no longer waits for is released (finishing if started, for the
@@ -565,6 +689,14 @@ impl Drop for Backend {
     }
 }
 
+/// What a request's own model run gave it.
+enum Ran {
+    /// The run ended: its completion and suggestion (`None`: no item).
+    Whole(Box<splice_model::Completion>, Option<String>),
+    /// Past the deadline, the part of its suggestion written so far; the run goes on.
+    Part(String),
+}
+
 /// How a request ended.
 enum Outcome {
     /// A suggestion to show.
@@ -576,6 +708,9 @@ enum Outcome {
     /// shown before had been accepted, and whether that prefetch was still running when the
     /// request came (the request waited for it).
     Prefetched(Suggestion, PrefetchWait),
+    /// A suggestion to show: past the latency budget, the part of one that a model run was
+    /// still writing (the run goes on, for the typed-ahead cache).
+    Partial(Suggestion),
     /// Nothing worth showing (or nothing to run, e.g. binary text).
     Empty(Option<CompletionStats>),
     /// A newer request or an edit replaced it.
@@ -587,6 +722,20 @@ enum Outcome {
 }
 
 impl Outcome {
+    /// What the log calls it.
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Shown(..) => "shown",
+            Outcome::Cached(_) => "cached",
+            Outcome::Prefetched(..) => "prefetched",
+            Outcome::Partial(_) => "partial",
+            Outcome::Empty(_) => "empty",
+            Outcome::Superseded => "superseded",
+            Outcome::Failed(_) => "failed",
+            Outcome::EngineUnavailable(_) => "engine unavailable",
+        }
+    }
+
     fn count(&self, counters: &mut status::Counters) {
         let stats = match self {
             Outcome::Shown(_, stats) => {
@@ -605,6 +754,10 @@ impl Outcome {
                 }
                 None
             }
+            Outcome::Partial(_) => {
+                counters.partial += 1;
+                None
+            }
             Outcome::Empty(stats) => {
                 counters.empty += 1;
                 stats.as_ref()
@@ -619,9 +772,7 @@ impl Outcome {
             }
         };
         if let Some(stats) = stats {
-            counters.generated_tokens += stats.generated_tokens as u64;
-            counters.speculation.add(stats);
-            counters.last = Some(stats.clone());
+            counters.add_run(stats);
         }
     }
 }
@@ -640,6 +791,8 @@ enum PrefetchWait {
 struct PendingRun {
     /// Becomes `true` when it ended.
     ended: tokio::sync::watch::Receiver<bool>,
+    /// Its request, and what it has written so far.
+    run: RunInProgress,
     /// Its token: told what the person types (see [`CancelToken::typed`]).
     cancel: CancelToken,
     /// Its cursor, a byte offset in the document as it was.
@@ -655,12 +808,14 @@ impl PendingRun {
     }
 }
 
-/// A request answered from the typed-ahead cache: logged, and counted by where the suggestion
-/// came from.
-fn served_outcome(origin: Origin, suggestion: Suggestion, uri: &Uri, started: std::time::Instant) -> Outcome {
-    let from = match origin {
-        Origin::Shown => "a suggestion already shown",
-        Origin::Prefetched => "a suggestion prefetched as if the last one was accepted",
+/// A request answered from the typed-ahead cache with `served` (`suggestion` is where it goes):
+/// logged, and counted by where the suggestion came from.
+fn served_outcome(served: Served, suggestion: Suggestion, uri: &Uri, started: std::time::Instant) -> Outcome {
+    let suggestion = Suggestion { text: served.rest, ..suggestion };
+    let from = match (served.origin, served.partial) {
+        (_, true) => "the part of a suggestion a run is still writing",
+        (Origin::Shown, false) => "a suggestion already shown",
+        (Origin::Prefetched, false) => "a suggestion prefetched as if the last one was accepted",
     };
     tracing::info!(
         uri = uri.as_str(),
@@ -669,9 +824,10 @@ fn served_outcome(origin: Origin, suggestion: Suggestion, uri: &Uri, started: st
         us = started.elapsed().as_micros() as u64,
         "completion served from {from}"
     );
-    match origin {
-        Origin::Shown => Outcome::Cached(suggestion),
-        Origin::Prefetched => Outcome::Prefetched(suggestion, PrefetchWait::Finished),
+    match (served.origin, served.partial) {
+        (_, true) => Outcome::Partial(suggestion),
+        (Origin::Shown, false) => Outcome::Cached(suggestion),
+        (Origin::Prefetched, false) => Outcome::Prefetched(suggestion, PrefetchWait::Finished),
     }
 }
 
@@ -697,6 +853,8 @@ pub(super) async fn run(
 /// runs once it takes the engine: taking it stops the running one.
 struct RequestGuard {
     cancel: CancelToken,
+    /// When the request was taken: its latency budget counts from here.
+    arrived: std::time::Instant,
     board: Arc<StatusBoard>,
     prefetch: Arc<PrefetchGate>,
     finished: bool,
@@ -709,7 +867,15 @@ struct RequestGuard {
 impl RequestGuard {
     fn new(board: Arc<StatusBoard>, prefetch: Arc<PrefetchGate>, release_on_drop: bool) -> Self {
         board.update(|c| c.received += 1);
-        Self { cancel: CancelToken::new(), board, prefetch, finished: false, engine_taken: false, release_on_drop }
+        Self {
+            cancel: CancelToken::new(),
+            arrived: std::time::Instant::now(),
+            board,
+            prefetch,
+            finished: false,
+            engine_taken: false,
+            release_on_drop,
+        }
     }
 
     /// The request needs the engine (the typed-ahead cache could not answer it): the running

@@ -11,6 +11,7 @@ mod convert;
 mod engine_slot;
 mod framing;
 mod indexing;
+mod partial;
 mod prefetch;
 mod session;
 mod status;

@@ -15,8 +15,9 @@
 //! not a request: it changes none of the request counters, only `prefetch` in `splice/status`.
 
 use super::backend;
+use super::partial::RunInProgress;
 use super::status::StatusBoard;
-use crate::completion;
+use crate::completion::{self, Prepared};
 use crate::config::Settings;
 use crate::prefetch::AcceptedText;
 use crate::typed_ahead::{RecentSuggestions, Window};
@@ -51,6 +52,9 @@ struct Running {
     along: TypedAlong,
     /// Set to `true` when it finished; dropped (closed) when it was stopped.
     ended: watch::Sender<bool>,
+    /// Its request once prepared, and what it has written so far: a request that waits for it
+    /// past its latency budget shows that part.
+    run: RunInProgress,
 }
 
 /// The suggestion a prefetch assumes accepted, and how much of it the person has typed since:
@@ -123,13 +127,22 @@ impl PrefetchGate {
         }
     }
 
-    /// The end of the running prefetch, if the person has typed (or accepted) all of the
-    /// suggestion it assumes and a request came at byte `cursor` right after it in `uri`: that
-    /// request is the one the prefetch computes, and waits for it rather than starting over.
-    pub fn typed_out(&self, uri: &Uri, cursor: usize) -> Option<watch::Receiver<bool>> {
+    /// The end of the running prefetch and the run itself, if the person has typed (or
+    /// accepted) all of the suggestion it assumes and a request came at byte `cursor` right after
+    /// it in `uri`: that request is the one the prefetch computes, and waits for it rather than
+    /// starting over.
+    pub fn typed_out(&self, uri: &Uri, cursor: usize) -> Option<(watch::Receiver<bool>, RunInProgress)> {
         let state = self.lock();
         let running = state.running.as_ref().filter(|r| r.along.typed_out(uri, cursor))?;
-        Some(running.ended.subscribe())
+        Some((running.ended.subscribe(), running.run.clone()))
+    }
+
+    /// The prefetch holding `token` prepared its request.
+    fn prepared(&self, token: &CancelToken, prepared: Arc<Prepared>) {
+        let state = self.lock();
+        if let Some(running) = state.running.as_ref().filter(|running| running.token.same_as(token)) {
+            running.run.prepare(prepared);
+        }
     }
 
     /// Stops the running prefetch and lets none start again (`shutdown`: the engine must fall
@@ -151,7 +164,7 @@ impl PrefetchGate {
         }
         let token = CancelToken::new();
         let (ended, _) = watch::channel(false);
-        state.running = Some(Running { token: token.clone(), along, ended });
+        state.running = Some(Running { token: token.clone(), along, ended, run: RunInProgress::default() });
         Some(token)
     }
 
@@ -238,6 +251,8 @@ async fn compute(context: &PrefetchContext, uri: Uri, accepted: AcceptedText, ca
     })
     .await;
     let Ok(Some(prepared)) = prepared else { return Ended::NotStarted };
+    let prepared = Arc::new(prepared);
+    context.gate.prepared(cancel, prepared.clone());
     let window = Window::of(&prepared.request);
     // No entry: the document was closed. A hit: the next request is answered already.
     let needless = context.recent.get(&uri).is_none_or(|recent| recent.lookup(window).is_some());
@@ -248,11 +263,15 @@ async fn compute(context: &PrefetchContext, uri: Uri, accepted: AcceptedText, ca
     tracing::debug!(uri = uri.as_str(), line, "prefetch started");
     let done = match backend::run(&context.engine, prepared.request.clone()).await {
         Ok(done) => done,
-        Err(EngineError::Cancelled) => {
-            tracing::debug!(uri = uri.as_str(), "prefetch preempted");
-            return Ended::Preempted;
-        }
         Err(err) => {
+            // A part of it that a request showed goes: nothing will complete it.
+            if let Some(mut recent) = context.recent.get_mut(&uri) {
+                recent.forget_partial(window);
+            }
+            if let EngineError::Cancelled = err {
+                tracing::debug!(uri = uri.as_str(), "prefetch preempted");
+                return Ended::Preempted;
+            }
             tracing::warn!(uri = uri.as_str(), "prefetch failed: {err}");
             return Ended::Failed;
         }
@@ -352,14 +371,14 @@ mod tests {
         gate.edited(&uri("a.py"), Some((20, "return a + b")));
         assert!(gate.typed_out(&uri("a.py"), 31).is_none(), "the cursor is not after it");
         assert!(gate.typed_out(&uri("b.py"), 32).is_none());
-        let ended = gate.typed_out(&uri("a.py"), 32).expect("accepted whole");
+        let (ended, _) = gate.typed_out(&uri("a.py"), 32).expect("accepted whole");
         assert!(!*ended.borrow());
         gate.release(&prefetch);
         assert!(*ended.borrow(), "finished");
 
         let _prefetch = gate.claim(along(), || true).unwrap();
         gate.edited(&uri("a.py"), Some((20, "return a + b")));
-        let ended = gate.typed_out(&uri("a.py"), 32).unwrap();
+        let (ended, _) = gate.typed_out(&uri("a.py"), 32).unwrap();
         gate.preempt();
         assert!(ended.has_changed().is_err(), "stopped: the waiter goes on at once");
     }

@@ -26,6 +26,10 @@ pub struct Counters {
     /// Of `prefetched`, requests that came while their prefetch was still computing that very
     /// spot and waited for it (the person had just typed the shown suggestion out).
     pub prefetched_waited: u64,
+    /// Requests answered, once their latency budget was spent, with the part of a suggestion
+    /// that a model run was still writing (up to its last whole word); the run goes on and
+    /// writes the rest for the typed-ahead cache.
+    pub partial: u64,
     /// Requests that finished with nothing worth showing.
     pub empty: u64,
     /// Requests the client cancelled (`$/cancelRequest`) before they finished.
@@ -72,6 +76,15 @@ pub struct Speculation {
     pub draft_tokens: u64,
     /// Draft tokens kept.
     pub accepted_draft_tokens: u64,
+}
+
+impl Counters {
+    /// Adds a finished model run's numbers (its tokens, its speculation) and makes it `last`.
+    pub fn add_run(&mut self, stats: &CompletionStats) {
+        self.generated_tokens += stats.generated_tokens as u64;
+        self.speculation.add(stats);
+        self.last = Some(stats.clone());
+    }
 }
 
 impl Speculation {
@@ -143,6 +156,7 @@ pub fn to_json(state: &EngineState, counters: &Counters, index: Option<&IndexSta
             "cached": counters.cached,
             "prefetched": counters.prefetched,
             "prefetchedWaited": counters.prefetched_waited,
+            "partial": counters.partial,
             "empty": counters.empty,
             "cancelled": counters.cancelled,
             "superseded": counters.superseded,

@@ -1,0 +1,286 @@
+//! Waiting for a model run, up to the latency budget: past it, the part of the suggestion the
+//! run has written so far is shown while the run writes the rest.
+//!
+//! On a CPU a first line of 20–30 tokens takes a second or more to write, and the budget lets
+//! the run finish its first line whatever that costs (a cut line is worth less than a whole
+//! one). A request does not wait that long: once its budget is spent it shows what the run has
+//! written, up to its last whole word ([`completion::finish_partial`]), and the run goes on. Its
+//! whole suggestion lands in the typed-ahead cache, where typing along the part shown, or
+//! accepting it, finds the rest.
+//!
+//! The engine tells the run's [`CancelToken`] what it has written after every token
+//! ([`CancelToken::wrote`]); the waiter reads it every [`POLL`] once the budget is spent.
+
+use crate::completion::{self, Prepared};
+use splice_model::CancelToken;
+use std::future::Future;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How often a waiter past its budget looks at what the run has written: well under one decoded
+/// token (20–60 ms on a CPU).
+pub(super) const POLL: Duration = Duration::from_millis(5);
+
+/// How long before the budget ends a waiter starts looking at what the run has written: one
+/// [`POLL`] and the answer's way to the editor, so that a part shown arrives within the budget.
+const LOOK_EARLY: Duration = Duration::from_millis(10);
+
+/// When a request that came at `arrived` with a latency budget of `budget` starts showing the
+/// part of the first line written so far.
+pub(super) fn deadline(arrived: Instant, budget: Duration) -> Instant {
+    arrived + budget.saturating_sub(LOOK_EARLY)
+}
+
+/// How a wait ended.
+pub(super) enum Waited<T, S> {
+    /// The run ended first: its result.
+    Ended(T),
+    /// Past the deadline, `show` took a part of the suggestion: what it made of it.
+    Shown(S),
+    /// Past the deadline, the person had typed more than the run had written: the run was
+    /// cancelled (see [`wait_or_show_part`]).
+    Overtaken,
+}
+
+impl<T, S> Waited<T, S> {
+    /// What `show` made of a part, if the wait ended with one.
+    pub fn into_shown(self) -> Option<S> {
+        match self {
+            Waited::Shown(shown) => Some(shown),
+            Waited::Ended(_) | Waited::Overtaken => None,
+        }
+    }
+}
+
+/// A model run in progress: what a waiter needs to show part of its suggestion.
+#[derive(Clone, Default)]
+pub(super) struct RunInProgress {
+    /// The request it runs, once prepared (a prefetch's window is cut after it was claimed):
+    /// its window and shape trim what it wrote, and its token says what it wrote.
+    prepared: Arc<OnceLock<Arc<Prepared>>>,
+    /// Whether a part of its suggestion was shown before it ended, and whether it ended.
+    handoff: Arc<Mutex<Handoff>>,
+}
+
+impl std::fmt::Debug for RunInProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunInProgress").field("prepared", &self.prepared().is_some()).finish_non_exhaustive()
+    }
+}
+
+/// Who saw a run's end first: a waiter that showed part of its suggestion, or the run itself.
+#[derive(Debug, Default)]
+struct Handoff {
+    /// A part of the run's suggestion answered its own request.
+    part_shown: bool,
+    /// The run ended (its result is on its way).
+    ended: bool,
+}
+
+impl RunInProgress {
+    /// A run of `prepared`, not ended, nothing of it shown.
+    pub fn new(prepared: Arc<Prepared>) -> Self {
+        let run = RunInProgress::default();
+        run.prepare(prepared);
+        run
+    }
+
+    /// The run's request is `prepared` (a run made with [`Default`] is not prepared yet).
+    pub fn prepare(&self, prepared: Arc<Prepared>) {
+        let _ = self.prepared.set(prepared);
+    }
+
+    /// The run's request, once prepared.
+    pub fn prepared(&self) -> Option<&Arc<Prepared>> {
+        self.prepared.get()
+    }
+
+    fn cancel(&self) -> Option<&CancelToken> {
+        self.prepared().map(|prepared| &prepared.request.cancel)
+    }
+
+    /// The run ended: `settle` keeps its whole suggestion where a part of it may have been kept
+    /// (or forgets that part), under the same lock as [`show_part`](Self::show_part), so that no
+    /// part is kept after it. Returns whether its own request was answered with a part (its stats
+    /// are then counted by whoever holds its result; nobody else will).
+    pub fn end(&self, settle: impl FnOnce()) -> bool {
+        let mut handoff = self.handoff.lock().unwrap_or_else(|p| p.into_inner());
+        handoff.ended = true;
+        settle();
+        handoff.part_shown
+    }
+
+    /// Shows a part to the run's own request: `keep` (which keeps it where the whole suggestion
+    /// will replace it) runs and the part counts as shown, unless the run has ended already (its
+    /// whole result is then there to take instead: `None`).
+    pub fn show_part<S>(&self, keep: impl FnOnce() -> S) -> Option<S> {
+        let mut handoff = self.handoff.lock().unwrap_or_else(|p| p.into_inner());
+        if handoff.ended {
+            return None;
+        }
+        handoff.part_shown = true;
+        Some(keep())
+    }
+}
+
+/// Waits for `ended` (the run's end); from `deadline` on (none: no deadline), every [`POLL`]
+/// offers the part of the run's suggestion written so far, trimmed as a suggestion is, to
+/// `show` with the run's request, until `show` takes it (`Some`) or the run ends. A part is
+/// offered again only when it changed. With `overtake`, a run the person has typed past
+/// ([`CancelToken::is_behind`]) is cancelled then: a request of its own gets there sooner.
+pub(super) async fn wait_or_show_part<T, S>(
+    ended: impl Future<Output = T>,
+    deadline: Option<Instant>,
+    run: &RunInProgress,
+    overtake: bool,
+    mut show: impl FnMut(&Prepared, &str) -> Option<S>,
+) -> Waited<T, S> {
+    tokio::pin!(ended);
+    let Some(deadline) = deadline else { return Waited::Ended(ended.await) };
+    tokio::select! {
+        result = &mut ended => return Waited::Ended(result),
+        () = tokio::time::sleep_until(deadline.into()) => {}
+    }
+    let (mut read, mut offered) = (None, None);
+    loop {
+        let prepared = run.prepared();
+        let written = run.cancel().map(CancelToken::written);
+        if let Some((prepared, written)) = prepared.zip(written).filter(|(_, written)| read.as_ref() != Some(written)) {
+            let part = completion::finish_partial(prepared, &written);
+            if part.is_some() && part != offered {
+                if let Some(shown) = show(prepared, part.as_deref().unwrap_or_default()) {
+                    return Waited::Shown(shown);
+                }
+                offered = part;
+            }
+            read = Some(written);
+        }
+        if let Some(cancel) = run.cancel().filter(|cancel| overtake && cancel.is_behind()) {
+            cancel.cancel();
+            return Waited::Overtaken;
+        }
+        tokio::select! {
+            result = &mut ended => return Waited::Ended(result),
+            () = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::completion::{prepare, At};
+    use crate::config::{Options, Settings};
+    use crate::workspace::Workspace;
+
+    /// A run of a request at the end of `x = `, on a new line below a function.
+    fn run() -> RunInProgress {
+        let settings = Settings::resolve(Options::default());
+        let text = "def f(a):\n    x = ";
+        let at = At::whole("t.py", text, text.len(), None);
+        let prepared = prepare(at, &Workspace::none(settings.retrieval.clone()), &settings, 4096, CancelToken::new());
+        RunInProgress::new(Arc::new(prepared.unwrap()))
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap()
+    }
+
+    #[test]
+    fn without_a_deadline_the_run_is_waited_for_whatever_it_wrote() {
+        let run = run();
+        run.prepared().unwrap().request.cancel.wrote("compute(a)");
+        let waited =
+            runtime().block_on(wait_or_show_part(async { 7 }, None, &run, false, |_, part| Some(part.to_owned())));
+        assert!(matches!(waited, Waited::Ended(7)));
+    }
+
+    #[test]
+    fn past_the_deadline_each_new_part_of_whole_words_is_offered_until_taken() {
+        let run = run();
+        let cancel = run.prepared().unwrap().request.cancel.clone();
+        cancel.wrote("compute(a, b.tot");
+        let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let mut offered = Vec::new();
+        let waited = runtime().block_on(wait_or_show_part(rx, Some(Instant::now()), &run, false, |_, part| {
+            offered.push(part.to_owned());
+            if offered.len() == 1 {
+                // The engine writes on: the same part again, then a longer one.
+                cancel.wrote("compute(a, b.total");
+                let cancel = cancel.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(POLL * 3);
+                    cancel.wrote("compute(a, b.total)");
+                });
+            }
+            part.ends_with(')').then(|| part.to_owned())
+        }));
+        assert!(matches!(waited, Waited::Shown(ref part) if part == "compute(a, b.total)"));
+        assert_eq!(offered, ["compute(a, b.", "compute(a, b.total)"], "no half word, no part twice");
+    }
+
+    #[test]
+    fn a_run_that_ends_while_nothing_is_taken_ends_the_wait() {
+        let run = run();
+        run.prepared().unwrap().request.cancel.wrote("compute(a)");
+        let waited = runtime().block_on(async {
+            let ended = async {
+                tokio::time::sleep(POLL * 3).await;
+                "ended"
+            };
+            wait_or_show_part(ended, Some(Instant::now()), &run, false, |_, _| None::<String>).await
+        });
+        assert!(matches!(waited, Waited::Ended("ended")));
+    }
+
+    #[test]
+    fn a_part_is_shown_only_before_the_run_ends() {
+        let shown = run();
+        assert_eq!(shown.show_part(|| "kept"), Some("kept"));
+        let mut settled = false;
+        assert!(shown.end(|| settled = true), "the run learns its request was answered with a part");
+        assert!(settled);
+        let ended = run();
+        assert!(!ended.end(|| ()));
+        assert_eq!(ended.show_part(|| "kept"), None, "ended first: its whole result is there to take");
+    }
+
+    #[test]
+    fn a_run_not_prepared_yet_is_waited_for_until_it_is() {
+        let later = RunInProgress::default();
+        let prepared = run().prepared().unwrap().clone();
+        prepared.request.cancel.wrote("compute(a)");
+        let waited = runtime().block_on(async {
+            let prepare = async {
+                tokio::time::sleep(POLL * 3).await;
+                later.prepare(prepared.clone());
+                std::future::pending::<()>().await
+            };
+            let wait =
+                wait_or_show_part(std::future::pending::<()>(), Some(Instant::now()), &later, false, |_, part| {
+                    Some(part.to_owned())
+                });
+            tokio::select! {
+                waited = wait => waited,
+                () = prepare => unreachable!(),
+            }
+        });
+        assert!(matches!(waited, Waited::Shown(ref part) if part == "compute(a)"));
+    }
+    #[test]
+    fn a_run_the_person_typed_past_is_cancelled_past_the_deadline_when_asked() {
+        let run = run();
+        let cancel = run.prepared().unwrap().request.cancel.clone();
+        cancel.wrote("comp");
+        cancel.typed(Some("compute("));
+        let waited = runtime().block_on(async {
+            let before = wait_or_show_part(std::future::pending::<()>(), None, &run, true, |_, _| None::<String>);
+            let before = tokio::time::timeout(POLL * 4, before).await;
+            assert!(before.is_err(), "no deadline: waited for");
+            wait_or_show_part(std::future::pending::<()>(), Some(Instant::now()), &run, true, |_, _| None::<String>)
+                .await
+        });
+        assert!(matches!(waited, Waited::Overtaken));
+        assert!(cancel.is_cancelled());
+    }
+}
