@@ -324,17 +324,19 @@ fn restock_body() -> (String, u32, u32) {
 const LONG_MESSAGES: &str = include_str!("fixtures/long_messages.py");
 
 /// Past the latency budget the request shows the part of the line its run has written so far,
-/// up to a whole word, and the run writes on: the same spot again, once it ended, gets its whole
-/// suggestion without the model, and typing the part shown gets the rest. A 1 ms budget has
-/// passed before the first token, and the line takes 20-odd tokens, each one many 5 ms polls of
-/// what the run wrote, however fast or loaded the machine.
+/// up to a whole word, and the run writes on: a client that asked is told when the whole
+/// suggestion is ready, the same spot again then gets it without the model, and typing the part
+/// shown gets the rest. A 1 ms budget has passed before the first token, and the line takes
+/// 20-odd tokens, each one many 5 ms polls of what the run wrote, however fast or loaded the
+/// machine.
 #[test]
 fn past_the_latency_budget_the_part_written_so_far_is_shown_and_the_run_writes_the_rest() {
     let model = gemma();
     let dir = temp_dir("partial-lines");
     let args = ["--model", model.to_str().unwrap(), "--latency-budget", "1", "--max-tokens", "64"];
     let mut client = LspClient::start(&args, &dir.join("splice.log"));
-    client.initialize(json!({}), json!({ "retrieval": "never", "prefetch": "off" }));
+    let capabilities = json!({ "experimental": { "spliceSuggestionReady": true } });
+    client.initialize(capabilities, json!({ "retrieval": "never", "prefetch": "off" }));
     assert_eq!(client.wait_until_loaded()["state"], "ready");
     let uri = "file:///workspace/messages.py";
     client.open(uri, "python", LONG_MESSAGES);
@@ -347,6 +349,9 @@ fn past_the_latency_budget_the_part_written_so_far_is_shown_and_the_run_writes_t
     let part = ask(&mut client, column).expect("a part of the line");
     let status = client.call_ok("splice/status", json!({}));
     assert_eq!(status["requests"]["partial"], 1, "{status}");
+    let ready = client.notification("splice/suggestionReady", |_| true);
+    let position = json!({ "line": line, "character": column });
+    assert_eq!(ready["params"], json!({ "textDocument": { "uri": uri }, "position": position }));
     // The run writes on, for the typed-ahead cache.
     let status = client.poll("the run did not end", Duration::from_millis(20), |client| {
         let status = client.call_ok("splice/status", json!({}));

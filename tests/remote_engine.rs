@@ -603,6 +603,9 @@ fn past_the_latency_budget_the_part_the_engine_streamed_so_far_is_shown() {
     client.poll("the stream did not end", Duration::from_millis(20), |client| {
         (status(client)["running"] == 0).then_some(())
     });
+    // Sent before the run is no longer `running`, so read by now if it was sent at all.
+    let told = client.take_seen(|m| m["method"] == "splice/suggestionReady");
+    assert!(told.is_empty(), "a client that did not ask is not told the whole line is ready: {told:?}");
     let whole = first_line(&client.inline_completion(uri, line, column));
     assert_eq!(status(&mut client)["requests"]["cached"], 1, "the same spot, without the engine");
     assert!(whole.len() > part.len() && whole.starts_with(&part), "a part of it: {part:?} / {whole:?}");

@@ -30,7 +30,7 @@ for version in "${versions[@]}"; do
     record "nvim-$version/install" 1
     continue
   fi
-  specs=(unit ghost)
+  specs=(unit ghost partial)
   [ "$version" = 0.11 ] || specs+=(native)
   for spec in "${specs[@]}"; do
     run_spec "$version" "$nvim" "$repo/editors/nvim/tests/${spec}_spec.lua"

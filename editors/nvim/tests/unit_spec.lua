@@ -26,6 +26,16 @@ H.test("typing through a suggestion keeps the rest", function()
   H.eq(nil, text.after_typing("a", "a"), "typed all of it")
 end)
 
+H.test("splice/suggestionReady asks again only at the cursor the part was shown at", function()
+  local ghost = require("splice.ghost")
+  local params = { textDocument = { uri = "file:///w/a.py" }, position = { line = 3, character = 11 } }
+  H.truthy(ghost.ready_here(params, "file:///w/a.py", { line = 3, character = 11 }), "same document and cursor")
+  H.truthy(not ghost.ready_here(params, "file:///w/b.py", { line = 3, character = 11 }), "another document")
+  H.truthy(not ghost.ready_here(params, "file:///w/a.py", { line = 3, character = 12 }), "the cursor moved on")
+  H.truthy(not ghost.ready_here(params, "file:///w/a.py", { line = 4, character = 11 }), "another line")
+  H.truthy(not ghost.ready_here(nil, "file:///w/a.py", { line = 3, character = 11 }), "no params")
+end)
+
 H.test("server options become camelCase initializationOptions", function()
   local cfg = config.set({ server = { model = "/m.gguf", gpu_layers = 0, max_tokens = 32, retrieval = "never" } })
   H.eq({ model = "/m.gguf", gpuLayers = 0, maxTokens = 32, retrieval = "never" }, config.init_options(cfg), "options")

@@ -5,20 +5,37 @@
  */
 import * as vscode from "vscode";
 import {
+  ClientCapabilities,
+  FeatureState,
   LanguageClient,
   LanguageClientOptions,
   ServerOptions,
   State as ClientState,
+  StaticFeature,
   WorkDoneProgress,
   WorkDoneProgressCreateRequest,
 } from "vscode-languageclient/node";
 import { candidates, resolveBinary } from "./binary";
+import * as ready from "./ready";
 import { enabledFor, initializationOptions, readSettings, RESTART_SETTINGS, SpliceSettings } from "./settings";
 import { ServerStatus, StatusModel } from "./status";
 
 const STATUS_METHOD = "splice/status";
 
 type InlineResult = vscode.InlineCompletionItem[] | vscode.InlineCompletionList;
+
+/** Declares `experimental.spliceSuggestionReady`: tell this client when the whole suggestion of a
+ * request answered with a part of it is ready (see ready.ts). */
+class SuggestionReadyFeature implements StaticFeature {
+  fillClientCapabilities(capabilities: ClientCapabilities): void {
+    capabilities.experimental = { ...(capabilities.experimental ?? {}), [ready.CAPABILITY]: true };
+  }
+  initialize(): void {}
+  getState(): FeatureState {
+    return { kind: "static" };
+  }
+  clear(): void {}
+}
 
 /** The extension's state: one language client (one server) and the status bar item. */
 class SpliceExtension {
@@ -76,7 +93,9 @@ class SpliceExtension {
       },
     };
     const client = new LanguageClient("splice", "Splice", serverOptions, clientOptions);
+    client.registerFeature(new SuggestionReadyFeature());
     client.onNotification(STATUS_METHOD, (status: ServerStatus) => this.setServerStatus(status));
+    client.onNotification(ready.METHOD, (params: ready.SuggestionReadyParams) => this.onSuggestionReady(params));
     client.onDidChangeState((event) => {
       this.status.running = event.newState === ClientState.Running;
       this.render();
@@ -133,6 +152,19 @@ class SpliceExtension {
       void this.refreshStatus();
     }
     return result;
+  }
+
+  /** The whole suggestion whose part is on screen is ready: ask again if the cursor is still there. */
+  private onSuggestionReady(params: ready.SuggestionReadyParams): void {
+    const editor = vscode.window.activeTextEditor;
+    const at = editor && {
+      uri: editor.document.uri.toString(),
+      cursor: editor.selection.active,
+      selectionEmpty: editor.selection.isEmpty,
+    };
+    if (ready.asksAgain(at, params)) {
+      void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+    }
   }
 
   private setServerStatus(status: ServerStatus): void {

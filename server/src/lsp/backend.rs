@@ -23,7 +23,7 @@ use serde_json::Value;
 use splice_model::{CancelToken, CompletionStats, Engine, EngineError, ReuseMode};
 use splice_retrieval::tokenize::word_start;
 use splice_retrieval::IndexOptions;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Duration;
 use tower_lsp_server::jsonrpc::{Error, Result};
@@ -127,6 +127,9 @@ pub struct Backend {
     activity: Arc<Activity>,
     /// The remote engine's outages the user was told of (`window/showMessage` once each).
     engine_outages_shown: AtomicU64,
+    /// Whether the client asked to be told when the whole suggestion of a request answered
+    /// with a part is ready (`experimental.spliceSuggestionReady`; see [`SuggestionReady`]).
+    suggestion_ready: AtomicBool,
 }
 
 /// Quiet time after an edit before the edited file is re-chunked into the index.
@@ -153,6 +156,7 @@ impl Backend {
             prefetch: Arc::new(PrefetchGate::default()),
             activity: Arc::default(),
             engine_outages_shown: AtomicU64::new(0),
+            suggestion_ready: AtomicBool::new(false),
         }
     }
 
@@ -419,7 +423,7 @@ impl Backend {
         if let Some(served) = self.recent.get_mut(uri).and_then(|mut recent| recent.serve(window)) {
             return served_outcome(served, suggestion(String::new()), uri, started);
         }
-        let (done, text) = match self.run_to_recent(engine, uri, prepared, cursor, deadline).await {
+        let (done, text) = match self.run_to_recent(engine, uri, prepared, (at, cursor), deadline).await {
             Ok(Ran::Whole(done, text)) => (*done, text),
             Ok(Ran::Part(text)) => {
                 tracing::info!(
@@ -558,14 +562,15 @@ impl Backend {
     /// suggestion in `recent` even if this request's future is gone by then (released: the
     /// editor moved on, maybe along this very suggestion). Returns the completion and its
     /// suggestion (`None`: no item), or, past `deadline`, the part of the suggestion written so
-    /// far (kept in `recent` until the whole one replaces it). `cursor` is the request's byte
+    /// far (kept in `recent` until the whole one replaces it; the client is told when it does,
+    /// if it asked: [`SuggestionReady`]). `(at, cursor)` is the request's position and its byte
     /// offset in the document.
     async fn run_to_recent(
         &self,
         engine: &Engine,
         uri: &Uri,
         prepared: Prepared,
-        cursor: usize,
+        (at, cursor): (Position, usize),
         deadline: Option<std::time::Instant>,
     ) -> std::result::Result<Ran, EngineError> {
         let prepared = Arc::new(prepared);
@@ -576,6 +581,7 @@ impl Backend {
         self.pending.insert(uri.clone(), job);
         let (engine, key) = (engine.clone(), uri.clone());
         let (recent, pending, board) = (self.recent.clone(), self.pending.clone(), self.board.clone());
+        let ready = self.suggestion_ready.load(Ordering::Relaxed).then(|| self.client.clone());
         let (tx, rx) = tokio::sync::oneshot::channel();
         let running = progress.clone();
         tokio::spawn(async move {
@@ -593,8 +599,12 @@ impl Backend {
             };
             if running.end(settle) {
                 // Its request was answered with a part: nobody else counts the run.
-                if let Ok((done, _)) = &result {
+                if let Ok((done, whole)) = &result {
                     board.update(|counters| counters.add_run(&done.stats));
+                    if let (Some(client), Some(_)) = (ready, whole) {
+                        let params = serde_json::json!({ "textDocument": { "uri": key.as_str() }, "position": at });
+                        client.send_notification::<SuggestionReady>(params).await;
+                    }
                 }
             }
             let _ = ended_tx.send(true);
@@ -912,6 +922,18 @@ impl Drop for RequestGuard {
     }
 }
 
+/// `splice/suggestionReady`: the whole suggestion of a request answered with a part of it is
+/// ready, and asking again at `position` of `textDocument` (the cursor still there, nothing
+/// typed) gets it from the typed-ahead cache. Sent only to a client that declared
+/// `experimental.spliceSuggestionReady`: inline completions are pulled, and an editor asks
+/// again on its own only when the person types.
+enum SuggestionReady {}
+
+impl notification::Notification for SuggestionReady {
+    type Params = Value;
+    const METHOD: &'static str = "splice/suggestionReady";
+}
+
 /// `splice/status` as a server-to-client notification, sent when the engine's state changes.
 enum StatusNotification {}
 
@@ -936,6 +958,9 @@ impl LanguageServer for Backend {
         let _ = self.workspace.set(workspace.clone());
         *self.work_done_progress.write().unwrap_or_else(|p| p.into_inner()) =
             params.capabilities.window.as_ref().and_then(|window| window.work_done_progress).unwrap_or(false);
+        let experimental = params.capabilities.experimental.as_ref();
+        let ready = experimental.and_then(|e| e.get("spliceSuggestionReady")).and_then(Value::as_bool);
+        self.suggestion_ready.store(ready == Some(true), Ordering::Relaxed);
         let (client, board) = (self.client.clone(), self.board.clone());
         self.engine.start(settings.engine, move |state| {
             let state = state.clone();

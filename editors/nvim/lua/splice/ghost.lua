@@ -179,6 +179,33 @@ function M.request(buf)
   end
 end
 
+--- Whether a `splice/suggestionReady` notification with `params` is for `uri` at `position`
+--- (an LSP position in the client's encoding): the cursor is still where the part was shown.
+function M.ready_here(params, uri, position)
+  return type(params) == "table"
+    and type(params.textDocument) == "table"
+    and params.textDocument.uri == uri
+    and type(params.position) == "table"
+    and params.position.line == position.line
+    and params.position.character == position.character
+end
+
+--- `splice/suggestionReady`: past its latency budget the server answered with the part of a line
+--- its run had written, and the whole suggestion is now ready. Asks again when that part is still
+--- on screen in the current buffer at the cursor it was shown at (typing would ask anyway).
+function M.on_ready(params)
+  local buf = vim.api.nvim_get_current_buf()
+  local s = buffers[buf]
+  local client = server.client_for(buf)
+  if not (s and s.ghost and client) then
+    return
+  end
+  local here = vim.lsp.util.make_position_params(0, client.offset_encoding)
+  if M.ready_here(params, here.textDocument.uri, here.position) then
+    M.request(buf)
+  end
+end
+
 --- Requests after `debounce_ms` of quiet.
 function M.schedule(buf)
   if not enabled then

@@ -50,7 +50,19 @@ local handlers = {
   ["splice/status"] = function(_, result)
     status.set_server(result)
   end,
+  -- The whole suggestion whose part is on screen is ready (see ghost.on_ready).
+  ["splice/suggestionReady"] = function(_, params)
+    require("splice.ghost").on_ready(params)
+  end,
 }
+
+--- The client's capabilities: Neovim's own, and `experimental.spliceSuggestionReady` (tell this
+--- client when the whole suggestion of a request answered with a part of it is ready).
+local function capabilities()
+  local caps = vim.lsp.protocol.make_client_capabilities()
+  caps.experimental = vim.tbl_extend("force", caps.experimental or {}, { spliceSuggestionReady = true })
+  return caps
+end
 
 --- Asks the server for its status and records it.
 function M.refresh_status(client)
@@ -78,6 +90,7 @@ function M.attach(cfg, buf, on_attach)
     cmd = cmd,
     root_dir = vim.fs.root(buf, { ".git" }) or vim.fs.dirname(file),
     init_options = config.init_options(cfg),
+    capabilities = capabilities(),
     handlers = handlers,
     on_attach = on_attach,
     on_init = function(client)
