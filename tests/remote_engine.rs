@@ -76,9 +76,16 @@ fn server(name: &str, model: &Path, options: Value, engine: Option<&LlamaServer>
 /// `engine`, initialized with `options` and loaded. Its requests wait for their whole first
 /// line (`--partial-lines off`): these tests read what the budget did to the run they answer.
 fn budget_server(log: &Path, options: Value, engine: &LlamaServer, budget_ms: &str) -> LspClient {
+    engine_server(log, options, engine, &["--latency-budget", budget_ms, "--partial-lines", "off"])
+}
+
+/// A server on the default model with `args` (which win over `options`), logging to `log`,
+/// watching `engine`, initialized with `options` and loaded.
+fn engine_server(log: &Path, options: Value, engine: &LlamaServer, args: &[&str]) -> LspClient {
     let model = gemma();
-    let args = ["--model", model.to_str().unwrap(), "--latency-budget", budget_ms, "--partial-lines", "off"];
-    let mut client = LspClient::start(&args, log);
+    let mut all = vec!["--model", model.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let mut client = LspClient::start(&all, log);
     client.also_watch(engine.pid());
     client.initialize(json!({}), options);
     assert_eq!(client.wait_until_loaded()["state"], "ready");
@@ -586,13 +593,8 @@ fn past_the_latency_budget_the_part_the_engine_streamed_so_far_is_shown() {
     let engine = LlamaServer::start(&gemma(), free_port(), &dir.join("llama-server.log"));
     let mut options = options(Some(&engine.url()));
     options["maxTokens"] = json!(64);
-    let model = gemma();
     // The command line wins over `latencyBudget: 0` in the options.
-    let args = ["--model", model.to_str().unwrap(), "--latency-budget", "1"];
-    let mut client = LspClient::start(&args, &dir.join("splice.log"));
-    client.also_watch(engine.pid());
-    client.initialize(json!({}), options);
-    assert_eq!(client.wait_until_loaded()["state"], "ready");
+    let mut client = engine_server(&dir.join("splice.log"), options, &engine, &["--latency-budget", "1"]);
     let uri = "file:///workspace/messages.py";
     client.open(uri, "python", LONG_MESSAGES);
     let line = LONG_MESSAGES.lines().count() as u32 - 1;

@@ -97,11 +97,7 @@ impl RecentSuggestions {
     /// is known; an earlier part is replaced. The whole one replaces it when the run ends
     /// ([`remember`](Self::remember), [`remember_prefetched`](Self::remember_prefetched)).
     pub fn remember_partial(&mut self, window: Window<'_>, text: &str, origin: Origin) {
-        if self.entries.iter().any(|e| e.is_for(window) && !e.partial) {
-            return;
-        }
-        self.entries.retain(|e| !e.is_for(window));
-        self.push(window, text, origin, true);
+        self.replace_unless_whole(window, text, origin, true);
     }
 
     /// Forgets the part kept for `window` ([`remember_partial`](Self::remember_partial)): its
@@ -116,10 +112,17 @@ impl RecentSuggestions {
     /// such at that very window (no item, without running the same prompt again), never typed
     /// along.
     pub fn remember_prefetched(&mut self, window: Window<'_>, text: &str) {
-        if !self.entries.iter().any(|e| e.is_for(window) && !e.partial) {
-            self.entries.retain(|e| !e.is_for(window));
-            self.push(window, text, Origin::Prefetched, false);
+        self.replace_unless_whole(window, text, Origin::Prefetched, false);
+    }
+
+    /// Remembers `text` for `window` in place of a part kept for it, unless a whole suggestion
+    /// for that window is known.
+    fn replace_unless_whole(&mut self, window: Window<'_>, text: &str, origin: Origin, partial: bool) {
+        if self.entries.iter().any(|e| e.is_for(window) && !e.partial) {
+            return;
         }
+        self.entries.retain(|e| !e.is_for(window));
+        self.push(window, text, origin, partial);
     }
 
     fn push(&mut self, window: Window<'_>, text: &str, origin: Origin, partial: bool) {

@@ -194,7 +194,7 @@ impl Backend {
     pub async fn status(&self, _params: Value) -> Result<Value> {
         let mut status = status::to_json(&self.engine.current(), &self.board.snapshot(), self.index_status().as_ref());
         // Requests whose model run the engine took and has not ended (released ones included).
-        let running = self.pending.iter().filter(|job| job.cancel.has_started()).count();
+        let running = self.pending.iter().filter(|job| job.run.cancel().is_some_and(CancelToken::has_started)).count();
         status["running"] = running.into();
         Ok(status)
     }
@@ -324,11 +324,9 @@ impl Backend {
         if let Some(outcome) = self.serve_typed(engine, uri, at, &snapshot, started) {
             return Some(outcome);
         }
-        let (mut ended, run) = self.prefetch.typed_out(uri, snapshot.cursor)?;
+        let (ended, run) = self.prefetch.typed_out(uri, snapshot.cursor)?;
         let waited = std::time::Instant::now();
-        let ended = async move {
-            let _ = ended.wait_for(|ended| *ended).await;
-        };
+        let ended = partial::until_true(ended);
         // Past the deadline, the part the prefetch has written answers: it computes this spot.
         let settings = self.settings.read().unwrap_or_else(|p| p.into_inner()).partial_after();
         let deadline = settings.map(|budget| partial::deadline(arrived, budget));
@@ -474,14 +472,12 @@ impl Backend {
         window: Window<'_>,
         deadline: Option<std::time::Instant>,
     ) -> Option<Served> {
-        let (mut ended, run) = {
+        let (ended, run) = {
             let job = self.pending.get(uri)?;
             (job.ended.clone(), job.run.clone())
         };
         let waiting = std::time::Instant::now();
-        let ended = async move {
-            let _ = ended.wait_for(|ended| *ended).await;
-        };
+        let ended = partial::until_true(ended);
         // A run the person typed past writes what is typed before anything else: this request's
         // own run is sooner.
         let waited = partial::wait_or_show_part(ended, deadline, &run, true, |prepared, part| {
@@ -576,8 +572,7 @@ impl Backend {
         let prepared = Arc::new(prepared);
         let progress = RunInProgress::new(prepared.clone());
         let (ended_tx, ended_rx) = tokio::sync::watch::channel(false);
-        let cancel = prepared.request.cancel.clone();
-        let job = PendingRun { ended: ended_rx.clone(), run: progress.clone(), cancel, cursor };
+        let job = PendingRun { ended: ended_rx.clone(), run: progress.clone(), cursor };
         self.pending.insert(uri.clone(), job);
         let (engine, key) = (engine.clone(), uri.clone());
         let (recent, pending, board) = (self.recent.clone(), self.pending.clone(), self.board.clone());
@@ -801,10 +796,9 @@ enum PrefetchWait {
 struct PendingRun {
     /// Becomes `true` when it ended.
     ended: tokio::sync::watch::Receiver<bool>,
-    /// Its request, and what it has written so far.
+    /// Its request (whose token is told what the person types, see [`CancelToken::typed`]),
+    /// and what it has written so far.
     run: RunInProgress,
-    /// Its token: told what the person types (see [`CancelToken::typed`]).
-    cancel: CancelToken,
     /// Its cursor, a byte offset in the document as it was.
     cursor: usize,
 }
@@ -813,8 +807,10 @@ impl PendingRun {
     /// An edit of its document, `insertion` the text it inserted and where when it only
     /// inserted: typed at the run's cursor (right after what was typed there before), or not.
     fn edited(&self, insertion: Option<(usize, &str)>) {
-        let at_its_cursor = |&(at, _): &(usize, &str)| at == self.cursor + self.cancel.typed_len();
-        self.cancel.typed(insertion.filter(at_its_cursor).map(|(_, text)| text));
+        // A pending run's request is prepared before the job is made.
+        let Some(cancel) = self.run.cancel() else { return };
+        let at_its_cursor = |&(at, _): &(usize, &str)| at == self.cursor + cancel.typed_len();
+        cancel.typed(insertion.filter(at_its_cursor).map(|(_, text)| text));
     }
 }
 

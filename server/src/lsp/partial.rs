@@ -31,6 +31,11 @@ pub(super) fn deadline(arrived: Instant, budget: Duration) -> Instant {
     arrived + budget.saturating_sub(LOOK_EARLY)
 }
 
+/// The future of `ended` turning `true` (or its sender going: the job was stopped).
+pub(super) async fn until_true(mut ended: tokio::sync::watch::Receiver<bool>) {
+    let _ = ended.wait_for(|ended| *ended).await;
+}
+
 /// How a wait ended.
 pub(super) enum Waited<T, S> {
     /// The run ended first: its result.
@@ -95,7 +100,8 @@ impl RunInProgress {
         self.prepared.get()
     }
 
-    fn cancel(&self) -> Option<&CancelToken> {
+    /// The token of the run's request, once prepared.
+    pub fn cancel(&self) -> Option<&CancelToken> {
         self.prepared().map(|prepared| &prepared.request.cancel)
     }
 
@@ -143,21 +149,23 @@ pub(super) async fn wait_or_show_part<T, S>(
     }
     let (mut read, mut offered) = (None, None);
     loop {
-        let prepared = run.prepared();
-        let written = run.cancel().map(CancelToken::written);
-        if let Some((prepared, written)) = prepared.zip(written).filter(|(_, written)| read.as_ref() != Some(written)) {
-            let part = completion::finish_partial(prepared, &written);
-            if part.is_some() && part != offered {
-                if let Some(shown) = show(prepared, part.as_deref().unwrap_or_default()) {
-                    return Waited::Shown(shown);
+        if let Some(prepared) = run.prepared() {
+            let cancel = &prepared.request.cancel;
+            let written = cancel.written();
+            if read.as_ref() != Some(&written) {
+                let part = completion::finish_partial(prepared, &written);
+                if part.is_some() && part != offered {
+                    if let Some(shown) = show(prepared, part.as_deref().unwrap_or_default()) {
+                        return Waited::Shown(shown);
+                    }
+                    offered = part;
                 }
-                offered = part;
+                read = Some(written);
             }
-            read = Some(written);
-        }
-        if let Some(cancel) = run.cancel().filter(|cancel| overtake && cancel.is_behind()) {
-            cancel.cancel();
-            return Waited::Overtaken;
+            if overtake && cancel.is_behind() {
+                cancel.cancel();
+                return Waited::Overtaken;
+            }
         }
         tokio::select! {
             result = &mut ended => return Waited::Ended(result),
