@@ -323,16 +323,12 @@ fn restock_body() -> (String, u32, u32) {
 /// another message of well over 100 characters, which takes 20-odd tokens.
 const LONG_MESSAGES: &str = include_str!("fixtures/long_messages.py");
 
-/// Past the latency budget the request shows the part of the line its run has written so far,
-/// up to a whole word, and the run writes on: a client that asked is told when the whole
-/// suggestion is ready, the same spot again then gets it without the model, and typing the part
-/// shown gets the rest. A 1 ms budget has passed before the first token, and the line takes
-/// 20-odd tokens, each one many 5 ms polls of what the run wrote, however fast or loaded the
-/// machine.
-#[test]
-fn past_the_latency_budget_the_part_written_so_far_is_shown_and_the_run_writes_the_rest() {
+/// A server with a 1 ms latency budget (a client that asks for `splice/suggestionReady`) with
+/// [`LONG_MESSAGES`] open: the client, the document's URI, and its end (line, UTF-16 column),
+/// where the next line is 20-odd tokens.
+fn long_messages_with_a_1_ms_budget(name: &str) -> (LspClient, &'static str, u32, u32) {
     let model = gemma();
-    let dir = temp_dir("partial-lines");
+    let dir = temp_dir(name);
     let args = ["--model", model.to_str().unwrap(), "--latency-budget", "1", "--max-tokens", "64"];
     let mut client = LspClient::start(&args, &dir.join("splice.log"));
     let capabilities = json!({ "experimental": { "spliceSuggestionReady": true } });
@@ -342,10 +338,25 @@ fn past_the_latency_budget_the_part_written_so_far_is_shown_and_the_run_writes_t
     client.open(uri, "python", LONG_MESSAGES);
     let line = LONG_MESSAGES.lines().count() as u32 - 1;
     let column = LONG_MESSAGES.lines().last().unwrap().chars().count() as u32;
-    let ask = |client: &mut LspClient, column: u32| {
-        let answer = items(&client.inline_completion(uri, line, column));
-        answer.first().map(|item| item["insertText"].as_str().unwrap().to_owned())
-    };
+    (client, uri, line, column)
+}
+
+/// The first inline suggestion at (`line`, `column`) of `uri`, if any.
+fn ask_at(client: &mut LspClient, uri: &str, line: u32, column: u32) -> Option<String> {
+    let answer = items(&client.inline_completion(uri, line, column));
+    answer.first().map(|item| item["insertText"].as_str().unwrap().to_owned())
+}
+
+/// Past the latency budget the request shows the part of the line its run has written so far,
+/// up to a whole word, and the run writes on: a client that asked is told when the whole
+/// suggestion is ready, the same spot again then gets it without the model, and typing the part
+/// shown gets the rest. A 1 ms budget has passed before the first token, and the line takes
+/// 20-odd tokens, each one many 5 ms polls of what the run wrote, however fast or loaded the
+/// machine.
+#[test]
+fn past_the_latency_budget_the_part_written_so_far_is_shown_and_the_run_writes_the_rest() {
+    let (mut client, uri, line, column) = long_messages_with_a_1_ms_budget("partial-lines");
+    let ask = |client: &mut LspClient, column: u32| ask_at(client, uri, line, column);
     let part = ask(&mut client, column).expect("a part of the line");
     let status = client.call_ok("splice/status", json!({}));
     assert_eq!(status["requests"]["partial"], 1, "{status}");
@@ -376,6 +387,37 @@ fn past_the_latency_budget_the_part_written_so_far_is_shown_and_the_run_writes_t
     assert_eq!(rest.as_deref(), Some(&whole[part.len()..]), "the rest, typed along");
     let status = client.call_ok("splice/status", json!({}));
     assert_eq!(status["requests"]["cached"], 2, "{status}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn a_request_typed_along_a_run_answered_with_its_part_is_told_where_the_whole_is_ready() {
+    let (mut client, uri, line, column) = long_messages_with_a_1_ms_budget("partial-typed-along");
+    let ask = |client: &mut LspClient, column: u32| ask_at(client, uri, line, column);
+    let part = ask(&mut client, column).expect("a part of the line");
+    // The person types the part's first character while the run writes on (a line of 20-odd
+    // tokens): the next request, typed along the run, is answered with the rest of its part.
+    let typed: String = part.chars().take(1).collect();
+    let end = json!({ "line": line, "character": column });
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 },
+                "contentChanges": [{ "range": { "start": end, "end": end }, "text": typed }] }),
+    );
+    let along = column + typed.encode_utf16().count() as u32;
+    let rest_of_part = ask(&mut client, along).expect("the rest of the part");
+    let status = client.call_ok("splice/status", json!({}));
+    assert_eq!(status["requests"]["partial"], 2, "both answered with a part of the run's line: {status}");
+    assert_eq!(format!("{typed}{rest_of_part}"), part, "typed along the part");
+    // One notification, where the person now is: asking at the first cursor would show the
+    // whole line one character too far left.
+    let ready = client.notification("splice/suggestionReady", |_| true);
+    let position = json!({ "line": line, "character": along });
+    assert_eq!(ready["params"], json!({ "textDocument": { "uri": uri }, "position": position }));
+    let rest = ask(&mut client, along).expect("the rest of the whole line");
+    assert!(rest.len() > rest_of_part.len() && rest.starts_with(&rest_of_part), "{rest_of_part:?} / {rest:?}");
+    let status = client.call_ok("splice/status", json!({}));
+    assert_eq!(status["requests"]["cached"], 1, "the rest, from the typed-ahead cache: {status}");
     assert!(client.shutdown().success());
 }
 

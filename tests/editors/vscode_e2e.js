@@ -1,13 +1,18 @@
 // Drives real VS Code (code-server's web workbench) in Debian's Chromium with playwright-core:
 // waits for the Splice status bar item to say "ready", opens main.py, types Python, waits for the
 // ghost text, takes a screenshot, presses Tab, saves, and checks the file on disk holds the
-// suggestion. Writes what it saw to $RESULT (JSON). Every wait has a timeout; exit code 0 = passed.
-// Environment: URL, WORKSPACE, PLAYWRIGHT_CORE, CHROMIUM, SCREENSHOT, RESULT.
+// suggestion. Then it sets a 1 ms latency budget (the server restarts), types the end of a line
+// in messages.py whose next line is 20-odd tokens, and checks that the ghost text first shows a
+// part of that line and grows to the whole line without a key: the server answers past its budget
+// with the part written so far and sends splice/suggestionReady when the line is whole, and the
+// extension asks again. Writes what it saw to $RESULT (JSON). Every wait has a timeout; exit code
+// 0 = passed. Environment: URL, WORKSPACE, SETTINGS (the workspace's settings.json), PLAYWRIGHT_CORE,
+// CHROMIUM, SCREENSHOT, RESULT.
 const fs = require("node:fs");
 const path = require("node:path");
 const { chromium } = require(process.env.PLAYWRIGHT_CORE);
 
-const { URL, WORKSPACE, CHROMIUM, SCREENSHOT, RESULT } = process.env;
+const { URL, WORKSPACE, SETTINGS, CHROMIUM, SCREENSHOT, RESULT } = process.env;
 const FILE = path.join(WORKSPACE, "main.py");
 const LOAD_MS = 120000;
 const ANSWER_MS = 60000;
@@ -38,6 +43,23 @@ async function waitForStatus(page, text, ms) {
   return statusText(page);
 }
 
+/** The first line of ghost text, drawn as one or more spans (coloured parts) after the cursor;
+ * the DOM draws its spaces as no-break spaces. */
+async function ghostText(page) {
+  const drawn = await page.$$eval(".ghost-text-decoration", (spans) => spans.map((s) => s.textContent).join(""));
+  return drawn.replace(/\u00a0/g, " ");
+}
+
+async function openFile(page, name) {
+  await page.keyboard.press("Control+P");
+  await page.locator(".quick-input-widget input").waitFor({ timeout: 30000 });
+  await page.keyboard.type(name);
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: name }).first().waitFor({ timeout: 30000 });
+  await page.keyboard.press("Enter");
+  await page.locator(".tab.active", { hasText: name }).first().waitFor({ timeout: 30000 });
+  await page.locator(".monaco-editor .view-lines").first().waitFor({ timeout: 30000 });
+}
+
 async function waitForFile(predicate, ms) {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
@@ -63,12 +85,7 @@ async function main() {
     step(`status bar: ${result.statusBefore}`);
 
     step("opening main.py with Quick Open");
-    await page.keyboard.press("Control+P");
-    await page.locator(".quick-input-widget input").waitFor({ timeout: 30000 });
-    await page.keyboard.type("main.py");
-    await page.locator(".quick-input-list .monaco-list-row", { hasText: "main.py" }).first().waitFor({ timeout: 30000 });
-    await page.keyboard.press("Enter");
-    await page.locator(".monaco-editor .view-lines").first().waitFor({ timeout: 30000 });
+    await openFile(page, "main.py");
     await page.locator(".monaco-editor .view-lines").first().click();
 
     step("typing Python");
@@ -79,10 +96,7 @@ async function main() {
     step("waiting for ghost text");
     await page.locator(".ghost-text-decoration").first().waitFor({ timeout: ANSWER_MS });
     await page.waitForTimeout(500); // let a superseding request settle
-    // The first line of ghost text, drawn as one or more spans (coloured parts) after the cursor.
-    // The DOM draws its spaces as no-break spaces.
-    const drawn = await page.$$eval(".ghost-text-decoration", (spans) => spans.map((s) => s.textContent).join(""));
-    result.ghost = drawn.replace(/\u00a0/g, " ");
+    result.ghost = await ghostText(page);
     step(`ghost text: ${JSON.stringify(result.ghost)}`);
     if (!result.ghost.trim()) throw new Error("the ghost text is empty");
     await page.screenshot({ path: SCREENSHOT });
@@ -106,11 +120,55 @@ async function main() {
     await runCommand(page, "Splice: Show Log");
     // The Output panel shows the Splice channel, scrolled to its end: the server's log lines
     // (which one is last depends on timing: a completion, a prefetch, a cancellation).
-    await page.locator(".part.panel .view-lines", { hasText: /INFO\s+(splice_server|tower_lsp_server)::/ })
+    await page.locator(".part.panel .view-lines", { hasText: /(INFO|DEBUG)\s+(splice_server|tower_lsp_server)::/ })
       .first().waitFor({ timeout: 15000 });
     await runCommand(page, "Splice: Restart Server");
     await waitForStatus(page, /Splice: (starting|loading)/, 15000);
     step(`status bar after restart: ${await waitForStatus(page, "Splice: ready", LOAD_MS)}`);
+
+    step("a 1 ms latency budget in the workspace settings: the server restarts with it");
+    const settings = JSON.parse(fs.readFileSync(SETTINGS, "utf8"));
+    settings["splice.maxTokens"] = 64;
+    settings["splice.serverArgs"] = ["--latency-budget", "1", "--retrieval", "never", "--prefetch", "off"];
+    fs.writeFileSync(SETTINGS, JSON.stringify(settings, null, 2));
+    await waitForStatus(page, /Splice: (starting|loading)/, 30000);
+    step(`status bar after the settings changed: ${await waitForStatus(page, "Splice: ready", LOAD_MS)}`);
+
+    step("messages.py: the end of a line whose next line is long");
+    await openFile(page, "messages.py");
+    await page.locator(".monaco-editor .view-lines").first().click();
+    await page.keyboard.press("Control+End");
+    await page.keyboard.press("Backspace");
+    // Every ghost text the page draws, in order: the part may be on screen for a moment only.
+    await page.evaluate(() => {
+      const seen = (window.spliceGhosts = []);
+      const record = () => {
+        const spans = document.querySelectorAll(".ghost-text-decoration");
+        const text = Array.from(spans, (s) => s.textContent).join("").replace(/\u00a0/g, " ");
+        if (text && text !== seen[seen.length - 1]) seen.push(text);
+      };
+      new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    await page.keyboard.type(":", { delay: 40 });
+    // No key from here on: only the server's notification makes VS Code ask again.
+    const deadline = Date.now() + ANSWER_MS;
+    for (;;) {
+      result.ghosts = await page.evaluate(() => window.spliceGhosts.slice());
+      if (result.ghosts.length >= 2) break;
+      if (Date.now() > deadline) {
+        throw new Error(`ghost texts drawn: ${JSON.stringify(result.ghosts)}: no whole line without a key`);
+      }
+      await page.waitForTimeout(100);
+    }
+    await page.waitForTimeout(500); // nothing more comes: the whole line stays
+    result.ghosts = await page.evaluate(() => window.spliceGhosts.slice());
+    step(`ghost texts drawn, without a key: ${JSON.stringify(result.ghosts)}`);
+    const [part, whole] = [result.ghosts[0], result.ghosts[result.ghosts.length - 1]];
+    if (!(whole.length > part.length && whole.startsWith(part)) || (await ghostText(page)) !== whole) {
+      throw new Error("the ghost text did not grow from the part to the whole line");
+    }
+    await page.keyboard.press("Escape");
+
     await runCommand(page, "Splice: Toggle Suggestions");
     step(`status bar after toggle: ${await waitForStatus(page, "Splice: off", 10000)}`);
     result.passed = true;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # VS Code end to end: installs the .vsix into a pinned code-server (real VS Code 1.139.1), opens a
 # Python workspace in Debian's Chromium, types, waits for Splice's ghost text, presses Tab, saves,
-# and checks the file; then asks the server directly and checks the ghost text was its answer.
+# and checks the file; then, with a 1 ms latency budget, watches the part of a long line grow to
+# the whole line without a key (splice/suggestionReady); then asks the server directly and checks
+# the first ghost text was its answer.
 # All of code-server's state stays in a temp dir; its whole process group is killed on exit.
 # Screenshot (ghost text visible): $SPLICE_SCREENSHOT, default target/editors/vscode-ghost.png.
 # Usage: SPLICE_BIN=target/release/splice tests/editors/vscode_e2e.sh editors/vscode/splice.vsix
@@ -24,6 +26,12 @@ data=$work/code-server
 workspace=$work/workspace
 mkdir -p "$data/User" "$workspace"
 : >"$workspace/main.py"
+# The second scenario's file: a dictionary of long messages (a next line of 20-odd tokens).
+cp "$repo/tests/fixtures/long_messages.py" "$workspace/messages.py"
+# Workspace settings, which the second scenario changes (VS Code watches them; it does not
+# reliably watch the user settings file in code-server).
+mkdir -p "$workspace/.vscode"
+echo '{}' >"$workspace/.vscode/settings.json"
 cat >"$data/User/settings.json" <<JSON
 {
   "splice.binaryPath": "$SPLICE_BIN",
@@ -55,13 +63,14 @@ healthy() { python3 -c "import urllib.request; urllib.request.urlopen('http://12
 wait_for 60 "code-server to answer on port $port" healthy || { cat "$work/code-server.log"; exit 1; }
 
 set +e
-URL="http://127.0.0.1:$port" WORKSPACE="$workspace" SCREENSHOT="$screenshot" RESULT="$work/result.json" \
+URL="http://127.0.0.1:$port" WORKSPACE="$workspace" SETTINGS="$workspace/.vscode/settings.json" \
+  SCREENSHOT="$screenshot" RESULT="$work/result.json" \
   CHROMIUM="$CHROMIUM" PLAYWRIGHT_CORE="$PLAYWRIGHT_CORE" timeout 330 "$NODE24" "$repo/tests/editors/vscode_e2e.js"
 status=$?
 set -e
 if [ "$status" -ne 0 ]; then
   echo "--- code-server log (tail)"; tail -20 "$work/code-server.log"
-  echo "--- Splice output channel (tail)"; find "$data/logs" -name '*Splice*' -exec tail -20 {} \; 2>/dev/null
+  echo "--- Splice output channel (tail)"; find "$data/logs" -name '*Splice*' -exec tail -"${SPLICE_LOG_TAIL:-20}" {} \; 2>/dev/null
   exit "$status"
 fi
 

@@ -163,7 +163,19 @@ class SpliceExtension {
       selectionEmpty: editor.selection.isEmpty,
     };
     if (ready.asksAgain(at, params)) {
-      void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+      void this.showWholeSuggestion();
+    }
+  }
+
+  /** Replaces the part on screen with the whole suggestion. A trigger alone keeps the suggestion
+   * shown while it is still valid (VS Code puts it before the new results), so it is hidden
+   * first; the request that follows is answered from the server's typed-ahead cache. */
+  private async showWholeSuggestion(): Promise<void> {
+    try {
+      await vscode.commands.executeCommand("editor.action.inlineSuggest.hide");
+      await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+    } catch (error) {
+      this.output.debug(`asking again for the whole suggestion: ${error}`);
     }
   }
 

@@ -8,7 +8,7 @@
 use super::convert;
 use super::engine_slot::{EngineSlot, EngineState};
 use super::indexing;
-use super::partial::{self, RunInProgress, Waited};
+use super::partial::{self, Asker, RunInProgress, Waited};
 use super::prefetch::{self, PrefetchContext, PrefetchGate, TypedAlong};
 use super::status::{self, StatusBoard};
 use crate::completion::{self, Prepared, Reach};
@@ -331,9 +331,11 @@ impl Backend {
         let settings = self.settings.read().unwrap_or_else(|p| p.into_inner()).partial_after();
         let deadline = settings.map(|budget| partial::deadline(arrived, budget));
         let shown = partial::wait_or_show_part(ended, deadline, &run, false, |prepared, part| {
-            let window = Window::of(&prepared.request);
-            self.recent.get_mut(uri)?.remember_partial(window, part, Origin::Prefetched);
-            self.serve_typed(engine, uri, at, &snapshot, started)
+            run.show_part(Asker::Other, at, || {
+                let window = Window::of(&prepared.request);
+                self.recent.get_mut(uri)?.remember_partial(window, part, Origin::Prefetched);
+                self.serve_typed(engine, uri, at, &snapshot, started)
+            })
         });
         let shown = shown.await.into_shown();
         tracing::info!(
@@ -352,6 +354,20 @@ impl Backend {
         }
     }
 
+    /// A request at `at` was answered from the typed-ahead cache with `served`: when that is a
+    /// part of a suggestion still being written, the run writing it (the document's released
+    /// run, or its prefetch: a part kept does not say which) tells the client at `at` when the
+    /// whole is ready, as it does for the request the part first answered.
+    fn part_served(&self, uri: &Uri, at: Position, served: &Served) {
+        if !served.partial {
+            return;
+        }
+        let pending = self.pending.get(uri).map(|job| job.run.clone());
+        for run in pending.into_iter().chain(self.prefetch.running_in(uri)) {
+            run.show_part(Asker::Other, at, || Some(()));
+        }
+    }
+
     fn serve_typed(
         &self,
         engine: &Engine,
@@ -364,6 +380,7 @@ impl Backend {
         let (start, end) = completion::window_bounds(text, snapshot.cursor, engine.info().context_tokens, 0);
         let (prefix, suffix) = (&text[start..snapshot.cursor], &text[snapshot.cursor..end]);
         let served = self.recent.get_mut(uri)?.serve_typed(prefix, suffix)?;
+        self.part_served(uri, at, &served);
         let suggestion = Suggestion {
             text: String::new(),
             at,
@@ -415,10 +432,11 @@ impl Backend {
             |text| Suggestion { text, at, word_start, word: word.clone(), document: document.clone(), cursor };
         // A released request that was already generating finishes into `recent`: wait for it
         // (past the deadline, the part it wrote may answer this request).
-        if let Some(served) = self.wait_for_pending(uri, window, deadline).await {
+        if let Some(served) = self.wait_for_pending(uri, (at, window), deadline).await {
             return served_outcome(served, suggestion(String::new()), uri, started);
         }
         if let Some(served) = self.recent.get_mut(uri).and_then(|mut recent| recent.serve(window)) {
+            self.part_served(uri, at, &served);
             return served_outcome(served, suggestion(String::new()), uri, started);
         }
         let (done, text) = match self.run_to_recent(engine, uri, prepared, (at, cursor), deadline).await {
@@ -469,7 +487,7 @@ impl Backend {
     async fn wait_for_pending(
         &self,
         uri: &Uri,
-        window: Window<'_>,
+        (at, window): (Position, Window<'_>),
         deadline: Option<std::time::Instant>,
     ) -> Option<Served> {
         let (ended, run) = {
@@ -481,9 +499,11 @@ impl Backend {
         // A run the person typed past writes what is typed before anything else: this request's
         // own run is sooner.
         let waited = partial::wait_or_show_part(ended, deadline, &run, true, |prepared, part| {
-            let mut recent = self.recent.entry(uri.clone()).or_default();
-            recent.remember_partial(Window::of(&prepared.request), part, Origin::Shown);
-            recent.serve(window)
+            run.show_part(Asker::Other, at, || {
+                let mut recent = self.recent.entry(uri.clone()).or_default();
+                recent.remember_partial(Window::of(&prepared.request), part, Origin::Shown);
+                recent.serve(window)
+            })
         });
         let served = waited.await.into_shown();
         tracing::debug!(
@@ -550,6 +570,7 @@ impl Backend {
             recent: self.recent.clone(),
             board: self.board.clone(),
             gate: self.prefetch.clone(),
+            ready: self.suggestion_ready.load(Ordering::Relaxed).then(|| self.client.clone()),
         };
         tokio::spawn(prefetch::run(context, uri.clone(), accepted, cancel));
     }
@@ -592,14 +613,14 @@ impl Backend {
                     _ => recent.forget_partial(window),
                 }
             };
-            if running.end(settle) {
-                // Its request was answered with a part: nobody else counts the run.
-                if let Ok((done, whole)) = &result {
+            let ending = running.end(settle);
+            if let Ok((done, whole)) = &result {
+                if ending.own_part_shown {
+                    // Its request was answered with a part: nobody else counts the run.
                     board.update(|counters| counters.add_run(&done.stats));
-                    if let (Some(client), Some(_)) = (ready, whole) {
-                        let params = serde_json::json!({ "textDocument": { "uri": key.as_str() }, "position": at });
-                        client.send_notification::<SuggestionReady>(params).await;
-                    }
+                }
+                if whole.is_some() {
+                    tell_suggestion_ready(ready.as_ref(), &key, ending.part_shown_at).await;
                 }
             }
             let _ = ended_tx.send(true);
@@ -608,10 +629,10 @@ impl Backend {
         });
         let ended = async { rx.await.unwrap_or(Err(EngineError::Stopped)) };
         let waited = partial::wait_or_show_part(ended, deadline, &progress, false, |prepared, part| {
-            progress.show_part(|| {
+            progress.show_part(Asker::Own, at, || {
                 let window = Window::of(&prepared.request);
                 self.recent.entry(uri.clone()).or_default().remember_partial(window, part, Origin::Shown);
-                part.to_owned()
+                Some(part.to_owned())
             })
         });
         match waited.await {
@@ -915,6 +936,15 @@ impl Drop for RequestGuard {
                 self.prefetch.request_ended();
             }
         }
+    }
+}
+
+/// Sends `splice/suggestionReady` for `uri` at `at` (where a request was answered with a part of
+/// a suggestion now whole) to `client`, the client that asked for it (`None`: it did not).
+pub(super) async fn tell_suggestion_ready(client: Option<&Client>, uri: &Uri, at: Option<Position>) {
+    if let (Some(client), Some(at)) = (client, at) {
+        let params = serde_json::json!({ "textDocument": { "uri": uri.as_str() }, "position": at });
+        client.send_notification::<SuggestionReady>(params).await;
     }
 }
 

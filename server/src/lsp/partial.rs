@@ -16,6 +16,7 @@ use splice_model::CancelToken;
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use tower_lsp_server::ls_types::Position;
 
 /// How often a waiter past its budget looks at what the run has written: well under one decoded
 /// token (20–60 ms on a CPU).
@@ -78,8 +79,30 @@ impl std::fmt::Debug for RunInProgress {
 struct Handoff {
     /// A part of the run's suggestion answered its own request.
     part_shown: bool,
+    /// Where the latest request answered with a part of it (its own, or one typed along it)
+    /// asked: where the whole suggestion is worth asking for again once it is ready.
+    shown_at: Option<Position>,
     /// The run ended (its result is on its way).
     ended: bool,
+}
+
+/// What the end of a run learnt from the requests answered with parts of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Ending {
+    /// Its own request was answered with a part: its stats are counted by whoever holds its
+    /// result (nobody else will).
+    pub own_part_shown: bool,
+    /// Where the latest request answered with a part asked (see [`Handoff::shown_at`]).
+    pub part_shown_at: Option<Position>,
+}
+
+/// Whose request a part of a run answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Asker {
+    /// The run's own request.
+    Own,
+    /// A later request: typed along the run's suggestion, or at the spot a prefetch computes.
+    Other,
 }
 
 impl RunInProgress {
@@ -107,25 +130,27 @@ impl RunInProgress {
 
     /// The run ended: `settle` keeps its whole suggestion where a part of it may have been kept
     /// (or forgets that part), under the same lock as [`show_part`](Self::show_part), so that no
-    /// part is kept after it. Returns whether its own request was answered with a part (its stats
-    /// are then counted by whoever holds its result; nobody else will).
-    pub fn end(&self, settle: impl FnOnce()) -> bool {
+    /// part is kept after it. Returns what the requests answered with parts of it left to do.
+    pub fn end(&self, settle: impl FnOnce()) -> Ending {
         let mut handoff = self.handoff.lock().unwrap_or_else(|p| p.into_inner());
         handoff.ended = true;
         settle();
-        handoff.part_shown
+        Ending { own_part_shown: handoff.part_shown, part_shown_at: handoff.shown_at }
     }
 
-    /// Shows a part to the run's own request: `keep` (which keeps it where the whole suggestion
-    /// will replace it) runs and the part counts as shown, unless the run has ended already (its
-    /// whole result is then there to take instead: `None`).
-    pub fn show_part<S>(&self, keep: impl FnOnce() -> S) -> Option<S> {
+    /// Shows a part to `asker`'s request at `at`: `keep` keeps the part where the whole
+    /// suggestion will replace it and answers with it (`None`: it does not answer this request),
+    /// unless the run has ended already (its whole result is then there to take instead:
+    /// `None`, `keep` not run). A part that answers is remembered, for [`end`](Self::end).
+    pub fn show_part<S>(&self, asker: Asker, at: Position, keep: impl FnOnce() -> Option<S>) -> Option<S> {
         let mut handoff = self.handoff.lock().unwrap_or_else(|p| p.into_inner());
         if handoff.ended {
             return None;
         }
-        handoff.part_shown = true;
-        Some(keep())
+        let shown = keep()?;
+        handoff.part_shown |= asker == Asker::Own;
+        handoff.shown_at = Some(at);
+        Some(shown)
     }
 }
 
@@ -163,6 +188,7 @@ pub(super) async fn wait_or_show_part<T, S>(
                 read = Some(written);
             }
             if overtake && cancel.is_behind() {
+                tracing::debug!(typed = cancel.typed_len(), written = ?cancel.written(), "overtook a run typed past");
                 cancel.cancel();
                 return Waited::Overtaken;
             }
@@ -243,14 +269,39 @@ mod tests {
 
     #[test]
     fn a_part_is_shown_only_before_the_run_ends() {
+        let own_at = Position::new(1, 8);
         let shown = run();
-        assert_eq!(shown.show_part(|| "kept"), Some("kept"));
+        assert_eq!(shown.show_part(Asker::Own, own_at, || Some("kept")), Some("kept"));
         let mut settled = false;
-        assert!(shown.end(|| settled = true), "the run learns its request was answered with a part");
+        let ending = shown.end(|| settled = true);
         assert!(settled);
+        assert_eq!(
+            ending,
+            Ending { own_part_shown: true, part_shown_at: Some(own_at) },
+            "the run learns its request was answered with a part, and where"
+        );
         let ended = run();
-        assert!(!ended.end(|| ()));
-        assert_eq!(ended.show_part(|| "kept"), None, "ended first: its whole result is there to take");
+        assert_eq!(ended.end(|| ()), Ending { own_part_shown: false, part_shown_at: None });
+        let mut kept = false;
+        let late = ended.show_part(Asker::Own, own_at, || {
+            kept = true;
+            Some("kept")
+        });
+        assert_eq!(late, None, "ended first: its whole result is there to take");
+        assert!(!kept, "nothing kept after the run settled");
+    }
+
+    #[test]
+    fn the_latest_request_answered_with_a_part_is_where_the_whole_is_asked_for_again() {
+        let (own_at, later_at) = (Position::new(1, 8), Position::new(1, 10));
+        let own = run();
+        assert_eq!(own.show_part(Asker::Own, own_at, || Some(1)), Some(1));
+        assert_eq!(own.show_part(Asker::Other, later_at, || None::<u8>), None, "a part that did not answer");
+        assert_eq!(own.end(|| ()).part_shown_at, Some(own_at));
+        let typed_along = run();
+        assert_eq!(typed_along.show_part(Asker::Other, later_at, || Some(2)), Some(2));
+        let ending = typed_along.end(|| ());
+        assert_eq!(ending, Ending { own_part_shown: false, part_shown_at: Some(later_at) }, "its stats are its own");
     }
 
     #[test]

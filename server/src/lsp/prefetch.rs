@@ -27,6 +27,7 @@ use splice_model::{CancelToken, Engine, EngineError};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 use tower_lsp_server::ls_types::Uri;
+use tower_lsp_server::Client;
 
 /// When a prefetch may run, and the one running: requests that need the engine, and edits other
 /// than typing along the suggestion it assumes accepted, stop it.
@@ -137,12 +138,19 @@ impl PrefetchGate {
         Some((running.ended.subscribe(), running.run.clone()))
     }
 
-    /// The prefetch holding `token` prepared its request.
-    fn prepared(&self, token: &CancelToken, prepared: Arc<Prepared>) {
+    /// The run of the prefetch running in `uri`, if any.
+    pub fn running_in(&self, uri: &Uri) -> Option<RunInProgress> {
         let state = self.lock();
-        if let Some(running) = state.running.as_ref().filter(|running| running.token.same_as(token)) {
-            running.run.prepare(prepared);
-        }
+        state.running.as_ref().filter(|running| running.along.uri == *uri).map(|running| running.run.clone())
+    }
+
+    /// The prefetch holding `token` prepared its request: its run, which requests waiting for
+    /// it see (`None`: it was stopped).
+    fn prepared(&self, token: &CancelToken, prepared: Arc<Prepared>) -> Option<RunInProgress> {
+        let state = self.lock();
+        let running = state.running.as_ref().filter(|running| running.token.same_as(token))?;
+        running.run.prepare(prepared);
+        Some(running.run.clone())
     }
 
     /// Stops the running prefetch and lets none start again (`shutdown`: the engine must fall
@@ -204,6 +212,9 @@ pub struct PrefetchContext {
     pub board: Arc<StatusBoard>,
     /// The gate that granted `cancel`; released when the prefetch ends.
     pub gate: Arc<PrefetchGate>,
+    /// The client, when it asked to be told that a suggestion shown in part is whole
+    /// ([`backend::tell_suggestion_ready`]).
+    pub ready: Option<Client>,
 }
 
 /// How a prefetch ended.
@@ -252,7 +263,7 @@ async fn compute(context: &PrefetchContext, uri: Uri, accepted: AcceptedText, ca
     .await;
     let Ok(Some(prepared)) = prepared else { return Ended::NotStarted };
     let prepared = Arc::new(prepared);
-    context.gate.prepared(cancel, prepared.clone());
+    let Some(progress) = context.gate.prepared(cancel, prepared.clone()) else { return Ended::NotStarted };
     let window = Window::of(&prepared.request);
     // No entry: the document was closed. A hit: the next request is answered already.
     let needless = context.recent.get(&uri).is_none_or(|recent| recent.lookup(window).is_some());
@@ -265,9 +276,11 @@ async fn compute(context: &PrefetchContext, uri: Uri, accepted: AcceptedText, ca
         Ok(done) => done,
         Err(err) => {
             // A part of it that a request showed goes: nothing will complete it.
-            if let Some(mut recent) = context.recent.get_mut(&uri) {
-                recent.forget_partial(window);
-            }
+            progress.end(|| {
+                if let Some(mut recent) = context.recent.get_mut(&uri) {
+                    recent.forget_partial(window);
+                }
+            });
             if let EngineError::Cancelled = err {
                 tracing::debug!(uri = uri.as_str(), "prefetch preempted");
                 return Ended::Preempted;
@@ -279,8 +292,13 @@ async fn compute(context: &PrefetchContext, uri: Uri, accepted: AcceptedText, ca
     let text = completion::finish(&prepared, &done);
     // Only while the document is open: `didClose` removed its entry. Nothing to suggest is
     // remembered too: the request that comes here then needs no model run to learn it.
-    if let Some(mut recent) = context.recent.get_mut(&uri) {
-        recent.remember_prefetched(window, text.as_deref().unwrap_or_default());
+    let ending = progress.end(|| {
+        if let Some(mut recent) = context.recent.get_mut(&uri) {
+            recent.remember_prefetched(window, text.as_deref().unwrap_or_default());
+        }
+    });
+    if text.is_some() {
+        backend::tell_suggestion_ready(context.ready.as_ref(), &uri, ending.part_shown_at).await;
     }
     let stats = &done.stats;
     tracing::info!(
