@@ -583,11 +583,11 @@ impl<'m> Worker<'m> {
     /// One chunk of idle cache work: widening first (each widening step stales the cells after
     /// it again, so repairing before would be wasted), then repair.
     pub(crate) fn idle_step(&mut self) -> Result<(), EngineError> {
-        if self.needs_widening() {
-            self.widen_step().map(drop)
-        } else {
-            self.repair_step().map(drop)
-        }
+        let started = Instant::now();
+        let widening = self.needs_widening();
+        let result = if widening { self.widen_step().map(drop) } else { self.repair_step().map(drop) };
+        tracing::debug!(kind = if widening { "widen" } else { "repair" }, ms = ms_since(started) as u64, "idle step");
+        result
     }
 
     /// Whether the latency budget cut a prompt whose document is still cached, and idle time
