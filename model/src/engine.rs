@@ -374,7 +374,8 @@ pub type Reply = Box<dyn FnOnce(Result<Completion, EngineError>) + Send>;
 pub(crate) enum Job {
     Complete(Box<CompletionRequest>, Reply),
     Logits(Box<CompletionRequest>, Box<dyn FnOnce(Result<Vec<f32>, EngineError>) + Send>),
-    Repair(Box<dyn FnOnce(Result<usize, EngineError>) + Send>),
+    /// Up to this many steps of idle work now, then the reply with how many were done.
+    Repair(usize, Box<dyn FnOnce(Result<usize, EngineError>) + Send>),
     NeedsRepair(Box<dyn FnOnce(bool) + Send>),
     Close(String),
 }
@@ -480,8 +481,16 @@ impl Engine {
     /// window, then re-encodes every stale cell; returns how many chunks that took (0: nothing to
     /// do). Blocks. For tests and benchmarks that need the repaired state at a known time.
     pub fn repair_blocking(&self) -> Result<usize, EngineError> {
+        self.idle_steps_blocking(usize::MAX)
+    }
+
+    /// Does at most `steps` steps of what idle time would do ([`repair_blocking`](Self::repair_blocking)
+    /// does all of it); returns how many it did. Blocks. For tests of the state a request finds
+    /// between two idle steps.
+    pub fn idle_steps_blocking(&self, steps: usize) -> Result<usize, EngineError> {
         let (tx, rx) = mpsc::channel();
-        self.jobs.send(Job::Repair(Box::new(move |result| drop(tx.send(result))))).map_err(|_| EngineError::Stopped)?;
+        let job = Job::Repair(steps, Box::new(move |result| drop(tx.send(result))));
+        self.jobs.send(job).map_err(|_| EngineError::Stopped)?;
         rx.recv().unwrap_or(Err(EngineError::Stopped))
     }
 
@@ -662,10 +671,10 @@ fn run_job(worker: &mut Worker<'_>, job: Job) {
         Job::Logits(request, reply) => reply(worker.prompt_logits(&request)),
         Job::Close(document) => worker.close_document(&document),
         Job::NeedsRepair(reply) => reply(worker.needs_repair()),
-        Job::Repair(reply) => {
+        Job::Repair(steps, reply) => {
             let mut chunks = 0;
             let result = loop {
-                if !worker.has_idle_work() {
+                if chunks == steps || !worker.has_idle_work() {
                     break Ok(chunks);
                 }
                 chunks += 1;

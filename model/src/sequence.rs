@@ -35,7 +35,8 @@ use llama_cpp_2::token::LlamaToken;
 use std::ops::Range;
 use std::time::Instant;
 
-/// Tokens re-encoded per repair step: small enough that a new request waits little.
+/// The most tokens one repair step re-encodes (the worker sizes steps by time, see
+/// `Worker::idle_slice_tokens`).
 pub(crate) const REPAIR_CHUNK: usize = 64;
 
 /// A document's llama.cpp sequence and its pin (see the module docs): they always hold the same
@@ -370,12 +371,12 @@ impl KvSequence {
         Ok(())
     }
 
-    /// Re-encodes the next chunk of stale prompt cells, in document order. Returns whether stale
-    /// cells remain. The generated tokens after the prompt are dropped when the last chunk is
-    /// repaired.
-    pub(crate) fn repair_step(&mut self, llama: &mut Llama<'_>) -> Result<bool, EngineError> {
+    /// Re-encodes the next `chunk` stale prompt cells (at least one), in document order. Returns
+    /// whether stale cells remain. The generated tokens after the prompt are dropped when the
+    /// last chunk is repaired.
+    pub(crate) fn repair_step(&mut self, llama: &mut Llama<'_>, chunk: usize) -> Result<bool, EngineError> {
         let Some(from) = self.stale_from else { return Ok(false) };
-        let end = (from + REPAIR_CHUNK).min(self.prompt_len);
+        let end = (from + chunk.max(1)).min(self.prompt_len);
         self.reencode(llama, from..end, false)?;
         self.stale_from = (end < self.prompt_len).then_some(end);
         Ok(self.stale_from.is_some())
@@ -498,7 +499,7 @@ mod tests {
             assert_eq!(sequence.tokens(), &prompt[..], "step {step}: the mirror is the tokenized prompt");
             assert_mirrored(&llama, &sequence);
             if step % repair_every == repair_every - 1 || step + 1 == steps {
-                while sequence.repair_step(&mut llama).unwrap() {
+                while sequence.repair_step(&mut llama, REPAIR_CHUNK).unwrap() {
                     assert_mirrored(&llama, &sequence);
                 }
                 assert_eq!(sequence.stale_from(), None);

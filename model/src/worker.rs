@@ -26,7 +26,7 @@ use crate::rates::SharedRates;
 use crate::repo_context::{
     top_probability, top_probability_among, ContextUse, RenderedContext, RepoContext, RepoFormat,
 };
-use crate::sequence::Llama;
+use crate::sequence::{Llama, REPAIR_CHUNK};
 use crate::shape::StreamVerdict;
 use crate::speculation::{SpeculationPolicy, MAX_DRAFTS_PER_STEP};
 use crate::template::PromptTemplate;
@@ -114,6 +114,25 @@ struct Widening {
     /// ([`Worker::prompt_with_block`]), and so does the step that puts a held-back block in, so
     /// that it encodes the block and not the document again.
     dropped: usize,
+}
+
+/// A prompt with the end of a block only ([`Worker::block_slice`]): its tokens, and that part of
+/// the block, which the document's cache then begins with.
+struct BlockSlice {
+    tokens: Vec<LlamaToken>,
+    context: RenderedContext,
+}
+
+/// How long one repair step may hold the engine (see [`Worker::idle_slice_tokens`]).
+const IDLE_SLICE_MS: f64 = 40.0;
+
+/// The fewest tokens one repair step re-encodes: a smaller batch costs nearly as much.
+const MIN_IDLE_SLICE_TOKENS: usize = 8;
+
+/// Tokens one repair step re-encodes at `prefill_tokens_per_second` (unmeasured: the fewest).
+fn idle_slice_tokens(prefill_tokens_per_second: Option<f64>) -> usize {
+    let within = |rate: f64| (rate * IDLE_SLICE_MS / 1000.0) as usize;
+    prefill_tokens_per_second.map_or(MIN_IDLE_SLICE_TOKENS, within).clamp(MIN_IDLE_SLICE_TOKENS, REPAIR_CHUNK)
 }
 
 /// What a request's new snippets would cost to encode, over the latency budget's allowance
@@ -563,8 +582,22 @@ impl<'m> Worker<'m> {
     /// Returns whether stale cells remain anywhere.
     fn repair_step(&mut self) -> Result<bool, EngineError> {
         let Some(slot) = self.documents.stale() else { return Ok(false) };
-        self.documents.sequence(slot).repair_step(&mut self.llama)?;
+        let chunk = self.idle_slice_tokens();
+        self.documents.sequence(slot).repair_step(&mut self.llama, chunk)?;
         Ok(self.needs_repair())
+    }
+
+    /// Tokens one repair step re-encodes: as many as the measured prefill speed encodes in
+    /// [`IDLE_SLICE_MS`] (a request that comes meanwhile waits for the step to end), between
+    /// [`MIN_IDLE_SLICE_TOKENS`] and [`REPAIR_CHUNK`]. Steps of 64 tokens held the engine for
+    /// about 240 ms on a 2-core machine, and a keystroke after a pause waited that long.
+    ///
+    /// Widening steps stay at [`WIDEN_CHUNK`] tokens: each one inserts before cached cells, and
+    /// the K-shift pass that follows rotates every cell of the cache, 150–250 ms there whatever
+    /// the step's size; smaller steps would pay it more often for little less waiting.
+    fn idle_slice_tokens(&self) -> usize {
+        let rate = self.rates.lock().unwrap_or_else(|poison| poison.into_inner()).prefill_tokens_per_second;
+        idle_slice_tokens(rate)
     }
 
     /// Frees the cells of a document the editor closed.
@@ -597,31 +630,76 @@ impl<'m> Worker<'m> {
     }
 
     /// Gives the cut prompt back up to [`WIDEN_CHUNK`] tokens of its prefix, just before where it
-    /// now starts (the cells after them go stale, for the repair). Returns whether more remain.
+    /// now starts, or, while snippets a request held back are not all in, up to that many more
+    /// of their block ([`Self::block_slice`]; a block of 300 tokens put in at once held the
+    /// engine for 2 s). The cells after them go stale, for the repair. Returns whether more
+    /// remain.
     fn widen_step(&mut self) -> Result<bool, EngineError> {
         if !self.needs_widening() {
             self.widening = None;
             return Ok(false);
         }
         let Some(widening) = self.widening.take() else { return Ok(false) };
-        let key = &widening.document.key;
-        let cached_block = self.documents.block(key).map(|block| &block.tokens);
+        let key = widening.document.key.clone();
+        let cached_block = self.documents.block(&key).map(|block| &block.tokens);
         let block_changed = cached_block != (widening.block.files > 0).then_some(&widening.block.tokens);
-        let prompt = if block_changed {
+        let cancel = crate::CancelToken::new();
+        if block_changed {
             // Snippets a request held back go in first, before the document as it starts now.
             let (document, block) = (&widening.document, widening.block.clone());
             let full = self.builder().prompt(document, block, widening.max_tokens, 0);
-            self.cut_prompt(document, &full, widening.max_tokens, widening.dropped)
-        } else {
-            self.prompt_with_block(&widening.document, widening.block.clone(), widening.max_tokens)
-        };
+            let prompt = self.cut_prompt(document, &full, widening.max_tokens, widening.dropped);
+            if let Some(part) = self.block_slice(&key, &prompt, WIDEN_CHUNK) {
+                let (slot, _) = self.follow(&key, &part.tokens, widening.max_tokens, &cancel)?;
+                self.documents.set_block(slot, Some(part.context));
+                self.widening = Some(widening);
+                return Ok(true);
+            }
+            // The whole block is in. No refresh of the cells at the cursor, as a request does
+            // after a block change: in idle time the repair re-encodes every cell after the
+            // block, a slice at a time.
+            let (slot, _) = self.follow(&key, &prompt.tokens, widening.max_tokens, &cancel)?;
+            self.documents.set_block(slot, (prompt.context.files > 0).then(|| prompt.context.clone()));
+            if prompt.cut > 0 {
+                self.widening = Some(Widening { dropped: prompt.dropped, ..widening });
+            }
+            return Ok(self.widening.is_some());
+        }
+        let prompt = self.prompt_with_block(&widening.document, widening.block.clone(), widening.max_tokens);
         let mut stats = CompletionStats::default();
-        let cancel = crate::CancelToken::new();
-        self.follow_block_change(key, &prompt, block_changed, widening.max_tokens, &cancel, &mut stats)?;
+        self.follow_block_change(&key, &prompt, false, widening.max_tokens, &cancel, &mut stats)?;
         if prompt.cut > 0 {
             self.widening = Some(Widening { dropped: prompt.dropped, ..widening });
         }
         Ok(self.widening.is_some())
+    }
+
+    /// The next step of putting `prompt`'s block into `key`'s cache in idle time, when more than
+    /// one is left: the prompt with the block's last tokens only, `slice` more of them than the
+    /// cache already begins with (a block's end, recorded by the step before). The block goes
+    /// in end first, so that a request in between keeps a block that still ends where the
+    /// document begins (in formats with file markers, the current file's). `None`: one step
+    /// puts the rest in.
+    fn block_slice(&self, key: &str, prompt: &Prompt, slice: usize) -> Option<BlockSlice> {
+        let bos = usize::from(self.bos.is_some());
+        let block = &prompt.tokens[bos..prompt.context_end];
+        let held = self.documents.block(key).map_or(0, |cached| {
+            let cached_here =
+                self.documents.cached(key).and_then(|c| c.get(bos..)).is_some_and(|c| c.starts_with(&cached.tokens));
+            if cached_here && block.ends_with(&cached.tokens) {
+                cached.tokens.len()
+            } else {
+                0
+            }
+        });
+        let upto = held + slice;
+        if upto >= block.len() {
+            return None;
+        }
+        let end_of_block = block[block.len() - upto..].to_vec();
+        let tokens = [&prompt.tokens[..bos], &end_of_block[..], &prompt.tokens[prompt.context_end..]].concat();
+        let context = RenderedContext { tokens: end_of_block, files: prompt.context.files };
+        Some(BlockSlice { tokens, context })
     }
 
     /// How many tokens a request may encode within the latency budget, at the measured prefill
@@ -1446,4 +1524,17 @@ fn effective_reuse(model: &LlamaModel, wanted: ReuseMode) -> ReuseMode {
         return ReuseMode::Prefix;
     }
     wanted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repair_step_encodes_about_40_ms_of_prefill_within_its_bounds() {
+        assert_eq!(idle_slice_tokens(None), MIN_IDLE_SLICE_TOKENS, "unmeasured: the fewest");
+        assert_eq!(idle_slice_tokens(Some(170.0)), MIN_IDLE_SLICE_TOKENS, "6.8 tokens in 40 ms: the floor");
+        assert_eq!(idle_slice_tokens(Some(800.0)), 32);
+        assert_eq!(idle_slice_tokens(Some(50_000.0)), REPAIR_CHUNK, "a fast machine: the largest step");
+    }
 }

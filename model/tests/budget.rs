@@ -122,6 +122,36 @@ fn snippets_a_cold_prompt_cannot_pay_for_are_added_when_idle() {
     assert_eq!(warm.stats.context_tokens, unbudgeted.stats.context_tokens);
 }
 
+#[test]
+fn idle_time_puts_held_back_snippets_in_a_slice_at_a_time_and_a_request_between_keeps_what_is_in() {
+    let prefix = prefix_at_line_from_end(12);
+    // Two files' snippets: a block longer than any idle step.
+    let mut context = snippets();
+    context.files.extend(other_snippets().files);
+    let with_snippets = |prefix: &str| CompletionRequest { context: Some(context.clone()), ..request(prefix) };
+    let unbudgeted = engine(None).complete_blocking(with_snippets(&prefix)).unwrap();
+    let block = unbudgeted.stats.context_tokens;
+    assert!(block > 64, "a block longer than the largest idle step: {:?}", unbudgeted.stats);
+    let budgeted = engine(Some(Duration::from_millis(1)));
+    budgeted.complete_blocking(with_snippets(&prefix)).unwrap();
+
+    // One idle step puts the end of the block in, not all of it.
+    assert_eq!(budgeted.idle_steps_blocking(1).unwrap(), 1);
+    let between = budgeted.complete_blocking(with_snippets(&prefix)).unwrap();
+    let verdict = between.stats.context.clone().expect("a verdict on the snippets");
+    assert!(verdict.used && verdict.reason.contains("kept the cached context"), "{verdict:?}");
+    assert!(between.stats.context_tokens > 0 && between.stats.context_tokens < block, "{:?}", between.stats);
+    assert!(between.stats.encoded_tokens <= 3, "what idle time put in is kept: {:?}", between.stats);
+
+    // The next idle steps go on from there, and the prompt ends as an engine without a budget
+    // builds it, the whole block cached.
+    assert!(budgeted.repair_blocking().unwrap() > 1, "idle time had work left");
+    let warm = budgeted.complete_blocking(with_snippets(&prefix)).unwrap();
+    assert_eq!(warm.stats.context_tokens, block, "{:?}", warm.stats);
+    assert_eq!(warm.stats.prompt_tokens, unbudgeted.stats.prompt_tokens);
+    assert!(warm.stats.encoded_tokens <= 3, "cached by idle time: {:?}", warm.stats);
+}
+
 /// Snippets of a third file, the kind a few more typed keys bring in place of [`snippets`].
 fn other_snippets() -> RepoContext {
     let text = "class SlotStats:\n    def __init__(self, slots):\n        self.cached = sum(s[\"n_past\"] for s in slots)\n\n    def hit_rate(self, prompt_tokens):\n        return self.cached / max(prompt_tokens, 1)\n";

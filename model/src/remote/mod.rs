@@ -261,7 +261,7 @@ fn serve(worker: &mut request::RemoteWorker<'_>, runtime: &tokio::runtime::Runti
             Job::Logits(_, reply) => reply(Err(EngineError::Unsupported(
                 "prompt logits: a remote engine returns log-probabilities of generated tokens only",
             ))),
-            Job::Repair(reply) => reply(Ok(0)),
+            Job::Repair(_, reply) => reply(Ok(0)),
             Job::NeedsRepair(reply) => reply(false),
             Job::Close(document) => worker.close_document(&document),
         }
