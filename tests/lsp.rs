@@ -327,12 +327,17 @@ const LONG_MESSAGES: &str = include_str!("fixtures/long_messages.py");
 /// [`LONG_MESSAGES`] open: the client, the document's URI, and its end (line, UTF-16 column),
 /// where the next line is 20-odd tokens.
 fn long_messages_with_a_1_ms_budget(name: &str) -> (LspClient, &'static str, u32, u32) {
+    long_messages_with_a_1_ms_budget_and(name, json!({ "retrieval": "never", "prefetch": "off" }))
+}
+
+/// [`long_messages_with_a_1_ms_budget`] with these `initializationOptions`.
+fn long_messages_with_a_1_ms_budget_and(name: &str, options: Value) -> (LspClient, &'static str, u32, u32) {
     let model = gemma();
     let dir = temp_dir(name);
     let args = ["--model", model.to_str().unwrap(), "--latency-budget", "1", "--max-tokens", "64"];
     let mut client = LspClient::start(&args, &dir.join("splice.log"));
     let capabilities = json!({ "experimental": { "spliceSuggestionReady": true } });
-    client.initialize(capabilities, json!({ "retrieval": "never", "prefetch": "off" }));
+    client.initialize(capabilities, options);
     assert_eq!(client.wait_until_loaded()["state"], "ready");
     let uri = "file:///workspace/messages.py";
     client.open(uri, "python", LONG_MESSAGES);
@@ -418,6 +423,38 @@ fn a_request_typed_along_a_run_answered_with_its_part_is_told_where_the_whole_is
     assert!(rest.len() > rest_of_part.len() && rest.starts_with(&rest_of_part), "{rest_of_part:?} / {rest:?}");
     let status = client.call_ok("splice/status", json!({}));
     assert_eq!(status["requests"]["cached"], 1, "the rest, from the typed-ahead cache: {status}");
+    assert!(client.shutdown().success());
+}
+
+/// Accepting a whole line while its prefetch (the next suggestion, as if it were accepted) is
+/// still writing: past the 1 ms budget the request is answered with the prefetch's part, and
+/// the prefetch's end tells the client there. (Showing that part once deadlocked the server:
+/// serving it noted the position under the lock the part was shown with.)
+#[test]
+fn accepting_a_line_whose_prefetch_is_still_writing_shows_its_part_then_tells_where_the_rest_is() {
+    let options = json!({ "retrieval": "never", "prefetch": "on" });
+    let (mut client, uri, line, column) = long_messages_with_a_1_ms_budget_and("partial-prefetch", options);
+    let ask = |client: &mut LspClient, column: u32| ask_at(client, uri, line, column);
+    ask(&mut client, column).expect("a part of the line");
+    client.notification("splice/suggestionReady", |_| true);
+    // The whole line, from the cache: shown, so the prefetch after it starts.
+    let whole = ask(&mut client, column).expect("the whole line");
+    let end = json!({ "line": line, "character": column });
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 },
+                "contentChanges": [{ "range": { "start": end, "end": end }, "text": whole }] }),
+    );
+    let accepted = column + whole.encode_utf16().count() as u32;
+    let part = ask(&mut client, accepted).expect("the part the prefetch has written");
+    let status = client.call_ok("splice/status", json!({}));
+    assert_eq!(status["requests"]["partial"], 2, "the first answer and this one: {status}");
+    let ready = client.notification("splice/suggestionReady", |params| params["position"]["character"] == accepted);
+    assert_eq!(ready["params"]["position"]["line"], line);
+    let rest = ask(&mut client, accepted).expect("the prefetched suggestion, whole");
+    assert!(rest.len() > part.len() && rest.starts_with(&part), "{part:?} / {rest:?}");
+    let status = client.call_ok("splice/status", json!({}));
+    assert_eq!(status["requests"]["prefetched"], 1, "{status}");
     assert!(client.shutdown().success());
 }
 

@@ -357,14 +357,15 @@ impl Backend {
     /// A request at `at` was answered from the typed-ahead cache with `served`: when that is a
     /// part of a suggestion still being written, the run writing it (the document's released
     /// run, or its prefetch: a part kept does not say which) tells the client at `at` when the
-    /// whole is ready, as it does for the request the part first answered.
+    /// whole is ready, as it does for the request the part first answered. Called inside a
+    /// part's `show_part` too (the prefetch's part served by `serve_typed`): never blocks.
     fn part_served(&self, uri: &Uri, at: Position, served: &Served) {
         if !served.partial {
             return;
         }
         let pending = self.pending.get(uri).map(|job| job.run.clone());
         for run in pending.into_iter().chain(self.prefetch.running_in(uri)) {
-            run.show_part(Asker::Other, at, || Some(()));
+            run.part_served_at(at);
         }
     }
 

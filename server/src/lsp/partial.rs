@@ -138,6 +138,20 @@ impl RunInProgress {
         Ending { own_part_shown: handoff.part_shown, part_shown_at: handoff.shown_at }
     }
 
+    /// A part of this run kept earlier answered another request at `at` again (from the
+    /// typed-ahead cache): the whole suggestion is worth asking for there, unless the run has
+    /// ended. Never blocks: a part being shown holds the lock while its `keep` serves the
+    /// request (which comes here), and that [`show_part`](Self::show_part) records `at` itself;
+    /// the other contention (a run ending, another part shown) lasts microseconds, and losing
+    /// one position to it only sends the notification to an earlier cursor.
+    pub fn part_served_at(&self, at: Position) {
+        if let Ok(mut handoff) = self.handoff.try_lock() {
+            if !handoff.ended {
+                handoff.shown_at = Some(at);
+            }
+        }
+    }
+
     /// Shows a part to `asker`'s request at `at`: `keep` keeps the part where the whole
     /// suggestion will replace it and answers with it (`None`: it does not answer this request),
     /// unless the run has ended already (its whole result is then there to take instead:
@@ -302,6 +316,25 @@ mod tests {
         assert_eq!(typed_along.show_part(Asker::Other, later_at, || Some(2)), Some(2));
         let ending = typed_along.end(|| ());
         assert_eq!(ending, Ending { own_part_shown: false, part_shown_at: Some(later_at) }, "its stats are its own");
+    }
+
+    #[test]
+    fn a_part_served_again_while_a_part_is_shown_neither_blocks_nor_loses_the_position() {
+        let (shown_at, typed_at) = (Position::new(1, 8), Position::new(1, 10));
+        let prefetch = run();
+        // Serving the part just kept (the prefetch's part, answered from the cache) notes the
+        // position under the lock `show_part` holds: it must not wait for it.
+        let shown = prefetch.show_part(Asker::Other, shown_at, || {
+            prefetch.part_served_at(Position::new(9, 9));
+            Some(())
+        });
+        assert_eq!(shown, Some(()));
+        assert_eq!(prefetch.end(|| ()).part_shown_at, Some(shown_at));
+        let typed_along = run();
+        typed_along.part_served_at(typed_at);
+        assert_eq!(typed_along.end(|| ()).part_shown_at, Some(typed_at));
+        typed_along.part_served_at(shown_at);
+        assert_eq!(typed_along.end(|| ()).part_shown_at, Some(typed_at), "not after its end");
     }
 
     #[test]
