@@ -382,12 +382,7 @@ fn past_the_latency_budget_the_part_written_so_far_is_shown_and_the_run_writes_t
     let (last, next) = (part.chars().last().unwrap(), whole[part.len()..].chars().next().unwrap());
     assert!(!(is_word(last) && is_word(next)), "the part ends at a whole word: {part:?} / {whole:?}");
     // Typing the part shown gets the rest.
-    let end = json!({ "line": line, "character": column });
-    client.notify(
-        "textDocument/didChange",
-        json!({ "textDocument": { "uri": uri, "version": 2 },
-                "contentChanges": [{ "range": { "start": end, "end": end }, "text": part }] }),
-    );
+    client.insert(uri, 2, line, column, &part);
     let rest = ask(&mut client, column + part.encode_utf16().count() as u32);
     assert_eq!(rest.as_deref(), Some(&whole[part.len()..]), "the rest, typed along");
     let status = client.call_ok("splice/status", json!({}));
@@ -403,12 +398,7 @@ fn a_request_typed_along_a_run_answered_with_its_part_is_told_where_the_whole_is
     // The person types the part's first character while the run writes on (a line of 20-odd
     // tokens): the next request, typed along the run, is answered with the rest of its part.
     let typed: String = part.chars().take(1).collect();
-    let end = json!({ "line": line, "character": column });
-    client.notify(
-        "textDocument/didChange",
-        json!({ "textDocument": { "uri": uri, "version": 2 },
-                "contentChanges": [{ "range": { "start": end, "end": end }, "text": typed }] }),
-    );
+    client.insert(uri, 2, line, column, &typed);
     let along = column + typed.encode_utf16().count() as u32;
     let rest_of_part = ask(&mut client, along).expect("the rest of the part");
     let status = client.call_ok("splice/status", json!({}));
@@ -439,12 +429,7 @@ fn accepting_a_line_whose_prefetch_is_still_writing_shows_its_part_then_tells_wh
     client.notification("splice/suggestionReady", |_| true);
     // The whole line, from the cache: shown, so the prefetch after it starts.
     let whole = ask(&mut client, column).expect("the whole line");
-    let end = json!({ "line": line, "character": column });
-    client.notify(
-        "textDocument/didChange",
-        json!({ "textDocument": { "uri": uri, "version": 2 },
-                "contentChanges": [{ "range": { "start": end, "end": end }, "text": whole }] }),
-    );
+    client.insert(uri, 2, line, column, &whole);
     let accepted = column + whole.encode_utf16().count() as u32;
     let part = ask(&mut client, accepted).expect("the part the prefetch has written");
     let status = client.call_ok("splice/status", json!({}));

@@ -33,12 +33,7 @@ fn suggestion(client: &mut LspClient, line: u32, character: u32) -> Option<Strin
 
 /// Inserts `text` at (`line`, `character`), as an editor accepting a suggestion does.
 fn insert(client: &mut LspClient, version: i32, line: u32, character: u32, text: &str) {
-    let at = json!({ "line": line, "character": character });
-    client.notify(
-        "textDocument/didChange",
-        json!({ "textDocument": { "uri": URI, "version": version },
-                "contentChanges": [{ "range": { "start": at, "end": at }, "text": text }] }),
-    );
+    client.insert(URI, version, line, character, text);
 }
 
 fn utf16_len(text: &str) -> u32 {

@@ -644,7 +644,7 @@ impl<'m> Worker<'m> {
         let cached_block = self.documents.block(&key).map(|block| &block.tokens);
         let block_changed = cached_block != (widening.block.files > 0).then_some(&widening.block.tokens);
         let cancel = crate::CancelToken::new();
-        if block_changed {
+        let prompt = if block_changed {
             // Snippets a request held back go in first, before the document as it starts now.
             let (document, block) = (&widening.document, widening.block.clone());
             let full = self.builder().prompt(document, block, widening.max_tokens, 0);
@@ -655,17 +655,13 @@ impl<'m> Worker<'m> {
                 self.widening = Some(widening);
                 return Ok(true);
             }
-            // The whole block is in. No refresh of the cells at the cursor, as a request does
-            // after a block change: in idle time the repair re-encodes every cell after the
-            // block, a slice at a time.
-            let (slot, _) = self.follow(&key, &prompt.tokens, widening.max_tokens, &cancel)?;
-            self.documents.set_block(slot, (prompt.context.files > 0).then(|| prompt.context.clone()));
-            if prompt.cut > 0 {
-                self.widening = Some(Widening { dropped: prompt.dropped, ..widening });
-            }
-            return Ok(self.widening.is_some());
-        }
-        let prompt = self.prompt_with_block(&widening.document, widening.block.clone(), widening.max_tokens);
+            prompt
+        } else {
+            self.prompt_with_block(&widening.document, widening.block.clone(), widening.max_tokens)
+        };
+        // Followed as if the block had not changed: a request refreshes the cells at the cursor
+        // after a block change, but in idle time the repair re-encodes every cell after the
+        // block, a slice at a time.
         let mut stats = CompletionStats::default();
         self.follow_block_change(&key, &prompt, false, widening.max_tokens, &cancel, &mut stats)?;
         if prompt.cut > 0 {
@@ -683,15 +679,8 @@ impl<'m> Worker<'m> {
     fn block_slice(&self, key: &str, prompt: &Prompt, slice: usize) -> Option<BlockSlice> {
         let bos = usize::from(self.bos.is_some());
         let block = &prompt.tokens[bos..prompt.context_end];
-        let held = self.documents.block(key).map_or(0, |cached| {
-            let cached_here =
-                self.documents.cached(key).and_then(|c| c.get(bos..)).is_some_and(|c| c.starts_with(&cached.tokens));
-            if cached_here && block.ends_with(&cached.tokens) {
-                cached.tokens.len()
-            } else {
-                0
-            }
-        });
+        let held =
+            self.block_in_cache(key).filter(|cached| block.ends_with(&cached.tokens)).map_or(0, |c| c.tokens.len());
         let upto = held + slice;
         if upto >= block.len() {
             return None;
@@ -800,16 +789,19 @@ impl<'m> Worker<'m> {
         document: &DocumentTokens,
         max_tokens: usize,
     ) -> Option<Prompt> {
-        let block = self.documents.block(&request.document)?;
-        let cached = self.documents.cached(&request.document)?;
-        let after_bos = cached.get(usize::from(self.bos.is_some())..)?;
-        if block.tokens.is_empty() || !after_bos.starts_with(&block.tokens) {
-            return None;
-        }
+        let block = self.block_in_cache(&request.document)?;
         let prompt = self.prompt_with_block(document, block.clone(), max_tokens);
         // Only if the document still has room beside it, as a fresh block would.
         (prompt.tokens.len() + max_tokens <= self.llama.ctx.n_ctx() as usize && prompt.dropped == prompt.cut)
             .then_some(prompt)
+    }
+
+    /// The repository-context block recorded for document `key`, when its cache does begin with
+    /// it (after BOS) and it is not empty.
+    fn block_in_cache(&self, key: &str) -> Option<&RenderedContext> {
+        let block = self.documents.block(key)?;
+        let after_bos = self.documents.cached(key)?.get(usize::from(self.bos.is_some())..)?;
+        (!block.tokens.is_empty() && after_bos.starts_with(&block.tokens)).then_some(block)
     }
 
     /// Plans and applies the cache update of `document`'s sequence for `prompt`, making room for

@@ -30,12 +30,17 @@ async function statusText(page) {
   return (await page.locator(".statusbar-item", { hasText: "Splice:" }).first().innerText()).trim();
 }
 
-async function runCommand(page, title) {
-  await page.keyboard.press("F1");
+/** Opens the quick input with `key`, types `text`, and picks the row that shows it. */
+async function quickPick(page, key, text) {
+  await page.keyboard.press(key);
   await page.locator(".quick-input-widget input").waitFor({ timeout: 30000 });
-  await page.keyboard.type(title);
-  await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor({ timeout: 30000 });
+  await page.keyboard.type(text);
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: text }).first().waitFor({ timeout: 30000 });
   await page.keyboard.press("Enter");
+}
+
+async function runCommand(page, title) {
+  await quickPick(page, "F1", title);
 }
 
 async function waitForStatus(page, text, ms) {
@@ -51,11 +56,7 @@ async function ghostText(page) {
 }
 
 async function openFile(page, name) {
-  await page.keyboard.press("Control+P");
-  await page.locator(".quick-input-widget input").waitFor({ timeout: 30000 });
-  await page.keyboard.type(name);
-  await page.locator(".quick-input-list .monaco-list-row", { hasText: name }).first().waitFor({ timeout: 30000 });
-  await page.keyboard.press("Enter");
+  await quickPick(page, "Control+P", name);
   await page.locator(".tab.active", { hasText: name }).first().waitFor({ timeout: 30000 });
   await page.locator(".monaco-editor .view-lines").first().waitFor({ timeout: 30000 });
 }

@@ -266,6 +266,17 @@ impl LspClient {
         );
     }
 
+    /// Inserts `text` at (`line`, `character`) of `uri`, making it `version` (an incremental
+    /// `didChange`, as an editor sends for a key typed or a suggestion accepted).
+    pub fn insert(&mut self, uri: &str, version: i32, line: u32, character: u32, text: &str) {
+        let at = json!({ "line": line, "character": character });
+        self.notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": uri, "version": version },
+                    "contentChanges": [{ "range": { "start": at, "end": at }, "text": text }] }),
+        );
+    }
+
     /// Sends `textDocument/inlineCompletion` and waits for the response.
     pub fn inline_completion(&mut self, uri: &str, line: u32, character: u32) -> Message {
         self.call("textDocument/inlineCompletion", inline_params(uri, line, character))

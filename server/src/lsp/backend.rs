@@ -544,6 +544,12 @@ impl Backend {
         })
     }
 
+    /// The client, when it asked to be told that a suggestion shown in part is whole
+    /// (`experimental.spliceSuggestionReady`; see [`tell_suggestion_ready`]).
+    fn ready_client(&self) -> Option<Client> {
+        self.suggestion_ready.load(Ordering::Relaxed).then(|| self.client.clone())
+    }
+
     /// Starts computing the next suggestion as if `shown` were accepted, when prefetching is on,
     /// the engine's cache follows edits by PIE, no request is live, none runs, and the document
     /// is still the one `shown` was made for (see [`prefetch`]).
@@ -571,7 +577,7 @@ impl Backend {
             recent: self.recent.clone(),
             board: self.board.clone(),
             gate: self.prefetch.clone(),
-            ready: self.suggestion_ready.load(Ordering::Relaxed).then(|| self.client.clone()),
+            ready: self.ready_client(),
         };
         tokio::spawn(prefetch::run(context, uri.clone(), accepted, cancel));
     }
@@ -598,7 +604,7 @@ impl Backend {
         self.pending.insert(uri.clone(), job);
         let (engine, key) = (engine.clone(), uri.clone());
         let (recent, pending, board) = (self.recent.clone(), self.pending.clone(), self.board.clone());
-        let ready = self.suggestion_ready.load(Ordering::Relaxed).then(|| self.client.clone());
+        let ready = self.ready_client();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let running = progress.clone();
         tokio::spawn(async move {
