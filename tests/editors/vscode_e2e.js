@@ -55,10 +55,15 @@ async function ghostText(page) {
   return drawn.replace(/\u00a0/g, " ");
 }
 
+/** The text of the editor area's editor (the Output panel is a Monaco editor too). */
+function editorLines(page) {
+  return page.locator(".part.editor .monaco-editor .view-lines").first();
+}
+
 async function openFile(page, name) {
   await quickPick(page, "Control+P", name);
   await page.locator(".tab.active", { hasText: name }).first().waitFor({ timeout: 30000 });
-  await page.locator(".monaco-editor .view-lines").first().waitFor({ timeout: 30000 });
+  await editorLines(page).waitFor({ timeout: 30000 });
 }
 
 async function waitForFile(predicate, ms) {
@@ -87,7 +92,7 @@ async function main() {
 
     step("opening main.py with Quick Open");
     await openFile(page, "main.py");
-    await page.locator(".monaco-editor .view-lines").first().click();
+    await editorLines(page).click();
 
     step("typing Python");
     await page.keyboard.type("def add(a, b):", { delay: 40 });
@@ -137,7 +142,7 @@ async function main() {
 
     step("messages.py: the end of a line whose next line is long");
     await openFile(page, "messages.py");
-    await page.locator(".monaco-editor .view-lines").first().click();
+    await editorLines(page).click();
     await page.keyboard.press("Control+End");
     await page.keyboard.press("Backspace");
     // Every ghost text the page draws, in order: the part may be on screen for a moment only.
