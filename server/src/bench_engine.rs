@@ -136,10 +136,11 @@ fn measure(
 /// (`--swa-full`, `--cache-reuse 256`, no RAM prompt cache); Splice's threads (decode 1, batch
 /// every core, or `--threads-decode` and `--threads`): on a shared 2-core machine two decode
 /// threads spin-waiting on each other cost far more than they gain, and one decode of the
-/// engine carries every slot's next token at once. The batch is `--engine-batch` (64), not
-/// Splice's own 512: llama-server encodes at most a batch of prompt tokens per step, beside
-/// the other slots' next tokens, so a small one keeps an editor's cold prompt from stalling
-/// every other editor's generation for seconds (README, *bench engine*).
+/// engine carries every slot's next token at once. The batch is `--engine-batch` (16), not
+/// Splice's own 512: each llama-server step decodes every generating slot's next token and
+/// then prompt tokens up to the batch, so a small one keeps an editor's cold prompt from
+/// making every other editor's next token wait for it (eight editors on two cores: an editor's
+/// next token came after 192 ms at the median with 64, 112 ms with 16; README, *bench engine*).
 fn start_engine(args: &BenchEngineArgs, binary: &Path, k: usize, log: &Path) -> anyhow::Result<LlamaServer> {
     let settings = Settings::resolve(args.options.clone());
     let slot_ctx = args.options.ctx.unwrap_or(DEFAULT_SLOT_CTX);

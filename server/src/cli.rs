@@ -172,9 +172,9 @@ pub struct BenchEngineArgs {
     /// script builds in Splice's cache.
     #[arg(long)]
     pub peer: Option<PathBuf>,
-    /// The shared engine's batch and ubatch (`llama-server -b -ub`): the most prompt tokens one
-    /// engine step encodes beside the other slots' next tokens.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(8..=8192))]
+    /// The shared engine's batch and ubatch (`llama-server -b -ub`): the most tokens one engine
+    /// step decodes, every generating slot's next token first, then prompt tokens up to it.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(8..=8192))]
     pub engine_batch: u32,
     /// Print JSON (every row's numbers) after the table.
     #[arg(long)]
