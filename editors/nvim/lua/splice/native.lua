@@ -87,6 +87,30 @@ function M.setup_highlight(group)
   vim.api.nvim_create_autocmd("ColorScheme", { group = group, callback = apply })
 end
 
+--- The augroup of Neovim's inline completion in a buffer (`vim.lsp._capability`'s name for it),
+--- whose cursor autocmd asks the server, after its own 200 ms debounce.
+local ASK_GROUP = "nvim.lsp.inline_completion:%d"
+
+--- `splice/suggestionReady` (see `ghost.on_ready`): the whole suggestion whose part is on screen
+--- is ready. Neovim's inline completion has no call that asks again, so where the part is still
+--- on screen at the cursor it was shown at, the plugin fires the cursor event it asks on, in its
+--- group only; its answer (from the server's typed-ahead cache) replaces the part.
+function M.on_ready(params)
+  local buf = vim.api.nvim_get_current_buf()
+  if not (M.available() and vim.lsp.inline_completion.is_enabled({ bufnr = buf }) and M.visible(buf)) then
+    return
+  end
+  local client = require("splice.server").client_for(buf)
+  if not client then
+    return
+  end
+  local here = vim.lsp.util.make_position_params(0, client.offset_encoding)
+  if require("splice.ghost").ready_here(params, here.textDocument.uri, here.position) then
+    -- pcall: another Neovim may name the group differently; the part then stays until a key.
+    pcall(vim.api.nvim_exec_autocmds, "CursorMovedI", { group = ASK_GROUP:format(buf), buffer = buf })
+  end
+end
+
 --- Starts native inline completion in `buf`. Enabled per buffer, not per client: Neovim keeps a
 --- per-client flag apart from the buffer's, and is_enabled({ bufnr }) reads the buffer's.
 function M.attach(buf)

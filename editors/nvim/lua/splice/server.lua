@@ -50,9 +50,11 @@ local handlers = {
   ["splice/status"] = function(_, result)
     status.set_server(result)
   end,
-  -- The whole suggestion whose part is on screen is ready (see ghost.on_ready).
+  -- The whole suggestion whose part is on screen is ready (see ghost.on_ready and
+  -- native.on_ready; each does nothing where the other draws the suggestions).
   ["splice/suggestionReady"] = function(_, params)
     require("splice.ghost").on_ready(params)
+    require("splice.native").on_ready(params)
   end,
 }
 
