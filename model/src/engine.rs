@@ -378,6 +378,8 @@ pub(crate) enum Job {
     Repair(usize, Box<dyn FnOnce(Result<usize, EngineError>) + Send>),
     NeedsRepair(Box<dyn FnOnce(bool) + Send>),
     Close(String),
+    /// The person edited a document: no work, but idle time starts over, as after a job.
+    Typing,
 }
 
 /// A handle to the engine thread. Cloning is cheap; the thread stops when the last handle drops.
@@ -475,6 +477,15 @@ impl Engine {
     /// Frees the cached sequence of `document` (the editor closed it). Does not wait.
     pub fn close_document(&self, document: &str) {
         let _ = self.jobs.send(Job::Close(document.to_owned()));
+    }
+
+    /// The person is typing: idle work (widening a cut prompt, repairing stale cells) waits until
+    /// they have paused for the idle time, as it waits after a request. Edits answered from the
+    /// typed-ahead cache reach the engine as nothing else, and an idle step begun between two
+    /// keys (a widening step costs a K-shift pass, 250–400 ms with one core busy) held up the
+    /// next key's request. Costs one message.
+    pub fn typing(&self) {
+        let _ = self.jobs.send(Job::Typing);
     }
 
     /// Does now what idle time would: widens a prompt the latency budget cut back to its full
@@ -634,7 +645,8 @@ fn run_thread(
     serve_jobs(&mut worker, &jobs, config.repair_idle);
 }
 
-/// Runs jobs in arrival order. When no job came for `repair_idle`, idle time first gives a
+/// Runs jobs in arrival order. When no job came for `repair_idle` (an edit's [`Job::Typing`]
+/// counts: the person is not idle while typing along a suggestion), idle time first gives a
 /// prompt the latency budget cut its full window back, then re-encodes stale cells, one chunk at
 /// a time, checking for a new job between chunks.
 fn serve_jobs(worker: &mut Worker<'_>, jobs: &mpsc::Receiver<Job>, repair_idle: Duration) {
@@ -670,6 +682,7 @@ fn run_job(worker: &mut Worker<'_>, job: Job) {
         }
         Job::Logits(request, reply) => reply(worker.prompt_logits(&request)),
         Job::Close(document) => worker.close_document(&document),
+        Job::Typing => {}
         Job::NeedsRepair(reply) => reply(worker.needs_repair()),
         Job::Repair(steps, reply) => {
             let mut chunks = 0;

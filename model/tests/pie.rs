@@ -8,7 +8,7 @@ use splice_e2e::logits::{argmax, kl, softmax};
 use splice_e2e::{gemma, smollm2};
 use splice_model::{CacheType, CompletionRequest, Engine, EngineConfig, ReuseMode};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const SOURCE: &str = include_str!("../../tests/fixtures/python/inventory.py");
 
@@ -176,27 +176,40 @@ fn a_quantized_key_cache_still_shifts_and_repairs() {
     assert_eq!(argmax(&repaired), argmax(&reference));
 }
 
-#[test]
-fn idle_time_repairs_stale_cells_in_the_background() {
-    let model = smollm2();
-    let mut config = EngineConfig::new(&model);
+/// An engine with `repair_idle` whose cache followed an edit near the start of [`SOURCE`] (which
+/// staled every cell after it), and the prompt after the edit.
+fn edited_engine(model: &Path, repair_idle: Duration) -> (Engine, String) {
+    let mut config = EngineConfig::new(model);
     config.context_tokens = Some(2048);
-    config.repair_idle = Duration::from_millis(50);
+    config.repair_idle = repair_idle;
     let pie = Engine::start(config).unwrap();
-    let full = engine(&model, ReuseMode::None, 512);
     let before = prefix_of(SOURCE);
     let after = before.replacen("class Inventory:", "class Inventory(object):", 1);
     pie.prompt_logits_blocking(request(&before, 8)).unwrap();
     pie.prompt_logits_blocking(request(&after, 8)).unwrap();
-    // The edit staled every cell after it; without idle time there would be chunks to repair.
-    // No request for a while: the engine repairs on its own. Waited for by its progress, not the
-    // clock (a busy machine repairs slowly); `repair_blocking` then finds nothing to do, and the
-    // cache already equals a full re-encode. The bound is a hang guard of several minutes.
-    let repaired_when_idle = (0..3000).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
+    (pie, after)
+}
+
+/// Whether idle time repairs every stale cell, looking every `poll` (longer than the idle time:
+/// each look is a job). Waited for by its progress, not the clock (a busy machine repairs
+/// slowly); the bound is a hang guard of several minutes.
+fn repaired_when_idle(pie: &Engine, poll: Duration) -> bool {
+    (0..3000).any(|_| {
+        std::thread::sleep(poll);
         !pie.needs_repair_blocking().unwrap()
-    });
-    assert!(repaired_when_idle, "the idle repair never finished");
+    })
+}
+
+#[test]
+fn idle_time_repairs_stale_cells_in_the_background() {
+    let model = smollm2();
+    let (pie, after) = edited_engine(&model, Duration::from_millis(50));
+    let full = engine(&model, ReuseMode::None, 512);
+    let before = prefix_of(SOURCE);
+    // Without idle time there would be chunks to repair. No request for a while: the engine
+    // repairs on its own; `repair_blocking` then finds nothing to do, and the cache already
+    // equals a full re-encode.
+    assert!(repaired_when_idle(&pie, Duration::from_millis(100)), "the idle repair never finished");
     assert_eq!(pie.repair_blocking().unwrap(), 0, "idle time already repaired every stale cell");
     let busy = engine(&model, ReuseMode::Pie, 512);
     busy.prompt_logits_blocking(request(&before, 8)).unwrap();
@@ -206,6 +219,22 @@ fn idle_time_repairs_stale_cells_in_the_background() {
     let reference = full.prompt_logits_blocking(request(&after, 8)).unwrap();
     assert_eq!(argmax(&repaired), argmax(&reference));
     assert!(kl(&reference, &repaired) < 1e-2);
+}
+
+#[test]
+fn idle_work_waits_while_the_person_types_and_runs_once_they_pause() {
+    let (pie, _) = edited_engine(&smollm2(), Duration::from_millis(500));
+    // Five seconds of keys 50 ms apart that never reach the engine as requests (typed along a
+    // suggestion): without `typing`, idle repair would start 500 ms after the last request and
+    // re-encode every stale cell meanwhile.
+    let typing = Instant::now();
+    while typing.elapsed() < Duration::from_secs(5) {
+        pie.typing();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(pie.needs_repair_blocking().unwrap(), "no idle work while the person typed");
+    // They paused: idle time repairs on its own.
+    assert!(repaired_when_idle(&pie, Duration::from_millis(600)), "the idle repair never ran after the pause");
 }
 
 fn request_for(document: &str, prefix: &str) -> CompletionRequest {

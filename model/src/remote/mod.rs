@@ -264,6 +264,7 @@ fn serve(worker: &mut request::RemoteWorker<'_>, runtime: &tokio::runtime::Runti
             Job::Repair(_, reply) => reply(Ok(0)),
             Job::NeedsRepair(reply) => reply(false),
             Job::Close(document) => worker.close_document(&document),
+            Job::Typing => {}
         }
     }
 }

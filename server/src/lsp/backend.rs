@@ -1046,6 +1046,10 @@ impl LanguageServer for Backend {
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
         self.activity.bump();
+        // Idle work waits for a pause in typing, not only for a pause in requests.
+        if let EngineState::Ready(engine) = self.engine.current() {
+            engine.typing();
+        }
         let uri = params.text_document.uri;
         self.release_in_flight(&uri);
         let encoding = *self.encoding.read().unwrap_or_else(|p| p.into_inner());
