@@ -147,8 +147,14 @@ impl CancelToken {
     /// before it can suggest anything, one token at a time, where a new request would encode it
     /// in one batch.
     pub fn is_behind(&self) -> bool {
+        self.behind_by() > 0
+    }
+
+    /// How many bytes more the person has typed at the request's cursor than the engine has
+    /// written of its suggestion (blanks at the start aside); 0 when it is not behind.
+    pub fn behind_by(&self) -> usize {
         let typed = self.0.since.lock().unwrap_or_else(|p| p.into_inner()).text.trim_start().len();
-        typed > self.0.written.lock().unwrap_or_else(|p| p.into_inner()).trim_start().len()
+        typed.saturating_sub(self.0.written.lock().unwrap_or_else(|p| p.into_inner()).trim_start().len())
     }
 
     /// Whether the engine should stop the request now that it has generated `generated` (the
@@ -248,5 +254,6 @@ mod tests {
         assert!(!token.is_behind(), "blanks at the start aside");
         token.typed(Some("urn x"));
         assert!(token.is_behind());
+        assert_eq!(token.behind_by(), "return x".len() - "return".len(), "by the bytes it has yet to write");
     }
 }

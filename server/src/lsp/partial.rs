@@ -22,6 +22,13 @@ use tower_lsp_server::ls_types::Position;
 /// token (20–60 ms on a CPU).
 pub(super) const POLL: Duration = Duration::from_millis(5);
 
+/// A run the person has typed this many bytes past (about two tokens of code) is overtaken at
+/// once, not at the deadline: it would write them a decode each before it could suggest
+/// anything, where a request of its own encodes them in one batch. (In a `bench typing --busy`
+/// log a request waited its whole budget for a run that had written nothing while the person
+/// typed 10 bytes past it, then ran its own.)
+const OVERTAKE_AT_ONCE_BYTES: usize = 8;
+
 /// How long before the budget ends a waiter starts looking at what the run has written: one
 /// [`POLL`] and the answer's way to the editor, so that a part shown arrives within the budget.
 const LOOK_EARLY: Duration = Duration::from_millis(10);
@@ -172,7 +179,9 @@ impl RunInProgress {
 /// offers the part of the run's suggestion written so far, trimmed as a suggestion is, to
 /// `show` with the run's request, until `show` takes it (`Some`) or the run ends. A part is
 /// offered again only when it changed. With `overtake`, a run the person has typed past
-/// ([`CancelToken::is_behind`]) is cancelled then: a request of its own gets there sooner.
+/// ([`CancelToken::is_behind`]) is cancelled then, and one they have typed
+/// [`OVERTAKE_AT_ONCE_BYTES`] past is cancelled before the deadline too: a request of its own
+/// gets there sooner.
 pub(super) async fn wait_or_show_part<T, S>(
     ended: impl Future<Output = T>,
     deadline: Option<Instant>,
@@ -182,9 +191,26 @@ pub(super) async fn wait_or_show_part<T, S>(
 ) -> Waited<T, S> {
     tokio::pin!(ended);
     let Some(deadline) = deadline else { return Waited::Ended(ended.await) };
-    tokio::select! {
-        result = &mut ended => return Waited::Ended(result),
-        () = tokio::time::sleep_until(deadline.into()) => {}
+    loop {
+        let far_behind = run
+            .prepared()
+            .map(|prepared| &prepared.request.cancel)
+            .filter(|cancel| overtake && cancel.behind_by() >= OVERTAKE_AT_ONCE_BYTES);
+        if let Some(cancel) = far_behind {
+            tracing::debug!(typed = cancel.typed_len(), written = ?cancel.written(), "overtook a run typed far past");
+            cancel.cancel();
+            return Waited::Overtaken;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        // Only a waiter that may overtake looks before the deadline.
+        let wake = if overtake { deadline.min(now + POLL) } else { deadline };
+        tokio::select! {
+            result = &mut ended => return Waited::Ended(result),
+            () = tokio::time::sleep_until(wake.into()) => {}
+        }
     }
     let (mut read, mut offered) = (None, None);
     loop {
@@ -359,12 +385,10 @@ mod tests {
         });
         assert!(matches!(waited, Waited::Shown(ref part) if part == "compute(a)"));
     }
+
     #[test]
     fn a_run_the_person_typed_past_is_cancelled_past_the_deadline_when_asked() {
-        let run = run();
-        let cancel = run.prepared().unwrap().request.cancel.clone();
-        cancel.wrote("comp");
-        cancel.typed(Some("compute("));
+        let (run, cancel) = run_four_bytes_behind();
         let waited = runtime().block_on(async {
             let before = wait_or_show_part(std::future::pending::<()>(), None, &run, true, |_, _| None::<String>);
             let before = tokio::time::timeout(POLL * 4, before).await;
@@ -374,5 +398,47 @@ mod tests {
         });
         assert!(matches!(waited, Waited::Overtaken));
         assert!(cancel.is_cancelled());
+    }
+
+    #[test]
+    fn a_run_the_person_typed_far_past_is_cancelled_before_the_deadline() {
+        let (run, cancel) = run_four_bytes_behind();
+        assert!(wait_before_the_deadline(&run, true, POLL * 4).is_none(), "4 bytes behind: waited for");
+        assert!(!cancel.is_cancelled());
+        cancel.typed(Some("a, b"));
+        // A hang guard, not a speed bound: overtaking takes a poll.
+        let waited = wait_before_the_deadline(&run, true, Duration::from_secs(60));
+        assert!(matches!(waited, Some(Waited::Overtaken)), "8 bytes behind: overtaken at once");
+        assert!(cancel.is_cancelled());
+        let unasked = run_typed_past(16);
+        assert!(wait_before_the_deadline(&unasked, false, POLL * 4).is_none(), "a waiter that may not overtake waits");
+        assert!(!unasked.prepared().unwrap().request.cancel.is_cancelled());
+    }
+
+    /// Waits on `run` that never ends, with a deadline ten minutes away, for at most `limit`:
+    /// `None` while it still waits.
+    fn wait_before_the_deadline(run: &RunInProgress, overtake: bool, limit: Duration) -> Option<Waited<(), String>> {
+        let later = Instant::now() + Duration::from_secs(600);
+        runtime().block_on(async {
+            let wait =
+                wait_or_show_part(std::future::pending::<()>(), Some(later), run, overtake, |_, _| None::<String>);
+            tokio::time::timeout(limit, wait).await.ok()
+        })
+    }
+
+    /// A run that wrote `comp` while the person typed `compute(`, and its token.
+    fn run_four_bytes_behind() -> (RunInProgress, CancelToken) {
+        let run = run();
+        let cancel = run.prepared().unwrap().request.cancel.clone();
+        cancel.wrote("comp");
+        cancel.typed(Some("compute("));
+        (run, cancel)
+    }
+
+    /// A run that has written nothing while the person typed `bytes` past its cursor.
+    fn run_typed_past(bytes: usize) -> RunInProgress {
+        let run = run();
+        run.prepared().unwrap().request.cancel.typed(Some(&"x".repeat(bytes)));
+        run
     }
 }
