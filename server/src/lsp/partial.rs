@@ -179,7 +179,7 @@ impl RunInProgress {
 /// offers the part of the run's suggestion written so far, trimmed as a suggestion is, to
 /// `show` with the run's request, until `show` takes it (`Some`) or the run ends. A part is
 /// offered again only when it changed. With `overtake`, a run the person has typed past
-/// ([`CancelToken::is_behind`]) is cancelled then, and one they have typed
+/// ([`CancelToken::behind_by`]) is cancelled then, and one they have typed
 /// [`OVERTAKE_AT_ONCE_BYTES`] past is cancelled before the deadline too: a request of its own
 /// gets there sooner.
 pub(super) async fn wait_or_show_part<T, S>(
@@ -191,33 +191,14 @@ pub(super) async fn wait_or_show_part<T, S>(
 ) -> Waited<T, S> {
     tokio::pin!(ended);
     let Some(deadline) = deadline else { return Waited::Ended(ended.await) };
-    loop {
-        let far_behind = run
-            .prepared()
-            .map(|prepared| &prepared.request.cancel)
-            .filter(|cancel| overtake && cancel.behind_by() >= OVERTAKE_AT_ONCE_BYTES);
-        if let Some(cancel) = far_behind {
-            tracing::debug!(typed = cancel.typed_len(), written = ?cancel.written(), "overtook a run typed far past");
-            cancel.cancel();
-            return Waited::Overtaken;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            break;
-        }
-        // Only a waiter that may overtake looks before the deadline.
-        let wake = if overtake { deadline.min(now + POLL) } else { deadline };
-        tokio::select! {
-            result = &mut ended => return Waited::Ended(result),
-            () = tokio::time::sleep_until(wake.into()) => {}
-        }
-    }
     let (mut read, mut offered) = (None, None);
     loop {
+        let now = Instant::now();
+        let past = now >= deadline;
         if let Some(prepared) = run.prepared() {
             let cancel = &prepared.request.cancel;
-            let written = cancel.written();
-            if read.as_ref() != Some(&written) {
+            let written = past.then(|| cancel.written()).filter(|written| read.as_ref() != Some(written));
+            if let Some(written) = written {
                 let part = completion::finish_partial(prepared, &written);
                 if part.is_some() && part != offered {
                     if let Some(shown) = show(prepared, part.as_deref().unwrap_or_default()) {
@@ -227,15 +208,23 @@ pub(super) async fn wait_or_show_part<T, S>(
                 }
                 read = Some(written);
             }
-            if overtake && cancel.is_behind() {
+            // Typed past: overtaken from the deadline on, or at once when typed far past.
+            let too_far = if past { 1 } else { OVERTAKE_AT_ONCE_BYTES };
+            if overtake && cancel.behind_by() >= too_far {
                 tracing::debug!(typed = cancel.typed_len(), written = ?cancel.written(), "overtook a run typed past");
                 cancel.cancel();
                 return Waited::Overtaken;
             }
         }
+        // Before the deadline only a waiter that may overtake looks, every POLL.
+        let wake = match (past, overtake) {
+            (false, false) => deadline,
+            (false, true) => deadline.min(now + POLL),
+            (true, _) => now + POLL,
+        };
         tokio::select! {
             result = &mut ended => return Waited::Ended(result),
-            () = tokio::time::sleep(POLL) => {}
+            () = tokio::time::sleep_until(wake.into()) => {}
         }
     }
 }

@@ -190,18 +190,24 @@ function M.ready_here(params, uri, position)
     and params.position.character == position.character
 end
 
+--- Whether a `splice/suggestionReady` notification with `params` is for the current buffer `buf`
+--- at its cursor (see `ready_here`).
+function M.ready_at_cursor(params, buf)
+  local client = server.client_for(buf)
+  if not client then
+    return false
+  end
+  local here = vim.lsp.util.make_position_params(0, client.offset_encoding)
+  return M.ready_here(params, here.textDocument.uri, here.position)
+end
+
 --- `splice/suggestionReady`: past its latency budget the server answered with the part of a line
 --- its run had written, and the whole suggestion is now ready. Asks again when that part is still
 --- on screen in the current buffer at the cursor it was shown at (typing would ask anyway).
 function M.on_ready(params)
   local buf = vim.api.nvim_get_current_buf()
   local s = buffers[buf]
-  local client = server.client_for(buf)
-  if not (s and s.ghost and client) then
-    return
-  end
-  local here = vim.lsp.util.make_position_params(0, client.offset_encoding)
-  if M.ready_here(params, here.textDocument.uri, here.position) then
+  if s and s.ghost and M.ready_at_cursor(params, buf) then
     M.request(buf)
   end
 end

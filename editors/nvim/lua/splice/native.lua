@@ -97,15 +97,8 @@ local ASK_GROUP = "nvim.lsp.inline_completion:%d"
 --- group only; its answer (from the server's typed-ahead cache) replaces the part.
 function M.on_ready(params)
   local buf = vim.api.nvim_get_current_buf()
-  if not (M.available() and vim.lsp.inline_completion.is_enabled({ bufnr = buf }) and M.visible(buf)) then
-    return
-  end
-  local client = require("splice.server").client_for(buf)
-  if not client then
-    return
-  end
-  local here = vim.lsp.util.make_position_params(0, client.offset_encoding)
-  if require("splice.ghost").ready_here(params, here.textDocument.uri, here.position) then
+  local shown = M.available() and vim.lsp.inline_completion.is_enabled({ bufnr = buf }) and M.visible(buf)
+  if shown and require("splice.ghost").ready_at_cursor(params, buf) then
     -- pcall: another Neovim may name the group differently; the part then stays until a key.
     pcall(vim.api.nvim_exec_autocmds, "CursorMovedI", { group = ASK_GROUP:format(buf), buffer = buf })
   end
