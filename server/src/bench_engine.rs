@@ -18,7 +18,7 @@ use crate::bench_typing::{choose_spots, copy_workspace, ready_session, repositor
 use crate::bench_typing_peer::LlamaServer;
 use crate::bench_typing_record::Run;
 use crate::bench_typing_script::Spot;
-use crate::cli::{BenchEngineArgs, BenchTypingArgs, EngineMode};
+use crate::cli::{AloneEditors, BenchEngineArgs, BenchTypingArgs, EngineMode};
 use crate::config::{cache_dir, Options, Settings};
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
@@ -54,8 +54,13 @@ pub fn run(args: BenchEngineArgs) -> anyhow::Result<()> {
     let mut measurements = Vec::new();
     for &k in &args.k {
         for &mode in &args.modes {
-            let measured = measure(&args, mode, &editors[..k], binary.as_deref(), &root)
-                .with_context(|| format!("{} with K = {k}", mode_name(mode)))?;
+            let measured = match (k, args.alone) {
+                (1, AloneEditors::Every) => measure_alone(&args, mode, &editors, binary.as_deref(), &root),
+                _ => {
+                    measure(&args, mode, &editors[..k], binary.as_deref(), &root, &format!("{}-k{k}", mode_name(mode)))
+                }
+            }
+            .with_context(|| format!("{} with K = {k}", mode_name(mode)))?;
             crate::bench_engine_report::print_progress(&measured);
             measurements.push(measured);
         }
@@ -99,17 +104,42 @@ fn prepare_editor(args: &BenchEngineArgs, index: usize, root: &Path) -> anyhow::
     Ok(Editor { index, folders, spots, seed })
 }
 
-/// One configuration: the engine (remote), `editors.len()` servers ready, then every editor's
-/// replay at once.
-fn measure(
+/// K = 1 as `--alone every` measures it: each editor's session alone, one after another, each
+/// on a fresh engine and server, pooled into one measurement. The largest K's row then holds
+/// the same keystrokes typed at once, and the ratio of their p90s is that of the same sessions
+/// with and without the others (editor 0 alone gives a p90 of about 25 answered keystrokes,
+/// which ranged 88–298 ms between runs).
+fn measure_alone(
     args: &BenchEngineArgs,
     mode: EngineMode,
     editors: &[Editor],
     binary: Option<&Path>,
     root: &Path,
 ) -> anyhow::Result<Measurement> {
+    let mut pooled: Option<Measurement> = None;
+    for editor in editors {
+        let name = format!("{}-k1-editor{}", mode_name(mode), editor.index);
+        let alone = measure(args, mode, std::slice::from_ref(editor), binary, root, &name)
+            .with_context(|| format!("editor {} alone", editor.index))?;
+        pooled = Some(match pooled {
+            None => alone,
+            Some(pooled) => pooled.pooled_with(alone),
+        });
+    }
+    pooled.context("no editor to measure")
+}
+
+/// One configuration, named `name` in its logs: the engine (remote), `editors.len()` servers
+/// ready, then every editor's replay at once.
+fn measure(
+    args: &BenchEngineArgs,
+    mode: EngineMode,
+    editors: &[Editor],
+    binary: Option<&Path>,
+    root: &Path,
+    name: &str,
+) -> anyhow::Result<Measurement> {
     let k = editors.len();
-    let name = format!("{}-k{k}", mode_name(mode));
     let engine = match (mode, binary) {
         (EngineMode::Remote, Some(binary)) => Some(start_engine(args, binary, k, &root.join(format!("{name}.log")))?),
         (EngineMode::Remote, None) => bail!("the remote mode needs llama-server"),
@@ -117,11 +147,11 @@ fn measure(
     };
     let options = Options { engine: engine.as_ref().map(|e| format!("http://{}", e.addr())), ..args.options.clone() };
     eprintln!("{name}: starting {k} splice serve");
-    let sessions = start_sessions(&options, editors, root, &name)?;
+    let sessions = start_sessions(&options, editors, root, name)?;
     let before = engine.as_ref().map(|e| metrics(e.addr())).transpose()?;
     eprintln!("{name}: {k} editors typing");
     let started = Instant::now();
-    let runs = type_all(sessions, editors, &name)?;
+    let runs = type_all(sessions, editors, name)?;
     let wall_s = started.elapsed().as_secs_f64();
     let after = engine.as_ref().map(|e| metrics(e.addr())).transpose()?;
     let engine_metrics = before.zip(after).map(|(before, after)| after.since(&before));

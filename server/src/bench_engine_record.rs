@@ -63,6 +63,16 @@ impl EngineMetrics {
         }
     }
 
+    /// `self + other`, counter by counter: two engines' counts over their runs.
+    pub fn plus(&self, other: &EngineMetrics) -> EngineMetrics {
+        EngineMetrics {
+            prompt_tokens: self.prompt_tokens + other.prompt_tokens,
+            cached_tokens: self.cached_tokens + other.cached_tokens,
+            predicted_tokens: self.predicted_tokens + other.predicted_tokens,
+            predicted_seconds: self.predicted_seconds + other.predicted_seconds,
+        }
+    }
+
     /// Cached / (cached + evaluated) prompt tokens; `None` without prompt tokens.
     pub fn hit_rate(&self) -> Option<f64> {
         let all = self.cached_tokens + self.prompt_tokens;
@@ -110,6 +120,28 @@ pub struct Measurement {
     pub engine: Option<EngineMetrics>,
     /// How the engine chose each request's slot, over the whole run (remote only).
     pub slot_choices: Option<SlotChoices>,
+}
+
+impl Measurement {
+    /// This measurement and `other` (the same mode and K, typed on another engine) as one: their
+    /// editors' replays one after the other, their typing times and engine counters added.
+    pub fn pooled_with(mut self, other: Measurement) -> Measurement {
+        self.runs.extend(other.runs);
+        self.wall_s += other.wall_s;
+        self.engine = match (self.engine, other.engine) {
+            (Some(a), Some(b)) => Some(a.plus(&b)),
+            (a, b) => a.or(b),
+        };
+        self.slot_choices = match (self.slot_choices, other.slot_choices) {
+            (Some(a), Some(b)) => Some(SlotChoices {
+                by_id: a.by_id + b.by_id,
+                by_similarity: a.by_similarity + b.by_similarity,
+                by_lru: a.by_lru + b.by_lru,
+            }),
+            (a, b) => a.or(b),
+        };
+        self
+    }
 }
 
 /// The numbers of one table row, every editor's keystrokes and model runs pooled.
@@ -360,6 +392,27 @@ mod tests {
         assert_eq!(row.tokens_per_second(), Some(5.0));
         assert_eq!(row.generated_tokens, 20);
         assert_eq!(row.decode_tps, Some(100.0));
+    }
+
+    #[test]
+    fn editors_measured_alone_pool_into_one_measurement() {
+        let alone = |latency: f64, prompt: f64, by_id: usize| Measurement {
+            mode: EngineMode::Remote,
+            k: 1,
+            runs: vec![Run { keys: vec![key(Some(latency), Source::Model)], ..Run::default() }],
+            wall_s: 10.0,
+            engine: Some(EngineMetrics { prompt_tokens: prompt, cached_tokens: 900.0, ..EngineMetrics::default() }),
+            slot_choices: Some(SlotChoices { by_id, by_similarity: 0, by_lru: 1 }),
+        };
+        let pooled = alone(10.0, 100.0, 5).pooled_with(alone(30.0, 300.0, 7));
+        assert_eq!(pooled.runs.len(), 2);
+        assert_eq!(pooled.wall_s, 20.0);
+        let engine = pooled.engine.expect("both engines counted");
+        assert_eq!((engine.prompt_tokens, engine.cached_tokens), (400.0, 1800.0));
+        assert_eq!(pooled.slot_choices, Some(SlotChoices { by_id: 12, by_similarity: 0, by_lru: 2 }));
+        let row = Row::new(&pooled);
+        assert_eq!((row.k, row.keystrokes), (1, 2));
+        assert_eq!(row.answered, [Some(10.0), Some(30.0)], "both editors' keystrokes in the quantiles");
     }
 
     #[test]

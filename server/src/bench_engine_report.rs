@@ -4,7 +4,7 @@
 use crate::bench_engine_record::{censored_ratio, Measurement, Row, SlotChoices};
 use crate::bench_stats::Censored;
 use crate::bench_typing_script::Spot;
-use crate::cli::BenchEngineArgs;
+use crate::cli::{AloneEditors, BenchEngineArgs};
 use serde_json::{json, Value};
 
 /// The run's setting, printed first and repeated in the report.
@@ -19,12 +19,16 @@ impl Header {
             spots.iter().map(|s| s.iter().map(|s| s.cut.target.chars().count()).sum::<usize>().to_string()).collect();
         let line = format!(
             "splice bench engine: K = {:?}, editor i types {} lines in spots of {} (seed {} + i; characters per \
-             editor: {}), engine batch {}, {} cores, load average {}",
+             editor: {}), K = 1: {}, engine batch {}, {} cores, load average {}",
             args.k,
             args.lines,
             args.lines_per_spot,
             args.seed,
             characters.join(", "),
+            match args.alone {
+                AloneEditors::Every => format!("each of the {} editors alone, one after another, pooled", spots.len()),
+                AloneEditors::First => "editor 0 alone".to_owned(),
+            },
             args.engine_batch,
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             load_average()

@@ -176,6 +176,11 @@ pub struct BenchEngineArgs {
     /// step decodes, every generating slot's next token first, then prompt tokens up to it.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(8..=8192))]
     pub engine_batch: u32,
+    /// Whose sessions K = 1 types: `every` editor's of the largest K, each alone on a fresh
+    /// engine and server, one after another, pooled (so K = 1 and the largest K are the same
+    /// keystrokes), or only the `first` editor's (quicker, and a p90 of about 25 answered keys).
+    #[arg(long, value_enum, default_value_t = AloneEditors::Every)]
+    pub alone: AloneEditors,
     /// Print JSON (every row's numbers) after the table.
     #[arg(long)]
     pub json: bool,
@@ -183,6 +188,15 @@ pub struct BenchEngineArgs {
     /// is also each engine slot's context.
     #[command(flatten)]
     pub options: Options,
+}
+
+/// `splice bench engine --alone`: which editors' sessions the K = 1 row types alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AloneEditors {
+    /// Every editor of the largest K, one after another.
+    Every,
+    /// Editor 0 only.
+    First,
 }
 
 /// `splice bench exec --variants`: the Splice configurations asked at every hole.
