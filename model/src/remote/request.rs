@@ -732,7 +732,7 @@ impl<'m> RemoteWorker<'m> {
             let remaining = max_tokens.saturating_sub(engine_generated).max(1);
             let step_tokens = if stepped {
                 let decode_ms = self.rates.lock().unwrap_or_else(|p| p.into_inner()).decode_ms_per_token;
-                self.shared().steps.tokens(decode_ms).min(remaining)
+                self.shared().steps.tokens(step, decode_ms).min(remaining)
             } else {
                 remaining
             };
@@ -796,15 +796,14 @@ impl<'m> RemoteWorker<'m> {
                 Err(fault) => break Err(fault),
             };
             last_stop = step_stop;
-            if step_end == StreamEnd::Stopped || !stepped {
-                break Ok(step_end);
-            }
             let step_wall_ms = step_started.elapsed().as_secs_f64() * 1000.0;
             let step_engine_ms = step_counters.and_then(|c| c.engine_ms()).unwrap_or(0.0);
-            if step > 0 {
-                // A continued step that ran to its end: its round trip, without the wait for the
-                // slot and the prompt that a request's first step has.
-                self.shared().steps.saw(step_wall_ms, step_engine_ms);
+            let step_generated = step_counters.and_then(|c| c.predicted_tokens).unwrap_or(step_ids.len());
+            if stepped && step > 0 && step_counters.is_some() {
+                // A continued step, to its end or to the token Splice stopped at (the counters
+                // come with every event): its round trip, without the wait for the slot and the
+                // prompt that a request's first step has, and its decode.
+                self.shared().steps.saw(step_wall_ms, step_engine_ms, step_generated);
             }
             tracing::debug!(
                 step,
@@ -813,9 +812,12 @@ impl<'m> RemoteWorker<'m> {
                 wall_ms = step_wall_ms as u64,
                 engine_ms = step_engine_ms as u64,
                 round_trip_ms = self.shared().steps.round_trip_ms().unwrap_or(0.0) as u64,
+                stopped = step_end == StreamEnd::Stopped,
                 "step"
             );
-            let step_generated = step_counters.and_then(|c| c.predicted_tokens).unwrap_or(step_ids.len());
+            if step_end == StreamEnd::Stopped || !stepped {
+                break Ok(step_end);
+            }
             engine_generated += step_generated;
             if step_stop != Some(EngineStop::Limit) || engine_generated >= max_tokens {
                 break Ok(step_end);

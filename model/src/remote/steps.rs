@@ -12,7 +12,23 @@
 //!
 //! A step costs a round trip (HTTP, the engine's task set-up, and under load a wait to join
 //! the engine's next batch). Steps are sized so that this stays within [`STEP_OVERHEAD_SHARE`]
-//! of the step's decoding: one token on a CPU, several on a fast GPU or a busy engine.
+//! of the step's decoding: one token on an idle CPU engine, several on a fast GPU or a busy
+//! engine. On a busy llama-server the wait is most of a decode: while other slots generate,
+//! its loop starts the next decode the moment the last one ends, before a step asked for on the
+//! token it sent can arrive, so each one-token step waited out a whole decode of the others
+//! (eight editors on two cores: 107 ms a token, of which 70 ms decoding).
+//!
+//! The decode time a step is weighed against is measured on the continued steps themselves
+//! (each decodes every token it generates; one Splice closes early counts up to its last
+//! event, whose counters it has), so it follows the engine's load from a request's second step
+//! on. The per-request rate, measured only when a request ends, stayed unmeasured on a busy
+//! engine, whose requests are mostly typed past: every step asked for one token.
+//!
+//! A request's first step asks for one token whatever the size: while the person types, a
+//! keystroke's request is typed past as a rule within its first step (keys come every
+//! 80–150 ms, and that step waits for the slot and encodes the edit), and a longer one would
+//! hold the editor's slot for the engine's next decodes after the key. A request that outlives
+//! its first step is one the person is waiting for.
 
 /// The share of a step's decode time its round trip may cost.
 pub(crate) const STEP_OVERHEAD_SHARE: f64 = 0.05;
@@ -26,20 +42,28 @@ use super::wire::EngineCounters;
 /// Weight of a new round trip in the running average.
 const ALPHA: f64 = 0.25;
 
-/// The running average of a step's round trip, and the step it implies.
+/// The running averages of a step's round trip and of the engine's decode, and the step they
+/// imply.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct StepSizer {
     /// Milliseconds a continued step took beyond the engine's own time for it; `None` until
     /// one was measured.
     round_trip_ms: Option<f64>,
+    /// The engine's milliseconds per token over the continued steps; `None` until one was
+    /// measured.
+    decode_ms: Option<f64>,
 }
 
 impl StepSizer {
-    /// The tokens the next step asks for, given the engine's measured milliseconds per
-    /// generated token. Until both are measured, one token: the first request's steps measure
-    /// them.
-    pub(crate) fn tokens(&self, decode_ms_per_token: Option<f64>) -> usize {
-        match (self.round_trip_ms, decode_ms_per_token.filter(|ms| *ms > 0.0)) {
+    /// The tokens step `step` of a request asks for (0 is its first: one token). The decode
+    /// time is the steps' own, else `fallback_decode_ms` (the requests' measured rate). Until
+    /// both are measured, one token: the first request's steps measure them.
+    pub(crate) fn tokens(&self, step: u32, fallback_decode_ms: Option<f64>) -> usize {
+        if step == 0 {
+            return 1;
+        }
+        let decode = self.decode_ms.or(fallback_decode_ms).filter(|ms| *ms > 0.0);
+        match (self.round_trip_ms, decode) {
             (Some(round_trip), Some(decode)) => {
                 let tokens = (round_trip / (STEP_OVERHEAD_SHARE * decode)).ceil();
                 (tokens as usize).clamp(1, MAX_STEP_TOKENS)
@@ -50,10 +74,14 @@ impl StepSizer {
 
     /// Records a continued step (not a request's first, whose wall time holds the wait for the
     /// slot and the prompt): `wall_ms` from sending it to its last event, `engine_ms` the
-    /// engine's `prompt_ms + predicted_ms` for it.
-    pub(crate) fn saw(&mut self, wall_ms: f64, engine_ms: f64) {
+    /// engine's `prompt_ms + predicted_ms` for it, in which it decoded its `tokens`.
+    pub(crate) fn saw(&mut self, wall_ms: f64, engine_ms: f64, tokens: usize) {
         let sample = (wall_ms - engine_ms).max(0.0);
         self.round_trip_ms = Some(self.round_trip_ms.map_or(sample, |old| old + ALPHA * (sample - old)));
+        if tokens > 0 && engine_ms > 0.0 {
+            let per_token = engine_ms / tokens as f64;
+            self.decode_ms = Some(self.decode_ms.map_or(per_token, |old| old + ALPHA * (per_token - old)));
+        }
     }
 
     /// The running average of a step's round trip, once measured.
@@ -79,14 +107,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_cpu_engine_is_asked_a_token_at_a_time_and_a_fast_one_for_more() {
+    fn an_idle_cpu_engine_is_asked_a_token_at_a_time_and_a_fast_one_for_more() {
         let mut sizer = StepSizer::default();
-        assert_eq!(sizer.tokens(Some(45.0)), 1, "unmeasured: one token");
-        sizer.saw(46.5, 45.0);
+        assert_eq!(sizer.tokens(1, Some(45.0)), 1, "unmeasured: one token");
+        sizer.saw(46.5, 45.0, 1);
         assert_eq!(sizer.round_trip_ms(), Some(1.5));
-        assert_eq!(sizer.tokens(Some(45.0)), 1, "1.5 ms is within 5 % of a 45 ms decode");
-        assert_eq!(sizer.tokens(Some(6.0)), 5, "a GPU's 6 ms decode: 1.5 ms is 5 % of 5 tokens");
-        assert_eq!(sizer.tokens(None), 1, "no decode speed yet");
+        assert_eq!(sizer.tokens(1, None), 1, "1.5 ms is within 5 % of the step's own 45 ms decode");
+        let mut gpu = StepSizer::default();
+        gpu.saw(13.5, 12.0, 2);
+        assert_eq!(gpu.tokens(1, None), 5, "a GPU's 6 ms decode: 1.5 ms is 5 % of 5 tokens");
+        assert_eq!(gpu.tokens(0, None), 1, "a request's first step: one token");
+        let mut unmeasured = StepSizer::default();
+        unmeasured.saw(1.5, 0.0, 0);
+        assert_eq!(unmeasured.tokens(1, Some(6.0)), 5, "the requests' rate until a step decoded");
+        assert_eq!(StepSizer::default().tokens(3, None), 1, "nothing measured yet");
+    }
+
+    #[test]
+    fn a_busy_engines_decode_is_learnt_from_its_steps_and_lengthens_them() {
+        let mut sizer = StepSizer::default();
+        // Eight editors on two cores: a one-token step took 107 ms, 70 of them decoding.
+        sizer.saw(107.0, 70.0, 1);
+        assert_eq!(
+            sizer.tokens(1, Some(36.0)),
+            11,
+            "37 ms of waiting over the steps' own 70 ms decode, not the requests' stale 36"
+        );
+        assert_eq!(sizer.tokens(0, Some(36.0)), 1, "the first step still asks for one");
     }
 
     #[test]
@@ -116,12 +163,12 @@ mod tests {
     #[test]
     fn a_busy_engine_whose_steps_wait_for_its_batch_gets_longer_steps_within_the_bound() {
         let mut sizer = StepSizer::default();
-        sizer.saw(130.0, 60.0);
-        assert_eq!(sizer.tokens(Some(60.0)), 24, "70 ms of waiting over 60 ms decodes");
-        sizer.saw(10_000.0, 60.0);
-        assert_eq!(sizer.tokens(Some(60.0)), MAX_STEP_TOKENS);
+        sizer.saw(130.0, 60.0, 1);
+        assert_eq!(sizer.tokens(1, None), 24, "70 ms of waiting over 60 ms decodes");
+        sizer.saw(10_000.0, 60.0, 1);
+        assert_eq!(sizer.tokens(1, None), MAX_STEP_TOKENS);
         let mut quick = StepSizer::default();
-        quick.saw(40.0, 45.0);
+        quick.saw(40.0, 45.0, 1);
         assert_eq!(quick.round_trip_ms(), Some(0.0), "an engine that reports more than the wall clock costs nothing");
     }
 }
