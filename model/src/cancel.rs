@@ -142,16 +142,10 @@ impl CancelToken {
         self.0.written.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Whether the person has typed more at the request's cursor than the engine has written of
-    /// its suggestion (blanks at the start aside): the run must write what is already typed
-    /// before it can suggest anything, one token at a time, where a new request would encode it
-    /// in one batch.
-    pub fn is_behind(&self) -> bool {
-        self.behind_by() > 0
-    }
-
     /// How many bytes more the person has typed at the request's cursor than the engine has
-    /// written of its suggestion (blanks at the start aside); 0 when it is not behind.
+    /// written of its suggestion (blanks at the start aside); 0 when it is not behind. A run
+    /// behind must write what is already typed before it can suggest anything, one token at a
+    /// time, where a new request would encode it in one batch.
     pub fn behind_by(&self) -> usize {
         let typed = self.0.since.lock().unwrap_or_else(|p| p.into_inner()).text.trim_start().len();
         typed.saturating_sub(self.0.written.lock().unwrap_or_else(|p| p.into_inner()).trim_start().len())
@@ -247,13 +241,13 @@ mod tests {
     #[test]
     fn a_run_is_behind_once_more_was_typed_than_it_wrote() {
         let token = CancelToken::new();
-        assert!(!token.is_behind(), "nothing typed");
+        assert_eq!(token.behind_by(), 0, "nothing typed");
         token.typed(Some("    ret"));
-        assert!(token.is_behind());
+        assert!(token.behind_by() > 0);
         token.wrote("return");
-        assert!(!token.is_behind(), "blanks at the start aside");
+        assert_eq!(token.behind_by(), 0, "blanks at the start aside");
         token.typed(Some("urn x"));
-        assert!(token.is_behind());
+        assert!(token.behind_by() > 0);
         assert_eq!(token.behind_by(), "return x".len() - "return".len(), "by the bytes it has yet to write");
     }
 }

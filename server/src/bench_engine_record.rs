@@ -94,6 +94,15 @@ pub struct SlotChoices {
 }
 
 impl SlotChoices {
+    /// `self + other`, choice by choice: two engines' counts over their runs.
+    pub fn plus(&self, other: &SlotChoices) -> SlotChoices {
+        SlotChoices {
+            by_id: self.by_id + other.by_id,
+            by_similarity: self.by_similarity + other.by_similarity,
+            by_lru: self.by_lru + other.by_lru,
+        }
+    }
+
     /// Counts the choices in llama-server's log text.
     pub fn parse(log: &str) -> SlotChoices {
         let count = |needle: &str| log.lines().filter(|line| line.contains(needle)).count();
@@ -128,19 +137,17 @@ impl Measurement {
     pub fn pooled_with(mut self, other: Measurement) -> Measurement {
         self.runs.extend(other.runs);
         self.wall_s += other.wall_s;
-        self.engine = match (self.engine, other.engine) {
-            (Some(a), Some(b)) => Some(a.plus(&b)),
-            (a, b) => a.or(b),
-        };
-        self.slot_choices = match (self.slot_choices, other.slot_choices) {
-            (Some(a), Some(b)) => Some(SlotChoices {
-                by_id: a.by_id + b.by_id,
-                by_similarity: a.by_similarity + b.by_similarity,
-                by_lru: a.by_lru + b.by_lru,
-            }),
-            (a, b) => a.or(b),
-        };
+        self.engine = added(self.engine, other.engine, |a, b| a.plus(&b));
+        self.slot_choices = added(self.slot_choices, other.slot_choices, |a, b| a.plus(&b));
         self
+    }
+}
+
+/// `a` and `b` added where both are counted, else whichever is.
+fn added<T>(a: Option<T>, b: Option<T>, add: impl FnOnce(T, T) -> T) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(add(a, b)),
+        (a, b) => a.or(b),
     }
 }
 
